@@ -1,0 +1,302 @@
+// The processing element: register file, PSTATE, system-register storage and the run loop
+// (fetch through the MMU → decoded-instruction cache → execute).
+import { PState } from './pstate.js';
+import { Decoder, type AnyEncoding } from './decode.js';
+import { ArchException, MachineStop, EC, takeSync, defaultTargetEL } from './exceptions.js';
+import type { CpuObserver } from './events.js';
+import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
+import { resetValue } from '../sysregs/special.js';
+import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
+import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
+import { A64 } from './a64.js';
+
+type Handler = (cpu: Cpu, d: never) => void;
+
+/** Decoded instructions of one physical page, filled lazily. */
+class CodePage {
+  readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
+  readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
+}
+
+export type StopReason =
+  | { kind: 'budget' }
+  | { kind: 'breakpoint'; pc: bigint }
+  | { kind: 'requested'; why: string }
+  | { kind: 'exit'; code: number; why: string }
+  | { kind: 'unimplemented'; message: string };
+
+/** Access syndrome bits for loads/stores: the ISS[24:14] a stage-2 data abort reports, plus flags. */
+export const ACC_UNPRIV = 1 << 30;
+export const ACC_ALIGNED = 1 << 29;
+
+const decoder = new Decoder(A64);
+
+export class Cpu {
+  /** X0–X30; index 31 reads as zero (XZR) and is never written. */
+  readonly x = new BigUint64Array(32);
+  /** SP_EL0, SP_EL1, SP_EL2: the banked stack pointers. `x`-style access to SP goes through getSp/setSp. */
+  readonly spEl = new BigUint64Array(3);
+  /** [0] the PC of the next instruction, [1] the address of the instruction executing now. */
+  readonly pcs = new BigUint64Array(2);
+  readonly ps = new PState();
+  /** System-register storage, indexed by SR.<name>. */
+  readonly sr = new BigUint64Array(SYSREG_SLOTS);
+  /** Cached from HCR_EL2 on every write: its low 32 bits, E2H and TGE. */
+  hcr = 0;
+  e2h = false;
+  tge = false;
+
+  readonly mmu: Mmu;
+  observer: CpuObserver | null = null;
+  /** The board's semihosting service (HLT #0xF000), and the emulator-resident firmware (PSCI over SMC). */
+  semihost: ((cpu: Cpu) => void) | null = null;
+  firmwareCall: ((cpu: Cpu) => boolean) | null = null;
+  /** Instructions retired since reset: the deterministic clock. */
+  icount = 0;
+
+  /** Local exclusive monitor: physical address and size of the open reservation, or -1. */
+  private exclAddr = -1;
+  private exclSize = 0;
+
+  readonly breakpoints = new Set<bigint>();
+  private stopRequest: StopReason | null = null;
+  private readonly code = new Map<number, CodePage>();
+  private lastPage: CodePage | null = null;
+  private lastPageNum = -1;
+
+  constructor(readonly bus: PhysBus) {
+    this.mmu = new Mmu(this);
+    bus.onCodeWrite = (page) => this.invalidateCode(page);
+    this.reset(0n);
+  }
+
+  reset(entry: bigint): void {
+    this.x.fill(0n);
+    this.spEl.fill(0n);
+    for (const s of SYSREGS) if (s.slot >= 0) this.sr[s.slot] = resetValue(s);
+    Object.assign(this.ps, new PState());
+    this.hcrChanged();
+    this.pcs[0] = entry;
+    this.icount = 0;
+    this.exclAddr = -1;
+    this.code.clear();
+    this.bus.codePages.fill(0);
+    this.lastPage = null;
+    this.lastPageNum = -1;
+    this.mmu.flushAll();
+  }
+
+  // --- registers -------------------------------------------------------------
+
+  /** SP of the current EL and SP selection. */
+  getSp(): bigint { return this.ps.sp ? this.spEl[this.ps.el]! : this.spEl[0]!; }
+  setSp(v: bigint): void { if (this.ps.sp) this.spEl[this.ps.el] = v; else this.spEl[0] = v; }
+  /** Exception entry and return change EL/SPSel; the banked SPs are always current, so these are no-ops kept for clarity. */
+  saveSp(): void {}
+  restoreSp(): void {}
+
+  /** Called after HCR_EL2 changes. */
+  hcrChanged(): void {
+    const v = this.sr[SR.HCR_EL2!]!;
+    this.hcr = Number(v & 0xffff_ffffn) >>> 0;
+    this.e2h = ((v >> BigInt(HCR.E2H)) & 1n) === 1n;
+    this.tge = ((this.hcr >>> HCR.TGE) & 1) === 1;
+    this.contextChanged();
+  }
+
+  /** Something that affects translation or decoding changed (EL, regime, MMU controls). */
+  contextChanged(): void {
+    this.mmu.flushAll();
+  }
+
+  /** AArch64.BranchAddr: the target as the PC will hold it (top-byte-ignore is applied by the MMU). */
+  branchAddr(target: bigint): bigint { return target; }
+
+  // --- memory ----------------------------------------------------------------
+
+  private checkAlignment(va: bigint, size: number, flags: number, type: AccessType): void {
+    const misaligned = (Number(va & 0xffn) & (size - 1)) !== 0;
+    if (!misaligned) return;
+    if ((flags & ACC_ALIGNED) !== 0 || this.alignmentChecked()) {
+      throw this.mmu.abort(va, type, FSC.ALIGNMENT);
+    }
+  }
+
+  /** SCTLR_ELx.A for the current regime. */
+  alignmentChecked(): boolean {
+    const sctlr = this.ps.el === 2 || (this.ps.el === 0 && this.e2h && this.tge)
+      ? this.sr[SR.SCTLR_EL2!]! : this.sr[SR.SCTLR_EL1!]!;
+    return (sctlr & 2n) !== 0n;
+  }
+
+  private physRead(va: bigint, pa: number, size: number, type: AccessType): bigint {
+    try {
+      return this.bus.read(pa, size);
+    } catch (e) {
+      if (e instanceof BusError) throw this.mmu.abort(va, type, FSC.SYNC_EXTERNAL);
+      throw e;
+    }
+  }
+
+  /** A data read of 1, 2, 4 or 8 bytes at `va`. */
+  read(va: bigint, size: number, flags: number): bigint {
+    this.checkAlignment(va, size, flags, AccessType.Read);
+    const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
+    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) return this.physRead(va, pa, size, AccessType.Read);
+    let v = 0n;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | this.read(BigInt.asUintN(64, va + BigInt(i)), 1, flags);
+    return v;
+  }
+
+  write(va: bigint, size: number, value: bigint, flags: number): void {
+    this.checkAlignment(va, size, flags, AccessType.Write);
+    const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
+    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
+      if (this.exclAddr >= 0 && pa < this.exclAddr + this.exclSize && pa + size > this.exclAddr) this.exclAddr = -1;
+      try {
+        this.bus.write(pa, size, value);
+      } catch (e) {
+        if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
+        throw e;
+      }
+      return;
+    }
+    // Crossing a page: translate both pages before writing anything.
+    const last = BigInt.asUintN(64, va + BigInt(size - 1));
+    this.mmu.translate(last, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
+    for (let i = 0; i < size; i++) {
+      this.write(BigInt.asUintN(64, va + BigInt(i)), 1, (value >> BigInt(8 * i)) & 0xffn, flags);
+    }
+  }
+
+  // --- exclusive monitor (local) -----------------------------------------------
+
+  /** Marks [pa, pa+size) exclusive for the load-exclusive at `va`. */
+  exclusiveMark(va: bigint, size: number): void {
+    this.exclAddr = this.mmu.translate(va, AccessType.Read, 0, false);
+    this.exclSize = size;
+  }
+
+  /** The store-exclusive check: true when the reservation still covers [va, va+size). */
+  exclusivePass(va: bigint, size: number, flags: number): boolean {
+    const pa = this.mmu.translate(va, AccessType.Write, flags, false);
+    const ok = this.exclAddr === pa && this.exclSize === size;
+    this.exclAddr = -1;
+    return ok;
+  }
+
+  exclusiveClear(): void { this.exclAddr = -1; }
+
+  // --- decoded-instruction cache ----------------------------------------------
+
+  private invalidateCode(page: number): void {
+    this.code.delete(page);
+    this.bus.codePages[page] = 0;
+    if (page === this.lastPageNum) { this.lastPage = null; this.lastPageNum = -1; }
+  }
+
+  /** Decodes (or finds cached) the instruction at physical address `pa`. */
+  private decodeAt(pa: number): CodePage {
+    const off = pa - this.bus.ramBase;
+    const pageNum = off >>> PAGE_SHIFT;
+    if (pageNum === this.lastPageNum && off >= 0) return this.lastPage!;
+    if (off < 0 || off >= this.bus.ramSize) throw new BusError(pa);
+    let page = this.code.get(pageNum);
+    if (page === undefined) {
+      page = new CodePage();
+      this.code.set(pageNum, page);
+      this.bus.codePages[pageNum] = 1;
+    }
+    this.lastPage = page;
+    this.lastPageNum = pageNum;
+    return page;
+  }
+
+  /** The encoding of a raw instruction word (for the disassembler and tests). */
+  static decode(raw: number): AnyEncoding | undefined { return decoder.find(raw); }
+
+  // --- run loop -------------------------------------------------------------------
+
+  /** Asks the run loop to stop after the current instruction. */
+  requestStop(reason: StopReason): void {
+    if (this.stopRequest === null) this.stopRequest = reason;
+  }
+
+  /** Executes one instruction (taking any exception it raises). */
+  step(): StopReason | null {
+    const r = this.run(1, true);
+    return r.kind === 'budget' ? null : r;
+  }
+
+  /**
+   * Runs up to `budget` instructions. Stops early at a breakpoint (before executing it,
+   * unless it is the first instruction and `skipBreakAtStart`), on a stop request, or
+   * when the machine cannot continue.
+   */
+  run(budget: number, skipBreakAtStart = false): StopReason {
+    const end = this.icount + budget;
+    let first = skipBreakAtStart;
+    this.stopRequest = null;
+    const pcs = this.pcs;
+    for (;;) {
+      try {
+        while (this.icount < end) {
+          const pc = pcs[0]!;
+          if (this.breakpoints.size !== 0 && !first && this.breakpoints.has(pc)) {
+            return { kind: 'breakpoint', pc };
+          }
+          first = false;
+          pcs[1] = pc;
+          if (this.ps.il !== 0) {
+            this.ps.il = 0;
+            throw new ArchException(defaultTargetEL(this), EC.ILLEGAL_STATE, 0);
+          }
+          if ((Number(pc & 3n)) !== 0) {
+            throw new ArchException(defaultTargetEL(this), EC.PC_ALIGN, 0, pc);
+          }
+          const pa = this.mmu.translate(pc, AccessType.Fetch, 0, false);
+          const page = this.decodeAt(pa);
+          const idx = (pa & (PAGE_SIZE - 1)) >>> 2;
+          let fn = page.fns[idx];
+          if (fn === undefined) {
+            const raw = this.bus.fetch32(pa);
+            const e = decoder.find(raw) ?? UNALLOCATED;
+            page.ops[idx] = e.extract(raw);
+            fn = page.fns[idx] = e.exec;
+          }
+          pcs[0] = BigInt.asUintN(64, pc + 4n);
+          fn(this, page.ops[idx] as never);
+          this.icount++;
+          if (this.stopRequest !== null) return this.stopRequest;
+        }
+        return { kind: 'budget' };
+      } catch (e) {
+        if (e instanceof ArchException) {
+          takeSync(this, e, pcs[1]!);
+          this.icount++;
+          if (this.stopRequest !== null) return this.stopRequest;
+          first = false;
+          continue;
+        }
+        if (e instanceof BusError) {
+          // An instruction fetch from outside RAM: a synchronous external abort on fetch.
+          takeSync(this, this.mmu.abort(pcs[1]!, AccessType.Fetch, FSC.SYNC_EXTERNAL), pcs[1]!);
+          this.icount++;
+          continue;
+        }
+        if (e instanceof MachineStop) {
+          pcs[0] = pcs[1]!;
+          return { kind: 'unimplemented', message: e.message };
+        }
+        throw e;
+      }
+    }
+  }
+}
+
+/** Every encoding no table claims: UNDEFINED. */
+const UNALLOCATED: AnyEncoding = {
+  name: 'UNALLOCATED', pattern: 'x', mask: 0, value: 0,
+  extract: (raw: number) => ({ raw }),
+  exec: (cpu: Cpu) => { throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0); },
+};

@@ -1,0 +1,143 @@
+// The exception model: syndromes, routing, AArch64.TakeException and AArch64.ExceptionReturn.
+import type { Cpu } from './cpu.js';
+import { SR, HCR } from '../sysregs/registry.js';
+
+/** Exception classes (ESR_ELx.EC) this PE can report. */
+export const EC = {
+  UNKNOWN: 0x00, WFX: 0x01, ILLEGAL_STATE: 0x0e, SVC: 0x15, HVC: 0x16, SMC: 0x17, SYS: 0x18,
+  IABORT_LOWER: 0x20, IABORT_SAME: 0x21, PC_ALIGN: 0x22, DABORT_LOWER: 0x24, DABORT_SAME: 0x25, SP_ALIGN: 0x26,
+  SERROR: 0x2f, BRK: 0x3c,
+} as const;
+
+/** Vector type offsets / 0x80. */
+export const enum VectorKind { Sync = 0, Irq = 1, Fiq = 2, SError = 3 }
+
+/**
+ * A synchronous exception about to be taken. Thrown from deep inside an
+ * instruction's semantics (a memory access, a trapped register) and caught by
+ * the run loop, which then performs AArch64.TakeException.
+ */
+export class ArchException {
+  constructor(
+    readonly targetEL: number,
+    readonly ec: number,
+    readonly iss: number,
+    /** FAR value for aborts and alignment faults, undefined otherwise (FAR is then UNKNOWN; we leave it). */
+    readonly far?: bigint,
+    /** HPFAR_EL2 value (IPA[47:12] >> 8 placement done by the producer), for stage-2 faults. */
+    readonly hpfar?: bigint,
+    /** ESR.IL; 0 only for the 16-bit-instruction cases that do not exist in A64 and for some aborts. */
+    readonly il = 1,
+    /** The preferred return address is the next instruction (SVC/HVC/SMC) rather than this one. */
+    readonly returnToNext = false,
+  ) {}
+  get esr(): number { return ((this.ec << 26) | (this.il << 25) | (this.iss & 0x1ff_ffff)) >>> 0; }
+}
+
+/**
+ * The emulator cannot continue: an unimplemented feature or a gap. Stops the machine
+ * with a message naming it; never a guest-visible event.
+ */
+export class MachineStop {
+  constructor(readonly message: string) {}
+}
+
+/** Where an exception that is not explicitly routed to EL2 goes: EL1, or EL2 from EL2 or under TGE. */
+export function defaultTargetEL(cpu: Cpu): number {
+  return cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge) ? 2 : 1;
+}
+
+/** The architected UNDEFINED exception (EC 0x00) for the current instruction. */
+export function undefinedInstruction(cpu: Cpu): ArchException {
+  return new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
+}
+
+/** True when EL2 traps from EL0/EL1 apply (everything but the VHE host's EL0). */
+export function el2TrapsApply(cpu: Cpu): boolean {
+  return cpu.ps.el < 2 && !(cpu.e2h && cpu.tge);
+}
+
+const ELR = [0, SR.ELR_EL1!, SR.ELR_EL2!];
+const SPSR_ = [0, SR.SPSR_EL1!, SR.SPSR_EL2!];
+const ESR = [0, SR.ESR_EL1!, SR.ESR_EL2!];
+const FAR = [0, SR.FAR_EL1!, SR.FAR_EL2!];
+const VBAR = [0, SR.VBAR_EL1!, SR.VBAR_EL2!];
+const SCTLR = [0, SR.SCTLR_EL1!, SR.SCTLR_EL2!];
+const SCTLR_SPAN = 1n << 23n;
+
+/** AArch64.TakeException: enter `targetEL` at the vector for `kind`. `preferred` is the return address. */
+export function takeException(
+  cpu: Cpu, targetEL: number, kind: VectorKind, preferred: bigint, esr: number, far?: bigint, hpfar?: bigint,
+): void {
+  const ps = cpu.ps;
+  const fromEL = ps.el;
+  let offset: bigint;
+  if (targetEL > fromEL) offset = 0x400n; // lower EL, AArch64 (AArch32 lower ELs are not implemented)
+  else offset = ps.sp ? 0x200n : 0n;
+  offset += BigInt(kind) * 0x80n;
+
+  const sr = cpu.sr;
+  sr[SPSR_[targetEL]!] = BigInt(ps.toSpsr());
+  sr[ELR[targetEL]!] = preferred;
+  if (kind === VectorKind.Sync || kind === VectorKind.SError) sr[ESR[targetEL]!] = BigInt(esr);
+  if (far !== undefined) sr[FAR[targetEL]!] = far;
+  if (hpfar !== undefined) sr[SR.HPFAR_EL2!] = hpfar;
+
+  cpu.saveSp();
+  ps.el = targetEL;
+  ps.sp = 1;
+  ps.daif = 0xf;
+  ps.ss = 0;
+  ps.il = 0;
+  // PAN is set on entry when SCTLR_ELx.SPAN is 0 (EL1, or EL2 in the EL2&0 regime).
+  if ((targetEL === 1 || (cpu.e2h && cpu.tge)) && (sr[SCTLR[targetEL]!]! & SCTLR_SPAN) === 0n) ps.pan = 1;
+  cpu.restoreSp();
+  const vector = BigInt.asUintN(64, (sr[VBAR[targetEL]!]! & ~0x7ffn) + offset);
+  cpu.pcs[0] = vector;
+  cpu.exclusiveClear();
+  cpu.contextChanged();
+  if (cpu.observer !== null) {
+    cpu.observer.exceptionTaken?.({ fromEL, toEL: targetEL, kind, esr, far: far ?? 0n, elr: preferred, vector });
+  }
+}
+
+/** Takes a thrown synchronous exception for the instruction at `pc`. */
+export function takeSync(cpu: Cpu, e: ArchException, pc: bigint): void {
+  const preferred = e.returnToNext ? BigInt.asUintN(64, pc + 4n) : pc;
+  takeException(cpu, e.targetEL, VectorKind.Sync, preferred, e.esr, e.far, e.hpfar);
+}
+
+/** AArch64.ExceptionReturn from the current EL, with the SPSR checks of IllegalExceptionReturn. */
+export function exceptionReturn(cpu: Cpu): void {
+  const ps = cpu.ps;
+  const fromEL = ps.el;
+  const spsr = Number(cpu.sr[SPSR_[fromEL]!]! & 0xffff_ffffn);
+  let target = BigInt.asUintN(64, cpu.sr[ELR[fromEL]!]!);
+  if ((spsr >>> 4) & 1) {
+    throw new MachineStop(`ERET to AArch32 (SPSR_EL${fromEL} = 0x${spsr.toString(16)}): AArch32 execution is not implemented`);
+  }
+  const m = spsr & 0xf;
+  const el = m >>> 2;
+  const illegal =
+    (m & 2) !== 0 // M[1] must be 0 in AArch64
+    || el > fromEL
+    || el === 3
+    || (el === 1 && fromEL === 2 && cpu.e2h && cpu.tge); // EL1 is not in use under a VHE host
+  if (!illegal && el === 1 && fromEL === 2 && ((cpu.hcr >>> HCR.RW) & 1) === 0) {
+    throw new MachineStop('ERET to EL1 with HCR_EL2.RW=0 makes EL1 AArch32: AArch32 execution is not implemented');
+  }
+  cpu.saveSp();
+  ps.setFlagsAndMasks(spsr);
+  if (illegal) {
+    ps.il = 1; // PSTATE.EL and SP stay; the next instruction takes an Illegal Execution State exception
+  } else {
+    ps.el = el;
+    ps.sp = m & 1;
+  }
+  cpu.restoreSp();
+  target = cpu.branchAddr(target);
+  cpu.pcs[0] = target;
+  cpu.exclusiveClear();
+  cpu.contextChanged();
+  if (cpu.observer !== null) cpu.observer.exceptionReturned?.({ fromEL, toEL: ps.el, pc: target, spsr });
+}

@@ -1,0 +1,81 @@
+// The runtime form of the system-register table: storage slots, encoding keys,
+// trap masks and VHE links resolved once at start-up.
+import { SYSREG_ROWS, type HcrTrap, type SysregRow } from './table.js';
+
+export const HCR = {
+  VM: 0, SWIO: 1, FMO: 3, IMO: 4, AMO: 5, FB: 9, BSU: 10, DC: 12, TWI: 13, TWE: 14, TID0: 15, TID1: 16, TID2: 17,
+  TID3: 18, TSC: 19, TIDCP: 20, TACR: 21, TSW: 22, TPCP: 23, TPU: 24, TTLB: 25, TVM: 26, TGE: 27, TDZ: 28, HCD: 29,
+  TRVM: 30, RW: 31, CD: 32, ID: 33, E2H: 34, TLOR: 35,
+} as const;
+
+export interface SysregSpec extends SysregRow {
+  /** Position in SYSREGS. */
+  readonly id: number;
+  /** op0:op1:CRn:CRm:op2 packed as in the MRS/MSR instruction bits [20:5]. */
+  readonly key: number;
+  readonly op0: number; readonly op1: number; readonly crn: number; readonly crm: number; readonly op2: number;
+  /** Index into Cpu.sr for plain storage, -1 for aliases. */
+  readonly slot: number;
+  /** HCR_EL2 bits (low 32) whose setting traps a read / a write from EL1 or EL0 to EL2. */
+  readonly trapRead: number;
+  readonly trapWrite: number;
+  readonly lower: string;
+}
+
+export function sysregKey(op0: number, op1: number, crn: number, crm: number, op2: number): number {
+  return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+}
+
+const READ_TRAPS: Record<HcrTrap, number> = {
+  TVM: 0, TRVM: 1 << HCR.TRVM, TID1: 1 << HCR.TID1, TID2: 1 << HCR.TID2, TID3: 1 << HCR.TID3, TACR: 1 << HCR.TACR,
+};
+const WRITE_TRAPS: Record<HcrTrap, number> = {
+  TVM: 1 << HCR.TVM, TRVM: 0, TID1: 0, TID2: 1 << HCR.TID2, TID3: 0, TACR: 1 << HCR.TACR,
+};
+
+let slots = 0;
+export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => {
+  const [op0, op1, crn, crm, op2] = r.enc.split(' ').map(Number) as [number, number, number, number, number];
+  const traps = r.traps ?? [];
+  return {
+    ...r, id, op0, op1, crn, crm, op2,
+    key: sysregKey(op0, op1, crn, crm, op2),
+    slot: r.aliasOf ? -1 : slots++,
+    trapRead: traps.reduce((m, t) => m | READ_TRAPS[t], 0) >>> 0,
+    trapWrite: traps.reduce((m, t) => m | WRITE_TRAPS[t], 0) >>> 0,
+    lower: r.name.toLowerCase(),
+  };
+});
+export const SYSREG_SLOTS = slots;
+
+const byName = new Map(SYSREGS.map((s) => [s.name, s]));
+const byLower = new Map(SYSREGS.map((s) => [s.lower, s]));
+const byKey = new Map(SYSREGS.map((s) => [s.key, s]));
+for (const s of SYSREGS) {
+  for (const target of [s.vhe, s.aliasOf]) {
+    if (target !== undefined && !byName.has(target)) throw new Error(`sysreg table: ${s.name} names unknown ${target}`);
+  }
+}
+
+export function sysregByName(name: string): SysregSpec | undefined {
+  return byName.get(name) ?? byLower.get(name.toLowerCase());
+}
+export function sysregByKey(key: number): SysregSpec | undefined { return byKey.get(key); }
+
+/** The storage slot of a register by name; throws at start-up if the table lacks it. */
+function slotOf(name: string): number {
+  const s = byName.get(name);
+  if (!s || s.slot < 0) throw new Error(`sysreg table has no storage for ${name}`);
+  return s.slot;
+}
+
+/** Storage slots of the registers the core itself reads on hot paths. */
+export const SR = Object.fromEntries(
+  SYSREGS.filter((s) => s.slot >= 0).map((s) => [s.name, slotOf(s.name)]),
+) as Readonly<Record<string, number>>;
+
+export function specOf(name: string): SysregSpec {
+  const s = byName.get(name);
+  if (!s) throw new Error(`sysreg table has no ${name}`);
+  return s;
+}
