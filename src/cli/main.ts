@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// hypstep's command line. Standard output carries exactly the guest's UART output;
+// everything hypstep itself says goes to standard error.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { Machine } from '../board/machine.js';
+import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.js';
+import { exceptionTracer } from './trace.js';
+import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
+import { ObserverSet } from '../cpu/events.js';
+
+/** Exit statuses besides the guest's own semihosting exit code. */
+export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, INTERRUPTED: 130 } as const;
+const SLICE = 1 << 21;
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function say(line: string): void { process.stderr.write(`hypstep: ${line}\n`); }
+
+function loadImage(path: string, loadAddress: bigint | undefined): Image {
+  let buf: Uint8Array;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new LoadError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  if (loadAddress !== undefined) return rawImage(buf, loadAddress);
+  if (!isElf(buf)) throw new LoadError(`${path}: not an ELF file (use --load-address to run a raw binary)`);
+  return parseElf(buf, path);
+}
+
+interface RunOptions {
+  memory: string;
+  maxInsns?: string;
+  trace: string[];
+  loadAddress?: string;
+}
+
+async function run(imagePath: string, o: RunOptions): Promise<number> {
+  const memory = parseSize(o.memory);
+  const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
+  const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
+  for (const t of o.trace) if (t !== 'exceptions') throw new UsageError(`unknown trace '${t}' (known: exceptions)`);
+  const image = loadImage(imagePath, loadAddress);
+
+  const m = new Machine({ memory });
+  m.load(image);
+  const observers = new ObserverSet();
+  if (o.trace.includes('exceptions')) observers.add(exceptionTracer(say, () => m.cpu.icount));
+  if (observers.size > 0) m.cpu.observer = observers;
+
+  process.stdin.on('data', (d: Buffer) => m.uart.receive(d));
+  process.stdin.on('error', () => {});
+  process.stdin.unref();
+  let interrupted = false;
+  process.on('SIGINT', () => { interrupted = true; });
+
+  for (;;) {
+    const left = maxInsns - m.cpu.icount;
+    if (left <= 0) {
+      say(`stopped after ${m.cpu.icount} instructions (--max-insns) at PC 0x${m.cpu.pcs[0]!.toString(16)}`);
+      return EXIT.INSN_LIMIT;
+    }
+    const r = m.run(Math.min(SLICE, left));
+    switch (r.kind) {
+      case 'exit': return r.code;
+      case 'unimplemented':
+        say(`stopped at PC 0x${m.cpu.pcs[0]!.toString(16)} (EL${m.cpu.ps.el}): ${r.message}`);
+        return EXIT.UNIMPLEMENTED;
+      case 'budget': case 'requested': case 'breakpoint': break;
+    }
+    if (interrupted) {
+      say(`interrupted after ${m.cpu.icount} instructions at PC 0x${m.cpu.pcs[0]!.toString(16)}`);
+      return EXIT.INTERRUPTED;
+    }
+    await new Promise((res) => setImmediate(res));
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('hypstep')
+    .description('An ARMv8-A machine with EL2, for debugging hypervisors with gdb-multiarch.')
+    .version(pkg.version, '-v, --version', 'print the version')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program.command('run')
+    .description('run an AArch64 image on the virt-compatible board (reset at EL2h at its entry point)')
+    .argument('<image>', 'ELF64 AArch64 image, or a raw binary with --load-address')
+    .option('-m, --memory <size>', 'RAM size at 0x40000000 (QEMU style: 512M, 1G)', '512M')
+    .option('--max-insns <n>', 'stop after N instructions and say so (exit status 3)')
+    .addOption(new Option('--trace <what>', 'trace to stderr: exceptions (one line per exception and ERET)')
+      .argParser((v: string, prev: string[]) => [...prev, v]).default([]))
+    .option('--load-address <addr>', 'load a raw binary at this physical address and enter it there')
+    .addHelpText('after', `
+Examples:
+  hypstep run fixtures/hello/build/hello.elf
+  hypstep run --trace exceptions --max-insns 100000 prog.elf
+  hypstep run -m 1G --load-address 0x40080000 Image
+
+Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
+load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature.`)
+    .action(async (image: string, opts: RunOptions) => {
+      process.exitCode = await run(image, opts);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? 0 : EXIT.USAGE; // commander has printed its one-line message
+    }
+    if (e instanceof UsageError || e instanceof LoadError) {
+      say(e.message);
+      return EXIT.USAGE;
+    }
+    say(`internal error: ${e instanceof Error ? e.message : String(e)} (please report this with the image and options)`);
+    if (process.env.HYPSTEP_DEBUG_STACK) console.error(e);
+    return 70;
+  }
+}
+
+main(process.argv).then((code) => process.exit(code));

@@ -1,0 +1,64 @@
+// Human-readable syndromes: ESR_ELx decoded as the ARM ARM names its fields.
+import { EC } from './exceptions.js';
+import { SYSREGS } from '../sysregs/registry.js';
+
+const EC_NAMES: Record<number, string> = {
+  [EC.UNKNOWN]: 'UNDEFINED', [EC.WFX]: 'WFx', [EC.ILLEGAL_STATE]: 'illegal execution state', [EC.SVC]: 'SVC',
+  [EC.HVC]: 'HVC', [EC.SMC]: 'SMC', [EC.SYS]: 'trapped MSR/MRS/system instruction',
+  [EC.IABORT_LOWER]: 'instruction abort from a lower EL', [EC.IABORT_SAME]: 'instruction abort',
+  [EC.PC_ALIGN]: 'PC alignment fault', [EC.DABORT_LOWER]: 'data abort from a lower EL', [EC.DABORT_SAME]: 'data abort',
+  [EC.SP_ALIGN]: 'SP alignment fault', [EC.SERROR]: 'SError', [EC.BRK]: 'BRK',
+};
+
+const FSC_NAMES: Record<number, string> = {
+  0x00: 'address size fault', 0x04: 'translation fault', 0x08: 'access flag fault', 0x0c: 'permission fault',
+};
+
+/** The fault-status code (DFSC/IFSC) in words, level included. */
+export function describeFsc(fsc: number): string {
+  if (fsc === 0x10) return 'synchronous external abort';
+  if (fsc === 0x21) return 'alignment fault';
+  const base = FSC_NAMES[fsc & 0x3c];
+  if (base !== undefined && fsc < 0x10) return `${base}, level ${fsc & 3}`;
+  if (fsc >= 0x14 && fsc <= 0x17) return `synchronous external abort on table walk, level ${fsc & 3}`;
+  return `fault status 0x${fsc.toString(16)}`;
+}
+
+/** The name of the register a trapped MSR/MRS (EC 0x18) accessed, from the table, or its encoding. */
+export function sysregNameFromIss(iss: number): string {
+  const op0 = (iss >>> 20) & 3, op2 = (iss >>> 17) & 7, op1 = (iss >>> 14) & 7, crn = (iss >>> 10) & 0xf, crm = (iss >>> 1) & 0xf;
+  const s = SYSREGS.find((r) => r.op0 === op0 && r.op1 === op1 && r.crn === crn && r.crm === crm && r.op2 === op2);
+  return s?.name ?? `S${op0}_${op1}_C${crn}_C${crm}_${op2}`;
+}
+
+/** One line describing an ESR value, e.g. `HVC #0x1` or `data abort: translation fault, level 2 (write, 4 bytes, x5)`. */
+export function describeEsr(esr: number): string {
+  const ec = esr >>> 26;
+  const iss = esr & 0x1ff_ffff;
+  switch (ec) {
+    case EC.SVC: case EC.HVC: case EC.SMC: case EC.BRK:
+      return `${EC_NAMES[ec]} #0x${(iss & 0xffff).toString(16)}`;
+    case EC.WFX: return (iss & 1) ? 'WFE' : 'WFI';
+    case EC.SYS: {
+      const rt = (iss >>> 5) & 0x1f;
+      const reg = sysregNameFromIss(iss);
+      const r = rt === 31 ? 'xzr' : `x${rt}`;
+      return (iss & 1) ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
+    }
+    case EC.DABORT_LOWER: case EC.DABORT_SAME: case EC.IABORT_LOWER: case EC.IABORT_SAME: {
+      let s = `${EC_NAMES[ec]}: ${describeFsc(iss & 0x3f)}`;
+      const data = ec === EC.DABORT_LOWER || ec === EC.DABORT_SAME;
+      if (data && (iss & (1 << 7))) s += ', on stage-1 walk';
+      if (data && (iss & (1 << 24))) {
+        const size = 1 << ((iss >>> 22) & 3);
+        const srt = (iss >>> 16) & 0x1f;
+        s += ` (${iss & (1 << 6) ? 'write' : 'read'}, ${size} byte${size > 1 ? 's' : ''}, ${(iss >>> 15) & 1 ? 'x' : 'w'}${srt})`;
+      } else if (data) {
+        s += iss & (1 << 6) ? ' (write)' : ' (read)';
+      }
+      return s;
+    }
+    default:
+      return EC_NAMES[ec] ?? `EC 0x${ec.toString(16)}`;
+  }
+}
