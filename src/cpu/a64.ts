@@ -3,6 +3,7 @@ import type { AnyEncoding } from './decode.js';
 import { DATA_PROCESSING } from './insn/dataproc.js';
 import { BRANCHES } from './insn/branch.js';
 import { LOADS_STORES } from './insn/loadstore.js';
+import { MMU_OPS } from './insn/mmuops.js';
 import { SYSTEM } from './insn/system.js';
 
-export const A64: readonly AnyEncoding[] = [...SYSTEM, ...BRANCHES, ...LOADS_STORES, ...DATA_PROCESSING];
+export const A64: readonly AnyEncoding[] = [...MMU_OPS, ...SYSTEM, ...BRANCHES, ...LOADS_STORES, ...DATA_PROCESSING];
