@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm run setup`: installs what the tests need. Debian packages only when missing
+# (the cross toolchain, QEMU as the reference machine, gdb-multiarch as the reference
+# debugger), then the npm packages from the lockfile.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need=()
+for pair in aarch64-linux-gnu-as:binutils-aarch64-linux-gnu aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
+            qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+done
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+else
+  echo "setup: Debian packages present"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
