@@ -59,6 +59,9 @@ export class Cpu {
   private exclSize = 0;
 
   readonly breakpoints = new Set<bigint>();
+  /** Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while `watchCount` ≠ 0. */
+  watchCount = 0;
+  watcher: ((va: bigint, size: number, write: boolean) => void) | null = null;
   private stopRequest: StopReason | null = null;
   private readonly code = new Map<number, CodePage>();
   private lastPage: CodePage | null = null;
@@ -140,6 +143,7 @@ export class Cpu {
 
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
+    if (this.watchCount !== 0) this.watcher!(va, size, false);
     this.checkAlignment(va, size, flags, AccessType.Read);
     const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
     if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) return this.physRead(va, pa, size, AccessType.Read);
@@ -149,6 +153,7 @@ export class Cpu {
   }
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
+    if (this.watchCount !== 0) this.watcher!(va, size, true);
     this.checkAlignment(va, size, flags, AccessType.Write);
     const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
     if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
