@@ -1,3 +1,6 @@
+// The A64 integer data-processing instructions: the immediate and register groups.
 import type { AnyEncoding } from '../decode.js';
+import { DP_IMMEDIATE } from './dp-imm.js';
+import { DP_REGISTER } from './dp-reg.js';
 
-export const DATA_PROCESSING: readonly AnyEncoding[] = [];
+export const DATA_PROCESSING: readonly AnyEncoding[] = [...DP_IMMEDIATE, ...DP_REGISTER];

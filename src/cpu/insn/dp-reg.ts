@@ -1,0 +1,169 @@
+// Data Processing -- Register: logical and add/subtract (shifted and extended register),
+// add/subtract with carry, conditional compare and select, data-processing 1, 2 and 3 source.
+import { enc, type AnyEncoding } from '../decode.js';
+import { X, setX, XSP, setXSP } from '../regs.js';
+import {
+  WMASK, addWithCarry, setNZ, shiftReg, shiftVariable, extendReg, conditionHolds,
+  countLeadingZeroBits, countLeadingSignBits,
+} from '../alu.js';
+import { unallocated } from './dp-common.js';
+
+/** Swaps adjacent `s`-bit groups selected by `mask` (the building block of REV and RBIT). */
+function swapGroups(x: bigint, mask: bigint, s: bigint): bigint {
+  return BigInt.asUintN(64, ((x >> s) & mask) | ((x & mask) << s));
+}
+
+/** Reverses the bytes within each container of 2^containerLog2 bits (REV16: 4, REV32: 5, REV: 6). */
+function reverseBytes(x: bigint, containerLog2: number): bigint {
+  let r = swapGroups(x, 0x00ff_00ff_00ff_00ffn, 8n);
+  if (containerLog2 >= 5) r = swapGroups(r, 0x0000_ffff_0000_ffffn, 16n);
+  if (containerLog2 >= 6) r = swapGroups(r, 0x0000_0000_ffff_ffffn, 32n);
+  return r;
+}
+
+export const DP_REGISTER: readonly AnyEncoding[] = [
+  // Logical (shifted register): AND, BIC, ORR, ORN, EOR, EON, ANDS, BICS.
+  unallocated('0 xx 01010 xx x xxxxx 1xxxxx xxxxx xxxxx', 'logical shifted register with sf=0, imm6>=32'),
+  enc('sf:1 opc:2 01010 shift:2 N:1 Rm:5 imm6:6 Rn:5 Rd:5', 'logical (shifted register)', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    let y = shiftReg(X(cpu, d.Rm), d.shift, d.imm6, d.sf);
+    if (d.N !== 0) y = BigInt.asUintN(64, y ^ m);
+    const x = X(cpu, d.Rn);
+    switch (d.opc) {
+      case 0: setX(cpu, d.Rd, BigInt.asUintN(64, x & y)); break;
+      case 1: setX(cpu, d.Rd, BigInt.asUintN(64, (x | y) & m)); break;
+      case 2: setX(cpu, d.Rd, BigInt.asUintN(64, (x ^ y) & m)); break;
+      default: {
+        const r = BigInt.asUintN(64, x & y);
+        setNZ(cpu.ps, r, d.sf);
+        setX(cpu, d.Rd, r);
+      }
+    }
+  }),
+
+  // Add/subtract (shifted register): ROR is not a shift these accept.
+  unallocated('x x x 01011 11 0 xxxxx xxxxxx xxxxx xxxxx', 'add/sub shifted register with shift=ROR'),
+  unallocated('0 x x 01011 xx 0 xxxxx 1xxxxx xxxxx xxxxx', 'add/sub shifted register with sf=0, imm6>=32'),
+  enc('sf:1 op:1 S:1 01011 shift:2 0 Rm:5 imm6:6 Rn:5 Rd:5', 'ADD/SUB (shifted register)', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    const y = shiftReg(X(cpu, d.Rm), d.shift, d.imm6, d.sf);
+    if (d.S === 0) {
+      setX(cpu, d.Rd, d.op === 0 ? BigInt.asUintN(64, (x + y) & m) : BigInt.asUintN(64, (x - y) & m));
+    } else {
+      setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? y : BigInt.asUintN(64, y ^ m), d.op, d.sf));
+    }
+  }),
+
+  // Add/subtract (extended register): Rn is SP-capable; Rd too unless flags are set. Shifts above 4 are reserved.
+  unallocated('x x x 01011 00 1 xxxxx xxx 101 xxxxx xxxxx', 'add/sub extended register with imm3=5'),
+  unallocated('x x x 01011 00 1 xxxxx xxx 11x xxxxx xxxxx', 'add/sub extended register with imm3>5'),
+  enc('sf:1 op:1 S:1 01011 00 1 Rm:5 option:3 imm3:3 Rn:5 Rd:5', 'ADD/SUB (extended register)', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, XSP(cpu, d.Rn) & m);
+    const y = BigInt.asUintN(64, extendReg(X(cpu, d.Rm), d.option, d.imm3) & m);
+    if (d.S === 0) {
+      setXSP(cpu, d.Rd, d.op === 0 ? BigInt.asUintN(64, (x + y) & m) : BigInt.asUintN(64, (x - y) & m));
+    } else {
+      setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? y : BigInt.asUintN(64, y ^ m), d.op, d.sf));
+    }
+  }),
+
+  // ADC, ADCS, SBC, SBCS.
+  enc('sf:1 op:1 S:1 11010000 Rm:5 000000 Rn:5 Rd:5', 'ADC/SBC', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    let y = BigInt.asUintN(64, X(cpu, d.Rm) & m);
+    if (d.op !== 0) y = BigInt.asUintN(64, y ^ m);
+    if (d.S !== 0) {
+      setX(cpu, d.Rd, addWithCarry(cpu.ps, x, y, cpu.ps.c, d.sf));
+    } else {
+      const r = cpu.ps.c !== 0 ? BigInt.asUintN(64, (x + y + 1n) & m) : BigInt.asUintN(64, (x + y) & m);
+      setX(cpu, d.Rd, r);
+    }
+  }),
+
+  // CCMN/CCMP, register (i=0) and immediate (i=1) forms.
+  enc('sf:1 op:1 1 11010010 Rm:5 cond:4 i:1 0 Rn:5 0 nzcv:4', 'CCMN/CCMP', (cpu, d) => {
+    const ps = cpu.ps;
+    if (!conditionHolds(ps, d.cond)) { ps.nzcv = d.nzcv; return; }
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    let y = d.i !== 0 ? BigInt(d.Rm) : BigInt.asUintN(64, X(cpu, d.Rm) & m);
+    if (d.op !== 0) y = BigInt.asUintN(64, y ^ m);
+    addWithCarry(ps, x, y, d.op, d.sf);
+  }),
+
+  // CSEL, CSINC, CSINV, CSNEG.
+  enc('sf:1 op:1 0 11010100 Rm:5 cond:4 0 o2:1 Rn:5 Rd:5', 'CSEL/CSINC/CSINV/CSNEG', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    if (conditionHolds(cpu.ps, d.cond)) { setX(cpu, d.Rd, BigInt.asUintN(64, X(cpu, d.Rn) & m)); return; }
+    const y = X(cpu, d.Rm);
+    let r: bigint;
+    if (d.op === 0) r = d.o2 === 0 ? y : BigInt.asUintN(64, y + 1n);
+    else r = d.o2 === 0 ? BigInt.asUintN(64, y ^ m) : BigInt.asUintN(64, 0n - y);
+    setX(cpu, d.Rd, BigInt.asUintN(64, r & m));
+  }),
+
+  // Data-processing (2 source): UDIV, SDIV.
+  enc('sf:1 0 0 11010110 Rm:5 00001 o1:1 Rn:5 Rd:5', 'UDIV/SDIV', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    const y = BigInt.asUintN(64, X(cpu, d.Rm) & m);
+    if (y === 0n) { setX(cpu, d.Rd, 0n); return; } // division by zero gives zero, no trap
+    if (d.o1 === 0) { setX(cpu, d.Rd, x / y); return; }
+    // RoundTowardsZero(Int(x) / Int(y)); INT_MIN / -1 wraps back to INT_MIN.
+    const q = d.sf !== 0 ? BigInt.asIntN(64, x) / BigInt.asIntN(64, y) : BigInt.asIntN(32, x) / BigInt.asIntN(32, y);
+    setX(cpu, d.Rd, BigInt.asUintN(64, q & m));
+  }),
+  // LSLV, LSRV, ASRV, RORV: the amount is X[m] modulo the datasize.
+  enc('sf:1 0 0 11010110 Rm:5 0010 op2:2 Rn:5 Rd:5', 'LSLV/LSRV/ASRV/RORV', (cpu, d) => {
+    setX(cpu, d.Rd, shiftVariable(X(cpu, d.Rn), d.op2, X(cpu, d.Rm), d.sf));
+  }),
+
+  // Data-processing (1 source). REV with sf=0 is opc=10; opc=11 exists only for sf=1.
+  unallocated('0 1 0 11010110 00000 0000 11 xxxxx xxxxx', 'REV (64-bit) with sf=0'),
+  enc('sf:1 1 0 11010110 00000 0000 opc:2 Rn:5 Rd:5', 'RBIT/REV16/REV32/REV', (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    let x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    const datasizeLog2 = d.sf !== 0 ? 6 : 5;
+    if (d.opc === 0) { // RBIT: reverse the bits within each byte, then the bytes of the register.
+      x = swapGroups(x, 0x5555_5555_5555_5555n, 1n);
+      x = swapGroups(x, 0x3333_3333_3333_3333n, 2n);
+      x = swapGroups(x, 0x0f0f_0f0f_0f0f_0f0fn, 4n);
+      setX(cpu, d.Rd, BigInt.asUintN(64, reverseBytes(x, datasizeLog2) & m));
+    } else {
+      // Container size: 16 bits for opc=01, 32 for 10, 64 for 11 (REV with sf=0 is the 32-bit container).
+      setX(cpu, d.Rd, BigInt.asUintN(64, reverseBytes(x, 3 + d.opc) & m));
+    }
+  }),
+  enc('sf:1 1 0 11010110 00000 00010 op:1 Rn:5 Rd:5', 'CLZ/CLS', (cpu, d) => {
+    const x = X(cpu, d.Rn);
+    setX(cpu, d.Rd, BigInt(d.op === 0 ? countLeadingZeroBits(x, d.sf) : countLeadingSignBits(x, d.sf)));
+  }),
+
+  // Data-processing (3 source): MADD, MSUB (the low datasize bits of the product do not depend on the high operand bits).
+  enc('sf:1 00 11011 000 Rm:5 o0:1 Ra:5 Rn:5 Rd:5', 'MADD/MSUB', (cpu, d) => {
+    const a = X(cpu, d.Ra);
+    const p = BigInt.asUintN(64, X(cpu, d.Rn) * X(cpu, d.Rm));
+    const r = d.o0 === 0 ? BigInt.asUintN(64, a + p) : BigInt.asUintN(64, a - p);
+    setX(cpu, d.Rd, BigInt.asUintN(64, r & WMASK[d.sf]!));
+  }),
+  // SMADDL, SMSUBL (U=0), UMADDL, UMSUBL (U=1): 32 x 32 -> 64 plus a 64-bit accumulator.
+  enc('1 00 11011 U:1 01 Rm:5 o0:1 Ra:5 Rn:5 Rd:5', 'SMADDL/SMSUBL/UMADDL/UMSUBL', (cpu, d) => {
+    const n = X(cpu, d.Rn);
+    const mm = X(cpu, d.Rm);
+    const p = d.U !== 0
+      ? BigInt.asUintN(32, n) * BigInt.asUintN(32, mm)
+      : BigInt.asIntN(32, n) * BigInt.asIntN(32, mm);
+    const a = X(cpu, d.Ra);
+    setX(cpu, d.Rd, d.o0 === 0 ? BigInt.asUintN(64, a + p) : BigInt.asUintN(64, a - p));
+  }),
+  // SMULH (U=0), UMULH (U=1): the high 64 bits of the 128-bit product. Ra is should-be-one and ignored.
+  enc('1 00 11011 U:1 10 Rm:5 0 Ra:5 Rn:5 Rd:5', 'SMULH/UMULH', (cpu, d) => {
+    const n = X(cpu, d.Rn);
+    const mm = X(cpu, d.Rm);
+    const p = d.U !== 0 ? n * mm : BigInt.asIntN(64, n) * BigInt.asIntN(64, mm);
+    setX(cpu, d.Rd, BigInt.asUintN(64, p >> 64n));
+  }),
+];
