@@ -62,12 +62,20 @@ export class Cpu {
   /** Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while `watchCount` ≠ 0. */
   watchCount = 0;
   watcher: ((va: bigint, size: number, write: boolean) => void) | null = null;
+  /**
+   * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
+   * `physWatchPages` counts ranges per RAM page; nothing is tested while `physWatchCount` is 0.
+   */
+  private physWatchCount = 0;
+  private physWatchPages: Uint16Array;
+  private physWatches: { pa: number; size: number }[] = [];
   private stopRequest: StopReason | null = null;
   private readonly code = new Map<number, CodePage>();
   private lastPage: CodePage | null = null;
   private lastPageNum = -1;
 
   constructor(readonly bus: PhysBus) {
+    this.physWatchPages = new Uint16Array(bus.codePages.length);
     this.mmu = new Mmu(this);
     bus.onCodeWrite = (page) => this.invalidateCode(page);
     this.reset(0n);
@@ -146,7 +154,11 @@ export class Cpu {
     if (this.watchCount !== 0) this.watcher!(va, size, false);
     this.checkAlignment(va, size, flags, AccessType.Read);
     const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
-    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) return this.physRead(va, pa, size, AccessType.Read);
+    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
+      const v = this.physRead(va, pa, size, AccessType.Read);
+      if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
+      return v;
+    }
     let v = 0n;
     for (let i = size - 1; i >= 0; i--) v = (v << 8n) | this.read(BigInt.asUintN(64, va + BigInt(i)), 1, flags);
     return v;
@@ -158,12 +170,16 @@ export class Cpu {
     const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
     if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
       if (this.exclAddr >= 0 && pa < this.exclAddr + this.exclSize && pa + size > this.exclAddr) this.exclAddr = -1;
+      // Watched ranges are RAM only, so reading the old value has no side effect.
+      const watched = this.physWatchCount !== 0 && this.physWatched(pa, size);
+      const before = watched ? this.bus.read(pa, size) : 0n;
       try {
         this.bus.write(pa, size, value);
       } catch (e) {
         if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
         throw e;
       }
+      if (watched) this.physAccessed(va, pa, size, true, BigInt.asUintN(size * 8, value), before);
       return;
     }
     // Crossing a page: translate both pages before writing anything.
@@ -172,6 +188,38 @@ export class Cpu {
     for (let i = 0; i < size; i++) {
       this.write(BigInt.asUintN(64, va + BigInt(i)), 1, (value >> BigInt(8 * i)) & 0xffn, flags);
     }
+  }
+
+  /** Raises `memoryAccessed` for data accesses overlapping [pa, pa+size) of RAM. */
+  watchPhys(pa: number, size: number): void {
+    if (size <= 0 || !this.bus.isRam(pa, size)) throw new RangeError(`watchPhys: 0x${pa.toString(16)}+${size} is not RAM`);
+    this.physWatches.push({ pa, size });
+    this.physWatchCount++;
+    this.forWatchPages(pa, size, 1);
+  }
+
+  unwatchPhys(pa: number, size: number): void {
+    const i = this.physWatches.findIndex((w) => w.pa === pa && w.size === size);
+    if (i < 0) return;
+    this.physWatches.splice(i, 1);
+    this.physWatchCount--;
+    this.forWatchPages(pa, size, -1);
+  }
+
+  private forWatchPages(pa: number, size: number, delta: number): void {
+    const off = pa - this.bus.ramBase;
+    for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) this.physWatchPages[p]! += delta;
+  }
+
+  private physWatched(pa: number, size: number): boolean {
+    const off = pa - this.bus.ramBase;
+    if (off < 0 || off >= this.bus.ramSize || this.physWatchPages[off >>> PAGE_SHIFT] === 0) return false;
+    for (const w of this.physWatches) if (pa < w.pa + w.size && pa + size > w.pa) return true;
+    return false;
+  }
+
+  private physAccessed(va: bigint, pa: number, size: number, write: boolean, value: bigint, before: bigint): void {
+    this.observer?.memoryAccessed?.({ pa, va, size, write, value, before, pc: this.pcs[1]! });
   }
 
   // --- exclusive monitor (local) -----------------------------------------------
