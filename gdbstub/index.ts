@@ -1,0 +1,9 @@
+// hypstep's GDB remote serial protocol package: the stub (server) and a client that
+// speaks to any stub, hypstep's or QEMU's.
+export * from './packet.js';
+export * from './target.js';
+export * from './tdesc.js';
+export * from './monitor.js';
+export { Session, THREAD_ID, ERR } from './session.js';
+export { GdbServer, type GdbServerOptions, type RunEnd } from './server.js';
+export * from './client.js';

@@ -1,0 +1,153 @@
+// The TCP server: one debugger at a time over a machine it owns the execution of. While
+// no debugger holds the machine it runs freely (unless held at reset); a debugger that
+// connects stops it, as QEMU's stub does.
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import createDebug from 'debug';
+import { frame } from './packet.js';
+import { Session, type SessionHost } from './session.js';
+import { MonitorRegistry } from './monitor.js';
+import { SIGNAL, type Target, type TargetStop } from './target.js';
+
+const log = createDebug('hypstep:gdb');
+
+export interface GdbServerOptions {
+  /** Interface to listen on: loopback unless the user names another. */
+  host?: string;
+  /** TCP port; 0 picks a free one (see `address` after `listen`). */
+  port: number;
+  /** Largest packet accepted and advertised (bytes of packet data). */
+  packetSize?: number;
+  monitor?: MonitorRegistry;
+  /** User-facing notices (attach, detach, refusals); the CLI sends them to stderr. */
+  notice?: (line: string) => void;
+}
+
+/** How the machine's run ended, when it ends without a debugger to report to. */
+export type RunEnd = TargetStop;
+
+export class GdbServer implements SessionHost {
+  readonly monitor: MonitorRegistry;
+  readonly packetSize: number;
+  private readonly server: Server;
+  private session: Session | null = null;
+  private pending: Promise<TargetStop> | null = null;
+  private ended: RunEnd | null = null;
+  private resolveDone!: (r: RunEnd) => void;
+  /** Resolves when the guest has exited (or the machine cannot go on) and no debugger is attached. */
+  readonly done: Promise<RunEnd>;
+  private readonly notice: (line: string) => void;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(readonly target: Target, private readonly opts: GdbServerOptions) {
+    this.monitor = opts.monitor ?? new MonitorRegistry();
+    this.packetSize = opts.packetSize ?? 0x4000;
+    this.notice = opts.notice ?? ((l) => log(l));
+    this.done = new Promise((res) => { this.resolveDone = res; });
+    this.server = createServer((s) => this.accept(s));
+    this.server.on('error', (e) => this.notice(`gdb server error: ${e.message}`));
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    const host = this.opts.host ?? '127.0.0.1';
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.server.once('error', onError);
+      this.server.listen(this.opts.port, host, () => {
+        this.server.off('error', onError);
+        const a = this.server.address() as AddressInfo;
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  get address(): { host: string; port: number } | null {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
+  }
+
+  get attached(): boolean { return this.session !== null; }
+
+  /** Lets the machine run until something stops it or a debugger attaches. */
+  runFree(): void {
+    if (this.pending || this.ended) return;
+    void this.resume('continue').then((stop) => {
+      if (this.session !== null) return; // a debugger attached and took over
+      if (stop.kind === 'exited') this.finish(stop);
+      else if (stop.signal === SIGNAL.ABRT) this.finish(stop); // the emulator cannot go on
+      else if (stop.message) this.notice(`${stop.message} (waiting for a debugger)`);
+    });
+  }
+
+  resume(action: 'step' | 'continue'): Promise<TargetStop> {
+    const p = this.target.resume(action);
+    this.pending = p;
+    void p.then((stop) => {
+      if (this.pending === p) this.pending = null;
+      if (stop.kind === 'exited') this.ended = stop;
+    });
+    return p;
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', (e) => log(`socket error: ${e.message}`));
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.session !== null) {
+      this.refuse(socket, peer);
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    this.notice(`debugger attached from ${peer}`);
+    // A running machine stops for the new debugger; its first `?` waits for that stop.
+    const running = this.pending;
+    if (running) this.target.interrupt();
+    const ready = running ? running.then(() => undefined) : Promise.resolve();
+    const s = new Session(this, socket, ready);
+    this.session = s;
+    if (this.ended) s.lastStop = this.ended;
+    else if (running) void running.then((stop) => { s.lastStop = stop.kind === 'exited' ? stop : { kind: 'stopped', signal: SIGNAL.TRAP }; });
+  }
+
+  /**
+   * A second debugger gets every packet answered with an error that names the reason
+   * (gdb shows it), then the connection is closed; the first session is untouched.
+   */
+  private refuse(socket: Socket, peer: string): void {
+    this.notice(`refused a second debugger from ${peer}: one is already attached`);
+    const msg = frame('E.hypstep: another debugger is already attached');
+    let acked = false;
+    socket.on('data', (d: Buffer) => {
+      if (d.includes(0x24)) {
+        if (!acked) { socket.write('+'); acked = true; }
+        socket.write(msg);
+      }
+    });
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  sessionEnded(s: Session, how: 'detach' | 'kill' | 'drop'): void {
+    if (this.session !== s) return;
+    this.session = null;
+    this.target.removeAllBreakpoints();
+    this.notice(`debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program (machine reset)'}`);
+    if (this.ended) { this.finish(this.ended); return; }
+    switch (how) {
+      case 'detach': this.runFree(); break; // as gdb documents for D: the program resumes
+      case 'kill': this.target.reset(); break; // held at reset for the next debugger
+      case 'drop': if (this.pending) this.target.interrupt(); break; // stays where it is, for a re-attach
+    }
+  }
+
+  private finish(r: RunEnd): void {
+    this.ended = r;
+    this.resolveDone(r);
+  }
+
+  /** Stops listening and drops every connection; the machine is stopped. */
+  async close(): Promise<void> {
+    if (this.pending) this.target.interrupt();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((res) => this.server.close(() => res()));
+    if (this.pending) await this.pending;
+  }
+}

@@ -1,0 +1,34 @@
+// The target description gdb reads with qXfer:features:read:target.xml, generated from
+// the target's register list. One document, every feature inline: gdb then needs a
+// single transfer and no xi:include round trips.
+import type { Target } from './target.js';
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
+export function targetXml(t: Pick<Target, 'architecture' | 'features' | 'registers'>): string {
+  const out: string[] = [
+    '<?xml version="1.0"?>',
+    '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
+    '<target version="1.0">',
+    `  <architecture>${esc(t.architecture)}</architecture>`,
+  ];
+  for (const f of t.features) {
+    const regs = t.registers.filter((r) => r.feature === f.name);
+    if (regs.length === 0) continue;
+    out.push(`  <feature name="${esc(f.name)}">`);
+    if (f.types) out.push(f.types);
+    for (const r of regs) {
+      const group = r.group ? ` group="${esc(r.group)}"` : '';
+      out.push(`    <reg name="${esc(r.name)}" bitsize="${r.bitsize}" type="${esc(r.type)}" regnum="${r.regnum}"${group}/>`);
+    }
+    out.push('  </feature>');
+  }
+  out.push('</target>');
+  return out.join('\n') + '\n';
+}
+
+/** The threads document for qXfer:threads:read (one PE for now). */
+export function threadsXml(threads: readonly { id: number; name: string; core: number }[]): string {
+  const body = threads.map((t) => `  <thread id="${t.id.toString(16)}" core="${t.core}" name="${esc(t.name)}"/>`);
+  return ['<?xml version="1.0"?>', '<threads>', ...body, '</threads>', ''].join('\n');
+}
