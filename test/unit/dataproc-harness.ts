@@ -181,3 +181,16 @@ export const BOUNDARY_VALUES: readonly bigint[] = [
 
 /** The flags as ARM ARM bit positions: N=8, Z=4, C=2, V=1. */
 export const N = 8, Z = 4, C = 2, V = 1;
+
+/**
+ * The words the assembler produced for `lines`, in order. (test/helpers/asm.ts `encode`
+ * reads from the start of the first segment, which holds the ELF header, so it is not used here.)
+ */
+export function encodeWords(lines: readonly string[]): number[] {
+  const img = assemble(`.text\n.global _start\n_start:\n${lines.join('\n')}\n`);
+  const start = img.symbols.find((s) => s.name === '_start')!.value;
+  const seg = img.segments.find((s) => start >= s.vaddr && start < s.vaddr + BigInt(s.data.length))!;
+  const off = Number(start - seg.vaddr);
+  const dv = new DataView(seg.data.buffer, seg.data.byteOffset + off, lines.length * 4);
+  return lines.map((_, i) => dv.getUint32(i * 4, true));
+}
