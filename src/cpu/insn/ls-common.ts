@@ -1,0 +1,114 @@
+// Shared pieces of the load/store tables: base-register access with the SP alignment
+// check, the unprivileged-access rule, alignment checks for exclusives, the data-abort
+// syndrome, an encoding wrapper that precomputes operands at decode time, and the
+// operand formatting objdump uses.
+import { enc, type AnyEncoding, type Fields } from '../decode.js';
+import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
+import { SR } from '../../sysregs/registry.js';
+import { AccessType, FSC } from '../../mmu/mmu.js';
+import { ACC_UNPRIV, type Cpu } from '../cpu.js';
+
+/**
+ * CheckSPAlignment(): with SCTLR_ELx.SA (SA0 at EL0) set, a load/store whose base is SP
+ * takes an SP alignment fault (EC 0x26) unless SP is 16-byte aligned. SCTLR[] is the
+ * register of the current translation regime.
+ */
+export function checkSPAlignment(cpu: Cpu, sp: bigint): void {
+  if ((Number(sp & 0xfn)) === 0) return;
+  const el = cpu.ps.el;
+  const sctlr = el === 2 || (el === 0 && cpu.e2h && cpu.tge) ? cpu.sr[SR.SCTLR_EL2!]! : cpu.sr[SR.SCTLR_EL1!]!;
+  const bit = el === 0 ? 0x10n : 0x8n; // SA0 : SA
+  if ((sctlr & bit) !== 0n) throw new ArchException(defaultTargetEL(cpu), EC.SP_ALIGN, 0);
+}
+
+/** The base address register: X[n], or SP (checked for alignment) when n is 31. */
+export function baseReg(cpu: Cpu, n: number): bigint {
+  if (n !== 31) return cpu.x[n]!;
+  const sp = cpu.getSp();
+  checkSPAlignment(cpu, sp);
+  return sp;
+}
+
+/**
+ * The access flags of LDTR/STTR and friends. As in the ARM ARM's decode of those
+ * instructions: unprivileged at EL1, and at EL2 only in the VHE host (E2H=1, TGE=1);
+ * at EL0 and otherwise at EL2 they are ordinary accesses. This PE implements neither
+ * FEAT_UAO nor FEAT_NV, so PSTATE.UAO and HCR_EL2.NV play no part.
+ */
+export function unprivFlag(cpu: Cpu): number {
+  const el = cpu.ps.el;
+  return el === 1 || (el === 2 && cpu.e2h && cpu.tge) ? ACC_UNPRIV : 0;
+}
+
+/**
+ * The alignment fault of exclusive and ordered accesses, which must be aligned to
+ * their whole size (for pairs, the pair) whatever SCTLR_ELx.A says.
+ */
+export function checkAligned(cpu: Cpu, va: bigint, bytes: number, type: AccessType): void {
+  if ((Number(va & 0xffn) & (bytes - 1)) !== 0) throw cpu.mmu.abort(va, type, FSC.ALIGNMENT);
+}
+
+/** The number of bytes `log2size` stands for. */
+export const bytesOf = (log2size: number): number => 1 << log2size;
+
+/**
+ * ISS[24:14] of a data abort on a single-register load or store, as a stage-2 fault
+ * reports it so that a hypervisor can emulate the access: ISV=1, SAS (access size),
+ * SSE (sign-extending load), SRT (the register), SF (64-bit register), AR
+ * (acquire/release). Instructions for which the ARM ARM makes ISV 0 (pairs,
+ * writeback forms, exclusives) pass no syndrome at all.
+ */
+export function dataAbortSyndrome(log2size: number, signExtend: boolean, rt: number, sf64: boolean, acqRel: boolean): number {
+  return (1 << 24) | (log2size << 22) | ((signExtend ? 1 : 0) << 21) | (rt << 16) | ((sf64 ? 1 : 0) << 15)
+    | ((acqRel ? 1 : 0) << 14);
+}
+
+/**
+ * Declares an encoding whose operands are computed once, at decode time, from its
+ * fields (`prepare`), so the semantics read ready-made numbers. Every object a
+ * `prepare` returns comes from one object literal, so they share a hidden class.
+ */
+export function encPrepared<P extends string, D extends { readonly raw: number }>(
+  pattern: P, name: string, prepare: (f: Fields<P>) => D,
+  exec: (cpu: Cpu, d: D) => void, asm?: (d: D, pc: bigint) => string,
+): AnyEncoding {
+  const { mask, value, extract } = enc(pattern, name, () => {});
+  return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm };
+}
+
+// --- disassembly (objdump's spelling) ------------------------------------------------
+
+/** A general-purpose register operand where 31 is the zero register. */
+export function rz(n: number, sf64: boolean): string {
+  return n === 31 ? (sf64 ? 'xzr' : 'wzr') : `${sf64 ? 'x' : 'w'}${n}`;
+}
+
+/** A base register: 31 is SP. */
+export function rsp(n: number): string {
+  return n === 31 ? 'sp' : `x${n}`;
+}
+
+/** `[xn]`, `[xn, #imm]`, `[xn, #imm]!` or `[xn], #imm`. */
+export function immAddressText(n: number, imm: number, post: boolean, wback: boolean): string {
+  if (post) return `[${rsp(n)}], #${imm}`;
+  if (wback) return `[${rsp(n)}, #${imm}]!`;
+  return imm === 0 ? `[${rsp(n)}]` : `[${rsp(n)}, #${imm}]`;
+}
+
+/** A PC-relative target as objdump prints it before the symbol: bare hex. */
+export function targetText(pc: bigint, offset: number): string {
+  return BigInt.asUintN(64, pc + BigInt(offset)).toString(16);
+}
+
+const PRF_TYPE = ['pld', 'pli', 'pst'];
+const PRF_TARGET = ['l1', 'l2', 'l3'];
+
+/** A PRFM operation: named (`pldl1keep`) when allocated, else `#0x..`. */
+export function prfopText(op: number): string {
+  const type = PRF_TYPE[op >>> 3];
+  const target = PRF_TARGET[(op >>> 1) & 3];
+  if (type === undefined || target === undefined) return `#0x${op.toString(16).padStart(2, '0')}`;
+  return `${type}${target}${op & 1 ? 'strm' : 'keep'}`;
+}
+
+export { AccessType };

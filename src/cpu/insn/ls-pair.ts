@@ -1,0 +1,98 @@
+// Load/store pair: LDP/STP (32- and 64-bit), LDPSW, LDNP/STNP, in the signed-offset,
+// pre-index and post-index forms. Data aborts on pairs report ISV=0, so no syndrome.
+import type { AnyEncoding } from '../decode.js';
+import { X, setX, setXSP } from '../regs.js';
+import { sextNum } from '../bits.js';
+import { undefinedInstruction } from '../exceptions.js';
+import { unallocated } from './dp-common.js';
+import { baseReg, encPrepared, rz, immAddressText } from './ls-common.js';
+import type { Cpu } from '../cpu.js';
+
+/** bits [24:23]: no-allocate (signed offset), post-index, signed offset, pre-index. */
+const enum Index { NoAllocate = 0, Post = 1, Offset = 2, Pre = 3 }
+
+interface Pair {
+  readonly raw: number;
+  readonly t: number;
+  readonly t2: number;
+  readonly n: number;
+  /** Bytes per register. */
+  readonly bytes: number;
+  /** LDPSW: each word sign-extended to 64 bits. */
+  readonly signed: boolean;
+  readonly sf: boolean;
+  readonly imm: number;
+  readonly post: boolean;
+  readonly wback: boolean;
+  /**
+   * The CONSTRAINED UNPREDICTABLE register overlaps: LDP with Rt == Rt2 (LDPOVERLAP),
+   * and writeback with Rn equal to Rt or Rt2 (WBOVERLAPLD/ST), SP excepted. hypstep
+   * takes the permitted UNDEFINED for all of them.
+   */
+  readonly undef: boolean;
+  readonly mnemonic: string;
+}
+
+function decodePair(raw: number, opc: number, idx: Index, load: boolean, imm7: number, t2: number, n: number, t: number): Pair {
+  const scale = opc === 2 ? 3 : 2;
+  const wback = idx === Index.Post || idx === Index.Pre;
+  const signed = opc === 1;
+  return {
+    raw, t, t2, n,
+    bytes: 1 << scale,
+    signed,
+    sf: opc !== 0,
+    imm: sextNum(imm7, 7) << scale,
+    post: idx === Index.Post,
+    wback,
+    undef: (load && t === t2) || (wback && n !== 31 && (n === t || n === t2)),
+    mnemonic: `${load ? 'ld' : 'st'}${idx === Index.NoAllocate ? 'np' : 'p'}${signed ? 'sw' : ''}`,
+  };
+}
+
+function pairAddress(cpu: Cpu, d: Pair): bigint {
+  const base = baseReg(cpu, d.n);
+  return d.post ? base : BigInt.asUintN(64, base + BigInt(d.imm));
+}
+
+function writeback(cpu: Cpu, d: Pair, address: bigint): void {
+  setXSP(cpu, d.n, d.post ? BigInt.asUintN(64, address + BigInt(d.imm)) : address);
+}
+
+function loadPair(cpu: Cpu, d: Pair): void {
+  if (d.undef) throw undefinedInstruction(cpu);
+  const address = pairAddress(cpu, d);
+  // Both reads complete before either register changes, so a fault on the second leaves Rt intact.
+  let v1 = cpu.read(address, d.bytes, 0);
+  let v2 = cpu.read(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, 0);
+  if (d.signed) {
+    v1 = BigInt.asUintN(64, BigInt.asIntN(32, v1));
+    v2 = BigInt.asUintN(64, BigInt.asIntN(32, v2));
+  }
+  setX(cpu, d.t, v1);
+  setX(cpu, d.t2, v2);
+  if (d.wback) writeback(cpu, d, address);
+}
+
+function storePair(cpu: Cpu, d: Pair): void {
+  if (d.undef) throw undefinedInstruction(cpu);
+  const address = pairAddress(cpu, d);
+  cpu.write(address, d.bytes, X(cpu, d.t), 0);
+  cpu.write(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, X(cpu, d.t2), 0);
+  if (d.wback) writeback(cpu, d, address);
+}
+
+function pairText(d: Pair): string {
+  return `${d.mnemonic}\t${rz(d.t, d.sf)}, ${rz(d.t2, d.sf)}, ${immAddressText(d.n, d.imm, d.post, d.wback)}`;
+}
+
+export const PAIRS: readonly AnyEncoding[] = [
+  unallocated('11 101 0 0xx x xxxxxxx xxxxx xxxxx xxxxx', 'load/store pair opc=11'),
+  // opc = 01 with L = 0 is STGP (FEAT_MTE, not implemented); LDPSW has no no-allocate form.
+  unallocated('01 101 0 0xx 0 xxxxxxx xxxxx xxxxx xxxxx', 'STGP'),
+  unallocated('01 101 0 000 1 xxxxxxx xxxxx xxxxx xxxxx', 'no-allocate LDPSW'),
+  encPrepared('opc:2 101 0 0 idx:2 0 imm7:7 Rt2:5 Rn:5 Rt:5', 'STP/STNP',
+    (f) => decodePair(f.raw, f.opc, f.idx, false, f.imm7, f.Rt2, f.Rn, f.Rt), storePair, pairText),
+  encPrepared('opc:2 101 0 0 idx:2 1 imm7:7 Rt2:5 Rn:5 Rt:5', 'LDP/LDNP/LDPSW',
+    (f) => decodePair(f.raw, f.opc, f.idx, true, f.imm7, f.Rt2, f.Rn, f.Rt), loadPair, pairText),
+];
