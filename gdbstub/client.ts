@@ -244,7 +244,7 @@ export class RspClient {
       parts.push(b);
       done += b.length;
     }
-    return Buffer.concat(parts);
+    return new Uint8Array(Buffer.concat(parts));
   }
 
   async writeMemory(addr: bigint, data: Uint8Array, binary = true): Promise<void> {
