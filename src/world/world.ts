@@ -1,0 +1,478 @@
+// The world-switch layer: an observer of architectural events that knows when the CPU runs a
+// guest and when the hypervisor, numbers and decodes every exit, accounts the hypervisor's
+// work per exit, and — given a vcpu layout — tracks where each guest sysreg lives and checks
+// the hypervisor's accesses to the vcpu context against that.
+import type { Cpu } from '../cpu/cpu.js';
+import {
+  ObserverSet, type CpuObserver, type ExceptionReturned, type ExceptionTaken, type MemoryAccessed, type SysregAccessed,
+} from '../cpu/events.js';
+import { HCR, SR } from '../sysregs/registry.js';
+import { readSysreg } from '../sysregs/access.js';
+import { decodeExit, exitingPc, vmidOf, type ExitReason } from './reason.js';
+import type { BoundFlag, BoundSlot, BoundVcpu, VcpuLayout } from './layout.js';
+
+export interface Costs {
+  /** Instructions retired at EL2. */
+  el2Insns: number;
+  /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
+  hostInsns: number;
+  /** MSR/MRS executed outside the guest, by register (after VHE redirection). */
+  sysregs: Record<string, number>;
+  sysregTotal: number;
+}
+
+export interface ExitRecord extends Costs {
+  readonly n: number;
+  readonly vmid: number;
+  readonly vcpu: string | null;
+  /** The guest instruction that exited (for IRQ/FIQ/SError: the next one it would have run). */
+  readonly pc: bigint;
+  readonly reason: ExitReason;
+  readonly icount: number;
+  /** False until the next entry closes the window the costs cover. */
+  closed: boolean;
+}
+
+export interface EntryRecord {
+  readonly n: number;
+  readonly vmid: number;
+  readonly vcpu: string | null;
+  readonly pc: bigint;
+  /** The ERET that entered. */
+  readonly eretPc: bigint;
+  readonly icount: number;
+}
+
+export interface LoadPutRecord extends Costs {
+  readonly type: 'load' | 'put';
+  readonly vcpu: string;
+  readonly flag: string;
+  /** The store that set or cleared the flag. */
+  readonly pc: bigint;
+  readonly icount: number;
+}
+
+export type HazardKind = 'stale-read' | 'lost-write' | 'missing-load';
+
+export interface Hazard {
+  readonly kind: HazardKind;
+  readonly vcpu: string;
+  /** The register, or the flag for a missing load with the flag clear. */
+  readonly reg: string;
+  readonly pc: bigint;
+  readonly icount: number;
+  readonly cpu?: bigint;
+  readonly memory?: bigint;
+  readonly message: string;
+}
+
+export type WorldEvent =
+  | { readonly type: 'exit'; readonly exit: ExitRecord }
+  | { readonly type: 'entry'; readonly entry: EntryRecord; readonly closed: ExitRecord | null }
+  | { readonly type: 'load' | 'put'; readonly record: LoadPutRecord }
+  | { readonly type: 'hazard'; readonly hazard: Hazard };
+
+export type CatchKind = 'entry' | 'exit' | 'load' | 'put';
+
+export type Authority = 'cpu' | 'memory';
+
+export interface ResidencyRow {
+  readonly reg: string;
+  readonly vcpu: string;
+  /** The real register on the CPU (null when hypstep does not model it). */
+  readonly cpu: bigint | null;
+  readonly memory: bigint;
+  readonly authority: Authority;
+  /** The flag that governs it, or null for a register switched on every entry and exit. */
+  readonly governedBy: string | null;
+  readonly verdict: string;
+}
+
+const hex = (v: bigint | number): string => '0x' + v.toString(16);
+
+/** Per-vcpu residency state that memory does not already hold (the flags are read from memory). */
+interface VcpuState {
+  readonly bound: BoundVcpu;
+  /** Registers switched on entry/exit that are still on the CPU: entered and not yet saved since. */
+  readonly onCpu: Set<string>;
+}
+
+/** A watched location: a slot or a flag of a vcpu. */
+type Watched = { vcpu: VcpuState; slot: BoundSlot; flag?: undefined } | { vcpu: VcpuState; flag: BoundFlag; slot?: undefined };
+
+function newCosts(): Costs { return { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 }; }
+
+/** Bytes [lo, hi) of a little-endian value that starts at `base`. */
+function bytesOf(v: bigint, base: number, lo: number, hi: number): bigint {
+  return (v >> BigInt(8 * (lo - base))) & ((1n << BigInt(8 * (hi - lo))) - 1n);
+}
+
+export class World implements CpuObserver {
+  inGuest = false;
+  vmid = 0;
+  exits = 0;
+  entries = 0;
+  lastExit: ExitRecord | null = null;
+  lastEntry: EntryRecord | null = null;
+  /** Every exit, load and put since attach (for reports); the costs of the open window are still growing. */
+  readonly exitLog: ExitRecord[] = [];
+  readonly loadPutLog: LoadPutRecord[] = [];
+  readonly hazards: Hazard[] = [];
+  readonly catches = new Set<CatchKind>();
+  /** Hazard checking (`monitor check residency on`); residency is tracked whenever a layout is bound. */
+  checking = false;
+  layout: VcpuLayout | null = null;
+  vcpus: VcpuState[] = [];
+  running: VcpuState | null = null;
+  /**
+   * Stops the CPU after the current instruction with a message for the user. The gdb stub
+   * replaces it to send the message as console output and report SIGTRAP.
+   */
+  stop: (message: string) => void;
+
+  private readonly listeners: ((e: WorldEvent) => void)[] = [];
+  private el: number;
+  private mark: number;
+  private el2Total = 0;
+  /** Costs of the current window (since the last exit) and segment (since the last world event). */
+  private window: Costs = newCosts();
+  private segment: Costs = newCosts();
+  private segmentStart: number;
+  private el2AtSegment = 0;
+  private readonly watched = new Map<number, Watched[]>();
+  private readonly watchedRanges: { pa: number; size: number }[] = [];
+  private attachedTo: ObserverSet | null = null;
+
+  constructor(readonly cpu: Cpu) {
+    this.el = cpu.ps.el;
+    this.mark = cpu.icount;
+    this.segmentStart = cpu.icount;
+    this.stop = (message) => cpu.requestStop({ kind: 'requested', why: message });
+    this.inGuest = this.guestRunning();
+  }
+
+  /** Starts observing: joins the CPU's observer set (creating one if needed). */
+  attach(): this {
+    const cur = this.cpu.observer;
+    let set: ObserverSet;
+    if (cur instanceof ObserverSet) set = cur;
+    else {
+      set = new ObserverSet();
+      if (cur !== null) set.add(cur);
+      this.cpu.observer = set;
+    }
+    set.add(this);
+    this.attachedTo = set;
+    return this;
+  }
+
+  detach(): void {
+    this.attachedTo?.remove(this);
+    if (this.attachedTo && this.attachedTo.size === 0 && this.cpu.observer === this.attachedTo) this.cpu.observer = null;
+    this.attachedTo = null;
+    this.unbind();
+  }
+
+  on(listener: (e: WorldEvent) => void): () => void {
+    this.listeners.push(listener);
+    return () => { const i = this.listeners.indexOf(listener); if (i >= 0) this.listeners.splice(i, 1); };
+  }
+
+  /** The architectural test: below EL2 with stage 2 on and not under a VHE host's TGE. */
+  guestRunning(): boolean {
+    const c = this.cpu;
+    return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
+  }
+
+  currentVmid(): number { return vmidOf(this.cpu.sr[SR.VTTBR_EL2!]!, this.cpu.sr[SR.VTCR_EL2!]!); }
+
+  // --- layouts ------------------------------------------------------------------------------
+
+  /** Binds a layout placed in memory; residency tracking and load/put events start now. */
+  bind(layout: VcpuLayout, vcpus: readonly BoundVcpu[]): void {
+    this.unbind();
+    this.layout = layout;
+    this.vcpus = vcpus.map((bound) => ({ bound, onCpu: new Set<string>() }));
+    const add = (pa: number, size: number, w: Watched) => {
+      const list = this.watched.get(pa) ?? [];
+      list.push(w);
+      this.watched.set(pa, list);
+      this.cpu.watchPhys(pa, size);
+      this.watchedRanges.push({ pa, size });
+    };
+    for (const v of this.vcpus) {
+      for (const slot of v.bound.slots) add(slot.pa, slot.width, { vcpu: v, slot });
+      for (const flag of v.bound.flags) add(flag.pa, flag.width, { vcpu: v, flag });
+    }
+    // A guest already running when the layout arrives: its switched registers are on the CPU.
+    if (this.inGuest) {
+      this.running = this.identify();
+      this.running?.bound.slots.forEach((s) => { if (s.flag === null) this.running!.onCpu.add(s.name); });
+    }
+  }
+
+  unbind(): void {
+    for (const r of this.watchedRanges) this.cpu.unwatchPhys(r.pa, r.size);
+    this.watchedRanges.length = 0;
+    this.watched.clear();
+    this.layout = null;
+    this.vcpus = [];
+    this.running = null;
+  }
+
+  vcpu(name: string): VcpuState | undefined { return this.vcpus.find((v) => v.bound.name === name); }
+
+  private peek(pa: number, width: number): bigint {
+    const buf = new Uint8Array(width);
+    this.cpu.bus.peek(pa, buf);
+    let v = 0n;
+    for (let i = width - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[i]!);
+    return v;
+  }
+
+  flagSet(f: BoundFlag): boolean { return (this.peek(f.pa, f.width) & f.mask) !== 0n; }
+
+  /** Whether the live value of `slot` of `v` is on the CPU right now. */
+  authority(v: VcpuState, slot: BoundSlot): Authority {
+    if (slot.flag !== null) return this.flagSet(slot.flag) ? 'cpu' : 'memory';
+    return v.onCpu.has(slot.name) ? 'cpu' : 'memory';
+  }
+
+  private cpuValue(slot: BoundSlot): bigint | null {
+    return slot.spec === undefined ? null : BigInt.asUintN(slot.width * 8, readSysreg(this.cpu, slot.spec));
+  }
+
+  residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
+    const want = regs?.map((r) => r.toUpperCase());
+    return v.bound.slots.filter((s) => !want || want.includes(s.name)).map((slot) => {
+      const cpu = this.cpuValue(slot);
+      const memory = this.peek(slot.pa, slot.width);
+      const authority = this.authority(v, slot);
+      let verdict: string;
+      if (cpu === null) verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
+      else if (cpu === memory) verdict = 'in sync';
+      else if (authority === 'cpu') verdict = this.running === v || slot.flag !== null ? 'CPU live, memory stale (expected while loaded)' : 'CPU live, memory stale';
+      else verdict = 'memory live, CPU holds another value';
+      return { reg: slot.name, vcpu: v.bound.name, cpu, memory, authority, governedBy: slot.flag?.name ?? null, verdict };
+    });
+  }
+
+  /** Which vcpu an entry runs: by VMID, else the only one with a flag set, else the only one. */
+  private identify(): VcpuState | null {
+    const vmid = this.currentVmid();
+    const byVmid = this.vcpus.filter((v) => v.bound.vmid === vmid);
+    if (byVmid.length === 1) return byVmid[0]!;
+    const loaded = this.vcpus.filter((v) => v.bound.flags.some((f) => this.flagSet(f)));
+    if (loaded.length === 1) return loaded[0]!;
+    return this.vcpus.length === 1 ? this.vcpus[0]! : null;
+  }
+
+  // --- events ---------------------------------------------------------------------------------
+
+  private emit(e: WorldEvent): void { for (const l of this.listeners) l(e); }
+
+  /** Attributes the instructions since the last EL change to the EL that ran them. */
+  private advance(): void {
+    const now = this.cpu.icount;
+    const n = now - this.mark;
+    if (this.el === 2) this.el2Total += n;
+    this.mark = now;
+  }
+
+  /** Closes the costs of a span that started at icount `start` with EL2 total `el2Start`. */
+  private closeCosts(c: Costs, start: number, el2Start: number): void {
+    c.el2Insns = this.el2Total - el2Start;
+    c.hostInsns = this.cpu.icount - start;
+  }
+
+  private startSegment(): void {
+    this.segment = newCosts();
+    this.segmentStart = this.cpu.icount;
+    this.el2AtSegment = this.el2Total;
+  }
+
+  exceptionTaken(e: ExceptionTaken): void {
+    this.advance();
+    this.el = e.toEL;
+    if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
+    // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
+    this.inGuest = false;
+    const sr = this.cpu.sr;
+    const reason = decodeExit(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
+    this.window = newCosts();
+    const exit: ExitRecord = {
+      n: ++this.exits, vmid: this.vmid, vcpu: this.running?.bound.name ?? null,
+      pc: exitingPc(e.kind, e.esr, e.elr), reason, icount: this.cpu.icount, closed: false, ...this.window,
+    };
+    this.window = exit;
+    this.windowEl2 = this.el2Total;
+    this.lastExit = exit;
+    this.exitLog.push(exit);
+    this.startSegment();
+    this.emit({ type: 'exit', exit });
+    if (this.catches.has('exit')) this.stop(describeExit(exit));
+  }
+
+  private windowEl2 = 0;
+
+  exceptionReturned(e: ExceptionReturned): void {
+    this.advance();
+    this.el = e.toEL;
+    if (e.fromEL !== 2 || e.toEL === 2 || !this.guestRunning()) return;
+    this.inGuest = true;
+    this.vmid = this.currentVmid();
+    const closed = this.lastExit !== null && !this.lastExit.closed ? this.lastExit : null;
+    if (closed) {
+      this.closeCosts(closed, closed.icount, this.windowEl2);
+      closed.closed = true;
+    }
+    if (this.vcpus.length > 0) this.entered();
+    const entry: EntryRecord = {
+      n: ++this.entries, vmid: this.vmid, vcpu: this.running?.bound.name ?? null,
+      pc: e.pc, eretPc: this.cpu.pcs[1]!, icount: this.cpu.icount,
+    };
+    this.lastEntry = entry;
+    this.startSegment();
+    this.emit({ type: 'entry', entry, closed });
+    if (this.catches.has('entry')) this.stop(describeEntry(entry));
+  }
+
+  private entered(): void {
+    const v = this.identify();
+    this.running = v;
+    for (const o of this.vcpus) o.onCpu.clear();
+    if (v === null) return;
+    for (const s of v.bound.slots) if (s.flag === null) v.onCpu.add(s.name);
+    if (!this.checking) return;
+    const pc = this.cpu.pcs[1]!;
+    for (const f of v.bound.flags) {
+      if (!this.flagSet(f)) {
+        this.hazard({
+          kind: 'missing-load', vcpu: v.bound.name, reg: f.name, pc,
+          detail: `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded`,
+        });
+        return;
+      }
+    }
+    for (const s of v.bound.slots) {
+      if (s.flag !== null) continue;
+      const cpu = this.cpuValue(s);
+      const memory = this.peek(s.pa, s.width);
+      if (cpu !== null && cpu !== memory) {
+        this.hazard({
+          kind: 'missing-load', vcpu: v.bound.name, reg: s.name, pc, cpu, memory,
+          detail: `ERET into ${v.bound.name} with ${s.name} on the CPU (${hex(cpu)}) different from its context (${hex(memory)})`,
+        });
+        return;
+      }
+    }
+  }
+
+  sysregAccessed(e: SysregAccessed): void {
+    if (this.inGuest) return;
+    const name = e.reg.name;
+    const w = this.window, s = this.segment;
+    w.sysregs[name] = (w.sysregs[name] ?? 0) + 1;
+    w.sysregTotal++;
+    s.sysregs[name] = (s.sysregs[name] ?? 0) + 1;
+    s.sysregTotal++;
+  }
+
+  memoryAccessed(e: MemoryAccessed): void {
+    const hits = this.watched.get(e.pa) ?? this.overlapping(e.pa, e.size);
+    for (const w of hits) {
+      if (w.flag) this.flagAccess(w.vcpu, w.flag, e);
+      else this.slotAccess(w.vcpu, w.slot, e);
+    }
+  }
+
+  private overlapping(pa: number, size: number): Watched[] {
+    const out: Watched[] = [];
+    for (const [start, list] of this.watched) {
+      for (const w of list) {
+        const width = w.flag ? w.flag.width : w.slot.width;
+        if (pa < start + width && pa + size > start) out.push(w);
+      }
+    }
+    return out;
+  }
+
+  private flagAccess(v: VcpuState, f: BoundFlag, e: MemoryAccessed): void {
+    if (!e.write) return;
+    const lo = Math.max(e.pa, f.pa), hi = Math.min(e.pa + e.size, f.pa + f.width);
+    const mask = bytesOf(f.mask, f.pa, lo, hi);
+    const was = (bytesOf(e.before, e.pa, lo, hi) & mask) !== 0n;
+    const now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
+    if (was === now) return;
+    this.advance();
+    const record: LoadPutRecord = {
+      type: now ? 'load' : 'put', vcpu: v.bound.name, flag: f.name, pc: e.pc, icount: this.cpu.icount, ...this.segment,
+    };
+    this.closeCosts(record, this.segmentStart, this.el2AtSegment);
+    this.loadPutLog.push(record);
+    this.startSegment();
+    this.emit({ type: record.type, record });
+    if (this.catches.has(record.type)) this.stop(describeLoadPut(record));
+  }
+
+  private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    if (this.authority(v, slot) !== 'cpu') return;
+    const cpuFull = this.cpuValue(slot);
+    if (cpuFull === null) return;
+    const lo = Math.max(e.pa, slot.pa), hi = Math.min(e.pa + e.size, slot.pa + slot.width);
+    const cpu = bytesOf(cpuFull, slot.pa, lo, hi);
+    const mem = bytesOf(e.value, e.pa, lo, hi);
+    const whole = lo === slot.pa && hi === slot.pa + slot.width;
+    if (cpu === mem) {
+      // Saving the CPU's value: a register switched on entry/exit now lives in memory.
+      if (e.write && whole && slot.flag === null) v.onCpu.delete(slot.name);
+      return;
+    }
+    if (!this.checking) return;
+    const loaded = slot.flag !== null ? `${slot.flag.name} set` : 'on the CPU since the last entry, not yet saved';
+    if (e.write) {
+      this.hazard({
+        kind: 'lost-write', vcpu: v.bound.name, reg: slot.name, pc: e.pc, cpu: cpuFull, memory: e.value,
+        detail: `write of ${hex(e.value)} to the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}); the CPU holds ${hex(cpuFull)}, so the write is lost when the register is next saved`,
+      });
+    } else {
+      this.hazard({
+        kind: 'stale-read', vcpu: v.bound.name, reg: slot.name, pc: e.pc, cpu: cpuFull, memory: e.value,
+        detail: `read of the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}): memory holds ${hex(e.value)}, the CPU ${hex(cpuFull)}`,
+      });
+    }
+  }
+
+  private hazard(h: Omit<Hazard, 'message' | 'icount'> & { detail: string }): void {
+    const { detail, ...rest } = h;
+    const hazard: Hazard = {
+      ...rest, icount: this.cpu.icount,
+      message: `[hypstep] residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${hex(h.pc)}: ${detail}`,
+    };
+    this.hazards.push(hazard);
+    this.emit({ type: 'hazard', hazard });
+    this.stop(hazard.message);
+  }
+
+  /** The costs of the window still open (since the last exit), for `monitor world`. */
+  openWindow(): Costs | null {
+    if (this.inGuest || this.lastExit === null || this.lastExit.closed) return null;
+    this.advance();
+    const c = { ...this.window, sysregs: { ...this.window.sysregs } };
+    this.closeCosts(c, this.lastExit.icount, this.windowEl2);
+    return c;
+  }
+}
+
+export function describeExit(x: ExitRecord): string {
+  return `[hypstep] guest exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` (${x.vcpu})` : ''}: ${x.reason.text} at ${hex(x.pc)}`
+    + (x.reason.category === 'irq' || x.reason.category === 'fiq' ? '' : ` (ESR_EL2 ${hex(x.reason.esr)})`);
+}
+
+export function describeEntry(e: EntryRecord): string {
+  return `[hypstep] guest entry #${e.n} vmid ${e.vmid}${e.vcpu ? ` (${e.vcpu})` : ''} at ${hex(e.pc)} (ERET at ${hex(e.eretPc)})`;
+}
+
+export function describeLoadPut(r: LoadPutRecord): string {
+  return `[hypstep] vcpu ${r.type} ${r.vcpu}: ${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}`;
+}
