@@ -117,11 +117,11 @@ export class Cpu {
 
   /** Something that affects translation or decoding changed (EL, regime, MMU controls). */
   contextChanged(): void {
-    this.mmu.flushAll();
+    this.mmu.contextChanged();
   }
 
-  /** AArch64.BranchAddr: the target as the PC will hold it (top-byte-ignore is applied by the MMU). */
-  branchAddr(target: bigint): bigint { return target; }
+  /** AArch64.BranchAddr: the target as the PC will hold it (top-byte-ignore per the current regime's TCR). */
+  branchAddr(target: bigint): bigint { return this.mmu.branchAddr(target); }
 
   // --- memory ----------------------------------------------------------------
 
