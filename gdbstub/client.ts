@@ -53,6 +53,7 @@ export class RspClient {
   private readonly timeoutMs: number;
   /** Length of the `g` reply in registers, learned from the first one. */
   private gCount = -1;
+  private binaryWrites: boolean | undefined;
 
   private constructor(private readonly socket: Socket, opts: ClientOptions) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -247,11 +248,16 @@ export class RspClient {
     return new Uint8Array(Buffer.concat(parts));
   }
 
+  /** Writes with `X` (binary) where the stub has it, else `M` (hex), as gdb does. */
   async writeMemory(addr: bigint, data: Uint8Array, binary = true): Promise<void> {
-    const head = `${binary ? 'X' : 'M'}${addr.toString(16)},${data.length.toString(16)}:`;
-    const body = binary ? escapeBinary(data) : Buffer.from(Buffer.from(data).toString('hex'), 'latin1');
-    const pkt = Buffer.concat([Buffer.from(head, 'latin1'), body]);
-    this.check(await this.request(pkt), `write memory at 0x${addr.toString(16)}`);
+    const what = `write memory at 0x${addr.toString(16)}`;
+    if (binary && this.binaryWrites !== false) {
+      const pkt = Buffer.concat([Buffer.from(`X${addr.toString(16)},${data.length.toString(16)}:`, 'latin1'), escapeBinary(data)]);
+      const r = await this.request(pkt);
+      if (r !== '') { this.binaryWrites = true; this.check(r, what); return; }
+      this.binaryWrites = false; // QEMU 7 answers X with the empty reply
+    }
+    this.check(await this.request(`M${addr.toString(16)},${data.length.toString(16)}:${Buffer.from(data).toString('hex')}`), what);
   }
 
   /** Single-steps one instruction. */
