@@ -1,0 +1,59 @@
+// The world layer's part of `hypstep run`: --vcpu-layout, --check-residency, --trace world,
+// --report. Kept here so the CLI only forwards options.
+import { writeFileSync } from 'node:fs';
+import type { Machine } from '../board/machine.js';
+import { attachWorld } from './attach.js';
+import { timelineLine } from './format.js';
+import { buildReport, recordEntries, reportText } from './report.js';
+import type { World } from './world.js';
+import { LayoutError } from './layout.js';
+
+export interface WorldRunOptions {
+  vcpuLayout?: string;
+  checkResidency?: boolean;
+  traceWorld?: boolean;
+  report?: string;
+  /** A debugger will attach: keep the layer on so monitor commands find it. */
+  gdb?: boolean;
+}
+
+export interface WorldRun {
+  readonly world: World;
+  /** Writes the report, and says how many hazards were found; call once the run ends. */
+  finish(): void;
+}
+
+/** A user's mistake in a world option, as the CLI reports usage errors. */
+export class WorldOptionError extends Error {}
+
+export function worldForRun(m: Machine, imagePath: string, o: WorldRunOptions, say: (line: string) => void): WorldRun | null {
+  if (o.checkResidency && !o.vcpuLayout) throw new WorldOptionError('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
+  if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report && !o.gdb) return null;
+  let world: World;
+  try {
+    world = attachWorld(m, { ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}), imagePath, check: o.checkResidency ?? false });
+  } catch (e) {
+    if (e instanceof LayoutError) throw new WorldOptionError(e.message);
+    throw e;
+  }
+  // Without a debugger a hazard is reported and the run goes on; the stub replaces this to stop.
+  world.stop = () => {};
+  if (o.traceWorld) world.on((e) => say(timelineLine(e)));
+  else if (o.checkResidency) world.on((e) => { if (e.type === 'hazard') say(e.hazard.message.replace('[hypstep] ', '')); });
+  const entries = o.report ? recordEntries(world) : [];
+  return {
+    world,
+    finish() {
+      if (o.checkResidency) say(`residency checker: ${world.hazards.length} hazard${world.hazards.length === 1 ? '' : 's'}`);
+      if (!o.report) return;
+      const r = buildReport(world, { image: imagePath, icount: m.cpu.icount }, entries);
+      try {
+        writeFileSync(o.report, reportText(r, o.report));
+      } catch (e) {
+        say(`cannot write report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        return;
+      }
+      say(`world report written to ${o.report} (${r.exits.length} exits)`);
+    },
+  };
+}

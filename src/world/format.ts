@@ -1,0 +1,94 @@
+// Text for people: the `monitor world` state, `monitor world stats`, the residency table and
+// the `--trace world` timeline lines.
+import type { World, WorldEvent, ResidencyRow } from './world.js';
+import { describeExit } from './world.js';
+import { summarise, type CostMeans } from './summary.js';
+
+const hex = (v: bigint | number): string => '0x' + v.toString(16);
+const f1 = (n: number): string => n.toFixed(1);
+
+/** Left-aligned columns with two spaces between them. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export function worldState(w: World): string {
+  const lines: string[] = [];
+  const cpu = w.cpu;
+  lines.push(w.inGuest
+    ? `in the guest: vmid ${w.vmid}${w.running ? ` (${w.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
+    : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`);
+  lines.push(`exits ${w.exits}, entries ${w.entries}`);
+  if (w.lastExit) lines.push(`last exit: ${describeExit(w.lastExit).replace('[hypstep] ', '')}`);
+  const open = w.openWindow();
+  if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
+  if (w.layout) {
+    const loaded = w.vcpus.map((v) => {
+      const set = v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name);
+      return `${v.bound.name}${set.length ? ` [${set.join(', ')}]` : ''}`;
+    });
+    lines.push(`layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${loaded.join(', ')}`);
+    const loadedNames = w.vcpus.filter((v) => v.bound.flags.some((f) => w.flagSet(f))).map((v) => v.bound.name);
+    lines.push(`loaded on the CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`);
+  } else {
+    lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');
+  }
+  lines.push(`catch: ${w.catches.size ? [...w.catches].join(', ') : 'off'}; residency checker: ${w.checking ? 'on' : 'off'}`);
+  return lines.join('\n') + '\n';
+}
+
+function meansLine(what: string, m: CostMeans): string {
+  return `${what}: ${m.count} (${f1(m.el2Insns)} EL2 instructions, ${f1(m.hostInsns)} host instructions, ${f1(m.sysregs)} MSR/MRS each)`;
+}
+
+export function worldStats(w: World): string {
+  const s = summarise(w);
+  const out: string[] = [];
+  out.push(`exits ${s.exits}, entries ${s.entries}`);
+  out.push(meansLine('per exit', s.perExit));
+  for (const [cat, m] of Object.entries(s.byReason)) out.push('  ' + meansLine(cat, m!));
+  if (s.hvcRoundTrip !== null) out.push(`HVC round trip (median): ${s.hvcRoundTrip} instructions`);
+  if (s.sysregsPerExit.length) {
+    out.push('MSR/MRS per exit by register: ' + s.sysregsPerExit.slice(0, 12).map(([r, n]) => `${r} ${n.toFixed(2)}`).join(', '));
+  }
+  if (w.layout) {
+    out.push(meansLine('loads', s.perLoad));
+    out.push(meansLine('puts', s.perPut));
+    out.push(`residency hazards: ${s.hazards}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+export function residencyTable(rows: readonly ResidencyRow[]): string {
+  const head = ['register', 'CPU', 'vcpu context', 'live', 'governed by', 'verdict'];
+  return table([head, ...rows.map((r) => [
+    r.reg, r.cpu === null ? '—' : hex(r.cpu), hex(r.memory), r.authority === 'cpu' ? 'CPU' : 'memory',
+    r.governedBy ?? 'entry/exit', r.verdict,
+  ])]);
+}
+
+export function residencyJson(rows: readonly ResidencyRow[]): string {
+  return JSON.stringify(rows.map((r) => ({ ...r, cpu: r.cpu === null ? null : hex(r.cpu), memory: hex(r.memory) }))) + '\n';
+}
+
+/** One `--trace world` line per entry, exit, load, put and hazard. */
+export function timelineLine(e: WorldEvent): string {
+  switch (e.type) {
+    case 'exit': {
+      const x = e.exit;
+      return `[${x.icount}] exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` ${x.vcpu}` : ''}: ${x.reason.text} at ${hex(x.pc)}`;
+    }
+    case 'entry': {
+      const c = e.closed;
+      const cost = c ? ` after ${c.el2Insns} EL2 insns, ${c.sysregTotal} MSR/MRS` : '';
+      return `[${e.entry.icount}] entry vmid ${e.entry.vmid}${e.entry.vcpu ? ` ${e.entry.vcpu}` : ''} at ${hex(e.entry.pc)}${cost}`;
+    }
+    case 'load': case 'put': {
+      const r = e.record;
+      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}), ${r.sysregTotal} MSR/MRS since the previous event`;
+    }
+    case 'hazard':
+      return `[${e.hazard.icount}] ${e.hazard.message.replace('[hypstep] ', '')}`;
+  }
+}

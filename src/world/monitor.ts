@@ -1,0 +1,139 @@
+// The world-switch monitor commands, registered on the gdb stub's registry:
+// catch, world, world stats, break-in, vcpu layout, vcpu sysregs, check residency.
+import { MonitorError, type MonitorRegistry } from '../../gdbstub/monitor.js';
+import { SIGNAL } from '../../gdbstub/target.js';
+import type { MachineTarget } from '../debug/target.js';
+import type { World, CatchKind } from './world.js';
+import { readLayout, LayoutError } from './layout.js';
+import { useLayout } from './attach.js';
+import { worldState, worldStats, residencyTable, residencyJson } from './format.js';
+
+export type BreakIn = 'guest' | 'host' | 'any';
+
+/**
+ * Breakpoints qualified by world. The stub sees a breakpoint only when gdb inserts it (gdb
+ * inserts them all when it resumes), so a qualifier is bound to an address the first time
+ * the address is seen inserted, and it keeps it: `monitor break-in` then `break` then
+ * `continue` gives the new breakpoint the new qualifier and leaves older ones as they were.
+ */
+class BreakQualifiers {
+  mode: BreakIn = 'any';
+  private readonly bound = new Map<bigint, BreakIn>();
+  constructor(private readonly inserted: () => Iterable<bigint>) {}
+
+  /** Binds every inserted, not yet bound address to the current mode. */
+  sweep(): void {
+    for (const a of this.inserted()) if (!this.bound.has(a)) this.bound.set(a, this.mode);
+  }
+
+  setMode(m: BreakIn): void {
+    this.sweep();
+    this.mode = m;
+  }
+
+  of(addr: bigint): BreakIn { this.sweep(); return this.bound.get(addr) ?? this.mode; }
+  qualified(): [bigint, BreakIn][] { return [...this.bound].filter(([, q]) => q !== 'any'); }
+}
+
+const CATCH_WORDS: Record<string, readonly CatchKind[]> = {
+  entry: ['entry'], exit: ['exit'], switch: ['entry', 'exit'], load: ['load'], put: ['put'],
+};
+
+export function registerWorldCommands(reg: MonitorRegistry, world: World, target: MachineTarget, imagePath?: string): void {
+  world.stop = (message) => target.raiseStop({ kind: 'stopped', signal: SIGNAL.TRAP, message });
+  const quals = new BreakQualifiers(() => target.machine.cpu.breakpoints);
+  world.on(() => quals.sweep());
+  target.breakpointFilters.push((addr) => {
+    const q = quals.of(addr);
+    return q === 'any' || (q === 'guest') === world.guestRunning();
+  });
+
+  reg.register({
+    name: 'catch',
+    args: 'entry|exit|switch|load|put|off …',
+    help: 'stop right after guest entries, exits, vcpu loads or puts (load/put need a vcpu layout)',
+    run: (args, ctx) => {
+      for (const a of args.map((s) => s.toLowerCase())) {
+        if (a === 'off') { world.catches.clear(); continue; }
+        const kinds = CATCH_WORDS[a];
+        if (!kinds) throw new MonitorError(`unknown event '${a}' (entry, exit, switch, load, put or off)`);
+        if ((a === 'load' || a === 'put') && !world.layout) throw new MonitorError(`catching ${a} needs a vcpu layout: monitor vcpu layout <file>`);
+        for (const k of kinds) world.catches.add(k);
+      }
+      ctx.out(`catch: ${world.catches.size ? [...world.catches].join(', ') : 'off'}\n`);
+    },
+  });
+  reg.register({
+    name: 'world',
+    help: 'host or guest, which vcpu is loaded, the last exit',
+    run: (args, ctx) => {
+      if (args.length) throw new MonitorError(`unexpected '${args.join(' ')}' (did you mean 'world stats'?)`);
+      ctx.out(worldState(world));
+    },
+  });
+  reg.register({
+    name: 'world stats',
+    help: 'exits by reason, EL2 instructions and MSR/MRS per exit, per load and per put',
+    run: (_a, ctx) => ctx.out(worldStats(world)),
+  });
+  reg.register({
+    name: 'break-in',
+    args: 'guest|host|any',
+    help: 'qualify breakpoints inserted from now on by world (default any)',
+    run: (args, ctx) => {
+      if (args.length === 1) {
+        const m = args[0]!.toLowerCase();
+        if (m !== 'guest' && m !== 'host' && m !== 'any') throw new MonitorError("expected 'guest', 'host' or 'any'");
+        quals.setMode(m);
+      } else if (args.length) throw new MonitorError("expected 'guest', 'host' or 'any'");
+      const q = quals.qualified().map(([a, w]) => `0x${a.toString(16)} (${w})`);
+      ctx.out(`break-in ${quals.mode}: breakpoints gdb inserts from now on stop only ${quals.mode === 'any' ? 'in either world' : `in the ${quals.mode}`}`
+        + `${q.length ? `\nqualified so far: ${q.join(', ')}` : ''}\n`);
+    },
+  });
+  reg.register({
+    name: 'vcpu layout',
+    args: '<file.json>[#mode]',
+    help: "read a vcpu layout (where each vcpu's sysregs are saved, which flag says they are loaded)",
+    run: (args, ctx) => {
+      if (args.length !== 1) throw new MonitorError('expected one file name');
+      try {
+        const layout = readLayout(args[0]!, imagePath);
+        useLayout(world, target.machine, layout, (n) => target.symbol(n));
+      } catch (e) {
+        if (e instanceof LayoutError) throw new MonitorError(e.message);
+        throw e;
+      }
+      const l = world.layout!;
+      ctx.out(`vcpu layout ${l.hypervisor}${l.mode ? ` mode ${l.mode}` : ''}: ${world.vcpus.map((v) => `${v.bound.name} at 0x${v.bound.va.toString(16)}`).join(', ')}; `
+        + `${l.slots.length} sysreg slots, flags ${l.flags.map((f) => f.name).join(', ') || 'none'}\n`);
+    },
+  });
+  reg.register({
+    name: 'vcpu sysregs',
+    args: '[vcpu] [reg…] [--json]',
+    help: 'each guest sysreg: value on the CPU, in the vcpu context, which is live, verdict',
+    run: (args, ctx) => {
+      if (!world.layout) throw new MonitorError('no vcpu layout: monitor vcpu layout <file>');
+      const json = args.includes('--json');
+      const rest = args.filter((a) => a !== '--json');
+      let v = world.running ?? world.vcpus.find((x) => x.bound.flags.some((f) => world.flagSet(f))) ?? world.vcpus[0]!;
+      if (rest.length && world.vcpu(rest[0]!)) v = world.vcpu(rest.shift()!)!;
+      const known = new Set(v.bound.slots.map((s) => s.name));
+      for (const r of rest) if (!known.has(r.toUpperCase())) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
+      const rows = world.residency(v, rest.length ? rest : undefined);
+      ctx.out(json ? residencyJson(rows) : `${v.bound.name} (${world.inGuest ? 'guest running' : 'host running'}):\n${residencyTable(rows)}`);
+    },
+  });
+  reg.register({
+    name: 'check residency',
+    args: 'on|off',
+    help: 'stop when the hypervisor reads a stale context slot, writes one that will be lost, or enters without loading',
+    run: (args, ctx) => {
+      if (args.length === 1 && (args[0] === 'on' || args[0] === 'off')) world.checking = args[0] === 'on';
+      else if (args.length) throw new MonitorError("expected 'on' or 'off'");
+      if (world.checking && !world.layout) ctx.out('note: the checker needs a vcpu layout (monitor vcpu layout <file>)\n');
+      ctx.out(`residency checker ${world.checking ? 'on' : 'off'}\n`);
+    },
+  });
+}

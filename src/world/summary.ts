@@ -1,0 +1,69 @@
+// Aggregates of the world layer's records: what `monitor world stats`, the report and the demo show.
+import type { ExitCategory } from './reason.js';
+import type { Costs, World } from './world.js';
+
+export interface CostMeans {
+  readonly count: number;
+  readonly el2Insns: number;
+  readonly hostInsns: number;
+  readonly sysregs: number;
+}
+
+export interface WorldSummary {
+  readonly exits: number;
+  readonly entries: number;
+  /** Means over exits whose window is closed (the guest was re-entered). */
+  readonly perExit: CostMeans;
+  readonly byReason: Partial<Record<ExitCategory, CostMeans>>;
+  /** Median instructions from a guest's HVC to its next instruction (HVC and ERET included); null without HVC exits. */
+  readonly hvcRoundTrip: number | null;
+  readonly loads: number;
+  readonly puts: number;
+  readonly perLoad: CostMeans;
+  readonly perPut: CostMeans;
+  /** MSR/MRS per closed exit by register, most frequent first. */
+  readonly sysregsPerExit: readonly (readonly [string, number])[];
+  readonly hazards: number;
+}
+
+function means(list: readonly Costs[]): CostMeans {
+  const n = list.length;
+  const sum = (f: (c: Costs) => number) => (n === 0 ? 0 : list.reduce((s, c) => s + f(c), 0) / n);
+  return { count: n, el2Insns: sum((c) => c.el2Insns), hostInsns: sum((c) => c.hostInsns), sysregs: sum((c) => c.sysregTotal) };
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function summarise(w: World): WorldSummary {
+  const closed = w.exitLog.filter((x) => x.closed);
+  const byReason: Partial<Record<ExitCategory, CostMeans>> = {};
+  const cats = new Map<ExitCategory, Costs[]>();
+  for (const x of w.exitLog) {
+    const l = cats.get(x.reason.category) ?? [];
+    if (x.closed) l.push(x);
+    cats.set(x.reason.category, l);
+  }
+  for (const [cat, l] of cats) byReason[cat] = { ...means(l), count: w.exitLog.filter((x) => x.reason.category === cat).length };
+  const regs = new Map<string, number>();
+  for (const x of closed) for (const [r, n] of Object.entries(x.sysregs)) regs.set(r, (regs.get(r) ?? 0) + n);
+  const loads = w.loadPutLog.filter((r) => r.type === 'load');
+  const puts = w.loadPutLog.filter((r) => r.type === 'put');
+  return {
+    exits: w.exits,
+    entries: w.entries,
+    perExit: means(closed),
+    byReason,
+    hvcRoundTrip: median(closed.filter((x) => x.reason.category === 'hvc').map((x) => x.hostInsns + 1)),
+    loads: loads.length,
+    puts: puts.length,
+    perLoad: means(loads),
+    perPut: means(puts),
+    sysregsPerExit: [...regs].map(([r, n]) => [r, closed.length ? n / closed.length : 0] as const).sort((a, b) => b[1] - a[1]),
+    hazards: w.hazards.length,
+  };
+}
