@@ -8,5 +8,39 @@ import { undefinedInstruction } from '../exceptions.js';
  * `x` bits in the pattern are don't-care.
  */
 export function unallocated(pattern: string, why: string): AnyEncoding {
-  return enc(pattern as 'x', `UNALLOCATED (${why})`, (cpu) => { throw undefinedInstruction(cpu); });
+  return enc(pattern as 'x', `UNALLOCATED (${why})`, (cpu) => { throw undefinedInstruction(cpu); }, (d) => undefinedText(d.raw));
+}
+
+/** What objdump prints for a word that is not an instruction. */
+export function undefinedText(raw: number): string {
+  return `.inst 0x${(raw >>> 0).toString(16).padStart(8, '0')} ; undefined`;
+}
+
+// --- disassembly helpers: objdump's spelling --------------------------------------
+
+/** A general register of datasize sf where 31 is the zero register. */
+export function rz(n: number, sf: number): string {
+  return n === 31 ? (sf !== 0 ? 'xzr' : 'wzr') : `${sf !== 0 ? 'x' : 'w'}${n}`;
+}
+
+/** A general register of datasize sf where 31 is the stack pointer. */
+export function rsp(n: number, sf: number): string {
+  return n === 31 ? (sf !== 0 ? 'sp' : 'wsp') : `${sf !== 0 ? 'x' : 'w'}${n}`;
+}
+
+/** An immediate as objdump prints arithmetic and logical ones. */
+export function hexImm(v: number | bigint): string { return `#0x${v.toString(16)}`; }
+
+export const COND_NAMES = ['eq', 'ne', 'cs', 'cc', 'mi', 'pl', 'vs', 'vc', 'hi', 'ls', 'ge', 'lt', 'gt', 'le', 'al', 'nv'];
+export const SHIFT_NAMES = ['lsl', 'lsr', 'asr', 'ror'];
+export const EXTEND_NAMES = ['uxtb', 'uxth', 'uxtw', 'uxtx', 'sxtb', 'sxth', 'sxtw', 'sxtx'];
+
+/** `, <shift> #<amount>`, omitted for LSL #0 as objdump does. */
+export function shiftSuffix(type: number, amount: number): string {
+  return type === 0 && amount === 0 ? '' : `, ${SHIFT_NAMES[type]} #${amount}`;
+}
+
+/** A PC-relative target as objdump prints it (hex address without 0x; the `<symbol>` part is not ours). */
+export function target(pc: bigint, offset: number): string {
+  return BigInt.asUintN(64, pc + BigInt(offset)).toString(16);
 }

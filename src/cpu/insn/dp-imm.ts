@@ -7,7 +7,7 @@ import { sextNum, MASK64 } from '../bits.js';
 import {
   WMASK, addWithCarry, setNZ, bitMaskKey, LOGICAL_IMM, LOGICAL_IMM_OK, BITFIELD_WMASK, BITFIELD_TMASK, ror,
 } from '../alu.js';
-import { unallocated } from './dp-common.js';
+import { unallocated, undefinedText, rz, rsp, hexImm, target } from './dp-common.js';
 
 const HW_SHIFT = new BigUint64Array([0n, 16n, 32n, 48n]);
 const PAGE_MASK = 0xffff_ffff_ffff_f000n;
@@ -18,6 +18,9 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
     const pc = cpu.pcs[1]!;
     if (d.op === 0) setX(cpu, d.Rd, BigInt.asUintN(64, pc + BigInt(imm)));
     else setX(cpu, d.Rd, BigInt.asUintN(64, (pc & PAGE_MASK) + (BigInt(imm) << 12n)));
+  }, (d, pc) => {
+    const imm = sextNum((d.immhi << 2) | d.immlo, 21);
+    return d.op === 0 ? `adr ${rz(d.Rd, 1)}, ${target(pc, imm)}` : `adrp ${rz(d.Rd, 1)}, ${target(pc & PAGE_MASK, imm * 4096)}`;
   }),
 
   // ADD/ADDS/SUB/SUBS (immediate). Rn is SP-capable; Rd is SP for ADD/SUB, XZR for the S forms.
@@ -30,6 +33,14 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
     } else {
       setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? imm : BigInt.asUintN(64, imm ^ m), d.op, d.sf));
     }
+  }, (d) => {
+    const imm = `${hexImm(d.imm12)}${d.sh !== 0 ? ', lsl #12' : ''}`;
+    if (d.op === 0 && d.S === 0 && d.sh === 0 && d.imm12 === 0 && (d.Rd === 31 || d.Rn === 31)) {
+      return `mov ${rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}`;
+    }
+    if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rsp(d.Rn, d.sf)}, ${imm}`;
+    const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
+    return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${imm}`;
   }),
 
   // Logical (immediate): N=1 names a 64-bit element, which a 32-bit operation cannot have.
@@ -50,6 +61,14 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
         setX(cpu, d.Rd, r);
       }
     }
+  }, (d) => {
+    const key = bitMaskKey(d.N, d.immr, d.imms);
+    if (LOGICAL_IMM_OK[key] === 0) return undefinedText(d.raw);
+    const imm = hexImm(LOGICAL_IMM[key]! & WMASK[d.sf]!);
+    if (d.opc === 3 && d.Rd === 31) return `tst ${rz(d.Rn, d.sf)}, ${imm}`;
+    if (d.opc === 1 && d.Rn === 31 && !moveWidePreferred(d.sf, d.N, d.imms, d.immr)) return `mov ${rsp(d.Rd, d.sf)}, ${imm}`;
+    const rd = d.opc === 3 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf);
+    return `${['and', 'orr', 'eor', 'ands'][d.opc]} ${rd}, ${rz(d.Rn, d.sf)}, ${imm}`;
   }),
 
   // Move wide: opc=01 is unallocated, and a 32-bit register has only two halfwords.
@@ -67,6 +86,15 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
         setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rd) & keep) | imm));
       }
     }
+  }, (d) => {
+    const shifted = BigInt(d.imm16) << BigInt(d.hw * 16);
+    const m = WMASK[d.sf]!;
+    // MOV (wide immediate) is preferred unless it would be ambiguous: a zero halfword moved anywhere
+    // but position 0, or (32-bit MOVN) an all-ones halfword.
+    const plain = !(d.imm16 === 0 && d.hw !== 0);
+    if (d.opc === 2 && plain) return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted)}`;
+    if (d.opc === 0 && plain && !(d.sf === 0 && d.imm16 === 0xffff)) return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted ^ m)}`;
+    return `${['movn', '', 'movz', 'movk'][d.opc]} ${rz(d.Rd, d.sf)}, ${hexImm(d.imm16)}${d.hw !== 0 ? `, lsl #${d.hw * 16}` : ''}`;
   }),
 
   // Bitfield: N must equal sf, and a 32-bit form's immr/imms are below 32.
@@ -90,7 +118,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       ? (BigInt.asUintN(64, (src >> BigInt(d.imms)) & 1n) !== 0n ? m : 0n)
       : dst;
     setX(cpu, d.Rd, BigInt.asUintN(64, ((top & (tmask ^ MASK64)) | (bot & tmask)) & m));
-  }),
+  }, (d) => bitfieldText(d.sf, d.opc, d.immr, d.imms, d.Rn, d.Rd)),
 
   // EXTR: N must equal sf; a 32-bit form's lsb is below 32.
   unallocated('1 00 100111 0 0 xxxxx xxxxxx xxxxx xxxxx', 'EXTR with sf=1, N=0'),
@@ -104,5 +132,43 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
     const lsb = BigInt(d.imms);
     const width = d.sf !== 0 ? 64n : 32n;
     setX(cpu, d.Rd, BigInt.asUintN(64, ((lo >> lsb) | (hi << (width - lsb))) & m));
-  }),
+  }, (d) => d.Rn === d.Rm
+    ? `ror ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, #${d.imms}`
+    : `extr ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, #${d.imms}`),
 ];
+
+/** MoveWidePreferred(sf, immN, imms, immr): whether MOVZ/MOVN could encode this bitmask immediate. */
+function moveWidePreferred(sf: number, immN: number, imms: number, immr: number): boolean {
+  const width = sf !== 0 ? 64 : 32;
+  if (sf !== 0 && immN !== 1) return false; // the element must span the whole register
+  if (sf === 0 && (immN !== 0 || (imms & 0x20) !== 0)) return false;
+  if (imms < 16) return ((16 - (immr & 15)) & 15) <= 15 - imms; // -R MOD 16: ones within one halfword
+  if (imms >= width - 15) return (immr & 15) <= imms - (width - 15); // zeros within one halfword
+  return false;
+}
+
+/** The bitfield instructions with objdump's preferred aliases (the ARM ARM's alias conditions). */
+function bitfieldText(sf: number, opc: number, immr: number, imms: number, rn: number, rd: number): string {
+  const width = sf !== 0 ? 64 : 32;
+  const d = rz(rd, sf);
+  const n = rz(rn, sf);
+  const ins = `#${(width - immr) & (width - 1)}, #${imms + 1}`; // the *IZ/BFI forms: lsb, width
+  const ext = `#${immr}, #${imms - immr + 1}`; // the *X/BFXIL forms: lsb, width
+  if (opc === 0) {
+    if (imms === width - 1) return `asr ${d}, ${n}, #${immr}`;
+    if (imms < immr) return `sbfiz ${d}, ${n}, ${ins}`;
+    if (immr === 0 && (imms === 7 || imms === 15 || (imms === 31 && sf !== 0))) {
+      return `sxt${imms === 7 ? 'b' : imms === 15 ? 'h' : 'w'} ${d}, ${rz(rn, 0)}`;
+    }
+    return `sbfx ${d}, ${n}, ${ext}`;
+  }
+  if (opc === 1) {
+    if (imms < immr) return rn === 31 ? `bfc ${d}, ${ins}` : `bfi ${d}, ${n}, ${ins}`;
+    return `bfxil ${d}, ${n}, ${ext}`;
+  }
+  if (imms !== width - 1 && imms + 1 === immr) return `lsl ${d}, ${n}, #${width - 1 - imms}`;
+  if (imms === width - 1) return `lsr ${d}, ${n}, #${immr}`;
+  if (imms < immr) return `ubfiz ${d}, ${n}, ${ins}`;
+  if (sf === 0 && immr === 0 && (imms === 7 || imms === 15)) return `uxt${imms === 7 ? 'b' : 'h'} ${d}, ${n}`;
+  return `ubfx ${d}, ${n}, ${ext}`;
+}

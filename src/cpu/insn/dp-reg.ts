@@ -6,7 +6,7 @@ import {
   WMASK, addWithCarry, setNZ, shiftReg, shiftVariable, extendReg, conditionHolds,
   countLeadingZeroBits, countLeadingSignBits,
 } from '../alu.js';
-import { unallocated } from './dp-common.js';
+import { unallocated, rz, rsp, hexImm, shiftSuffix, COND_NAMES, EXTEND_NAMES } from './dp-common.js';
 
 /** Swaps adjacent `s`-bit groups selected by `mask` (the building block of REV and RBIT). */
 function swapGroups(x: bigint, mask: bigint, s: bigint): bigint {
@@ -39,6 +39,14 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
         setX(cpu, d.Rd, r);
       }
     }
+  }, (d) => {
+    const op = `${rz(d.Rm, d.sf)}${shiftSuffix(d.shift, d.imm6)}`;
+    const op2 = (d.opc << 1) | d.N;
+    if (op2 === 2 && d.Rn === 31 && d.shift === 0 && d.imm6 === 0) return `mov ${rz(d.Rd, d.sf)}, ${rz(d.Rm, d.sf)}`;
+    if (op2 === 3 && d.Rn === 31) return `mvn ${rz(d.Rd, d.sf)}, ${op}`;
+    if (op2 === 6 && d.Rd === 31) return `tst ${rz(d.Rn, d.sf)}, ${op}`;
+    const mn = ['and', 'bic', 'orr', 'orn', 'eor', 'eon', 'ands', 'bics'][op2];
+    return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${op}`;
   }),
 
   // Add/subtract (shifted register): ROR is not a shift these accept.
@@ -53,6 +61,12 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     } else {
       setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? y : BigInt.asUintN(64, y ^ m), d.op, d.sf));
     }
+  }, (d) => {
+    const op = `${rz(d.Rm, d.sf)}${shiftSuffix(d.shift, d.imm6)}`;
+    if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rz(d.Rn, d.sf)}, ${op}`;
+    const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
+    if (d.op === 1 && d.Rn === 31) return `neg${d.S !== 0 ? 's' : ''} ${rz(d.Rd, d.sf)}, ${op}`;
+    return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${op}`;
   }),
 
   // Add/subtract (extended register): Rn is SP-capable; Rd too unless flags are set. Shifts above 4 are reserved.
@@ -67,6 +81,16 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     } else {
       setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? y : BigInt.asUintN(64, y ^ m), d.op, d.sf));
     }
+  }, (d) => {
+    const rm = rz(d.Rm, d.sf !== 0 && (d.option & 3) === 3 ? 1 : 0);
+    // With SP as Rd or Rn, the datasize-wide UXTW/UXTX is shown as LSL (and dropped when the shift is 0).
+    const spForm = (d.Rd === 31 && d.S === 0) || d.Rn === 31;
+    let ext: string;
+    if (spForm && d.option === (d.sf !== 0 ? 3 : 2)) ext = d.imm3 === 0 ? '' : `, lsl #${d.imm3}`;
+    else ext = `, ${EXTEND_NAMES[d.option]}${d.imm3 !== 0 ? ` #${d.imm3}` : ''}`;
+    if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rsp(d.Rn, d.sf)}, ${rm}${ext}`;
+    const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
+    return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${rm}${ext}`;
   }),
 
   // ADC, ADCS, SBC, SBCS.
@@ -81,6 +105,10 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       const r = cpu.ps.c !== 0 ? BigInt.asUintN(64, (x + y + 1n) & m) : BigInt.asUintN(64, (x + y) & m);
       setX(cpu, d.Rd, r);
     }
+  }, (d) => {
+    const s = d.S !== 0 ? 's' : '';
+    if (d.op === 1 && d.Rn === 31) return `ngc${s} ${rz(d.Rd, d.sf)}, ${rz(d.Rm, d.sf)}`;
+    return `${d.op === 0 ? 'adc' : 'sbc'}${s} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`;
   }),
 
   // CCMN/CCMP, register (i=0) and immediate (i=1) forms.
@@ -92,7 +120,8 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     let y = d.i !== 0 ? BigInt(d.Rm) : BigInt.asUintN(64, X(cpu, d.Rm) & m);
     if (d.op !== 0) y = BigInt.asUintN(64, y ^ m);
     addWithCarry(ps, x, y, d.op, d.sf);
-  }),
+  }, (d) => `${d.op === 0 ? 'ccmn' : 'ccmp'} ${rz(d.Rn, d.sf)}, ${d.i !== 0 ? hexImm(d.Rm) : rz(d.Rm, d.sf)}, `
+    + `${hexImm(d.nzcv)}, ${COND_NAMES[d.cond]}`),
 
   // CSEL, CSINC, CSINV, CSNEG.
   enc('sf:1 op:1 0 11010100 Rm:5 cond:4 0 o2:1 Rn:5 Rd:5', 'CSEL/CSINC/CSINV/CSNEG', (cpu, d) => {
@@ -103,6 +132,16 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     if (d.op === 0) r = d.o2 === 0 ? y : BigInt.asUintN(64, y + 1n);
     else r = d.o2 === 0 ? BigInt.asUintN(64, y ^ m) : BigInt.asUintN(64, 0n - y);
     setX(cpu, d.Rd, BigInt.asUintN(64, r & m));
+  }, (d) => {
+    const kind = (d.op << 1) | d.o2;
+    const rd = rz(d.Rd, d.sf);
+    // CSET/CSETM, CINC/CINV/CNEG: the same register twice and a condition that can be inverted.
+    if (kind !== 0 && d.Rm === d.Rn && (d.cond >>> 1) !== 7) {
+      const inv = COND_NAMES[d.cond ^ 1];
+      if (d.Rn === 31 && kind !== 3) return `${kind === 1 ? 'cset' : 'csetm'} ${rd}, ${inv}`;
+      return `${['', 'cinc', 'cinv', 'cneg'][kind]} ${rd}, ${rz(d.Rn, d.sf)}, ${inv}`;
+    }
+    return `${['csel', 'csinc', 'csinv', 'csneg'][kind]} ${rd}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, ${COND_NAMES[d.cond]}`;
   }),
 
   // Data-processing (2 source): UDIV, SDIV.
@@ -115,11 +154,11 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     // RoundTowardsZero(Int(x) / Int(y)); INT_MIN / -1 wraps back to INT_MIN.
     const q = d.sf !== 0 ? BigInt.asIntN(64, x) / BigInt.asIntN(64, y) : BigInt.asIntN(32, x) / BigInt.asIntN(32, y);
     setX(cpu, d.Rd, BigInt.asUintN(64, q & m));
-  }),
+  }, (d) => `${d.o1 === 0 ? 'udiv' : 'sdiv'} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`),
   // LSLV, LSRV, ASRV, RORV: the amount is X[m] modulo the datasize.
   enc('sf:1 0 0 11010110 Rm:5 0010 op2:2 Rn:5 Rd:5', 'LSLV/LSRV/ASRV/RORV', (cpu, d) => {
     setX(cpu, d.Rd, shiftVariable(X(cpu, d.Rn), d.op2, X(cpu, d.Rm), d.sf));
-  }),
+  }, (d) => `${['lsl', 'lsr', 'asr', 'ror'][d.op2]} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`),
 
   // Data-processing (1 source). REV with sf=0 is opc=10; opc=11 exists only for sf=1.
   unallocated('0 1 0 11010110 00000 0000 11 xxxxx xxxxx', 'REV (64-bit) with sf=0'),
@@ -136,11 +175,14 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       // Container size: 16 bits for opc=01, 32 for 10, 64 for 11 (REV with sf=0 is the 32-bit container).
       setX(cpu, d.Rd, BigInt.asUintN(64, reverseBytes(x, 3 + d.opc) & m));
     }
+  }, (d) => {
+    const mn = d.opc === 0 ? 'rbit' : d.opc === 1 ? 'rev16' : d.opc === 2 && d.sf !== 0 ? 'rev32' : 'rev';
+    return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}`;
   }),
   enc('sf:1 1 0 11010110 00000 00010 op:1 Rn:5 Rd:5', 'CLZ/CLS', (cpu, d) => {
     const x = X(cpu, d.Rn);
     setX(cpu, d.Rd, BigInt(d.op === 0 ? countLeadingZeroBits(x, d.sf) : countLeadingSignBits(x, d.sf)));
-  }),
+  }, (d) => `${d.op === 0 ? 'clz' : 'cls'} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}`),
 
   // Data-processing (3 source): MADD, MSUB (the low datasize bits of the product do not depend on the high operand bits).
   enc('sf:1 00 11011 000 Rm:5 o0:1 Ra:5 Rn:5 Rd:5', 'MADD/MSUB', (cpu, d) => {
@@ -148,6 +190,10 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     const p = BigInt.asUintN(64, X(cpu, d.Rn) * X(cpu, d.Rm));
     const r = d.o0 === 0 ? BigInt.asUintN(64, a + p) : BigInt.asUintN(64, a - p);
     setX(cpu, d.Rd, BigInt.asUintN(64, r & WMASK[d.sf]!));
+  }, (d) => {
+    const ops = `${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`;
+    if (d.Ra === 31) return `${d.o0 === 0 ? 'mul' : 'mneg'} ${ops}`;
+    return `${d.o0 === 0 ? 'madd' : 'msub'} ${ops}, ${rz(d.Ra, d.sf)}`;
   }),
   // SMADDL, SMSUBL (U=0), UMADDL, UMSUBL (U=1): 32 x 32 -> 64 plus a 64-bit accumulator.
   enc('1 00 11011 U:1 01 Rm:5 o0:1 Ra:5 Rn:5 Rd:5', 'SMADDL/SMSUBL/UMADDL/UMSUBL', (cpu, d) => {
@@ -158,6 +204,11 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       : BigInt.asIntN(32, n) * BigInt.asIntN(32, mm);
     const a = X(cpu, d.Ra);
     setX(cpu, d.Rd, d.o0 === 0 ? BigInt.asUintN(64, a + p) : BigInt.asUintN(64, a - p));
+  }, (d) => {
+    const u = d.U !== 0 ? 'u' : 's';
+    const ops = `${rz(d.Rd, 1)}, ${rz(d.Rn, 0)}, ${rz(d.Rm, 0)}`;
+    if (d.Ra === 31) return `${u}${d.o0 === 0 ? 'mull' : 'mnegl'} ${ops}`;
+    return `${u}${d.o0 === 0 ? 'maddl' : 'msubl'} ${ops}, ${rz(d.Ra, 1)}`;
   }),
   // SMULH (U=0), UMULH (U=1): the high 64 bits of the 128-bit product. Ra is should-be-one and ignored.
   enc('1 00 11011 U:1 10 Rm:5 0 Ra:5 Rn:5 Rd:5', 'SMULH/UMULH', (cpu, d) => {
@@ -165,5 +216,5 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     const mm = X(cpu, d.Rm);
     const p = d.U !== 0 ? n * mm : BigInt.asIntN(64, n) * BigInt.asIntN(64, mm);
     setX(cpu, d.Rd, BigInt.asUintN(64, p >> 64n));
-  }),
+  }, (d) => `${d.U !== 0 ? 'umulh' : 'smulh'} ${rz(d.Rd, 1)}, ${rz(d.Rn, 1)}, ${rz(d.Rm, 1)}`),
 ];
