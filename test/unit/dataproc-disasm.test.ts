@@ -223,7 +223,7 @@ describe('disassembler', () => {
     }
     expect(diffs).toEqual([]);
     // The random words exercise both groups widely: about half of them are real instructions
-    // (1971 of 4000 for this seed with binutils 2.40; the rest are unallocated in the ARM ARM too).
+    // (for this seed with binutils 2.40; the rest are unallocated in the ARM ARM too).
     const realRandoms = lines.slice(CORPUS.length).filter(([, , , t]) => !t!.includes('undefined')).length;
     expect(realRandoms).toBeGreaterThan(1500);
   });
