@@ -2,7 +2,8 @@
 // (./walk.ts), the aborts a failed translation raises, TLB maintenance, and top-byte-ignore
 // for branch targets.
 //
-// The TLB is direct-mapped, TLB_SIZE entries indexed by VA bits [23:12]. An entry holds
+// The TLB is direct-mapped, TLB_SIZE entries indexed by VA bits [23:12] XOR a hash of the
+// translation context (so that a guest and its host don't evict each other). An entry holds
 // the VA page as two int32 tags (VA[31:12], VA[63:32]), a translation context id, the
 // PA of the page (a number: PAs are 48 bits) and the permissions of every privilege
 // (walk.ts PERM mask). A hit costs two BigInt→number conversions and four integer
@@ -69,6 +70,8 @@ export class Mmu {
   /** Current context ids (ASID-tagged and global); -1 when stale. */
   private ctx = -1;
   private gctx = -1;
+  /** Hash of the context XORed into the index, so that a guest and its host (or two address spaces) don't evict each other. */
+  private salt = 0;
   private regime: Regime = Regime.EL2;
   private s2on = false;
   private privShift = PERM_SHIFT_PRIV;
@@ -93,7 +96,7 @@ export class Mmu {
   translate(va: bigint, type: AccessType, syndrome: number, unprivileged: boolean): number {
     const lo = Number(BigInt.asUintN(32, va)) | 0;
     const hi = Number(BigInt.asIntN(32, va >> 32n));
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = ((lo >>> 12) ^ this.salt) & TLB_MASK;
     const c = this.ctxOf[idx]!;
     if ((c === this.ctx || c === this.gctx) && this.tagLo[idx] === (lo & ~0xfff) && this.tagHi[idx] === hi) {
       let sh = unprivileged ? this.unprivShift : this.privShift;
@@ -156,6 +159,7 @@ export class Mmu {
     const asid = regime === Regime.EL2 ? -1 : s1Params(cpu, regime, 0n).p.asid;
     this.gctx = this.context(gkey, regime, vmid, -1).id;
     this.ctx = asid < 0 ? this.gctx : this.context(`${gkey}:${asid}`, regime, vmid, asid).id;
+    this.salt = Math.imul(this.ctx, 0x9e37_79b1) >>> (32 - TLB_BITS);
   }
 
   private context(key: string, regime: Regime, vmid: number, asid: number): Context {
