@@ -1,0 +1,110 @@
+// Runs an assembled snippet at EL2 with a vector table that logs every synchronous
+// exception (ESR_EL2, FAR_EL2, ELR_EL2) and resumes after the faulting instruction, so
+// one snippet can exercise many loads and stores, faulting ones included.
+// Registers x26 and x27 belong to the harness.
+import { assemble } from '../helpers/asm.js';
+import { Machine } from '../../src/board/machine.js';
+
+export interface Taken { esr: number; far: bigint; elr: bigint }
+
+export interface Regs { x(n: number): bigint; sp: bigint }
+
+export interface LsRun {
+  machine: Machine;
+  /** Registers at the end. */
+  x(n: number): bigint;
+  /** Registers when execution reached the label `snap_<name>`. */
+  snap(name: string): Regs;
+  /** `bytes` bytes of memory at a symbol (plus offset), little-endian, as one value. */
+  mem(sym: string, offset: number, bytes: number): bigint;
+  sym(name: string): bigint;
+  /** The exceptions taken, in order. */
+  taken: Taken[];
+}
+
+export const HEAD = `
+	adr x27, __log
+	adr x26, __vectors
+	msr vbar_el2, x26
+`;
+
+export const TAIL = `
+	.pushsection .text.vectors, "ax"
+	.balign 2048
+__vectors:
+	.fill 128, 4, 0xd4200000 // brk #0: only the current-EL SPx synchronous vector is expected
+	mrs x26, esr_el2
+	str x26, [x27], #8
+	mrs x26, far_el2
+	str x26, [x27], #8
+	mrs x26, elr_el2
+	str x26, [x27], #8
+	add x26, x26, #4
+	msr elr_el2, x26
+	eret
+	.popsection
+	.pushsection .data.log, "aw"
+	.balign 16
+__log: .fill 96, 8, 0
+	.popsection
+`;
+
+/**
+ * Runs `body` at EL2 (it may switch sections, but must end in .text) until it falls
+ * off its end, snapshotting the registers at every label named `snap_<name>`.
+ */
+export function runLs(body: string, budget = 1_000_000): LsRun {
+  const image = assemble(`#include "virt.inc"\n.text\n.global _start\n_start:\n${HEAD}\n${body}\n\t.text\n__end:\n\tb __end\n${TAIL}`);
+  const m = new Machine({ memory: 64 * 1024 * 1024 });
+  m.load(image);
+  // Labels may share an address (a snapshot at the very end is also __end).
+  const stops = new Map<bigint, string[]>();
+  for (const s of image.symbols) {
+    if (s.name === '__end' || s.name.startsWith('snap_')) stops.set(s.value, [...(stops.get(s.value) ?? []), s.name]);
+  }
+  for (const pc of stops.keys()) m.cpu.breakpoints.add(pc);
+  const snaps = new Map<string, Regs>();
+  let r = m.run(budget);
+  for (;;) {
+    const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
+    if (names === undefined) throw new Error(`snippet stopped unexpectedly: ${JSON.stringify(r, (_, v) => typeof v === 'bigint' ? v.toString(16) : v)}`);
+    const x = m.cpu.x.slice();
+    const sp = m.cpu.getSp();
+    for (const n of names) if (n !== '__end') snaps.set(n.slice(5), { x: (i) => x[i]!, sp });
+    if (names.includes('__end')) break;
+    r = m.cpu.run(budget, true);
+  }
+  const sym = (name: string): bigint => {
+    const s = image.symbols.find((e) => e.name === name);
+    if (s === undefined) throw new Error(`no symbol ${name}`);
+    return s.value;
+  };
+  const read = (pa: bigint, bytes: number): bigint => {
+    let v = 0n;
+    for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | m.bus.read(Number(pa) + i, 1);
+    return v;
+  };
+  const log = sym('__log');
+  const count = Number(m.cpu.x[27]! - log) / 24;
+  const taken: Taken[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = log + BigInt(24 * i);
+    taken.push({ esr: Number(read(at, 8)), far: read(at + 8n, 8), elr: read(at + 16n, 8) });
+  }
+  return {
+    machine: m, x: (n) => m.cpu.x[n]!, mem: (s, off, bytes) => read(sym(s) + BigInt(off), bytes), sym, taken,
+    snap: (name) => {
+      const s = snaps.get(name);
+      if (s === undefined) throw new Error(`the snippet never reached snap_${name}`);
+      return s;
+    },
+  };
+}
+
+/** ESR_EL2 values at EL2 (IL=1). */
+export const ESR = {
+  UNDEFINED: 0x0200_0000,
+  SP_ALIGN: (0x26 << 26) | (1 << 25),
+  /** Data abort taken without a change in EL, alignment fault (DFSC 0x21); WnR for writes. */
+  alignment: (write: boolean): number => ((0x25 << 26) | (1 << 25) | (write ? 1 << 6 : 0) | 0x21) >>> 0,
+} as const;
