@@ -8,6 +8,8 @@ import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.
 import { exceptionTracer } from './trace.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
+import { worldForRun } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
+import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
 
 /** Exit statuses besides the guest's own semihosting exit code. */
 export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, INTERRUPTED: 130 } as const;
@@ -34,13 +36,18 @@ interface RunOptions {
   maxInsns?: string;
   trace: string[];
   loadAddress?: string;
+  // world-switch layer (src/world/cli.ts)
+  vcpuLayout?: string;
+  checkResidency?: boolean;
+  report?: string;
 }
 
-async function run(imagePath: string, o: RunOptions): Promise<number> {
+/** `ends` collects what must happen once the run is over (the world report). */
+async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Promise<number> {
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
   const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
-  for (const t of o.trace) if (t !== 'exceptions') throw new UsageError(`unknown trace '${t}' (known: exceptions)`);
+  for (const t of o.trace) if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
   const image = loadImage(imagePath, loadAddress);
 
   const m = new Machine({ memory });
@@ -48,6 +55,10 @@ async function run(imagePath: string, o: RunOptions): Promise<number> {
   const observers = new ObserverSet();
   if (o.trace.includes('exceptions')) observers.add(exceptionTracer(say, () => m.cpu.icount));
   if (observers.size > 0) m.cpu.observer = observers;
+  const world = worldForRun(m, imagePath, {
+    vcpuLayout: o.vcpuLayout, checkResidency: o.checkResidency, traceWorld: o.trace.includes('world'), report: o.report,
+  }, say, (msg) => new UsageError(msg));
+  if (world) ends.push(() => world.finish());
 
   process.stdin.on('data', (d: Buffer) => m.uart.receive(d));
   process.stdin.on('error', () => {});
@@ -90,9 +101,12 @@ export function buildProgram(): Command {
     .argument('<image>', 'ELF64 AArch64 image, or a raw binary with --load-address')
     .option('-m, --memory <size>', 'RAM size at 0x40000000 (QEMU style: 512M, 1G)', '512M')
     .option('--max-insns <n>', 'stop after N instructions and say so (exit status 3)')
-    .addOption(new Option('--trace <what>', 'trace to stderr: exceptions (one line per exception and ERET)')
+    .addOption(new Option('--trace <what>', 'trace to stderr: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)')
       .argParser((v: string, prev: string[]) => [...prev, v]).default([]))
     .option('--load-address <addr>', 'load a raw binary at this physical address and enter it there')
+    .option('--vcpu-layout <file>', "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode)")
+    .option('--check-residency', 'report hypervisor reads of stale vcpu-context slots, lost writes and missing loads (needs --vcpu-layout)')
+    .option('--report <file>', 'write the guest exits, loads and puts with their costs: .json, or .html with an SVG timeline')
     .addHelpText('after', `
 Examples:
   hypstep run fixtures/hello/build/hello.elf
@@ -102,8 +116,11 @@ Examples:
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature.`)
     .action(async (image: string, opts: RunOptions) => {
-      process.exitCode = await run(image, opts);
+      const ends: (() => void)[] = [];
+      process.exitCode = await run(image, opts, ends);
+      for (const end of ends) end();
     });
+  demoCommand(program);
   return program;
 }
 

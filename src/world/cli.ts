@@ -5,7 +5,10 @@ import type { Machine } from '../board/machine.js';
 import { attachWorld } from './attach.js';
 import { timelineLine } from './format.js';
 import { buildReport, recordEntries, reportText } from './report.js';
-import type { World } from './world.js';
+import { World } from './world.js';
+import { registerWorldCommands } from './monitor.js';
+import type { MonitorRegistry } from '../../gdbstub/monitor.js';
+import type { MachineTarget } from '../debug/target.js';
 import { LayoutError } from './layout.js';
 
 export interface WorldRunOptions {
@@ -13,8 +16,6 @@ export interface WorldRunOptions {
   checkResidency?: boolean;
   traceWorld?: boolean;
   report?: string;
-  /** A debugger will attach: keep the layer on so monitor commands find it. */
-  gdb?: boolean;
 }
 
 export interface WorldRun {
@@ -23,17 +24,20 @@ export interface WorldRun {
   finish(): void;
 }
 
-/** A user's mistake in a world option, as the CLI reports usage errors. */
-export class WorldOptionError extends Error {}
-
-export function worldForRun(m: Machine, imagePath: string, o: WorldRunOptions, say: (line: string) => void): WorldRun | null {
-  if (o.checkResidency && !o.vcpuLayout) throw new WorldOptionError('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
-  if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report && !o.gdb) return null;
+/**
+ * Sets the layer up for `hypstep run`, or returns null when no option asks for it (then the
+ * CPU has no observer to call). `usage` makes the CLI's one-line usage error.
+ */
+export function worldForRun(
+  m: Machine, imagePath: string, o: WorldRunOptions, say: (line: string) => void, usage: (msg: string) => Error,
+): WorldRun | null {
+  if (o.checkResidency && !o.vcpuLayout) throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
+  if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report) return null;
   let world: World;
   try {
     world = attachWorld(m, { ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}), imagePath, check: o.checkResidency ?? false });
   } catch (e) {
-    if (e instanceof LayoutError) throw new WorldOptionError(e.message);
+    if (e instanceof LayoutError) throw usage(e.message);
     throw e;
   }
   // Without a debugger a hazard is reported and the run goes on; the stub replaces this to stop.
@@ -56,4 +60,14 @@ export function worldForRun(m: Machine, imagePath: string, o: WorldRunOptions, s
       say(`world report written to ${o.report} (${r.exits.length} exits)`);
     },
   };
+}
+
+/**
+ * For the gdb stub: puts the world layer on the machine (if `hypstep run` has not already)
+ * and registers its monitor commands. Call it right after the server is created.
+ */
+export function worldForGdb(h: { monitor: MonitorRegistry; target: MachineTarget }, existing: World | null, imagePath?: string): World {
+  const world = existing ?? new World(h.target.machine.cpu).attach();
+  registerWorldCommands(h.monitor, world, h.target, imagePath);
+  return world;
 }
