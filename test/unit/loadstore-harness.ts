@@ -101,10 +101,28 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
   };
 }
 
+/** The data the tests load from: known bytes, a literal, a store buffer, a stack. */
+export const DATA = `
+	.data
+	.balign 16
+data:
+	.quad 0x8877665544332211   // +0
+	.quad 0x00f0e0d0c0b0a090   // +8
+	.quad 0x7fffffff80000000   // +16
+	.quad 0x0123456789abcdef   // +24
+lit_w:	.word 0x89abcdef
+	.balign 16
+buf:	.fill 96, 1, 0xff
+	.balign 16
+	.fill 256, 1, 0
+stack_top:
+	.text
+`;
+
 /** ESR_EL2 values at EL2 (IL=1). */
 export const ESR = {
   UNDEFINED: 0x0200_0000,
-  SP_ALIGN: (0x26 << 26) | (1 << 25),
+  SP_ALIGN: ((0x26 << 26) | (1 << 25)) >>> 0,
   /** Data abort taken without a change in EL, alignment fault (DFSC 0x21); WnR for writes. */
   alignment: (write: boolean): number => ((0x25 << 26) | (1 << 25) | (write ? 1 << 6 : 0) | 0x21) >>> 0,
 } as const;

@@ -4,24 +4,8 @@
 // compared with QEMU in loadstore-qemu.test.ts). Faults: loadstore-faults.test.ts;
 // exclusives: loadstore-exclusive.test.ts.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { runLs, type LsRun } from './loadstore-harness.js';
+import { runLs, DATA, type LsRun } from './loadstore-harness.js';
 
-export const DATA = `
-	.data
-	.balign 16
-data:
-	.quad 0x8877665544332211   // +0
-	.quad 0x00f0e0d0c0b0a090   // +8
-	.quad 0x7fffffff80000000   // +16
-	.quad 0x0123456789abcdef   // +24
-lit_w:	.word 0x89abcdef
-	.balign 16
-buf:	.fill 96, 1, 0xff
-	.balign 16
-	.fill 256, 1, 0
-stack_top:
-	.text
-`;
 
 const PROGRAM = `
 	// --- loads of every size, zero- and sign-extending; unaligned ones with SCTLR_EL2.A=0
