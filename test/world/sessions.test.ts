@@ -1,0 +1,86 @@
+// The scripted sessions of fixtures/sessions, run as a user would: gdb-multiarch in batch mode
+// (and the TypeScript RSP-client session) against hypstep's stub with the world layer on.
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startHyp, type Hyp } from '../gdb/harness.js';
+import { worldForGdb } from '../../src/world/cli.js';
+import { minihypElf, MINIHYP_DIR } from '../../src/world/demo.js';
+import { requireTool } from '../helpers/tools.js';
+import { worldSession } from '../../fixtures/sessions/world-session.js';
+
+const SESSIONS = new URL('../../fixtures/sessions/', import.meta.url).pathname;
+
+async function withStub<T>(mode: string, body: (hyp: Hyp, elf: string) => Promise<T>): Promise<T> {
+  const elf = minihypElf(mode);
+  const hyp = await startHyp({ elf });
+  worldForGdb(hyp.handle, null, elf);
+  try {
+    return await body(hyp, elf);
+  } finally {
+    await hyp.handle.close();
+  }
+}
+
+function gdb(script: string, elf: string, port: number): Promise<string> {
+  requireTool('gdb-multiarch');
+  return new Promise((resolve, reject) => {
+    const p = spawn('gdb-multiarch', ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`, '-x', join(SESSIONS, script), elf],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`gdb timed out:\n${out}`)); }, 240_000);
+    p.on('exit', () => { clearTimeout(timer); resolve(out); });
+  });
+}
+
+const hex = (s: string) => BigInt(s);
+
+describe('scripted gdb-multiarch sessions', () => {
+  it('catch-pcs.gdb: an exit stops at the EL2 vector, an entry at the first guest instruction', async () => {
+    const out = await withStub('vhe-deferred', (hyp, elf) => gdb('catch-pcs.gdb', elf, hyp.port));
+    const exit = /SESSION exit stop: pc (0x[0-9a-f]+) vector (0x[0-9a-f]+) EL (\d)/.exec(out);
+    expect(exit, out).not.toBeNull();
+    expect(hex(exit![1]!)).toBe(hex(exit![2]!));
+    expect(exit![3]).toBe('2');
+    const entry = /SESSION entry stop: pc (0x[0-9a-f]+) elr_el2 (0x[0-9a-f]+) EL (\d)/.exec(out);
+    expect(entry, out).not.toBeNull();
+    expect(hex(entry![1]!)).toBe(hex(entry![2]!));
+    expect(entry![3]).toBe('1');
+    expect(out).toMatch(/\[hypstep\] guest exit #1 vmid \d+ \(vcpu\d\): .+ at 0x[0-9a-f]+ \(ESR_EL2 0x[0-9a-f]+\)/);
+    expect(out).toMatch(/\[hypstep\] guest entry #\d+ vmid \d+/);
+    expect(out).toMatch(/in the (guest|host)/);
+  });
+
+  it('first-exit.gdb: residency at the first exit, in vcpu_put, and after it', async () => {
+    const out = await withStub('vhe-deferred', (hyp, elf) => gdb('first-exit.gdb', elf, hyp.port));
+    expect(out).toMatch(/\[hypstep\] guest exit #1/);
+    const at = /SESSION stopped at pc (0x[0-9a-f]+), EL2 vector for a lower EL is (0x[0-9a-f]+)/.exec(out);
+    expect(at, out).not.toBeNull();
+    expect(hex(at![1]!)).toBe(hex(at![2]!));
+    // While the guest's registers are loaded the CPU is live; after vcpu_put the context is.
+    const [atExit, inPut, afterPut] = out.split(/SESSION (?:in vcpu_put|vcpu_put returned)/);
+    expect(atExit).toMatch(/SCTLR_EL1\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+CPU\s+SYSREGS_LOADED/);
+    expect(inPut).toMatch(/SCTLR_EL1\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+CPU\s+SYSREGS_LOADED/);
+    expect(afterPut).toMatch(/SCTLR_EL1\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+memory\s+SYSREGS_LOADED/);
+    expect(afterPut).toMatch(/per exit: \d+/);
+  });
+
+  it('find-stale-read.gdb: the checker stops on the stale read in bug-stale-read, at its source line', async () => {
+    const out = await withStub('bug-stale-read', (hyp, elf) => gdb('find-stale-read.gdb', elf, hyp.port));
+    expect(out).toMatch(/\[hypstep\] residency hazard: stale-read of [A-Z0-9_]+ \(vcpu\d\) at 0x[0-9a-f]+/);
+    expect(out).toMatch(/Line 23[0-2] of "[^"]*host\.c"/);
+  });
+});
+
+describe('TypeScript RSP-client session', () => {
+  it('world-session.ts: first exit, residency as JSON, registers saved by vcpu_put', async () => {
+    const lines = await withStub('vhe-deferred', (hyp) =>
+      worldSession('127.0.0.1', hyp.port, hyp.machine.symbol('vcpu_put')!, join(MINIHYP_DIR, 'vcpu-layout.json')));
+    expect(lines[0]).toMatch(/vcpu layout minihyp mode vhe-deferred/);
+    expect(lines[1]).toMatch(/stop: signal 5; \[hypstep\] guest exit #1/);
+    expect(lines[2]).toMatch(/live on the CPU at the exit: .*SCTLR_EL1/);
+    expect(lines[3]).toMatch(/saved to memory by vcpu_put: .*SCTLR_EL1=0x/);
+  });
+});
