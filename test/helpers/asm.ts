@@ -35,8 +35,9 @@ export function assemble(source: string, textAddr = LOAD_ADDR): Image {
 /** Encodes single instructions: returns the 32-bit words the assembler produced, in order. */
 export function encode(lines: string[]): number[] {
   const img = assemble(`.text\n.global _start\n_start:\n${lines.join('\n')}\n`);
-  const text = img.segments[0]!.data;
-  const dv = new DataView(text.buffer, text.byteOffset, text.byteLength);
+  const seg = img.segments.find((s) => img.entry >= s.vaddr && img.entry < s.vaddr + BigInt(s.data.length))!;
+  const start = Number(img.entry - seg.vaddr);
+  const dv = new DataView(seg.data.buffer, seg.data.byteOffset + start, seg.data.byteLength - start);
   return lines.map((_, i) => dv.getUint32(i * 4, true));
 }
 
