@@ -50,3 +50,36 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
     close: () => server.close(),
   };
 }
+
+/** The CLI's gdb options: `-s`, `-S`, `--gdb [host:]port`. */
+export interface GdbCliOptions { s?: boolean; S?: boolean; gdb?: string }
+
+export type GdbRunEnd =
+  | { kind: 'exited'; code: number }
+  | { kind: 'aborted'; message: string }
+  | { kind: 'interrupted' };
+
+/**
+ * `hypstep run` under the stub: listens, then lets the machine run (or holds it with -S)
+ * until the guest exits with no debugger attached, or the user interrupts hypstep.
+ * `usage` makes the CLI's error for a bad --gdb value.
+ */
+export async function runUnderGdb(
+  machine: Machine, o: GdbCliOptions, say: (line: string) => void, usage: (msg: string) => Error,
+): Promise<GdbRunEnd> {
+  const addr = o.gdb === undefined ? { host: '127.0.0.1', port: 1234 } : parseGdbAddress(o.gdb);
+  if (!addr) throw usage(`invalid --gdb address '${o.gdb}' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)`);
+  let h: GdbHandle;
+  try {
+    h = await startGdbServer(machine, { ...addr, waitForDebugger: o.S === true, notice: say });
+  } catch (e) {
+    throw usage(`cannot listen on ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  say(`gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' <image>`);
+  const interrupted = new Promise<'interrupted'>((res) => process.once('SIGINT', () => res('interrupted')));
+  const end = await Promise.race([h.done, interrupted]);
+  await h.close();
+  if (end === 'interrupted') return { kind: 'interrupted' };
+  if (end.kind === 'exited') return { kind: 'exited', code: end.code };
+  return { kind: 'aborted', message: end.message ?? 'the emulator stopped' };
+}
