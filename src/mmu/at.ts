@@ -57,15 +57,15 @@ export function parSuccess(t: Translation, type: AccessType): bigint {
   } else {
     // Stage 1 off: data is Device-nGnRnE, instruction fetches Normal.
     attr = type === AccessType.Fetch ? 0xff : 0x00;
-    sh = 0b10;
+    sh = 0;
   }
   if (t.s2 !== null) {
     attr = combineS1S2Attr(attr, t.s2.memAttr);
     const more = (a: number, b: number): number => (a === 0b10 || b === 0b10 ? 0b10 : a === 0b11 || b === 0b11 ? 0b11 : 0);
     sh = more(sh, t.s2.sh);
   }
-  // Device and Normal Non-cacheable memory is reported as Outer Shareable.
-  if ((attr >>> 4) === 0 || attr === 0x44) sh = 0b10;
+  // SH is the descriptor's (as QEMU reports it); the ARM ARM also permits the effective
+  // value, Outer Shareable for Device and Normal Non-cacheable memory.
   const pa = BigInt(t.pa) & 0xffff_ffff_f000n;
   return (BigInt(attr) << 56n) | pa | PAR_RES1 | (1n << 9n) /* NS: a Non-secure PE */ | (BigInt(sh) << 7n);
 }

@@ -192,8 +192,14 @@ export class Mmu {
    * data access not on a stage-1 walk, the instruction syndrome (ISV...AR) in ISS[24:14].
    */
   faultException(f: TranslationFault, va: bigint, type: AccessType, syndrome: number, extraIss = 0): ArchException {
-    if (f.stage === 1) return this.abort(va, type, f.fsc, extraIss);
     const fetch = type === AccessType.Fetch;
+    if (f.stage === 1) {
+      // The instruction syndrome is IMPLEMENTATION DEFINED for aborts other than stage 2;
+      // like QEMU, we give it with every data abort taken to EL2 (not to EL1).
+      const el = this.cpu.ps.el;
+      const toEL2 = el === 2 || (el === 0 && this.cpu.tge);
+      return this.abort(va, type, f.fsc, extraIss | (toEL2 && !fetch ? syndrome & ISS_INSN_SYNDROME : 0));
+    }
     let iss = f.fsc | (f.s1ptw ? 1 << 7 : 0) | extraIss;
     // WnR reports the access; a stage-1 table fetch is a read.
     if (!fetch && !f.s1ptw) iss |= (type === AccessType.Write ? 1 << 6 : 0) | (syndrome & ISS_INSN_SYNDROME);

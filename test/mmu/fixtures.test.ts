@@ -1,0 +1,30 @@
+// The MMU fixtures (fixtures/mmu) on QEMU and on hypstep: identical UART output.
+// Each program builds its own translation tables and prints what it observes.
+// Where QEMU and the ARM ARM part ways, the test says so next to the fixture.
+import { describe, it, expect } from 'vitest';
+import { runQemu } from '../helpers/qemu.js';
+import { runHypstep } from '../helpers/hypstep.js';
+
+const dir = new URL('../../fixtures/mmu/build/', import.meta.url).pathname;
+
+const FIXTURES = [
+  // Translation, access-flag and permission faults at each level, address size, AT, TLBI VAE2 (EL2 regime).
+  'faults',
+  // 16 KiB and 64 KiB granules, pages and blocks, faults and AT in each.
+  'granules',
+  // A VHE host: EL2&0 with TTBR1_EL2 high-half mapping, EL0 under TGE, PAN, TLBI VAE1 acting on EL2&0.
+  'vhe',
+  // An EL1 guest under stage 2 with an MMIO hole: emulated UART, ESR/FAR/HPFAR, S1PTW, AT S12E1R.
+  'guest',
+];
+
+describe('MMU fixtures: hypstep vs QEMU', () => {
+  it.each(FIXTURES)('%s', (name) => {
+    const elf = dir + name + '.elf';
+    const q = runQemu(elf);
+    const h = runHypstep(elf, 20_000_000);
+    expect(q.stdout).toContain('done\n');
+    expect(h.stop).toBe('exit');
+    expect(h.stdout).toBe(q.stdout);
+  }, 60_000);
+});
