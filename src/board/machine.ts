@@ -31,6 +31,7 @@ export class Machine {
   exitCode: number | null = null;
   private uartBuf: number[] = [];
   private pendingReset = false;
+  private dirty = false;
 
   constructor(private readonly opts: MachineOptions = {}) {
     this.bus = new PhysBus(VIRT.RAM_BASE, opts.memory ?? DEFAULT_RAM);
@@ -68,7 +69,9 @@ export class Machine {
   /** Reloads the image and resets the CPU, as a board reset does. */
   reset(): void {
     const image = this.image;
-    this.bus.ram.fill(0);
+    // New RAM is already zero (and lazily mapped by the OS): touch it only after a run dirtied it.
+    if (this.dirty) this.bus.ram.fill(0);
+    this.dirty = true;
     if (image) {
       for (const s of image.segments) {
         this.bus.poke(s.paddr, s.data);
