@@ -10,6 +10,7 @@ import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
 import { worldForRun } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
+import { runUnderGdb } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
 export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, INTERRUPTED: 130 } as const;
@@ -40,6 +41,10 @@ interface RunOptions {
   vcpuLayout?: string;
   checkResidency?: boolean;
   report?: string;
+  // gdb stub (src/debug/gdb.ts)
+  s?: boolean;
+  S?: boolean;
+  gdb?: string;
 }
 
 /** `ends` collects what must happen once the run is over (the world report). */
@@ -63,6 +68,16 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   process.stdin.on('data', (d: Buffer) => m.uart.receive(d));
   process.stdin.on('error', () => {});
   process.stdin.unref();
+
+  // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
+  if (o.s || o.S || o.gdb !== undefined) {
+    const end = await runUnderGdb(m, { s: o.s, S: o.S, gdb: o.gdb }, say, (msg) => new UsageError(msg));
+    if (end.kind === 'exited') return end.code;
+    if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
+    say(end.message);
+    return EXIT.UNIMPLEMENTED;
+  }
+  // --- end gdb stub ---
   let interrupted = false;
   process.on('SIGINT', () => { interrupted = true; });
 
@@ -107,6 +122,10 @@ export function buildProgram(): Command {
     .option('--vcpu-layout <file>', "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode)")
     .option('--check-residency', 'report hypervisor reads of stale vcpu-context slots, lost writes and missing loads (needs --vcpu-layout)')
     .option('--report <file>', 'write the guest exits, loads and puts with their costs: .json, or .html with an SVG timeline')
+    // gdb stub options (src/debug/gdb.ts)
+    .option('-s', 'serve gdb on 127.0.0.1:1234 (shorthand for --gdb 1234)')
+    .option('-S', 'hold the CPU at reset until a debugger continues it')
+    .option('--gdb <[host:]port>', 'serve the GDB remote protocol on this port (loopback unless a host is given)')
     .addHelpText('after', `
 Examples:
   hypstep run fixtures/hello/build/hello.elf
