@@ -1,0 +1,157 @@
+// The world monitor commands through hypstep's gdb stub, driven by the RSP client, on a
+// small hypervisor snippet: catch stops and their console messages, world-qualified
+// breakpoints, `monitor world`, `world stats`, `vcpu layout` and `vcpu sysregs --json`.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assembleElf } from '../helpers/asm.js';
+import { startHyp, type Hyp } from '../gdb/harness.js';
+import { worldForGdb } from '../../src/world/cli.js';
+import { RspClient } from '../../gdbstub/client.js';
+import { parseElf } from '../../src/loader/elf.js';
+
+// EL2 calls `common`, enters a guest (stage-2 identity block for 1G..2G) which calls `common`
+// too and then makes hypercalls; the vector returns to the guest until HVC #1.
+const SRC = `
+.text
+.global _start
+_start:
+	adr	x0, s2_l1
+	ldr	x1, =0x400007fd
+	str	x1, [x0, #8]
+	mov	x2, #7
+	orr	x0, x0, x2, lsl #48
+	msr	vttbr_el2, x0
+	ldr	x0, =0x80003560
+	msr	vtcr_el2, x0
+	ldr	x0, =((1 << 0) | (1 << 31))
+	msr	hcr_el2, x0
+	adr	x0, vectors
+	msr	vbar_el2, x0
+	adr	x20, vcpu
+	ldr	x1, [x20]
+	msr	sctlr_el1, x1
+	mov	x1, #1
+	str	x1, [x20, #8]
+	bl	common
+	adr	x0, guest
+	msr	elr_el2, x0
+	mov	x0, #0x3c5
+	msr	spsr_el2, x0
+	eret
+common:
+	add	x7, x7, #1
+	ret
+guest:
+	bl	common
+	hvc	#0x42
+guest2:
+	hvc	#0x43
+	hvc	#1
+	.balign 2048
+vectors:
+	.skip	0x400
+	mrs	x9, esr_el2
+	and	x9, x9, #0xffff
+	cmp	x9, #1
+	b.eq	done
+	eret
+done:
+	mrs	x1, sctlr_el1
+	str	x1, [x20]
+	str	xzr, [x20, #8]
+	hlt	#0xf000
+	b	done
+	.balign 8
+.global vcpu
+vcpu:	.quad	0x30d00800, 0
+	.balign 4096
+s2_l1:	.skip	4096
+`;
+
+let dir: string;
+let hyp: Hyp | null = null;
+let client: RspClient | null = null;
+
+async function start(): Promise<{ c: RspClient; sym: (n: string) => bigint; layout: string }> {
+  dir = mkdtempSync(join(tmpdir(), 'hypstep-world-'));
+  const elf = join(dir, 'snippet.elf');
+  const bytes = assembleElf(SRC);
+  writeFileSync(elf, bytes);
+  const image = parseElf(bytes);
+  const layout = join(dir, 'layout.json');
+  writeFileSync(layout, JSON.stringify({
+    format: 'hypstep-vcpu-layout', version: 1, hypervisor: 'snippet',
+    vcpus: [{ name: 'vcpu0', symbol: 'vcpu', vmid: 7 }],
+    sysregs: { SCTLR_EL1: { offset: 0 } },
+    flags: { LOADED: { offset: 8, mask: '0x1', governs: ['SCTLR_EL1'] } },
+  }));
+  hyp = await startHyp({ elf });
+  worldForGdb(hyp.handle, null, elf);
+  client = await RspClient.connect('127.0.0.1', hyp.port, { timeoutMs: 20_000 });
+  const sym = (n: string) => image.symbols.find((s) => s.name === n)!.value;
+  return { c: client, sym, layout };
+}
+
+afterEach(async () => {
+  client?.close();
+  client = null;
+  await hyp?.handle.close();
+  hyp = null;
+});
+
+describe('world monitor commands', () => {
+  it('catch exit stops at the EL2 vector with a console message; catch entry at the guest instruction', async () => {
+    const { c, sym } = await start();
+    expect(await c.monitor('catch exit')).toBe('catch: exit\n');
+    let mark = c.console.length;
+    let stop = await c.cont();
+    expect(stop.signal).toBe(5);
+    expect(await c.readRegister('pc')).toBe(sym('vectors') + 0x400n);
+    expect(c.console.slice(mark)).toBe(`[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`);
+    expect(await c.monitor('world')).toMatch(/^in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: guest exit #1 vmid 7: HVC #0x42/);
+    await c.monitor('catch off');
+    await c.monitor('catch entry');
+    mark = c.console.length;
+    stop = await c.cont();
+    expect(stop.signal).toBe(5);
+    expect(await c.readRegister('pc')).toBe(sym('guest2'));
+    expect(c.console.slice(mark)).toMatch(/^\[hypstep\] guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/);
+    expect(await c.monitor('world')).toMatch(/^in the guest: vmid 7, EL1/);
+    expect(await c.monitor('world stats')).toMatch(/^exits 1, entries 2\nper exit: 1 \(5\.0 EL2 instructions/);
+    expect(await c.monitor('catch bogus')).toMatch(/unknown event 'bogus'/);
+  });
+
+  it('break-in qualifies breakpoints by world: a shared function stops only where asked', async () => {
+    const { c, sym } = await start();
+    const common = sym('common');
+    await c.monitor('break-in guest');
+    await c.insertBreakpoint(common);
+    const stop = await c.cont();
+    expect(stop.signal).toBe(5);
+    expect(await c.readRegister('pc')).toBe(common);
+    expect((await c.readRegister('cpsr')) & 0xcn).toBe(0x4n); // EL1: the host's call was stepped over
+    expect(await c.readRegister('x7')).toBe(1n); // the host's call ran through; the guest's is about to
+    expect(await c.monitor('break-in')).toMatch(/qualified so far: 0x[0-9a-f]+ \(guest\)/);
+  });
+
+  it('vcpu layout, vcpu sysregs (text and JSON), and catch load/put', async () => {
+    const { c, sym, layout } = await start();
+    expect(await c.monitor('vcpu sysregs')).toMatch(/no vcpu layout/);
+    expect(await c.monitor(`vcpu layout ${layout}`)).toMatch(/^vcpu layout snippet: vcpu0 at 0x[0-9a-f]+; 1 sysreg slots, flags LOADED\n$/);
+    await c.monitor('catch load put');
+    const mark = c.console.length;
+    await c.cont();
+    expect(c.console.slice(mark)).toMatch(/^\[hypstep\] vcpu load vcpu0: LOADED set at 0x[0-9a-f]+\n$/);
+    const text = await c.monitor('vcpu sysregs');
+    expect(text).toMatch(/SCTLR_EL1\s+0x30d00800\s+0x30d00800\s+CPU\s+LOADED\s+in sync/);
+    const rows = JSON.parse(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL1 --json')) as { reg: string; authority: string; cpu: string }[];
+    expect(rows).toEqual([expect.objectContaining({ reg: 'SCTLR_EL1', authority: 'cpu', cpu: '0x30d00800', memory: '0x30d00800', verdict: 'in sync' })]);
+    await c.monitor('catch off');
+    await c.monitor('check residency on');
+    await c.insertBreakpoint(sym('done'));
+    await c.cont();
+    expect(await c.monitor('world stats')).toMatch(/loads: 1/);
+  });
+});
