@@ -83,6 +83,11 @@ export class Mmu {
 
   /** Counters for the curious (and the bench): walks done. */
   walks = 0;
+  /**
+   * Bumped whenever any cached translation may have changed; the run loop keeps the
+   * current code page across straight-line execution only while this stays the same.
+   */
+  generation = 0;
 
   constructor(private readonly cpu: Cpu) {
     this.translator = new Translator(cpu, false);
@@ -211,11 +216,11 @@ export class Mmu {
   // --- context changes and TLB maintenance --------------------------------------
 
   /** Exception entry/return or an HCR_EL2 write: the regime may have changed. */
-  contextChanged(): void { this.ctx = -1; this.gctx = -1; }
+  contextChanged(): void { this.ctx = -1; this.gctx = -1; this.generation++; }
 
   /** A system register was written: translation registers change the context. */
   controlWritten(s: SysregSpec): void {
-    if (CONTEXT_REGS.has(s.name)) { this.ctx = -1; this.gctx = -1; }
+    if (CONTEXT_REGS.has(s.name)) { this.ctx = -1; this.gctx = -1; this.generation++; }
   }
 
   /** Drops every cached translation. */
@@ -224,6 +229,7 @@ export class Mmu {
     this.ctxOf.fill(0);
     this.ctx = -1;
     this.gctx = -1;
+    this.generation++;
   }
 
   /** Retires the contexts `match` selects: their entries never hit again. */
@@ -231,6 +237,7 @@ export class Mmu {
     for (const [k, c] of this.contexts) if (match(c)) this.contexts.delete(k);
     this.ctx = -1;
     this.gctx = -1;
+    this.generation++;
   }
 
   private liveIds(match: (c: Context) => boolean): Set<number> {
@@ -300,6 +307,7 @@ export class Mmu {
     const vaHi = Math.floor(page / 2 ** 20) & 0xff_ffff; // VA[55:32]
     const vaLo = (page % 2 ** 20) * 4096; // VA[31:12] << 12
     const ids = this.liveIds((c) => inScope(c) && (asid === -2 || c.asid === -1 || c.asid === asid));
+    this.generation++;
     for (let i = 0; i < TLB_SIZE; i++) {
       if (!ids.has(this.ctxOf[i]!)) continue;
       if ((this.tagHi[i]! & 0xff_ffff) !== vaHi) continue;
