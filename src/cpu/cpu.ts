@@ -14,6 +14,7 @@ type Handler = (cpu: Cpu, d: never) => void;
 
 /** Decoded instructions of one physical page, filled lazily. */
 class CodePage {
+  constructor(readonly pa: number) {}
   readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
   readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
 }
@@ -53,6 +54,8 @@ export class Cpu {
   firmwareCall: ((cpu: Cpu) => boolean) | null = null;
   /** Instructions retired since reset: the deterministic clock. */
   icount = 0;
+  /** The Event Register (WFE/SEV/SEVL, set by exception return). */
+  eventRegister = false;
 
   /** Local exclusive monitor: physical address and size of the open reservation, or -1. */
   private exclAddr = -1;
@@ -243,6 +246,7 @@ export class Cpu {
   // --- decoded-instruction cache ----------------------------------------------
 
   private invalidateCode(page: number): void {
+    this.mmu.generation++;
     this.code.delete(page);
     this.bus.codePages[page] = 0;
     if (page === this.lastPageNum) { this.lastPage = null; this.lastPageNum = -1; }
@@ -256,13 +260,20 @@ export class Cpu {
     if (off < 0 || off >= this.bus.ramSize) throw new BusError(pa);
     let page = this.code.get(pageNum);
     if (page === undefined) {
-      page = new CodePage();
+      page = new CodePage(pa - (pa & (PAGE_SIZE - 1)));
       this.code.set(pageNum, page);
       this.bus.codePages[pageNum] = 1;
     }
     this.lastPage = page;
     this.lastPageNum = pageNum;
     return page;
+  }
+
+  private decodeInto(page: CodePage, idx: number): Handler {
+    const raw = this.bus.fetch32(page.pa + idx * 4);
+    const e = decoder.find(raw) ?? UNALLOCATED;
+    page.ops[idx] = e.extract(raw);
+    return (page.fns[idx] = e.exec);
   }
 
   /** The encoding of a raw instruction word (for the disassembler and tests). */
@@ -291,6 +302,14 @@ export class Cpu {
     let first = skipBreakAtStart;
     this.stopRequest = null;
     const pcs = this.pcs;
+    const mmu = this.mmu;
+    // Straight-line execution stays on one decoded page: while the PC is the previous
+    // one plus 4, in the same page, and no translation or code changed, the fetch needs
+    // neither the TLB nor the page map.
+    let page: CodePage | null = null;
+    let idx = 0;
+    let expect = 0n;
+    let gen = -1;
     for (;;) {
       try {
         while (this.icount < end) {
@@ -300,25 +319,24 @@ export class Cpu {
           }
           first = false;
           pcs[1] = pc;
-          if (this.ps.il !== 0) {
-            this.ps.il = 0;
-            throw new ArchException(defaultTargetEL(this), EC.ILLEGAL_STATE, 0);
+          if (pc !== expect || idx === PAGE_SIZE / 4 || gen !== mmu.generation || page === null) {
+            page = null;
+            if ((Number(pc & 3n)) !== 0) {
+              throw new ArchException(defaultTargetEL(this), EC.PC_ALIGN, 0, pc);
+            }
+            const pa = mmu.translate(pc, AccessType.Fetch, 0, false);
+            // After PC alignment and instruction aborts in priority; entry clears PSTATE.IL (SPSR keeps it).
+            if (this.ps.il !== 0) throw new ArchException(defaultTargetEL(this), EC.ILLEGAL_STATE, 0);
+            gen = mmu.generation;
+            page = this.decodeAt(pa);
+            idx = (pa & (PAGE_SIZE - 1)) >>> 2;
           }
-          if ((Number(pc & 3n)) !== 0) {
-            throw new ArchException(defaultTargetEL(this), EC.PC_ALIGN, 0, pc);
-          }
-          const pa = this.mmu.translate(pc, AccessType.Fetch, 0, false);
-          const page = this.decodeAt(pa);
-          const idx = (pa & (PAGE_SIZE - 1)) >>> 2;
           let fn = page.fns[idx];
-          if (fn === undefined) {
-            const raw = this.bus.fetch32(pa);
-            const e = decoder.find(raw) ?? UNALLOCATED;
-            page.ops[idx] = e.extract(raw);
-            fn = page.fns[idx] = e.exec;
-          }
-          pcs[0] = BigInt.asUintN(64, pc + 4n);
+          if (fn === undefined) fn = this.decodeInto(page, idx);
+          expect = BigInt.asUintN(64, pc + 4n);
+          pcs[0] = expect;
           fn(this, page.ops[idx] as never);
+          idx++;
           this.icount++;
           if (this.stopRequest !== null) return this.stopRequest;
         }

@@ -107,37 +107,90 @@ export function takeSync(cpu: Cpu, e: ArchException, pc: bigint): void {
   takeException(cpu, e.targetEL, VectorKind.Sync, preferred, e.esr, e.far, e.hpfar);
 }
 
-/** AArch64.ExceptionReturn from the current EL, with the SPSR checks of IllegalExceptionReturn. */
+/** AArch32 modes (SPSR.M[3:0] with M[4]=1) and the EL each belongs to; others are invalid. */
+const AARCH32_MODE_EL: Readonly<Record<number, number>> = {
+  0b0000: 0, // User
+  0b0001: 1, 0b0010: 1, 0b0011: 1, 0b0111: 1, 0b1011: 1, 0b1111: 1, // FIQ, IRQ, Supervisor, Abort, Undefined, System
+  0b1010: 2, // Hyp
+};
+
+const enum ReturnKind { Legal, Illegal, AArch32 }
+
+/**
+ * IllegalExceptionReturn (with ELFromSPSR and the register-width checks): whether an
+ * ERET from the current EL with this SPSR is illegal, or legal into AArch32 state.
+ * This PE has no EL3; EL2 is AArch64; EL1 is AArch32 when HCR_EL2.RW=0; EL0 may be either.
+ */
+function classifyReturn(cpu: Cpu, spsr: number): ReturnKind {
+  const fromEL = cpu.ps.el;
+  const host = cpu.e2h && cpu.tge;
+  const el1AArch32 = ((cpu.hcr >>> HCR.RW) & 1) === 0 && !host;
+  if ((spsr >>> 4) & 1) {
+    const target = AARCH32_MODE_EL[spsr & 0xf];
+    if (target === undefined || target > fromEL) return ReturnKind.Illegal;
+    if (target === 2) return ReturnKind.Illegal; // EL2 is AArch64
+    if (target === 1 && (fromEL === 1 || !el1AArch32)) return ReturnKind.Illegal; // EL1 is AArch64
+    if (target === 1 && cpu.tge) return ReturnKind.Illegal;
+    return ReturnKind.AArch32;
+  }
+  const m = spsr & 0xf;
+  const target = m >>> 2;
+  if ((m & 2) !== 0 || target === 3 || (target === 0 && (m & 1) !== 0)) return ReturnKind.Illegal; // invalid M
+  if (target > fromEL) return ReturnKind.Illegal;
+  if (fromEL === 2 && el1AArch32 && target < 2) return ReturnKind.Illegal; // EL1 (and so EL0) is AArch32
+  if (target === 1 && cpu.tge) return ReturnKind.Illegal; // EL1 is not in use under TGE
+  return ReturnKind.Legal;
+}
+
+const MDSCR_SS = 1n, MDSCR_KDE = 1n << 13n, MDCR_TDE = 1n << 8n, OSLSR_OSLK = 2n;
+
+/** AArch64.GenerateDebugExceptionsFrom(el, mask = PSTATE.D): may debug exceptions be taken at `el`? */
+function generateDebugExceptionsFrom(cpu: Cpu, el: number, d: number): boolean {
+  if ((cpu.sr[SR.OSLSR_EL1!]! & OSLSR_OSLK) !== 0n) return false;
+  const target = cpu.tge || (cpu.sr[SR.MDCR_EL2!]! & MDCR_TDE) !== 0n ? 2 : 1;
+  if (el === target) return (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_KDE) !== 0n && d === 0;
+  return target > el;
+}
+
+/** DebugExceptionReturnSS: PSTATE.SS after the return (software step active-not-pending, or 0). */
+function exceptionReturnSS(cpu: Cpu, spsr: number, destEL: number): number {
+  if (((spsr >>> 21) & 1) === 0 || (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_SS) === 0n) return 0;
+  const atSource = generateDebugExceptionsFrom(cpu, cpu.ps.el, (cpu.ps.daif >>> 3) & 1);
+  const atDest = generateDebugExceptionsFrom(cpu, destEL, (spsr >>> 9) & 1);
+  return !atSource && atDest ? 1 : 0;
+}
+
+/**
+ * AArch64.ExceptionReturn from the current EL. An illegal return keeps PSTATE.EL and
+ * SP, sets PSTATE.IL and restores the rest from SPSR, so that the next instruction
+ * takes an Illegal Execution State exception; PC is ELR either way. A legal return
+ * to AArch32 stops the machine.
+ */
 export function exceptionReturn(cpu: Cpu): void {
   const ps = cpu.ps;
   const fromEL = ps.el;
   const spsr = Number(cpu.sr[SPSR_[fromEL]!]! & 0xffff_ffffn);
   let target = BigInt.asUintN(64, cpu.sr[ELR[fromEL]!]!);
-  if ((spsr >>> 4) & 1) {
+  const kind = classifyReturn(cpu, spsr);
+  if (kind === ReturnKind.AArch32) {
     throw new MachineStop(`ERET to AArch32 (SPSR_EL${fromEL} = 0x${spsr.toString(16)}): AArch32 execution is not implemented`);
   }
-  const m = spsr & 0xf;
-  const el = m >>> 2;
-  const illegal =
-    (m & 2) !== 0 // M[1] must be 0 in AArch64
-    || el > fromEL
-    || el === 3
-    || (el === 1 && fromEL === 2 && cpu.e2h && cpu.tge); // EL1 is not in use under a VHE host
-  if (!illegal && el === 1 && fromEL === 2 && ((cpu.hcr >>> HCR.RW) & 1) === 0) {
-    throw new MachineStop('ERET to EL1 with HCR_EL2.RW=0 makes EL1 AArch32: AArch32 execution is not implemented');
-  }
+  const destEL = kind === ReturnKind.Illegal ? fromEL : (spsr >>> 2) & 3;
+  const ss = exceptionReturnSS(cpu, spsr, destEL);
   cpu.saveSp();
   ps.setFlagsAndMasks(spsr);
-  if (illegal) {
-    ps.il = 1; // PSTATE.EL and SP stay; the next instruction takes an Illegal Execution State exception
+  ps.ss = ss;
+  if (kind === ReturnKind.Illegal) {
+    ps.il = 1;
   } else {
-    ps.el = el;
-    ps.sp = m & 1;
+    ps.el = destEL;
+    ps.sp = spsr & 1;
   }
   cpu.restoreSp();
   target = cpu.branchAddr(target);
   cpu.pcs[0] = target;
   cpu.exclusiveClear();
+  cpu.eventRegister = true; // an exception return sets the Event Register
   cpu.contextChanged();
   if (cpu.observer !== null) cpu.observer.exceptionReturned?.({ fromEL, toEL: ps.el, pc: target, spsr });
 }

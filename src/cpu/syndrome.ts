@@ -1,6 +1,7 @@
 // Human-readable syndromes: ESR_ELx decoded as the ARM ARM names its fields.
 import { EC } from './exceptions.js';
-import { SYSREGS } from '../sysregs/registry.js';
+import { sysregByKey, sysregKey } from '../sysregs/registry.js';
+import { cacheOpName } from './insn/system.js';
 
 const EC_NAMES: Record<number, string> = {
   [EC.UNKNOWN]: 'UNDEFINED', [EC.WFX]: 'WFx', [EC.ILLEGAL_STATE]: 'illegal execution state', [EC.SVC]: 'SVC',
@@ -24,11 +25,29 @@ export function describeFsc(fsc: number): string {
   return `fault status 0x${fsc.toString(16)}`;
 }
 
+const PSTATE_FIELDS: Readonly<Record<number, string>> = {
+  0b000_011: 'UAO', 0b000_100: 'PAN', 0b000_101: 'SPSel', 0b011_110: 'DAIFSet', 0b011_111: 'DAIFClr',
+};
+
 /** The name of the register a trapped MSR/MRS (EC 0x18) accessed, from the table, or its encoding. */
 export function sysregNameFromIss(iss: number): string {
   const op0 = (iss >>> 20) & 3, op2 = (iss >>> 17) & 7, op1 = (iss >>> 14) & 7, crn = (iss >>> 10) & 0xf, crm = (iss >>> 1) & 0xf;
-  const s = SYSREGS.find((r) => r.op0 === op0 && r.op1 === op1 && r.crn === crn && r.crm === crm && r.op2 === op2);
+  const s = sysregByKey(sysregKey(op0, op1, crn, crm, op2));
   return s?.name ?? `S${op0}_${op1}_C${crn}_C${crm}_${op2}`;
+}
+
+/** The trapped instruction of an EC 0x18 syndrome: MSR/MRS, MSR (immediate), or a SYS (DC/IC) operation. */
+function describeSysTrap(iss: number): string {
+  const op0 = (iss >>> 20) & 3, op2 = (iss >>> 17) & 7, op1 = (iss >>> 14) & 7, crn = (iss >>> 10) & 0xf, crm = (iss >>> 1) & 0xf;
+  const rt = (iss >>> 5) & 0x1f;
+  const r = rt === 31 ? 'xzr' : `x${rt}`;
+  if (op0 === 0) return `trapped MSR ${PSTATE_FIELDS[(op1 << 3) | op2] ?? `S0_${op1}_C${crn}_C${crm}_${op2}`}, #${crm}`;
+  if (op0 === 1) {
+    const name = cacheOpName(op1, crn, crm, op2)?.toUpperCase() ?? `SYS #${op1}, C${crn}, C${crm}, #${op2}`;
+    return `trapped ${name}, ${r}`;
+  }
+  const reg = sysregNameFromIss(iss);
+  return (iss & 1) ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
 }
 
 /** One line describing an ESR value, e.g. `HVC #0x1` or `data abort: translation fault, level 2 (write, 4 bytes, x5)`. */
@@ -38,13 +57,8 @@ export function describeEsr(esr: number): string {
   switch (ec) {
     case EC.SVC: case EC.HVC: case EC.SMC: case EC.BRK:
       return `${EC_NAMES[ec]} #0x${(iss & 0xffff).toString(16)}`;
-    case EC.WFX: return (iss & 1) ? 'WFE' : 'WFI';
-    case EC.SYS: {
-      const rt = (iss >>> 5) & 0x1f;
-      const reg = sysregNameFromIss(iss);
-      const r = rt === 31 ? 'xzr' : `x${rt}`;
-      return (iss & 1) ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
-    }
+    case EC.WFX: return (iss & 1) ? 'trapped WFE' : 'trapped WFI';
+    case EC.SYS: return describeSysTrap(iss);
     case EC.DABORT_LOWER: case EC.DABORT_SAME: case EC.IABORT_LOWER: case EC.IABORT_SAME: {
       let s = `${EC_NAMES[ec]}: ${describeFsc(iss & 0x3f)}`;
       const data = ec === EC.DABORT_LOWER || ec === EC.DABORT_SAME;

@@ -1,8 +1,9 @@
-// MRS/MSR semantics: access checks, HCR_EL2 traps, VHE redirection, then the read or write.
+// MRS/MSR semantics: access checks by EL, EL0 access controls, traps to EL2, VHE
+// redirection and the _EL12/_EL02 aliases, then the read or write.
 import type { Cpu } from '../cpu/cpu.js';
-import { ArchException, EC, defaultTargetEL, el2TrapsApply } from '../cpu/exceptions.js';
-import { SPECIAL } from './special.js';
-import { type SysregSpec, specOf, SYSREGS } from './registry.js';
+import { ArchException, EC, defaultTargetEL, undefinedInstruction } from '../cpu/exceptions.js';
+import { SPECIAL, type SpecialAccess } from './special.js';
+import { type SysregSpec, specOf, SYSREGS, SR, OTHER_TRAP, EL0_CONTROL } from './registry.js';
 
 /** ESR ISS for a trapped MSR/MRS/System instruction (EC 0x18). */
 export function sysTrapIss(s: { op0: number; op1: number; crn: number; crm: number; op2: number }, rt: number, read: boolean): number {
@@ -10,29 +11,73 @@ export function sysTrapIss(s: { op0: number; op1: number; crn: number; crm: numb
 }
 
 const special: (SpecialAccess | undefined)[] = SYSREGS.map((s) => SPECIAL[s.name]);
-type SpecialAccess = (typeof SPECIAL)[string];
 const vheTarget: (SysregSpec | undefined)[] = SYSREGS.map((s) => (s.vhe ? specOf(s.vhe) : undefined));
 const aliasTarget: (SysregSpec | undefined)[] = SYSREGS.map((s) => (s.aliasOf ? specOf(s.aliasOf) : undefined));
+const writeMask: (bigint | undefined)[] = SYSREGS.map((s) => s.writable);
+const SP_EL0_ID = specOf('SP_EL0').id;
+
+const MDCR_TDE = 1n << 8n, MDCR_TDA = 1n << 9n, MDCR_TDOSA = 1n << 10n;
+const CPTR_TCPAC = 1n << 31n;
+
+/** The SCTLR/CNTKCTL bit an EL0 access needs, by EL0_CONTROL code (index 0 unused). */
+const EL0_BITS: readonly number[] = (() => {
+  const b: number[] = [];
+  b[EL0_CONTROL.UMA] = 1 << 9; b[EL0_CONTROL.UCT] = 1 << 15;
+  b[EL0_CONTROL.EL0PCTEN] = 1; b[EL0_CONTROL.EL0VCTEN] = 2; b[EL0_CONTROL.EL0CTEN] = 3;
+  b[EL0_CONTROL.EL0PTEN] = 1 << 9; b[EL0_CONTROL.EL0VTEN] = 1 << 8;
+  return b;
+})();
+
+/** Whether EL0 may make this access: SCTLR_EL1/CNTKCTL_EL1, or the EL2 registers in a VHE host. */
+function el0Allowed(cpu: Cpu, code: number): boolean {
+  const host = cpu.e2h && cpu.tge;
+  const timer = code >= EL0_CONTROL.EL0PCTEN;
+  const ctl = timer ? cpu.sr[host ? SR.CNTHCTL_EL2! : SR.CNTKCTL_EL1!]! : cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]!;
+  return (Number(ctl & 0xffffn) & EL0_BITS[code]!) !== 0;
+}
+
+/** The CPTR_EL2, MDCR_EL2 and CNTHCTL_EL2 traps of an EL0/EL1 access (outside a VHE host). */
+function otherTrapped(cpu: Cpu, traps: number): boolean {
+  if ((traps & OTHER_TRAP.TCPAC) !== 0 && cpu.ps.el === 1 && (cpu.sr[SR.CPTR_EL2!]! & CPTR_TCPAC) !== 0n) return true;
+  if ((traps & (OTHER_TRAP.TDA | OTHER_TRAP.TDOSA)) !== 0) {
+    const mdcr = cpu.sr[SR.MDCR_EL2!]!;
+    const bit = (traps & OTHER_TRAP.TDA) !== 0 ? MDCR_TDA : MDCR_TDOSA;
+    if ((mdcr & (bit | MDCR_TDE)) !== 0n) return true;
+  }
+  if ((traps & (OTHER_TRAP.EL1PCTEN | OTHER_TRAP.EL1PCEN)) !== 0) {
+    // CNTHCTL_EL2 layout: EL1PCTEN bit 0 / EL1PCEN bit 1 with E2H=0; EL1PCTEN bit 10 / EL1PTEN bit 11 with E2H=1.
+    const counter = (traps & OTHER_TRAP.EL1PCTEN) !== 0;
+    const bit = cpu.e2h ? (counter ? 10n : 11n) : (counter ? 0n : 1n);
+    if (((cpu.sr[SR.CNTHCTL_EL2!]! >> bit) & 1n) === 0n) return true;
+  }
+  return false;
+}
 
 /**
- * The register an MRS/MSR at the current EL reaches, after the architectural checks;
- * throws the UNDEFINED or trap exception the access takes instead.
+ * The register an MRS/MSR at the current EL reaches, after the architectural checks
+ * in the order the ARM ARM's accessor pseudocode makes them; throws the UNDEFINED
+ * or trap exception the access takes instead.
  */
 export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number): SysregSpec {
   const el = cpu.ps.el;
-  if (s.el > el) throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
-  if ((read && s.access === 'wo') || (!read && s.access === 'ro')) {
-    throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
-  }
+  if (s.el > el) throw undefinedInstruction(cpu);
+  if (read ? s.access === 'wo' : s.access === 'ro' || (el === 0 && s.el0ReadOnly === true)) throw undefinedInstruction(cpu);
   const alias = aliasTarget[s.id];
   if (alias !== undefined) {
-    if (!(el === 2 && cpu.e2h)) throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
+    if (!cpu.e2h) throw undefinedInstruction(cpu); // _EL12/_EL02 need E2H=1 (and EL2, checked above)
     return alias;
   }
-  if (el2TrapsApply(cpu) && ((read ? s.trapRead : s.trapWrite) & cpu.hcr) !== 0) {
-    throw new ArchException(2, EC.SYS, sysTrapIss(s, rt, read));
+  if (s.id === SP_EL0_ID && cpu.ps.sp === 0) throw undefinedInstruction(cpu);
+  const host = cpu.e2h && cpu.tge;
+  if (el === 0 && s.el0Control !== 0 && !el0Allowed(cpu, s.el0Control)) {
+    throw new ArchException(defaultTargetEL(cpu), EC.SYS, sysTrapIss(s, rt, read));
   }
-  if (el === 2 && cpu.e2h) return vheTarget[s.id] ?? s;
+  if (el < 2 && !host) {
+    if (((read ? s.trapRead : s.trapWrite) & cpu.hcr) !== 0 || (s.otherTraps !== 0 && otherTrapped(cpu, s.otherTraps))) {
+      throw new ArchException(2, EC.SYS, sysTrapIss(s, rt, read));
+    }
+  }
+  if (cpu.e2h && (el === 2 || (el === 0 && cpu.tge))) return vheTarget[s.id] ?? s;
   return s;
 }
 
@@ -45,10 +90,12 @@ export function readSysreg(cpu: Cpu, s: SysregSpec): bigint {
   return cpu.sr[s.slot]!;
 }
 
-/** Writes a register with its side effects, with no checks. */
+/** Writes a register with its side effects and write mask, with no checks. */
 export function writeSysreg(cpu: Cpu, s: SysregSpec, v: bigint): void {
+  const mask = writeMask[s.id];
+  if (mask !== undefined) v &= mask;
   const sp = special[s.id];
-  if (sp?.write) { sp.write(cpu, v); return; }
+  if (sp?.write) { sp.write(cpu, v); cpu.mmu.controlWritten(s); return; }
   if (sp?.read) return; // a computed read-only value: writes are ignored
   const a = aliasTarget[s.id];
   if (a !== undefined) { writeSysreg(cpu, a, v); return; }

@@ -1,12 +1,20 @@
 // The runtime form of the system-register table: storage slots, encoding keys,
 // trap masks and VHE links resolved once at start-up.
-import { SYSREG_ROWS, type HcrTrap, type SysregRow } from './table.js';
+import { SYSREG_ROWS, type Trap, type El0Control, type SysregRow } from './table.js';
 
 export const HCR = {
-  VM: 0, SWIO: 1, FMO: 3, IMO: 4, AMO: 5, FB: 9, BSU: 10, DC: 12, TWI: 13, TWE: 14, TID0: 15, TID1: 16, TID2: 17,
-  TID3: 18, TSC: 19, TIDCP: 20, TACR: 21, TSW: 22, TPCP: 23, TPU: 24, TTLB: 25, TVM: 26, TGE: 27, TDZ: 28, HCD: 29,
-  TRVM: 30, RW: 31, CD: 32, ID: 33, E2H: 34, TLOR: 35,
+  VM: 0, SWIO: 1, FMO: 3, IMO: 4, AMO: 5, VF: 6, VI: 7, VSE: 8, FB: 9, BSU: 10, DC: 12, TWI: 13, TWE: 14, TID0: 15,
+  TID1: 16, TID2: 17, TID3: 18, TSC: 19, TIDCP: 20, TACR: 21, TSW: 22, TPCP: 23, TPU: 24, TTLB: 25, TVM: 26,
+  TGE: 27, TDZ: 28, HCD: 29, TRVM: 30, RW: 31, CD: 32, ID: 33, E2H: 34, TLOR: 35,
 } as const;
+
+/** Trap controls outside HCR_EL2, as bits of SysregSpec.otherTraps. */
+export const OTHER_TRAP = { TCPAC: 1, TDA: 2, TDOSA: 4, EL1PCTEN: 8, EL1PCEN: 16 } as const;
+
+/** EL0 access controls as small numbers (SysregSpec.el0Control); 0: none needed. */
+export const EL0_CONTROL: Readonly<Record<El0Control, number>> = {
+  UMA: 1, UCT: 2, EL0PCTEN: 3, EL0VCTEN: 4, EL0CTEN: 5, EL0PTEN: 6, EL0VTEN: 7,
+};
 
 export interface SysregSpec extends SysregRow {
   /** Position in SYSREGS. */
@@ -19,6 +27,10 @@ export interface SysregSpec extends SysregRow {
   /** HCR_EL2 bits (low 32) whose setting traps a read / a write from EL1 or EL0 to EL2. */
   readonly trapRead: number;
   readonly trapWrite: number;
+  /** OTHER_TRAP bits: CPTR_EL2, MDCR_EL2 and CNTHCTL_EL2 controls that trap it to EL2. */
+  readonly otherTraps: number;
+  /** EL0_CONTROL code of the control an EL0 access needs, 0 for none. */
+  readonly el0Control: number;
   readonly lower: string;
 }
 
@@ -26,11 +38,11 @@ export function sysregKey(op0: number, op1: number, crn: number, crm: number, op
   return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
 }
 
-const READ_TRAPS: Record<HcrTrap, number> = {
-  TVM: 0, TRVM: 1 << HCR.TRVM, TID1: 1 << HCR.TID1, TID2: 1 << HCR.TID2, TID3: 1 << HCR.TID3, TACR: 1 << HCR.TACR,
+const READ_TRAPS: Partial<Record<Trap, number>> = {
+  TRVM: 1 << HCR.TRVM, TID1: 1 << HCR.TID1, TID2: 1 << HCR.TID2, TID3: 1 << HCR.TID3, TACR: 1 << HCR.TACR,
 };
-const WRITE_TRAPS: Record<HcrTrap, number> = {
-  TVM: 1 << HCR.TVM, TRVM: 0, TID1: 0, TID2: 1 << HCR.TID2, TID3: 0, TACR: 1 << HCR.TACR,
+const WRITE_TRAPS: Partial<Record<Trap, number>> = {
+  TVM: 1 << HCR.TVM, TID2: 1 << HCR.TID2, TACR: 1 << HCR.TACR,
 };
 
 let slots = 0;
@@ -41,8 +53,10 @@ export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => {
     ...r, id, op0, op1, crn, crm, op2,
     key: sysregKey(op0, op1, crn, crm, op2),
     slot: r.aliasOf ? -1 : slots++,
-    trapRead: traps.reduce((m, t) => m | READ_TRAPS[t], 0) >>> 0,
-    trapWrite: traps.reduce((m, t) => m | WRITE_TRAPS[t], 0) >>> 0,
+    trapRead: traps.reduce((m, t) => m | (READ_TRAPS[t] ?? 0), 0) >>> 0,
+    trapWrite: traps.reduce((m, t) => m | (WRITE_TRAPS[t] ?? 0), 0) >>> 0,
+    otherTraps: traps.reduce((m, t) => m | ((OTHER_TRAP as Record<string, number>)[t] ?? 0), 0),
+    el0Control: r.el0 ? EL0_CONTROL[r.el0] : 0,
     lower: r.name.toLowerCase(),
   };
 });
@@ -50,8 +64,12 @@ export const SYSREG_SLOTS = slots;
 
 const byName = new Map(SYSREGS.map((s) => [s.name, s]));
 const byLower = new Map(SYSREGS.map((s) => [s.lower, s]));
-const byKey = new Map(SYSREGS.map((s) => [s.key, s]));
+/** Indexed by key (MRS/MSR bits [20:5]): one array load on the MRS/MSR path. */
+const byKey: (SysregSpec | undefined)[] = new Array<SysregSpec | undefined>(1 << 16).fill(undefined);
 for (const s of SYSREGS) {
+  if (byKey[s.key] !== undefined) throw new Error(`sysreg table: ${s.name} and ${byKey[s.key]!.name} share an encoding`);
+  if (byName.get(s.name) !== s) throw new Error(`sysreg table: ${s.name} appears twice`);
+  byKey[s.key] = s;
   for (const target of [s.vhe, s.aliasOf]) {
     if (target !== undefined && !byName.has(target)) throw new Error(`sysreg table: ${s.name} names unknown ${target}`);
   }
@@ -60,18 +78,11 @@ for (const s of SYSREGS) {
 export function sysregByName(name: string): SysregSpec | undefined {
   return byName.get(name) ?? byLower.get(name.toLowerCase());
 }
-export function sysregByKey(key: number): SysregSpec | undefined { return byKey.get(key); }
+export function sysregByKey(key: number): SysregSpec | undefined { return byKey[key & 0xffff]; }
 
-/** The storage slot of a register by name; throws at start-up if the table lacks it. */
-function slotOf(name: string): number {
-  const s = byName.get(name);
-  if (!s || s.slot < 0) throw new Error(`sysreg table has no storage for ${name}`);
-  return s.slot;
-}
-
-/** Storage slots of the registers the core itself reads on hot paths. */
+/** Storage slots by register name (plain-storage registers only). */
 export const SR = Object.fromEntries(
-  SYSREGS.filter((s) => s.slot >= 0).map((s) => [s.name, slotOf(s.name)]),
+  SYSREGS.filter((s) => s.slot >= 0).map((s) => [s.name, s.slot]),
 ) as Readonly<Record<string, number>>;
 
 export function specOf(name: string): SysregSpec {

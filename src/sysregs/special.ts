@@ -1,40 +1,51 @@
-// System registers whose behaviour is more than storage: PSTATE views, counters,
-// identification values, and writes with side effects. Keyed by table name.
+// System registers whose behaviour is more than storage: PSTATE views, counters and
+// timers, identification values, and writes with side effects or layout-dependent
+// RES1 bits. Keyed by table name.
 import type { Cpu } from '../cpu/cpu.js';
 import type { SysregSpec } from './registry.js';
-import { SR } from './registry.js';
+import { SR, HCR } from './registry.js';
 
 export interface SpecialAccess {
   read?(cpu: Cpu): bigint;
   write?(cpu: Cpu, v: bigint): void;
 }
 
-/** Identification values: advertise exactly what is implemented. */
+/**
+ * Identification values: advertise exactly what is implemented. The one place they
+ * are set; the MMU (PA size, granules, ASID/VMID sizes) follows these.
+ */
 export const ID_VALUES: Readonly<Record<string, bigint>> = {
   MIDR_EL1: 0x000f_0000n, // implementer 0 (software), architecture 0xF: see README
   MPIDR_EL1: 0x8000_0000n, // uniprocessor affinity 0.0.0
   REVIDR_EL1: 0n,
   AIDR_EL1: 0n,
-  // EL0 AArch64; EL1 AArch64+AArch32 state (see README); EL2 AArch64; no EL3; FP and AdvSIMD not implemented.
-  ID_AA64PFR0_EL1: 0x0000_0000_00ff_0121n,
-  ID_AA64PFR1_EL1: 0n,
-  ID_AA64DFR0_EL1: 0x0000_0000_0000_0006n, // Armv8.0 debug, no PMU
-  ID_AA64DFR1_EL1: 0n,
-  ID_AA64AFR0_EL1: 0n,
-  ID_AA64AFR1_EL1: 0n,
-  ID_AA64ISAR0_EL1: 0n,
-  ID_AA64ISAR1_EL1: 0n,
-  ID_AA64ISAR2_EL1: 0n,
+  // EL0 and EL1: AArch64 and AArch32 state (a hypervisor may host 32-bit guests; executing
+  // AArch32 stops the machine); EL2 AArch64; no EL3; FP and AdvSIMD not implemented (0xF).
+  ID_AA64PFR0_EL1: 0x0000_0000_00ff_0122n,
+  // Armv8.0 debug (DebugVer 6), two breakpoints (BRPs 1), two watchpoints (WRPs 1), one
+  // context-aware breakpoint (CTX_CMPs 0); no PMU, no trace. Debug exceptions are storage only for now.
+  ID_AA64DFR0_EL1: 0x0000_0000_0010_1006n,
+  // FEAT_DPB (DC CVAP); nothing else of ISAR0/1 (no CRC32, LSE atomics, PAuth, SB).
+  ID_AA64ISAR1_EL1: 0x1n,
   // PARange 48 bits, 16-bit ASIDs, 4K/16K/64K granules at stage 1 and 2.
   ID_AA64MMFR0_EL1: 0x0000_0000_0010_0025n,
-  // VH (FEAT_VHE), PAN (FEAT_PAN), 8-bit VMIDs, no hardware AF/dirty update.
+  // VH (FEAT_VHE), PAN (FEAT_PAN), 8-bit VMIDs, no hardware AF/dirty update, no LOR.
   ID_AA64MMFR1_EL1: 0x0000_0000_0010_0100n,
-  ID_AA64MMFR2_EL1: 0n,
-  CTR_EL0: 0x8444_c004n,
-  DCZID_EL0: 0x4n, // DC ZVA zeroes 64 bytes
-  CLIDR_EL1: 0x0a20_0023n,
-  CCSIDR_EL1: 0x701f_e01an,
+  // The AArch32 ID registers read as zero: no AArch32 instruction set is implemented,
+  // only the AArch32 EL1 state a hypervisor saves for its guests.
+  CTR_EL0: 0x8444_c004n, // 64-byte lines, PIPT I-cache
+  CLIDR_EL1: 0x0a20_0023n, // L1 I+D, L2 unified; LoUIS 1, LoC 2, LoUU 1
+  CCSIDR_EL1: 0x701f_e01an, // 64-byte lines, 4 ways, 256 sets
 };
+/** DCZID_EL0.BS: DC ZVA zeroes 2^BS words = 64 bytes. */
+export const DCZ_BLOCK_BYTES = 64;
+const DCZID_BS = 4n;
+
+const SCTLR_EL2_RES1_NONHOST = 0x30c5_0830n; // SCTLR_EL2 RES1 bits when HCR_EL2.{E2H,TGE} != {1,1}
+const CPTR_EL2_RES1_E2H0 = 0x33ffn;
+const CPTR_EL2_BITS_E2H0 = 0xc010_0400n; // TCPAC, TAM, TTA, TFP
+const CPTR_EL2_BITS_E2H1 = 0xd030_0000n; // TCPAC, TAM, TTA, FPEN
+const OSLSR_OSLM = 0x8n; // OS lock implemented (OSLM = 0b10)
 
 function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void): SpecialAccess {
   return { read, write };
@@ -43,7 +54,44 @@ function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void
 /** The deterministic clock: one counter tick per retired instruction. */
 export function physicalCount(cpu: Cpu): bigint { return BigInt(cpu.icount); }
 
+/** The virtual count: CNTVOFF_EL2 does not apply at EL2 with E2H=1 nor in the VHE host's EL0. */
+export function virtualCount(cpu: Cpu): bigint {
+  const noOffset = cpu.e2h && (cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge));
+  return noOffset ? physicalCount(cpu) : BigInt.asUintN(64, physicalCount(cpu) - cpu.sr[SR.CNTVOFF_EL2!]!);
+}
+
+/** A generic timer's CTL/CVAL/TVAL over storage slots; ISTATUS and TVAL are computed from the count. */
+function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, SpecialAccess> {
+  const ctl = SR[`${prefix}_CTL_${prefix.startsWith('CNTH') ? 'EL2' : 'EL0'}`]!;
+  const cval = SR[`${prefix}_CVAL_${prefix.startsWith('CNTH') ? 'EL2' : 'EL0'}`]!;
+  const el = prefix.startsWith('CNTH') ? 'EL2' : 'EL0';
+  return {
+    [`${prefix}_CTL_${el}`]: {
+      read: (c) => {
+        const v = c.sr[ctl]! & 3n;
+        const fired = (v & 1n) !== 0n && count(c) >= c.sr[cval]!;
+        return fired ? v | 4n : v;
+      },
+      write: (c, v) => { c.sr[ctl] = v & 3n; },
+    },
+    [`${prefix}_TVAL_${el}`]: {
+      read: (c) => BigInt.asUintN(32, c.sr[cval]! - count(c)),
+      write: (c, v) => { c.sr[cval] = BigInt.asUintN(64, count(c) + BigInt.asIntN(32, v)); },
+    },
+  };
+}
+
+/** Whether DC ZVA is prohibited at the current EL (DCZID_EL0.DZP). */
+export function dcZvaProhibited(cpu: Cpu): boolean {
+  const el = cpu.ps.el;
+  if (el === 2) return false;
+  const host = cpu.e2h && cpu.tge;
+  if (el === 0 && (cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & (1n << 14n)) === 0n) return true; // DZE
+  return !host && ((cpu.hcr >>> HCR.TDZ) & 1) === 1;
+}
+
 export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
+  ...Object.fromEntries(Object.entries(ID_VALUES).map(([k, v]) => [k, { read: () => v }])),
   NZCV: pstate((c) => BigInt(c.ps.nzcv) << 28n, (c, v) => { c.ps.nzcv = Number((v >> 28n) & 0xfn); }),
   DAIF: pstate((c) => BigInt(c.ps.daif) << 6n, (c, v) => { c.ps.daif = Number((v >> 6n) & 0xfn); }),
   CurrentEL: { read: (c) => BigInt(c.ps.el) << 2n },
@@ -52,16 +100,43 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   SP_EL0: pstate((c) => c.spEl[0]!, (c, v) => { c.spEl[0] = v; }),
   SP_EL1: pstate((c) => c.spEl[1]!, (c, v) => { c.spEl[1] = v; }),
   HCR_EL2: { write: (c, v) => { c.sr[SR.HCR_EL2!] = v; c.hcrChanged(); } },
-  CNTPCT_EL0: { read: physicalCount },
-  CNTVCT_EL0: {
+  SCTLR_EL2: {
+    write: (c, v) => { c.sr[SR.SCTLR_EL2!] = c.e2h && c.tge ? v : v | SCTLR_EL2_RES1_NONHOST; },
+  },
+  CPTR_EL2: {
+    write: (c, v) => { c.sr[SR.CPTR_EL2!] = c.e2h ? v & CPTR_EL2_BITS_E2H1 : (v & CPTR_EL2_BITS_E2H0) | CPTR_EL2_RES1_E2H0; },
+  },
+  // EL1 reads of MIDR/MPIDR return the virtualized values EL2 set (these override the ID entries above).
+  MIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VPIDR_EL2!]! : ID_VALUES.MIDR_EL1!) },
+  MPIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VMPIDR_EL2!]! : ID_VALUES.MPIDR_EL1!) },
+  // Pending virtual interrupts EL2 injects through HCR_EL2 (no physical interrupt sources yet).
+  ISR_EL1: {
     read: (c) => {
-      const offset = c.ps.el === 2 && c.e2h && c.tge ? 0n : c.sr[SR.CNTVOFF_EL2!]!;
-      return BigInt.asUintN(64, physicalCount(c) - offset);
+      if (c.ps.el !== 1) return 0n;
+      const h = c.hcr;
+      let v = 0;
+      if ((h >>> HCR.AMO) & 1) v |= ((h >>> HCR.VSE) & 1) << 8;
+      if ((h >>> HCR.IMO) & 1) v |= ((h >>> HCR.VI) & 1) << 7;
+      if ((h >>> HCR.FMO) & 1) v |= ((h >>> HCR.VF) & 1) << 6;
+      return BigInt(v);
     },
   },
-  ...Object.fromEntries(Object.entries(ID_VALUES).map(([k, v]) => [k, { read: () => v }])),
+  DCZID_EL0: { read: (c) => (dcZvaProhibited(c) ? DCZID_BS | 0x10n : DCZID_BS) },
+  // The OS lock: OSLAR_EL1.OSLK is the lock, reported in OSLSR_EL1.OSLK (bit 1); locked at reset.
+  OSLAR_EL1: { write: (c, v) => { c.sr[SR.OSLSR_EL1!] = OSLSR_OSLM | ((v & 1n) << 1n); } },
+  MDRAR_EL1: { read: () => 0n }, // no memory-mapped debug
+  CNTPCT_EL0: { read: physicalCount },
+  CNTVCT_EL0: { read: virtualCount },
+  ...timerRegs('CNTP', physicalCount),
+  ...timerRegs('CNTV', virtualCount),
+  ...timerRegs('CNTHP', physicalCount),
+  ...timerRegs('CNTHV', physicalCount),
+};
+
+const RESET_FROM: Readonly<Record<string, bigint>> = {
+  VPIDR_EL2: ID_VALUES.MIDR_EL1!, VMPIDR_EL2: ID_VALUES.MPIDR_EL1!, OSLSR_EL1: OSLSR_OSLM | 2n,
 };
 
 export function resetValue(s: SysregSpec): bigint {
-  return s.reset ?? ID_VALUES[s.name] ?? 0n;
+  return s.reset ?? RESET_FROM[s.name] ?? ID_VALUES[s.name] ?? 0n;
 }

@@ -1,47 +1,281 @@
-// System instructions: MRS/MSR, exception generation, ERET, hints, barriers.
+// System instructions: MRS/MSR (register and immediate), the hint space (WFI/WFE/SEV…),
+// barriers and CLREX, exception generation (SVC/HVC/SMC/BRK/HLT), ERET, and SYS/SYSL
+// cache maintenance (DC/IC). TLBI and AT live in mmuops.ts, decoded before this table;
+// every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
-import { ArchException, EC, defaultTargetEL, exceptionReturn, undefinedInstruction } from '../exceptions.js';
-import { resolveAccess, readSysreg, writeSysreg } from '../../sysregs/access.js';
-import { sysregByKey, sysregKey } from '../../sysregs/registry.js';
+import { ArchException, EC, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply } from '../exceptions.js';
+import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
+import { sysregByKey, SR, HCR } from '../../sysregs/registry.js';
+import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
+import { AccessType } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
 
-function sysregOperand(cpu: Cpu, d: { o0: number; op1: number; CRn: number; CRm: number; op2: number; Rt: number }, read: boolean) {
-  const s = sysregByKey(sysregKey(2 + d.o0, d.op1, d.CRn, d.CRm, d.op2));
-  if (s === undefined) throw undefinedInstruction(cpu);
-  const target = resolveAccess(cpu, s, read, d.Rt);
-  return target;
+const hex = (n: number) => `#0x${n.toString(16)}`;
+const xr = (n: number) => (n === 31 ? 'xzr' : `x${n}`);
+
+// --- MRS / MSR (register) ---------------------------------------------------------
+
+function sysregName(raw: number): string {
+  const s = sysregByKey((raw >>> 5) & 0xffff);
+  if (s !== undefined) return s.lower;
+  const f = (lsb: number, w: number) => (raw >>> lsb) & ((1 << w) - 1);
+  return `s${f(19, 2)}_${f(16, 3)}_c${f(12, 4)}_c${f(8, 4)}_${f(5, 3)}`;
 }
 
+function mrs(cpu: Cpu, d: { raw: number; Rt: number }): void {
+  const enc = sysregByKey((d.raw >>> 5) & 0xffff);
+  if (enc === undefined) throw undefinedInstruction(cpu);
+  const s = resolveAccess(cpu, enc, true, d.Rt);
+  const v = readSysreg(cpu, s);
+  if (d.Rt !== 31) cpu.x[d.Rt] = v;
+  if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: false, value: v, pc: cpu.pcs[1]! });
+}
+
+function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
+  const enc = sysregByKey((d.raw >>> 5) & 0xffff);
+  if (enc === undefined) throw undefinedInstruction(cpu);
+  const s = resolveAccess(cpu, enc, false, d.Rt);
+  const v = cpu.x[d.Rt]!;
+  writeSysreg(cpu, s, v);
+  if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: true, value: v, pc: cpu.pcs[1]! });
+}
+
+// --- MSR (immediate): PSTATE fields -----------------------------------------------
+
+/** The PSTATE field an MSR (immediate) writes, by op1:op2; absent ones (UAO, SSBS, DIT, TCO…) are UNDEFINED. */
+const enum PstateField { SPSel = 0b000_101, PAN = 0b000_100, DAIFSet = 0b011_110, DAIFClr = 0b011_111 }
+const PSTATE_FIELD_NAMES: Readonly<Record<number, string>> = {
+  [PstateField.SPSel]: 'spsel', [PstateField.PAN]: 'pan', [PstateField.DAIFSet]: 'daifset', [PstateField.DAIFClr]: 'daifclr',
+};
+
+function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): void {
+  const field = (d.op1 << 3) | d.op2;
+  const ps = cpu.ps;
+  if (field === PstateField.DAIFSet || field === PstateField.DAIFClr) {
+    // EL0 needs SCTLR_EL1.UMA (SCTLR_EL2.UMA in a VHE host); otherwise a trap with op0 = 0.
+    if (ps.el === 0) {
+      const host = cpu.e2h && cpu.tge;
+      if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & (1n << 9n)) === 0n) {
+        throw new ArchException(defaultTargetEL(cpu), EC.SYS,
+          sysTrapIss({ op0: 0, op1: d.op1, crn: 4, crm: d.CRm, op2: d.op2 }, 31, false));
+      }
+    }
+    ps.daif = field === PstateField.DAIFSet ? ps.daif | d.CRm : ps.daif & ~d.CRm;
+    return;
+  }
+  if (ps.el === 0) throw undefinedInstruction(cpu);
+  if (field === PstateField.SPSel) { ps.sp = d.CRm & 1; return; }
+  if (field === PstateField.PAN) { ps.pan = d.CRm & 1; return; }
+  throw undefinedInstruction(cpu);
+}
+
+// --- hints ----------------------------------------------------------------------------
+
+const enum Hint { NOP = 0, YIELD = 1, WFE = 2, WFI = 3, SEV = 4, SEVL = 5 }
+const HINT_NAMES: Readonly<Record<number, string>> = {
+  0: 'nop', 1: 'yield', 2: 'wfe', 3: 'wfi', 4: 'sev', 5: 'sevl', 7: 'xpaclri', 8: 'pacia1716', 10: 'pacib1716',
+  12: 'autia1716', 14: 'autib1716', 16: 'esb', 17: 'psb csync', 18: 'tsb csync', 20: 'csdb', 24: 'paciaz',
+  25: 'paciasp', 26: 'pacibz', 27: 'pacibsp', 28: 'autiaz', 29: 'autiasp', 30: 'autibz', 31: 'autibsp',
+  32: 'bti', 34: 'bti c', 36: 'bti j', 38: 'bti jc',
+};
+
+/** The ISS of a trapped WFI/WFE from AArch64: CV=1, COND=0b1110, TI. */
+export function wfxIss(wfe: boolean): number { return (1 << 24) | (0xe << 20) | (wfe ? 1 : 0); }
+
+/**
+ * AArch64.CheckForWFxTrap at EL0 (SCTLR_EL1.nTWx, or SCTLR_EL2 in a VHE host) and then
+ * at EL0/EL1 for EL2 (HCR_EL2.TWx). There are no interrupt sources yet, so a WFI
+ * that is not trapped completes at once, as does a WFE (there is no other PE to wait for).
+ */
+function checkWfxTrap(cpu: Cpu, wfe: boolean): void {
+  const el = cpu.ps.el;
+  if (el === 0) {
+    const host = cpu.e2h && cpu.tge;
+    const nTWx = wfe ? 1n << 18n : 1n << 16n;
+    if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & nTWx) === 0n) {
+      throw new ArchException(defaultTargetEL(cpu), EC.WFX, wfxIss(wfe));
+    }
+  }
+  if (el2TrapsApply(cpu) && ((cpu.hcr >>> (wfe ? HCR.TWE : HCR.TWI)) & 1) !== 0) {
+    throw new ArchException(2, EC.WFX, wfxIss(wfe));
+  }
+}
+
+function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
+  switch ((d.CRm << 3) | d.op2) {
+    case Hint.WFI:
+      checkWfxTrap(cpu, false);
+      return;
+    case Hint.WFE:
+      // With the Event Register set, WFE only clears it: no wait, so no trap.
+      if (cpu.eventRegister) { cpu.eventRegister = false; return; }
+      checkWfxTrap(cpu, true);
+      return;
+    case Hint.SEV: case Hint.SEVL:
+      cpu.eventRegister = true;
+      return;
+    default:
+      // NOP, YIELD, and every hint of a feature not implemented (PAC, BTI, ESB, PSB, CSDB, DGH…) executes as a NOP.
+      return;
+  }
+}
+
+// --- exception generation -------------------------------------------------------------
+
+function hvc(cpu: Cpu, d: { imm16: number }): void {
+  if (cpu.ps.el === 0 || ((cpu.hcr >>> HCR.HCD) & 1) !== 0) throw undefinedInstruction(cpu);
+  throw new ArchException(2, EC.HVC, d.imm16, undefined, undefined, 1, true);
+}
+
+/**
+ * SMC: UNDEFINED at EL0; trapped from EL1 under HCR_EL2.TSC (preferred return: the SMC
+ * itself); otherwise the emulator's firmware (PSCI) answers it. There is no EL3, so an
+ * SMC the firmware does not know is UNDEFINED (QEMU instead returns -1 in x0: see
+ * test/exceptions/divergences.test.ts).
+ */
+function smc(cpu: Cpu, d: { imm16: number }): void {
+  const el = cpu.ps.el;
+  if (el === 0) throw undefinedInstruction(cpu);
+  if (el === 1 && el2TrapsApply(cpu) && ((cpu.hcr >>> HCR.TSC) & 1) !== 0) {
+    throw new ArchException(2, EC.SMC, d.imm16);
+  }
+  if (cpu.firmwareCall !== null && cpu.firmwareCall(cpu)) return;
+  throw undefinedInstruction(cpu);
+}
+
+/** BRK is a debug exception: from EL0/EL1 it goes to EL2 under HCR_EL2.TGE or MDCR_EL2.TDE. */
+function brk(cpu: Cpu, d: { imm16: number }): void {
+  const tde = (cpu.sr[SR.MDCR_EL2!]! & (1n << 8n)) !== 0n;
+  const target = cpu.ps.el === 2 || cpu.tge || tde ? 2 : 1;
+  throw new ArchException(target, EC.BRK, d.imm16);
+}
+
+// --- SYS / SYSL: cache maintenance ------------------------------------------------------
+
+const enum CacheOp { ICIALLUIS, ICIALLU, ICIVAU, DCIVAC, DCISW, DCCSW, DCCISW, DCZVA, DCCVAC, DCCVAU, DCCVAP, DCCIVAC }
+interface CacheOpSpec {
+  readonly op: CacheOp;
+  readonly name: string;
+  /** The HCR_EL2 bit that traps it from EL0/EL1. */
+  readonly trap: number;
+  /** Allowed at EL0 under SCTLR_EL1.UCI (DC ZVA: under SCTLR_EL1.DZE, checked separately). */
+  readonly el0: boolean;
+  /** Operates on the VA in Xt (and can fault on it). */
+  readonly byVa: boolean;
+}
+
+/** The DC/IC operations by op1:CRm:op2 (CRn = 7). */
+const CACHE_OPS = new Map<number, CacheOpSpec>();
+function cacheOp(op1: number, crm: number, op2: number, op: CacheOp, name: string, trap: number, el0: boolean, byVa: boolean): void {
+  CACHE_OPS.set((op1 << 7) | (crm << 3) | op2, { op, name, trap, el0, byVa });
+}
+cacheOp(0, 1, 0, CacheOp.ICIALLUIS, 'ic ialluis', HCR.TPU, false, false);
+cacheOp(0, 5, 0, CacheOp.ICIALLU, 'ic iallu', HCR.TPU, false, false);
+cacheOp(3, 5, 1, CacheOp.ICIVAU, 'ic ivau', HCR.TPU, true, true);
+cacheOp(0, 6, 1, CacheOp.DCIVAC, 'dc ivac', HCR.TPCP, false, true);
+cacheOp(0, 6, 2, CacheOp.DCISW, 'dc isw', HCR.TSW, false, false);
+cacheOp(0, 10, 2, CacheOp.DCCSW, 'dc csw', HCR.TSW, false, false);
+cacheOp(0, 14, 2, CacheOp.DCCISW, 'dc cisw', HCR.TSW, false, false);
+cacheOp(3, 4, 1, CacheOp.DCZVA, 'dc zva', HCR.TDZ, true, true);
+cacheOp(3, 10, 1, CacheOp.DCCVAC, 'dc cvac', HCR.TPCP, true, true);
+cacheOp(3, 11, 1, CacheOp.DCCVAU, 'dc cvau', HCR.TPU, true, true);
+cacheOp(3, 12, 1, CacheOp.DCCVAP, 'dc cvap', HCR.TPCP, true, true);
+cacheOp(3, 14, 1, CacheOp.DCCIVAC, 'dc civac', HCR.TPCP, true, true);
+
+/** The name of a DC/IC operation from a trapped-instruction ISS (EC 0x18, op0 = 1), for syndrome text. */
+export function cacheOpName(op1: number, crn: number, crm: number, op2: number): string | undefined {
+  return crn === 7 ? CACHE_OPS.get((op1 << 7) | (crm << 3) | op2)?.name : undefined;
+}
+
+const DATA_ABORT_CM = 1 << 8, DATA_ABORT_WNR = 1 << 6, DATA_ABORT_ISV_AND_SYNDROME = 0x1ff_c000;
+
+/**
+ * The address translation a cache maintenance by VA performs. Only DC IVAC needs
+ * write permission (it may discard data); the others cannot take Permission faults.
+ * Faults report CM=1 and WnR=1, and no instruction syndrome.
+ */
+function maintenanceTranslate(cpu: Cpu, va: bigint, invalidate: boolean): void {
+  try {
+    cpu.mmu.translate(va, invalidate ? AccessType.Write : AccessType.Read, 0, false);
+  } catch (e) {
+    if (!(e instanceof ArchException) || (e.ec !== EC.DABORT_LOWER && e.ec !== EC.DABORT_SAME)) throw e;
+    if (!invalidate && (e.iss & 0x3c) === 0x0c) return; // a Permission fault: not for this operation
+    throw new ArchException(e.targetEL, e.ec, (e.iss & ~DATA_ABORT_ISV_AND_SYNDROME) | DATA_ABORT_CM | DATA_ABORT_WNR,
+      e.far, e.hpfar, e.il);
+  }
+}
+
+function sys(cpu: Cpu, d: { raw: number; op1: number; CRn: number; CRm: number; op2: number; Rt: number }): void {
+  const c = d.CRn === 7 ? CACHE_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2) : undefined;
+  if (c === undefined) throw undefinedInstruction(cpu);
+  const el = cpu.ps.el;
+  const trapIss = () => sysTrapIss({ op0: 1, op1: d.op1, crn: 7, crm: d.CRm, op2: d.op2 }, d.Rt, false);
+  if (el === 0) {
+    if (!c.el0) throw undefinedInstruction(cpu);
+    const host = cpu.e2h && cpu.tge;
+    const enable = c.op === CacheOp.DCZVA ? 1n << 14n : 1n << 26n; // SCTLR.DZE, SCTLR.UCI
+    if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & enable) === 0n) {
+      throw new ArchException(defaultTargetEL(cpu), EC.SYS, trapIss());
+    }
+  }
+  if (el2TrapsApply(cpu) && ((cpu.hcr >>> c.trap) & 1) !== 0) throw new ArchException(2, EC.SYS, trapIss());
+  if (!c.byVa) return; // set/way and whole-cache operations: there are no caches to maintain
+  const va = cpu.x[d.Rt]!;
+  if (c.op === CacheOp.DCZVA) { dcZva(cpu, va); return; }
+  // With stage 2 enabled, DC IVAC at EL1 is performed as DC CIVAC: a no-op here either way.
+  maintenanceTranslate(cpu, va, c.op === CacheOp.DCIVAC);
+}
+
+/** DC ZVA: zeroes the aligned DCZID_EL0-sized block holding `va`, as stores (it is not cache maintenance). */
+function dcZva(cpu: Cpu, va: bigint): void {
+  if (dcZvaProhibited(cpu)) throw undefinedInstruction(cpu); // unreachable: DZE/TDZ trapped above
+  const base = va & ~BigInt(DCZ_BLOCK_BYTES - 1);
+  for (let off = 0; off < DCZ_BLOCK_BYTES; off += 8) cpu.write(base + BigInt(off), 8, 0n, 0);
+}
+
+// --- the table --------------------------------------------------------------------------
+
 export const SYSTEM: readonly AnyEncoding[] = [
-  enc('1101010100 1 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MRS', (cpu, d) => {
-    const s = sysregOperand(cpu, d, true);
-    const v = readSysreg(cpu, s);
-    if (d.Rt !== 31) cpu.x[d.Rt] = v;
-    if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: false, value: v, pc: cpu.pcs[1]! });
-  }),
-  enc('1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MSR (register)', (cpu, d) => {
-    const s = sysregOperand(cpu, d, false);
-    const v = cpu.x[d.Rt]!;
-    writeSysreg(cpu, s, v);
-    if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: true, value: v, pc: cpu.pcs[1]! });
-  }),
-  enc('11010100 010 imm16:16 000 00', 'HLT', (cpu, d) => {
-    if (d.imm16 === 0xf000 && cpu.ps.el > 0 && cpu.semihost !== null) { cpu.semihost(cpu); return; }
-    throw undefinedInstruction(cpu);
-  }),
+  enc('1101010100 1 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MRS', mrs,
+    (d) => `mrs\t${xr(d.Rt)}, ${sysregName(d.raw)}`),
+  enc('1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MSR (register)', msr,
+    (d) => `msr\t${sysregName(d.raw)}, ${xr(d.Rt)}`),
+  enc('1101010100 0 00 op1:3 0100 CRm:4 op2:3 11111', 'MSR (immediate)', msrImmediate,
+    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, #${d.CRm}`),
+  enc('1101010100 0 00 011 0010 CRm:4 op2:3 11111', 'HINT', hint,
+    (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t#0x${((d.CRm << 3) | d.op2).toString(16)}`),
+  enc('1101010100 0 00 011 0011 CRm:4 010 11111', 'CLREX', (cpu) => { cpu.exclusiveClear(); },
+    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t#${d.CRm}`)),
+  // DSB with CRm 0000 / 0100 are SSBB / PSSBB: base-architecture barriers, not feature-gated.
+  enc('1101010100 0 00 011 0011 CRm:4 100 11111', 'DSB', () => {}, (d) => `dsb\t${barrierOption(d.CRm, true)}`),
+  enc('1101010100 0 00 011 0011 CRm:4 101 11111', 'DMB', () => {}, (d) => `dmb\t${barrierOption(d.CRm, false)}`),
+  // Context synchronization: decoded code is invalidated on every write, so there is nothing to flush.
+  enc('1101010100 0 00 011 0011 CRm:4 110 11111', 'ISB', () => {}, (d) => (d.CRm === 15 ? 'isb' : `isb\t#0x${d.CRm.toString(16)}`)),
+  enc('1101010100 0 01 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'SYS', sys,
+    (d) => cacheOpName(d.op1, d.CRn, d.CRm, d.op2)?.concat(`, ${xr(d.Rt)}`)
+      ?? `sys\t#${d.op1}, C${d.CRn}, C${d.CRm}, #${d.op2}, ${xr(d.Rt)}`),
   enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => {
     throw new ArchException(defaultTargetEL(cpu), EC.SVC, d.imm16, undefined, undefined, 1, true);
-  }),
-  enc('11010100 000 imm16:16 000 10', 'HVC', (cpu, d) => {
-    if (cpu.ps.el === 0) throw undefinedInstruction(cpu);
-    throw new ArchException(2, EC.HVC, d.imm16, undefined, undefined, 1, true);
-  }),
-  enc('11010100 001 imm16:16 000 00', 'BRK', (cpu, d) => {
-    throw new ArchException(defaultTargetEL(cpu), EC.BRK, d.imm16);
-  }),
+  }, (d) => `svc\t${hex(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hex(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hex(d.imm16)}`),
+  enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hex(d.imm16)}`),
+  enc('11010100 010 imm16:16 000 00', 'HLT', (cpu, d) => {
+    if (d.imm16 === 0xf000 && cpu.ps.el > 0 && cpu.semihost !== null) { cpu.semihost(cpu); return; }
+    throw undefinedInstruction(cpu); // halting debug is not enabled
+  }, (d) => `hlt\t${hex(d.imm16)}`),
   enc('1101011 0100 11111 0000 00 11111 00000', 'ERET', (cpu) => {
     if (cpu.ps.el === 0) throw undefinedInstruction(cpu);
     exceptionReturn(cpu);
-  }),
-  enc('1101010100 0 00 011 0010 CRm:4 op2:3 11111', 'HINT', () => {}),
+  }, () => 'eret'),
 ];
+
+const BARRIER_OPTIONS: Readonly<Record<number, string>> = {
+  1: 'oshld', 2: 'oshst', 3: 'osh', 5: 'nshld', 6: 'nshst', 7: 'nsh', 9: 'ishld', 10: 'ishst', 11: 'ish',
+  13: 'ld', 14: 'st', 15: 'sy',
+};
+function barrierOption(crm: number, dsb: boolean): string {
+  if (dsb && crm === 0) return 'ssbb';
+  if (dsb && crm === 4) return 'pssbb';
+  return BARRIER_OPTIONS[crm] ?? `#0x${crm.toString(16)}`;
+}
