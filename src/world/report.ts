@@ -67,7 +67,7 @@ const DRAWN = 400;
 function timelineSvg(r: WorldReport): string {
   const exits = r.exits.slice(0, DRAWN);
   const entries = r.entries;
-  const start = Math.min(exits[0]?.icount ?? 0, entries[0]?.icount ?? 0);
+  const start = Math.min(exits[0]?.icount ?? r.icount, entries[0]?.icount ?? r.icount, r.loadPut[0]?.icount ?? r.icount);
   const lastExit = exits[exits.length - 1];
   const end = Math.max(start + 1, lastExit ? (entries.find((e) => e.icount > lastExit.icount)?.icount ?? lastExit.icount + 1) : r.icount);
   const W = Math.max(1000, exits.length * 8);

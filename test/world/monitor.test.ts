@@ -10,65 +10,7 @@ import { startHyp, type Hyp } from '../gdb/harness.js';
 import { worldForGdb } from '../../src/world/cli.js';
 import { RspClient } from '../../gdbstub/client.js';
 import { parseElf } from '../../src/loader/elf.js';
-
-// EL2 calls `common`, enters a guest (stage-2 identity block for 1G..2G) which calls `common`
-// too and then makes hypercalls; the vector returns to the guest until HVC #1.
-const SRC = `
-.text
-.global _start
-_start:
-	adr	x0, s2_l1
-	ldr	x1, =0x400007fd
-	str	x1, [x0, #8]
-	mov	x2, #7
-	orr	x0, x0, x2, lsl #48
-	msr	vttbr_el2, x0
-	ldr	x0, =0x80003560
-	msr	vtcr_el2, x0
-	ldr	x0, =((1 << 0) | (1 << 31))
-	msr	hcr_el2, x0
-	adr	x0, vectors
-	msr	vbar_el2, x0
-	adr	x20, vcpu
-	ldr	x1, [x20]
-	msr	sctlr_el1, x1
-	mov	x1, #1
-	str	x1, [x20, #8]
-	bl	common
-	adr	x0, guest
-	msr	elr_el2, x0
-	mov	x0, #0x3c5
-	msr	spsr_el2, x0
-	eret
-common:
-	add	x7, x7, #1
-	ret
-guest:
-	bl	common
-	hvc	#0x42
-guest2:
-	hvc	#0x43
-	hvc	#1
-	.balign 2048
-vectors:
-	.skip	0x400
-	mrs	x9, esr_el2
-	and	x9, x9, #0xffff
-	cmp	x9, #1
-	b.eq	done
-	eret
-done:
-	mrs	x1, sctlr_el1
-	str	x1, [x20]
-	str	xzr, [x20, #8]
-	hlt	#0xf000
-	b	done
-	.balign 8
-.global vcpu
-vcpu:	.quad	0x30d00800, 0
-	.balign 4096
-s2_l1:	.skip	4096
-`;
+import { GUEST_SNIPPET as SRC, snippetLayout } from './snippets.js';
 
 let dir: string;
 let hyp: Hyp | null = null;
@@ -81,12 +23,7 @@ async function start(): Promise<{ c: RspClient; sym: (n: string) => bigint; layo
   writeFileSync(elf, bytes);
   const image = parseElf(bytes);
   const layout = join(dir, 'layout.json');
-  writeFileSync(layout, JSON.stringify({
-    format: 'hypstep-vcpu-layout', version: 1, hypervisor: 'snippet',
-    vcpus: [{ name: 'vcpu0', symbol: 'vcpu', vmid: 7 }],
-    sysregs: { SCTLR_EL1: { offset: 0 } },
-    flags: { LOADED: { offset: 8, mask: '0x1', governs: ['SCTLR_EL1'] } },
-  }));
+  writeFileSync(layout, snippetLayout);
   hyp = await startHyp({ elf });
   worldForGdb(hyp.handle, null, elf);
   client = await RspClient.connect('127.0.0.1', hyp.port, { timeoutMs: 20_000 });
