@@ -1,0 +1,28 @@
+// Runs the exception fixtures (fixtures/exceptions) on QEMU and on hypstep.
+import { runQemu } from '../helpers/qemu.js';
+import { runHypstep } from '../helpers/hypstep.js';
+
+export const FIXTURES = new URL('../../fixtures/exceptions/build/', import.meta.url).pathname;
+
+export interface BothRuns { qemu: string; hypstep: string; hypstepStop: string; hypstepExit: number | null }
+
+export function runBoth(name: string): BothRuns {
+  const elf = `${FIXTURES}${name}.elf`;
+  const q = runQemu(elf);
+  if (q.status !== 0) throw new Error(`QEMU exited with ${q.status} on ${name}: ${q.stderr}`);
+  const h = runHypstep(elf, 5_000_000);
+  return { qemu: q.stdout, hypstep: h.stdout, hypstepStop: h.stop, hypstepExit: h.exitCode };
+}
+
+/**
+ * ESR_ELx as the ARM ARM lays it out, written here independently of src/: EC[31:26],
+ * IL[25], ISS[24:0].
+ */
+export function esr(ec: number, iss: number): string {
+  return `esr ${(((ec << 26) | (1 << 25) | iss) >>> 0).toString(16).padStart(16, '0')}`;
+}
+
+/** The ISS of a trapped MSR/MRS/SYS (EC 0x18): Op0[21:20] Op2[19:17] Op1[16:14] CRn[13:10] Rt[9:5] CRm[4:1] Dir[0]. */
+export function sysIss(op0: number, op1: number, crn: number, crm: number, op2: number, rt: number, read: boolean): number {
+  return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1) | (read ? 1 : 0);
+}
