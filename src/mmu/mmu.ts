@@ -199,11 +199,10 @@ export class Mmu {
   faultException(f: TranslationFault, va: bigint, type: AccessType, syndrome: number, extraIss = 0): ArchException {
     const fetch = type === AccessType.Fetch;
     if (f.stage === 1) {
-      // The instruction syndrome is IMPLEMENTATION DEFINED for aborts other than stage 2;
-      // like QEMU, we give it with every data abort taken to EL2 (not to EL1).
-      const el = this.cpu.ps.el;
-      const toEL2 = el === 2 || (el === 0 && this.cpu.tge);
-      return this.abort(va, type, f.fsc, extraIss | (toEL2 && !fetch ? syndrome & ISS_INSN_SYNDROME : 0));
+      // ISV may be 0 for aborts other than stage 2; like QEMU, we give the instruction
+      // syndrome for data aborts taken from EL2 to EL2, not to EL1 nor from EL0 under TGE.
+      const fromEL2 = this.cpu.ps.el === 2;
+      return this.abort(va, type, f.fsc, extraIss | (fromEL2 && !fetch ? syndrome & ISS_INSN_SYNDROME : 0));
     }
     let iss = f.fsc | (f.s1ptw ? 1 << 7 : 0) | extraIss;
     // WnR reports the access; a stage-1 table fetch is a read.
