@@ -1,0 +1,45 @@
+// What observing world switches costs: minihyp's vhe-deferred run with the world layer off,
+// with accounting on (no catches, no layout), and with the layout bound and the residency
+// checker on. Reported as ratios to the run with the layer off (QEMU has no such layer).
+import { performance } from 'node:perf_hooks';
+import { runMode, type RunModeOptions } from '../../src/world/demo.js';
+
+export interface BenchRow { name: string; hypstep: number; qemu: number | null; unit: string }
+
+const MODE = 'vhe-deferred';
+
+function timeRun(o: RunModeOptions): { ms: number; icount: number; stop: string } {
+  const t0 = performance.now();
+  const r = runMode(MODE, o);
+  return { ms: performance.now() - t0, icount: r.machine.cpu.icount, stop: r.stop };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+export async function benchWorld(rounds = 3): Promise<BenchRow[]> {
+  const configs: [string, RunModeOptions][] = [
+    ['off', { bare: true }],
+    ['accounting', { noLayout: true }],
+    ['checker', { check: true }],
+  ];
+  const times = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+  let icount = 0;
+  // Interleaved, so drift in machine load spreads over all three.
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, o] of configs) {
+      const r = timeRun(o);
+      if (r.stop !== 'exit') throw new Error(`minihyp ${MODE} did not run to its end (${r.stop}): the bench needs the complete CPU`);
+      icount = r.icount;
+      times.get(name)!.push(r.ms);
+    }
+  }
+  const off = median(times.get('off')!);
+  return [
+    { name: `minihyp ${MODE} run, world layer off (${icount} instructions)`, hypstep: off, qemu: null, unit: 'ms' },
+    { name: 'world layer: accounting on, catching off (time vs off)', hypstep: median(times.get('accounting')!) / off, qemu: null, unit: '×' },
+    { name: 'world layer: layout bound, residency checker on (time vs off)', hypstep: median(times.get('checker')!) / off, qemu: null, unit: '×' },
+  ];
+}
