@@ -13,6 +13,8 @@ export interface GdbStartOptions {
   waitForDebugger: boolean;
   /** One-line notices for the user (attach, detach, refusals). */
   notice?: (line: string) => void;
+  /** Called before the machine starts: other layers add monitor commands, filters, observers. */
+  setup?: (h: GdbHandle) => void;
 }
 
 export interface GdbHandle {
@@ -44,11 +46,13 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
     host: opts.host ?? '127.0.0.1', port: opts.port, monitor, ...(opts.notice ? { notice: opts.notice } : {}),
   });
   const addr = await server.listen();
-  if (!opts.waitForDebugger) server.runFree();
-  return {
+  const h: GdbHandle = {
     server, target, monitor, host: addr.host, port: addr.port, done: server.done,
     close: () => server.close(),
   };
+  opts.setup?.(h);
+  if (!opts.waitForDebugger) server.runFree();
+  return h;
 }
 
 /** The CLI's gdb options: `-s`, `-S`, `--gdb [host:]port`. */
@@ -66,12 +70,13 @@ export type GdbRunEnd =
  */
 export async function runUnderGdb(
   machine: Machine, o: GdbCliOptions, say: (line: string) => void, usage: (msg: string) => Error,
+  setup?: (h: GdbHandle) => void,
 ): Promise<GdbRunEnd> {
   const addr = o.gdb === undefined ? { host: '127.0.0.1', port: 1234 } : parseGdbAddress(o.gdb);
   if (!addr) throw usage(`invalid --gdb address '${o.gdb}' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)`);
   let h: GdbHandle;
   try {
-    h = await startGdbServer(machine, { ...addr, waitForDebugger: o.S === true, notice: say });
+    h = await startGdbServer(machine, { ...addr, waitForDebugger: o.S === true, notice: say, ...(setup ? { setup } : {}) });
   } catch (e) {
     throw usage(`cannot listen on ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }

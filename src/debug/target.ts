@@ -29,7 +29,8 @@ export class MachineTarget implements Target {
   readonly architecture = 'aarch64';
   readonly features = FEATURES;
   readonly registers: readonly DebugRegister[] = buildRegisters();
-  readonly gRegisterCount = REG.CPSR + 1;
+  /** Every register rides in `g`: one round trip for `info registers` instead of one per sysreg. */
+  readonly gRegisterCount = this.registers.length;
   readonly expedited = [REG.SP, REG.PC, REG.CPSR];
 
   /** The debugger's memory view (`monitor memory …`). */
