@@ -70,9 +70,12 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
       const r = t.walker.translate(va, view, 'read');
       ctx.out(`${hex(va)} in view ${view}: ${r.regime}\n`);
       for (const s of r.steps) {
-        ctx.out(`  stage ${s.stage} level ${s.level}: descriptor ${hex(s.descriptor).padEnd(18)} at PA ${hex(s.descriptorAddress)}  ${s.note}\n`);
+        const where = s.descriptorAddress === s.descriptorPA ? `PA ${hex(s.descriptorPA)}` : `IPA ${hex(s.descriptorAddress)} (PA ${hex(s.descriptorPA)})`;
+        ctx.out(`  ${s.forS1Walk ? '  (s1 table fetch) ' : ''}stage ${s.stage} level ${s.level}: ${s.kind.padEnd(7)} ${hex(s.descriptor).padEnd(18)} at ${where}\n`);
       }
-      ctx.out(r.pa !== undefined ? `  → PA ${hex(r.pa)}\n` : `  → no translation: ${r.fault ?? 'fault'}\n`);
+      for (const l of r.leaves ?? []) ctx.out(`  ${l}\n`);
+      if (r.ipa !== undefined) ctx.out(`  IPA ${hex(r.ipa)}\n`);
+      ctx.out(r.pa !== undefined ? `  → PA ${hex(r.pa)}${r.fault ? `  [${r.fault}]` : ''}\n` : `  → no translation: ${r.fault ?? 'fault'}\n`);
     },
   });
   reg.register({

@@ -8,7 +8,7 @@ import {
   SIGNAL, type BreakpointType, type Target, type TargetStop, type StopReason,
 } from '../../gdbstub/target.js';
 import { buildRegisters, FEATURES, REG, readRegister, writeRegister, type DebugRegister } from './registers.js';
-import { FlatWalker, type DebugWalker, type MemoryView } from './translate.js';
+import { MmuWalker, type DebugWalker, type MemoryView } from './translate.js';
 
 /** Thrown from the CPU's watch hook to stop before the access, as AArch64 watchpoints do. */
 class WatchHit {
@@ -54,7 +54,7 @@ export class MachineTarget implements Target {
   private readonly wanted = new Set<string>();
 
   constructor(readonly machine: Machine, walker?: DebugWalker) {
-    this.walker = walker ?? new FlatWalker(machine.cpu);
+    this.walker = walker ?? new MmuWalker(machine.cpu);
     machine.cpu.watcher = (va, size, write) => this.checkWatch(va, size, write);
   }
 

@@ -1,8 +1,9 @@
-// The debugger's memory views and its side-effect-free translation. The MMU owns the real
-// walk; the debugger needs from it only `DebugWalker`: a walk of a named regime that
+// The debugger's memory views and their side-effect-free translation. The MMU owns the
+// walk (src/mmu/debug.ts); the debugger sees it through `DebugWalker`: a walk of a view that
 // fills no TLB, updates no access flag and takes no fault, and reports each level.
 import type { Cpu } from '../cpu/cpu.js';
-import { SR, HCR } from '../sysregs/registry.js';
+import { HCR } from '../sysregs/registry.js';
+import { debugTranslate, type DebugLeaf } from '../mmu/debug.js';
 
 export type MemoryView = 'current' | 'el2' | 'el1' | 'ipa' | 'phys';
 export const MEMORY_VIEWS: readonly MemoryView[] = ['current', 'el2', 'el1', 'ipa', 'phys'];
@@ -18,20 +19,27 @@ export const VIEW_HELP: Readonly<Record<MemoryView, string>> = {
 export interface WalkStep {
   readonly stage: 1 | 2;
   readonly level: number;
-  /** Physical address the descriptor was read from. */
+  /** Where the descriptor was read: its address in its own space (an IPA for stage-1 tables under stage 2) and the PA. */
   readonly descriptorAddress: number;
+  readonly descriptorPA: number;
   readonly descriptor: bigint;
-  /** What the descriptor means: 'table', 'block 2M', 'page', 'invalid', … */
-  readonly note: string;
+  /** What the descriptor is: 'table', 'block', 'page', 'invalid'. */
+  readonly kind: string;
+  /** A stage-2 walk made to fetch a stage-1 descriptor. */
+  readonly forS1Walk: boolean;
 }
 
 export interface DebugTranslation {
-  /** The regime walked, in words (e.g. 'EL1&0 stage 1 (MMU off) + stage 2 (off)'). */
+  /** The regime walked, in words (e.g. 'EL1&0 stage 1 + stage 2'). */
   readonly regime: string;
   readonly steps: readonly WalkStep[];
+  /** The IPA, where stage 2 was involved. */
+  readonly ipa?: number;
   /** The physical address, or undefined with `fault` saying why not. */
   readonly pa?: number;
   readonly fault?: string;
+  /** One line per leaf: size, memory type, permissions. */
+  readonly leaves?: readonly string[];
 }
 
 /** What the debugger needs from the MMU. */
@@ -57,28 +65,40 @@ export function regimeOf(cpu: Cpu, view: MemoryView): { s1: 'el2' | 'el1' | null
   }
 }
 
+function describeLeaf(stage: 1 | 2, l: DebugLeaf): string {
+  const size = l.size >= 1 << 30 ? `${l.size / 2 ** 30}G` : l.size >= 1 << 20 ? `${l.size / 2 ** 20}M` : `${l.size / 1024}K`;
+  const perms = stage === 1 ? `EL0 ${l.el0} EL1/2 ${l.privileged}` : l.privileged;
+  return `stage ${stage} leaf: level ${l.level} ${size} ${l.memType}, ${l.shareability}, ${perms}${l.global ? '' : ', nG'}`;
+}
+
 /**
- * The walker available until the MMU provides its debugger walk: exact while the
- * regime's MMU is off (flat mapping, the only translation the core implements yet), and
- * an honest refusal when a stage is enabled.
+ * The walker over the MMU's side-effect-free debugger walk (src/mmu/debug.ts). A
+ * permission fault still yields the PA: the debugger reads and writes what the walk
+ * reaches, whatever the guest's permissions (as a JTAG debugger would).
  */
-export class FlatWalker implements DebugWalker {
+export class MmuWalker implements DebugWalker {
   constructor(private readonly cpu: Cpu) {}
 
-  translate(va: bigint, view: MemoryView, _access: 'read' | 'write'): DebugTranslation {
-    const cpu = this.cpu;
-    const r = regimeOf(cpu, view);
-    if (r.s1 !== null) {
-      const sctlr = r.s1 === 'el2' ? cpu.sr[SR.SCTLR_EL2!]! : cpu.sr[SR.SCTLR_EL1!]!;
-      const reg = r.s1 === 'el2' ? 'SCTLR_EL2' : 'SCTLR_EL1';
-      if ((sctlr & 1n) !== 0n) {
-        return { regime: `${r.name}`, steps: [], fault: `${reg}.M=1: stage-1 walks need the MMU's debugger walk, which is not available yet` };
-      }
+  translate(va: bigint, view: MemoryView, access: 'read' | 'write'): DebugTranslation {
+    if (view === 'phys') {
+      if (va >= PA_LIMIT) return { regime: 'physical', steps: [], fault: `0x${va.toString(16)} is beyond the 48-bit physical address space` };
+      return { regime: 'physical (no translation)', steps: [], pa: Number(va) };
     }
-    if (r.s2) {
-      return { regime: r.name, steps: [], fault: 'HCR_EL2.VM=1: stage-2 walks need the MMU\'s debugger walk, which is not available yet' };
-    }
-    if (va >= PA_LIMIT) return { regime: `${r.name} (MMU off)`, steps: [], fault: `0x${va.toString(16)} is beyond the 48-bit physical address space` };
-    return { regime: r.s1 === null ? r.name : `${r.name} (MMU off: VA = PA)`, steps: [], pa: Number(va) };
+    const t = debugTranslate(this.cpu, va, view, access);
+    const leaves: string[] = [];
+    if (t.stage1) leaves.push(describeLeaf(1, t.stage1));
+    if (t.stage2) leaves.push(describeLeaf(2, t.stage2));
+    const s2 = view !== 'ipa' && t.ipa !== null;
+    return {
+      regime: t.regime === 'stage 2' ? 'stage 2 (IPA → PA)' : `${t.regime} stage 1${s2 ? ' + stage 2' : ''}`,
+      steps: t.levels.map((l) => ({
+        stage: l.stage, level: l.level, descriptorAddress: l.descriptorAddress, descriptorPA: l.descriptorPA,
+        descriptor: l.descriptor, kind: l.kind, forS1Walk: l.forS1Walk,
+      })),
+      ...(t.ipa !== null && view !== 'ipa' ? { ipa: t.ipa } : {}),
+      ...(t.pa !== null ? { pa: t.pa } : {}),
+      ...(t.fault ? { fault: `${t.fault.description}${t.pa !== null ? ' (the debugger may still access it)' : ''}` } : {}),
+      leaves,
+    };
   }
 }
