@@ -18,6 +18,20 @@ const FIXTURES = [
   'guest',
 ];
 
+/**
+ * QEMU's output as the ARM ARM has it. QEMU 7.2 gives an instruction syndrome (ISV = 1,
+ * ISS[24:14]) with stage-1 data aborts taken from EL2 to EL2 (EC 0x25); the ARM ARM says
+ * "For other faults reported in ESR_EL2, ISV is 0 except for the following stage 2
+ * aborts", and an EC 0x25 abort is never stage 2. So those bits are cleared here.
+ */
+function armArmView(qemu: string): string {
+  return qemu.replace(/ESR=([0-9a-f]{16})/g, (all, hex: string) => {
+    const esr = BigInt(`0x${hex}`);
+    if (Number(esr >> 26n) !== 0x25) return all;
+    return `ESR=${(esr & ~0x01ff_c000n).toString(16).padStart(16, '0')}`;
+  });
+}
+
 describe('MMU fixtures: hypstep vs QEMU', () => {
   it.each(FIXTURES)('%s', (name) => {
     const elf = dir + name + '.elf';
@@ -25,6 +39,6 @@ describe('MMU fixtures: hypstep vs QEMU', () => {
     const h = runHypstep(elf, 20_000_000);
     expect(q.stdout).toContain('done\n');
     expect(h.stop).toBe('exit');
-    expect(h.stdout).toBe(q.stdout);
+    expect(h.stdout).toBe(armArmView(q.stdout));
   }, 60_000);
 });
