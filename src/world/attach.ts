@@ -2,6 +2,8 @@
 import type { Machine } from '../board/machine.js';
 import { World } from './world.js';
 import { bindLayout, readLayout, type VcpuLayout } from './layout.js';
+import { SR } from '../sysregs/registry.js';
+import { debugTranslate } from '../mmu/debug.js';
 
 export interface WorldOptions {
   /** A layout file (`path` or `path#mode`). */
@@ -20,6 +22,21 @@ export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
   return world;
 }
 
+/**
+ * Binds a layout. Symbols are virtual addresses of the hypervisor's EL2 regime: they are
+ * translated by walking its tables while its MMU is on, else taken as physical. A layout bound
+ * with the MMU off is placed again at the first exit (by then the hypervisor runs translated).
+ */
 export function useLayout(world: World, machine: Machine, layout: VcpuLayout, symbol?: (name: string) => bigint | undefined): void {
-  world.bind(layout, bindLayout(layout, machine.image, symbol ?? ((n) => machine.symbol(n))));
+  const cpu = machine.cpu;
+  const lookup = symbol ?? ((n: string) => machine.symbol(n));
+  const el2MmuOn = () => (cpu.sr[SR.SCTLR_EL2!]! & 1n) === 1n;
+  const phys = (va: bigint): number => {
+    if (el2MmuOn()) {
+      const t = debugTranslate(cpu, va, 'el2');
+      if (t.pa !== null) return t.pa;
+    }
+    return Number(va);
+  };
+  world.bind(layout, bindLayout(layout, lookup, phys), el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, lookup, phys) : null));
 }

@@ -2,7 +2,8 @@
 // deferral discussion in numbers: what deferring the EL1 registers to vcpu_load/vcpu_put saves
 // per exit on VHE, and what deferring the 32-bit ones on non-VHE saves and costs.
 import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Machine } from '../board/machine.js';
 import { parseElf } from '../loader/elf.js';
 import { attachWorld } from './attach.js';
@@ -10,7 +11,14 @@ import { summarise, type WorldSummary } from './summary.js';
 import { table } from './format.js';
 import type { World } from './world.js';
 
-export const MINIHYP_DIR = new URL('../../../fixtures/minihyp/', import.meta.url).pathname;
+/** The package root: the first directory above this module with a package.json (from src/ or dist/src/). */
+function packageRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
+  return d;
+}
+
+export const MINIHYP_DIR = join(packageRoot(), 'fixtures', 'minihyp');
 
 export interface ModeRun {
   readonly mode: string;

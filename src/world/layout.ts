@@ -3,7 +3,6 @@
 // validates it and binds it to a loaded image (symbols → physical addresses).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Image } from '../loader/elf.js';
 import { sysregByName, sysregByKey, sysregKey, type SysregSpec } from '../sysregs/registry.js';
 
 export const LAYOUT_FORMAT = 'hypstep-vcpu-layout';
@@ -191,15 +190,11 @@ export interface BoundVcpu {
   readonly flags: readonly BoundFlag[];
 }
 
-/** Image virtual address → physical, through the loadable segments (identity outside them). */
-export function imagePhys(image: Image | null, va: bigint): number {
-  for (const s of image?.segments ?? []) {
-    if (va >= s.vaddr && va < s.vaddr + BigInt(s.memsz)) return s.paddr + Number(va - s.vaddr);
-  }
-  return Number(va);
-}
-
-export function bindLayout(layout: VcpuLayout, image: Image | null, symbol: (name: string) => bigint | undefined): BoundVcpu[] {
+/**
+ * Places a layout: each vcpu's address from its symbol (or `address`), turned into a physical
+ * address by `phys` (the hypervisor's own translation; identity when its MMU is off).
+ */
+export function bindLayout(layout: VcpuLayout, symbol: (name: string) => bigint | undefined, phys: (va: bigint) => number = Number): BoundVcpu[] {
   return layout.vcpus.map((v) => {
     let base = v.address;
     if (base === undefined) {
@@ -207,7 +202,7 @@ export function bindLayout(layout: VcpuLayout, image: Image | null, symbol: (nam
       if (base === undefined) throw new LayoutError(`vcpu ${v.name}: symbol '${v.symbol}' is not in the loaded image (nor known from gdb)`);
     }
     const va = base + BigInt(v.offset);
-    const pa = imagePhys(image, va);
+    const pa = phys(va);
     const flags = layout.flags.map((f): BoundFlag => ({ ...f, pa: pa + f.offset }));
     const slots = layout.slots.map((s): BoundSlot => ({
       ...s, pa: pa + s.offset, flag: flags.find((f) => f.governs.includes(s.name)) ?? null,

@@ -140,6 +140,7 @@ export class World implements CpuObserver {
   private segmentStart: number;
   private el2AtSegment = 0;
   private readonly watched = new Map<number, Watched[]>();
+  private replace: (() => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
   private attachedTo: ObserverSet | null = null;
 
@@ -188,9 +189,15 @@ export class World implements CpuObserver {
 
   // --- layouts ------------------------------------------------------------------------------
 
-  /** Binds a layout placed in memory; residency tracking and load/put events start now. */
-  bind(layout: VcpuLayout, vcpus: readonly BoundVcpu[]): void {
+  /**
+   * Binds a layout placed in memory; residency tracking and load/put events start now.
+   * `replace`, when given, is asked at each exit for a better placement until it gives one.
+   */
+  bind(layout: VcpuLayout, vcpus: readonly BoundVcpu[], replace: (() => readonly BoundVcpu[] | null) | null = null): void {
+    const running = this.running?.bound.name;
+    const onCpu = new Map(this.vcpus.map((v) => [v.bound.name, v.onCpu]));
     this.unbind();
+    this.replace = replace;
     this.layout = layout;
     this.vcpus = vcpus.map((bound) => ({ bound, onCpu: new Set<string>() }));
     const add = (pa: number, size: number, w: Watched) => {
@@ -204,8 +211,12 @@ export class World implements CpuObserver {
       for (const slot of v.bound.slots) add(slot.pa, slot.width, { vcpu: v, slot });
       for (const flag of v.bound.flags) add(flag.pa, flag.width, { vcpu: v, flag });
     }
-    // A guest already running when the layout arrives: its switched registers are on the CPU.
-    if (this.inGuest) {
+    if (onCpu.size > 0) {
+      // Placed again: the state that memory does not hold carries over.
+      for (const v of this.vcpus) for (const r of onCpu.get(v.bound.name) ?? []) v.onCpu.add(r);
+      this.running = this.vcpus.find((v) => v.bound.name === running) ?? null;
+    } else if (this.inGuest) {
+      // A guest already running when the layout arrives: its switched registers are on the CPU.
       this.running = this.identify();
       this.running?.bound.slots.forEach((s) => { if (s.flag === null) this.running!.onCpu.add(s.name); });
     }
@@ -218,6 +229,7 @@ export class World implements CpuObserver {
     this.layout = null;
     this.vcpus = [];
     this.running = null;
+    this.replace = null;
   }
 
   vcpu(name: string): VcpuState | undefined { return this.vcpus.find((v) => v.bound.name === name); }
@@ -297,6 +309,10 @@ export class World implements CpuObserver {
     if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
     // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
     this.inGuest = false;
+    if (this.replace !== null) {
+      const placed = this.replace();
+      if (placed !== null) this.bind(this.layout!, placed);
+    }
     const sr = this.cpu.sr;
     const reason = decodeExit(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
     this.window = newCosts();

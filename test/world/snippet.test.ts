@@ -158,7 +158,7 @@ s2_l1:	.skip	4096
       sysregs: { SCTLR_EL1: { offset: 0 } },
       flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
     }));
-    w.bind(layout, bindLayout(layout, m.image, (n) => m.symbol(n)));
+    w.bind(layout, bindLayout(layout, (n) => m.symbol(n)));
     const stops: string[] = [];
     w.stop = (msg) => { stops.push(msg); m.cpu.requestStop({ kind: 'requested', why: msg }); };
     runToEnd(m, end);

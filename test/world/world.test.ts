@@ -123,7 +123,7 @@ function withLayout(): { cpu: Cpu; w: World } {
   w.checking = true;
   w.stop = () => {};
   const layout = parseLayout(LAYOUT);
-  w.bind(layout, bindLayout(layout, null, () => undefined));
+  w.bind(layout, bindLayout(layout, () => undefined));
   return { cpu, w };
 }
 const VCPU = 0x4001_0000n;
