@@ -8,7 +8,7 @@ import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.
 import { exceptionTracer } from './trace.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
-import { worldForRun } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
+import { worldForRun, worldForGdb } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
 import { runUnderGdb } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
@@ -71,7 +71,8 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
 
   // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
   if (o.s || o.S || o.gdb !== undefined) {
-    const end = await runUnderGdb(m, { s: o.s, S: o.S, gdb: o.gdb }, say, (msg) => new UsageError(msg));
+    const end = await runUnderGdb(m, { s: o.s, S: o.S, gdb: o.gdb }, say, (msg) => new UsageError(msg),
+      (h) => { worldForGdb(h, world?.world ?? null, imagePath); }); // world-switch monitor commands
     if (end.kind === 'exited') return end.code;
     if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
     say(end.message);
