@@ -74,9 +74,9 @@ function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): v
 const enum Hint { NOP = 0, YIELD = 1, WFE = 2, WFI = 3, SEV = 4, SEVL = 5 }
 const HINT_NAMES: Readonly<Record<number, string>> = {
   0: 'nop', 1: 'yield', 2: 'wfe', 3: 'wfi', 4: 'sev', 5: 'sevl', 7: 'xpaclri', 8: 'pacia1716', 10: 'pacib1716',
-  12: 'autia1716', 14: 'autib1716', 16: 'esb', 17: 'psb csync', 18: 'tsb csync', 20: 'csdb', 24: 'paciaz',
+  12: 'autia1716', 14: 'autib1716', 16: 'esb', 17: 'psb\tcsync', 18: 'tsb\tcsync', 20: 'csdb', 24: 'paciaz',
   25: 'paciasp', 26: 'pacibz', 27: 'pacibsp', 28: 'autiaz', 29: 'autiasp', 30: 'autibz', 31: 'autibsp',
-  32: 'bti', 34: 'bti c', 36: 'bti j', 38: 'bti jc',
+  32: 'bti', 34: 'bti\tc', 36: 'bti\tj', 38: 'bti\tjc',
 };
 
 /** The ISS of a trapped WFI/WFE from AArch64: CV=1, COND=0b1110, TI. */
@@ -241,19 +241,24 @@ export const SYSTEM: readonly AnyEncoding[] = [
   enc('1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MSR (register)', msr,
     (d) => `msr\t${sysregName(d.raw)}, ${xr(d.Rt)}`),
   enc('1101010100 0 00 op1:3 0100 CRm:4 op2:3 11111', 'MSR (immediate)', msrImmediate,
-    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, #${d.CRm}`),
+    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, #0x${d.CRm.toString(16)}`),
   enc('1101010100 0 00 011 0010 CRm:4 op2:3 11111', 'HINT', hint,
     (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t#0x${((d.CRm << 3) | d.op2).toString(16)}`),
   enc('1101010100 0 00 011 0011 CRm:4 010 11111', 'CLREX', (cpu) => { cpu.exclusiveClear(); },
-    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t#${d.CRm}`)),
+    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t#0x${d.CRm.toString(16)}`)),
   // DSB with CRm 0000 / 0100 are SSBB / PSSBB: base-architecture barriers, not feature-gated.
-  enc('1101010100 0 00 011 0011 CRm:4 100 11111', 'DSB', () => {}, (d) => `dsb\t${barrierOption(d.CRm, true)}`),
-  enc('1101010100 0 00 011 0011 CRm:4 101 11111', 'DMB', () => {}, (d) => `dmb\t${barrierOption(d.CRm, false)}`),
+  enc('1101010100 0 00 011 0011 CRm:4 100 11111', 'DSB', () => {},
+    (d) => (d.CRm === 0 ? 'ssbb' : d.CRm === 4 ? 'pssbb' : `dsb\t${barrierOption(d.CRm)}`)),
+  enc('1101010100 0 00 011 0011 CRm:4 101 11111', 'DMB', () => {}, (d) => `dmb\t${barrierOption(d.CRm)}`),
   // Context synchronization: decoded code is invalidated on every write, so there is nothing to flush.
   enc('1101010100 0 00 011 0011 CRm:4 110 11111', 'ISB', () => {}, (d) => (d.CRm === 15 ? 'isb' : `isb\t#0x${d.CRm.toString(16)}`)),
   enc('1101010100 0 01 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'SYS', sys,
-    (d) => cacheOpName(d.op1, d.CRn, d.CRm, d.op2)?.concat(`, ${xr(d.Rt)}`)
-      ?? `sys\t#${d.op1}, C${d.CRn}, C${d.CRm}, #${d.op2}, ${xr(d.Rt)}`),
+    (d) => {
+      const c = d.CRn === 7 ? CACHE_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2) : undefined;
+      if (c === undefined) return `sys\t#${d.op1}, C${d.CRn}, C${d.CRm}, #${d.op2}, ${xr(d.Rt)}`;
+      const [mnemonic, op] = c.name.split(' ');
+      return c.byVa || d.Rt !== 31 ? `${mnemonic}\t${op}, ${xr(d.Rt)}` : `${mnemonic}\t${op}`;
+    }),
   enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => {
     throw new ArchException(defaultTargetEL(cpu), EC.SVC, d.imm16, undefined, undefined, 1, true);
   }, (d) => `svc\t${hex(d.imm16)}`),
@@ -274,8 +279,6 @@ const BARRIER_OPTIONS: Readonly<Record<number, string>> = {
   1: 'oshld', 2: 'oshst', 3: 'osh', 5: 'nshld', 6: 'nshst', 7: 'nsh', 9: 'ishld', 10: 'ishst', 11: 'ish',
   13: 'ld', 14: 'st', 15: 'sy',
 };
-function barrierOption(crm: number, dsb: boolean): string {
-  if (dsb && crm === 0) return 'ssbb';
-  if (dsb && crm === 4) return 'pssbb';
+function barrierOption(crm: number): string {
   return BARRIER_OPTIONS[crm] ?? `#0x${crm.toString(16)}`;
 }
