@@ -44,7 +44,6 @@ export class GdbServer implements SessionHost {
     this.notice = opts.notice ?? ((l) => log(l));
     this.done = new Promise((res) => { this.resolveDone = res; });
     this.server = createServer((s) => this.accept(s));
-    this.server.on('error', (e) => this.notice(`gdb server error: ${e.message}`));
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -54,6 +53,8 @@ export class GdbServer implements SessionHost {
       this.server.once('error', onError);
       this.server.listen(this.opts.port, host, () => {
         this.server.off('error', onError);
+        // Errors after listening (rare: the OS closing the socket) are told, never thrown.
+        this.server.on('error', (e) => this.notice(`gdb server error: ${e.message}`));
         const a = this.server.address() as AddressInfo;
         resolve({ host: a.address, port: a.port });
       });

@@ -1,6 +1,6 @@
 // End to end: the real gdb-multiarch, in batch mode, against `hypstep run -S --gdb`.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,21 +23,25 @@ afterEach(() => {
   for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
 });
 
-interface Hypstep { proc: ChildProcess; port: number; stderr: () => string }
+const HELLO_ELF = join(ROOT, 'fixtures/hello/build/hello.elf');
 
-async function hypstep(): Promise<Hypstep> {
+interface Hypstep { proc: ChildProcess; port: number; stderr: () => string; stdout: () => string; exited: Promise<number | null> }
+
+async function hypstep(elf = SESSION_ELF): Promise<Hypstep> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'run', '-m', '64M', '-S', '--gdb', `127.0.0.1:${port}`, SESSION_ELF], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'run', '-m', '64M', '-S', '--gdb', `127.0.0.1:${port}`, elf], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
-  let err = '';
+  let err = '', out = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
   const deadline = Date.now() + 20_000; // generous: CI machines are shared
   while (!err.includes('gdb stub on')) {
     if (proc.exitCode !== null) throw new Error(`hypstep exited (${proc.exitCode}): ${err}`);
     if (Date.now() > deadline) throw new Error(`hypstep did not start its stub: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { proc, port, stderr: () => err };
+  return { proc, port, stderr: () => err, stdout: () => out, exited };
 }
 
 interface GdbRun { out: string; code: number | null; proc: ChildProcess; done: Promise<void> }
@@ -133,5 +137,24 @@ describe('gdb-multiarch against hypstep run -S', () => {
     expect(h.proc.exitCode).toBeNull();
     expect(h.stderr()).toMatch(/refused a second debugger/);
     expect(h.stderr().match(/debugger detached/g)?.length).toBe(2);
+  });
+
+  it('reports the guest exit to gdb, then hypstep exits with the guest status', async () => {
+    const h = await hypstep(HELLO_ELF);
+    const g = gdb(h.port, ['continue'], 'exit');
+    await g.done;
+    expect(g.out).toMatch(/\[Inferior 1 \(.*\) exited normally\]/);
+    expect(await h.exited).toBe(0);
+    expect(h.stdout()).toBe('Hello from hypstep: running at EL2\n');
+  });
+
+  it('refuses a bad or busy --gdb address with one line and status 2', async () => {
+    const bad = spawnSync(process.execPath, [CLI, 'run', '--gdb', 'nope', SESSION_ELF], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("hypstep: invalid --gdb address 'nope' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)\n");
+    const h = await hypstep();
+    const busy = spawnSync(process.execPath, [CLI, 'run', '-m', '64M', '--gdb', String(h.port), SESSION_ELF], { encoding: 'utf8' });
+    expect(busy.status).toBe(2);
+    expect(busy.stderr).toMatch(/^hypstep: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE\n$/);
   });
 });
