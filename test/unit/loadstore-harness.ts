@@ -126,3 +126,16 @@ export const ESR = {
   /** Data abort taken without a change in EL, alignment fault (DFSC 0x21); WnR for writes. */
   alignment: (write: boolean): number => ((0x25 << 26) | (1 << 25) | (write ? 1 << 6 : 0) | 0x21) >>> 0,
 } as const;
+
+/**
+ * QEMU 7.2 reports an instruction syndrome (ISV=1, ISS[24:14]) for every data abort taken to
+ * EL2, stage-1 ones included (QEMU issue #1057); the ARM ARM gives ESR_EL2 an ISV of 1 only
+ * for stage-2 aborts. A data abort taken from EL2 to EL2 (EC 0x25) is never a stage-2 one, so
+ * the ARM ARM's ESR is QEMU's with ISS[24:14] cleared: this maps a printed ESR (16 hex digits)
+ * to it and leaves every other line alone.
+ */
+export function armArmEsrLine(line: string): string {
+  const m = /^(E?)([0-9a-f]{16})$/.exec(line);
+  if (m === null || (Number.parseInt(m[2]!, 16) >>> 26) !== 0x25) return line;
+  return `${m[1]}${(BigInt(`0x${m[2]}`) & ~0x01ff_c000n).toString(16).padStart(16, '0')}`;
+}
