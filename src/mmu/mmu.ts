@@ -2,8 +2,10 @@
 // (./walk.ts), the aborts a failed translation raises, TLB maintenance, and top-byte-ignore
 // for branch targets.
 //
-// The TLB is direct-mapped, TLB_SIZE entries indexed by VA bits [23:12] XOR a hash of the
-// translation context (so that a guest and its host don't evict each other). An entry holds
+// The TLB is direct-mapped, split like a CPU's into a data half and an instruction-fetch
+// half (so that a loop's code page and the data it walks never evict each other), each of
+// TLB_SIZE entries indexed by VA bits [23:12] XOR a hash of the translation context (so
+// that a guest and its host don't evict each other either). An entry holds
 // the VA page as two int32 tags (VA[31:12], VA[63:32]), a translation context id, the
 // PA of the page (a number: PAs are 48 bits) and the permissions of every privilege
 // (walk.ts PERM mask). A hit costs two BigInt→number conversions and four integer
@@ -38,6 +40,8 @@ export { PA_BITS } from './regime.js';
 const TLB_BITS = 12;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
+/** Both halves: data entries at [0, TLB_SIZE), instruction-fetch entries above. */
+const TLB_ENTRIES = 2 * TLB_SIZE;
 /** When this many contexts are live, start over (a runaway of distinct TTBR values). */
 const MAX_CONTEXTS = 4096;
 /** ISS[24:14] of a data abort: ISV, SAS, SSE, SRT, SF, AR — what the load/store passes as `syndrome`. */
@@ -59,13 +63,13 @@ const CONTEXT_REGS = new Set([
 ]);
 
 export class Mmu {
-  private readonly tagLo = new Int32Array(TLB_SIZE);
-  private readonly tagHi = new Int32Array(TLB_SIZE);
-  private readonly ctxOf = new Int32Array(TLB_SIZE);
-  private readonly pageBase = new Float64Array(TLB_SIZE);
-  private readonly perms = new Uint16Array(TLB_SIZE);
+  private readonly tagLo = new Int32Array(TLB_ENTRIES);
+  private readonly tagHi = new Int32Array(TLB_ENTRIES);
+  private readonly ctxOf = new Int32Array(TLB_ENTRIES);
+  private readonly pageBase = new Float64Array(TLB_ENTRIES);
+  private readonly perms = new Uint16Array(TLB_ENTRIES);
   /** log2 of the stage-1 leaf an entry came from: a TLBI by VA covers the whole block. */
-  private readonly leafBits = new Uint8Array(TLB_SIZE);
+  private readonly leafBits = new Uint8Array(TLB_ENTRIES);
 
   /** Current context ids (ASID-tagged and global); -1 when stale. */
   private ctx = -1;
@@ -101,7 +105,8 @@ export class Mmu {
   translate(va: bigint, type: AccessType, syndrome: number, unprivileged: boolean): number {
     const lo = Number(BigInt.asUintN(32, va)) | 0;
     const hi = Number(BigInt.asIntN(32, va >> 32n));
-    const idx = ((lo >>> 12) ^ this.salt) & TLB_MASK;
+    // AccessType.Fetch (2) >> 1 selects the instruction half.
+    const idx = (((lo >>> 12) ^ this.salt) & TLB_MASK) | ((type >>> 1) << TLB_BITS);
     const c = this.ctxOf[idx]!;
     if ((c === this.ctx || c === this.gctx) && this.tagLo[idx] === (lo & ~0xfff) && this.tagHi[idx] === hi) {
       let sh = unprivileged ? this.unprivShift : this.privShift;
@@ -305,7 +310,7 @@ export class Mmu {
     const vaLo = (page % 2 ** 20) * 4096; // VA[31:12] << 12
     const ids = this.liveIds((c) => inScope(c) && (asid === -2 || c.asid === -1 || c.asid === asid));
     this.generation++;
-    for (let i = 0; i < TLB_SIZE; i++) {
+    for (let i = 0; i < TLB_ENTRIES; i++) {
       if (!ids.has(this.ctxOf[i]!)) continue;
       if ((this.tagHi[i]! & 0xff_ffff) !== vaHi) continue;
       const bits = this.leafBits[i]!;
