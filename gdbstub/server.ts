@@ -80,7 +80,10 @@ export class GdbServer implements SessionHost {
   }
 
   resume(action: 'step' | 'continue'): Promise<TargetStop> {
-    const p = this.target.resume(action);
+    // A target that throws is a bug; it must not take the process down.
+    const p = this.target.resume(action).catch((e: unknown): TargetStop => ({
+      kind: 'stopped', signal: SIGNAL.ABRT, message: `internal error: ${e instanceof Error ? e.message : String(e)}`,
+    }));
     this.pending = p;
     void p.then((stop) => {
       if (this.pending === p) this.pending = null;

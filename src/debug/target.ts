@@ -208,9 +208,13 @@ export class MachineTarget implements Target {
     try {
       r = m.run(budget);
     } catch (e) {
-      if (!(e instanceof WatchHit)) throw e;
-      cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
       m.flush();
+      if (!(e instanceof WatchHit)) {
+        // A bug in the emulator: report it to the debugger rather than die with a stack trace.
+        const msg = e instanceof Error ? e.message : String(e);
+        return { kind: 'stopped', signal: SIGNAL.ABRT, message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)` };
+      }
+      cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
       return { kind: 'stopped', signal: SIGNAL.TRAP, reason: e.reason };
     } finally {
       if (hadBp) cpu.breakpoints.add(pc);

@@ -119,3 +119,17 @@ describe('connections', () => {
     expect(hyp.handle.target.running).toBe(false);
   });
 });
+
+describe('emulator bugs', () => {
+  it('an exception escaping the CPU becomes a SIGABRT stop with a message, not a crash', async () => {
+    const c = await RspClient.connect('127.0.0.1', hyp.port);
+    const cpu = hyp.machine.cpu;
+    cpu.observer = { exceptionReturned: () => { throw new TypeError('simulated emulator bug'); } };
+    const s = await c.cont();
+    expect(s.signal).toBe(6);
+    expect(c.console).toMatch(/internal error at PC 0x[0-9a-f]+: simulated emulator bug/);
+    cpu.observer = null;
+    expect(await c.request('?')).toMatch(/^T06/);
+    c.close();
+  });
+});

@@ -221,3 +221,35 @@ describe('attach, detach and kill', () => {
     expect(hyp.machine.cpu.breakpoints.size).toBe(0);
   });
 });
+
+describe('hooks for other layers', () => {
+  it('raiseStop from an observer stops after the event, with a console message first', async () => {
+    const t = hyp.handle.target;
+    hyp.machine.cpu.observer = {
+      exceptionTaken: (e) => { if (e.toEL === 2) t.raiseStop({ kind: 'stopped', signal: 5, message: `[test] exit to EL2, ESR 0x${e.esr.toString(16)}` }); },
+    };
+    const s = await c.cont();
+    expect(s.signal).toBe(5);
+    expect(c.console).toMatch(/\[test\] exit to EL2, ESR 0x5a000042\n/);
+    expect(s.registers.get(32)).toBe(sym('el2_sync_lower')); // at the first instruction of the vector
+    hyp.machine.cpu.observer = null;
+  });
+  it('breakpoint filters can decline a hit', async () => {
+    let seen = 0;
+    hyp.handle.target.breakpointFilters.push(() => ++seen >= 3);
+    await c.insertBreakpoint(sym('el2_sync_lower'));
+    await c.cont();
+    expect(seen).toBe(3);
+    expect(await c.readRegister('x3')).toBe(2n); // two HVCs went by before the third stopped
+  });
+  it('asks gdb for wanted symbols through qSymbol', async () => {
+    const t = hyp.handle.target;
+    t.wantSymbol('vcpu_ctxt');
+    t.wantSymbol('not_there');
+    expect(await c.request('qSymbol::')).toBe(`qSymbol:${Buffer.from('vcpu_ctxt').toString('hex')}`);
+    expect(await c.request(`qSymbol:40081000:${Buffer.from('vcpu_ctxt').toString('hex')}`)).toBe(`qSymbol:${Buffer.from('not_there').toString('hex')}`);
+    expect(await c.request(`qSymbol::${Buffer.from('not_there').toString('hex')}`)).toBe('OK');
+    expect(t.symbol('vcpu_ctxt')).toBe(0x4008_1000n);
+    expect(t.symbol('counter')).toBe(sym('counter')); // from the ELF when gdb did not say
+  });
+});
