@@ -145,3 +145,16 @@ describe('target description', () => {
     expect(xml.indexOf('<flags')).toBeLessThan(xml.indexOf('name="x0"'));
   });
 });
+
+describe('--gdb address', async () => {
+  const { parseGdbAddress } = await import('../../src/debug/gdb.js');
+  it('defaults to loopback and accepts QEMU spellings', () => {
+    expect(parseGdbAddress('1234')).toEqual({ host: '127.0.0.1', port: 1234 });
+    expect(parseGdbAddress(':1234')).toEqual({ host: '127.0.0.1', port: 1234 });
+    expect(parseGdbAddress('tcp::1234')).toEqual({ host: '127.0.0.1', port: 1234 });
+    expect(parseGdbAddress('0.0.0.0:1234')).toEqual({ host: '0.0.0.0', port: 1234 });
+    expect(parseGdbAddress('[::1]:1234')).toEqual({ host: '::1', port: 1234 });
+    expect(parseGdbAddress('nope')).toBeUndefined();
+    expect(parseGdbAddress('70000')).toBeUndefined();
+  });
+});
