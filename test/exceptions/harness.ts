@@ -50,9 +50,9 @@ export function exec(lines: string[], o: ExecOptions = {}): Exec {
   cpu.ps.el = o.el ?? 2;
   cpu.ps.sp = cpu.ps.el === 0 ? 0 : 1;
   cpu.ps.daif = 0xf;
-  o.setup?.(cpu);
   const taken: ExceptionTaken[] = [];
   cpu.observer = { exceptionTaken: (e) => { taken.push(e); } };
+  o.setup?.(cpu); // may replace the observer
   let done = 0;
   let stop: string | null = null;
   for (let i = 0; i < lines.length; i++) {
