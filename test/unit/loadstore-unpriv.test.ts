@@ -1,8 +1,8 @@
-// LDTR/STTR and friends: unprivileged (EL0 permissions) at EL2 only in the VHE host
-// (HCR_EL2.E2H=1, TGE=1); with TGE=0 or E2H=0 they are ordinary accesses. A page mapped
-// for EL2 only (AP=00) and one also mapped for EL0 (AP=01) in the EL2&0 regime tell the two
-// apart: an unprivileged access to the first is a permission fault. Run on QEMU and hypstep
-// with identical output, and checked against the ARM ARM's fault syndrome.
+// LDTR/STTR and friends: always unprivileged (EL0 permissions) at EL1; at EL2 only in the
+// VHE host (HCR_EL2.E2H=1, TGE=1), and ordinary accesses with TGE=0 or E2H=0. A page
+// mapped for privileged accesses only (AP=00) and one also mapped for EL0 (AP=01) tell
+// the two apart: an unprivileged access to the first is a permission fault. Each program
+// runs on QEMU and hypstep with identical output, checked against the ARM ARM's syndrome.
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,103 @@ const STEPS: [string, 'fault-read' | 'fault-write' | 'ok'][] = [
   ['ldtr x7, [x10, #8]', 'fault-read'],
   ['ldr x8, [x10, #16]', 'ok'],
 ];
+
+const PUTHEX = `puthex:	// x20 as 16 hex digits and a newline; uses x22, x25
+	mov x25, #60
+1:	lsr x22, x20, x25
+	and x22, x22, #15
+	ldrb w22, [x23, x22]
+	strb w22, [x24]
+	subs x25, x25, #4
+	b.ge 1b
+	mov w22, #10
+	strb w22, [x24]
+	ret`;
+
+/** Translation tables (EL2&0 or EL1&0: the same descriptors), hex digits, the exit block. */
+const TABLES = `	.data
+	.balign 4096
+l1:	.quad 0x00000401              // 0-1 GiB: Device (the UART), privileged only
+	.quad l2 + 3                  // 1-2 GiB: a level-2 table
+	.fill 510, 8, 0
+l2:	.quad 0x40000705              // 0x4000_0000, 2 MiB: Normal, AP=00 (privileged only)
+	.quad 0x40200745              // 0x4020_0000, 2 MiB: Normal, AP=01 (EL0 too)
+	.fill 510, 8, 0
+hexdigits: .ascii "0123456789abcdef"
+	.balign 8
+exit_block: .quad 0x20026, 0`;
+
+/** At EL1 (EL1&0 regime, the same tables): LDTR/STTR always unprivileged. */
+const EL1_STEPS: [string, 'fault-read' | 'fault-write' | 'ok'][] = [
+  ['ldr x1, [x10]', 'ok'],
+  ['ldtr x2, [x10]', 'fault-read'],
+  ['sttrb w1, [x10, #24]', 'fault-write'],
+  ['ldtrsb x3, [x11, #7]', 'ok'],
+  ['sttr w1, [x11, #8]', 'ok'],
+  ['ldtr x4, [x11, #8]', 'ok'],
+  ['str x1, [x10, #32]', 'ok'],
+  ['ldr x5, [x10, #32]', 'ok'],
+];
+
+function el1Program(): string {
+  return `#include "virt.inc"
+	.text
+	.global _start
+_start:
+	ldr x23, =hexdigits
+	ldr x24, =UART_BASE
+	ldr x0, =0xff00
+	msr mair_el1, x0
+	ldr x0, =(25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32))
+	msr tcr_el1, x0
+	ldr x0, =l1
+	msr ttbr0_el1, x0
+	adr x0, vectors
+	msr vbar_el1, x0
+	ldr x0, =0x30d01805           // SCTLR_EL1: RES1, SPAN, M, C, I
+	msr sctlr_el1, x0
+	ldr x0, =(1 << 31)            // HCR_EL2: RW; no stage 2
+	msr hcr_el2, x0
+	mov x0, #0x3c5                // EL1h
+	msr spsr_el2, x0
+	adr x0, el1
+	msr elr_el2, x0
+	isb
+	eret
+el1:
+	ldr x10, =0x40100000
+	ldr x11, =0x40200000
+	ldr x0, =0x1122334455667788
+	str x0, [x10]
+	ldr x0, =0x8877665544332211
+	str x0, [x11]
+${EL1_STEPS.map(([st]) => `\t${st}`).join('\n')}
+${[1, 2, 3, 4, 5].map((n) => `\tmov x20, x${n}\n\tbl puthex`).join('\n')}
+	mov x0, #0x18
+	ldr x1, =exit_block
+	hlt #0xf000
+
+${PUTHEX}
+
+	.balign 2048
+vectors:
+	.fill 128, 4, 0xd4200000
+	b handler                     // 0x200: current EL with SPx, synchronous
+handler:
+	mov x29, x30
+	mrs x20, esr_el1
+	bl puthex
+	mrs x20, far_el1
+	bl puthex
+	mrs x20, elr_el1
+	add x20, x20, #4
+	msr elr_el1, x20
+	mov x30, x29
+	eret
+
+${TABLES}
+`;
+}
 
 function program(): string {
   return `#include "virt.inc"
@@ -88,18 +185,7 @@ ${STEPS.map(([s]) => `\t${s}`).join('\n')}
 	ldr x1, =exit_block
 	hlt #0xf000
 
-puthex:	// x20 as 16 hex digits and a newline; uses x22, x25
-	mov x25, #60
-1:	lsr x22, x20, x25
-	and x22, x22, #15
-	ldrb w22, [x23, x22]
-	strb w22, [x24]
-	subs x25, x25, #4
-	b.ge 1b
-	mov w22, #10
-	strb w22, [x24]
-	ret
-
+${PUTHEX}
 	.balign 2048
 vectors:
 	.fill 128, 4, 0xd4200000
@@ -118,22 +204,11 @@ handler:
 	mov x30, x29
 	eret
 
-	.data
-	.balign 4096
-l1:	.quad 0x00000401              // 0-1 GiB: Device (the UART), EL2 only
-	.quad l2 + 3                  // 1-2 GiB: a level-2 table
-	.fill 510, 8, 0
-l2:	.quad 0x40000705              // 0x4000_0000, 2 MiB: Normal, AP=00 (EL2 only)
-	.quad 0x40200745              // 0x4020_0000, 2 MiB: Normal, AP=01 (EL0 too)
-	.fill 510, 8, 0
-hexdigits: .ascii "0123456789abcdef"
-	.balign 8
-exit_block: .quad 0x20026, 0
-`;
+${TABLES}`;
 }
 
-describe('unprivileged loads and stores at EL2', () => {
-  it('fault on an EL2-only page exactly in the VHE host with TGE=1, on QEMU and hypstep alike', () => {
+describe('unprivileged loads and stores', () => {
+  it('fault on a privileged-only page at EL2 exactly in the VHE host with TGE=1, on QEMU and hypstep alike', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hypstep-lsu-'));
     try {
       const elf = join(dir, 'u.elf');
@@ -157,6 +232,31 @@ describe('unprivileged loads and stores at EL2', () => {
       expect(regs).toEqual([
         '1122334455667788', '0000000000000000', '0000000000000000', '1122334455660088', '0000000000005566',
         '1122334455667788', '0000000000000000', '0000000000007788', '0000000000007788', '1122334455660088',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fault on a privileged-only page at EL1, where they are always unprivileged', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hypstep-lsu-'));
+    try {
+      const elf = join(dir, 'u1.elf');
+      writeFileSync(elf, assembleElf(el1Program()));
+      const q = runQemu(elf);
+      const h = runHypstep(elf);
+      expect(h.stop).toBe('exit');
+      expect(h.stdout).toBe(q.stdout);
+      // ESR_EL1: EC 0x25, IL, ISV=0, WnR for the store, level-2 permission fault.
+      const lines = h.stdout.trim().split('\n');
+      const faults = EL1_STEPS.filter(([, f]) => f !== 'ok');
+      const va = (st: string) => 0x4010_0000 + Number(/#(\d+)/.exec(st)?.[1] ?? 0);
+      expect(lines.slice(0, 2 * faults.length)).toEqual(faults.flatMap(([st, f]) => [
+        (((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0).toString(16).padStart(16, '0'),
+        va(st).toString(16).padStart(16, '0'),
+      ]));
+      expect(lines.slice(2 * faults.length)).toEqual([
+        '1122334455667788', '0000000000000000', 'ffffffffffffff88', '0000000055667788', '1122334455667788',
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
