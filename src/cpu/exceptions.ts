@@ -47,6 +47,37 @@ export function defaultTargetEL(cpu: Cpu): number {
   return cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge) ? 2 : 1;
 }
 
+/** HCR_EL2 routing bits of the asynchronous exceptions, by VectorKind (Irq, Fiq, SError). */
+const ROUTE_BIT = [0, HCR.IMO, HCR.FMO, HCR.AMO];
+/** Their PSTATE mask bits within ps.daif (D=3, A=2, I=1, F=0) and HCR_EL2 virtual-pending bits. */
+const MASK_BIT = [0, 1, 0, 2];
+const VIRTUAL_BIT = [0, HCR.VI, HCR.VF, HCR.VSE];
+
+/**
+ * The EL a physical IRQ, FIQ or SError would be taken to now, or -1 while it is masked.
+ * From EL0/EL1 it is routed to EL2 under HCR_EL2.TGE or IMO/FMO/AMO (all three read as 1
+ * in a VHE host), and is then taken whatever PSTATE says; taken to the current EL, it
+ * is masked by PSTATE.{I,F,A}. There is no EL3.
+ */
+export function physicalInterruptTarget(cpu: Cpu, kind: VectorKind): number {
+  const el = cpu.ps.el;
+  const target = el === 2 || cpu.tge || ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0 ? 2 : 1;
+  if (target > el) return target;
+  return ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) !== 0 ? -1 : target;
+}
+
+/**
+ * Whether the virtual IRQ/FIQ/SError that HCR_EL2.VI/VF/VSE makes pending is taken now
+ * (always to EL1): only at EL0/EL1, with the matching IMO/FMO/AMO set, TGE clear, and
+ * PSTATE not masking it.
+ */
+export function virtualInterruptPending(cpu: Cpu, kind: VectorKind): boolean {
+  if (cpu.ps.el === 2 || cpu.tge) return false;
+  const h = cpu.hcr;
+  return ((h >>> ROUTE_BIT[kind]!) & 1) !== 0 && ((h >>> VIRTUAL_BIT[kind]!) & 1) !== 0
+    && ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0;
+}
+
 /** The architected UNDEFINED exception (EC 0x00) for the current instruction. */
 export function undefinedInstruction(cpu: Cpu): ArchException {
   return new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
