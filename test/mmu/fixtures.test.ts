@@ -16,6 +16,8 @@ const FIXTURES = [
   'vhe',
   // An EL1 guest under stage 2 with an MMIO hole: emulated UART, ESR/FAR/HPFAR, S1PTW, AT S12E1R.
   'guest',
+  // TLBI/AT as instructions: UNDEFINED at EL0 and for the EL2 forms at EL1, HCR_EL2.TTLB traps, AT with the MMU off.
+  'mmuops',
 ];
 
 /**
