@@ -95,14 +95,6 @@ export function immAddressText(n: number, imm: number, post: boolean, wback: boo
   return imm === 0 ? `[${rsp(n)}]` : `[${rsp(n)}, #${imm}]`;
 }
 
-/**
- * A PC-relative target as objdump prints it where no symbol covers it (`0x40080f00`);
- * with a symbol objdump prints `40080f00 <sym>`, which is the disassembler driver's business.
- */
-export function targetText(pc: bigint, offset: number): string {
-  return `0x${BigInt.asUintN(64, pc + BigInt(offset)).toString(16)}`;
-}
-
 const PRF_TYPE = ['pld', 'pli', 'pst'];
 const PRF_TARGET = ['l1', 'l2', 'l3'];
 

@@ -14,9 +14,9 @@ import { X, setX, setXSP } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { extendReg, UXTX } from '../alu.js';
 import { undefinedInstruction } from '../exceptions.js';
-import { unallocated } from './dp-common.js';
+import { unallocated, target } from './dp-common.js';
 import {
-  baseReg, unprivFlag, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, targetText, prfopText,
+  baseReg, unprivFlag, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText,
 } from './ls-common.js';
 import type { Cpu } from '../cpu.js';
 
@@ -161,7 +161,7 @@ function singleText(d: Single, pc: bigint): string {
   const rt = rz(d.t, d.sf);
   switch (d.form) {
     case Form.Register: return `${d.mnemonic}\t${rt}, ${registerOffsetText(d)}`;
-    case Form.Literal: return `${d.mnemonic}\t${rt}, ${targetText(pc, d.imm)}`;
+    case Form.Literal: return `${d.mnemonic}\t${rt}, ${target(pc, d.imm)}`;
     default: return `${d.mnemonic}\t${rt}, ${immAddressText(d.n, d.imm, d.post, d.wback)}`;
   }
 }
@@ -199,7 +199,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     }),
     prefetch, prefetchText('prfm')),
   encPrepared('11 011 0 00 imm19:19 Rt:5', 'PRFM (literal)',
-    (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => targetText(pc, sextNum(f.imm19, 19) * 4) }),
+    (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => target(pc, sextNum(f.imm19, 19) * 4) }),
     prefetch, prefetchText('prfm')),
 
   encPrepared('size:2 111 0 01 00 imm12:12 Rn:5 Rt:5', 'STR (unsigned offset)',
