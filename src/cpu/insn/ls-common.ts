@@ -48,9 +48,6 @@ export function checkAligned(cpu: Cpu, va: bigint, bytes: number, type: AccessTy
   if ((Number(va & 0xffn) & (bytes - 1)) !== 0) throw cpu.mmu.abort(va, type, FSC.ALIGNMENT);
 }
 
-/** The number of bytes `log2size` stands for. */
-export const bytesOf = (log2size: number): number => 1 << log2size;
-
 /**
  * ISS[24:14] of a data abort on a single-register load or store, as a stage-2 fault
  * reports it so that a hypervisor can emulate the access: ISV=1, SAS (access size),
