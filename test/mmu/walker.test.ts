@@ -351,3 +351,36 @@ describe('stage 2', () => {
     expect(debugTranslate(m.cpu, 0x4000_0000n, 'ipa').fault).toMatchObject({ stage: 2, fsc: 0x04 });
   });
 });
+
+describe('external aborts and the debugger view', () => {
+  it('a table outside RAM gives a synchronous external abort on the walk, at that level', () => {
+    const { m, t } = el2Setup();
+    const slot = t.slot(0x0020_0000, 1);
+    t.write(slot, 0x1000_0000n | 3n); // level-2 table at an unmapped PA
+    expect(debugTranslate(m.cpu, 0x0020_0000n, 'el2').fault).toMatchObject({ fsc: 0x16, level: 2, stage: 1 });
+    const e = abortOf(() => m.cpu.mmu.translate(0x0020_0000n, AccessType.Read, 0, false));
+    expect([e.targetEL, e.iss & 0x3f]).toEqual([2, 0x16]);
+    // A table in the UART's MMIO window: the debugger never reads devices.
+    t.write(slot, 0x0900_0000n | 3n);
+    expect(debugTranslate(m.cpu, 0x0020_0000n, 'el2').fault?.fsc).toBe(0x16);
+  });
+
+  it("names regimes: 'el2' follows E2H, 'el20' forces EL2&0, 'current' follows PSTATE, 'ipa' is stage 2 only", () => {
+    const { m, s1, s2 } = s2Setup();
+    s1.map(0x1000, 0x8000_1000, 3, AF);
+    s2.map(0x8000_1000, 0x4400_1000, 3, AF | S2_R);
+    expect(debugTranslate(m.cpu, 0x1008n, 'current')).toMatchObject({ regime: 'EL1&0', ipa: 0x8000_1008, pa: 0x4400_1008 });
+    expect(debugTranslate(m.cpu, 0x8000_1008n, 'ipa')).toMatchObject({ regime: 'stage 2', pa: 0x4400_1008 });
+    // A stage-2 permission fault still says where the mapping leads.
+    const w = debugTranslate(m.cpu, 0x1008n, 'el1', 'write');
+    expect(w.fault).toMatchObject({ stage: 2, fsc: 0x0f });
+    expect(w.pa).toBe(0x4400_1008);
+    expect(debugTranslate(m.cpu, 0x1008n, 'el2').regime).toBe('EL2');
+    setReg(m.cpu, 'HCR_EL2', (1n << 31n) | 1n | (1n << 34n));
+    expect(debugTranslate(m.cpu, 0x1008n, 'el2').regime).toBe('EL2&0');
+    expect(debugTranslate(m.cpu, 0x1008n, 'el20').regime).toBe('EL2&0');
+    // EL0's view of an EL1-only page.
+    const el0 = debugTranslate(m.cpu, 0x1008n, 'el1', 'read', { el0: true });
+    expect(el0.fault).toMatchObject({ stage: 1, fsc: 0x0f });
+  });
+});
