@@ -67,10 +67,12 @@ export class Cpu {
   watcher: ((va: bigint, size: number, write: boolean) => void) | null = null;
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
-   * `physWatchPages` counts ranges per RAM page; nothing is tested while `physWatchCount` is 0.
+   * `physWatchPages` counts ranges per RAM page and `physWatchGranules` per 8-byte granule of
+   * those pages, so a check is two array reads; nothing is tested while `physWatchCount` is 0.
    */
   private physWatchCount = 0;
   private physWatchPages: Uint16Array;
+  private readonly physWatchGranules = new Map<number, Uint16Array>();
   private physWatches: { pa: number; size: number }[] = [];
   private stopRequest: StopReason | null = null;
   private readonly code = new Map<number, CodePage>();
@@ -212,12 +214,24 @@ export class Cpu {
   private forWatchPages(pa: number, size: number, delta: number): void {
     const off = pa - this.bus.ramBase;
     for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) this.physWatchPages[p]! += delta;
+    for (let g = off >>> 3; g <= (off + size - 1) >>> 3; g++) {
+      const page = g >>> (PAGE_SHIFT - 3);
+      let gr = this.physWatchGranules.get(page);
+      if (gr === undefined) this.physWatchGranules.set(page, gr = new Uint16Array(PAGE_SIZE >>> 3));
+      gr[g & ((PAGE_SIZE >>> 3) - 1)]! += delta;
+    }
   }
 
   private physWatched(pa: number, size: number): boolean {
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize || this.physWatchPages[off >>> PAGE_SHIFT] === 0) return false;
-    for (const w of this.physWatches) if (pa < w.pa + w.size && pa + size > w.pa) return true;
+    // Accesses reaching here stay within one page (page-crossing ones are split into bytes).
+    const gr = this.physWatchGranules.get(off >>> PAGE_SHIFT)!;
+    const mask = (PAGE_SIZE >>> 3) - 1;
+    for (let g = off >>> 3; g <= (off + size - 1) >>> 3; g++) {
+      // A granule may be shared with an unwatched neighbour: then compare the ranges exactly.
+      if (gr[g & mask] !== 0) return this.physWatches.some((w) => pa < w.pa + w.size && pa + size > w.pa);
+    }
     return false;
   }
 

@@ -19,7 +19,7 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-export async function benchWorld(rounds = 3): Promise<BenchRow[]> {
+export async function benchWorld(rounds = 5): Promise<BenchRow[]> {
   const configs: [string, RunModeOptions][] = [
     ['off', { bare: true }],
     ['accounting', { noLayout: true }],
@@ -27,7 +27,9 @@ export async function benchWorld(rounds = 3): Promise<BenchRow[]> {
   ];
   const times = new Map<string, number[]>(configs.map(([n]) => [n, []]));
   let icount = 0;
-  // Interleaved, so drift in machine load spreads over all three.
+  // One unmeasured round warms the JIT for every configuration; then interleaved rounds, so
+  // drift in machine load spreads over all three.
+  for (const [, o] of configs) timeRun(o);
   for (let i = 0; i < rounds; i++) {
     for (const [name, o] of configs) {
       const r = timeRun(o);
