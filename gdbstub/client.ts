@@ -271,11 +271,17 @@ export class RspClient {
    */
   async cont(timeoutMs = this.timeoutMs): Promise<StopReply> {
     const reply = this.request('c', 0, true);
+    let giveUp: NodeJS.Timeout | undefined;
+    // A stub that ignores the interrupt too: the connection is dropped (its state is unknown).
+    const abandoned = new Promise<never>((_, reject) => {
+      giveUp = setTimeout(() => { this.close(); reject(new RspError(`no stop reply within ${this.timeoutMs} ms of the interrupt`)); }, timeoutMs + this.timeoutMs);
+    });
     const timer = setTimeout(() => this.interrupt(), timeoutMs);
     try {
-      return parseStop(await reply);
+      return parseStop(await Promise.race([reply, abandoned]));
     } finally {
       clearTimeout(timer);
+      clearTimeout(giveUp);
     }
   }
 
