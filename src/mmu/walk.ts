@@ -301,9 +301,12 @@ export class Translator {
         contiguous: ((leaf.hi >>> 20) & 1) === 1, perms,
       };
       if (acc.check && ((perms >>> (acc.permShift + acc.type)) & 1) === 0) {
-        out.fault = this.fault(FSC.PERMISSION, leaf.level, 1, false, -1);
+        const f = this.fault(FSC.PERMISSION, leaf.level, 1, false, -1);
         out.perms = perms;
         if (this.s2 === null || stage2 === Stage2Use.WalksOnly) out.pa = out.ipa;
+        // Still say where the mapping leads (the debugger writes breakpoints into read-only code).
+        else this.finishStage2(out, perms, AccessType.Read);
+        out.fault = f;
         return out;
       }
     }

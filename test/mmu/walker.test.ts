@@ -384,3 +384,17 @@ describe('external aborts and the debugger view', () => {
     expect(el0.fault).toMatchObject({ stage: 1, fsc: 0x0f });
   });
 });
+
+describe('the debugger through a stage-1 permission fault', () => {
+  it('still gets the PA under stage 2 (a breakpoint written into read-only guest code)', () => {
+    const { m, s1, s2 } = s2Setup();
+    s1.map(0x1000, 0x8000_1000, 3, AF | AP_PRIV_RO);
+    s2.map(0x8000_1000, 0x4400_1000, 3, AF | S2_R | S2_W);
+    const w = debugTranslate(m.cpu, 0x1008n, 'el1', 'write');
+    expect(w.fault).toMatchObject({ stage: 1, fsc: 0x0f });
+    expect([w.ipa, w.pa]).toEqual([0x8000_1008, 0x4400_1008]);
+    // The CPU takes the stage-1 fault, to EL1.
+    const e = abortOf(() => m.cpu.mmu.translate(0x1008n, AccessType.Write, 0, false));
+    expect([e.targetEL, e.iss & 0x7f]).toEqual([1, 0x4f]);
+  });
+});
