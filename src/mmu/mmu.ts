@@ -10,10 +10,10 @@
 // PA of the page (a number: PAs are 48 bits) and the permissions of every privilege
 // (walk.ts PERM mask). A hit stores the VA into a BigUint64Array and reads it back as two
 // int32 halves, then does four integer compares: no BigInt arithmetic, no allocation.
-// Measured on Node 20 (a loop of lookups of VAs computed with BigInt.asUintN, as the
-// load/store code produces them): about 110 M lookups/s, against 20 M/s for
-// Number(BigInt.asUintN(32, va)) / Number(va >> 32n) and less for a BigUint64Array tag
-// compare. Every entry covers one 4 KiB page, whatever the granule or block size.
+// Measured on Node 20 (test/mmu/tlb-lookup-bench.mjs, VAs computed with BigInt.asUintN
+// as the load/store code produces them): 3 to 5 times the lookups per second of
+// Number(BigInt.asUintN(32, va)) / Number(va >> 32n), and more against a BigUint64Array
+// tag compare (30-110 M/s against 7-20 M/s, depending on the load of the machine).
 //
 // A translation context is everything an entry's validity depends on besides the VA:
 // regime, VMID, ASID (or "global" for nG=0 entries), the TTBRs, TCR, SCTLR.{M,WXN},
