@@ -197,13 +197,17 @@ export class MachineTarget implements Target {
     }
   }
 
-  /** Runs up to `budget` instructions; null when the budget ran out with nothing to report. */
-  private runSlice(budget: number, first: boolean): TargetStop | null {
+  /**
+   * Runs up to `budget` instructions; null when the budget ran out with nothing to report.
+   * `first`: the breakpoint at the PC (and, unless `watchToo` is false, a watchpoint hit by
+   * this instruction) was already reported and must not stop it again.
+   */
+  private runSlice(budget: number, first: boolean, watchToo = true): TargetStop | null {
     const m = this.machine;
     const cpu = m.cpu;
     const pc = cpu.pcs[0]!;
     const hadBp = first && cpu.breakpoints.delete(pc);
-    if (first) this.watchSkipIcount = cpu.icount;
+    if (first && watchToo) this.watchSkipIcount = cpu.icount;
     let r: CpuStop;
     try {
       r = m.run(budget);
@@ -229,8 +233,8 @@ export class MachineTarget implements Target {
       case 'breakpoint': {
         const type = this.sw.has(r.pc) ? 'sw' : 'hw';
         if (!this.breakpointFilters.every((f) => f(r.pc, type))) {
-          // Not for this debugger's purpose: step over it and go on.
-          return this.runSlice(1, true);
+          // Not for this debugger's purpose: step over it (its watchpoints still apply) and go on.
+          return this.runSlice(1, true, false);
         }
         return { kind: 'stopped', signal: SIGNAL.TRAP, reason: { type: type === 'sw' ? 'swbreak' : 'hwbreak' } };
       }
