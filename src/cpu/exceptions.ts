@@ -132,6 +132,15 @@ export function takeException(
   }
 }
 
+/**
+ * Takes an SVC/HVC exception from inside the instruction's semantics, without the cost
+ * of a throw: these are on the world-switch path. The preferred return is the next instruction.
+ */
+export function takeCall(cpu: Cpu, targetEL: number, ec: number, imm16: number): void {
+  const esr = ((ec << 26) | (1 << 25) | imm16) >>> 0;
+  takeException(cpu, targetEL, VectorKind.Sync, cpu.pcs[0]!, esr);
+}
+
 /** Takes a thrown synchronous exception for the instruction at `pc`. */
 export function takeSync(cpu: Cpu, e: ArchException, pc: bigint): void {
   const preferred = e.returnToNext ? BigInt.asUintN(64, pc + 4n) : pc;

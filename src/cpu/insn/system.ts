@@ -3,7 +3,7 @@
 // cache maintenance (DC/IC). TLBI and AT live in mmuops.ts, decoded before this table;
 // every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
-import { ArchException, EC, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply } from '../exceptions.js';
+import { ArchException, EC, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply, takeCall } from '../exceptions.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
 import { sysregByKey, SR, HCR } from '../../sysregs/registry.js';
 import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
@@ -124,7 +124,7 @@ function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
 
 function hvc(cpu: Cpu, d: { imm16: number }): void {
   if (cpu.ps.el === 0 || ((cpu.hcr >>> HCR.HCD) & 1) !== 0) throw undefinedInstruction(cpu);
-  throw new ArchException(2, EC.HVC, d.imm16, undefined, undefined, 1, true);
+  takeCall(cpu, 2, EC.HVC, d.imm16);
 }
 
 /**
@@ -259,9 +259,8 @@ export const SYSTEM: readonly AnyEncoding[] = [
       const [mnemonic, op] = c.name.split(' ');
       return c.byVa || d.Rt !== 31 ? `${mnemonic}\t${op}, ${xr(d.Rt)}` : `${mnemonic}\t${op}`;
     }),
-  enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => {
-    throw new ArchException(defaultTargetEL(cpu), EC.SVC, d.imm16, undefined, undefined, 1, true);
-  }, (d) => `svc\t${hex(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => { takeCall(cpu, defaultTargetEL(cpu), EC.SVC, d.imm16); },
+    (d) => `svc\t${hex(d.imm16)}`),
   enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hex(d.imm16)}`),
   enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hex(d.imm16)}`),
   enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hex(d.imm16)}`),
