@@ -138,28 +138,32 @@ function checkReference(built: BuiltElf, qemu: string): Map<string, string> {
   return blocks;
 }
 
-/** Runs programs `first`..`first+count-1` of `seed`, `perElf` to an ELF, on both machines. */
-export async function runSeed(seed: number, first: number, count: number, perElf = 50): Promise<RunResult> {
-  const dir = join(OUT_ROOT, `seed-${seed}`);
-  const elfs: BuiltElf[] = [];
-  for (let i = first; i < first + count; i += perElf) {
-    const entries = Array.from({ length: Math.min(perElf, first + count - i) }, (_, k) => {
-      const program = generateProgram(seed, i + k);
-      return { program, name: programName(program) };
-    });
-    elfs.push(buildElf(entries, dir, `p${i}-${i + entries.length - 1}`));
-  }
-  const qemuRuns = elfs.map((b) => runQemuAsync(b.path));
+/**
+ * Runs `ref` on QEMU and `hyp` (the same programs unless a test plants a difference) on hypstep,
+ * `perElf` programs to an ELF, and returns the programs whose dumps differ.
+ */
+export async function comparePrograms(ref: Program[], dir: string, hyp: Program[] = ref, perElf = 50): Promise<Mismatch[]> {
+  const build = (ps: Program[], suffix: string): BuiltElf[] => {
+    const out: BuiltElf[] = [];
+    for (let i = 0; i < ps.length; i += perElf) {
+      const entries = ps.slice(i, i + perElf).map((program) => ({ program, name: programName(program) }));
+      out.push(buildElf(entries, dir, `p${entries[0]!.program.index}-${entries[entries.length - 1]!.program.index}${suffix}`));
+    }
+    return out;
+  };
+  const refElfs = build(ref, '');
+  const hypElfs = hyp === ref ? refElfs : build(hyp, '-hypstep');
+  const qemuRuns = refElfs.map((b) => runQemuAsync(b.path));
   qemuRuns.forEach((q) => q.catch(() => {})); // awaited below; don't let an early rejection go unhandled
   const mismatches: Mismatch[] = [];
-  for (const [k, built] of elfs.entries()) {
-    const hyp = runOnHypstep(built.bytes);
+  for (const [k, built] of refElfs.entries()) {
+    const hypOut = runOnHypstep(hypElfs[k]!.bytes);
     const qemu = await qemuRuns[k]!;
     const stem = built.path.replace(/\.elf$/, '');
     writeFileSync(`${stem}.qemu.txt`, qemu);
-    writeFileSync(`${stem}.hypstep.txt`, hyp);
+    writeFileSync(`${stem}.hypstep.txt`, hypOut);
     const expected = checkReference(built, qemu);
-    const actual = splitBlocks(hyp);
+    const actual = splitBlocks(hypOut);
     for (const e of built.entries) {
       const detail = describeDifference(expected.get(e.name), actual.get(e.name));
       if (detail === null) continue;
@@ -168,7 +172,14 @@ export async function runSeed(seed: number, first: number, count: number, perElf
       mismatches.push({ program: e.program, name: e.name, detail, listing });
     }
   }
-  return { programs: count, mismatches, dir };
+  return mismatches;
+}
+
+/** Runs programs `first`..`first+count-1` of `seed` on both machines. */
+export async function runSeed(seed: number, first: number, count: number): Promise<RunResult> {
+  const dir = join(OUT_ROOT, `seed-${seed}`);
+  const programs = Array.from({ length: count }, (_, k) => generateProgram(seed, first + k));
+  return { programs: count, mismatches: await comparePrograms(programs, dir), dir };
 }
 
 /** The instruction words of unit `i` of the program in `slot` (needs `markUnits`). */
@@ -188,12 +199,15 @@ function unitWords(built: BuiltElf, slot: number, i: number): string[] {
  * Finds the first unit after which hypstep's dump differs from QEMU's: builds every prefix of
  * the program into one ELF (branches past a cut land on the dump) and compares them in order.
  */
-export async function localize(p: Program): Promise<string> {
+export async function localize(p: Program, hypProgram: Program = p): Promise<string> {
   const name = programName(p);
-  const entries: ElfEntry[] = Array.from({ length: p.units.length + 1 }, (_, cut) => ({ program: p, cut, name: `${name}-cut${cut}`, markUnits: true }));
-  const built = buildElf(entries, join(OUT_ROOT, `seed-${p.seed}`), `${name}-cuts`);
+  const cuts = (q: Program): ElfEntry[] => Array.from({ length: q.units.length + 1 }, (_, cut) => ({ program: q, cut, name: `${name}-cut${cut}`, markUnits: true }));
+  const dir = join(OUT_ROOT, `seed-${p.seed}`);
+  const built = buildElf(cuts(p), dir, `${name}-cuts`);
+  const entries = built.entries;
+  const hypBuilt = hypProgram === p ? built : buildElf(cuts(hypProgram), dir, `${name}-cuts-hypstep`);
   const qemuRun = runQemuAsync(built.path);
-  const hyp = splitBlocks(runOnHypstep(built.bytes));
+  const hyp = splitBlocks(runOnHypstep(hypBuilt.bytes));
   const qemu = checkReference(built, await qemuRun);
   for (let cut = 0; cut < entries.length; cut++) {
     const n = `${name}-cut${cut}`;

@@ -1,8 +1,10 @@
 // Differential test: random A64 integer programs must give byte-identical UART dumps on hypstep
 // and on QEMU. A fixed seed keeps CI stable; a fresh seed each run widens the search. To
 // reproduce any failure: HYPSTEP_DIFF_SEED=<seed> HYPSTEP_DIFF_FIRST=<index> HYPSTEP_DIFF_COUNT=1.
-import { describe, it } from 'vitest';
-import { localize, runSeed, type RunResult } from './harness.js';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateProgram, type Program } from './gen.js';
+import { OUT_ROOT, comparePrograms, localize, runSeed, type RunResult } from './harness.js';
 
 const env = process.env;
 const FIXED_SEED = 20240601;
@@ -40,4 +42,16 @@ describe('random A64 integer programs: hypstep vs QEMU', () => {
   it(`fixed seed ${FIXED_SEED}: ${FIXED_COUNT} programs`, () => check(FIXED_SEED, 0, FIXED_COUNT), 180_000);
   it(`fresh seed ${freshSeed}: ${freshCount} programs from #${freshFirst} (HYPSTEP_DIFF_SEED=${freshSeed} reproduces)`,
     () => check(freshSeed, freshFirst, freshCount), 180_000);
+
+  // The harness itself: a difference planted in the program hypstep runs (one extra unit that
+  // loads another constant) must be reported with the register and both values, and localised.
+  it('reports and localises a planted difference', async () => {
+    const p = generateProgram(1, 0, 40);
+    const d = p.base === 7 ? 8 : 7;
+    const withTail = (v: string): Program => ({ ...p, units: [...p.units, { lines: [`movz x${d}, #${v}`] }] });
+    const ref = withTail('0xbeef'), planted = withTail('0xdead');
+    const mismatches = await comparePrograms([ref], join(OUT_ROOT, 'planted'), [planted]);
+    expect(mismatches.map((m) => m.detail)).toEqual([`x0${d}: QEMU 0x000000000000beef, hypstep 0x000000000000dead`]);
+    expect(await localize(ref, planted)).toContain(`first divergence at unit ${p.units.length}: \`movz x${d}, #0xbeef\``);
+  }, 60_000);
 });
