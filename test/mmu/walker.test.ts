@@ -398,3 +398,43 @@ describe('the debugger through a stage-1 permission fault', () => {
     expect([e.targetEL, e.iss & 0x7f]).toEqual([1, 0x4f]);
   });
 });
+
+describe('stage 2 details', () => {
+  it('with the guest MMU off, the VA is the IPA and stage 2 still applies', () => {
+    const { m, s2 } = s2Setup();
+    setReg(m.cpu, 'SCTLR_EL1', 0n);
+    s2.map(0x8000_5000, 0x4400_5000, 3, AF | S2_R | S2_W);
+    expect(m.cpu.mmu.translate(0x8000_5008n, AccessType.Write, 0, false)).toBe(0x4400_5008);
+    const r = debugTranslate(m.cpu, 0x8000_5008n, 'el1');
+    expect([r.ipa, r.pa, r.stage1]).toEqual([0x8000_5008, 0x4400_5008, null]);
+  });
+
+  it('HCR_EL2.PTW: a stage-1 table in stage-2 Device memory is a stage-2 permission fault on the walk', () => {
+    const { m, s1, s2 } = s2Setup();
+    // Stage 1 for VA 0x20_0000 uses a level-3 table at IPA 0x8010_0000, Device at stage 2.
+    const slot = s1.slot(0x20_0000, 2);
+    s1.write(slot, 0x8010_0000n | 3n);
+    s2.map(0x8010_0000, 0x4310_0000, 3, AF | S2_R | S2_W | S2_DEVICE);
+    m.bus.ramView.setBigUint64(0x4310_0000 - m.bus.ramBase, 0x4320_0000n | AF | 3n, true); // IPA 0x4320_0000: RAM block
+    expect(debugTranslate(m.cpu, 0x20_0000n, 'el1').pa).toBe(0x4320_0000);
+    setReg(m.cpu, 'HCR_EL2', (1n << 31n) | 1n | (1n << 2n));
+    expect(debugTranslate(m.cpu, 0x20_0000n, 'el1').fault).toMatchObject({ stage: 2, s1ptw: true, fsc: 0x0f, level: 3 });
+  });
+
+  it('guest entries survive a world switch: exit to EL2 and back costs no stage-1/stage-2 walk', () => {
+    const { m, s1, s2 } = s2Setup();
+    s1.map(0x1000, 0x4050_1000, 3, AF);
+    const mmu = m.cpu.mmu;
+    expect(mmu.translate(0x1000n, AccessType.Read, 0, false)).toBe(0x4050_1000);
+    setEL(m.cpu, 2); // an exit: EL2 with its MMU off
+    expect(mmu.translate(0x4000_0000n, AccessType.Read, 0, false)).toBe(0x4000_0000);
+    setEL(m.cpu, 1); // the guest again
+    const walks = mmu.walks;
+    expect(mmu.translate(0x1000n, AccessType.Read, 0, false)).toBe(0x4050_1000);
+    expect(mmu.walks).toBe(walks);
+    // Another guest (VMID 9) with the same registers otherwise does walk.
+    setReg(m.cpu, 'VTTBR_EL2', BigInt(s2.root) | (9n << 48n));
+    mmu.translate(0x1000n, AccessType.Read, 0, false);
+    expect(mmu.walks).toBe(walks + 1);
+  });
+});
