@@ -87,7 +87,8 @@ export class GdbServer implements SessionHost {
     this.pending = p;
     void p.then((stop) => {
       if (this.pending === p) this.pending = null;
-      if (stop.kind === 'exited') this.ended = stop;
+      // A stop after an exit means the machine was reset (k, monitor reset) and lives again.
+      this.ended = stop.kind === 'exited' ? stop : null;
     });
     return p;
   }
