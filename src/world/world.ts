@@ -476,6 +476,10 @@ export class World implements CpuObserver {
     this.advance();
     const c = { ...this.window, sysregs: { ...this.window.sysregs } };
     this.closeCosts(c, this.lastExit.icount, this.windowEl2);
+    // The instruction that exited synchronously retires after the event (the window's count
+    // includes it and leaves out the closing ERET, which evens out once the window closes).
+    const cat = this.lastExit.reason.category;
+    if (cat !== 'irq' && cat !== 'fiq' && cat !== 'serror') { c.el2Insns--; c.hostInsns--; }
     return c;
   }
 }

@@ -48,6 +48,7 @@ describe('world monitor commands', () => {
     expect(await c.readRegister('pc')).toBe(sym('vectors') + 0x400n);
     expect(c.console.slice(mark)).toBe(`[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`);
     expect(await c.monitor('world')).toMatch(/^in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: guest exit #1 vmid 7: HVC #0x42/);
+    expect(await c.monitor('world')).toMatch(/\nsince that exit: 0 EL2 instructions, 0 MSR\/MRS\n/); // stopped before the vector's first instruction
     await c.monitor('catch off');
     await c.monitor('catch entry');
     mark = c.console.length;
