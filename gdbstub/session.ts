@@ -260,13 +260,24 @@ export class Session {
 
   private readAllRegisters(): string {
     const t = this.host.target;
-    let s = '';
+    // One buffer, hex-encoded once: `g` carries every register, so this is the hot path of `info registers`.
+    let size = 0;
+    for (let n = 0; n < t.gRegisterCount; n++) size += t.registers[n]!.bitsize / 8;
+    const buf = Buffer.alloc(size);
+    const missing: [number, number][] = [];
+    let off = 0;
     for (let n = 0; n < t.gRegisterCount; n++) {
-      const r = t.registers[n]!;
+      const bytes = t.registers[n]!.bitsize / 8;
       const v = t.readRegister(n);
-      s += v === undefined ? 'xx'.repeat(r.bitsize / 8) : regToHex(v, r.bitsize / 8);
+      if (v === undefined) missing.push([off, bytes]);
+      else if (bytes === 8) buf.writeBigUInt64LE(BigInt.asUintN(64, v), off);
+      else if (bytes === 4) buf.writeUInt32LE(Number(BigInt.asUintN(32, v)), off);
+      else buf.write(regToHex(v, bytes), off, 'hex');
+      off += bytes;
     }
-    return s;
+    let hex = buf.toString('hex');
+    for (const [o, n] of missing.reverse()) hex = hex.slice(0, 2 * o) + 'xx'.repeat(n) + hex.slice(2 * (o + n));
+    return hex;
   }
 
   private writeAllRegisters(hex: string): string {
