@@ -92,4 +92,16 @@ describe('world monitor commands', () => {
     await c.cont();
     expect(await c.monitor('world stats')).toMatch(/loads: 1/);
   });
+
+  it('vcpu layout asks gdb (qSymbol) for a symbol the loaded image lacks', async () => {
+    const { c, sym } = await start();
+    const other = join(dir, 'other.json');
+    writeFileSync(other, snippetLayout.replace('"symbol":"vcpu"', '"symbol":"my_vcpu"'));
+    expect(await c.monitor(`vcpu layout ${other}`)).toMatch(/my_vcpu not in the loaded image; asked gdb for it/);
+    const hexName = Buffer.from('my_vcpu').toString('hex');
+    // What gdb does after loading symbols: offer to look symbols up, answer the stub's request.
+    expect(await c.request('qSymbol::')).toBe(`qSymbol:${hexName}`);
+    expect(await c.request(`qSymbol:${sym('vcpu').toString(16)}:${hexName}`)).toBe('OK');
+    expect(await c.monitor(`vcpu layout ${other}`)).toMatch(/^vcpu layout snippet: vcpu0 at 0x[0-9a-f]+;/);
+  });
 });
