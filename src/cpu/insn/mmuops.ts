@@ -11,9 +11,10 @@ import type { Cpu } from '../cpu.js';
 type Tlbi = (mmu: Mmu, xt: bigint) => void;
 
 /** TLBI operations by op1:CRm:op2 (the IS forms act like the local ones on this uniprocessor). */
-const TLBI_OPS = new Map<number, { name: string; op: Tlbi }>();
+const TLBI_OPS = new Map<number, { name: string; op: Tlbi; operand: boolean }>();
 function tlbi(op1: number, crm: number, op2: number, name: string, op: Tlbi): void {
-  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op });
+  // The ALL/VMALL forms take no address or ASID (objdump omits their Xt).
+  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name) });
 }
 for (const [crm, sfx] of [[3, 'IS'], [7, '']] as const) {
   tlbi(0, crm, 0, `VMALLE1${sfx}`, (m) => m.tlbiVmallE1());
@@ -66,8 +67,8 @@ export const MMU_OPS: readonly AnyEncoding[] = [
     t.op(cpu.mmu, cpu.x[d.Rt]!);
   }, (d) => {
     const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
-    const name = t?.name.toLowerCase() ?? `#${d.op1}, C8, C${d.CRm}, #${d.op2}`;
-    return d.Rt === 31 ? `tlbi\t${name}` : `tlbi\t${name}, x${d.Rt}`;
+    if (t === undefined) return `sys\t#${d.op1}, C8, C${d.CRm}, #${d.op2}, ${d.Rt === 31 ? 'xzr' : `x${d.Rt}`}`;
+    return t.operand ? `tlbi\t${t.name.toLowerCase()}, ${d.Rt === 31 ? 'xzr' : `x${d.Rt}`}` : `tlbi\t${t.name.toLowerCase()}`;
   }),
   enc('1101010100 0 01 op1:3 0111 1000 op2:3 Rt:5', 'AT', (cpu, d) => {
     const op = AT_OPS.get((d.op1 << 3) | d.op2);
@@ -76,6 +77,7 @@ export const MMU_OPS: readonly AnyEncoding[] = [
     cpu.sr[SR.PAR_EL1!] = addressTranslate(cpu, op, cpu.x[d.Rt]!);
   }, (d) => {
     const op = AT_OPS.get((d.op1 << 3) | d.op2);
-    return `at\t${op?.name.toLowerCase() ?? `#${d.op1}, C7, C8, #${d.op2}`}, x${d.Rt}`;
+    const rt = d.Rt === 31 ? 'xzr' : `x${d.Rt}`;
+    return op === undefined ? `sys\t#${d.op1}, C7, C8, #${d.op2}, ${rt}` : `at\t${op.name.toLowerCase()}, ${rt}`;
   }),
 ];
