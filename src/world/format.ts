@@ -1,10 +1,10 @@
 // Text for people: the `monitor world` state, `monitor world stats`, the residency table and
 // the `--trace world` timeline lines.
+import { hex } from '../cpu/bits.js';
 import type { World, WorldEvent, ResidencyRow } from './world.js';
 import { describeExit } from './world.js';
 import { summarise, type CostMeans } from './summary.js';
 
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
 const f1 = (n: number): string => n.toFixed(1);
 
 /** Left-aligned columns with two spaces between them. */

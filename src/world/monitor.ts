@@ -111,7 +111,12 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
         throw new MonitorError(`${missing.join(', ')} not in the loaded image; asked gdb for ${missing.length > 1 ? 'them' : 'it'}: `
           + "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command");
       }
-      useLayout(world, target.machine, layout, (n) => target.symbol(n));
+      try {
+        useLayout(world, target.machine, layout, (n) => target.symbol(n));
+      } catch (e) {
+        if (e instanceof LayoutError) throw new MonitorError(e.message);
+        throw e;
+      }
       const l = world.layout!;
       ctx.out(`vcpu layout ${l.hypervisor}${l.mode ? ` mode ${l.mode}` : ''}: ${world.vcpus.map((v) => `${v.bound.name} at 0x${v.bound.va.toString(16)}`).join(', ')}; `
         + `${l.slots.length} sysreg slots, flags ${l.flags.map((f) => f.name).join(', ') || 'none'}\n`);

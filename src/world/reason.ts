@@ -1,6 +1,7 @@
 // Why the guest exited: ESR_EL2, FAR_EL2 and HPFAR_EL2 decoded into one short line, and a
 // category the accounting and the report colour by. Works for any hypervisor: it reads only
 // the architectural syndrome registers.
+import { hex } from '../cpu/bits.js';
 import { EC } from '../cpu/exceptions.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
@@ -25,8 +26,6 @@ const ASYNC_TEXT = ['', 'IRQ', 'FIQ', 'SError'];
 export function faultIpa(hpfar: bigint, far: bigint): bigint {
   return (((hpfar >> 4n) & ((1n << 40n) - 1n)) << 12n) | (far & 0xfffn);
 }
-
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
 export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint): ExitReason {
   if (kind !== 0) {

@@ -1,11 +1,10 @@
 // `hypstep run --report <file.json|file.html>`: the exits, loads, puts and hazards of a run,
 // as JSON for scripts or as one self-contained HTML page (an SVG timeline and the per-exit
 // cost table) readable in a browser with no server.
+import { hex } from '../cpu/bits.js';
 import type { ExitCategory } from './reason.js';
 import type { World } from './world.js';
 import { summarise, type WorldSummary } from './summary.js';
-
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
 
 export interface ReportMeta {
   readonly image: string;

@@ -2,6 +2,7 @@
 // guest and when the hypervisor, numbers and decodes every exit, accounts the hypervisor's
 // work per exit, and — given a vcpu layout — tracks where each guest sysreg lives and checks
 // the hypervisor's accesses to the vcpu context against that.
+import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import {
   ObserverSet, type CpuObserver, type ExceptionReturned, type ExceptionTaken, type MemoryAccessed, type SysregAccessed,
@@ -9,7 +10,7 @@ import {
 import { HCR, SR } from '../sysregs/registry.js';
 import { readSysreg } from '../sysregs/access.js';
 import { decodeExit, exitingPc, vmidOf, type ExitReason } from './reason.js';
-import type { BoundFlag, BoundSlot, BoundVcpu, VcpuLayout } from './layout.js';
+import { LayoutError, type BoundFlag, type BoundSlot, type BoundVcpu, type VcpuLayout } from './layout.js';
 
 export interface Costs {
   /** Instructions retired at EL2. */
@@ -88,8 +89,6 @@ export interface ResidencyRow {
   readonly verdict: string;
 }
 
-const hex = (v: bigint | number): string => '0x' + v.toString(16);
-
 /** Per-vcpu residency state that memory does not already hold (the flags are read from memory). */
 interface VcpuState {
   readonly bound: BoundVcpu;
@@ -136,6 +135,8 @@ export class World implements CpuObserver {
   private el2Total = 0;
   /** Costs of the current window (since the last exit) and segment (since the last world event). */
   private window: Costs = newCosts();
+  /** The EL2 instruction total when the current window opened. */
+  private windowEl2 = 0;
   private segment: Costs = newCosts();
   private segmentStart: number;
   private el2AtSegment = 0;
@@ -194,6 +195,13 @@ export class World implements CpuObserver {
    * `replace`, when given, is asked at each exit for a better placement until it gives one.
    */
   bind(layout: VcpuLayout, vcpus: readonly BoundVcpu[], replace: (() => readonly BoundVcpu[] | null) | null = null): void {
+    for (const v of vcpus) {
+      for (const x of [...v.slots, ...v.flags]) {
+        if (!this.cpu.bus.isRam(x.pa, x.width)) {
+          throw new LayoutError(`vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol or address)`);
+        }
+      }
+    }
     const running = this.running?.bound.name;
     const onCpu = new Map(this.vcpus.map((v) => [v.bound.name, v.onCpu]));
     this.unbind();
@@ -328,8 +336,6 @@ export class World implements CpuObserver {
     this.emit({ type: 'exit', exit });
     if (this.catches.has('exit')) this.stop(describeExit(exit));
   }
-
-  private windowEl2 = 0;
 
   exceptionReturned(e: ExceptionReturned): void {
     this.advance();

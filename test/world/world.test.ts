@@ -182,4 +182,42 @@ describe('residency and the hazard checker', () => {
     expect(w.residency(w.vcpus[0]!, ['DACR32_EL2'])[0]!.authority).toBe('memory');
     expect(w.hazards.length).toBe(1);
   });
+
+  it('refuses a layout that places a vcpu outside RAM', () => {
+    const cpu = machine();
+    const w = new World(cpu).attach();
+    const layout = parseLayout(LAYOUT.replace('0x40010000', '0x10000'));
+    expect(() => w.bind(layout, bindLayout(layout, () => undefined))).toThrow(/vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/);
+  });
+});
+
+describe('layout files', () => {
+  const base = JSON.parse(LAYOUT) as Record<string, unknown>;
+  const parse = (o: Record<string, unknown>, opts = {}) => () => parseLayout(JSON.stringify(o), { source: 'l.json', ...opts });
+
+  it('names the mistake in one line', () => {
+    expect(parse({ ...base, format: 'x' })).toThrow('l.json: "format" must be "hypstep-vcpu-layout"');
+    expect(parse({ ...base, version: 2 })).toThrow('unsupported "version" 2');
+    expect(parse({ ...base, vcpus: [{ name: 'a' }] })).toThrow('vcpus[0] (a): give "symbol" or "address"');
+    expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['NOPE'] } } })).toThrow('flag F governs NOPE, which has no slot in "sysregs"');
+    expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['SCTLR_EL1'] }, G: { offset: 0, mask: 2, governs: ['SCTLR_EL1'] } } }))
+      .toThrow('SCTLR_EL1 is governed by both F and G');
+    expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0, width: 3 } } })).toThrow('sysregs.SCTLR_EL1.width: width must be 1, 2, 4 or 8');
+  });
+
+  it('picks a mode by name or by the image file name, and matches unknown names by encoding', () => {
+    const modes = {
+      ...base, flags: undefined,
+      modes: {
+        plain: { elf: 'build/h-plain.elf', flags: [] },
+        'plain-deferred': { elf: 'build/h-plain-deferred.elf', flags: [{ name: 'L', offset: 32, mask: 1, governs: ['TTBR0_EL1'] }] },
+      },
+      sysregs: { ...(base.sysregs as object), MYREG: { offset: 24, encoding: { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 } } },
+    };
+    expect(parse(modes)).toThrow(/describes several modes \(plain, plain-deferred\)/);
+    expect(parse(modes, { imagePath: '/x/h-plain-deferred.elf' })().flags.map((f) => f.governs)).toEqual([['TTBR0_EL1']]);
+    expect(parse(modes, { imagePath: '/x/other-plain-deferred-v2.elf' })().mode).toBe('plain-deferred');
+    expect(parse(modes, { mode: 'plain' })().flags).toEqual([]);
+    expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MYREG')!.spec!.name).toBe('SCTLR_EL1');
+  });
 });
