@@ -50,6 +50,15 @@ const MAX_CONTEXTS = 4096;
 /** ISS[24:14] of a data abort: ISV, SAS, SSE, SRT, SF, AR — what the load/store passes as `syndrome`. */
 const ISS_INSN_SYNDROME = 0x01ff_c000;
 
+/** HCR_EL2 bits that select the regime or change walks: VM, PTW, DC, TGE (E2H is kept apart). */
+const HCR_CONTEXT_BITS = 0x0800_1005;
+
+/** What refreshContext computed for one EL, valid while `epoch` and the HCR bits hold. */
+interface ElContext {
+  epoch: number; hcr: number; e2h: boolean; regime: Regime; s2on: boolean; privShift: number; unprivShift: number;
+  panApplies: boolean; ctx: number; gctx: number; salt: number;
+}
+
 interface Context {
   readonly id: number;
   readonly regime: Regime;
@@ -85,6 +94,12 @@ export class Mmu {
   private unprivShift = PERM_SHIFT_PRIV;
   private panApplies = false;
   private nextId = 1;
+  /** Bumped by translation-register writes, TLB maintenance and flushes: invalidates elCache. */
+  private epoch = 0;
+  private readonly elCache: ElContext[] = [0, 1, 2].map(() => ({
+    epoch: -1, hcr: 0, e2h: false, regime: Regime.EL2, s2on: false, privShift: 0, unprivShift: 0,
+    panApplies: false, ctx: -1, gctx: -1, salt: 0,
+  }));
   private readonly contexts = new Map<string, Context>();
   private readonly translator: Translator;
 
@@ -152,6 +167,26 @@ export class Mmu {
   private refreshContext(): void {
     const cpu = this.cpu;
     const el = cpu.ps.el;
+    // Exception entry and return flip between a few ELs with the registers unchanged:
+    // reuse what this EL last computed unless a register write, TLBI or HCR_EL2 change
+    // happened since.
+    const hcrBits = cpu.hcr & HCR_CONTEXT_BITS;
+    const cached = this.elCache[el]!;
+    if (cached.epoch === this.epoch && cached.hcr === hcrBits && cached.e2h === cpu.e2h) {
+      this.regime = cached.regime; this.s2on = cached.s2on; this.privShift = cached.privShift;
+      this.unprivShift = cached.unprivShift; this.panApplies = cached.panApplies;
+      this.ctx = cached.ctx; this.gctx = cached.gctx; this.salt = cached.salt;
+      return;
+    }
+    this.computeContext(el);
+    Object.assign(cached, {
+      epoch: this.epoch, hcr: hcrBits, e2h: cpu.e2h, regime: this.regime, s2on: this.s2on, privShift: this.privShift,
+      unprivShift: this.unprivShift, panApplies: this.panApplies, ctx: this.ctx, gctx: this.gctx, salt: this.salt,
+    });
+  }
+
+  private computeContext(el: number): void {
+    const cpu = this.cpu;
     const host = cpu.e2h && cpu.tge;
     const regime = translationRegime(cpu, el);
     this.regime = regime;
@@ -164,7 +199,7 @@ export class Mmu {
     const el2 = regime !== Regime.EL10;
     const vmid = regime === Regime.EL10 ? currentVmid(cpu) : -1;
     const parts = [
-      regime, cpu.hcr & 0x0800_1005, // VM, PTW, DC, TGE and (below) E2H
+      regime, cpu.hcr & HCR_CONTEXT_BITS,
       cpu.e2h ? 1 : 0,
       sr[el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & 0x8_0001n, // M, WXN
       sr[el2 ? SR.TCR_EL2! : SR.TCR_EL1!]!,
@@ -231,7 +266,7 @@ export class Mmu {
 
   /** A system register was written: translation registers change the context. */
   controlWritten(s: SysregSpec): void {
-    if (CONTEXT_REGS.has(s.name)) { this.ctx = -1; this.gctx = -1; this.generation++; }
+    if (CONTEXT_REGS.has(s.name)) { this.ctx = -1; this.gctx = -1; this.generation++; this.epoch++; }
   }
 
   /** Drops every cached translation. */
@@ -241,6 +276,7 @@ export class Mmu {
     this.ctx = -1;
     this.gctx = -1;
     this.generation++;
+    this.epoch++;
   }
 
   /** Retires the contexts `match` selects: their entries never hit again. */
@@ -249,6 +285,7 @@ export class Mmu {
     this.ctx = -1;
     this.gctx = -1;
     this.generation++;
+    this.epoch++;
   }
 
   private liveIds(match: (c: Context) => boolean): Set<number> {
