@@ -48,8 +48,8 @@ const hex = (s: string) => BigInt(s);
 
 
 describe('scripted gdb-multiarch sessions', () => {
-  it('catch-pcs.gdb: an exit stops at the EL2 vector, an entry at the first guest instruction', async () => {
-    const out = await withStub('vhe-deferred', (hyp, elf) => gdb('catch-pcs.gdb', elf, hyp.port));
+  it.each(['vhe-deferred', 'nvhe'])('catch-pcs.gdb on %s: an exit stops at the EL2 vector, an entry at the first guest instruction', async (mode) => {
+    const out = await withStub(mode, (hyp, elf) => gdb('catch-pcs.gdb', elf, hyp.port));
     const exit = /SESSION exit stop: pc (0x[0-9a-f]+) vector (0x[0-9a-f]+) EL (\d)/.exec(out);
     expect(exit, out).not.toBeNull();
     expect(hex(exit![1]!)).toBe(hex(exit![2]!));
