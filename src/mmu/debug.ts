@@ -24,6 +24,7 @@
 // read in order (`levels`, stage-2 walks of stage-1 table fetches included and marked
 // forS1Walk), and the attributes of the leaf or leaves.
 import type { Cpu } from '../cpu/cpu.js';
+import type { TlbEntry } from './mmu.js';
 import { Regime, REGIME_NAMES, translationRegime, stage2Enabled, s2Params } from './regime.js';
 import {
   AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type WalkLevel, type TranslationFault, type LeafInfo,
@@ -146,4 +147,46 @@ export function debugTranslate(
 export function describeStage2(cpu: Cpu): { enabled: boolean; granule: number; inputBits: number; startLevel: number; base: number } {
   const p = s2Params(cpu);
   return { enabled: p.enabled, granule: 2 ** p.granuleBits, inputBits: p.inputSize, startLevel: p.startLevel, base: p.base };
+}
+
+/** A TLB entry the current tables no longer produce: a missing TLBI, or a pending one. */
+export interface StaleEntry {
+  readonly entry: TlbEntry;
+  readonly regime: 'EL1&0' | 'EL2' | 'EL2&0';
+  /** What a walk of the current tables gives for the same page (pa null: now a fault). */
+  readonly walkPa: number | null;
+  readonly walkFault: DebugFault | null;
+  /** Cached and walked permissions as 'el0 privileged' rwx strings. */
+  readonly cachedPerms: string;
+  readonly walkPerms: string | null;
+}
+
+/**
+ * The TLB entries of the current context that disagree with a side-effect-free walk of
+ * the tables as they are now (PA or permissions). On hardware these are the entries a
+ * missing TLBI leaves behind; a hypervisor developer hunting a stale-translation bug
+ * sees them here before the guest trips over one.
+ */
+export function staleTlbEntries(cpu: Cpu): StaleEntry[] {
+  const out: StaleEntry[] = [];
+  for (const e of cpu.mmu.tlbEntries()) {
+    if (!e.current) continue;
+    const name = REGIME_NAMES[e.regime];
+    const regime: DebugRegime = e.regime === Regime.EL10 ? 'el1' : e.regime === Regime.EL20 ? 'el20' : 'el2';
+    const w = debugTranslate(cpu, e.va, regime, e.fetch ? 'fetch' : 'read');
+    const both = (p: number): string => `${rwx(p, PERM_SHIFT_EL0)} ${rwx(p, PERM_SHIFT_PRIV)}`;
+    const walkPerms = w.stage1 !== null || w.stage2 !== null
+      ? both((w.stage1 ? permsOf(w.stage1) : 0x1ff) & (w.stage2 ? permsOf(w.stage2) : 0x1ff))
+      : w.pa !== null ? both(0x1ff) : null;
+    const cachedPerms = both(e.perms);
+    if (w.pa === e.pa && walkPerms === cachedPerms) continue;
+    out.push({ entry: e, regime: name, walkPa: w.pa, walkFault: w.fault, cachedPerms, walkPerms });
+  }
+  return out;
+}
+
+/** The PERM mask of a debugger leaf, back from its rwx strings. */
+function permsOf(l: DebugLeaf): number {
+  const bits = (t: string): number => (t[0] === 'r' ? 1 : 0) | (t[1] === 'w' ? 2 : 0) | (t[2] === 'x' ? 4 : 0);
+  return bits(l.el0) << PERM_SHIFT_EL0 | bits(l.privileged) << PERM_SHIFT_PRIV;
 }

@@ -68,6 +68,24 @@ interface Context {
   readonly key: string;
 }
 
+/** One cached translation (Mmu.tlbEntries). */
+export interface TlbEntry {
+  /** The 4 KiB VA page (tag bits included). */
+  readonly va: bigint;
+  readonly pa: number;
+  readonly regime: Regime;
+  /** VMID for EL1&0 entries, else null. */
+  readonly vmid: number | null;
+  /** ASID of a non-global entry, null for global ones and regimes without ASIDs. */
+  readonly asid: number | null;
+  /** PERM mask (walk.ts): r/w/x for EL0, privileged, privileged under PAN. */
+  readonly perms: number;
+  /** From the instruction-fetch half. */
+  readonly fetch: boolean;
+  /** Usable in the current context (regime, ASID, VMID and registers as they are now). */
+  readonly current: boolean;
+}
+
 /** Registers whose writes change the translation context. */
 const CONTEXT_REGS = new Set([
   'SCTLR_EL1', 'SCTLR_EL2', 'TCR_EL1', 'TCR_EL2', 'TTBR0_EL1', 'TTBR1_EL1', 'TTBR0_EL2', 'TTBR1_EL2',
@@ -363,6 +381,30 @@ export class Mmu {
       const eLo = this.tagLo[i]! >>> 0;
       if (Math.floor(eLo / 2 ** bits) === Math.floor(vaLo / 2 ** bits)) this.ctxOf[i] = 0;
     }
+  }
+
+  // --- inspection (the debugger) ----------------------------------------------------
+
+  /**
+   * Every live TLB entry, for the debugger: which VA page maps which PA page in which
+   * context, with its permissions. Side-effect free.
+   */
+  tlbEntries(): TlbEntry[] {
+    if (this.ctx < 0) this.refreshContext();
+    const byId = new Map<number, Context>();
+    for (const c of this.contexts.values()) byId.set(c.id, c);
+    const out: TlbEntry[] = [];
+    for (let i = 0; i < TLB_ENTRIES; i++) {
+      const c = byId.get(this.ctxOf[i]!);
+      if (c === undefined) continue;
+      out.push({
+        va: (BigInt(this.tagHi[i]! >>> 0) << 32n) | BigInt(this.tagLo[i]! >>> 0),
+        pa: this.pageBase[i]!,
+        regime: c.regime, vmid: c.vmid >= 0 ? c.vmid : null, asid: c.asid >= 0 ? c.asid : null,
+        perms: this.perms[i]!, fetch: i >= TLB_SIZE, current: c.id === this.ctx || c.id === this.gctx,
+      });
+    }
+    return out;
   }
 
   // --- top-byte-ignore ----------------------------------------------------------

@@ -4,7 +4,7 @@
 // System Architecture" and the AArch64.S1Walk/S2Walk pseudocode).
 import { describe, it, expect } from 'vitest';
 import { Tables, newMachine, setReg, setEL, AF, NG, CONTIG, PXN, UXN, AP_PRIV_RW, AP_RW, AP_PRIV_RO, AP_RO, S2_R, S2_W, S2_NORMAL, S2_DEVICE, ATTR } from './tables.js';
-import { debugTranslate } from '../../src/mmu/debug.js';
+import { debugTranslate, staleTlbEntries } from '../../src/mmu/debug.js';
 import { AccessType } from '../../src/mmu/mmu.js';
 import { ArchException } from '../../src/cpu/exceptions.js';
 import type { Machine } from '../../src/board/machine.js';
@@ -436,5 +436,26 @@ describe('stage 2 details', () => {
     setReg(m.cpu, 'VTTBR_EL2', BigInt(s2.root) | (9n << 48n));
     mmu.translate(0x1000n, AccessType.Read, 0, false);
     expect(mmu.walks).toBe(walks + 1);
+  });
+});
+
+describe('TLB inspection', () => {
+  it('lists cached entries and finds the ones a missing TLBI leaves stale', () => {
+    const { m, s1, s2 } = s2Setup();
+    s1.map(0x1000, 0x8000_1000, 3, AF | NG);
+    const d2 = s2.map(0x8000_1000, 0x4400_1000, 3, AF | S2_R | S2_W);
+    const mmu = m.cpu.mmu;
+    mmu.translate(0x1000n, AccessType.Write, 0, false);
+    const e = mmu.tlbEntries().find((t) => t.va === 0x1000n)!;
+    expect(e).toMatchObject({ pa: 0x4400_1000, vmid: 7, asid: 0, fetch: false, current: true });
+    expect(staleTlbEntries(m.cpu)).toEqual([]);
+    // The hypervisor unmaps the page at stage 2 and forgets the TLBI.
+    s2.write(d2, 0n);
+    const stale = staleTlbEntries(m.cpu);
+    expect(stale.length).toBe(1);
+    expect(stale[0]).toMatchObject({ regime: 'EL1&0', walkPa: null, cachedPerms: '--x rwx' });
+    expect(stale[0]!.walkFault).toMatchObject({ stage: 2, fsc: 0x07 });
+    mmu.tlbiVmallS12E1();
+    expect(staleTlbEntries(m.cpu)).toEqual([]);
   });
 });
