@@ -23,6 +23,10 @@
 // any (a permission fault still reports the PA the walk reached), every descriptor
 // read in order (`levels`, stage-2 walks of stage-1 table fetches included and marked
 // forS1Walk), and the attributes of the leaf or leaves.
+//
+// Also here: staleTlbEntries(cpu), the cached translations of the current context that
+// the tables no longer give (what a missing TLBI leaves behind), built on
+// Mmu.tlbEntries() (every live TLB entry with its regime, VMID, ASID and permissions).
 import type { Cpu } from '../cpu/cpu.js';
 import type { TlbEntry } from './mmu.js';
 import { Regime, REGIME_NAMES, translationRegime, stage2Enabled, s2Params } from './regime.js';
