@@ -319,21 +319,22 @@ class Generator {
   /** `op rt, [B, index{, extend {#amount}}]` after setting the index register to a safe value. */
   private registerOffset(mn: string, rt: string, size: number, avoid: number[]): string[] {
     const shift = Math.log2(size);
-    const i = this.dstNot(avoid, false);
     const ext = this.rng.pick(['lsl', 'uxtw', 'sxtw', 'sxtx']);
+    const w = ext === 'uxtw' || ext === 'sxtw';
+    if (this.rng.chance(0.08)) return [`${mn} ${rt}, [${this.B}, ${w ? 'wzr' : 'xzr'}${ext === 'lsl' ? '' : `, ${ext}`}]`];
+    const i = this.dstNot(avoid, false);
     const scaled = this.rng.chance(0.6);
     const scale = scaled ? size : 1;
     const byteOff = this.offset(size, ext === 'uxtw' ? 0 : OFF_MIN);
     const idx = byteOff / scale;
     const out: string[] = [];
-    if (ext === 'uxtw' || ext === 'sxtw') {
+    if (w) {
       // Only the low 32 bits count: put junk above them.
       out.push(idx >= 0 ? `movz w${i}, #${idx}` : `movn w${i}, #${-idx - 1}`);
       out.push(`movk x${i}, #${hex(this.rng.int(0x10000))}, lsl #${this.rng.pick([32, 48])}`);
     } else {
       out.push(idx >= 0 ? `movz x${i}, #${idx}` : `movn x${i}, #${-idx - 1}`);
     }
-    const w = ext === 'uxtw' || ext === 'sxtw';
     const amount = scaled ? ` #${shift}` : (this.rng.chance(0.5) || ext === 'lsl' ? '' : ' #0');
     const extText = ext === 'lsl' ? (scaled ? `, lsl #${shift}` : '') : `, ${ext}${amount}`;
     out.push(`${mn} ${rt}, [${this.B}, ${w ? 'w' : 'x'}${i}${extText}]`);
@@ -413,6 +414,32 @@ class Generator {
     return { lines: [line], literal: randomValue(this.rng) };
   }
 
+  /** Loads and stores with SP as the base register: SP is first pointed into the buffer. */
+  private spBased(): string[] {
+    const out = [`mov sp, ${this.B}`];
+    const wb = this.rng.chance(0.4);
+    const v = this.rng.range(-16, 15) * 16;
+    const form = (off: number) => (wb ? (this.rng.chance(0.5) ? `[sp, #${v}]!` : `[sp], #${v}`) : `[sp, #${off}]`);
+    if (this.rng.chance(0.6)) {
+      const op = this.rng.pick(Generator.SINGLE);
+      const rt = this.r(op.x, op.load ? this.dst() : this.src());
+      const off = this.offset(op.size, 0);
+      out.push(`${op.mn} ${rt}, ${form(off)}`);
+    } else {
+      const x = this.rng.chance(0.6), size = x ? 8 : 4;
+      const load = this.rng.chance(0.5);
+      const t1 = load ? this.dst() : this.src();
+      const t2 = load ? this.dstNot([t1]) : this.src();
+      out.push(`${load ? 'ldp' : 'stp'} ${this.r(x, t1)}, ${this.r(x, t2)}, ${form(this.offset(2 * size, -64 * size, 63 * size))}`);
+    }
+    return out;
+  }
+
+  /** Hints and barriers, which must do nothing visible here (no PAC hints: QEMU's max CPU has PAuth). */
+  private hint(): string[] {
+    return [this.rng.pick(['nop', 'yield', 'sevl', 'csdb', 'isb', 'dmb ish', 'dmb ishld', 'dmb sy', 'dsb sy', 'dsb ish', 'bti c', 'hint #0x41'])];
+  }
+
   private prefetch(): string[] {
     const op = this.rng.pick(['pldl1keep', 'pldl2strm', 'pldl3keep', 'pstl1keep', 'pstl2strm', 'plil1keep', 'plil3strm']);
     return [this.rng.pick([
@@ -475,7 +502,7 @@ class Generator {
       [4, wrap(() => this.dataProc1())], [1.5, wrap(() => this.pcRelative())], [1.5, wrap(() => this.flagsAccess())],
       [14, wrap(() => this.singleTransfer())], [5, wrap(() => this.pair())], [2, wrap(() => this.exclusive())],
       [1.5, wrap(() => this.acquireRelease())], [1.5, () => this.literal()], [1, wrap(() => this.prefetch())],
-      [0.3, wrap(() => this.recenter())],
+      [0.3, wrap(() => this.recenter())], [1.5, wrap(() => this.spBased())], [1, wrap(() => this.hint())],
       [8, () => this.branch()],
     ];
     return this.rng.weighted(table)();
