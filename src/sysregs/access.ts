@@ -61,7 +61,9 @@ function otherTrapped(cpu: Cpu, traps: number): boolean {
 export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number): SysregSpec {
   const el = cpu.ps.el;
   if (s.el > el) throw undefinedInstruction(cpu);
-  if (read ? s.access === 'wo' : s.access === 'ro' || (el === 0 && s.el0ReadOnly === true)) throw undefinedInstruction(cpu);
+  if (read ? s.access === 'wo' : s.access === 'ro' || (el === 0 && s.el0ReadOnly === true) || el < (s.writeEl ?? 0)) {
+    throw undefinedInstruction(cpu);
+  }
   const alias = aliasTarget[s.id];
   if (alias !== undefined) {
     if (!cpu.e2h) throw undefinedInstruction(cpu); // _EL12/_EL02 need E2H=1 (and EL2, checked above)

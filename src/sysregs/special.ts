@@ -35,8 +35,13 @@ export const ID_VALUES: Readonly<Record<string, bigint>> = {
   // only the AArch32 EL1 state a hypervisor saves for its guests.
   CTR_EL0: 0x8444_c004n, // 64-byte lines, PIPT I-cache
   CLIDR_EL1: 0x0a20_0023n, // L1 I+D, L2 unified; LoUIS 1, LoC 2, LoUU 1
-  CCSIDR_EL1: 0x701f_e01an, // 64-byte lines, 4 ways, 256 sets
 };
+/**
+ * CCSIDR_EL1 for the cache CSSELR_EL1 selects (Level[3:1], InD[0]): L1 data and
+ * instruction caches of 64-byte lines, 4 ways, 256 sets; a unified L2 of 64-byte
+ * lines, 16 ways, 1024 sets. Selections of caches CLIDR_EL1 does not list read 0 (UNKNOWN).
+ */
+const CCSIDR_BY_CSSELR: readonly bigint[] = [0x701f_e01an, 0x701f_e01an, 0x707f_e07an];
 /** DCZID_EL0.BS: DC ZVA zeroes 2^BS words = 64 bytes. */
 export const DCZ_BLOCK_BYTES = 64;
 const DCZID_BS = 4n;
@@ -121,6 +126,7 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
       return BigInt(v);
     },
   },
+  CCSIDR_EL1: { read: (c) => CCSIDR_BY_CSSELR[Number(c.sr[SR.CSSELR_EL1!]! & 0xfn)] ?? 0n },
   DCZID_EL0: { read: (c) => (dcZvaProhibited(c) ? DCZID_BS | 0x10n : DCZID_BS) },
   // The OS lock: OSLAR_EL1.OSLK is the lock, reported in OSLSR_EL1.OSLK (bit 1); locked at reset.
   OSLAR_EL1: { write: (c, v) => { c.sr[SR.OSLSR_EL1!] = OSLSR_OSLM | ((v & 1n) << 1n); } },

@@ -30,6 +30,8 @@ export interface SysregRow {
   readonly access?: 'ro' | 'wo';
   /** Read-only at EL0 although writable above (TPIDRRO_EL0). */
   readonly el0ReadOnly?: boolean;
+  /** Writable only from this EL up (CNTFRQ_EL0: the highest implemented EL); UNDEFINED below. */
+  readonly writeEl?: 1 | 2;
   /** For EL0 registers: the control an EL0 access needs (none: always accessible). */
   readonly el0?: El0Control;
   readonly traps?: readonly Trap[];
@@ -198,7 +200,7 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   row('CNTHCTL_EL2', '3 4 14 1 0', 2, 'el2', { reset: 0x3n, writable: 0xfffn }),
   row('CNTVOFF_EL2', '3 4 14 0 3', 2, 'el2', { reset: 0n }),
   // --- generic timer: counters driven by the instruction-count clock; timers are storage for now ---
-  row('CNTFRQ_EL0', '3 3 14 0 0', 0, 'timer', { reset: 62_500_000n, el0: 'EL0CTEN', writable: 0xffff_ffffn }),
+  row('CNTFRQ_EL0', '3 3 14 0 0', 0, 'timer', { reset: 62_500_000n, el0: 'EL0CTEN', writable: 0xffff_ffffn, writeEl: 2 }),
   row('CNTPCT_EL0', '3 3 14 0 1', 0, 'timer', { access: 'ro', el0: 'EL0PCTEN', traps: ['EL1PCTEN'] }),
   row('CNTVCT_EL0', '3 3 14 0 2', 0, 'timer', { access: 'ro', el0: 'EL0VCTEN' }),
   ...timer('CNTP', 2, 'CNTHP', 'EL0PTEN', ['EL1PCEN']),

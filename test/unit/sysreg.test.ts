@@ -203,3 +203,20 @@ describe('special registers', () => {
     expect(exec(['mrs x0, dczid_el0'], { el: 2, hcr: bit(HCR.TDZ) }).cpu.x[0]).toBe(0x4n);
   });
 });
+
+describe('more special registers', () => {
+  it('CNTFRQ_EL0 is writable only at the highest implemented EL (EL2: there is no EL3)', () => {
+    expect(exec(['msr cntfrq_el0, x0'], { el: 1 }).taken[0]).toMatchObject({ toEL: 1, esr: UNDEF });
+    const r = exec(['msr cntfrq_el0, x0', 'mrs x1, cntfrq_el0'], { el: 2, x: { 0: 100_000_000n } });
+    expect(r.cpu.x[1]).toBe(100_000_000n);
+  });
+
+  it('CCSIDR_EL1 describes the cache CSSELR_EL1 selects, as CLIDR_EL1 lists them', () => {
+    const r = exec(['msr csselr_el1, xzr', 'mrs x0, ccsidr_el1', 'msr csselr_el1, x9', 'mrs x1, ccsidr_el1', 'mrs x2, clidr_el1'],
+      { el: 1, x: { 9: 2n } });
+    const geometry = (v: bigint) => [16 << Number(v & 7n), Number((v >> 3n) & 0x3ffn) + 1, Number((v >> 13n) & 0x7fffn) + 1];
+    expect(geometry(r.cpu.x[0]!)).toEqual([64, 4, 256]);
+    expect(geometry(r.cpu.x[1]!)).toEqual([64, 16, 1024]);
+    expect([field(r.cpu.x[2]!, 0, 3), field(r.cpu.x[2]!, 3, 3)]).toEqual([3, 4]); // L1 separate I+D, L2 unified
+  });
+});
