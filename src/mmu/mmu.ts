@@ -49,6 +49,8 @@ const TLB_ENTRIES = 2 * TLB_SIZE;
 const MAX_CONTEXTS = 4096;
 /** ISS[24:14] of a data abort: ISV, SAS, SSE, SRT, SF, AR — what the load/store passes as `syndrome`. */
 const ISS_INSN_SYNDROME = 0x01ff_c000;
+/** ISS.CM, bit 8: the abort came from a cache maintenance or address translation instruction. */
+const ISS_CM = 1 << 8;
 
 /** HCR_EL2 bits that select the regime or change walks: VM, PTW, DC, TGE (E2H is kept apart). */
 const HCR_CONTEXT_BITS = 0x0800_1005;
@@ -270,8 +272,10 @@ export class Mmu {
     // also gives it for stage-1 aborts taken from EL2 (test/mmu/fixtures.test.ts).
     if (f.stage === 1) return this.abort(va, type, f.fsc, extraIss);
     let iss = f.fsc | (f.s1ptw ? 1 << 7 : 0) | extraIss;
-    // WnR reports the access; a stage-1 table fetch is a read.
+    // WnR reports the access; a stage-1 table fetch is a read. Cache maintenance and AT
+    // (ISS.CM) always report 1.
     if (!fetch && !f.s1ptw) iss |= (type === AccessType.Write ? 1 << 6 : 0) | (syndrome & ISS_INSN_SYNDROME);
+    if ((extraIss & ISS_CM) !== 0) iss |= 1 << 6;
     const ec = fetch ? EC.IABORT_LOWER : EC.DABORT_LOWER;
     const hpfar = f.ipa >= 0 ? BigInt(Math.floor(f.ipa / 4096)) << 4n : undefined;
     return new ArchException(2, ec, iss, va, hpfar);

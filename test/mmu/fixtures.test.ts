@@ -27,11 +27,22 @@ const FIXTURES = [
  * aborts", and an EC 0x25 abort is never stage 2. So those bits are cleared here.
  */
 function armArmView(qemu: string): string {
-  return qemu.replace(/ESR=([0-9a-f]{16})/g, (all, hex: string) => {
+  return stage2Level(qemu).replace(/ESR=([0-9a-f]{16})/g, (all, hex: string) => {
     const esr = BigInt(`0x${hex}`);
     if (Number(esr >> 26n) !== 0x25) return all;
     return `ESR=${(esr & ~0x01ff_c000n).toString(16).padStart(16, '0')}`;
   });
+}
+
+/**
+ * QEMU 7.2 reports a stage-2 fault on a stage-1 table walk with the level of the stage-1
+ * lookup; in the ARM ARM the fault record comes from the stage-2 walk (AArch64.S2Walk
+ * called for the descriptor fetch), so the level is the stage-2 one. The guest fixture's
+ * AT S1E1R at VA 0x8060_0000 fetches its level-3 table from IPA 0x9100_0000, whose
+ * stage-2 level-2 entry is invalid: level 2 (DFSC 0x06), where QEMU prints 0x07.
+ */
+function stage2Level(qemu: string): string {
+  return qemu.replace('ESR=00000000920001c7 FAR=0000000080600000', 'ESR=00000000920001c6 FAR=0000000080600000');
 }
 
 describe('MMU fixtures: hypstep vs QEMU', () => {
@@ -42,5 +53,8 @@ describe('MMU fixtures: hypstep vs QEMU', () => {
     expect(q.stdout).toContain('done\n');
     expect(h.stop).toBe('exit');
     expect(h.stdout).toBe(armArmView(q.stdout));
+    // The ARM ARM values the two normalisations stand for are really there.
+    if (name === 'guest') expect(h.stdout).toContain('ESR=00000000920001c6 FAR=0000000080600000');
+    if (name === 'faults') expect(h.stdout).toContain('ESR=0000000096000007 FAR=0000008000001000');
   }, 60_000);
 });
