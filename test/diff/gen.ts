@@ -374,8 +374,8 @@ class Generator {
 
   /**
    * A load-exclusive and its matching store-exclusive (same address and size), a few data
-   * operations apart; or a store-exclusive after CLREX, which must fail. Never an open monitor
-   * across units, so a branch can't pair an exclusive with the wrong partner.
+   * operations apart; or a store-exclusive that must fail. Never a reservation held across
+   * units, so a branch can't pair an exclusive with the wrong partner.
    */
   private exclusive(): string[] {
     const pair = this.rng.chance(0.35);
@@ -387,9 +387,11 @@ class Generator {
     const out = [this.addressOf(a, pair ? 2 * size : size)];
     this.reserved.add(a);
     const t1 = this.dst(), t2 = pair ? this.dstNot([t1]) : -1;
-    const failing = this.rng.chance(0.2);
-    out.push(`ld${acq ? 'a' : ''}x${sfx} ${this.r(x, t1)}${pair ? `, ${this.r(x, t2)}` : ''}, [x${a}]`);
-    if (failing) out.push('clrex');
+    // Failing forms: CLREX between the pair, or a lone store-exclusive (no reservation is held at
+    // a unit boundary: every unit's store-exclusive ends its reservation, pass or fail).
+    const failing = this.rng.weighted<'no' | 'clrex' | 'lone'>([[8, 'no'], [1, 'clrex'], [1, 'lone']]);
+    if (failing !== 'lone') out.push(`ld${acq ? 'a' : ''}x${sfx} ${this.r(x, t1)}${pair ? `, ${this.r(x, t2)}` : ''}, [x${a}]`);
+    if (failing === 'clrex') out.push('clrex');
     for (let k = this.rng.int(3); k > 0; k--) out.push(...this.rng.pick(this.dataOps)());
     const s = this.dstNot([], false);
     const v1 = this.srcNot([s, a]), v2 = pair ? this.srcNot([s, a]) : -1;

@@ -11,7 +11,7 @@ const FIXED_SEED = 20240601;
 const FIXED_COUNT = 200;
 const freshSeed = env.HYPSTEP_DIFF_SEED !== undefined ? Number(env.HYPSTEP_DIFF_SEED) : Math.floor(Math.random() * 0x7fff_ffff);
 const freshFirst = Number(env.HYPSTEP_DIFF_FIRST ?? 0);
-const freshCount = Number(env.HYPSTEP_DIFF_COUNT ?? 25);
+const freshCount = Number(env.HYPSTEP_DIFF_COUNT ?? 50);
 /** How many failing programs to localise to one instruction (each costs a few seconds). */
 const LOCALIZE = Number(env.HYPSTEP_DIFF_LOCALIZE ?? 3);
 /** How many failing programs to describe in the failure message. */
