@@ -17,6 +17,7 @@ export function demoCommand(program: Command): void {
       process.stdout.write(demoTable(rows));
       process.stdout.write('\nexits: guest exits seen by hypstep; EL2 insns and MSR/MRS: hypervisor work from an exit to the next entry;\n'
         + 'HVC round trip: median instructions from a guest HVC to its next instruction; loads/puts: loaded-flag sets and clears;\n'
+        + 'insns per load/put: median instructions from the first access to a governed slot (or the hyp call making it) to the flag store;\n'
         + 'hazards: residency-checker findings (the bug-* modes are built to have one).\n');
       process.exitCode = rows.every((r) => r.result === (r.mode.startsWith('bug-') ? 'FAIL' : 'PASS')) ? 0 : 1;
     });

@@ -99,11 +99,12 @@ export function demoRow(r: ModeRun): DemoRow {
 }
 
 export function demoTable(rows: readonly DemoRow[]): string {
-  const head = ['mode', 'exits', 'EL2 insns/exit', 'MSR/MRS per exit', 'insns/HVC round trip', 'loads/puts', 'hazards', 'guest'];
+  const head = ['mode', 'exits', 'EL2 insns/exit', 'MSR/MRS per exit', 'insns/HVC round trip', 'loads/puts', 'insns per load/put', 'hazards', 'guest'];
   return table([head, ...rows.map((r) => [
     r.mode, String(r.summary.exits), r.summary.perExit.el2Insns.toFixed(1), r.summary.perExit.sysregs.toFixed(1),
     r.summary.hvcRoundTrip === null ? '—' : String(r.summary.hvcRoundTrip),
     r.deferred ? `${r.summary.loads}/${r.summary.puts}` : '— (none deferred)',
+    r.deferred ? `${r.summary.perLoad.hostInsns}/${r.summary.perPut.hostInsns}` : '—',
     String(r.hazards), r.result,
   ])]);
 }

@@ -53,8 +53,8 @@ export function worldStats(w: World): string {
     out.push('MSR/MRS per exit by register: ' + s.sysregsPerExit.slice(0, 12).map(([r, n]) => `${r} ${n.toFixed(2)}`).join(', '));
   }
   if (w.layout) {
-    out.push(meansLine('loads', s.perLoad));
-    out.push(meansLine('puts', s.perPut));
+    out.push(meansLine('loads (medians)', s.perLoad));
+    out.push(meansLine('puts (medians)', s.perPut));
     out.push(`residency hazards: ${s.hazards}`);
   }
   return out.join('\n') + '\n';
@@ -86,7 +86,7 @@ export function timelineLine(e: WorldEvent): string {
     }
     case 'load': case 'put': {
       const r = e.record;
-      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}), ${r.sysregTotal} MSR/MRS since the previous event`;
+      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
     }
     case 'hazard':
       return `[${e.hazard.icount}] ${e.hazard.message.replace('[hypstep] ', '')}`;

@@ -19,6 +19,7 @@ export interface WorldSummary {
   readonly hvcRoundTrip: number | null;
   readonly loads: number;
   readonly puts: number;
+  /** Medians over loads and puts, each charged from its first access to a governed slot to its flag store. */
   readonly perLoad: CostMeans;
   readonly perPut: CostMeans;
   /** MSR/MRS per closed exit by register, most frequent first. */
@@ -30,6 +31,12 @@ function means(list: readonly Costs[]): CostMeans {
   const n = list.length;
   const sum = (f: (c: Costs) => number) => (n === 0 ? 0 : list.reduce((s, c) => s + f(c), 0) / n);
   return { count: n, el2Insns: sum((c) => c.el2Insns), hostInsns: sum((c) => c.hostInsns), sysregs: sum((c) => c.sysregTotal) };
+}
+
+/** Medians: a load or put at boot is charged with the boot itself, which would swamp a mean. */
+function medians(list: readonly Costs[]): CostMeans {
+  const m = (f: (c: Costs) => number) => median(list.map(f)) ?? 0;
+  return { count: list.length, el2Insns: m((c) => c.el2Insns), hostInsns: m((c) => c.hostInsns), sysregs: m((c) => c.sysregTotal) };
 }
 
 function median(xs: number[]): number | null {
@@ -61,8 +68,8 @@ export function summarise(w: World): WorldSummary {
     hvcRoundTrip: median(closed.filter((x) => x.reason.category === 'hvc').map((x) => x.hostInsns + 1)),
     loads: loads.length,
     puts: puts.length,
-    perLoad: means(loads),
-    perPut: means(puts),
+    perLoad: medians(loads),
+    perPut: medians(puts),
     sysregsPerExit: [...regs].map(([r, n]) => [r, closed.length ? n / closed.length : 0] as const).sort((a, b) => b[1] - a[1]),
     hazards: w.hazards.length,
   };

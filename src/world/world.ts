@@ -140,6 +140,9 @@ export class World implements CpuObserver {
   private segment: Costs = newCosts();
   private segmentStart: number;
   private el2AtSegment = 0;
+  private segmentProvisional = true;
+  /** Inside a hyp call from a split-mode host kernel that started while the segment was provisional. */
+  private inHypCall = false;
   private readonly watched = new Map<number, Watched[]>();
   private replace: (() => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
@@ -305,15 +308,29 @@ export class World implements CpuObserver {
     c.hostInsns = this.cpu.icount - start;
   }
 
-  private startSegment(): void {
+  /**
+   * Starts the span a load or put is charged with. A world event starts one provisionally; the
+   * first access to a flag-governed context slot after it starts it again (or the hyp call
+   * that access is in, for a split-mode host), so that a load or put is charged with moving
+   * its registers up to its flag store, not with the exit handling or entry/exit switching
+   * that came before.
+   */
+  private startSegment(provisional = true): void {
+    if (!provisional) this.advance();
     this.segment = newCosts();
     this.segmentStart = this.cpu.icount;
     this.el2AtSegment = this.el2Total;
+    this.segmentProvisional = provisional;
   }
 
   exceptionTaken(e: ExceptionTaken): void {
     this.advance();
     this.el = e.toEL;
+    if (!this.inGuest && e.fromEL === 1 && e.toEL === 2) {
+      // A split-mode host kernel calls its hyp: if that call moves registers, the call is part of the cost.
+      if (this.segmentProvisional) { this.startSegment(); this.inHypCall = true; }
+      return;
+    }
     if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
     // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
     this.inGuest = false;
@@ -340,6 +357,7 @@ export class World implements CpuObserver {
   exceptionReturned(e: ExceptionReturned): void {
     this.advance();
     this.el = e.toEL;
+    this.inHypCall = false;
     if (e.fromEL !== 2 || e.toEL === 2 || !this.guestRunning()) return;
     this.inGuest = true;
     this.vmid = this.currentVmid();
@@ -438,6 +456,10 @@ export class World implements CpuObserver {
   }
 
   private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    if (this.segmentProvisional && !this.inGuest && slot.flag !== null) {
+      if (this.inHypCall) this.segmentProvisional = false; // charged from the hyp call's start
+      else this.startSegment(false);
+    }
     if (this.authority(v, slot) !== 'cpu') return;
     const cpuFull = this.cpuValue(slot);
     if (cpuFull === null) return;

@@ -191,6 +191,28 @@ describe('residency and the hazard checker', () => {
   });
 });
 
+describe('load and put costs', () => {
+  it('charge a split-mode load from the hyp call that moves the registers to the flag store', () => {
+    const { cpu, w } = withLayout();
+    writeSysreg(cpu, specOf('HCR_EL2'), 1n << BigInt(HCR.RW)); // the host kernel runs: VM=0
+    cpu.ps.el = 1;
+    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
+    cpu.icount = 1000; // host work before the hyp call is not the load's
+    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
+    cpu.ps.el = 2;
+    w.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0n, vector: 0n });
+    cpu.icount = 1010;
+    cpu.read(VCPU, 8, 0); // the hyp restores from the governed slot
+    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
+    cpu.icount = 1020;
+    cpu.ps.el = 1;
+    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
+    cpu.icount = 1025;
+    cpu.write(VCPU + 32n, 8, 1n, 0);
+    expect(w.loadPutLog).toEqual([expect.objectContaining({ type: 'load', el2Insns: 20, hostInsns: 25, sysregTotal: 1 })]);
+  });
+});
+
 describe('layout files', () => {
   const base = JSON.parse(LAYOUT) as Record<string, unknown>;
   const parse = (o: Record<string, unknown>, opts = {}) => () => parseLayout(JSON.stringify(o), { source: 'l.json', ...opts });
