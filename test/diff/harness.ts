@@ -99,7 +99,22 @@ export function splitBlocks(output: string): Map<string, string> {
 }
 
 function fields(block: string): Map<string, string> {
-  return new Map([...block.matchAll(/(\S+)=([0-9a-f]{16})/g)].map((m) => [m[1]!, m[2]!]));
+  const dump = block.split('\n').filter((l) => !l.startsWith('!!')).join('\n');
+  return new Map([...dump.matchAll(/(\S+)=([0-9a-f]{16})/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+const EC_NAMES: Record<number, string> = {
+  0x00: 'UNDEFINED', 0x01: 'WFI/WFE trap', 0x0e: 'illegal execution state', 0x15: 'SVC', 0x16: 'HVC', 0x17: 'SMC',
+  0x18: 'MSR/MRS trap', 0x20: 'instruction abort (lower EL)', 0x21: 'instruction abort', 0x22: 'PC alignment',
+  0x24: 'data abort (lower EL)', 0x25: 'data abort', 0x26: 'SP alignment', 0x3c: 'BRK',
+};
+
+/** Adds the exception class to the guest's "!! exception ... esr=..." line. */
+function explainException(line: string): string {
+  const m = /esr=([0-9a-f]+)/.exec(line);
+  if (!m) return line;
+  const ec = Number((BigInt(`0x${m[1]}`) >> 26n) & 0x3fn);
+  return `${line} (EC 0x${ec.toString(16).padStart(2, '0')}: ${EC_NAMES[ec] ?? 'other'})`;
 }
 
 /** The first difference between two program blocks, in words; null if they agree. */
@@ -107,11 +122,13 @@ export function describeDifference(expected: string | undefined, actual: string 
   if (expected === actual) return null;
   if (actual === undefined) return 'no output from hypstep';
   if (expected === undefined) return 'no output from QEMU';
-  const notes = actual.split('\n').filter((l) => l.startsWith('!!') && !expected.includes(l));
+  const notes = actual.split('\n').filter((l) => l.startsWith('!!') && !expected.includes(l)).map(explainException);
   const e = fields(expected), a = fields(actual);
   const diffs = DUMP_FIELDS.filter((f) => e.get(f) !== a.get(f));
   const parts: string[] = [];
-  if (diffs.length > 0) {
+  if (a.size === 0) {
+    parts.push('no register dump from hypstep');
+  } else if (diffs.length > 0) {
     const f = diffs[0]!;
     parts.push(`${f}: QEMU ${e.has(f) ? `0x${e.get(f)}` : '(none)'}, hypstep ${a.has(f) ? `0x${a.get(f)}` : '(none)'}`
       + (diffs.length > 1 ? ` (also differ: ${diffs.slice(1).join(' ')})` : ''));
