@@ -245,12 +245,16 @@ export class World implements CpuObserver {
 
   vcpu(name: string): VcpuState | undefined { return this.vcpus.find((v) => v.bound.name === name); }
 
+  /** A little-endian RAM value, read without side effects (bound slots and flags are RAM). */
   private peek(pa: number, width: number): bigint {
-    const buf = new Uint8Array(width);
-    this.cpu.bus.peek(pa, buf);
-    let v = 0n;
-    for (let i = width - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[i]!);
-    return v;
+    const bus = this.cpu.bus;
+    const off = pa - bus.ramBase;
+    switch (width) {
+      case 1: return BigInt(bus.ramView.getUint8(off));
+      case 2: return BigInt(bus.ramView.getUint16(off, true));
+      case 4: return BigInt(bus.ramView.getUint32(off, true));
+      default: return bus.ramView.getBigUint64(off, true);
+    }
   }
 
   flagSet(f: BoundFlag): boolean { return (this.peek(f.pa, f.width) & f.mask) !== 0n; }
