@@ -207,6 +207,8 @@ export class Mmu {
 
   private computeContext(el: number): void {
     const cpu = this.cpu;
+    // Start over before, not while, making the (at most two) new contexts.
+    if (this.contexts.size >= MAX_CONTEXTS - 2) this.flushAll();
     const host = cpu.e2h && cpu.tge;
     const regime = translationRegime(cpu, el);
     this.regime = regime;
@@ -239,7 +241,6 @@ export class Mmu {
   private context(key: string, regime: Regime, vmid: number, asid: number): Context {
     let c = this.contexts.get(key);
     if (c === undefined) {
-      if (this.contexts.size >= MAX_CONTEXTS) this.flushAll();
       c = { id: this.nextId++, regime, vmid, asid, key };
       this.contexts.set(key, c);
     }
