@@ -278,7 +278,7 @@ export class World implements CpuObserver {
       let verdict: string;
       if (cpu === null) verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
       else if (cpu === memory) verdict = 'in sync';
-      else if (authority === 'cpu') verdict = this.running === v || slot.flag !== null ? 'CPU live, memory stale (expected while loaded)' : 'CPU live, memory stale';
+      else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
       else verdict = 'memory live, CPU holds another value';
       return { reg: slot.name, vcpu: v.bound.name, cpu, memory, authority, governedBy: slot.flag?.name ?? null, verdict };
     });
