@@ -2,7 +2,7 @@
 // dumps program by program. On a mismatch it can localise the divergence to one unit by
 // running every prefix of the program ("cuts") on both and finding the first that differs.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assembleElf } from '../helpers/asm.js';
@@ -12,8 +12,15 @@ import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { DUMP_FIELDS, generateProgram, listProgram, renderElfSource, type ElfEntry, type Program } from './gen.js';
 
-/** Where sources, ELFs, outputs and listings go: $HYPSTEP_DIFF_OUT or <tmp>/hypstep-diff. */
-export const OUT_ROOT = process.env.HYPSTEP_DIFF_OUT ?? join(tmpdir(), 'hypstep-diff');
+/**
+ * Where sources, ELFs, outputs and listings go: $HYPSTEP_DIFF_OUT, or a fresh <tmp>/hypstep-diff-*
+ * per run (several people run the tests at once on one machine).
+ */
+export const OUT_ROOT = process.env.HYPSTEP_DIFF_OUT ?? mkdtempSync(join(tmpdir(), 'hypstep-diff-'));
+/** Removes the run's files when they were ours to choose and nothing failed. */
+export function cleanUp(): void {
+  if (process.env.HYPSTEP_DIFF_OUT === undefined) rmSync(OUT_ROOT, { recursive: true, force: true });
+}
 
 export const programName = (p: Program): string => `s${p.seed}-p${p.index}`;
 
