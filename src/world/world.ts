@@ -301,9 +301,24 @@ export class World implements CpuObserver {
   /** Attributes the instructions since the last EL change to the EL that ran them. */
   private advance(): void {
     const now = this.cpu.icount;
+    if (now < this.mark) this.machineReset();
     const n = now - this.mark;
     if (this.el === 2) this.el2Total += n;
     this.mark = now;
+  }
+
+  /**
+   * The instruction count went backwards: the board was reset (`monitor reset`, PSCI reset).
+   * The CPU restarted in the host at EL2 with nothing loaded; the records so far stay.
+   */
+  private machineReset(): void {
+    this.mark = 0;
+    this.el = 2;
+    this.inGuest = false;
+    this.running = null;
+    for (const v of this.vcpus) v.onCpu.clear();
+    if (this.lastExit && !this.lastExit.closed) this.lastExit.closed = true;
+    this.startSegment();
   }
 
   /** Closes the costs of a span that started at icount `start` with EL2 total `el2Start`. */

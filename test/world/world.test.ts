@@ -191,6 +191,27 @@ describe('residency and the hazard checker', () => {
   });
 });
 
+describe('board reset', () => {
+  it('notices the instruction count going back and restarts in the host', () => {
+    const cpu = machine();
+    cpu.ps.el = 1;
+    const w = new World(cpu).attach();
+    entry(cpu, w);
+    cpu.icount = 500;
+    exit(cpu, w, 0x5a00_0000);
+    cpu.icount = 510;
+    entry(cpu, w);
+    expect(w.inGuest).toBe(true);
+    cpu.icount = 3; // reset, then the boot code runs at EL2 and enters again
+    entry(cpu, w);
+    cpu.icount = 10;
+    exit(cpu, w, 0x5a00_0001);
+    cpu.icount = 14;
+    entry(cpu, w);
+    expect(w.exitLog.map((x) => [x.n, x.el2Insns])).toEqual([[1, 10], [2, 4]]);
+  });
+});
+
 describe('load and put costs', () => {
   it('charge a split-mode load from the hyp call that moves the registers to the flag store', () => {
     const { cpu, w } = withLayout();
