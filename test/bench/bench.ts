@@ -6,8 +6,9 @@
 // - hypstep runs in this process; the time is that of Machine.run alone and the instruction
 //   count is its retired-instruction counter, so start-up is not in the figure.
 // - QEMU is timed by wall clock around the whole process. Its start-up (~0.1–0.5 s) is removed
-//   by timing two run lengths of the same ELF and dividing the instruction difference by the time
-//   difference (best of several runs each, against noise from the shared machine). The run
+//   by timing two run lengths of the same ELF (one iteration, and about QEMU_SECONDS of work) and
+//   dividing the instruction difference by the time difference (best of several runs each,
+//   against noise from the shared machine). The run
 //   length is the fixture's `iterations` word, patched in a copy of the ELF; a fixture without
 //   that symbol is timed as is, minus an empty run (intloop with one iteration).
 // - The instructions per iteration come from hypstep's counter (two short runs), and hypstep's
@@ -42,8 +43,8 @@ export interface RowProvider {
 const env = process.env;
 /** How long hypstep's timed run of a loop fixture should take. */
 const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 6);
-/** Instructions in QEMU's long run of a loop fixture. */
-const QEMU_INSNS = Number(env.HYPSTEP_BENCH_QEMU_INSNS ?? 500e6);
+/** How long QEMU's long run of a loop fixture should compute, beyond its start-up. */
+const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 1.5);
 const QEMU_REPEATS = 3;
 
 function repoRoot(): string {
@@ -138,8 +139,14 @@ function loopMips(name: string, elfPath: string): BenchRow[] | null {
   const h = runHypstep(at(iters));
   sameOutput(name, h.uart, runQemu(at(iters)).uart);
 
-  const long = Math.round(QEMU_INSNS / perIter);
-  const qShort = bestQemu(at(1)), qLong = bestQemu(at(long));
+  // QEMU's long run: sized from a probe of ~50 M instructions to compute for about QEMU_SECONDS
+  // (its speed differs a hundredfold between the fixtures, and too short a run drowns in start-up jitter).
+  const qShort = bestQemu(at(1));
+  const probeIters = Math.max(1, Math.round(50e6 / perIter));
+  const probe = runQemu(at(probeIters));
+  const roughRate = (probeIters * perIter) / Math.max(probe.seconds - qShort.seconds, 0.01);
+  const long = Math.max(probeIters, Math.round(roughRate * QEMU_SECONDS / perIter));
+  const qLong = bestQemu(at(long));
   const qemuSeconds = qLong.seconds - qShort.seconds;
   if (qemuSeconds <= 0) throw new Error(`${name}: QEMU's long run was not slower than its short one`);
   return [{
