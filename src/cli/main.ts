@@ -32,6 +32,15 @@ function loadImage(path: string, loadAddress: bigint | undefined): Image {
   return parseElf(buf, path);
 }
 
+/** UART input comes from stdin when it is a terminal or a pipe; a file or /dev/null gives none. */
+function attachStdin(m: Machine): void {
+  const stdin = process.stdin as NodeJS.ReadStream & { unref?: () => void };
+  if (!stdin.isTTY && typeof stdin.unref !== 'function') return;
+  stdin.on('data', (d: Buffer) => m.uart.receive(d));
+  stdin.on('error', () => {});
+  stdin.unref?.();
+}
+
 interface RunOptions {
   memory: string;
   maxInsns?: string;
@@ -65,9 +74,7 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   }, say, (msg) => new UsageError(msg));
   if (world) ends.push(() => world.finish());
 
-  process.stdin.on('data', (d: Buffer) => m.uart.receive(d));
-  process.stdin.on('error', () => {});
-  process.stdin.unref();
+  attachStdin(m);
 
   // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
   if (o.s || o.S || o.gdb !== undefined) {
