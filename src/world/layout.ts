@@ -1,5 +1,5 @@
 // Vcpu layouts: where a hypervisor keeps each vcpu's saved system registers and which flag
-// says they are live on the CPU. The file format is documented in ./LAYOUT.md; this module
+// says they are live on the CPU. The file format is documented in the README (Vcpu layouts); this module
 // validates it and binds it to a loaded image (symbols → physical addresses).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';

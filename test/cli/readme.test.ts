@@ -1,0 +1,25 @@
+// The README's first screen must stay true: `npm start`'s table is the one the code prints.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+describe('README', () => {
+  it('shows the demo table exactly as `npm start` (hypstep demo) prints it', () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toBe('node dist/src/cli/main.js demo');
+    const r = spawnSync('node', ['dist/src/cli/main.js', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    const table = r.stdout.split('\n\n')[0]!.trimEnd();
+    expect(table.split('\n')).toHaveLength(8); // header and seven modes
+    expect(readFileSync(`${ROOT}README.md`, 'utf8')).toContain('```\n' + table + '\n```');
+  });
+
+  it('keeps the two commands on its first screen', () => {
+    const first = readFileSync(`${ROOT}README.md`, 'utf8').split('\n').slice(0, 24).join('\n');
+    expect(first).toContain('npm ci && npm start');
+    expect(first).toContain('npm run setup && npm test');
+    expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toContain('npm run setup && npm test');
+  });
+});
