@@ -18,65 +18,94 @@ export function isElf(buf: Uint8Array): boolean {
   return buf.length >= 4 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46;
 }
 
+/** Little-endian field reads that refuse to leave the file: a damaged offset is a LoadError, not a crash. */
+class Reader {
+  private readonly dv: DataView;
+  constructor(private readonly buf: Uint8Array, private readonly fail: (why: string) => never) {
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  private check(off: number, size: number, what: string): void {
+    if (!Number.isSafeInteger(off) || off < 0 || off + size > this.buf.length) {
+      this.fail(`${what} at offset ${off} lies outside the file (${this.buf.length} bytes)`);
+    }
+  }
+  u8(off: number, what: string): number { this.check(off, 1, what); return this.buf[off]!; }
+  u16(off: number, what: string): number { this.check(off, 2, what); return this.dv.getUint16(off, true); }
+  u32(off: number, what: string): number { this.check(off, 4, what); return this.dv.getUint32(off, true); }
+  u64(off: number, what: string): bigint { this.check(off, 8, what); return this.dv.getBigUint64(off, true); }
+  /** A 64-bit file offset or size, which must fit a JS number to mean anything. */
+  off(off: number, what: string): number {
+    const v = this.u64(off, what);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${v} is not a valid offset or size`);
+    return Number(v);
+  }
+  bytes(off: number, len: number, what: string): Uint8Array { this.check(off, len, what); return this.buf.subarray(off, off + len); }
+}
+
 export function parseElf(buf: Uint8Array, what = 'image'): Image {
   const fail = (why: string): never => { throw new LoadError(`${what}: ${why}`); };
   if (!isElf(buf)) fail('not an ELF file');
   if (buf.length < 64) fail('truncated ELF header');
   if (buf[4] !== 2) fail('not a 64-bit ELF (ELFCLASS64 expected)');
   if (buf[5] !== 1) fail('not a little-endian ELF');
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const machine = dv.getUint16(18, true);
+  const r = new Reader(buf, fail);
+  const machine = r.u16(18, 'e_machine');
   if (machine !== EM_AARCH64) fail(`ELF machine is ${machine}, not AArch64 (${EM_AARCH64})`);
-  const entry = dv.getBigUint64(24, true);
-  const phoff = Number(dv.getBigUint64(32, true));
-  const shoff = Number(dv.getBigUint64(40, true));
-  const phentsize = dv.getUint16(54, true), phnum = dv.getUint16(56, true);
-  const shentsize = dv.getUint16(58, true), shnum = dv.getUint16(60, true);
+  const entry = r.u64(24, 'e_entry');
+  const phoff = r.off(32, 'e_phoff');
+  const shoff = r.off(40, 'e_shoff');
+  const phentsize = r.u16(54, 'e_phentsize'), phnum = r.u16(56, 'e_phnum');
+  const shentsize = r.u16(58, 'e_shentsize'), shnum = r.u16(60, 'e_shnum');
+  if (phnum > 0 && phentsize < 56) fail(`program header size ${phentsize} is too small`);
   if (phoff + phnum * phentsize > buf.length) fail('truncated program headers');
 
   const segments: Segment[] = [];
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
-    if (dv.getUint32(p, true) !== PT_LOAD) continue;
-    const offset = Number(dv.getBigUint64(p + 8, true));
-    const vaddr = dv.getBigUint64(p + 16, true);
-    const paddr = Number(dv.getBigUint64(p + 24, true));
-    const filesz = Number(dv.getBigUint64(p + 32, true));
-    const memsz = Number(dv.getBigUint64(p + 40, true));
+    if (r.u32(p, 'p_type') !== PT_LOAD) continue;
+    const offset = r.off(p + 8, 'p_offset');
+    const vaddr = r.u64(p + 16, 'p_vaddr');
+    const paddr = r.off(p + 24, 'p_paddr');
+    const filesz = r.off(p + 32, 'p_filesz');
+    const memsz = r.off(p + 40, 'p_memsz');
     if (offset + filesz > buf.length) fail(`segment ${i} is truncated (needs bytes up to ${offset + filesz}, file has ${buf.length})`);
+    if (filesz > memsz) fail(`segment ${i} has more file bytes (${filesz}) than memory bytes (${memsz})`);
     if (memsz === 0) continue;
     segments.push({ paddr, vaddr, data: buf.subarray(offset, offset + filesz), memsz });
   }
   if (segments.length === 0) fail('no loadable segments');
+  return { entry, segments, symbols: readSymbols(r, shoff, shnum, shentsize) };
+}
 
+/** The symbol table, if the section headers hold one (a stripped image simply has none). */
+function readSymbols(r: Reader, shoff: number, shnum: number, shentsize: number): ElfSymbol[] {
   const symbols: ElfSymbol[] = [];
-  if (shoff !== 0 && shoff + shnum * shentsize <= buf.length) {
-    for (let i = 0; i < shnum; i++) {
-      const s = shoff + i * shentsize;
-      if (dv.getUint32(s + 4, true) !== SHT_SYMTAB) continue;
-      const off = Number(dv.getBigUint64(s + 24, true));
-      const size = Number(dv.getBigUint64(s + 32, true));
-      const link = dv.getUint32(s + 40, true);
-      const strHdr = shoff + link * shentsize;
-      const strOff = Number(dv.getBigUint64(strHdr + 24, true));
-      if (off + size > buf.length) break;
-      for (let e = off; e + 24 <= off + size; e += 24) {
-        const nameOff = dv.getUint32(e, true);
-        const info = buf[e + 4]!;
-        const shndx = dv.getUint16(e + 6, true);
-        if (nameOff === 0 || shndx === 0) continue;
-        let end = strOff + nameOff;
-        while (end < buf.length && buf[end] !== 0) end++;
-        const name = new TextDecoder().decode(buf.subarray(strOff + nameOff, end));
-        const t = info & 0xf;
-        symbols.push({
-          name, value: dv.getBigUint64(e + 8, true), size: Number(dv.getBigUint64(e + 16, true)),
-          type: t === 2 ? 'func' : t === 1 ? 'object' : 'other',
-        });
-      }
+  if (shoff === 0 || shnum === 0) return symbols;
+  const decoder = new TextDecoder();
+  for (let i = 0; i < shnum; i++) {
+    const s = shoff + i * shentsize;
+    if (r.u32(s + 4, 'sh_type') !== SHT_SYMTAB) continue;
+    const off = r.off(s + 24, 'symbol table offset');
+    const size = r.off(s + 32, 'symbol table size');
+    const strHdr = shoff + r.u32(s + 40, 'sh_link') * shentsize;
+    const strOff = r.off(strHdr + 24, 'string table offset');
+    const strSize = r.off(strHdr + 32, 'string table size');
+    const strtab = r.bytes(strOff, strSize, 'string table');
+    for (let e = off; e + 24 <= off + size; e += 24) {
+      const nameOff = r.u32(e, 'symbol name');
+      const info = r.u8(e + 4, 'symbol info');
+      const shndx = r.u16(e + 6, 'symbol section');
+      if (nameOff === 0 || shndx === 0 || nameOff >= strtab.length) continue;
+      const end = strtab.indexOf(0, nameOff);
+      const t = info & 0xf;
+      symbols.push({
+        name: decoder.decode(strtab.subarray(nameOff, end < 0 ? strtab.length : end)),
+        value: r.u64(e + 8, 'symbol value'), size: r.off(e + 16, 'symbol size'),
+        type: t === 2 ? 'func' : t === 1 ? 'object' : 'other',
+      });
     }
   }
-  return { entry, segments, symbols };
+  return symbols;
 }
 
 /** A raw binary placed at `addr`, entered at its first byte. */
