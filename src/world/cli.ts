@@ -1,6 +1,7 @@
 // The world layer's part of `hypstep run`: --vcpu-layout, --check-residency, --trace world,
 // --report. Kept here so the CLI only forwards options.
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Machine } from '../board/machine.js';
 import { attachWorld } from './attach.js';
 import { timelineLine } from './format.js';
@@ -24,6 +25,16 @@ export interface WorldRun {
   finish(): void;
 }
 
+/** A report that cannot be written is a usage error before the run, not a surprise after it. */
+function checkReportPath(file: string, usage: (msg: string) => Error): void {
+  if (!/\.(json|html?)$/i.test(file)) throw usage(`--report ${file}: the file name must end in .json or .html`);
+  try {
+    accessSync(existsSync(file) ? file : dirname(resolve(file)), constants.W_OK);
+  } catch (e) {
+    throw usage(`cannot write report ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
 /**
  * Sets the layer up for `hypstep run`, or returns null when no option asks for it (then the
  * CPU has no observer to call). `usage` makes the CLI's one-line usage error.
@@ -33,6 +44,7 @@ export function worldForRun(
 ): WorldRun | null {
   if (o.checkResidency && !o.vcpuLayout) throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
   if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report) return null;
+  if (o.report) checkReportPath(o.report, usage);
   let world: World;
   try {
     world = attachWorld(m, { ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}), imagePath, check: o.checkResidency ?? false });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assembleElf } from '../helpers/asm.js';
+import { assembleElf, program } from '../helpers/asm.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const HELLO = new URL('../../fixtures/hello/build/hello.elf', import.meta.url).pathname;
@@ -32,17 +32,13 @@ describe('hypstep run', () => {
   });
 
   it('exits with the semihosting exit code', () => {
-    const elf = file('exit.elf', assembleElf(`
-      #include "virt.inc"
-      .text
-      .global _start
-_start:
+    const elf = file('exit.elf', assembleElf(program(`
       adr x1, block
       mov x0, #SYS_EXIT
       hlt #0xf000
       .align 3
 block: .quad ADP_Stopped_ApplicationExit, 42
-    `));
+    `)));
     expect(hypstep(['run', elf]).status).toBe(42);
   });
 
@@ -55,11 +51,7 @@ block: .quad ADP_Stopped_ApplicationExit, 42
   });
 
   it('traces exceptions on stderr with the decoded syndrome', () => {
-    const elf = file('svc.elf', assembleElf(`
-      #include "virt.inc"
-      .text
-      .global _start
-_start:
+    const elf = file('svc.elf', assembleElf(program(`
       adr x0, vectors
       msr VBAR_EL2, x0
       hvc #0x12
@@ -69,7 +61,7 @@ vectors:
       .endr
       movq x0, PSCI_SYSTEM_OFF
       smc #0
-    `));
+    `)));
     const r = hypstep(['run', '--trace', 'exceptions', elf]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/exception EL2 -> EL2: HVC #0x12 ESR 0x5a000012 ELR 0x4008000c/);
@@ -100,6 +92,10 @@ vectors:
     [['run', '--frobnicate', HELLO], /unknown option '--frobnicate'/],
     [['run'], /missing required argument 'image'/],
     [['explode'], /unknown command 'explode'/],
+    [['run', '--report', 'run.txt', HELLO], /--report run\.txt: the file name must end in \.json or \.html/],
+    [['run', '--report', '/nonexistent-dir/run.html', HELLO], /cannot write report \/nonexistent-dir\/run\.html: ENOENT/],
+    [['run', '--vcpu-layout', '/nonexistent-dir/layout.json', HELLO], /cannot read vcpu layout .*: ENOENT/],
+    [['run', '--check-residency', HELLO], /--check-residency needs --vcpu-layout/],
   ];
   for (const [args, message] of badOptions) {
     it(`refuses ${args.join(' ')} with one line and status 2`, () => {
