@@ -133,7 +133,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dt{color:#555
 <dt>EL2 instructions per exit</dt><dd>${s.perExit.el2Insns.toFixed(1)}</dd>
 <dt>MSR/MRS per exit</dt><dd>${s.perExit.sysregs.toFixed(1)}</dd>
 <dt>HVC round trip (median)</dt><dd>${s.hvcRoundTrip ?? '—'} instructions</dd>
-<dt>loads / puts</dt><dd>${s.loads} / ${s.puts}</dd>
+<dt>loads / puts</dt><dd>${r.layout ? `${s.loads} / ${s.puts}` : '— (needs --vcpu-layout)'}</dd>
 ${r.guestResult ? `<dt>guest</dt><dd>${esc(r.guestResult)}</dd>` : ''}
 </dl>
 <h2>Timeline</h2>
