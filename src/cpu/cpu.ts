@@ -9,6 +9,7 @@ import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
 import { A64 } from './a64.js';
+import { compileBlock, FLAG_SCRATCH, FLAG_SCRATCH32, type Block } from './jit.js';
 
 type Handler = (cpu: Cpu, d: never) => void;
 
@@ -17,7 +18,14 @@ class CodePage {
   constructor(readonly pa: number) {}
   readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
   readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
+  /** Compiled blocks by first instruction: undefined until hot, null where none can start. */
+  readonly blocks: (Block | null | undefined)[] = new Array<Block | null | undefined>(PAGE_SIZE / 4).fill(undefined);
+  /** Executions of each instruction while its block is undefined, up to BLOCK_HOT. */
+  readonly heat = new Uint8Array(PAGE_SIZE / 4);
 }
+
+/** Executions of an instruction after which a block starting there is compiled. */
+const BLOCK_HOT = 16;
 
 export type StopReason =
   | { kind: 'budget' }
@@ -39,6 +47,8 @@ export class Cpu {
   readonly spEl = new BigUint64Array(3);
   /** [0] the PC of the next instruction, [1] the address of the instruction executing now. */
   readonly pcs = new BigUint64Array(2);
+  /** The same two PCs as int32 halves ([0] = pcs[0] bits 31:0, [1] its bits 63:32, [2], [3] pcs[1]): the run loop's view. */
+  private readonly pcs32 = new Int32Array(this.pcs.buffer);
   readonly ps = new PState();
   /** System-register storage, indexed by SR.<name>. */
   readonly sr = new BigUint64Array(SYSREG_SLOTS);
@@ -290,6 +300,10 @@ export class Cpu {
     return (page.fns[idx] = e.exec);
   }
 
+  private compileBlockAt(page: CodePage, idx: number): Block | null {
+    return compileBlock((raw) => decoder.find(raw), (i) => this.bus.fetch32(page.pa + i * 4), idx, PAGE_SIZE / 4);
+  }
+
   /** The encoding of a raw instruction word (for the disassembler and tests). */
   static decode(raw: number): AnyEncoding | undefined { return decoder.find(raw); }
 
@@ -316,26 +330,31 @@ export class Cpu {
     let first = skipBreakAtStart;
     this.stopRequest = null;
     const pcs = this.pcs;
+    const p32 = this.pcs32;
     const mmu = this.mmu;
-    // Straight-line execution stays on one decoded page: while the PC is the previous
-    // one plus 4, in the same page, and no translation or code changed, the fetch needs
-    // neither the TLB nor the page map.
+    const bps = this.breakpoints;
+    // Straight-line execution stays on one decoded page: while the next PC is the previous
+    // one plus 4 in the same page and no translation or code changed, the fetch needs
+    // neither the TLB nor the page map. The PC is then kept as the page's VA (two int32
+    // halves) plus the instruction index, and written to pcs[] through its int32 view, so
+    // the sequential path does no BigInt arithmetic and allocates nothing. A handler that
+    // branches writes pcs[0]; the compare of its halves after the handler sees that.
     let page: CodePage | null = null;
     let idx = 0;
-    let expect = 0n;
+    let pageLo = 0;
+    let pageHi = 0;
     let gen = -1;
     for (;;) {
       try {
         while (this.icount < end) {
-          const pc = pcs[0]!;
-          if (this.breakpoints.size !== 0 && !first && this.breakpoints.has(pc)) {
-            return { kind: 'breakpoint', pc };
+          if (bps.size !== 0 && !first && bps.has(pcs[0]!)) {
+            return { kind: 'breakpoint', pc: pcs[0]! };
           }
           first = false;
-          pcs[1] = pc;
-          if (pc !== expect || idx === PAGE_SIZE / 4 || gen !== mmu.generation || page === null) {
-            page = null;
-            if ((Number(pc & 3n)) !== 0) {
+          if (page === null) {
+            const pc = pcs[0]!;
+            pcs[1] = pc;
+            if ((p32[0]! & 3) !== 0) {
               throw new ArchException(defaultTargetEL(this), EC.PC_ALIGN, 0, pc);
             }
             const pa = mmu.translate(pc, AccessType.Fetch, 0, false);
@@ -344,18 +363,49 @@ export class Cpu {
             gen = mmu.generation;
             page = this.decodeAt(pa);
             idx = (pa & (PAGE_SIZE - 1)) >>> 2;
+            pageLo = p32[0]! & ~(PAGE_SIZE - 1);
+            pageHi = p32[1]!;
+          }
+          const blk = page.blocks[idx];
+          if (blk === undefined) {
+            if (++page.heat[idx]! >= BLOCK_HOT) page.blocks[idx] = this.compileBlockAt(page, idx);
+          } else if (blk !== null && bps.size === 0 && this.icount + blk.len <= end) {
+            // A compiled block: blk.len instructions that cannot fault, stop or branch.
+            blk.fn(this, this.x, this.ps, FLAG_SCRATCH, FLAG_SCRATCH32);
+            this.icount += blk.len;
+            idx += blk.len;
+            p32[2] = pageLo | ((idx - 1) << 2);
+            p32[3] = pageHi;
+            if (idx === PAGE_SIZE / 4) {
+              pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
+              page = null;
+            } else {
+              p32[0] = pageLo | (idx << 2);
+              p32[1] = pageHi;
+            }
+            continue;
           }
           let fn = page.fns[idx];
           if (fn === undefined) fn = this.decodeInto(page, idx);
-          expect = BigInt.asUintN(64, pc + 4n);
-          pcs[0] = expect;
+          // pcs[1] = this instruction's address, pcs[0] = the next one.
+          p32[2] = pageLo | (idx << 2);
+          p32[3] = pageHi;
+          const nextLo = pageLo | ((idx + 1) << 2);
+          if (idx !== PAGE_SIZE / 4 - 1) {
+            p32[0] = nextLo;
+            p32[1] = pageHi;
+          } else {
+            pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
+          }
           fn(this, page.ops[idx] as never);
-          idx++;
           this.icount++;
           if (this.stopRequest !== null) return this.stopRequest;
+          if (p32[0] !== nextLo || p32[1] !== pageHi || gen !== mmu.generation || idx === PAGE_SIZE / 4 - 1) page = null;
+          else idx++;
         }
         return { kind: 'budget' };
       } catch (e) {
+        page = null;
         if (e instanceof ArchException) {
           takeSync(this, e, pcs[1]!);
           this.icount++;
