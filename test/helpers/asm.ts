@@ -10,6 +10,14 @@ import { requireTool } from './tools.js';
 export const LOAD_ADDR = 0x4008_0000;
 const INCLUDE = new URL('../../fixtures/include', import.meta.url).pathname;
 
+/**
+ * A whole program: the board's constants and macros (fixtures/include/virt.inc: UART_BASE,
+ * movq, UART_HEX, SEMIHOSTING_EXIT, ...), then `body` from `_start`, the entry point.
+ */
+export function program(body: string): string {
+  return `#include "virt.inc"\n\t.text\n\t.global _start\n_start:\n${body}`;
+}
+
 /** Assembles and links `source` (text at `textAddr`) into an ELF; returns its bytes. */
 export function assembleElf(source: string, textAddr = LOAD_ADDR): Uint8Array {
   requireTool('aarch64-linux-gnu-gcc');
@@ -23,6 +31,19 @@ export function assembleElf(source: string, textAddr = LOAD_ADDR): Uint8Array {
   } catch (e) {
     const err = e as { stderr?: Buffer };
     throw new Error(`assembly failed:\n${err.stderr?.toString() ?? String(e)}\n--- source ---\n${source}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Assembles `source` into an ELF file in a fresh temporary directory, gives `use` its path, then removes it. */
+export function withElf<T>(source: string, use: (elfPath: string) => T, textAddr = LOAD_ADDR): T {
+  const bytes = assembleElf(source, textAddr);
+  const dir = mkdtempSync(join(tmpdir(), 'hypstep-elf-'));
+  try {
+    const elf = join(dir, 'program.elf');
+    writeFileSync(elf, bytes);
+    return use(elf);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -53,7 +74,7 @@ export interface SnippetRun {
  * The snippet may define its own labels and data; `__end` marks the stop.
  */
 export function runSnippet(body: string, budget = 1_000_000): SnippetRun {
-  const image = assemble(`#include "virt.inc"\n.text\n.global _start\n_start:\n${body}\n__end:\n\tb __end\n`);
+  const image = assemble(program(`${body}\n__end:\n\tb __end\n`));
   let uart = '';
   const machine = new Machine({ memory: 64 * 1024 * 1024, uartOut: (b) => { uart += Buffer.from(b).toString('latin1'); } });
   machine.load(image);

@@ -10,10 +10,7 @@
 // A synchronous exception (e.g. UNDEFINED) is caught by a vector that puts ESR_EL2 in x25 and
 // resumes at the next instruction; x25 is zeroed before every case, so recording x25 shows it.
 // Registers x24, x25, x27, x28 belong to the harness; cases use x0-x23 and sp.
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { assemble, assembleElf } from '../helpers/asm.js';
+import { assemble, program, withElf } from '../helpers/asm.js';
 import { runQemu } from '../helpers/qemu.js';
 import { Machine } from '../../src/board/machine.js';
 
@@ -38,11 +35,7 @@ function hex64(v: bigint): string { return '0x' + (v & MASK64).toString(16); }
 /** The assembly of a whole case list. */
 export function caseSource(cases: readonly Case[]): string {
   const out: string[] = [];
-  out.push(`#include "virt.inc"
-.text
-.global _start
-_start:
-	adr x28, __vectors
+  out.push(program(`	adr x28, __vectors
 	msr vbar_el2, x28
 	isb
 	movq x27, ${BUF}
@@ -59,7 +52,7 @@ __vectors:
 	.balign 128
 	.fill 96, 4, 0xd4200000 // current EL with SPx: IRQ, FIQ, SError
 	.fill 256, 4, 0xd4200000 // lower EL
-__cases:`);
+__cases:`));
   cases.forEach((c, i) => {
     out.push(`\tmov x25, #0`);
     for (const [reg, v] of Object.entries(c.in ?? {})) {
@@ -81,22 +74,11 @@ __cases:`);
 1:	cmp x1, x27
 	b.hs 4f
 	ldr x3, [x1], #8
-	mov x4, #60
-2:	lsr x5, x3, x4
-	and x5, x5, #0xf
-	add x6, x5, #'0'
-	add x7, x5, #('a' - 10)
-	cmp x5, #10
-	csel x5, x6, x7, lo
-	strb w5, [x2]
-	subs x4, x4, #4
-	b.ge 2b
+	UART_HEX 2, 3, 4, 5, 6
 	mov w5, #'\\n'
 	strb w5, [x2]
 	b 1b
-4:	movq x0, PSCI_SYSTEM_OFF
-	smc #0
-	b .
+4:	POWER_OFF
 `);
   return out.join('\n');
 }
@@ -131,25 +113,18 @@ export function runOnHypstep(cases: readonly Case[], source = caseSource(cases))
 
 /** Runs the same cases on QEMU (one run for the whole list). */
 export function runOnQemu(cases: readonly Case[], source = caseSource(cases)): Result[] {
-  const dir = mkdtempSync(join(tmpdir(), 'hypstep-dp-'));
-  try {
-    const elf = join(dir, 'cases.elf');
-    writeFileSync(elf, assembleElf(source));
-    const q = runQemu(elf, 60_000);
-    const words = q.stdout.split(/\r?\n/).filter((l) => /^[0-9a-f]{16}$/.test(l)).map((l) => BigInt('0x' + l));
-    const results: Result[] = [];
-    let k = 0;
-    for (const c of cases) {
-      const nzcv = Number((words[k++] ?? 0n) >> 28n) & 0xf;
-      const regs: Record<string, bigint> = {};
-      for (const name of c.out) regs[name] = words[k++]!;
-      results.push({ nzcv, regs });
-    }
-    if (k !== words.length) throw new Error(`QEMU printed ${words.length} words, expected ${k}:\n${q.stdout.slice(0, 500)}\n${q.stderr}`);
-    return results;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const q = withElf(source, (elf) => runQemu(elf, 60_000));
+  const words = q.stdout.split(/\r?\n/).filter((l) => /^[0-9a-f]{16}$/.test(l)).map((l) => BigInt('0x' + l));
+  const results: Result[] = [];
+  let k = 0;
+  for (const c of cases) {
+    const nzcv = Number((words[k++] ?? 0n) >> 28n) & 0xf;
+    const regs: Record<string, bigint> = {};
+    for (const name of c.out) regs[name] = words[k++]!;
+    results.push({ nzcv, regs });
   }
+  if (k !== words.length) throw new Error(`QEMU printed ${words.length} words, expected ${k}:\n${q.stdout.slice(0, 500)}\n${q.stderr}`);
+  return results;
 }
 
 export function describeCase(c: Case): string {

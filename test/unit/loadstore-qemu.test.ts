@@ -16,12 +16,8 @@
 // intervening store of the same value to a reserved address (QEMU compares values, so
 // the store-exclusive still passes there; hypstep's monitor clears on the store).
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { assembleElf } from '../helpers/asm.js';
-import { runQemu } from '../helpers/qemu.js';
-import { runHypstep } from '../helpers/hypstep.js';
+import { program as wholeProgram } from '../helpers/asm.js';
+import { runSourceOnBoth } from '../helpers/both.js';
 import { armArmEsrLine } from './loadstore-harness.js';
 
 function rng(seed: number): () => number {
@@ -110,11 +106,7 @@ function program(seed: number, cases: number): string {
   }
 
   const out: string[] = [];
-  out.push(`#include "virt.inc"
-	.text
-	.global _start
-_start:
-	adr x0, vectors
+  out.push(wholeProgram(`	adr x0, vectors
 	msr vbar_el2, x0
 	ldr x0, =0xff00              // MAIR_EL2: attr0 Device-nGnRnE, attr1 Normal write-back
 	msr mair_el2, x0
@@ -126,8 +118,7 @@ _start:
 	ldr x0, =0x30c51835          // SCTLR_EL2: RES1 bits, M, C, I; A=0, SA=0
 	msr sctlr_el2, x0
 	isb
-	ldr x23, =hexdigits
-	ldr x24, =UART_BASE`);
+	ldr x24, =UART_BASE`));
   for (let c = 0; c < cases; c++) {
     out.push(`\n\t// case ${c}`, `\tldr x20, =${c}`, '\tbl puthex', '\tbl newline');
     for (let i = 0; i < VALUE_REGS; i++) out.push(`\tldr x${i}, =${hex64()}`);
@@ -157,18 +148,10 @@ _start:
 	bl newline
 	cmp x19, x25
 	b.lo 1b
-	mov x0, #0x18
-	ldr x1, =exit_block
-	hlt #0xf000
+	SEMIHOSTING_EXIT
 
-puthex:	// x20 as 16 hex digits; uses x21, x22
-	mov x21, #60
-1:	lsr x22, x20, x21
-	and x22, x22, #15
-	ldrb w22, [x23, x22]
-	strb w22, [x24]
-	subs x21, x21, #4
-	b.ge 1b
+puthex:	// x20 as 16 hex digits; uses x21, x22, x23
+	UART_HEX 24, 20, 21, 22, 23
 	ret
 newline:
 	mov w22, #10
@@ -216,9 +199,6 @@ l1_table:
 	.quad 0x00000401             // 0-1 GiB: Device-nGnRnE (the UART), AF
 	.quad 0x40000705             // 1-2 GiB: Normal, inner shareable, AF
 	.fill 510, 8, 0
-hexdigits: .ascii "0123456789abcdef"
-	.balign 8
-exit_block: .quad 0x20026, 0
 lit0:	.quad ${hex64()}
 lit1:	.quad ${hex64()}
 lit2:	.word ${r() >>> 0}
@@ -233,24 +213,16 @@ ${Array.from({ length: BUF_SIZE / 8 }, () => `\t.quad ${hex64()}`).join('\n')}
 
 describe('loads and stores against QEMU', () => {
   it('a generated program prints the same registers, exceptions and memory on both', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hypstep-lsq-'));
-    try {
-      const elf = join(dir, 'ls.elf');
-      writeFileSync(elf, assembleElf(program(0x5eed1234, CASES)));
-      const q = runQemu(elf);
-      const h = runHypstep(elf);
-      expect(h.stop).toBe('exit');
-      // Where QEMU's ESR departs from the ARM ARM (the ISV of stage-1 aborts at EL2), the ARM ARM's.
-      const lines = q.stdout.split('\n').map((l) => (l.startsWith('E') ? armArmEsrLine(l) : l));
-      expect(lines.length).toBeGreaterThan(CASES * 20 + BUF_SIZE / 8);
-      expect(lines.filter((l) => l.startsWith('E')).length).toBeGreaterThan(3);
-      // Compare line by line, so that a failure names the first difference.
-      const hl = h.stdout.split('\n');
-      const first = lines.findIndex((l, i) => l !== hl[i]);
-      expect(first === -1 ? 'identical' : `line ${first}: qemu '${lines[first]}' hypstep '${hl[first]}'`).toBe('identical');
-      expect(hl.length).toBe(lines.length);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { qemu: q, hypstep: h } = runSourceOnBoth(program(0x5eed1234, CASES));
+    expect(h.stop).toBe('exit');
+    // Where QEMU's ESR departs from the ARM ARM (the ISV of stage-1 aborts at EL2), the ARM ARM's.
+    const lines = q.stdout.split('\n').map((l) => (l.startsWith('E') ? armArmEsrLine(l) : l));
+    expect(lines.length).toBeGreaterThan(CASES * 20 + BUF_SIZE / 8);
+    expect(lines.filter((l) => l.startsWith('E')).length).toBeGreaterThan(3);
+    // Compare line by line, so that a failure names the first difference.
+    const hl = h.stdout.split('\n');
+    const first = lines.findIndex((l, i) => l !== hl[i]);
+    expect(first === -1 ? 'identical' : `line ${first}: qemu '${lines[first]}' hypstep '${hl[first]}'`).toBe('identical');
+    expect(hl.length).toBe(lines.length);
   });
 });

@@ -6,12 +6,8 @@
 // stores (acquire/release and unprivileged ones included), ISV=0 for pairs, writeback forms
 // and exclusives, WnR for stores.
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { assembleElf } from '../helpers/asm.js';
-import { runQemu } from '../helpers/qemu.js';
-import { runHypstep } from '../helpers/hypstep.js';
+import { program as wholeProgram } from '../helpers/asm.js';
+import { runSourceOnBoth } from '../helpers/both.js';
 
 /** The guest's accesses to the hole (x10 = 0x0800_1230, x11 = 8, SP = x10). */
 const ACCESSES = [
@@ -25,13 +21,8 @@ const ACCESSES = [
 ];
 
 function program(): string {
-  return `#include "virt.inc"
-	.text
-	.global _start
-_start:
-	adr x0, vectors
+  return wholeProgram(`	adr x0, vectors
 	msr vbar_el2, x0
-	ldr x23, =hexdigits
 	ldr x24, =UART_BASE
 	// Stage 2: 39-bit IPA, 4 KiB granule, start at level 1 (SL0=1), 40-bit PA; IPA 1-2 GiB maps
 	// RAM 1:1 (Normal write-back, read/write, AF); IPA 0-1 GiB (the UART included) is a hole.
@@ -55,14 +46,8 @@ guest:	// EL1, stage 1 off
 ${ACCESSES.map((a) => `\t${a}`).join('\n')}
 	hvc #1
 
-puthex:	// x20 as 16 hex digits and a newline; uses x21, x22
-	mov x21, #60
-1:	lsr x22, x20, x21
-	and x22, x22, #15
-	ldrb w22, [x23, x22]
-	strb w22, [x24]
-	subs x21, x21, #4
-	b.ge 1b
+puthex:	// x20 as 16 hex digits and a newline; uses x21, x22, x23
+	UART_HEX 24, 20, 21, 22, 23
 	mov w22, #10
 	strb w22, [x24]
 	ret
@@ -86,9 +71,7 @@ from_guest:
 	msr elr_el2, x20
 	eret
 done:
-	mov x0, #0x18
-	ldr x1, =exit_block
-	hlt #0xf000
+	SEMIHOSTING_EXIT
 
 	.data
 	.balign 4096
@@ -96,45 +79,34 @@ s2_l1:
 	.quad 0
 	.quad 0x40000000 | (1 << 10) | (3 << 8) | (3 << 6) | (0xf << 2) | 1
 	.fill 510, 8, 0
-hexdigits: .ascii "0123456789abcdef"
-	.balign 8
-exit_block: .quad 0x20026, 0
-`;
+`);
 }
 
 describe('stage-2 data abort syndromes against QEMU', () => {
   it('every kind of load and store on an unmapped IPA reports the same ESR, FAR and HPFAR', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hypstep-ls2-'));
-    try {
-      const elf = join(dir, 's2.elf');
-      writeFileSync(elf, assembleElf(program()));
-      const q = runQemu(elf);
-      const h = runHypstep(elf);
-      expect(h.stop).toBe('exit');
-      const ql = q.stdout.trim().split('\n');
-      const hl = h.stdout.trim().split('\n');
-      const rows = (l: string[]) => ACCESSES.filter((a) => !a.startsWith('prfm'))
-        .map((a, i) => `${a.padEnd(24)} esr=${l[3 * i]} far=${l[3 * i + 1]} hpfar=${l[3 * i + 2]}`);
-      expect(ql.length).toBe(3 * (ACCESSES.length - 1)); // all but the PRFM fault
-      expect(rows(hl)).toEqual(rows(ql));
-      // And by the ARM ARM's field definitions, for a few: EC 0x24, IL, ISV, SAS, SSE, SRT, SF, AR,
-      // WnR, DFSC 0b000101 (translation fault, level 1: the walk starts at level 1).
-      const esr = (a: string) => Number.parseInt(hl[3 * ACCESSES.indexOf(a)]!, 16);
-      const iss = (isv: number, sas: number, sse: number, srt: number, sf: number, ar: number, wnr: number) =>
-        ((0x24 << 26) | (1 << 25) | (isv << 24) | (sas << 22) | (sse << 21) | (srt << 16) | (sf << 15) | (ar << 14)
-          | (wnr << 6) | 0b000101) >>> 0;
-      expect(esr('ldrsb w6, [x10]')).toBe(iss(1, 0, 1, 6, 0, 0, 0));
-      expect(esr('ldrsw x9, [x10]')).toBe(iss(1, 2, 1, 9, 1, 0, 0));
-      expect(esr('ldr xzr, [x10]')).toBe(iss(1, 3, 0, 31, 1, 0, 0));
-      expect(esr('strh w3, [x10]')).toBe(iss(1, 1, 0, 3, 0, 0, 1));
-      expect(esr('stlr w22, [x10]')).toBe(iss(1, 2, 0, 22, 0, 1, 1));
-      expect(esr('ldr x25, [x10], #8')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
-      expect(esr('stp w1, w2, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 1));
-      expect(esr('ldxr x5, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
-      expect(hl[1]).toBe('0000000008001230');
-      expect(hl[2]).toBe('0000000000080010'); // HPFAR_EL2.FIPA = IPA[47:12] at bit 4
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { qemu: q, hypstep: h } = runSourceOnBoth(program());
+    expect(h.stop).toBe('exit');
+    const ql = q.stdout.trim().split('\n');
+    const hl = h.stdout.trim().split('\n');
+    const rows = (l: string[]) => ACCESSES.filter((a) => !a.startsWith('prfm'))
+      .map((a, i) => `${a.padEnd(24)} esr=${l[3 * i]} far=${l[3 * i + 1]} hpfar=${l[3 * i + 2]}`);
+    expect(ql.length).toBe(3 * (ACCESSES.length - 1)); // all but the PRFM fault
+    expect(rows(hl)).toEqual(rows(ql));
+    // And by the ARM ARM's field definitions, for a few: EC 0x24, IL, ISV, SAS, SSE, SRT, SF, AR,
+    // WnR, DFSC 0b000101 (translation fault, level 1: the walk starts at level 1).
+    const esr = (a: string) => Number.parseInt(hl[3 * ACCESSES.indexOf(a)]!, 16);
+    const iss = (isv: number, sas: number, sse: number, srt: number, sf: number, ar: number, wnr: number) =>
+      ((0x24 << 26) | (1 << 25) | (isv << 24) | (sas << 22) | (sse << 21) | (srt << 16) | (sf << 15) | (ar << 14)
+        | (wnr << 6) | 0b000101) >>> 0;
+    expect(esr('ldrsb w6, [x10]')).toBe(iss(1, 0, 1, 6, 0, 0, 0));
+    expect(esr('ldrsw x9, [x10]')).toBe(iss(1, 2, 1, 9, 1, 0, 0));
+    expect(esr('ldr xzr, [x10]')).toBe(iss(1, 3, 0, 31, 1, 0, 0));
+    expect(esr('strh w3, [x10]')).toBe(iss(1, 1, 0, 3, 0, 0, 1));
+    expect(esr('stlr w22, [x10]')).toBe(iss(1, 2, 0, 22, 0, 1, 1));
+    expect(esr('ldr x25, [x10], #8')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
+    expect(esr('stp w1, w2, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 1));
+    expect(esr('ldxr x5, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
+    expect(hl[1]).toBe('0000000008001230');
+    expect(hl[2]).toBe('0000000000080010'); // HPFAR_EL2.FIPA = IPA[47:12] at bit 4
   });
 });

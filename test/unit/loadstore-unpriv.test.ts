@@ -4,12 +4,8 @@
 // the two apart: an unprivileged access to the first is a permission fault. Each program
 // runs on QEMU and hypstep with identical output, checked against the ARM ARM's syndrome.
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { assembleElf } from '../helpers/asm.js';
-import { runQemu } from '../helpers/qemu.js';
-import { runHypstep } from '../helpers/hypstep.js';
+import { program } from '../helpers/asm.js';
+import { runSourceOnBoth } from '../helpers/both.js';
 import { armArmEsrLine } from './loadstore-harness.js';
 
 // x10: a privileged-only page, x11: a page EL0 may read and write.
@@ -33,20 +29,41 @@ const STEPS: [string, 'fault-read' | 'fault-write' | 'ok'][] = [
   ['ldr x8, [x10, #16]', 'ok'],
 ];
 
-const PUTHEX = `puthex:	// x20 as 16 hex digits and a newline; uses x22, x25
-	mov x25, #60
-1:	lsr x22, x20, x25
-	and x22, x22, #15
-	ldrb w22, [x23, x22]
-	strb w22, [x24]
-	subs x25, x25, #4
-	b.ge 1b
+/**
+ * The end of both programs: print `regs` (one per line, through x20), exit through
+ * semihosting; puthex; and a vector table at EL`el` whose synchronous handler (current EL,
+ * SPx) prints ESR and FAR and resumes after the instruction, keeping x20. Then the
+ * translation tables (EL2&0 or EL1&0: the same descriptors).
+ */
+function ending(regs: string[], el: 1 | 2): string {
+  return `${regs.map((r) => `${r.startsWith('[') ? 'ldr' : 'mov'} x20, ${r}\n\tbl puthex`).join('\n\t')}
+	SEMIHOSTING_EXIT
+
+puthex:	// x20 as 16 hex digits and a newline; uses x22, x23, x25
+	UART_HEX 24, 20, 25, 22, 23
 	mov w22, #10
 	strb w22, [x24]
-	ret`;
+	ret
 
-/** Translation tables (EL2&0 or EL1&0: the same descriptors), hex digits, the exit block. */
-const TABLES = `	.data
+	.balign 2048
+vectors:
+	.fill 128, 4, 0xd4200000
+	b handler                     // 0x200: current EL with SPx, synchronous
+handler:
+	mov x29, x30
+	mov x26, x20
+	mrs x20, esr_el${el}
+	bl puthex
+	mrs x20, far_el${el}
+	bl puthex
+	mrs x20, elr_el${el}
+	add x20, x20, #4
+	msr elr_el${el}, x20
+	mov x20, x26
+	mov x30, x29
+	eret
+
+	.data
 	.balign 4096
 l1:	.quad 0x00000401              // 0-1 GiB: Device (the UART), privileged only
 	.quad l2 + 3                  // 1-2 GiB: a level-2 table
@@ -54,9 +71,8 @@ l1:	.quad 0x00000401              // 0-1 GiB: Device (the UART), privileged only
 l2:	.quad 0x40000705              // 0x4000_0000, 2 MiB: Normal, AP=00 (privileged only)
 	.quad 0x40200745              // 0x4020_0000, 2 MiB: Normal, AP=01 (EL0 too)
 	.fill 510, 8, 0
-hexdigits: .ascii "0123456789abcdef"
-	.balign 8
-exit_block: .quad 0x20026, 0`;
+`;
+}
 
 /** At EL1 (EL1&0 regime, the same tables): LDTR/STTR always unprivileged. */
 const EL1_STEPS: [string, 'fault-read' | 'fault-write' | 'ok'][] = [
@@ -71,12 +87,7 @@ const EL1_STEPS: [string, 'fault-read' | 'fault-write' | 'ok'][] = [
 ];
 
 function el1Program(): string {
-  return `#include "virt.inc"
-	.text
-	.global _start
-_start:
-	ldr x23, =hexdigits
-	ldr x24, =UART_BASE
+  return program(`	ldr x24, =UART_BASE
 	ldr x0, =0xff00
 	msr mair_el1, x0
 	ldr x0, =(25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32))
@@ -103,41 +114,12 @@ el1:
 	ldr x0, =0x8877665544332211
 	str x0, [x11]
 ${EL1_STEPS.map(([st]) => `\t${st}`).join('\n')}
-${[1, 2, 3, 4, 5].map((n) => `\tmov x20, x${n}\n\tbl puthex`).join('\n')}
-	mov x0, #0x18
-	ldr x1, =exit_block
-	hlt #0xf000
-
-${PUTHEX}
-
-	.balign 2048
-vectors:
-	.fill 128, 4, 0xd4200000
-	b handler                     // 0x200: current EL with SPx, synchronous
-handler:
-	mov x29, x30
-	mrs x20, esr_el1
-	bl puthex
-	mrs x20, far_el1
-	bl puthex
-	mrs x20, elr_el1
-	add x20, x20, #4
-	msr elr_el1, x20
-	mov x30, x29
-	eret
-
-${TABLES}
-`;
+	${ending(['x1', 'x2', 'x3', 'x4', 'x5'], 1)}`);
 }
 
-function program(): string {
-  return `#include "virt.inc"
-	.text
-	.global _start
-_start:
-	adr x0, vectors
+function el2Program(): string {
+  return program(`	adr x0, vectors
 	msr vbar_el2, x0
-	ldr x23, =hexdigits
 	ldr x24, =UART_BASE
 	ldr x0, =0xff00               // MAIR: attr0 Device-nGnRnE, attr1 Normal write-back
 	msr mair_el2, x0
@@ -161,105 +143,46 @@ _start:
 	ldr x0, =0x8877665544332211
 	str x0, [x10, #8]
 ${STEPS.map(([s]) => `\t${s}`).join('\n')}
-	mov x20, x1
-	bl puthex
-	mov x20, x2
-	bl puthex
-	mov x20, x3
-	bl puthex
-	mov x20, x4
-	bl puthex
-	mov x20, x5
-	bl puthex
-	mov x20, x6
-	bl puthex
-	mov x20, x7
-	bl puthex
-	mov x20, x8
-	bl puthex
-	ldr x20, [x10, #16]
-	bl puthex
-	ldr x20, [x11]
-	bl puthex
-	mov x0, #0x18
-	ldr x1, =exit_block
-	hlt #0xf000
+	${ending(['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', '[x10, #16]', '[x11]'], 2)}`);
+}
 
-${PUTHEX}
-	.balign 2048
-vectors:
-	.fill 128, 4, 0xd4200000
-	b handler                     // 0x200: current EL with SPx, synchronous
-handler:
-	mov x29, x30
-	mov x26, x20
-	mrs x20, esr_el2
-	bl puthex
-	mrs x20, far_el2
-	bl puthex
-	mrs x20, elr_el2
-	add x20, x20, #4
-	msr elr_el2, x20
-	mov x20, x26
-	mov x30, x29
-	eret
-
-${TABLES}`;
+/**
+ * The ESR and FAR lines the faulting steps print, by the ARM ARM: a level-2 permission fault
+ * (DFSC 0b001110), EC 0x25, IL=1, ISV=0 (stage 1), WnR for a store; FAR the address (x10's page,
+ * 0x4010_0000, plus the step's offset; VA = PA here).
+ */
+function faultLines(steps: typeof STEPS): string[] {
+  const hex = (v: number) => v.toString(16).padStart(16, '0');
+  return steps.filter(([, f]) => f !== 'ok').flatMap(([st, f]) => [
+    hex(((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0),
+    hex(0x4010_0000 + Number(/#(\d+)/.exec(st)?.[1] ?? 0)),
+  ]);
 }
 
 describe('unprivileged loads and stores', () => {
   it('fault on a privileged-only page at EL2 exactly in the VHE host with TGE=1, on QEMU and hypstep alike', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hypstep-lsu-'));
-    try {
-      const elf = join(dir, 'u.elf');
-      writeFileSync(elf, assembleElf(program()));
-      const q = runQemu(elf);
-      const h = runHypstep(elf);
-      expect(h.stop).toBe('exit');
-      // ESR lines as the ARM ARM has them (QEMU sets ISV for stage-1 aborts at EL2: see armArmEsrLine).
-      expect(h.stdout.split('\n')).toEqual(q.stdout.split('\n').map(armArmEsrLine));
-      // By the ARM ARM: a level-2 permission fault (DFSC 0b001110), EC 0x25, IL=1, ISV=0 (stage 1),
-      // WnR for the store; FAR the address.
-      const lines = h.stdout.trim().split('\n');
-      const faults = STEPS.filter(([, f]) => f !== 'ok');
-      const pa = (s: string) => 0x4010_0000 + Number(/#(\d+)/.exec(s)?.[1] ?? 0);
-      const want = faults.flatMap(([s, f]) => [
-        (((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0).toString(16).padStart(16, '0'),
-        pa(s).toString(16).padStart(16, '0'),
-      ]);
-      expect(lines.slice(0, 2 * faults.length)).toEqual(want);
-      const regs = lines.slice(2 * faults.length);
-      expect(regs).toEqual([
-        '1122334455667788', '0000000000000000', '0000000000000000', '1122334455660088', '0000000000005566',
-        '1122334455667788', '0000000000000000', '0000000000007788', '0000000000007788', '1122334455660088',
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { qemu: q, hypstep: h } = runSourceOnBoth(el2Program());
+    expect(h.stop).toBe('exit');
+    // ESR lines as the ARM ARM has them (QEMU sets ISV for stage-1 aborts at EL2: see armArmEsrLine).
+    expect(h.stdout.split('\n')).toEqual(q.stdout.split('\n').map(armArmEsrLine));
+    const lines = h.stdout.trim().split('\n');
+    const want = faultLines(STEPS);
+    expect(lines.slice(0, want.length)).toEqual(want);
+    expect(lines.slice(want.length)).toEqual([
+      '1122334455667788', '0000000000000000', '0000000000000000', '1122334455660088', '0000000000005566',
+      '1122334455667788', '0000000000000000', '0000000000007788', '0000000000007788', '1122334455660088',
+    ]);
   });
 
   it('fault on a privileged-only page at EL1, where they are always unprivileged', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hypstep-lsu-'));
-    try {
-      const elf = join(dir, 'u1.elf');
-      writeFileSync(elf, assembleElf(el1Program()));
-      const q = runQemu(elf);
-      const h = runHypstep(elf);
-      expect(h.stop).toBe('exit');
-      expect(h.stdout).toBe(q.stdout);
-      // ESR_EL1: EC 0x25, IL, ISV=0, WnR for the store, level-2 permission fault.
-      const lines = h.stdout.trim().split('\n');
-      const faults = EL1_STEPS.filter(([, f]) => f !== 'ok');
-      const va = (st: string) => 0x4010_0000 + Number(/#(\d+)/.exec(st)?.[1] ?? 0);
-      expect(lines.slice(0, 2 * faults.length)).toEqual(faults.flatMap(([st, f]) => [
-        (((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0).toString(16).padStart(16, '0'),
-        va(st).toString(16).padStart(16, '0'),
-      ]));
-      expect(lines.slice(2 * faults.length)).toEqual([
-        '1122334455667788', '0000000000000000', 'ffffffffffffff88', '0000000055667788', '1122334455667788',
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { qemu: q, hypstep: h } = runSourceOnBoth(el1Program());
+    expect(h.stop).toBe('exit');
+    expect(h.stdout).toBe(q.stdout);
+    const lines = h.stdout.trim().split('\n');
+    const want = faultLines(EL1_STEPS);
+    expect(lines.slice(0, want.length)).toEqual(want);
+    expect(lines.slice(want.length)).toEqual([
+      '1122334455667788', '0000000000000000', 'ffffffffffffff88', '0000000055667788', '1122334455667788',
+    ]);
   });
 });
