@@ -7,23 +7,12 @@ import { assemble } from '../helpers/asm.js';
 import { World } from '../../src/world/world.js';
 import { parseLayout, bindLayout } from '../../src/world/layout.js';
 import { timelineLine } from '../../src/world/format.js';
+import { stage2Setup, vcpuLoad, S2_TABLE, VCPU } from './snippets.js';
 
-// Stage 2: one level-1 table (T0SZ=32, SL0=1, 4K granule); entry 1 maps IPA 1G..2G to the same
-// PA as a block (normal memory, S2AP RW, AF). IPA 0..1G (where the MMIO hole is) is unmapped.
+// Stage 2 as stage2Setup makes it (IPA 1G..2G mapped; IPA 0..1G, where the MMIO hole is, unmapped),
+// VMID 5, HCR_EL2 = VM | TWI | TVM | RW.
 const HYP = `
-#define HCR_BITS ((1 << 0) | (1 << 13) | (1 << 26) | (1 << 31))
-	adr	x0, s2_l1
-	ldr	x1, =0x400007fd
-	str	x1, [x0, #8]
-	mov	x2, #5
-	orr	x0, x0, x2, lsl #48
-	msr	vttbr_el2, x0
-	ldr	x0, =0x80003560
-	msr	vtcr_el2, x0
-	ldr	x0, =HCR_BITS
-	msr	hcr_el2, x0
-	adr	x0, vectors
-	msr	vbar_el2, x0
+${stage2Setup('((1 << 0) | (1 << 13) | (1 << 26) | (1 << 31))', 5)}
 	adr	x0, guest
 	msr	elr_el2, x0
 	mov	x0, #0x3c5
@@ -57,8 +46,7 @@ vectors:
 	msr	elr_el2, x9
 	eret
 
-	.balign 4096
-s2_l1:	.skip	4096
+${S2_TABLE}
 `;
 
 function build(source: string): { m: Machine; end: bigint; sym: (n: string) => bigint } {
@@ -109,22 +97,8 @@ describe('world layer on a hypervisor snippet', () => {
     // register, sets the flag, enters; the guest changes SCTLR_EL1 (not trapped: TVM is off);
     // at the exit the handler wrongly reads the context slot, then saves and clears the flag.
     const src = `
-	adr	x0, s2_l1
-	ldr	x1, =0x400007fd
-	str	x1, [x0, #8]
-	msr	vttbr_el2, x0
-	ldr	x0, =0x80003560
-	msr	vtcr_el2, x0
-	ldr	x0, =((1 << 0) | (1 << 31))
-	msr	hcr_el2, x0
-	adr	x0, vectors
-	msr	vbar_el2, x0
-	adr	x20, vcpu
-	ldr	x1, [x20]
-	msr	sctlr_el1, x1
-	mov	x1, #1
-load_flag:
-	str	x1, [x20, #8]
+${stage2Setup('((1 << 0) | (1 << 31))')}
+${vcpuLoad('load_flag')}
 	adr	x0, guest
 	msr	elr_el2, x0
 	mov	x0, #0x3c5
@@ -144,10 +118,8 @@ stale:
 put_flag:
 	str	xzr, [x20, #8]
 	b	__end
-	.balign 8
-vcpu:	.quad	0x30d00800, 0
-	.balign 4096
-s2_l1:	.skip	4096
+${VCPU}
+${S2_TABLE}
 `;
     const { m, end, sym } = build(src);
     const w = new World(m.cpu).attach();
