@@ -16,13 +16,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { QEMU_ARGS } from '../helpers/qemu.js';
-import { requireTool } from '../helpers/tools.js';
+import { repoRoot, requireTool } from '../helpers/tools.js';
 
 export interface BenchRow {
   name: string;
@@ -47,15 +47,6 @@ const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 6);
 const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 1.5);
 const QEMU_REPEATS = 3;
 
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('cannot find the repository root');
-    d = up;
-  }
-  return d;
-}
 const ROOT = repoRoot();
 const workDir = mkdtempSync(join(tmpdir(), 'hypstep-bench-'));
 

@@ -1,37 +1,22 @@
 // gdb-multiarch driving hypstep's stub and QEMU's on the same ELF: stepi per second and
 // "info registers" per second (with gdb's register cache flushed before each, so every
 // one is fetched from the stub, as after a stop).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { startGdbServer } from '../../src/debug/gdb.js';
+import { repoRoot, requireTool } from '../helpers/tools.js';
+import type { BenchRow } from './bench.js';
 
-export interface BenchRow { name: string; hypstep: number; qemu: number; unit: string }
 
 const STEPS = 2000;
 const INFOS = 200;
 
-/** The repository root, from the source tree or from dist/. */
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('cannot find the repository root');
-    d = up;
-  }
-  return d;
-}
-
-function requireTool(name: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
-    throw new Error(`required tool '${name}' is not installed: run 'npm run setup'`);
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -87,7 +72,7 @@ async function stopQemu(p: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function benchGdb(): Promise<BenchRow[]> {
+export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
   requireTool('gdb-multiarch');
   requireTool('qemu-system-aarch64');
   const elf = join(repoRoot(), 'fixtures/gdb/build/session.elf');

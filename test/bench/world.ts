@@ -3,8 +3,7 @@
 // checker on. Reported as ratios to the run with the layer off (QEMU has no such layer).
 import { performance } from 'node:perf_hooks';
 import { runMode, type RunModeOptions } from '../../src/world/demo.js';
-
-export interface BenchRow { name: string; hypstep: number; qemu: number | null; unit: string }
+import type { BenchRow } from './bench.js';
 
 const MODE = 'vhe-deferred';
 

@@ -1,5 +1,8 @@
 // External tools the tests compare against. A missing tool fails the test loudly: never a silent skip.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const found = new Map<string, boolean>();
 
@@ -16,4 +19,15 @@ export function requireTool(name: string): string {
   }
   if (!ok) throw new Error(`required tool '${name}' is not installed: run 'npm run setup' (installs the Debian packages the tests need)`);
   return name;
+}
+
+/** The repository root (the folder with package.json above this file), from the source tree or from dist/. */
+export function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d);
+    if (up === d) throw new Error('cannot find the repository root');
+    d = up;
+  }
+  return d;
 }
