@@ -333,7 +333,6 @@ export class Session {
   }
 
   private async query(pkt: string, data: Buffer): Promise<void> {
-    const t = this.host.target;
     if (pkt.startsWith('qSupported')) {
       this.reply([
         `PacketSize=${this.host.packetSize.toString(16)}`, 'qXfer:features:read+', 'qXfer:threads:read+',

@@ -34,7 +34,7 @@ import { ArchException, EC } from '../cpu/exceptions.js';
 import { SR, type SysregSpec } from '../sysregs/registry.js';
 import { Regime, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
-  AccessType, FSC, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, PERM_SHIFT_PAN, type TranslationFault, type Translation,
+  AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, PERM_SHIFT_PAN, type TranslationFault, type Translation,
 } from './walk.js';
 
 export { AccessType, FSC } from './walk.js';

@@ -7,6 +7,7 @@ import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
 import { SR } from '../../sysregs/registry.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import { ACC_UNPRIV, type Cpu } from '../cpu.js';
+import { setXSP } from '../regs.js';
 
 /**
  * CheckSPAlignment(): with SCTLR_ELx.SA (SA0 at EL0) set, a load/store whose base is SP
@@ -104,3 +105,17 @@ export function prfopText(op: number): string {
 }
 
 export { AccessType };
+
+/** The immediate-offset addressing of single and pair forms: base Xn|SP, a byte offset, post-index or not. */
+export interface ImmediateAddressing { readonly n: number; readonly imm: number; readonly post: boolean }
+
+/** The address accessed: the base (post-index) or base + offset (offset and pre-index forms). */
+export function immediateAddress(cpu: Cpu, d: ImmediateAddressing): bigint {
+  const base = baseReg(cpu, d.n);
+  return d.post ? base : BigInt.asUintN(64, base + BigInt(d.imm));
+}
+
+/** The writeback of the pre- and post-index forms: base + offset (the pre-index form's address). */
+export function writeback(cpu: Cpu, d: ImmediateAddressing, address: bigint): void {
+  setXSP(cpu, d.n, d.post ? BigInt.asUintN(64, address + BigInt(d.imm)) : address);
+}

@@ -1,11 +1,11 @@
 // Load/store pair: LDP/STP (32- and 64-bit), LDPSW, LDNP/STNP, in the signed-offset,
 // pre-index and post-index forms. Data aborts on pairs report ISV=0, so no syndrome.
 import type { AnyEncoding } from '../decode.js';
-import { X, setX, setXSP } from '../regs.js';
+import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { undefinedInstruction } from '../exceptions.js';
 import { unallocated } from './dp-common.js';
-import { baseReg, encPrepared, rz, immAddressText } from './ls-common.js';
+import { encPrepared, rz, immAddressText, immediateAddress, writeback } from './ls-common.js';
 import type { Cpu } from '../cpu.js';
 
 /** bits [24:23]: no-allocate (signed offset), post-index, signed offset, pre-index. */
@@ -50,18 +50,9 @@ function decodePair(raw: number, opc: number, idx: Index, load: boolean, imm7: n
   };
 }
 
-function pairAddress(cpu: Cpu, d: Pair): bigint {
-  const base = baseReg(cpu, d.n);
-  return d.post ? base : BigInt.asUintN(64, base + BigInt(d.imm));
-}
-
-function writeback(cpu: Cpu, d: Pair, address: bigint): void {
-  setXSP(cpu, d.n, d.post ? BigInt.asUintN(64, address + BigInt(d.imm)) : address);
-}
-
 function loadPair(cpu: Cpu, d: Pair): void {
   if (d.undef) throw undefinedInstruction(cpu);
-  const address = pairAddress(cpu, d);
+  const address = immediateAddress(cpu, d);
   // Both reads complete before either register changes, so a fault on the second leaves Rt intact.
   let v1 = cpu.read(address, d.bytes, 0);
   let v2 = cpu.read(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, 0);
@@ -76,7 +67,7 @@ function loadPair(cpu: Cpu, d: Pair): void {
 
 function storePair(cpu: Cpu, d: Pair): void {
   if (d.undef) throw undefinedInstruction(cpu);
-  const address = pairAddress(cpu, d);
+  const address = immediateAddress(cpu, d);
   cpu.write(address, d.bytes, X(cpu, d.t), 0);
   cpu.write(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, X(cpu, d.t2), 0);
   if (d.wback) writeback(cpu, d, address);

@@ -10,13 +10,13 @@
 //               otherwise a sign-extending load of 8 << size bits into X (opc<0> = 0)
 //               or W (opc<0> = 1), where size = 10 with opc<0> = 1 is UNDEFINED.
 import type { AnyEncoding } from '../decode.js';
-import { X, setX, setXSP } from '../regs.js';
+import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { extendReg, UXTX } from '../alu.js';
 import { undefinedInstruction } from '../exceptions.js';
 import { unallocated, target } from './dp-common.js';
 import {
-  baseReg, unprivFlag, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText,
+  baseReg, unprivFlag, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText, immediateAddress, writeback,
 } from './ls-common.js';
 import type { Cpu } from '../cpu.js';
 
@@ -94,17 +94,6 @@ function decodeSingle(
     flags: wback ? 0 : dataAbortSyndrome(size, signed, t, sf, false),
     mnemonic: `${load ? 'ld' : 'st'}${FORM_INFIX[form]}${suffix}`,
   };
-}
-
-/** LDR/STR (immediate) in every form: the address is the base, or base + offset, and may be written back. */
-function immediateAddress(cpu: Cpu, d: Single): bigint {
-  const base = baseReg(cpu, d.n);
-  return d.post ? base : BigInt.asUintN(64, base + BigInt(d.imm));
-}
-
-/** The writeback of the pre- and post-index forms: base + offset (the pre-index form's address). */
-function writeback(cpu: Cpu, d: Single, address: bigint): void {
-  setXSP(cpu, d.n, d.post ? BigInt.asUintN(64, address + BigInt(d.imm)) : address);
 }
 
 function loadImmediate(cpu: Cpu, d: Single): void {
