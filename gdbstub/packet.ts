@@ -10,15 +10,18 @@ export function checksum(bytes: Uint8Array): number {
   return s;
 }
 
+/** The bytes the framing reserves: never literal in binary data, nor a run-length count. */
+const reserved = (b: number): boolean => b === DOLLAR || b === HASH || b === ESC || b === STAR;
+
 /** Escapes the bytes the framing reserves (`$ # } *`) as `}` followed by the byte xor 0x20. */
 export function escapeBinary(data: Uint8Array): Uint8Array {
   let n = 0;
-  for (const b of data) if (b === DOLLAR || b === HASH || b === ESC || b === STAR) n++;
+  for (const b of data) if (reserved(b)) n++;
   if (n === 0) return data;
   const out = new Uint8Array(data.length + n);
   let j = 0;
   for (const b of data) {
-    if (b === DOLLAR || b === HASH || b === ESC || b === STAR) { out[j++] = ESC; out[j++] = b ^ 0x20; } else out[j++] = b;
+    if (reserved(b)) { out[j++] = ESC; out[j++] = b ^ 0x20; } else out[j++] = b;
   }
   return out;
 }
@@ -42,10 +45,10 @@ export function unescapeBinary(data: Uint8Array): Uint8Array {
  * character (n-1)+29. Runs whose count would read as `#`, `$`, `*` or `}` are
  * shortened, and runs longer than 98 split, so the count stays printable.
  */
-const COUNT_FORBIDDEN = [HASH, DOLLAR, STAR, ESC];
-
 export function rleEncode(data: Uint8Array): Uint8Array {
-  const out: number[] = [];
+  // Every reply goes through here; encoding never lengthens data, so one buffer of its size suffices.
+  const out = new Uint8Array(data.length);
+  let j = 0;
   let i = 0;
   while (i < data.length) {
     const b = data[i]!;
@@ -56,15 +59,15 @@ export function rleEncode(data: Uint8Array): Uint8Array {
     if (b === ESC || b === STAR || (i > 0 && data[i - 1] === ESC)) run = 1;
     if (run >= 4) {
       // The count character must not read as framing: not # or $ (gdb's rule), nor * or }.
-      while (COUNT_FORBIDDEN.includes(run - 1 + 29)) run--;
-      out.push(b, STAR, run - 1 + 29);
+      while (reserved(run - 1 + 29)) run--;
+      out[j++] = b; out[j++] = STAR; out[j++] = run - 1 + 29;
       i += run;
     } else {
-      out.push(b);
+      out[j++] = b;
       i++;
     }
   }
-  return Uint8Array.from(out);
+  return out.subarray(0, j);
 }
 
 /** Expands `c*n` runs (as gdb does for every received packet, before unescaping). */
