@@ -77,13 +77,15 @@ function slotSpec(name: string, s: Json, what: string): SysregSpec | undefined {
   const byName = sysregByName(name);
   if (byName) return byName;
   if (s.encoding === undefined) return undefined;
-  const e = obj(s.encoding, `${what}.encoding`);
-  return sysregByKey(sysregKey(int(e.op0, 'op0'), int(e.op1, 'op1'), int(e.crn, 'crn'), int(e.crm, 'crm'), int(e.op2, 'op2')));
+  const where = `${what}.encoding`;
+  const e = obj(s.encoding, where);
+  const field = (k: string) => int(e[k], `${where}.${k}`);
+  return sysregByKey(sysregKey(field('op0'), field('op1'), field('crn'), field('crm'), field('op2')));
 }
 
 function parseFlag(name: string, f: Json, slotNames: Set<string>, what: string): LayoutFlag {
-  const governs = f.governs === undefined ? [] : (f.governs as unknown[]).map((g, i) => str(g, `${what}.governs[${i}]`));
   if (!Array.isArray(f.governs ?? [])) throw new LayoutError(`${what}.governs: expected a list of register names`);
+  const governs = ((f.governs ?? []) as unknown[]).map((g, i) => str(g, `${what}.governs[${i}]`));
   for (const g of governs) if (!slotNames.has(g)) throw new LayoutError(`${what} governs ${g}, which has no slot in "sysregs"`);
   const mask = big(f.mask, `${what}.mask`);
   if (mask === 0n) throw new LayoutError(`${what}.mask: must not be 0`);

@@ -7,7 +7,7 @@ import { SR, HCR, specOf } from '../../src/sysregs/registry.js';
 import { writeSysreg } from '../../src/sysregs/access.js';
 import { decodeExit, vmidOf, faultIpa } from '../../src/world/reason.js';
 import { World, type WorldEvent } from '../../src/world/world.js';
-import { parseLayout, bindLayout } from '../../src/world/layout.js';
+import { parseLayout, bindLayout, LayoutError } from '../../src/world/layout.js';
 
 const RAM = 0x4000_0000;
 
@@ -246,6 +246,11 @@ describe('layout files', () => {
     expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['SCTLR_EL1'] }, G: { offset: 0, mask: 2, governs: ['SCTLR_EL1'] } } }))
       .toThrow('SCTLR_EL1 is governed by both F and G');
     expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0, width: 3 } } })).toThrow('sysregs.SCTLR_EL1.width: width must be 1, 2, 4 or 8');
+    // A wrong type is a LayoutError naming the field, not a TypeError from using it.
+    const governsNotList = parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: 'SCTLR_EL1' } } });
+    expect(governsNotList).toThrow(LayoutError);
+    expect(governsNotList).toThrow('flag F.governs: expected a list of register names');
+    expect(parse({ ...base, sysregs: { MYREG: { offset: 0, encoding: { op0: 'x' } } } })).toThrow('sysregs.MYREG.encoding.op0: expected a non-negative integer');
   });
 
   it('picks a mode by name or by the image file name, and matches unknown names by encoding', () => {
