@@ -73,8 +73,8 @@ export class GdbServer implements SessionHost {
     if (this.pending || this.ended) return;
     void this.resume('continue').then((stop) => {
       if (this.session !== null) return; // a debugger attached and took over
-      if (stop.kind === 'exited') this.finish(stop);
-      else if (stop.signal === SIGNAL.ABRT) this.finish(stop); // the emulator cannot go on
+      // An exit, or an emulator that cannot go on (SIGABRT), ends the run.
+      if (stop.kind === 'exited' || stop.signal === SIGNAL.ABRT) this.finish(stop);
       else if (stop.message) this.notice(`${stop.message} (waiting for a debugger)`);
     });
   }

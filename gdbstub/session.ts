@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import createDebug from 'debug';
 import {
-  FrameParser, ProtocolError, frame, fromHex, hexToText, parseHexNumber, regToHex, hexToReg, textToHex,
+  FrameParser, ProtocolError, frame, fromHex, hexToText, parseHexNumber, regToHex, hexToReg, textToHex, toHex,
   unescapeBinary, escapeBinary, type FrameEvent,
 } from './packet.js';
 import { SIGNAL, type BreakpointType, type Target, type TargetStop } from './target.js';
@@ -42,8 +42,6 @@ export class Session {
   private symbolQueue: string[] = [];
   /** The last stop, answered to `?`. */
   lastStop: TargetStop = { kind: 'stopped', signal: SIGNAL.TRAP };
-  /** Bytes of packets NAKed for a bad checksum, for tests and the debug log. */
-  stats = { packets: 0, badChecksums: 0, oversize: 0, errors: 0 };
 
   constructor(private readonly host: SessionHost, private readonly socket: Socket, ready: Promise<void>) {
     this.parser = new FrameParser(host.packetSize);
@@ -76,18 +74,16 @@ export class Session {
         if (this.lastSent && !this.closed) this.socket.write(this.lastSent);
         return;
       case 'interrupt':
-        // Handled at once, not queued: it must reach a running target.
-        if (this.host.target.running) this.host.target.interrupt();
+        // Handled at once, not queued: it must reach a running target (a stopped one ignores it).
+        this.host.target.interrupt();
         return;
       case 'notification': return;
       case 'bad-checksum':
-        this.stats.badChecksums++;
         log(`bad checksum on packet '${e.data.toString('latin1').slice(0, 60)}'`);
         if (!this.noAck) this.write(Buffer.from('-'));
         return;
       case 'oversize':
         // Acknowledged (so it is not retransmitted forever), then refused.
-        this.stats.oversize++;
         log(`refused a ${e.length}-byte packet (PacketSize ${this.host.packetSize})`);
         if (!this.noAck) this.write(Buffer.from('+'));
         this.enqueue(async () => this.reply(ERR.TOO_LARGE));
@@ -102,7 +98,6 @@ export class Session {
   /** Packets are handled strictly in order: a resume holds later packets until its stop reply. */
   private enqueue(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: unknown) => {
-      this.stats.errors++;
       log(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       this.reply(ERR.MALFORMED);
     });
@@ -127,18 +122,15 @@ export class Session {
     for (let i = 0; i < bytes.length; i += max) this.reply('O' + bytes.subarray(i, i + max).toString('hex'));
   }
 
-  private async handle(raw: Buffer): Promise<void> {
+  /** `data` is taken literally: run-length encoding is for replies only. */
+  private async handle(data: Buffer): Promise<void> {
     if (this.closed) return;
-    this.stats.packets++;
-    // Run-length encoding is for replies only: a debugger's packets are taken literally.
-    const data = raw;
     const pkt = data.toString('latin1');
     if (logPackets.enabled) logPackets(`-> ${pkt.slice(0, 200)}`);
     try {
       await this.dispatch(pkt, data);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      this.stats.errors++;
       log(`malformed packet '${pkt.slice(0, 60)}': ${e.message}`);
       this.reply(ERR.MALFORMED);
     }
@@ -172,24 +164,15 @@ export class Session {
         const [addr, len] = addrLen(pkt.slice(1));
         const max = Math.floor((this.host.packetSize - 4) / 2);
         const bytes = t.readMemory(addr, Math.min(len, max));
-        this.reply(bytes.length === 0 && len > 0 ? ERR.FAULT : Buffer.from(bytes).toString('hex'));
+        this.reply(bytes.length === 0 && len > 0 ? ERR.FAULT : toHex(bytes));
         return;
       }
-      case 'M': {
-        const colon = pkt.indexOf(':');
-        if (colon < 0) throw new ProtocolError('expected M addr,len:data');
-        const [addr, len] = addrLen(pkt.slice(1, colon));
-        const bytes = fromHex(pkt.slice(colon + 1));
-        if (bytes.length !== len) throw new ProtocolError(`length ${len} but ${bytes.length} bytes of data`);
-        this.reply(len === 0 || t.writeMemory(addr, bytes) ? 'OK' : ERR.FAULT);
-        return;
-      }
-      case 'X': {
+      case 'M': case 'X': {
+        // The same write, its data in hex (M) or escaped binary (X).
         const colon = data.indexOf(0x3a);
-        if (colon < 0) throw new ProtocolError('expected X addr,len:data');
+        if (colon < 0) throw new ProtocolError(`expected ${pkt[0]} addr,len:data`);
         const [addr, len] = addrLen(pkt.slice(1, colon));
-        let bytes: Uint8Array;
-        try { bytes = unescapeBinary(data.subarray(colon + 1)); } catch (e) { throw new ProtocolError((e as Error).message); }
+        const bytes = pkt[0] === 'M' ? fromHex(pkt.slice(colon + 1)) : unescapeBinary(data.subarray(colon + 1));
         if (bytes.length !== len) throw new ProtocolError(`length ${len} but ${bytes.length} bytes of data`);
         this.reply(len === 0 || t.writeMemory(addr, bytes) ? 'OK' : ERR.FAULT);
         return;
@@ -225,7 +208,7 @@ export class Session {
         this.end('kill');
         this.socket.end();
         return;
-      case 'q': case 'Q': await this.query(pkt, data); return;
+      case 'q': case 'Q': await this.query(pkt); return;
       default: this.reply(''); // unsupported: the empty reply
     }
   }
@@ -332,7 +315,7 @@ export class Session {
     this.reply(''); // vMustReplyEmpty and everything we do not implement
   }
 
-  private async query(pkt: string, data: Buffer): Promise<void> {
+  private async query(pkt: string): Promise<void> {
     if (pkt.startsWith('qSupported')) {
       this.reply([
         `PacketSize=${this.host.packetSize.toString(16)}`, 'qXfer:features:read+', 'qXfer:threads:read+',
@@ -358,7 +341,6 @@ export class Session {
       return;
     }
     if (pkt.startsWith('qSymbol:')) { this.reply(this.symbol(pkt.slice(8))); return; }
-    void data;
     this.reply('');
   }
 
