@@ -204,7 +204,7 @@ export class Session {
         this.end('detach');
         return;
       case 'k':
-        // No reply is defined for `k`; the machine is reset so the next debugger finds it fresh.
+        // No reply is defined for `k`; the server resets the machine so the next debugger finds it fresh.
         this.end('kill');
         this.socket.end();
         return;
@@ -307,9 +307,8 @@ export class Session {
       return;
     }
     if (pkt.startsWith('vKill')) {
-      this.host.target.reset();
       this.reply('OK');
-      this.end('kill');
+      this.end('kill'); // the server resets the machine, as for `k`
       return;
     }
     this.reply(''); // vMustReplyEmpty and everything we do not implement
