@@ -48,14 +48,16 @@ function median(xs: number[]): number | null {
 
 export function summarise(w: World): WorldSummary {
   const closed = w.exitLog.filter((x) => x.closed);
-  const byReason: Partial<Record<ExitCategory, CostMeans>> = {};
-  const cats = new Map<ExitCategory, Costs[]>();
+  // Costs are means over the closed exits of a reason; the count is all of them.
+  const cats = new Map<ExitCategory, { count: number; closed: Costs[] }>();
   for (const x of w.exitLog) {
-    const l = cats.get(x.reason.category) ?? [];
-    if (x.closed) l.push(x);
-    cats.set(x.reason.category, l);
+    let c = cats.get(x.reason.category);
+    if (c === undefined) cats.set(x.reason.category, c = { count: 0, closed: [] });
+    c.count++;
+    if (x.closed) c.closed.push(x);
   }
-  for (const [cat, l] of cats) byReason[cat] = { ...means(l), count: w.exitLog.filter((x) => x.reason.category === cat).length };
+  const byReason: Partial<Record<ExitCategory, CostMeans>> = {};
+  for (const [cat, c] of cats) byReason[cat] = { ...means(c.closed), count: c.count };
   const regs = new Map<string, number>();
   for (const x of closed) for (const [r, n] of Object.entries(x.sysregs)) regs.set(r, (regs.get(r) ?? 0) + n);
   const loads = w.loadPutLog.filter((r) => r.type === 'load');
