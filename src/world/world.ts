@@ -245,17 +245,8 @@ export class World implements CpuObserver {
 
   vcpu(name: string): VcpuState | undefined { return this.vcpus.find((v) => v.bound.name === name); }
 
-  /** A little-endian RAM value, read without side effects (bound slots and flags are RAM). */
-  private peek(pa: number, width: number): bigint {
-    const bus = this.cpu.bus;
-    const off = pa - bus.ramBase;
-    switch (width) {
-      case 1: return BigInt(bus.ramView.getUint8(off));
-      case 2: return BigInt(bus.ramView.getUint16(off, true));
-      case 4: return BigInt(bus.ramView.getUint32(off, true));
-      default: return bus.ramView.getBigUint64(off, true);
-    }
-  }
+  /** A slot's or flag's value in memory: `bind` checked they are RAM, so reading has no side effects. */
+  private peek(pa: number, width: number): bigint { return this.cpu.bus.read(pa, width); }
 
   flagSet(f: BoundFlag): boolean { return (this.peek(f.pa, f.width) & f.mask) !== 0n; }
 
