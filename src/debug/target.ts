@@ -76,32 +76,41 @@ export class MachineTarget implements Target {
 
   // --- memory ----------------------------------------------------------------------------
 
+  /**
+   * `length` bytes at `addr` in the current view as physical pieces, none crossing a page;
+   * they stop short where an address does not translate.
+   */
+  private pieces(addr: bigint, length: number, access: 'read' | 'write'): { pa: number; from: number; n: number }[] {
+    const out: { pa: number; from: number; n: number }[] = [];
+    for (let done = 0; done < length;) {
+      const pa = this.walker.pa(BigInt.asUintN(64, addr + BigInt(done)), this.view, access);
+      if (pa === undefined) break;
+      const n = Math.min(length - done, PAGE_SIZE - (pa & (PAGE_SIZE - 1)));
+      out.push({ pa, from: done, n });
+      done += n;
+    }
+    return out;
+  }
+
   readMemory(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
     let done = 0;
-    while (done < length) {
-      const va = BigInt.asUintN(64, addr + BigInt(done));
-      const t = this.walker.translate(va, this.view, 'read');
-      if (t.pa === undefined) break;
-      const n = Math.min(length - done, PAGE_SIZE - (t.pa & (PAGE_SIZE - 1)));
+    for (const p of this.pieces(addr, length, 'read')) {
       // peek refuses device memory: a debugger read must not pop a UART FIFO.
-      if (!this.machine.bus.peek(t.pa, out.subarray(done, done + n))) break;
-      done += n;
+      if (!this.machine.bus.peek(p.pa, out.subarray(p.from, p.from + p.n))) break;
+      done += p.n;
     }
     return out.subarray(0, done);
   }
 
   writeMemory(addr: bigint, data: Uint8Array): boolean {
-    const pieces: { pa: number; from: number; n: number }[] = [];
-    for (let done = 0; done < data.length;) {
-      const va = BigInt.asUintN(64, addr + BigInt(done));
-      const t = this.walker.translate(va, this.view, 'write');
-      if (t.pa === undefined) return false;
-      const n = Math.min(data.length - done, PAGE_SIZE - (t.pa & (PAGE_SIZE - 1)));
-      if (!this.machine.bus.isRam(t.pa, n)) return false;
-      pieces.push({ pa: t.pa, from: done, n });
-      done += n;
+    const pieces = this.pieces(addr, data.length, 'write');
+    let covered = 0;
+    for (const p of pieces) {
+      if (!this.machine.bus.isRam(p.pa, p.n)) return false;
+      covered += p.n;
     }
+    if (covered < data.length) return false;
     // poke invalidates decoded instructions of the pages written.
     for (const p of pieces) this.machine.bus.poke(p.pa, data.subarray(p.from, p.from + p.n));
     return true;

@@ -44,7 +44,10 @@ export interface DebugTranslation {
 
 /** What the debugger needs from the MMU. */
 export interface DebugWalker {
+  /** The walk described level by level (`monitor translate`). */
   translate(va: bigint, view: MemoryView, access: 'read' | 'write'): DebugTranslation;
+  /** The same walk's physical address alone (memory packets), undefined where it has none. */
+  pa(va: bigint, view: MemoryView, access: 'read' | 'write'): number | undefined;
 }
 
 const PA_LIMIT = 1n << 48n;
@@ -78,6 +81,11 @@ function describeLeaf(stage: 1 | 2, l: DebugLeaf): string {
  */
 export class MmuWalker implements DebugWalker {
   constructor(private readonly cpu: Cpu) {}
+
+  pa(va: bigint, view: MemoryView, access: 'read' | 'write'): number | undefined {
+    if (view === 'phys') return va < PA_LIMIT ? Number(va) : undefined;
+    return debugTranslate(this.cpu, va, view, access).pa ?? undefined;
+  }
 
   translate(va: bigint, view: MemoryView, access: 'read' | 'write'): DebugTranslation {
     if (view === 'phys') {
