@@ -120,9 +120,6 @@ export class Cpu {
   /** SP of the current EL and SP selection. */
   getSp(): bigint { return this.ps.sp ? this.spEl[this.ps.el]! : this.spEl[0]!; }
   setSp(v: bigint): void { if (this.ps.sp) this.spEl[this.ps.el] = v; else this.spEl[0] = v; }
-  /** Exception entry and return change EL/SPSel; the banked SPs are always current, so these are no-ops kept for clarity. */
-  saveSp(): void {}
-  restoreSp(): void {}
 
   /** Called after HCR_EL2 changes. */
   hcrChanged(): void {

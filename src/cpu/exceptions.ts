@@ -114,7 +114,6 @@ export function takeException(
   if (far !== undefined) sr[FAR[targetEL]!] = far;
   if (hpfar !== undefined) sr[SR.HPFAR_EL2!] = hpfar;
 
-  cpu.saveSp();
   ps.el = targetEL;
   ps.sp = 1;
   ps.daif = 0xf;
@@ -122,7 +121,6 @@ export function takeException(
   ps.il = 0;
   // PAN is set on entry when SCTLR_ELx.SPAN is 0 (EL1, or EL2 in the EL2&0 regime).
   if ((targetEL === 1 || (cpu.e2h && cpu.tge)) && (sr[SCTLR[targetEL]!]! & SCTLR_SPAN) === 0n) ps.pan = 1;
-  cpu.restoreSp();
   const vector = BigInt.asUintN(64, (sr[VBAR[targetEL]!]! & ~0x7ffn) + offset);
   cpu.pcs[0] = vector;
   cpu.exclusiveClear();
@@ -210,14 +208,12 @@ export function exceptionReturn(cpu: Cpu): void {
   const ps = cpu.ps;
   const fromEL = ps.el;
   const spsr = Number(cpu.sr[SPSR_[fromEL]!]! & 0xffff_ffffn);
-  let target = BigInt.asUintN(64, cpu.sr[ELR[fromEL]!]!);
   const kind = classifyReturn(cpu, spsr);
   if (kind === ReturnKind.AArch32) {
     throw new MachineStop(`ERET to AArch32 (SPSR_EL${fromEL} = 0x${spsr.toString(16)}): AArch32 execution is not implemented`);
   }
   const destEL = kind === ReturnKind.Illegal ? fromEL : (spsr >>> 2) & 3;
   const ss = exceptionReturnSS(cpu, spsr, destEL);
-  cpu.saveSp();
   ps.setFlagsAndMasks(spsr);
   ps.ss = ss;
   if (kind === ReturnKind.Illegal) {
@@ -226,8 +222,8 @@ export function exceptionReturn(cpu: Cpu): void {
     ps.el = destEL;
     ps.sp = spsr & 1;
   }
-  cpu.restoreSp();
-  target = cpu.branchAddr(target);
+  // BranchAddr after PSTATE is updated: top-byte-ignore is the destination regime's.
+  const target = cpu.branchAddr(cpu.sr[ELR[fromEL]!]!);
   cpu.pcs[0] = target;
   cpu.exclusiveClear();
   cpu.eventRegister = true; // an exception return sets the Event Register
