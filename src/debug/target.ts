@@ -69,10 +69,8 @@ export class MachineTarget implements Target {
 
   writeRegister(n: number, v: bigint): boolean {
     const r = this.registers[n];
-    return r !== undefined && !r.readOnly && writeRegister(this.machine.cpu, r.access, BigInt.asUintN(r.bitsize, v));
+    return r !== undefined && writeRegister(this.machine.cpu, r.access, BigInt.asUintN(r.bitsize, v));
   }
-
-  registerByName(name: string): DebugRegister | undefined { return this.registers.find((r) => r.name === name); }
 
   // --- memory ----------------------------------------------------------------------------
 
