@@ -30,7 +30,7 @@
 // belong to another context); IPAS2E1* invalidates every entry of the VMID (entries
 // combine both stages, so the IPA is not kept).
 import type { Cpu } from '../cpu/cpu.js';
-import { ArchException, EC } from '../cpu/exceptions.js';
+import { ArchException, EC, defaultTargetEL } from '../cpu/exceptions.js';
 import { SR, type SysregSpec } from '../sysregs/registry.js';
 import { Regime, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
@@ -251,9 +251,8 @@ export class Mmu {
 
   /** The abort for a fault detected at stage 1 of the current regime (alignment, external). */
   abort(va: bigint, type: AccessType, fsc: number, extraIss = 0): ArchException {
-    const cpu = this.cpu;
-    const target = cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge) ? 2 : 1;
-    const same = target === cpu.ps.el;
+    const target = defaultTargetEL(this.cpu);
+    const same = target === this.cpu.ps.el;
     const ec = type === AccessType.Fetch
       ? (same ? EC.IABORT_SAME : EC.IABORT_LOWER)
       : (same ? EC.DABORT_SAME : EC.DABORT_LOWER);
@@ -287,28 +286,25 @@ export class Mmu {
   /** Exception entry/return or an HCR_EL2 write: the regime may have changed. */
   contextChanged(): void { this.ctx = -1; this.gctx = -1; this.generation++; }
 
+  /** The registers or the TLB changed: recompute the context, also for the ELs elCache remembers. */
+  private registersChanged(): void { this.contextChanged(); this.epoch++; }
+
   /** A system register was written: translation registers change the context. */
   controlWritten(s: SysregSpec): void {
-    if (CONTEXT_REGS.has(s.name)) { this.ctx = -1; this.gctx = -1; this.generation++; this.epoch++; }
+    if (CONTEXT_REGS.has(s.name)) this.registersChanged();
   }
 
   /** Drops every cached translation. */
   flushAll(): void {
     this.contexts.clear();
     this.ctxOf.fill(0);
-    this.ctx = -1;
-    this.gctx = -1;
-    this.generation++;
-    this.epoch++;
+    this.registersChanged();
   }
 
   /** Retires the contexts `match` selects: their entries never hit again. */
   private retire(match: (c: Context) => boolean): void {
     for (const [k, c] of this.contexts) if (match(c)) this.contexts.delete(k);
-    this.ctx = -1;
-    this.gctx = -1;
-    this.generation++;
-    this.epoch++;
+    this.registersChanged();
   }
 
   private liveIds(match: (c: Context) => boolean): Set<number> {
