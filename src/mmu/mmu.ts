@@ -31,7 +31,7 @@
 // combine both stages, so the IPA is not kept).
 import type { Cpu } from '../cpu/cpu.js';
 import { ArchException, EC, defaultTargetEL } from '../cpu/exceptions.js';
-import { SR, type SysregSpec } from '../sysregs/registry.js';
+import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
 import { Regime, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
   AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, PERM_SHIFT_PAN, type TranslationFault, type Translation,
@@ -88,11 +88,12 @@ export interface TlbEntry {
   readonly current: boolean;
 }
 
-/** Registers whose writes change the translation context. */
-const CONTEXT_REGS = new Set([
+/** Registers whose writes change the translation context, by SysregSpec.id: one array load per MSR. */
+const CONTEXT_REG = new Uint8Array(SYSREGS.length);
+for (const name of [
   'SCTLR_EL1', 'SCTLR_EL2', 'TCR_EL1', 'TCR_EL2', 'TTBR0_EL1', 'TTBR1_EL1', 'TTBR0_EL2', 'TTBR1_EL2',
   'VTCR_EL2', 'VTTBR_EL2',
-]);
+]) CONTEXT_REG[specOf(name).id] = 1;
 
 export class Mmu {
   private readonly tagLo = new Int32Array(TLB_ENTRIES);
@@ -291,7 +292,7 @@ export class Mmu {
 
   /** A system register was written: translation registers change the context. */
   controlWritten(s: SysregSpec): void {
-    if (CONTEXT_REGS.has(s.name)) this.registersChanged();
+    if (CONTEXT_REG[s.id] !== 0) this.registersChanged();
   }
 
   /** Drops every cached translation. */
