@@ -1,8 +1,7 @@
 // hypstep's own `monitor` commands, registered on the stub's registry.
 import { MonitorError, type MonitorRegistry } from '../../gdbstub/monitor.js';
-import { HCR } from '../sysregs/registry.js';
 import type { MachineTarget } from './target.js';
-import { MEMORY_VIEWS, VIEW_HELP, regimeOf, type MemoryView } from './translate.js';
+import { MEMORY_VIEWS, VIEW_HELP, hcrVm, regimeOf, type MemoryView } from './translate.js';
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 
@@ -29,14 +28,14 @@ const FLUSH_HINT = "(gdb caches registers and memory: run 'maintenance flush reg
 export function describeEl(t: MachineTarget): string {
   const cpu = t.machine.cpu;
   const el = cpu.ps.el;
-  const vm = ((cpu.hcr >>> HCR.VM) & 1) === 1;
+  const vm = hcrVm(cpu);
   const guest = el < 2 && vm && !(cpu.e2h && cpu.tge);
   const where = el === 2 ? 'the hypervisor (EL2)' : guest ? `a guest (EL${el}, stage 2 on)` : cpu.e2h && cpu.tge ? `the host's EL0 (VHE, E2H=1 TGE=1)` : `EL${el} without stage 2`;
   return [
     `EL${el}${cpu.ps.sp ? 'h' : 't'} (PSTATE.SP=${cpu.ps.sp}: using SP_EL${cpu.ps.sp ? el : 0})`,
     `HCR_EL2.E2H=${cpu.e2h ? 1 : 0} TGE=${cpu.tge ? 1 : 0} VM=${vm ? 1 : 0}  (${cpu.e2h ? 'VHE: EL2 runs the EL2&0 regime' : 'non-VHE'})`,
     `running in ${where}; guest running: ${guest ? 'yes' : 'no'}`,
-    `memory view: ${t.view} → ${regimeOf(cpu, t.view).name}`,
+    `memory view: ${t.view} → ${regimeOf(cpu, t.view)}`,
   ].join('\n') + '\n';
 }
 

@@ -52,18 +52,20 @@ export interface DebugWalker {
 
 const PA_LIMIT = 1n << 48n;
 
-/** Which stages a view walks, given the CPU's current state. */
-export function regimeOf(cpu: Cpu, view: MemoryView): { s1: 'el2' | 'el1' | null; s2: boolean; name: string } {
-  const vm = ((cpu.hcr >>> HCR.VM) & 1) === 1;
-  const el2Regime = cpu.e2h ? 'EL2&0' : 'EL2';
+/** HCR_EL2.VM: whether the hypervisor has turned stage 2 on. */
+export const hcrVm = (cpu: Cpu): boolean => ((cpu.hcr >>> HCR.VM) & 1) === 1;
+
+/** The stages a view walks, in words, given the CPU's current state. */
+export function regimeOf(cpu: Cpu, view: MemoryView): string {
+  const vm = hcrVm(cpu);
   switch (view) {
-    case 'phys': return { s1: null, s2: false, name: 'physical (no translation)' };
-    case 'ipa': return { s1: null, s2: vm, name: `stage 2 ${vm ? '(VTTBR_EL2)' : '(off: HCR_EL2.VM=0, IPA = PA)'}` };
-    case 'el2': return { s1: 'el2', s2: false, name: `${el2Regime} stage 1` };
-    case 'el1': return { s1: 'el1', s2: vm, name: `EL1&0 stage 1${vm ? ' + stage 2' : ''}` };
+    case 'phys': return 'physical (no translation)';
+    case 'ipa': return `stage 2 ${vm ? '(VTTBR_EL2)' : '(off: HCR_EL2.VM=0, IPA = PA)'}`;
+    case 'el2': return `${cpu.e2h ? 'EL2&0' : 'EL2'} stage 1`;
+    case 'el1': return `EL1&0 stage 1${vm ? ' + stage 2' : ''}`;
     case 'current': {
       const atEl2 = cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.e2h && cpu.tge);
-      return atEl2 ? regimeOf(cpu, 'el2') : regimeOf(cpu, 'el1');
+      return regimeOf(cpu, atEl2 ? 'el2' : 'el1');
     }
   }
 }
@@ -99,10 +101,7 @@ export class MmuWalker implements DebugWalker {
     const s2 = view !== 'ipa' && t.ipa !== null;
     return {
       regime: t.regime === 'stage 2' ? 'stage 2 (IPA → PA)' : `${t.regime} stage 1${s2 ? ' + stage 2' : ''}`,
-      steps: t.levels.map((l) => ({
-        stage: l.stage, level: l.level, descriptorAddress: l.descriptorAddress, descriptorPA: l.descriptorPA,
-        descriptor: l.descriptor, kind: l.kind, forS1Walk: l.forS1Walk,
-      })),
+      steps: t.levels, // the MMU's WalkLevel carries every WalkStep field
       ...(t.ipa !== null && view !== 'ipa' ? { ipa: t.ipa } : {}),
       ...(t.pa !== null ? { pa: t.pa } : {}),
       ...(t.fault ? { fault: `${t.fault.description}${t.pa !== null ? ' (the debugger may still access it)' : ''}` } : {}),
