@@ -7,19 +7,20 @@ const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 
 function parseAddr(s: string | undefined): bigint {
   if (s === undefined) throw new MonitorError('missing address');
-  try {
-    const v = BigInt(s);
-    if (v < 0n || v >= 1n << 64n) throw new Error();
-    return v;
-  } catch {
-    throw new MonitorError(`'${s}' is not an address (write e.g. 0x40080000)`);
-  }
+  let v = -1n;
+  try { v = BigInt(s); } catch { /* not a number: refused below */ }
+  if (v < 0n || v >= 1n << 64n) throw new MonitorError(`'${s}' is not an address (write e.g. 0x40080000)`);
+  return v;
 }
 
-function parseView(s: string): MemoryView {
+/** A view name, in any case. */
+function parseView(name: string): MemoryView {
+  const s = name.toLowerCase();
   if (!(MEMORY_VIEWS as readonly string[]).includes(s)) throw new MonitorError(`unknown view '${s}' (one of: ${MEMORY_VIEWS.join(', ')})`);
   return s as MemoryView;
 }
+
+const VIEW_ARG = MEMORY_VIEWS.join('|');
 
 /** Advice after a command that changed state gdb has cached. */
 const FLUSH_HINT = "(gdb caches registers and memory: run 'maintenance flush register-cache' to see the change now)";
@@ -47,12 +48,12 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
   });
   reg.register({
     name: 'memory',
-    args: '[current|el2|el1|ipa|phys]',
+    args: `[${VIEW_ARG}]`,
     help: 'choose what addresses in m/M/X packets (x, print, …) mean; no argument shows the views',
     run: (args, ctx) => {
       if (args.length > 1) throw new MonitorError('expected one view name');
       if (args.length === 1) {
-        t.view = parseView(args[0]!.toLowerCase());
+        t.view = parseView(args[0]!);
         ctx.out(`memory view: ${t.view} — ${VIEW_HELP[t.view]}\n(gdb caches memory while stopped: 'maintenance flush dcache' drops its copy)\n`);
         return;
       }
@@ -61,11 +62,11 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
   });
   reg.register({
     name: 'translate',
-    args: '<addr> [current|el2|el1|ipa|phys]',
+    args: `<addr> [${VIEW_ARG}]`,
     help: 'walk the translation of an address, level by level, without side effects',
     run: (args, ctx) => {
       const va = parseAddr(args[0]);
-      const view = args[1] === undefined ? t.view : parseView(args[1].toLowerCase());
+      const view = args[1] === undefined ? t.view : parseView(args[1]);
       const r = t.walker.translate(va, view, 'read');
       ctx.out(`${hex(va)} in view ${view}: ${r.regime}\n`);
       for (const s of r.steps) {
