@@ -24,12 +24,10 @@ export function worldState(w: World): string {
   const open = w.openWindow();
   if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
   if (w.layout) {
-    const loaded = w.vcpus.map((v) => {
-      const set = v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name);
-      return `${v.bound.name}${set.length ? ` [${set.join(', ')}]` : ''}`;
-    });
-    lines.push(`layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${loaded.join(', ')}`);
-    const loadedNames = w.vcpus.filter((v) => v.bound.flags.some((f) => w.flagSet(f))).map((v) => v.bound.name);
+    const flagsSet = w.vcpus.map((v) => ({ name: v.bound.name, set: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name) }));
+    const vcpus = flagsSet.map((v) => `${v.name}${v.set.length ? ` [${v.set.join(', ')}]` : ''}`);
+    lines.push(`layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${vcpus.join(', ')}`);
+    const loadedNames = flagsSet.filter((v) => v.set.length > 0).map((v) => v.name);
     lines.push(`loaded on the CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`);
   } else {
     lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');

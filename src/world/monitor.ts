@@ -130,7 +130,7 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
       if (!world.layout) throw new MonitorError('no vcpu layout: monitor vcpu layout <file>');
       const json = args.includes('--json');
       const rest = args.filter((a) => a !== '--json');
-      let v = world.running ?? world.vcpus.find((x) => x.bound.flags.some((f) => world.flagSet(f))) ?? world.vcpus[0]!;
+      let v = world.running ?? world.vcpus.find((x) => world.loaded(x)) ?? world.vcpus[0]!;
       if (rest.length && world.vcpu(rest[0]!)) v = world.vcpu(rest.shift()!)!;
       const known = new Set(v.bound.slots.map((s) => s.name));
       for (const r of rest) if (!known.has(r.toUpperCase())) throw new MonitorError(`no register or vcpu '${r}' in the layout`);

@@ -250,6 +250,9 @@ export class World implements CpuObserver {
 
   flagSet(f: BoundFlag): boolean { return (this.peek(f.pa, f.width) & f.mask) !== 0n; }
 
+  /** Whether any of the vcpu's loaded flags is set. */
+  loaded(v: VcpuState): boolean { return v.bound.flags.some((f) => this.flagSet(f)); }
+
   /** Whether the live value of `slot` of `v` is on the CPU right now. */
   authority(v: VcpuState, slot: BoundSlot): Authority {
     if (slot.flag !== null) return this.flagSet(slot.flag) ? 'cpu' : 'memory';
@@ -280,7 +283,7 @@ export class World implements CpuObserver {
     const vmid = this.currentVmid();
     const byVmid = this.vcpus.filter((v) => v.bound.vmid === vmid);
     if (byVmid.length === 1) return byVmid[0]!;
-    const loaded = this.vcpus.filter((v) => v.bound.flags.some((f) => this.flagSet(f)));
+    const loaded = this.vcpus.filter((v) => this.loaded(v));
     if (loaded.length === 1) return loaded[0]!;
     return this.vcpus.length === 1 ? this.vcpus[0]! : null;
   }
