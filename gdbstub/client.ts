@@ -2,7 +2,7 @@
 // QEMU's — and learns register names and sizes from the stub's target description.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import {
-  FrameParser, frame, rleDecode, unescapeBinary, escapeBinary, textToHex, regToHex, hexToReg, fromHex,
+  FrameParser, frame, rleDecode, unescapeBinary, escapeBinary, textToHex, regToHex, hexToReg, fromHex, toHex,
 } from './packet.js';
 
 export interface RemoteRegister {
@@ -172,10 +172,12 @@ export class RspClient {
     this.byName = new Map(regs.map((r) => [r.name, r]));
   }
 
+  /** The stub's PacketSize (hex in qSupported), 0x400 when it does not say. */
+  private get packetSize(): number { return parseInt(this.features.get('PacketSize') ?? '400', 16); }
+
   /** Reads a whole qXfer object. */
   async readXfer(object: string, annex: string): Promise<string> {
-    const size = parseInt(this.features.get('PacketSize') ?? '400', 16);
-    const chunk = Math.max(64, size - 32);
+    const chunk = Math.max(64, this.packetSize - 32);
     const parts: Uint8Array[] = [];
     for (let off = 0; ;) {
       const r = await this.request(`qXfer:${object}:read:${annex}:${off.toString(16)},${chunk.toString(16)}`);
@@ -235,13 +237,13 @@ export class RspClient {
   }
 
   async readMemory(addr: bigint, length: number): Promise<Uint8Array> {
-    const max = Math.floor((parseInt(this.features.get('PacketSize') ?? '400', 16) - 8) / 2);
+    const max = Math.floor((this.packetSize - 8) / 2);
     const parts: Uint8Array[] = [];
     for (let done = 0; done < length;) {
       const n = Math.min(max, length - done);
-      const r = this.check(await this.request(`m${(addr + BigInt(done)).toString(16)},${n.toString(16)}`), `read memory at 0x${(addr + BigInt(done)).toString(16)}`);
-      const b = fromHex(r);
-      if (b.length === 0) throw new RspError(`read memory at 0x${(addr + BigInt(done)).toString(16)}: empty reply`);
+      const at = (addr + BigInt(done)).toString(16);
+      const b = fromHex(this.check(await this.request(`m${at},${n.toString(16)}`), `read memory at 0x${at}`));
+      if (b.length === 0) throw new RspError(`read memory at 0x${at}: empty reply`);
       parts.push(b);
       done += b.length;
     }
@@ -257,7 +259,7 @@ export class RspClient {
       if (r !== '') { this.binaryWrites = true; this.check(r, what); return; }
       this.binaryWrites = false; // QEMU 7 answers X with the empty reply
     }
-    this.check(await this.request(`M${addr.toString(16)},${data.length.toString(16)}:${Buffer.from(data).toString('hex')}`), what);
+    this.check(await this.request(`M${addr.toString(16)},${data.length.toString(16)}:${toHex(data)}`), what);
   }
 
   /** Single-steps one instruction. */
