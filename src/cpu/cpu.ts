@@ -150,12 +150,14 @@ export class Cpu {
     }
   }
 
-  /** SCTLR_ELx.A for the current regime. */
-  alignmentChecked(): boolean {
-    const sctlr = this.ps.el === 2 || (this.ps.el === 0 && this.e2h && this.tge)
-      ? this.sr[SR.SCTLR_EL2!]! : this.sr[SR.SCTLR_EL1!]!;
-    return (sctlr & 2n) !== 0n;
+  /** SCTLR[]: the SCTLR_ELx of the current translation regime (SCTLR_EL2 for EL2, EL2&0). */
+  sctlr(): bigint {
+    const el = this.ps.el;
+    return el === 2 || (el === 0 && this.e2h && this.tge) ? this.sr[SR.SCTLR_EL2!]! : this.sr[SR.SCTLR_EL1!]!;
   }
+
+  /** SCTLR_ELx.A for the current regime. */
+  alignmentChecked(): boolean { return (this.sctlr() & 2n) !== 0n; }
 
   private physRead(va: bigint, pa: number, size: number, type: AccessType): bigint {
     const off = pa - this.bus.ramBase;

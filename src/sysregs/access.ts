@@ -32,7 +32,7 @@ const EL0_BITS: readonly number[] = (() => {
 function el0Allowed(cpu: Cpu, code: number): boolean {
   const host = cpu.e2h && cpu.tge;
   const timer = code >= EL0_CONTROL.EL0PCTEN;
-  const ctl = timer ? cpu.sr[host ? SR.CNTHCTL_EL2! : SR.CNTKCTL_EL1!]! : cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]!;
+  const ctl = timer ? cpu.sr[host ? SR.CNTHCTL_EL2! : SR.CNTKCTL_EL1!]! : cpu.sctlr();
   return (Number(ctl & 0xffffn) & EL0_BITS[code]!) !== 0;
 }
 

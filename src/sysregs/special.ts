@@ -91,7 +91,7 @@ export function dcZvaProhibited(cpu: Cpu): boolean {
   const el = cpu.ps.el;
   if (el === 2) return false;
   const host = cpu.e2h && cpu.tge;
-  if (el === 0 && (cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & (1n << 14n)) === 0n) return true; // DZE
+  if (el === 0 && (cpu.sctlr() & (1n << 14n)) === 0n) return true; // DZE
   return !host && ((cpu.hcr >>> HCR.TDZ) & 1) === 1;
 }
 

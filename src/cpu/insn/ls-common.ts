@@ -4,7 +4,6 @@
 // operand formatting objdump uses.
 import { enc, type AnyEncoding, type Fields } from '../decode.js';
 import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
-import { SR } from '../../sysregs/registry.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import { ACC_UNPRIV, type Cpu } from '../cpu.js';
 import { setXSP } from '../regs.js';
@@ -16,10 +15,8 @@ import { setXSP } from '../regs.js';
  */
 export function checkSPAlignment(cpu: Cpu, sp: bigint): void {
   if ((Number(sp & 0xfn)) === 0) return;
-  const el = cpu.ps.el;
-  const sctlr = el === 2 || (el === 0 && cpu.e2h && cpu.tge) ? cpu.sr[SR.SCTLR_EL2!]! : cpu.sr[SR.SCTLR_EL1!]!;
-  const bit = el === 0 ? 0x10n : 0x8n; // SA0 : SA
-  if ((sctlr & bit) !== 0n) throw new ArchException(defaultTargetEL(cpu), EC.SP_ALIGN, 0);
+  const bit = cpu.ps.el === 0 ? 0x10n : 0x8n; // SA0 : SA
+  if ((cpu.sctlr() & bit) !== 0n) throw new ArchException(defaultTargetEL(cpu), EC.SP_ALIGN, 0);
 }
 
 /** The base address register: X[n], or SP (checked for alignment) when n is 31. */

@@ -54,8 +54,7 @@ function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): v
   if (field === PstateField.DAIFSet || field === PstateField.DAIFClr) {
     // EL0 needs SCTLR_EL1.UMA (SCTLR_EL2.UMA in a VHE host); otherwise a trap with op0 = 0.
     if (ps.el === 0) {
-      const host = cpu.e2h && cpu.tge;
-      if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & (1n << 9n)) === 0n) {
+      if ((cpu.sctlr() & (1n << 9n)) === 0n) {
         throw new ArchException(defaultTargetEL(cpu), EC.SYS,
           sysTrapIss({ op0: 0, op1: d.op1, crn: 4, crm: d.CRm, op2: d.op2 }, 31, false));
       }
@@ -90,9 +89,8 @@ export function wfxIss(wfe: boolean): number { return (1 << 24) | (0xe << 20) | 
 function checkWfxTrap(cpu: Cpu, wfe: boolean): void {
   const el = cpu.ps.el;
   if (el === 0) {
-    const host = cpu.e2h && cpu.tge;
     const nTWx = wfe ? 1n << 18n : 1n << 16n;
-    if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & nTWx) === 0n) {
+    if ((cpu.sctlr() & nTWx) === 0n) {
       throw new ArchException(defaultTargetEL(cpu), EC.WFX, wfxIss(wfe));
     }
   }
@@ -212,9 +210,8 @@ function sys(cpu: Cpu, d: { raw: number; op1: number; CRn: number; CRm: number; 
   const trapIss = () => sysTrapIss({ op0: 1, op1: d.op1, crn: 7, crm: d.CRm, op2: d.op2 }, d.Rt, false);
   if (el === 0) {
     if (!c.el0) throw undefinedInstruction(cpu);
-    const host = cpu.e2h && cpu.tge;
     const enable = c.op === CacheOp.DCZVA ? 1n << 14n : 1n << 26n; // SCTLR.DZE, SCTLR.UCI
-    if ((cpu.sr[host ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & enable) === 0n) {
+    if ((cpu.sctlr() & enable) === 0n) {
       throw new ArchException(defaultTargetEL(cpu), EC.SYS, trapIss());
     }
   }
