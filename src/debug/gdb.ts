@@ -42,9 +42,7 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
   const target = new MachineTarget(machine);
   const monitor = new MonitorRegistry();
   registerMonitorCommands(monitor, target);
-  const server = new GdbServer(target, {
-    host: opts.host ?? '127.0.0.1', port: opts.port, monitor, ...(opts.notice ? { notice: opts.notice } : {}),
-  });
+  const server = new GdbServer(target, { host: opts.host, port: opts.port, monitor, notice: opts.notice });
   const addr = await server.listen();
   const h: GdbHandle = {
     server, target, monitor, host: addr.host, port: addr.port, done: server.done,
@@ -72,7 +70,7 @@ export async function runUnderGdb(
   machine: Machine, o: GdbCliOptions, say: (line: string) => void, usage: (msg: string) => Error,
   setup?: (h: GdbHandle) => void,
 ): Promise<GdbRunEnd> {
-  const addr = o.gdb === undefined ? { host: '127.0.0.1', port: 1234 } : parseGdbAddress(o.gdb);
+  const addr = parseGdbAddress(o.gdb ?? '1234'); // -s is --gdb 1234, as in QEMU
   if (!addr) throw usage(`invalid --gdb address '${o.gdb}' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)`);
   let h: GdbHandle;
   try {
