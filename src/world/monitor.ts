@@ -97,25 +97,18 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
     help: "read a vcpu layout (where each vcpu's sysregs are saved, which flag says they are loaded)",
     run: (args, ctx) => {
       if (args.length !== 1) throw new MonitorError('expected one file name');
-      let layout;
       try {
-        layout = readLayout(args[0]!, imagePath);
-      } catch (e) {
-        if (e instanceof LayoutError) throw new MonitorError(e.message);
-        throw e;
-      }
-      const missing = layout.vcpus.filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined).map((v) => v.symbol!);
-      if (missing.length) {
-        // Not in the image hypstep loaded: ask gdb at its next qSymbol exchange (after it loads symbols).
-        for (const m of missing) target.wantSymbol(m);
-        throw new MonitorError(`${missing.join(', ')} not in the loaded image; asked gdb for ${missing.length > 1 ? 'them' : 'it'}: `
-          + "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command");
-      }
-      try {
+        const layout = readLayout(args[0]!, imagePath);
+        const missing = layout.vcpus.filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined).map((v) => v.symbol!);
+        if (missing.length) {
+          // Not in the image hypstep loaded: ask gdb at its next qSymbol exchange (after it loads symbols).
+          for (const m of missing) target.wantSymbol(m);
+          throw new MonitorError(`${missing.join(', ')} not in the loaded image; asked gdb for ${missing.length > 1 ? 'them' : 'it'}: `
+            + "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command");
+        }
         useLayout(world, target.machine, layout, (n) => target.symbol(n));
       } catch (e) {
-        if (e instanceof LayoutError) throw new MonitorError(e.message);
-        throw e;
+        throw e instanceof LayoutError ? new MonitorError(e.message) : e;
       }
       const l = world.layout!;
       ctx.out(`vcpu layout ${l.hypervisor}${l.mode ? ` mode ${l.mode}` : ''}: ${world.vcpus.map((v) => `${v.bound.name} at 0x${v.bound.va.toString(16)}`).join(', ')}; `
