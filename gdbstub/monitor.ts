@@ -1,6 +1,6 @@
 // `monitor …` commands (qRcmd). A registry keyed by word sequences, so other layers
-// (the debug adapter now, the world-switch layer later) add commands without the packet
-// code knowing them: `registry.register({ name: 'world stats', … })`.
+// (src/debug's own commands, the world layer's) add commands without the packet code
+// knowing them: `registry.register({ name: 'world stats', … })`.
 
 export interface MonitorContext {
   /** Text for the user's terminal (sent as console output packets). */

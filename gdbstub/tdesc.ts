@@ -1,6 +1,6 @@
 // The target description gdb reads with qXfer:features:read:target.xml, generated from
-// the target's register list. One document, every feature inline: gdb then needs a
-// single transfer and no xi:include round trips.
+// the target's register list. One document with every feature inline, so gdb needs no
+// xi:include round trips (it still reads the document in PacketSize chunks).
 import type { Target } from './target.js';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
