@@ -140,11 +140,15 @@ export class Cpu {
 
   // --- memory ----------------------------------------------------------------
 
-  private checkAlignment(va: bigint, size: number, flags: number, type: AccessType): void {
+  /** Whether `va` is not a multiple of `bytes` (a power of two). */
+  misaligned(va: bigint, bytes: number): boolean {
     // The low bits through an int32 view: Number(va & 0xffn) allocates on every access.
     this.vaSplit64[0] = va;
-    const misaligned = (this.vaSplit32[0]! & (size - 1)) !== 0;
-    if (!misaligned) return;
+    return (this.vaSplit32[0]! & (bytes - 1)) !== 0;
+  }
+
+  private checkAlignment(va: bigint, size: number, flags: number, type: AccessType): void {
+    if (!this.misaligned(va, size)) return;
     if ((flags & ACC_ALIGNED) !== 0 || this.alignmentChecked()) {
       throw this.mmu.abort(va, type, FSC.ALIGNMENT);
     }

@@ -14,7 +14,7 @@ import { setXSP } from '../regs.js';
  * register of the current translation regime.
  */
 export function checkSPAlignment(cpu: Cpu, sp: bigint): void {
-  if ((Number(sp & 0xfn)) === 0) return;
+  if (!cpu.misaligned(sp, 16)) return;
   const bit = cpu.ps.el === 0 ? 0x10n : 0x8n; // SA0 : SA
   if ((cpu.sctlr() & bit) !== 0n) throw new ArchException(defaultTargetEL(cpu), EC.SP_ALIGN, 0);
 }
@@ -43,7 +43,7 @@ export function unprivFlag(cpu: Cpu): number {
  * their whole size (for pairs, the pair) whatever SCTLR_ELx.A says.
  */
 export function checkAligned(cpu: Cpu, va: bigint, bytes: number, type: AccessType): void {
-  if ((Number(va & 0xffn) & (bytes - 1)) !== 0) throw cpu.mmu.abort(va, type, FSC.ALIGNMENT);
+  if (cpu.misaligned(va, bytes)) throw cpu.mmu.abort(va, type, FSC.ALIGNMENT);
 }
 
 /**
