@@ -6,7 +6,7 @@ import type { Machine } from '../board/machine.js';
 import { attachWorld } from './attach.js';
 import { timelineLine } from './format.js';
 import { buildReport, recordEntries, reportText } from './report.js';
-import { World } from './world.js';
+import type { World } from './world.js';
 import { registerWorldCommands } from './monitor.js';
 import type { MonitorRegistry } from '../../gdbstub/monitor.js';
 import type { MachineTarget } from '../debug/target.js';
@@ -79,7 +79,7 @@ export function worldForRun(
  * and registers its monitor commands. Call it right after the server is created.
  */
 export function worldForGdb(h: { monitor: MonitorRegistry; target: MachineTarget }, existing: World | null, imagePath?: string): World {
-  const world = existing ?? new World(h.target.machine.cpu).attach();
+  const world = existing ?? attachWorld(h.target.machine);
   registerWorldCommands(h.monitor, world, h.target, imagePath);
   return world;
 }
