@@ -311,7 +311,7 @@ export class World implements CpuObserver {
     this.inGuest = false;
     this.running = null;
     for (const v of this.vcpus) v.onCpu.clear();
-    if (this.lastExit && !this.lastExit.closed) this.lastExit.closed = true;
+    if (this.lastExit) this.lastExit.closed = true;
     this.startSegment();
   }
 
@@ -353,10 +353,10 @@ export class World implements CpuObserver {
     }
     const sr = this.cpu.sr;
     const reason = decodeExit(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
-    this.window = newCosts();
+    // The record is the window: its costs grow until the next entry closes it.
     const exit: ExitRecord = {
       n: ++this.exits, vmid: this.vmid, vcpu: this.running?.bound.name ?? null,
-      pc: exitingPc(e.kind, e.esr, e.elr), reason, icount: this.cpu.icount, closed: false, ...this.window,
+      pc: exitingPc(e.kind, e.esr, e.elr), reason, icount: this.cpu.icount, closed: false, ...newCosts(),
     };
     this.window = exit;
     this.windowEl2 = this.el2Total;
