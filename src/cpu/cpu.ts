@@ -34,7 +34,10 @@ export type StopReason =
   | { kind: 'exit'; code: number; why: string }
   | { kind: 'unimplemented'; message: string };
 
-/** Access syndrome bits for loads/stores: the ISS[24:14] a stage-2 data abort reports, plus flags. */
+/**
+ * Access syndrome bits for loads/stores: the ISS[24:14] a stage-2 data abort reports, plus flags:
+ * ACC_UNPRIV for LDTR/STTR (whether that means EL0 permissions is the MMU's rule), ACC_ALIGNED.
+ */
 export const ACC_UNPRIV = 1 << 30;
 export const ACC_ALIGNED = 1 << 29;
 

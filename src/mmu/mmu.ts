@@ -215,7 +215,9 @@ export class Mmu {
     this.regime = regime;
     this.s2on = regime === Regime.EL10 && stage2Enabled(cpu);
     this.privShift = el === 0 ? PERM_SHIFT_EL0 : PERM_SHIFT_PRIV;
-    // LDTR/STTR check EL0 permissions at EL1 and in a VHE host's EL2.
+    // LDTR/STTR (ACC_UNPRIV) check EL0 permissions at EL1 and in a VHE host's EL2 (E2H=1,
+    // TGE=1); at EL0 and otherwise at EL2 they are ordinary accesses. Neither FEAT_UAO nor
+    // FEAT_NV is implemented, so PSTATE.UAO and HCR_EL2.NV play no part.
     this.unprivShift = el === 1 || (el === 2 && host) ? PERM_SHIFT_EL0 : this.privShift;
     this.panApplies = el === 1 || (el === 2 && cpu.e2h);
     const sr = cpu.sr;

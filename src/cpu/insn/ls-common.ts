@@ -1,11 +1,10 @@
 // Shared pieces of the load/store tables: base-register access with the SP alignment
-// check, the unprivileged-access rule, alignment checks for exclusives, the data-abort
-// syndrome, an encoding wrapper that precomputes operands at decode time, and the
-// operand formatting objdump uses.
+// check, alignment checks for exclusives, the data-abort syndrome, an encoding wrapper
+// that precomputes operands at decode time, and the operand formatting objdump uses.
 import { enc, type AnyEncoding, type Fields } from '../decode.js';
 import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
-import { ACC_UNPRIV, type Cpu } from '../cpu.js';
+import type { Cpu } from '../cpu.js';
 import { setXSP } from '../regs.js';
 
 /**
@@ -25,17 +24,6 @@ export function baseReg(cpu: Cpu, n: number): bigint {
   const sp = cpu.getSp();
   checkSPAlignment(cpu, sp);
   return sp;
-}
-
-/**
- * The access flags of LDTR/STTR and friends. As in the ARM ARM's decode of those
- * instructions: unprivileged at EL1, and at EL2 only in the VHE host (E2H=1, TGE=1);
- * at EL0 and otherwise at EL2 they are ordinary accesses. This PE implements neither
- * FEAT_UAO nor FEAT_NV, so PSTATE.UAO and HCR_EL2.NV play no part.
- */
-export function unprivFlag(cpu: Cpu): number {
-  const el = cpu.ps.el;
-  return el === 1 || (el === 2 && cpu.e2h && cpu.tge) ? ACC_UNPRIV : 0;
 }
 
 /**

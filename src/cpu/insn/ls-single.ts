@@ -16,9 +16,9 @@ import { extendReg, UXTX } from '../alu.js';
 import { undefinedInstruction } from '../exceptions.js';
 import { unallocated, target } from './dp-common.js';
 import {
-  baseReg, unprivFlag, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText, immediateAddress, writeback,
+  baseReg, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText, immediateAddress, writeback,
 } from './ls-common.js';
-import type { Cpu } from '../cpu.js';
+import { ACC_UNPRIV, type Cpu } from '../cpu.js';
 
 /** How a loaded value becomes the register value: zero-extended, or SignExtend to 64 or to 32 bits. */
 const enum Ext { Zero = 0, S8to64, S16to64, S32to64, S8to32, S16to32 }
@@ -62,7 +62,7 @@ interface Single {
    * takes UNDEFINED, so a guest relying on one hardware's choice is told at once.
    */
   readonly overlap: boolean;
-  /** Access flags for Cpu.read/write: the data-abort syndrome, or 0 where ISV is 0. */
+  /** Access flags for Cpu.read/write: the data-abort syndrome (0 where ISV is 0), ACC_UNPRIV for LDTR/STTR. */
   readonly flags: number;
   readonly mnemonic: string;
 }
@@ -91,7 +91,7 @@ function decodeSingle(
     shift: s !== 0 ? size : 0,
     form, post, wback,
     overlap: wback && n === t && n !== 31,
-    flags: wback ? 0 : dataAbortSyndrome(size, signed, t, sf, false),
+    flags: (wback ? 0 : dataAbortSyndrome(size, signed, t, sf, false)) | (form === Form.Unprivileged ? ACC_UNPRIV : 0),
     mnemonic: `${load ? 'ld' : 'st'}${FORM_INFIX[form]}${suffix}`,
   };
 }
@@ -99,16 +99,14 @@ function decodeSingle(
 function loadImmediate(cpu: Cpu, d: Single): void {
   if (d.overlap) throw undefinedInstruction(cpu);
   const address = immediateAddress(cpu, d);
-  const flags = d.form === Form.Unprivileged ? d.flags | unprivFlag(cpu) : d.flags;
-  setX(cpu, d.t, extendLoaded(cpu.read(address, d.bytes, flags), d.ext));
+  setX(cpu, d.t, extendLoaded(cpu.read(address, d.bytes, d.flags), d.ext));
   if (d.wback) writeback(cpu, d, address);
 }
 
 function storeImmediate(cpu: Cpu, d: Single): void {
   if (d.overlap) throw undefinedInstruction(cpu);
   const address = immediateAddress(cpu, d);
-  const flags = d.form === Form.Unprivileged ? d.flags | unprivFlag(cpu) : d.flags;
-  cpu.write(address, d.bytes, X(cpu, d.t), flags);
+  cpu.write(address, d.bytes, X(cpu, d.t), d.flags);
   if (d.wback) writeback(cpu, d, address);
 }
 
