@@ -4,6 +4,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import {
   FrameParser, frame, rleDecode, unescapeBinary, escapeBinary, textToHex, regToHex, hexToReg, fromHex, toHex,
 } from './packet.js';
+import { BREAKPOINT_TYPES, type BreakpointType } from './target.js';
 
 export interface RemoteRegister {
   readonly name: string;
@@ -292,14 +293,12 @@ export class RspClient {
 
   async stopReason(): Promise<StopReply> { return parseStop(await this.request('?')); }
 
-  private static readonly BP = { sw: 0, hw: 1, write: 2, read: 3, access: 4 } as const;
-
-  async insertBreakpoint(addr: bigint, type: keyof typeof RspClient.BP = 'sw', length = 4): Promise<void> {
-    this.check(await this.request(`Z${RspClient.BP[type]},${addr.toString(16)},${length.toString(16)}`), `insert ${type} breakpoint`);
+  async insertBreakpoint(addr: bigint, type: BreakpointType = 'sw', length = 4): Promise<void> {
+    this.check(await this.request(`Z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`), `insert ${type} breakpoint`);
   }
 
-  async removeBreakpoint(addr: bigint, type: keyof typeof RspClient.BP = 'sw', length = 4): Promise<void> {
-    this.check(await this.request(`z${RspClient.BP[type]},${addr.toString(16)},${length.toString(16)}`), `remove ${type} breakpoint`);
+  async removeBreakpoint(addr: bigint, type: BreakpointType = 'sw', length = 4): Promise<void> {
+    this.check(await this.request(`z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`), `remove ${type} breakpoint`);
   }
 
   /** Runs a monitor command and returns what it printed. */

@@ -7,7 +7,7 @@ import {
   FrameParser, ProtocolError, frame, fromHex, hexToText, parseHexNumber, regToHex, hexToReg, textToHex, toHex,
   unescapeBinary, escapeBinary, type FrameEvent,
 } from './packet.js';
-import { SIGNAL, type BreakpointType, type Target, type TargetStop } from './target.js';
+import { BREAKPOINT_TYPES, SIGNAL, type Target, type TargetStop } from './target.js';
 import { targetXml, threadsXml } from './tdesc.js';
 import type { MonitorRegistry } from './monitor.js';
 
@@ -19,8 +19,6 @@ export const THREAD_ID = 1;
 
 /** Error codes in `E` replies (gdb shows them; the text goes to the debug log). */
 export const ERR = { MALFORMED: 'E01', BAD_REGISTER: 'E02', READONLY: 'E03', TOO_LARGE: 'E04', FAULT: 'E0e', NO_THREAD: 'E16' } as const;
-
-const BP_TYPES: readonly BreakpointType[] = ['sw', 'hw', 'write', 'read', 'access'];
 
 /** What the session needs from the server that owns the machine. */
 export interface SessionHost {
@@ -288,7 +286,7 @@ export class Session {
   private breakpoint(pkt: string): string {
     const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(pkt);
     if (!m) throw new ProtocolError('expected Z type,addr,kind');
-    const type = BP_TYPES[Number(m[2])]!;
+    const type = BREAKPOINT_TYPES[Number(m[2])]!;
     const addr = BigInt(`0x${m[3]}`);
     const kind = Number(`0x${m[4]}`);
     if (kind === 0 || kind > 0x1000) throw new ProtocolError(`bad length ${kind}`);

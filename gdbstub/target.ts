@@ -24,6 +24,8 @@ export interface FeatureDescription {
 }
 
 export type BreakpointType = 'sw' | 'hw' | 'write' | 'read' | 'access';
+/** Indexed by the type number of `Z`/`z` packets (Z0 software breakpoint … Z4 access watchpoint). */
+export const BREAKPOINT_TYPES: readonly BreakpointType[] = ['sw', 'hw', 'write', 'read', 'access'];
 
 /** Why the target stopped, as the stop reply reports it. */
 export type StopReason =
