@@ -182,10 +182,15 @@ function classifyReturn(cpu: Cpu, spsr: number): ReturnKind {
 
 const MDSCR_SS = 1n, MDSCR_KDE = 1n << 13n, MDCR_TDE = 1n << 8n, OSLSR_OSLK = 2n;
 
+/** The EL debug exceptions from EL0/EL1 are taken to: EL2 under HCR_EL2.TGE or MDCR_EL2.TDE, else EL1. */
+export function debugTargetEL(cpu: Cpu): number {
+  return cpu.tge || (cpu.sr[SR.MDCR_EL2!]! & MDCR_TDE) !== 0n ? 2 : 1;
+}
+
 /** AArch64.GenerateDebugExceptionsFrom(el, mask = PSTATE.D): may debug exceptions be taken at `el`? */
 function generateDebugExceptionsFrom(cpu: Cpu, el: number, d: number): boolean {
   if ((cpu.sr[SR.OSLSR_EL1!]! & OSLSR_OSLK) !== 0n) return false;
-  const target = cpu.tge || (cpu.sr[SR.MDCR_EL2!]! & MDCR_TDE) !== 0n ? 2 : 1;
+  const target = debugTargetEL(cpu);
   if (el === target) return (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_KDE) !== 0n && d === 0;
   return target > el;
 }

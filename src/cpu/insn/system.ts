@@ -3,9 +3,11 @@
 // cache maintenance (DC/IC). TLBI and AT live in mmuops.ts, decoded before this table;
 // every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
-import { ArchException, EC, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply, takeCall } from '../exceptions.js';
+import {
+  ArchException, EC, debugTargetEL, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply, takeCall,
+} from '../exceptions.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
-import { sysregByKey, SR, HCR } from '../../sysregs/registry.js';
+import { sysregByKey, HCR } from '../../sysregs/registry.js';
 import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
 import { AccessType } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
@@ -141,11 +143,9 @@ function smc(cpu: Cpu, d: { imm16: number }): void {
   throw undefinedInstruction(cpu);
 }
 
-/** BRK is a debug exception: from EL0/EL1 it goes to EL2 under HCR_EL2.TGE or MDCR_EL2.TDE. */
+/** BRK is a debug exception: taken to EL2 from EL2, else to debugTargetEL. */
 function brk(cpu: Cpu, d: { imm16: number }): void {
-  const tde = (cpu.sr[SR.MDCR_EL2!]! & (1n << 8n)) !== 0n;
-  const target = cpu.ps.el === 2 || cpu.tge || tde ? 2 : 1;
-  throw new ArchException(target, EC.BRK, d.imm16);
+  throw new ArchException(cpu.ps.el === 2 ? 2 : debugTargetEL(cpu), EC.BRK, d.imm16);
 }
 
 // --- SYS / SYSL: cache maintenance ------------------------------------------------------
