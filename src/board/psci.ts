@@ -41,7 +41,7 @@ export function psciCall(host: PsciHost): (cpu: Cpu) => boolean {
       case PSCI.MIGRATE_INFO_TYPE: ret = 2n; break; // no trusted OS
       case PSCI.FEATURES: {
         const q = Number(cpu.x[1]! & 0xffff_ffffn) >>> 0;
-        ret = IMPLEMENTED.has(smc32(q)) && (q === smc32(q) || HAS_SMC64.has(smc32(q))) ? 0n : NOT_SUPPORTED;
+        ret = isPsciId(q) && IMPLEMENTED.has(smc32(q)) ? 0n : NOT_SUPPORTED;
         break;
       }
       default: ret = NOT_SUPPORTED;
