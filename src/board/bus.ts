@@ -70,11 +70,7 @@ export class PhysBus {
         case 4: v.setUint32(off, Number(value & 0xffff_ffffn), true); break;
         default: v.setBigUint64(off, value, true);
       }
-      const page = off >>> PAGE_SHIFT;
-      if (this.codePages[page] !== 0 || this.codePages[(off + size - 1) >>> PAGE_SHIFT] !== 0) {
-        this.onCodeWrite(page);
-        this.onCodeWrite((off + size - 1) >>> PAGE_SHIFT);
-      }
+      this.codeWritten(off, size);
       return;
     }
     const m = this.device(pa);
@@ -99,9 +95,14 @@ export class PhysBus {
     if (!this.isRam(pa, data.length)) return false;
     const off = pa - this.ramBase;
     this.ram.set(data, off);
-    for (let p = off >>> PAGE_SHIFT; p <= (off + data.length - 1) >>> PAGE_SHIFT; p++) {
+    this.codeWritten(off, data.length);
+    return true;
+  }
+
+  /** Invalidates the cached code of each page that RAM bytes [off, off+size) touch. */
+  private codeWritten(off: number, size: number): void {
+    for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) {
       if (this.codePages[p] !== 0) this.onCodeWrite(p);
     }
-    return true;
   }
 }
