@@ -1,7 +1,7 @@
 // The AT (address translate) instructions: a translation without taking the fault,
 // reported in PAR_EL1 (AArch64.AT_S1 / AArch64.AT_S12 and the PAR_EL1 formats).
 import type { Cpu } from '../cpu/cpu.js';
-import { Regime, stage2Enabled } from './regime.js';
+import { Regime, translationRegime, e1Regime, stage2Enabled } from './regime.js';
 import {
   AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type Translation,
 } from './walk.js';
@@ -81,10 +81,7 @@ export function parFault(fsc: number, stage: 1 | 2, s1ptw: boolean): bigint {
  * table walk during an AT S1E0 or S1E1 from EL1 is taken to EL2 (ISS.CM = 1), not reported.
  */
 export function addressTranslate(cpu: Cpu, op: AtOp, va: bigint): bigint {
-  const host = cpu.e2h && cpu.tge;
-  const regime = op.el === 'E2'
-    ? (cpu.e2h ? Regime.EL20 : Regime.EL2)
-    : (cpu.ps.el === 2 && host ? Regime.EL20 : Regime.EL10);
+  const regime = op.el === 'E2' ? translationRegime(cpu, 2) : e1Regime(cpu);
   const s2 = regime === Regime.EL10 && stage2Enabled(cpu);
   const use = !s2 ? Stage2Use.None : op.stage12 ? Stage2Use.Full : Stage2Use.WalksOnly;
   const type = op.write ? AccessType.Write : AccessType.Read;

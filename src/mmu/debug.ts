@@ -137,7 +137,7 @@ export function debugTranslate(
   }
   const r = regime === 'el1' ? Regime.EL10
     : regime === 'el20' ? Regime.EL20
-    : regime === 'el2' ? (cpu.e2h ? Regime.EL20 : Regime.EL2)
+    : regime === 'el2' ? translationRegime(cpu, 2)
     : translationRegime(cpu, cpu.ps.el);
   const s2 = r === Regime.EL10 && stage2Enabled(cpu);
   const t = tr.translate(r, va, acc, s2 ? Stage2Use.Full : Stage2Use.None);

@@ -32,7 +32,7 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { ArchException, EC, defaultTargetEL } from '../cpu/exceptions.js';
 import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
-import { Regime, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
+import { Regime, translationRegime, e1Regime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
   AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, PERM_SHIFT_PAN, type TranslationFault, type Translation,
 } from './walk.js';
@@ -316,12 +316,6 @@ export class Mmu {
     return ids;
   }
 
-  /** The regime a TLBI …E1 form acts on: EL2&0 when executed in a VHE host, else EL1&0. */
-  private e1Regime(): Regime {
-    const cpu = this.cpu;
-    return cpu.ps.el === 2 && cpu.e2h && cpu.tge ? Regime.EL20 : Regime.EL10;
-  }
-
   /** The VMID an EL1&0 invalidation applies to (none for the host's EL2&0). */
   private matchVmid(regime: Regime): (c: Context) => boolean {
     if (regime !== Regime.EL10) return (c) => c.regime === regime;
@@ -330,11 +324,11 @@ export class Mmu {
   }
 
   /** TLBI VMALLE1(IS): every stage-1 entry of the current VMID (or of the host's EL2&0). */
-  tlbiVmallE1(): void { this.retire(this.matchVmid(this.e1Regime())); }
+  tlbiVmallE1(): void { this.retire(this.matchVmid(e1Regime(this.cpu))); }
 
   /** TLBI ASIDE1(IS): the non-global entries of one ASID. */
   tlbiAsidE1(xt: bigint): void {
-    const regime = this.e1Regime();
+    const regime = e1Regime(this.cpu);
     const inVm = this.matchVmid(regime);
     const asid = this.asidOperand(regime, xt);
     this.retire((c) => inVm(c) && c.asid === asid);
@@ -342,13 +336,13 @@ export class Mmu {
 
   /** TLBI VAE1/VALE1 (allAsids false) and VAAE1/VAALE1 (true). */
   tlbiVaE1(xt: bigint, allAsids: boolean): void {
-    const regime = this.e1Regime();
+    const regime = e1Regime(this.cpu);
     this.invalidateVa(xt, this.matchVmid(regime), allAsids ? -2 : this.asidOperand(regime, xt));
   }
 
   /** TLBI VAE2/VALE2: EL2 (E2H=0) or EL2&0 (E2H=1, by ASID) entries. */
   tlbiVaE2(xt: bigint): void {
-    const regime = this.cpu.e2h ? Regime.EL20 : Regime.EL2;
+    const regime = translationRegime(this.cpu, 2);
     this.invalidateVa(xt, (c) => c.regime === regime, regime === Regime.EL2 ? -2 : this.asidOperand(regime, xt));
   }
 

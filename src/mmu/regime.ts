@@ -16,6 +16,11 @@ export function translationRegime(cpu: Cpu, el: number): Regime {
   return Regime.EL10;
 }
 
+/** The regime the TLBI …E1 and AT S1E0/S1E1 forms act on: EL2&0 in a VHE host's EL2, else EL1&0. */
+export function e1Regime(cpu: Cpu): Regime {
+  return cpu.ps.el === 2 && cpu.e2h && cpu.tge ? Regime.EL20 : Regime.EL10;
+}
+
 /**
  * Stage 2 applies to the EL1&0 regime when HCR_EL2.VM (or DC) is set; under a VHE host
  * (E2H, TGE = 1, 1) both behave as 0.
