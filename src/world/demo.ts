@@ -63,8 +63,10 @@ export function runMode(mode: string, o: RunModeOptions = {}): ModeRun {
   const world = o.bare
     ? null
     : attachWorld(m, { ...(o.noLayout ? {} : { layout: `${join(dir, 'vcpu-layout.json')}#${mode}` }), check: o.check ?? false });
-  if (world) world.stop = () => {};
-  if (world) o.prepare?.(world, m);
+  if (world) {
+    world.stop = () => {};
+    o.prepare?.(world, m);
+  }
   let budget = o.budget ?? 400_000_000;
   let stop = 'budget';
   while (budget > 0) {
