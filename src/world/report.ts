@@ -151,7 +151,5 @@ ${rows}
 }
 
 export function reportText(r: WorldReport, file: string): string {
-  return file.toLowerCase().endsWith('.html') || file.toLowerCase().endsWith('.htm')
-    ? reportHtml(r)
-    : JSON.stringify(r, null, 1) + '\n';
+  return /\.html?$/i.test(file) ? reportHtml(r) : JSON.stringify(r, null, 1) + '\n';
 }
