@@ -20,7 +20,7 @@
 //   of two stores.
 import type { Cpu } from './cpu.js';
 import type { AnyEncoding } from './decode.js';
-import { bitMaskKey, LOGICAL_IMM, LOGICAL_IMM_OK, BITFIELD_WMASK, BITFIELD_TMASK } from './alu.js';
+import { WMASK, bitMaskKey, LOGICAL_IMM, LOGICAL_IMM_OK, BITFIELD_WMASK, BITFIELD_TMASK } from './alu.js';
 import type { PState } from './pstate.js';
 
 export type BlockFn = (cpu: Cpu, x: BigUint64Array, ps: PState, f: BigUint64Array, f32: Int32Array) => void;
@@ -43,6 +43,8 @@ const MAX_BLOCK = 64;
 const M64 = 0xffff_ffff_ffff_ffffn;
 const big = (v: bigint): string => `0x${v.toString(16)}n`;
 const U = (e: string): string => `BigInt.asUintN(64, ${e})`;
+/** What truncates a 64-bit expression to the datasize: nothing for sf=1. */
+const trunc = (sf: number): string => (sf !== 0 ? '' : ' & 0xffffffffn');
 
 /** X[n] as the ZR forms read it, truncated to the datasize. */
 function rz(n: number, sf: number): string {
@@ -63,7 +65,7 @@ function setRsp(n: number, v: string): string { return n === 31 ? `cpu.setSp(${v
 function shifted(v: string, type: number, amount: number, sf: number): string {
   if (amount === 0) return v;
   const w = sf !== 0 ? 64 : 32;
-  const m = sf !== 0 ? '' : ' & 0xffffffffn';
+  const m = trunc(sf);
   switch (type) {
     case 0: return U(`(${v} << ${amount}n)${m}`);
     case 1: return U(`${v} >> ${amount}n`);
@@ -87,8 +89,8 @@ function flagsFromScratch(sf: number, cv: boolean): string {
  * `carry` is '0', '1' or 'ps.c'.
  */
 function addWithCarry(a: string, b: string, carry: string, sf: number, d: number): string {
-  const m = sf !== 0 ? '' : ' & 0xffffffffn';
-  const mask = sf !== 0 ? big(M64) : '0xffffffffn';
+  const m = trunc(sf);
+  const mask = big(WMASK[sf]!);
   const body = (plus: string): string => `{ const r = ${U(`(${a} + ${b}${plus})${m}`)}; f[0] = r; `
     + `f[1] = ${U(`(${a} & ${b}) | ((${a} | ${b}) & (r ^ ${mask}))`)}; f[2] = ${U(`(${a} ^ r) & (${b} ^ r)`)}; `
     + `${setRz(d, 'r')} ${flagsFromScratch(sf, true)} }`;
@@ -120,23 +122,23 @@ function compileInsn(name: string, d: F): string | null {
   switch (name) {
     case 'ADD/SUB (immediate)': {
       const imm = BigInt(d.sh !== 0 ? d.imm12! * 4096 : d.imm12!);
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const m = trunc(d.sf!);
       const a = `const a = ${rsp(d.Rn!, d.sf!)};`;
       if (d.S === 0) return `{ ${a} ${setRsp(d.Rd!, U(`(a ${d.op === 0 ? '+' : '-'} ${big(imm)})${m}`))} }`;
-      const mask = d.sf !== 0 ? M64 : 0xffff_ffffn;
+      const mask = WMASK[d.sf!]!;
       return `{ ${a} const b = ${big(d.op === 0 ? imm : imm ^ mask)}; ${addWithCarry('a', 'b', d.op === 0 ? '0' : '1', d.sf!, d.Rd!)} }`;
     }
     case 'ADD/SUB (shifted register)': {
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
-      const mask = d.sf !== 0 ? big(M64) : '0xffffffffn';
+      const m = trunc(d.sf!);
+      const mask = big(WMASK[d.sf!]!);
       const pre = `const a = ${rz(d.Rn!, d.sf!)}; const v = ${rz(d.Rm!, d.sf!)}; const y = ${shifted('v', d.shift!, d.imm6!, d.sf!)};`;
       if (d.S === 0) return `{ ${pre} ${setRz(d.Rd!, U(`(a ${d.op === 0 ? '+' : '-'} y)${m}`))} }`;
       if (d.op === 0) return `{ ${pre} ${addWithCarry('a', 'y', '0', d.sf!, d.Rd!)} }`;
       return `{ ${pre} const b = ${U(`y ^ ${mask}`)}; ${addWithCarry('a', 'b', '1', d.sf!, d.Rd!)} }`;
     }
     case 'logical (shifted register)': {
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
-      const mask = d.sf !== 0 ? big(M64) : '0xffffffffn';
+      const m = trunc(d.sf!);
+      const mask = big(WMASK[d.sf!]!);
       const y0 = shifted('v', d.shift!, d.imm6!, d.sf!);
       const y = d.N !== 0 ? U(`${y0} ^ ${mask}`) : y0;
       const pre = `const a = ${rz(d.Rn!, d.sf!)}; const v = ${rz(d.Rm!, d.sf!)}; const y = ${y};`;
@@ -150,7 +152,7 @@ function compileInsn(name: string, d: F): string | null {
     case 'logical (immediate)': {
       const key = bitMaskKey(d.N!, d.immr!, d.imms!);
       if (LOGICAL_IMM_OK[key] === 0) return null;
-      const mask = d.sf !== 0 ? M64 : 0xffff_ffffn;
+      const mask = WMASK[d.sf!]!;
       const imm = big(LOGICAL_IMM[key]! & mask);
       const a = `const a = ${rz(d.Rn!, d.sf!)};`;
       switch (d.opc) {
@@ -163,7 +165,7 @@ function compileInsn(name: string, d: F): string | null {
     case 'MOVN/MOVZ/MOVK': {
       const pos = BigInt(d.hw! * 16);
       const imm = BigInt(d.imm16!) << pos;
-      const mask = d.sf !== 0 ? M64 : 0xffff_ffffn;
+      const mask = WMASK[d.sf!]!;
       if (d.opc === 0) return setRz(d.Rd!, big(imm ^ mask));
       if (d.opc === 2) return setRz(d.Rd!, big(imm));
       if (d.Rd === 31) return '';
@@ -171,8 +173,8 @@ function compileInsn(name: string, d: F): string | null {
     }
     case 'SBFM/BFM/UBFM': {
       const w = d.sf !== 0 ? 64 : 32;
-      const mask = d.sf !== 0 ? M64 : 0xffff_ffffn;
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const mask = WMASK[d.sf!]!;
+      const m = trunc(d.sf!);
       const key = bitMaskKey(d.N!, d.immr!, d.imms!);
       const wmask = BITFIELD_WMASK[key]!;
       const tmask = BITFIELD_TMASK[key]!;
@@ -192,14 +194,14 @@ function compileInsn(name: string, d: F): string | null {
     }
     case 'EXTR': {
       const w = d.sf !== 0 ? 64 : 32;
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const m = trunc(d.sf!);
       if (d.imms === 0) return setRz(d.Rd!, rz(d.Rm!, d.sf!));
       return `{ const lo = ${rz(d.Rm!, d.sf!)}; const hi = ${rz(d.Rn!, d.sf!)}; `
         + `${setRz(d.Rd!, U(`((lo >> ${d.imms}n) | (hi << ${w - d.imms!}n))${m}`))} }`;
     }
     case 'ADC/SBC': {
-      const mask = d.sf !== 0 ? big(M64) : '0xffffffffn';
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const mask = big(WMASK[d.sf!]!);
+      const m = trunc(d.sf!);
       const pre = `const a = ${rz(d.Rn!, d.sf!)}; const b = ${d.op !== 0 ? U(`${rz(d.Rm!, d.sf!)} ^ ${mask}`) : rz(d.Rm!, d.sf!)};`;
       if (d.S !== 0) return `{ ${pre} ${addWithCarry('a', 'b', 'ps.c', d.sf!, d.Rd!)} }`;
       if (d.Rd === 31) return '';
@@ -207,7 +209,7 @@ function compileInsn(name: string, d: F): string | null {
     }
     case 'CSEL/CSINC/CSINV/CSNEG': {
       if (d.Rd === 31) return '';
-      const mask = d.sf !== 0 ? big(M64) : '0xffffffffn';
+      const mask = big(WMASK[d.sf!]!);
       const y = rz(d.Rm!, 1);
       let alt: string;
       if (d.op === 0) alt = d.o2 === 0 ? y : U(`${y} + 1n`);
@@ -216,7 +218,7 @@ function compileInsn(name: string, d: F): string | null {
     }
     case 'MADD/MSUB': {
       if (d.Rd === 31) return '';
-      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const m = trunc(d.sf!);
       const p = U(`${rz(d.Rn!, 1)} * ${rz(d.Rm!, 1)}`);
       return `{ const p = ${p}; x[${d.Rd}] = ${U(`(${rz(d.Ra!, 1)} ${d.o0 === 0 ? '+' : '-'} p)${m}`)}; }`;
     }
