@@ -7,6 +7,7 @@ import { HCR, SR } from '../../sysregs/registry.js';
 import { addressTranslate, type AtOp } from '../../mmu/at.js';
 import type { Mmu } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
+import { rz } from './dp-common.js';
 
 type Tlbi = (mmu: Mmu, xt: bigint) => void;
 
@@ -67,8 +68,8 @@ export const MMU_OPS: readonly AnyEncoding[] = [
     t.op(cpu.mmu, cpu.x[d.Rt]!);
   }, (d) => {
     const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
-    if (t === undefined) return `sys\t#${d.op1}, C8, C${d.CRm}, #${d.op2}, ${d.Rt === 31 ? 'xzr' : `x${d.Rt}`}`;
-    return t.operand ? `tlbi\t${t.name.toLowerCase()}, ${d.Rt === 31 ? 'xzr' : `x${d.Rt}`}` : `tlbi\t${t.name.toLowerCase()}`;
+    if (t === undefined) return `sys\t#${d.op1}, C8, C${d.CRm}, #${d.op2}, ${rz(d.Rt, 1)}`;
+    return t.operand ? `tlbi\t${t.name.toLowerCase()}, ${rz(d.Rt, 1)}` : `tlbi\t${t.name.toLowerCase()}`;
   }),
   enc('1101010100 0 01 op1:3 0111 1000 op2:3 Rt:5', 'AT', (cpu, d) => {
     const op = AT_OPS.get((d.op1 << 3) | d.op2);
@@ -77,7 +78,7 @@ export const MMU_OPS: readonly AnyEncoding[] = [
     cpu.sr[SR.PAR_EL1!] = addressTranslate(cpu, op, cpu.x[d.Rt]!);
   }, (d) => {
     const op = AT_OPS.get((d.op1 << 3) | d.op2);
-    const rt = d.Rt === 31 ? 'xzr' : `x${d.Rt}`;
+    const rt = rz(d.Rt, 1);
     return op === undefined ? `sys\t#${d.op1}, C7, C8, #${d.op2}, ${rt}` : `at\t${op.name.toLowerCase()}, ${rt}`;
   }),
 ];

@@ -11,9 +11,9 @@ import { sysregByKey, HCR } from '../../sysregs/registry.js';
 import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
 import { AccessType } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
+import { rz, hexImm } from './dp-common.js';
 
-const hex = (n: number) => `#0x${n.toString(16)}`;
-const xr = (n: number) => (n === 31 ? 'xzr' : `x${n}`);
+const xr = (n: number): string => rz(n, 1);
 
 // --- MRS / MSR (register) ---------------------------------------------------------
 
@@ -238,17 +238,17 @@ export const SYSTEM: readonly AnyEncoding[] = [
   enc('1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MSR (register)', msr,
     (d) => `msr\t${sysregName(d.raw)}, ${xr(d.Rt)}`),
   enc('1101010100 0 00 op1:3 0100 CRm:4 op2:3 11111', 'MSR (immediate)', msrImmediate,
-    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, #0x${d.CRm.toString(16)}`),
+    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, ${hexImm(d.CRm)}`),
   enc('1101010100 0 00 011 0010 CRm:4 op2:3 11111', 'HINT', hint,
-    (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t#0x${((d.CRm << 3) | d.op2).toString(16)}`),
+    (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t${hexImm((d.CRm << 3) | d.op2)}`),
   enc('1101010100 0 00 011 0011 CRm:4 010 11111', 'CLREX', (cpu) => { cpu.exclusiveClear(); },
-    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t#0x${d.CRm.toString(16)}`)),
+    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t${hexImm(d.CRm)}`)),
   // DSB with CRm 0000 / 0100 are SSBB / PSSBB: base-architecture barriers, not feature-gated.
   enc('1101010100 0 00 011 0011 CRm:4 100 11111', 'DSB', () => {},
     (d) => (d.CRm === 0 ? 'ssbb' : d.CRm === 4 ? 'pssbb' : `dsb\t${barrierOption(d.CRm)}`)),
   enc('1101010100 0 00 011 0011 CRm:4 101 11111', 'DMB', () => {}, (d) => `dmb\t${barrierOption(d.CRm)}`),
   // Context synchronization: decoded code is invalidated on every write, so there is nothing to flush.
-  enc('1101010100 0 00 011 0011 CRm:4 110 11111', 'ISB', () => {}, (d) => (d.CRm === 15 ? 'isb' : `isb\t#0x${d.CRm.toString(16)}`)),
+  enc('1101010100 0 00 011 0011 CRm:4 110 11111', 'ISB', () => {}, (d) => (d.CRm === 15 ? 'isb' : `isb\t${hexImm(d.CRm)}`)),
   enc('1101010100 0 01 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'SYS', sys,
     (d) => {
       const c = d.CRn === 7 ? CACHE_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2) : undefined;
@@ -257,14 +257,14 @@ export const SYSTEM: readonly AnyEncoding[] = [
       return c.byVa || d.Rt !== 31 ? `${mnemonic}\t${op}, ${xr(d.Rt)}` : `${mnemonic}\t${op}`;
     }),
   enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => { takeCall(cpu, defaultTargetEL(cpu), EC.SVC, d.imm16); },
-    (d) => `svc\t${hex(d.imm16)}`),
-  enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hex(d.imm16)}`),
-  enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hex(d.imm16)}`),
-  enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hex(d.imm16)}`),
+    (d) => `svc\t${hexImm(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hexImm(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hexImm(d.imm16)}`),
+  enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hexImm(d.imm16)}`),
   enc('11010100 010 imm16:16 000 00', 'HLT', (cpu, d) => {
     if (d.imm16 === 0xf000 && cpu.ps.el > 0 && cpu.semihost !== null) { cpu.semihost(cpu); return; }
     throw undefinedInstruction(cpu); // halting debug is not enabled
-  }, (d) => `hlt\t${hex(d.imm16)}`),
+  }, (d) => `hlt\t${hexImm(d.imm16)}`),
   enc('1101011 0100 11111 0000 00 11111 00000', 'ERET', (cpu) => {
     if (cpu.ps.el === 0) throw undefinedInstruction(cpu);
     exceptionReturn(cpu);
@@ -276,5 +276,5 @@ const BARRIER_OPTIONS: Readonly<Record<number, string>> = {
   13: 'ld', 14: 'st', 15: 'sy',
 };
 function barrierOption(crm: number): string {
-  return BARRIER_OPTIONS[crm] ?? `#0x${crm.toString(16)}`;
+  return BARRIER_OPTIONS[crm] ?? hexImm(crm);
 }
