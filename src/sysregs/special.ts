@@ -67,9 +67,9 @@ export function virtualCount(cpu: Cpu): bigint {
 
 /** A generic timer's CTL/CVAL/TVAL over storage slots; ISTATUS and TVAL are computed from the count. */
 function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, SpecialAccess> {
-  const ctl = SR[`${prefix}_CTL_${prefix.startsWith('CNTH') ? 'EL2' : 'EL0'}`]!;
-  const cval = SR[`${prefix}_CVAL_${prefix.startsWith('CNTH') ? 'EL2' : 'EL0'}`]!;
   const el = prefix.startsWith('CNTH') ? 'EL2' : 'EL0';
+  const ctl = SR[`${prefix}_CTL_${el}`]!;
+  const cval = SR[`${prefix}_CVAL_${el}`]!;
   return {
     [`${prefix}_CTL_${el}`]: {
       read: (c) => {
