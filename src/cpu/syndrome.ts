@@ -29,16 +29,21 @@ const PSTATE_FIELDS: Readonly<Record<number, string>> = {
   0b000_011: 'UAO', 0b000_100: 'PAN', 0b000_101: 'SPSel', 0b011_110: 'DAIFSet', 0b011_111: 'DAIFClr',
 };
 
+/** The Op0, Op1, CRn, CRm and Op2 fields of an EC 0x18 ISS (the inverse of sysTrapIss). */
+function sysTrapFields(iss: number): { op0: number; op1: number; crn: number; crm: number; op2: number } {
+  return { op0: (iss >>> 20) & 3, op1: (iss >>> 14) & 7, crn: (iss >>> 10) & 0xf, crm: (iss >>> 1) & 0xf, op2: (iss >>> 17) & 7 };
+}
+
 /** The name of the register a trapped MSR/MRS (EC 0x18) accessed, from the table, or its encoding. */
 export function sysregNameFromIss(iss: number): string {
-  const op0 = (iss >>> 20) & 3, op2 = (iss >>> 17) & 7, op1 = (iss >>> 14) & 7, crn = (iss >>> 10) & 0xf, crm = (iss >>> 1) & 0xf;
+  const { op0, op1, crn, crm, op2 } = sysTrapFields(iss);
   const s = sysregByKey(sysregKey(op0, op1, crn, crm, op2));
   return s?.name ?? `S${op0}_${op1}_C${crn}_C${crm}_${op2}`;
 }
 
 /** The trapped instruction of an EC 0x18 syndrome: MSR/MRS, MSR (immediate), or a SYS (DC/IC) operation. */
 function describeSysTrap(iss: number): string {
-  const op0 = (iss >>> 20) & 3, op2 = (iss >>> 17) & 7, op1 = (iss >>> 14) & 7, crn = (iss >>> 10) & 0xf, crm = (iss >>> 1) & 0xf;
+  const { op0, op1, crn, crm, op2 } = sysTrapFields(iss);
   const rt = (iss >>> 5) & 0x1f;
   const r = rt === 31 ? 'xzr' : `x${rt}`;
   if (op0 === 0) return `trapped MSR ${PSTATE_FIELDS[(op1 << 3) | op2] ?? `S0_${op1}_C${crn}_C${crm}_${op2}`}, #${crm}`;
