@@ -89,6 +89,11 @@ export interface Translation {
   sizeBits: number;
 }
 
+/** A Translation that has reached nothing yet: the walks fill it in. */
+function untranslated(): Translation {
+  return { fault: null, ipa: -1, pa: -1, perms: 0, s1: null, s2: null, global: true, sizeBits: 12 };
+}
+
 /** How stage 2 takes part in a translation. */
 export const enum Stage2Use { None = 0, WalksOnly = 1, Full = 2 }
 
@@ -277,7 +282,7 @@ export class Translator {
     const cpu = this.cpu;
     const { p, ia, topMask } = s1Params(cpu, regime, va);
     this.s2 = stage2 !== Stage2Use.None ? s2Params(cpu) : null;
-    const out: Translation = { fault: null, ipa: -1, pa: -1, perms: 0, s1: null, s2: null, global: true, sizeBits: 12 };
+    const out = untranslated();
     let perms = PERM_ALL;
     if (!p.enabled) {
       // AArch64.TranslateAddressS1Off: a flat mapping; VA bits [top:PAMax] must be zero.
@@ -338,7 +343,7 @@ export class Translator {
   /** Stage 2 alone, for an IPA (the debugger's 'ipa' regime). */
   translateStage2(ipa: bigint, acc: AccessDesc): Translation {
     this.s2 = s2Params(this.cpu);
-    const out: Translation = { fault: null, ipa: -1, pa: -1, perms: 0, s1: null, s2: null, global: true, sizeBits: 12 };
+    const out = untranslated();
     if (ipa >= 1n << BigInt(PA_BITS)) {
       out.fault = this.fault(FSC.TRANSLATION, 0, 2, false, -1);
       return out;
