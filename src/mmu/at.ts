@@ -1,6 +1,7 @@
 // The AT (address translate) instructions: a translation without taking the fault,
 // reported in PAR_EL1 (AArch64.AT_S1 / AArch64.AT_S12 and the PAR_EL1 formats).
 import type { Cpu } from '../cpu/cpu.js';
+import { ISS_CM } from './mmu.js';
 import { Regime, translationRegime, e1Regime, stage2Enabled } from './regime.js';
 import {
   AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type Translation,
@@ -91,7 +92,7 @@ export function addressTranslate(cpu: Cpu, op: AtOp, va: bigint): bigint {
   const f = t.fault;
   if (f === null) return parSuccess(t, type);
   if (f.stage === 2 && f.s1ptw && !op.stage12 && cpu.ps.el === 1) {
-    throw cpu.mmu.faultException(f, va, AccessType.Read, 0, 1 << 8);
+    throw cpu.mmu.faultException(f, va, AccessType.Read, 0, ISS_CM);
   }
   return parFault(f.fsc, f.stage, f.s1ptw);
 }

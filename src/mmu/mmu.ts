@@ -50,7 +50,7 @@ const MAX_CONTEXTS = 4096;
 /** ISS[24:14] of a data abort: ISV, SAS, SSE, SRT, SF, AR — what the load/store passes as `syndrome`. */
 const ISS_INSN_SYNDROME = 0x01ff_c000;
 /** ISS.CM, bit 8: the abort came from a cache maintenance or address translation instruction. */
-const ISS_CM = 1 << 8;
+export const ISS_CM = 1 << 8;
 
 /** HCR_EL2 bits that select the regime or change walks: VM, PTW, DC, TGE (E2H is kept apart). */
 const HCR_CONTEXT_BITS = 0x0800_1005;
