@@ -13,6 +13,11 @@ export function table(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
 
+/** What `monitor catch` stops at, e.g. `catch: entry, exit`. */
+export function catchLine(w: World): string {
+  return `catch: ${w.catches.size ? [...w.catches].join(', ') : 'off'}`;
+}
+
 export function worldState(w: World): string {
   const lines: string[] = [];
   const cpu = w.cpu;
@@ -32,7 +37,7 @@ export function worldState(w: World): string {
   } else {
     lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');
   }
-  lines.push(`catch: ${w.catches.size ? [...w.catches].join(', ') : 'off'}; residency checker: ${w.checking ? 'on' : 'off'}`);
+  lines.push(`${catchLine(w)}; residency checker: ${w.checking ? 'on' : 'off'}`);
   return lines.join('\n') + '\n';
 }
 

@@ -6,7 +6,7 @@ import type { MachineTarget } from '../debug/target.js';
 import type { World, CatchKind } from './world.js';
 import { readLayout, LayoutError } from './layout.js';
 import { useLayout } from './attach.js';
-import { worldState, worldStats, residencyTable, residencyJson } from './format.js';
+import { catchLine, worldState, worldStats, residencyTable, residencyJson } from './format.js';
 
 export type BreakIn = 'guest' | 'host' | 'any';
 
@@ -60,7 +60,7 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
         if ((a === 'load' || a === 'put') && !world.layout) throw new MonitorError(`catching ${a} needs a vcpu layout: monitor vcpu layout <file>`);
         for (const k of kinds) world.catches.add(k);
       }
-      ctx.out(`catch: ${world.catches.size ? [...world.catches].join(', ') : 'off'}\n`);
+      ctx.out(`${catchLine(world)}\n`);
     },
   });
   reg.register({
