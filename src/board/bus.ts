@@ -95,7 +95,7 @@ export class PhysBus {
     if (!this.isRam(pa, data.length)) return false;
     const off = pa - this.ramBase;
     this.ram.set(data, off);
-    this.codeWritten(off, data.length);
+    if (data.length !== 0) this.codeWritten(off, data.length);
     return true;
   }
 

@@ -10,6 +10,7 @@ import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
 import { worldForRun, worldForGdb } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
+import { LayoutError } from '../world/layout.js'; // a layout that turns out bad mid-run is still the user's file
 import { runUnderGdb } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
@@ -159,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? 0 : EXIT.USAGE; // commander has printed its one-line message
     }
-    if (e instanceof UsageError || e instanceof LoadError) {
+    if (e instanceof UsageError || e instanceof LoadError || e instanceof LayoutError) {
       say(e.message);
       return EXIT.USAGE;
     }

@@ -21,6 +21,7 @@ export function parseCount(s: string, what: string): number {
 
 export function parseAddress(s: string, what: string): bigint {
   try {
+    if (s.trim() === '') throw new Error(); // BigInt('') would be 0
     const v = BigInt(s.trim());
     if (v < 0n || v >= 1n << 64n) throw new Error();
     return v;

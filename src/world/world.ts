@@ -432,7 +432,11 @@ export class World implements CpuObserver {
   }
 
   memoryAccessed(e: MemoryAccessed): void {
-    const hits = this.watched.get(e.pa) ?? this.overlapping(e.pa, e.size);
+    // The exact-address lookup serves an access no wider than what starts there; a wider one
+    // (an 8-byte store over two 4-byte slots) may reach a neighbour, so it takes the full scan.
+    const exact = this.watched.get(e.pa);
+    const hits = exact !== undefined && exact.every((w) => (w.flag ? w.flag.width : w.slot.width) >= e.size)
+      ? exact : this.overlapping(e.pa, e.size);
     for (const w of hits) {
       if (w.flag) this.flagAccess(w.vcpu, w.flag, e);
       else this.slotAccess(w.vcpu, w.slot, e);
