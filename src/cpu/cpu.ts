@@ -423,17 +423,13 @@ export class Cpu {
         return { kind: 'budget' };
       } catch (e) {
         page = null;
-        if (e instanceof ArchException) {
-          takeSync(this, e, pcs[1]!);
+        // A fetch from outside RAM is a synchronous external abort on fetch, taken like any other.
+        const x = e instanceof BusError ? this.mmu.abort(pcs[1]!, AccessType.Fetch, FSC.SYNC_EXTERNAL) : e;
+        if (x instanceof ArchException) {
+          takeSync(this, x, pcs[1]!);
           this.icount++;
           if (this.stopRequest !== null) return this.stopRequest;
           first = false;
-          continue;
-        }
-        if (e instanceof BusError) {
-          // An instruction fetch from outside RAM: a synchronous external abort on fetch.
-          takeSync(this, this.mmu.abort(pcs[1]!, AccessType.Fetch, FSC.SYNC_EXTERNAL), pcs[1]!);
-          this.icount++;
           continue;
         }
         if (e instanceof MachineStop) {
