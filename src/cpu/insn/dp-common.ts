@@ -18,14 +18,14 @@ export function undefinedText(raw: number): string {
 
 // --- disassembly helpers: objdump's spelling --------------------------------------
 
-/** A general register of datasize sf where 31 is the zero register. */
-export function rz(n: number, sf: number): string {
-  return n === 31 ? (sf !== 0 ? 'xzr' : 'wzr') : `${sf !== 0 ? 'x' : 'w'}${n}`;
+/** A general register of datasize sf (a field, or a flag) where 31 is the zero register. */
+export function rz(n: number, sf: number | boolean): string {
+  return n === 31 ? (sf ? 'xzr' : 'wzr') : `${sf ? 'x' : 'w'}${n}`;
 }
 
-/** A general register of datasize sf where 31 is the stack pointer. */
-export function rsp(n: number, sf: number): string {
-  return n === 31 ? (sf !== 0 ? 'sp' : 'wsp') : `${sf !== 0 ? 'x' : 'w'}${n}`;
+/** A general register of datasize sf where 31 is the stack pointer (a base register is 64-bit). */
+export function rsp(n: number, sf: number | boolean = 1): string {
+  return n === 31 ? (sf ? 'sp' : 'wsp') : `${sf ? 'x' : 'w'}${n}`;
 }
 
 /** An immediate as objdump prints arithmetic and logical ones. */

@@ -6,6 +6,7 @@ import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
 import { setXSP } from '../regs.js';
+import { rsp } from './dp-common.js';
 
 /**
  * CheckSPAlignment(): with SCTLR_ELx.SA (SA0 at EL0) set, a load/store whose base is SP
@@ -60,16 +61,6 @@ export function encPrepared<P extends string, D extends { readonly raw: number }
 }
 
 // --- disassembly (objdump's spelling) ------------------------------------------------
-
-/** A general-purpose register operand where 31 is the zero register. */
-export function rz(n: number, sf64: boolean): string {
-  return n === 31 ? (sf64 ? 'xzr' : 'wzr') : `${sf64 ? 'x' : 'w'}${n}`;
-}
-
-/** A base register: 31 is SP. */
-export function rsp(n: number): string {
-  return n === 31 ? 'sp' : `x${n}`;
-}
 
 /** `[xn]`, `[xn, #imm]`, `[xn, #imm]!` or `[xn], #imm`. */
 export function immAddressText(n: number, imm: number, post: boolean, wback: boolean): string {

@@ -10,7 +10,8 @@ import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { undefinedInstruction } from '../exceptions.js';
 import { ACC_ALIGNED, type Cpu } from '../cpu.js';
-import { baseReg, checkAligned, dataAbortSyndrome, encPrepared, rz, rsp, AccessType } from './ls-common.js';
+import { baseReg, checkAligned, dataAbortSyndrome, encPrepared, AccessType } from './ls-common.js';
+import { rz, rsp } from './dp-common.js';
 
 interface Exclusive {
   readonly raw: number;

@@ -4,8 +4,8 @@ import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { undefinedInstruction } from '../exceptions.js';
-import { unallocated } from './dp-common.js';
-import { encPrepared, rz, immAddressText, immediateAddress, writeback } from './ls-common.js';
+import { unallocated, rz } from './dp-common.js';
+import { encPrepared, immAddressText, immediateAddress, writeback } from './ls-common.js';
 import type { Cpu } from '../cpu.js';
 
 /** bits [24:23]: no-allocate (signed offset), post-index, signed offset, pre-index. */

@@ -14,9 +14,9 @@ import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { extendReg, UXTX } from '../alu.js';
 import { undefinedInstruction } from '../exceptions.js';
-import { unallocated, target } from './dp-common.js';
+import { unallocated, target, rz, rsp } from './dp-common.js';
 import {
-  baseReg, dataAbortSyndrome, encPrepared, rz, rsp, immAddressText, prfopText, immediateAddress, writeback,
+  baseReg, dataAbortSyndrome, encPrepared, immAddressText, prfopText, immediateAddress, writeback,
 } from './ls-common.js';
 import { ACC_UNPRIV, type Cpu } from '../cpu.js';
 
