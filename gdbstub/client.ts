@@ -2,7 +2,16 @@
 // QEMU's — and learns register names and sizes from the stub's target description.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import {
-  FrameParser, frame, rleDecode, unescapeBinary, escapeBinary, textToHex, regToHex, hexToReg, fromHex, toHex,
+  FrameParser,
+  frame,
+  rleDecode,
+  unescapeBinary,
+  escapeBinary,
+  textToHex,
+  regToHex,
+  hexToReg,
+  fromHex,
+  toHex,
 } from './packet.js';
 import { BREAKPOINT_TYPES, type BreakpointType } from './target.js';
 
@@ -56,23 +65,37 @@ export class RspClient {
   private gCount = -1;
   private binaryWrites: boolean | undefined;
 
-  private constructor(private readonly socket: Socket, opts: ClientOptions) {
+  private constructor(
+    private readonly socket: Socket,
+    opts: ClientOptions,
+  ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.parser.push(d, (e) => {
-      switch (e.type) {
-        case 'packet': {
-          if (!this.noAck) socket.write('+');
-          let text: string;
-          try { text = Buffer.from(rleDecode(e.data)).toString('latin1'); } catch { return; }
-          this.deliver(text);
-          break;
+    socket.on('data', (d: Buffer) =>
+      this.parser.push(d, (e) => {
+        switch (e.type) {
+          case 'packet': {
+            if (!this.noAck) socket.write('+');
+            let text: string;
+            try {
+              text = Buffer.from(rleDecode(e.data)).toString('latin1');
+            } catch {
+              return;
+            }
+            this.deliver(text);
+            break;
+          }
+          case 'bad-checksum':
+            if (!this.noAck) socket.write('-');
+            break;
+          case 'nak':
+            if (this.lastSent) socket.write(this.lastSent);
+            break;
+          default:
+            break;
         }
-        case 'bad-checksum': if (!this.noAck) socket.write('-'); break;
-        case 'nak': if (this.lastSent) socket.write(this.lastSent); break;
-        default: break;
-      }
-    }));
+      }),
+    );
     socket.on('close', () => {
       this.closed = true;
       const ws = this.waiters;
@@ -85,7 +108,10 @@ export class RspClient {
   /** Connects, negotiates features and no-ack mode, and reads the target description. */
   static async connect(host: string, port: number, opts: ClientOptions = {}): Promise<RspClient> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = tcpConnect({ host, port }, () => { s.off('error', reject); resolve(s); });
+      const s = tcpConnect({ host, port }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
       s.once('error', reject);
     });
     const c = new RspClient(socket, opts);
@@ -98,7 +124,7 @@ export class RspClient {
         else if (f.endsWith('+')) c.features.set(f.slice(0, -1), '+');
       }
       if ((opts.noAck ?? true) && c.features.get('QStartNoAckMode') === '+') {
-        if (await c.request('QStartNoAckMode') === 'OK') c.noAck = true;
+        if ((await c.request('QStartNoAckMode')) === 'OK') c.noAck = true;
       }
       if (c.features.get('qXfer:features:read') === '+') await c.loadTargetDescription();
     } catch (e) {
@@ -130,18 +156,37 @@ export class RspClient {
 
   /** Sends a packet and waits for its reply; requests are serialised. */
   request(data: string | Uint8Array, timeoutMs = this.timeoutMs, wantsConsole = false): Promise<string> {
-    const run = (): Promise<string> => new Promise<string>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, wantsConsole };
-      const timer = timeoutMs > 0 ? setTimeout(() => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(new RspError(`no reply to '${String(typeof data === 'string' ? data : '[binary]').slice(0, 40)}' within ${timeoutMs} ms`));
-      }, timeoutMs) : null;
-      w.resolve = (p) => { if (timer) clearTimeout(timer); resolve(p); };
-      w.reject = (e) => { if (timer) clearTimeout(timer); reject(e); };
-      this.waiters.push(w);
-      try { this.send(data); } catch (e) { this.waiters.pop(); w.reject(e as Error); }
-    });
+    const run = (): Promise<string> =>
+      new Promise<string>((resolve, reject) => {
+        const w: Waiter = { resolve, reject, wantsConsole };
+        const timer =
+          timeoutMs > 0
+            ? setTimeout(() => {
+                const i = this.waiters.indexOf(w);
+                if (i >= 0) this.waiters.splice(i, 1);
+                reject(
+                  new RspError(
+                    `no reply to '${String(typeof data === 'string' ? data : '[binary]').slice(0, 40)}' within ${timeoutMs} ms`,
+                  ),
+                );
+              }, timeoutMs)
+            : null;
+        w.resolve = (p) => {
+          if (timer) clearTimeout(timer);
+          resolve(p);
+        };
+        w.reject = (e) => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        };
+        this.waiters.push(w);
+        try {
+          this.send(data);
+        } catch (e) {
+          this.waiters.pop();
+          w.reject(e as Error);
+        }
+      });
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
@@ -163,7 +208,13 @@ export class RspClient {
           const regnum = attrs.has('regnum') ? Number(attrs.get('regnum')) : next;
           next = regnum + 1;
           const group = attrs.get('group');
-          regs.push({ name: attrs.get('name')!, regnum, bitsize: Number(attrs.get('bitsize')), feature, ...(group ? { group } : {}) });
+          regs.push({
+            name: attrs.get('name')!,
+            regnum,
+            bitsize: Number(attrs.get('bitsize')),
+            feature,
+            ...(group ? { group } : {}),
+          });
         }
       }
     };
@@ -174,7 +225,9 @@ export class RspClient {
   }
 
   /** The stub's PacketSize (hex in qSupported), 0x400 when it does not say. */
-  private get packetSize(): number { return parseInt(this.features.get('PacketSize') ?? '400', 16); }
+  private get packetSize(): number {
+    return parseInt(this.features.get('PacketSize') ?? '400', 16);
+  }
 
   /** Reads a whole qXfer object. */
   async readXfer(object: string, annex: string): Promise<string> {
@@ -198,7 +251,7 @@ export class RspClient {
   }
 
   private check(reply: string, what: string): string {
-    if (reply === '' ) throw new RspError(`${what}: not supported by the stub`);
+    if (reply === '') throw new RspError(`${what}: not supported by the stub`);
     if (/^E[0-9a-fA-F]{2}$/.test(reply) || reply.startsWith('E.')) throw new RspError(`${what}: ${reply}`);
     return reply;
   }
@@ -207,7 +260,8 @@ export class RspClient {
   async readRegisters(): Promise<Map<string, bigint>> {
     const hex = this.check(await this.request('g'), 'g');
     const out = new Map<string, bigint>();
-    let off = 0, n = 0;
+    let off = 0,
+      n = 0;
     for (const r of this.registers) {
       const w = r.bitsize / 4;
       if (off + w > hex.length) break;
@@ -223,7 +277,8 @@ export class RspClient {
   async readRegister(name: string): Promise<bigint> {
     const r = this.register(name);
     const reply = await this.request(`p${r.regnum.toString(16)}`);
-    if (reply === '' ) { // stubs without `p`: take it from `g`
+    if (reply === '') {
+      // stubs without `p`: take it from `g`
       const v = (await this.readRegisters()).get(name);
       if (v === undefined) throw new RspError(`register ${name} is unavailable`);
       return v;
@@ -255,9 +310,16 @@ export class RspClient {
   async writeMemory(addr: bigint, data: Uint8Array, binary = true): Promise<void> {
     const what = `write memory at 0x${addr.toString(16)}`;
     if (binary && this.binaryWrites !== false) {
-      const pkt = Buffer.concat([Buffer.from(`X${addr.toString(16)},${data.length.toString(16)}:`, 'latin1'), escapeBinary(data)]);
+      const pkt = Buffer.concat([
+        Buffer.from(`X${addr.toString(16)},${data.length.toString(16)}:`, 'latin1'),
+        escapeBinary(data),
+      ]);
       const r = await this.request(pkt);
-      if (r !== '') { this.binaryWrites = true; this.check(r, what); return; }
+      if (r !== '') {
+        this.binaryWrites = true;
+        this.check(r, what);
+        return;
+      }
       this.binaryWrites = false; // QEMU 7 answers X with the empty reply
     }
     this.check(await this.request(`M${addr.toString(16)},${data.length.toString(16)}:${toHex(data)}`), what);
@@ -265,7 +327,9 @@ export class RspClient {
 
   /** Single-steps one instruction. */
   async step(timeoutMs = this.timeoutMs): Promise<StopReply> {
-    return parseStop(await this.request(this.features.get('vContSupported') === '+' ? 'vCont;s' : 's', timeoutMs, true));
+    return parseStop(
+      await this.request(this.features.get('vContSupported') === '+' ? 'vCont;s' : 's', timeoutMs, true),
+    );
   }
 
   /**
@@ -277,7 +341,10 @@ export class RspClient {
     let giveUp: NodeJS.Timeout | undefined;
     // A stub that ignores the interrupt too: the connection is dropped (its state is unknown).
     const abandoned = new Promise<never>((_, reject) => {
-      giveUp = setTimeout(() => { this.close(); reject(new RspError(`no stop reply within ${this.timeoutMs} ms of the interrupt`)); }, timeoutMs + this.timeoutMs);
+      giveUp = setTimeout(() => {
+        this.close();
+        reject(new RspError(`no stop reply within ${this.timeoutMs} ms of the interrupt`));
+      }, timeoutMs + this.timeoutMs);
     });
     const timer = setTimeout(() => this.interrupt(), timeoutMs);
     try {
@@ -289,16 +356,26 @@ export class RspClient {
   }
 
   /** Sends the 0x03 interrupt byte (for a running target). */
-  interrupt(): void { if (!this.closed) this.socket.write(Buffer.from([3])); }
+  interrupt(): void {
+    if (!this.closed) this.socket.write(Buffer.from([3]));
+  }
 
-  async stopReason(): Promise<StopReply> { return parseStop(await this.request('?')); }
+  async stopReason(): Promise<StopReply> {
+    return parseStop(await this.request('?'));
+  }
 
   async insertBreakpoint(addr: bigint, type: BreakpointType = 'sw', length = 4): Promise<void> {
-    this.check(await this.request(`Z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`), `insert ${type} breakpoint`);
+    this.check(
+      await this.request(`Z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`),
+      `insert ${type} breakpoint`,
+    );
   }
 
   async removeBreakpoint(addr: bigint, type: BreakpointType = 'sw', length = 4): Promise<void> {
-    this.check(await this.request(`z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`), `remove ${type} breakpoint`);
+    this.check(
+      await this.request(`z${BREAKPOINT_TYPES.indexOf(type)},${addr.toString(16)},${length.toString(16)}`),
+      `remove ${type} breakpoint`,
+    );
   }
 
   /** Runs a monitor command and returns what it printed. */
@@ -309,7 +386,11 @@ export class RspClient {
   }
 
   async detach(): Promise<void> {
-    try { await this.request('D', 2000); } finally { this.close(); }
+    try {
+      await this.request('D', 2000);
+    } finally {
+      this.close();
+    }
   }
 
   /** Sends `k` (no reply is defined) and closes. */
@@ -323,9 +404,13 @@ export class RspClient {
     this.closed = true;
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
   /** Registers the `g` packet carried last time (-1 before the first `g`). */
-  get gRegisterCount(): number { return this.gCount; }
+  get gRegisterCount(): number {
+    return this.gCount;
+  }
 }
 
 function isConsole(p: string): boolean {
@@ -349,7 +434,17 @@ export function parseStop(p: string): StopReply {
     const v = colon < 0 ? '' : part.slice(colon + 1);
     if (/^[0-9a-fA-F]+$/.test(k)) registers.set(parseInt(k, 16), hexToReg(v));
     else if (k === 'swbreak' || k === 'hwbreak') reason = k;
-    else if (k === 'watch' || k === 'rwatch' || k === 'awatch') { reason = k; watchAddress = BigInt(`0x${v}`); }
+    else if (k === 'watch' || k === 'rwatch' || k === 'awatch') {
+      reason = k;
+      watchAddress = BigInt(`0x${v}`);
+    }
   }
-  return { kind: 'stopped', signal, registers, raw: p, ...(reason ? { reason } : {}), ...(watchAddress !== undefined ? { watchAddress } : {}) };
+  return {
+    kind: 'stopped',
+    signal,
+    registers,
+    raw: p,
+    ...(reason ? { reason } : {}),
+    ...(watchAddress !== undefined ? { watchAddress } : {}),
+  };
 }

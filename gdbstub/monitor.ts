@@ -37,7 +37,9 @@ export class MonitorRegistry {
     this.commands.set(key, cmd);
   }
 
-  unregister(name: string): void { this.commands.delete(normalise(name)); }
+  unregister(name: string): void {
+    this.commands.delete(normalise(name));
+  }
 
   list(): MonitorCommand[] {
     return [...this.commands.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -51,7 +53,10 @@ export class MonitorRegistry {
 
   /** Finds the command with the longest matching word prefix, and the remaining words. */
   resolve(line: string): { cmd: MonitorCommand; args: string[] } | undefined {
-    const words = line.trim().split(/\s+/).filter((w) => w !== '');
+    const words = line
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
     for (let n = words.length; n > 0; n--) {
       const cmd = this.commands.get(words.slice(0, n).join(' ').toLowerCase());
       if (cmd) return { cmd, args: words.slice(n) };
@@ -61,7 +66,10 @@ export class MonitorRegistry {
 
   /** Runs a command line; every failure becomes text for the user, never an exception. */
   async dispatch(line: string, ctx: MonitorContext): Promise<void> {
-    if (line.trim() === '') { ctx.out(this.helpText()); return; }
+    if (line.trim() === '') {
+      ctx.out(this.helpText());
+      return;
+    }
     const found = this.resolve(line);
     if (!found) {
       ctx.out(`unknown monitor command '${line.trim()}' (try 'monitor help')\n`);
@@ -76,4 +84,6 @@ export class MonitorRegistry {
   }
 }
 
-function normalise(name: string): string { return name.trim().split(/\s+/).join(' ').toLowerCase(); }
+function normalise(name: string): string {
+  return name.trim().split(/\s+/).join(' ').toLowerCase();
+}

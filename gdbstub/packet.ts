@@ -2,7 +2,14 @@
 // interrupt byte, `}` binary escapes and `*` run-length encoding. Both the server and the
 // client use this; it knows nothing about what packets mean.
 
-const DOLLAR = 0x24, HASH = 0x23, ESC = 0x7d, STAR = 0x2a, PLUS = 0x2b, MINUS = 0x2d, INTR = 0x03, PERCENT = 0x25;
+const DOLLAR = 0x24,
+  HASH = 0x23,
+  ESC = 0x7d,
+  STAR = 0x2a,
+  PLUS = 0x2b,
+  MINUS = 0x2d,
+  INTR = 0x03,
+  PERCENT = 0x25;
 
 export function checksum(bytes: Uint8Array): number {
   let s = 0;
@@ -21,7 +28,10 @@ export function escapeBinary(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(data.length + n);
   let j = 0;
   for (const b of data) {
-    if (reserved(b)) { out[j++] = ESC; out[j++] = b ^ 0x20; } else out[j++] = b;
+    if (reserved(b)) {
+      out[j++] = ESC;
+      out[j++] = b ^ 0x20;
+    } else out[j++] = b;
   }
   return out;
 }
@@ -60,7 +70,9 @@ export function rleEncode(data: Uint8Array): Uint8Array {
     if (run >= 4) {
       // The count character must not read as framing: not # or $ (gdb's rule), nor * or }.
       while (reserved(run - 1 + 29)) run--;
-      out[j++] = b; out[j++] = STAR; out[j++] = run - 1 + 29;
+      out[j++] = b;
+      out[j++] = STAR;
+      out[j++] = run - 1 + 29;
       i += run;
     } else {
       out[j++] = b;
@@ -78,7 +90,8 @@ export function rleDecode(data: Uint8Array): Uint8Array {
   for (let i = 0; i < data.length; i++) {
     const b = data[i]!;
     if (b === STAR && !escaped) {
-      if (out.length === 0 || i + 1 >= data.length) throw new ProtocolError('run-length count without a byte to repeat');
+      if (out.length === 0 || i + 1 >= data.length)
+        throw new ProtocolError('run-length count without a byte to repeat');
       const n = data[++i]! - 29;
       if (n < 3 || n > 97) throw new ProtocolError(`bad run-length count ${n}`);
       const prev = out[out.length - 1]!;
@@ -116,7 +129,12 @@ export type FrameEvent =
   | { type: 'bad-checksum'; data: Buffer }
   | { type: 'oversize'; length: number };
 
-const enum St { Idle, Body, Check1, Check2 }
+const enum St {
+  Idle,
+  Body,
+  Check1,
+  Check2,
+}
 
 /**
  * Incremental frame parser. Bytes outside packets other than `+ - 0x03` are line noise
@@ -143,7 +161,10 @@ export class FrameParser {
       switch (this.st) {
         case St.Idle:
           if (b === DOLLAR || b === PERCENT) {
-            this.st = St.Body; this.len = 0; this.sum = 0; this.oversize = false;
+            this.st = St.Body;
+            this.len = 0;
+            this.sum = 0;
+            this.oversize = false;
             this.notification = b === PERCENT;
           } else if (b === PLUS) emit({ type: 'ack' });
           else if (b === MINUS) emit({ type: 'nak' });
@@ -151,9 +172,16 @@ export class FrameParser {
           break;
         case St.Body:
           // '#' always ends a packet (as in gdb): escaping guarantees it never occurs in data.
-          if (b === HASH) { this.st = St.Check1; break; }
+          if (b === HASH) {
+            this.st = St.Check1;
+            break;
+          }
           this.sum = (this.sum + b) & 0xff;
-          if (this.len >= this.maxData) { this.oversize = true; this.len++; break; }
+          if (this.len >= this.maxData) {
+            this.oversize = true;
+            this.len++;
+            break;
+          }
           if (this.len === this.buf.length) {
             const bigger = new Uint8Array(Math.min(this.maxData, this.buf.length * 2));
             bigger.set(this.buf);
@@ -168,7 +196,10 @@ export class FrameParser {
         case St.Check2: {
           this.check |= hexValue(b);
           this.st = St.Idle;
-          if (this.oversize) { emit({ type: 'oversize', length: this.len }); break; }
+          if (this.oversize) {
+            emit({ type: 'oversize', length: this.len });
+            break;
+          }
           const data = Buffer.from(this.buf.subarray(0, this.len));
           if (this.check !== this.sum) emit({ type: 'bad-checksum', data });
           else emit(this.notification ? { type: 'notification', data } : { type: 'packet', data });
@@ -197,8 +228,12 @@ export function fromHex(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s, 'hex'));
 }
 
-export function textToHex(s: string): string { return Buffer.from(s, 'utf8').toString('hex'); }
-export function hexToText(s: string): string { return Buffer.from(fromHex(s)).toString('utf8'); }
+export function textToHex(s: string): string {
+  return Buffer.from(s, 'utf8').toString('hex');
+}
+export function hexToText(s: string): string {
+  return Buffer.from(fromHex(s)).toString('utf8');
+}
 
 /** A register value as the target byte order (little-endian) hex of `bytes` bytes. */
 export function regToHex(v: bigint, bytes: number): string {

@@ -38,11 +38,16 @@ export class GdbServer implements SessionHost {
   private readonly notice: (line: string) => void;
   private readonly sockets = new Set<Socket>();
 
-  constructor(readonly target: Target, private readonly opts: GdbServerOptions) {
+  constructor(
+    readonly target: Target,
+    private readonly opts: GdbServerOptions,
+  ) {
     this.monitor = opts.monitor ?? new MonitorRegistry();
     this.packetSize = opts.packetSize ?? 0x4000;
     this.notice = opts.notice ?? ((l) => log(l));
-    this.done = new Promise((res) => { this.resolveDone = res; });
+    this.done = new Promise((res) => {
+      this.resolveDone = res;
+    });
     this.server = createServer((s) => this.accept(s));
   }
 
@@ -66,7 +71,9 @@ export class GdbServer implements SessionHost {
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
   }
 
-  get attached(): boolean { return this.session !== null; }
+  get attached(): boolean {
+    return this.session !== null;
+  }
 
   /** Lets the machine run until something stops it or a debugger attaches. */
   runFree(): void {
@@ -82,7 +89,9 @@ export class GdbServer implements SessionHost {
   resume(action: 'step' | 'continue'): Promise<TargetStop> {
     // A target that throws is a bug; it must not take the process down.
     const p = this.target.resume(action).catch((e: unknown): TargetStop => ({
-      kind: 'stopped', signal: SIGNAL.ABRT, message: `internal error: ${e instanceof Error ? e.message : String(e)}`,
+      kind: 'stopped',
+      signal: SIGNAL.ABRT,
+      message: `internal error: ${e instanceof Error ? e.message : String(e)}`,
     }));
     this.pending = p;
     void p.then((stop) => {
@@ -110,7 +119,10 @@ export class GdbServer implements SessionHost {
     const s = new Session(this, socket, ready);
     this.session = s;
     if (this.ended) s.lastStop = this.ended;
-    else if (running) void running.then((stop) => { s.lastStop = stop.kind === 'exited' ? stop : { kind: 'stopped', signal: SIGNAL.TRAP }; });
+    else if (running)
+      void running.then((stop) => {
+        s.lastStop = stop.kind === 'exited' ? stop : { kind: 'stopped', signal: SIGNAL.TRAP };
+      });
   }
 
   /**
@@ -123,7 +135,10 @@ export class GdbServer implements SessionHost {
     let acked = false;
     socket.on('data', (d: Buffer) => {
       if (d.includes(0x24)) {
-        if (!acked) { socket.write('+'); acked = true; }
+        if (!acked) {
+          socket.write('+');
+          acked = true;
+        }
         socket.write(msg);
       }
     });
@@ -134,12 +149,23 @@ export class GdbServer implements SessionHost {
     if (this.session !== s) return;
     this.session = null;
     this.target.removeAllBreakpoints();
-    this.notice(`debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program (machine reset)'}`);
-    if (this.ended) { this.finish(this.ended); return; }
+    this.notice(
+      `debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program (machine reset)'}`,
+    );
+    if (this.ended) {
+      this.finish(this.ended);
+      return;
+    }
     switch (how) {
-      case 'detach': this.runFree(); break; // as gdb documents for D: the program resumes
-      case 'kill': this.target.reset(); break; // held at reset for the next debugger
-      case 'drop': if (this.pending) this.target.interrupt(); break; // stays where it is, for a re-attach
+      case 'detach':
+        this.runFree();
+        break; // as gdb documents for D: the program resumes
+      case 'kill':
+        this.target.reset();
+        break; // held at reset for the next debugger
+      case 'drop':
+        if (this.pending) this.target.interrupt();
+        break; // stays where it is, for a re-attach
     }
   }
 

@@ -4,8 +4,19 @@
 import type { Socket } from 'node:net';
 import createDebug from 'debug';
 import {
-  FrameParser, ProtocolError, frame, fromHex, hexToText, parseHexNumber, regToHex, hexToReg, textToHex, toHex,
-  unescapeBinary, escapeBinary, type FrameEvent,
+  FrameParser,
+  ProtocolError,
+  frame,
+  fromHex,
+  hexToText,
+  parseHexNumber,
+  regToHex,
+  hexToReg,
+  textToHex,
+  toHex,
+  unescapeBinary,
+  escapeBinary,
+  type FrameEvent,
 } from './packet.js';
 import { BREAKPOINT_TYPES, SIGNAL, type Target, type TargetStop } from './target.js';
 import { targetXml, threadsXml } from './tdesc.js';
@@ -18,7 +29,14 @@ const logPackets = createDebug('hypstep:gdb:packets');
 export const THREAD_ID = 1;
 
 /** Error codes in `E` replies (gdb shows them; the text goes to the debug log). */
-export const ERR = { MALFORMED: 'E01', BAD_REGISTER: 'E02', READONLY: 'E03', TOO_LARGE: 'E04', FAULT: 'E0e', NO_THREAD: 'E16' } as const;
+export const ERR = {
+  MALFORMED: 'E01',
+  BAD_REGISTER: 'E02',
+  READONLY: 'E03',
+  TOO_LARGE: 'E04',
+  FAULT: 'E0e',
+  NO_THREAD: 'E16',
+} as const;
 
 /** What the session needs from the server that owns the machine. */
 export interface SessionHost {
@@ -41,7 +59,11 @@ export class Session {
   /** The last stop, answered to `?`. */
   lastStop: TargetStop = { kind: 'stopped', signal: SIGNAL.TRAP };
 
-  constructor(private readonly host: SessionHost, private readonly socket: Socket, ready: Promise<void>) {
+  constructor(
+    private readonly host: SessionHost,
+    private readonly socket: Socket,
+    ready: Promise<void>,
+  ) {
     this.parser = new FrameParser(host.packetSize);
     this.chain = ready;
     socket.setNoDelay(true);
@@ -53,7 +75,9 @@ export class Session {
     });
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   close(): void {
     if (!this.closed) this.socket.end();
@@ -67,7 +91,8 @@ export class Session {
 
   private onFrame(e: FrameEvent): void {
     switch (e.type) {
-      case 'ack': return;
+      case 'ack':
+        return;
       case 'nak':
         if (this.lastSent && !this.closed) this.socket.write(this.lastSent);
         return;
@@ -75,7 +100,8 @@ export class Session {
         // Handled at once, not queued: it must reach a running target (a stopped one ignores it).
         this.host.target.interrupt();
         return;
-      case 'notification': return;
+      case 'notification':
+        return;
       case 'bad-checksum':
         log(`bad checksum on packet '${e.data.toString('latin1').slice(0, 60)}'`);
         if (!this.noAck) this.write(Buffer.from('-'));
@@ -96,7 +122,7 @@ export class Session {
   /** Packets are handled strictly in order: a resume holds later packets until its stop reply. */
   private enqueue(fn: () => Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: unknown) => {
-      log(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       this.reply(ERR.MALFORMED);
     });
   }
@@ -107,7 +133,8 @@ export class Session {
 
   private reply(data: string | Uint8Array): void {
     if (this.closed) return;
-    if (logPackets.enabled) logPackets(`<- ${typeof data === 'string' ? data.slice(0, 200) : `[${data.length} bytes]`}`);
+    if (logPackets.enabled)
+      logPackets(`<- ${typeof data === 'string' ? data.slice(0, 200) : `[${data.length} bytes]`}`);
     const f = frame(data, true);
     this.lastSent = f;
     this.write(f);
@@ -137,9 +164,15 @@ export class Session {
   private async dispatch(pkt: string, data: Buffer): Promise<void> {
     const t = this.host.target;
     switch (pkt[0]) {
-      case '?': this.reply(this.stopReply(this.lastStop)); return;
-      case 'g': this.reply(this.readAllRegisters()); return;
-      case 'G': this.reply(this.writeAllRegisters(pkt.slice(1))); return;
+      case '?':
+        this.reply(this.stopReply(this.lastStop));
+        return;
+      case 'g':
+        this.reply(this.readAllRegisters());
+        return;
+      case 'G':
+        this.reply(this.writeAllRegisters(pkt.slice(1)));
+        return;
       case 'p': {
         const n = Number(parseHexNumber(pkt.slice(1), 'register number'));
         const r = t.registers[n];
@@ -152,9 +185,15 @@ export class Session {
         if (!m) throw new ProtocolError('expected P n=value');
         const n = Number(parseHexNumber(m[1], 'register number'));
         const r = t.registers[n];
-        if (r === undefined) { this.reply(ERR.BAD_REGISTER); return; }
+        if (r === undefined) {
+          this.reply(ERR.BAD_REGISTER);
+          return;
+        }
         if (m[2]!.length !== r.bitsize / 4) throw new ProtocolError(`${r.name} needs ${r.bitsize / 4} hex digits`);
-        if (r.readOnly) { this.reply(ERR.READONLY); return; }
+        if (r.readOnly) {
+          this.reply(ERR.READONLY);
+          return;
+        }
         this.reply(t.writeRegister(n, hexToReg(m[2]!)) ? 'OK' : ERR.READONLY);
         return;
       }
@@ -165,7 +204,8 @@ export class Session {
         this.reply(bytes.length === 0 && len > 0 ? ERR.FAULT : toHex(bytes));
         return;
       }
-      case 'M': case 'X': {
+      case 'M':
+      case 'X': {
         // The same write, its data in hex (M) or escaped binary (X).
         const colon = data.indexOf(0x3a);
         if (colon < 0) throw new ProtocolError(`expected ${pkt[0]} addr,len:data`);
@@ -175,12 +215,14 @@ export class Session {
         this.reply(len === 0 || t.writeMemory(addr, bytes) ? 'OK' : ERR.FAULT);
         return;
       }
-      case 'c': case 's': {
+      case 'c':
+      case 's': {
         if (pkt.length > 1) this.setPc(parseHexNumber(pkt.slice(1), 'address'));
         await this.resume(pkt[0] === 's' ? 'step' : 'continue');
         return;
       }
-      case 'C': case 'S': {
+      case 'C':
+      case 'S': {
         // Signals have no meaning on a bare machine: the number is accepted and ignored.
         const m = /^[CS]([0-9a-fA-F]{1,2})(?:;([0-9a-fA-F]+))?$/.exec(pkt);
         if (!m) throw new ProtocolError('expected C sig[;addr]');
@@ -188,15 +230,22 @@ export class Session {
         await this.resume(pkt[0] === 'S' ? 'step' : 'continue');
         return;
       }
-      case 'v': await this.vPacket(pkt); return;
-      case 'Z': case 'z': this.reply(this.breakpoint(pkt)); return;
+      case 'v':
+        await this.vPacket(pkt);
+        return;
+      case 'Z':
+      case 'z':
+        this.reply(this.breakpoint(pkt));
+        return;
       case 'H': {
         const m = /^H([gcm])(p?-?[0-9a-fA-F]+(?:\.-?[0-9a-fA-F]+)?)$/.exec(pkt);
         if (!m) throw new ProtocolError('expected H op thread');
         this.reply(threadOk(m[2]!, true) ? 'OK' : ERR.NO_THREAD);
         return;
       }
-      case 'T': this.reply(threadOk(pkt.slice(1), false) ? 'OK' : ERR.NO_THREAD); return;
+      case 'T':
+        this.reply(threadOk(pkt.slice(1), false) ? 'OK' : ERR.NO_THREAD);
+        return;
       case 'D':
         this.reply('OK');
         this.end('detach');
@@ -206,8 +255,12 @@ export class Session {
         this.end('kill');
         this.socket.end();
         return;
-      case 'q': case 'Q': await this.query(pkt); return;
-      default: this.reply(''); // unsupported: the empty reply
+      case 'q':
+      case 'Q':
+        await this.query(pkt);
+        return;
+      default:
+        this.reply(''); // unsupported: the empty reply
     }
   }
 
@@ -296,11 +349,21 @@ export class Session {
   }
 
   private async vPacket(pkt: string): Promise<void> {
-    if (pkt === 'vCont?') { this.reply('vCont;c;C;s;S;t'); return; }
+    if (pkt === 'vCont?') {
+      this.reply('vCont;c;C;s;S;t');
+      return;
+    }
     if (pkt.startsWith('vCont;')) {
       const action = vContAction(pkt.slice(6));
-      if (action === 't') { this.lastStop = { kind: 'stopped', signal: SIGNAL.NONE }; this.reply(this.stopReply(this.lastStop)); return; }
-      if (action === undefined) { this.reply('OK'); return; } // nothing for our thread: it stays stopped
+      if (action === 't') {
+        this.lastStop = { kind: 'stopped', signal: SIGNAL.NONE };
+        this.reply(this.stopReply(this.lastStop));
+        return;
+      }
+      if (action === undefined) {
+        this.reply('OK');
+        return;
+      } // nothing for our thread: it stays stopped
       await this.resume(action);
       return;
     }
@@ -314,10 +377,17 @@ export class Session {
 
   private async query(pkt: string): Promise<void> {
     if (pkt.startsWith('qSupported')) {
-      this.reply([
-        `PacketSize=${this.host.packetSize.toString(16)}`, 'qXfer:features:read+', 'qXfer:threads:read+',
-        'QStartNoAckMode+', 'swbreak+', 'hwbreak+', 'vContSupported+',
-      ].join(';'));
+      this.reply(
+        [
+          `PacketSize=${this.host.packetSize.toString(16)}`,
+          'qXfer:features:read+',
+          'qXfer:threads:read+',
+          'QStartNoAckMode+',
+          'swbreak+',
+          'hwbreak+',
+          'vContSupported+',
+        ].join(';'),
+      );
       return;
     }
     if (pkt === 'QStartNoAckMode') {
@@ -325,19 +395,40 @@ export class Session {
       this.noAck = true;
       return;
     }
-    if (pkt.startsWith('qXfer:')) { this.reply(this.xfer(pkt)); return; }
-    if (pkt === 'qC') { this.reply(`QC${THREAD_ID.toString(16)}`); return; }
-    if (pkt === 'qfThreadInfo') { this.reply(`m${THREAD_ID.toString(16)}`); return; }
-    if (pkt === 'qsThreadInfo') { this.reply('l'); return; }
-    if (pkt.startsWith('qAttached')) { this.reply('1'); return; } // detach, not kill, when gdb quits
-    if (pkt.startsWith('qThreadExtraInfo,')) { this.reply(textToHex('PE 0')); return; }
+    if (pkt.startsWith('qXfer:')) {
+      this.reply(this.xfer(pkt));
+      return;
+    }
+    if (pkt === 'qC') {
+      this.reply(`QC${THREAD_ID.toString(16)}`);
+      return;
+    }
+    if (pkt === 'qfThreadInfo') {
+      this.reply(`m${THREAD_ID.toString(16)}`);
+      return;
+    }
+    if (pkt === 'qsThreadInfo') {
+      this.reply('l');
+      return;
+    }
+    if (pkt.startsWith('qAttached')) {
+      this.reply('1');
+      return;
+    } // detach, not kill, when gdb quits
+    if (pkt.startsWith('qThreadExtraInfo,')) {
+      this.reply(textToHex('PE 0'));
+      return;
+    }
     if (pkt.startsWith('qRcmd,')) {
       const line = hexToText(pkt.slice(6));
       await this.host.monitor.dispatch(line, { out: (s) => this.console(s) });
       this.reply('OK');
       return;
     }
-    if (pkt.startsWith('qSymbol:')) { this.reply(this.symbol(pkt.slice(8))); return; }
+    if (pkt.startsWith('qSymbol:')) {
+      this.reply(this.symbol(pkt.slice(8)));
+      return;
+    }
     this.reply('');
   }
 
@@ -360,14 +451,18 @@ export class Session {
     let doc: string | undefined;
     if (m[1] === 'features' && m[2] === 'target.xml') doc = targetXml(this.host.target);
     else if (m[1] === 'threads' && m[2] === '') doc = threadsXml([{ id: THREAD_ID, name: 'PE 0', core: 0 }]);
-    else if (m[1] === 'features' || m[1] === 'threads') return 'E00'; // unknown annex
+    else if (m[1] === 'features' || m[1] === 'threads')
+      return 'E00'; // unknown annex
     else return '';
     const bytes = Buffer.from(doc, 'utf8');
     const off = Number(`0x${m[3]}`);
     let len = Math.min(Number(`0x${m[4]}`), this.host.packetSize - 16);
     if (off > bytes.length) return 'E01';
     let chunk = escapeBinary(bytes.subarray(off, off + len));
-    while (chunk.length > this.host.packetSize - 8) { len = Math.floor(len / 2); chunk = escapeBinary(bytes.subarray(off, off + len)); }
+    while (chunk.length > this.host.packetSize - 8) {
+      len = Math.floor(len / 2);
+      chunk = escapeBinary(bytes.subarray(off, off + len));
+    }
     const more = off + len < bytes.length;
     const out = new Uint8Array(chunk.length + 1);
     out[0] = (more ? 'm' : 'l').charCodeAt(0);
@@ -386,7 +481,7 @@ function addrLen(s: string): [bigint, number] {
 
 /** Thread ids that name our one thread: 0 (any), -1 (all), 1, and the multiprocess p1.1 forms. */
 function threadOk(id: string, allowAll: boolean): boolean {
-  const tid = id.startsWith('p') ? id.slice(1).split('.')[1] ?? '-1' : id;
+  const tid = id.startsWith('p') ? (id.slice(1).split('.')[1] ?? '-1') : id;
   if (tid === '-1') return allowAll;
   if (!/^[0-9a-fA-F]+$/.test(tid)) return false;
   const n = parseInt(tid, 16);
@@ -399,10 +494,16 @@ function vContAction(actions: string): 'step' | 'continue' | 't' | undefined {
     const [act, thread] = a.split(':');
     if (thread !== undefined && !threadOk(thread, true)) continue;
     switch (act![0]) {
-      case 's': case 'S': return 'step';
-      case 'c': case 'C': return 'continue';
-      case 't': return 't';
-      default: throw new ProtocolError(`unsupported vCont action '${act}'`);
+      case 's':
+      case 'S':
+        return 'step';
+      case 'c':
+      case 'C':
+        return 'continue';
+      case 't':
+        return 't';
+      default:
+        throw new ProtocolError(`unsupported vCont action '${act}'`);
     }
   }
   return undefined;

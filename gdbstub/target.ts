@@ -29,8 +29,7 @@ export const BREAKPOINT_TYPES: readonly BreakpointType[] = ['sw', 'hw', 'write',
 
 /** Why the target stopped, as the stop reply reports it. */
 export type StopReason =
-  | { readonly type: 'swbreak' | 'hwbreak' }
-  | { readonly type: 'watch' | 'rwatch' | 'awatch'; readonly addr: bigint };
+  { readonly type: 'swbreak' | 'hwbreak' } | { readonly type: 'watch' | 'rwatch' | 'awatch'; readonly addr: bigint };
 
 export type TargetStop =
   | {

@@ -19,7 +19,9 @@ export function targetXml(t: Pick<Target, 'architecture' | 'features' | 'registe
     if (f.types) out.push(f.types);
     for (const r of regs) {
       const group = r.group ? ` group="${esc(r.group)}"` : '';
-      out.push(`    <reg name="${esc(r.name)}" bitsize="${r.bitsize}" type="${esc(r.type)}" regnum="${r.regnum}"${group}/>`);
+      out.push(
+        `    <reg name="${esc(r.name)}" bitsize="${r.bitsize}" type="${esc(r.type)}" regnum="${r.regnum}"${group}/>`,
+      );
     }
     out.push('  </feature>');
   }

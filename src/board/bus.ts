@@ -12,7 +12,11 @@ export class BusError {
   constructor(readonly pa: number) {}
 }
 
-interface Mapping { base: number; size: number; dev: MmioDevice }
+interface Mapping {
+  base: number;
+  size: number;
+  dev: MmioDevice;
+}
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -26,7 +30,10 @@ export class PhysBus {
   /** Called when a write hits a page with cached code. */
   onCodeWrite: (page: number) => void = () => {};
 
-  constructor(readonly ramBase: number, readonly ramSize: number) {
+  constructor(
+    readonly ramBase: number,
+    readonly ramSize: number,
+  ) {
     this.ram = new Uint8Array(ramSize);
     this.ramView = new DataView(this.ram.buffer);
     this.codePages = new Uint8Array(Math.ceil(ramSize / PAGE_SIZE));
@@ -50,10 +57,14 @@ export class PhysBus {
     if (off >= 0 && off + size <= this.ramSize) {
       const v = this.ramView;
       switch (size) {
-        case 1: return BigInt(v.getUint8(off));
-        case 2: return BigInt(v.getUint16(off, true));
-        case 4: return BigInt(v.getUint32(off, true));
-        default: return v.getBigUint64(off, true);
+        case 1:
+          return BigInt(v.getUint8(off));
+        case 2:
+          return BigInt(v.getUint16(off, true));
+        case 4:
+          return BigInt(v.getUint32(off, true));
+        default:
+          return v.getBigUint64(off, true);
       }
     }
     const m = this.device(pa);
@@ -65,10 +76,17 @@ export class PhysBus {
     if (off >= 0 && off + size <= this.ramSize) {
       const v = this.ramView;
       switch (size) {
-        case 1: v.setUint8(off, Number(value & 0xffn)); break;
-        case 2: v.setUint16(off, Number(value & 0xffffn), true); break;
-        case 4: v.setUint32(off, Number(value & 0xffff_ffffn), true); break;
-        default: v.setBigUint64(off, value, true);
+        case 1:
+          v.setUint8(off, Number(value & 0xffn));
+          break;
+        case 2:
+          v.setUint16(off, Number(value & 0xffffn), true);
+          break;
+        case 4:
+          v.setUint32(off, Number(value & 0xffff_ffffn), true);
+          break;
+        default:
+          v.setBigUint64(off, value, true);
       }
       this.codeWritten(off, size);
       return;

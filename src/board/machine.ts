@@ -36,7 +36,10 @@ export class Machine {
   constructor(private readonly opts: MachineOptions = {}) {
     this.bus = new PhysBus(VIRT.RAM_BASE, opts.memory ?? DEFAULT_RAM);
     this.cpu = new Cpu(this.bus);
-    this.uart = new Pl011((b) => { this.uartBuf.push(b); if (this.uartBuf.length >= 4096) this.flush(); });
+    this.uart = new Pl011((b) => {
+      this.uartBuf.push(b);
+      if (this.uartBuf.length >= 4096) this.flush();
+    });
     this.bus.map(VIRT.UART_BASE, VIRT.UART_SIZE, this.uart);
     const exit = (code: number, why: string) => {
       this.exitCode = code;
@@ -49,7 +52,10 @@ export class Machine {
     });
     this.cpu.firmwareCall = psciCall({
       systemOff: () => exit(0, 'PSCI SYSTEM_OFF'),
-      systemReset: () => { this.pendingReset = true; this.cpu.requestStop({ kind: 'requested', why: 'PSCI SYSTEM_RESET' }); },
+      systemReset: () => {
+        this.pendingReset = true;
+        this.cpu.requestStop({ kind: 'requested', why: 'PSCI SYSTEM_RESET' });
+      },
     });
   }
 
@@ -58,8 +64,10 @@ export class Machine {
     for (const s of image.segments) {
       if (!this.bus.isRam(s.paddr, s.memsz)) {
         const end = s.paddr + s.memsz;
-        throw new LoadError(`segment at 0x${s.paddr.toString(16)}..0x${end.toString(16)} is outside RAM `
-          + `(0x${this.bus.ramBase.toString(16)}..0x${(this.bus.ramBase + this.bus.ramSize).toString(16)})`);
+        throw new LoadError(
+          `segment at 0x${s.paddr.toString(16)}..0x${end.toString(16)} is outside RAM ` +
+            `(0x${this.bus.ramBase.toString(16)}..0x${(this.bus.ramBase + this.bus.ramSize).toString(16)})`,
+        );
       }
     }
     this.image = image;

@@ -1,7 +1,10 @@
 // Arm semihosting over HLT #0xF000: console output and exit only. No host file access.
 import type { Cpu } from '../cpu/cpu.js';
 
-export const SYS_WRITEC = 0x03, SYS_WRITE0 = 0x04, SYS_EXIT = 0x18, SYS_EXIT_EXTENDED = 0x20;
+export const SYS_WRITEC = 0x03,
+  SYS_WRITE0 = 0x04,
+  SYS_EXIT = 0x18,
+  SYS_EXIT_EXTENDED = 0x20;
 const ADP_STOPPED_APPLICATION_EXIT = 0x20026n;
 
 export interface SemihostingHost {
@@ -47,4 +50,3 @@ export function semihostingCall(host: SemihostingHost): (cpu: Cpu) => void {
     }
   };
 }
-

@@ -19,7 +19,9 @@ const SLICE = 1 << 21;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function say(line: string): void { process.stderr.write(`hypstep: ${line}\n`); }
+function say(line: string): void {
+  process.stderr.write(`hypstep: ${line}\n`);
+}
 
 function loadImage(path: string, loadAddress: bigint | undefined): Image {
   let buf: Uint8Array;
@@ -62,7 +64,8 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
   const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
-  for (const t of o.trace) if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
+  for (const t of o.trace)
+    if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
   const image = loadImage(imagePath, loadAddress);
 
   const m = new Machine({ memory });
@@ -70,17 +73,33 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   const observers = new ObserverSet();
   if (o.trace.includes('exceptions')) observers.add(exceptionTracer(say, () => m.cpu.icount));
   if (observers.size > 0) m.cpu.observer = observers;
-  const world = worldForRun(m, imagePath, {
-    vcpuLayout: o.vcpuLayout, checkResidency: o.checkResidency, traceWorld: o.trace.includes('world'), report: o.report,
-  }, say, (msg) => new UsageError(msg));
+  const world = worldForRun(
+    m,
+    imagePath,
+    {
+      vcpuLayout: o.vcpuLayout,
+      checkResidency: o.checkResidency,
+      traceWorld: o.trace.includes('world'),
+      report: o.report,
+    },
+    say,
+    (msg) => new UsageError(msg),
+  );
   if (world) ends.push(() => world.finish());
 
   attachStdin(m);
 
   // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
   if (o.s || o.S || o.gdb !== undefined) {
-    const end = await runUnderGdb(m, { s: o.s, S: o.S, gdb: o.gdb }, say, (msg) => new UsageError(msg),
-      (h) => { worldForGdb(h, world?.world ?? null, imagePath); }); // world-switch monitor commands
+    const end = await runUnderGdb(
+      m,
+      { s: o.s, S: o.S, gdb: o.gdb },
+      say,
+      (msg) => new UsageError(msg),
+      (h) => {
+        worldForGdb(h, world?.world ?? null, imagePath);
+      },
+    ); // world-switch monitor commands
     if (end.kind === 'exited') return end.code;
     if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
     say(end.message);
@@ -88,7 +107,9 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   }
   // --- end gdb stub ---
   let interrupted = false;
-  process.on('SIGINT', () => { interrupted = true; });
+  process.on('SIGINT', () => {
+    interrupted = true;
+  });
 
   for (;;) {
     const left = maxInsns - m.cpu.icount;
@@ -98,11 +119,15 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
     }
     const r = m.run(Math.min(SLICE, left));
     switch (r.kind) {
-      case 'exit': return r.code;
+      case 'exit':
+        return r.code;
       case 'unimplemented':
         say(`stopped at PC 0x${m.cpu.pcs[0]!.toString(16)} (EL${m.cpu.ps.el}): ${r.message}`);
         return EXIT.UNIMPLEMENTED;
-      case 'budget': case 'requested': case 'breakpoint': break;
+      case 'budget':
+      case 'requested':
+      case 'breakpoint':
+        break;
     }
     if (interrupted) {
       say(`interrupted after ${m.cpu.icount} instructions at PC 0x${m.cpu.pcs[0]!.toString(16)}`);
@@ -120,29 +145,48 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program.command('run')
+  program
+    .command('run')
     .description('run an AArch64 image on the virt-compatible board (reset at EL2h at its entry point)')
     .argument('<image>', 'ELF64 AArch64 image, or a raw binary with --load-address')
     .option('-m, --memory <size>', 'RAM size at 0x40000000 (QEMU style: 512M, 1G)', '512M')
     .option('--max-insns <n>', 'stop after N instructions and say so (exit status 3)')
-    .addOption(new Option('--trace <what>', 'trace to stderr: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)')
-      .argParser((v: string, prev: string[]) => [...prev, v]).default([]))
+    .addOption(
+      new Option(
+        '--trace <what>',
+        'trace to stderr: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)',
+      )
+        .argParser((v: string, prev: string[]) => [...prev, v])
+        .default([]),
+    )
     .option('--load-address <addr>', 'load a raw binary at this physical address and enter it there')
-    .option('--vcpu-layout <file>', "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode)")
-    .option('--check-residency', 'report hypervisor reads of stale vcpu-context slots, lost writes and missing loads (needs --vcpu-layout)')
-    .option('--report <file>', 'write the guest exits, loads and puts with their costs: .json, or .html with an SVG timeline')
+    .option(
+      '--vcpu-layout <file>',
+      "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode)",
+    )
+    .option(
+      '--check-residency',
+      'report hypervisor reads of stale vcpu-context slots, lost writes and missing loads (needs --vcpu-layout)',
+    )
+    .option(
+      '--report <file>',
+      'write the guest exits, loads and puts with their costs: .json, or .html with an SVG timeline',
+    )
     // gdb stub options (src/debug/gdb.ts)
     .option('-s', 'serve gdb on 127.0.0.1:1234 (shorthand for --gdb 1234)')
     .option('-S', 'hold the CPU at reset until a debugger continues it')
     .option('--gdb <[host:]port>', 'serve the GDB remote protocol on this port (loopback unless a host is given)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   hypstep run fixtures/hello/build/hello.elf
   hypstep run --trace exceptions --max-insns 100000 prog.elf
   hypstep run -m 1G --load-address 0x40080000 Image
 
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
-load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature.`)
+load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature.`,
+    )
     .action(async (image: string, opts: RunOptions) => {
       const ends: (() => void)[] = [];
       process.exitCode = await run(image, opts, ends);
@@ -164,7 +208,9 @@ export async function main(argv: string[]): Promise<number> {
       say(e.message);
       return EXIT.USAGE;
     }
-    say(`internal error: ${e instanceof Error ? e.message : String(e)} (please report this with the image and options)`);
+    say(
+      `internal error: ${e instanceof Error ? e.message : String(e)} (please report this with the image and options)`,
+    );
     if (process.env.HYPSTEP_DEBUG_STACK) console.error(e);
     return 70;
   }

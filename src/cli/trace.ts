@@ -9,7 +9,9 @@ export function exceptionTracer(write: (line: string) => void, icount: () => num
   return {
     exceptionTaken(e) {
       const what = e.kind === 0 ? `${describeEsr(e.esr)} ESR ${hex(e.esr)}` : KIND[e.kind]!;
-      write(`[${icount()}] exception EL${e.fromEL} -> EL${e.toEL}: ${what} ELR ${hex(e.elr)} FAR ${hex(e.far)} vector ${hex(e.vector)}`);
+      write(
+        `[${icount()}] exception EL${e.fromEL} -> EL${e.toEL}: ${what} ELR ${hex(e.elr)} FAR ${hex(e.far)} vector ${hex(e.vector)}`,
+      );
     },
     exceptionReturned(e) {
       write(`[${icount()}] eret EL${e.fromEL} -> EL${e.toEL}: PC ${hex(e.pc)} SPSR ${hex(e.spsr)}`);

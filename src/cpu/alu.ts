@@ -19,7 +19,10 @@ export const WMASK = new BigUint64Array([0xffff_ffffn, MASK64]);
 export const WSIGN = new BigUint64Array([0x8000_0000n, 0x8000_0000_0000_0000n]);
 
 /** Shift types of the shifted-register forms (the `shift` field). */
-export const LSL = 0, LSR = 1, ASR = 2, ROR = 3;
+export const LSL = 0,
+  LSR = 1,
+  ASR = 2,
+  ROR = 3;
 
 /**
  * AddWithCarry(x, y, carry_in) at datasize sf, setting PSTATE.NZCV.
@@ -61,10 +64,14 @@ export function shiftReg(v: bigint, type: number, amount: number, sf: number): b
   if (amount === 0) return x;
   const a = SH[amount]!;
   switch (type) {
-    case LSL: return BigInt.asUintN(64, (x << a) & m);
-    case LSR: return BigInt.asUintN(64, x >> a);
-    case ASR: return asr(x, a, sf);
-    default: return BigInt.asUintN(64, ((x >> a) | (x << SH[sf !== 0 ? 64 - amount : 32 - amount]!)) & m);
+    case LSL:
+      return BigInt.asUintN(64, (x << a) & m);
+    case LSR:
+      return BigInt.asUintN(64, x >> a);
+    case ASR:
+      return asr(x, a, sf);
+    default:
+      return BigInt.asUintN(64, ((x >> a) | (x << SH[sf !== 0 ? 64 - amount : 32 - amount]!)) & m);
   }
 }
 
@@ -85,7 +92,14 @@ const EXT_MASK = new BigUint64Array([0xffn, 0xffffn, 0xffff_ffffn, MASK64]);
 const EXT_SIGN = new BigUint64Array([0x80n, 0x8000n, 0x8000_0000n, 0x8000_0000_0000_0000n]);
 
 /** Extend types (the `option` field): UXTB..UXTX are 0..3, SXTB..SXTX 4..7. */
-export const UXTB = 0, UXTH = 1, UXTW = 2, UXTX = 3, SXTB = 4, SXTH = 5, SXTW = 6, SXTX = 7;
+export const UXTB = 0,
+  UXTH = 1,
+  UXTW = 2,
+  UXTX = 3,
+  SXTB = 4,
+  SXTH = 5,
+  SXTW = 6,
+  SXTX = 7;
 
 /**
  * ExtendReg(m, exttype, shift, 64): the low 8/16/32/64 bits of `v` zero- or
@@ -104,22 +118,41 @@ export function extendReg(v: bigint, option: number, shift: number): bigint {
 export function conditionHolds(ps: PState, cond: number): boolean {
   let result: boolean;
   switch (cond >>> 1) {
-    case 0: result = ps.z === 1; break; // EQ / NE
-    case 1: result = ps.c === 1; break; // CS / CC
-    case 2: result = ps.n === 1; break; // MI / PL
-    case 3: result = ps.v === 1; break; // VS / VC
-    case 4: result = ps.c === 1 && ps.z === 0; break; // HI / LS
-    case 5: result = ps.n === ps.v; break; // GE / LT
-    case 6: result = ps.n === ps.v && ps.z === 0; break; // GT / LE
-    default: return true; // AL, and NV which also means always
+    case 0:
+      result = ps.z === 1;
+      break; // EQ / NE
+    case 1:
+      result = ps.c === 1;
+      break; // CS / CC
+    case 2:
+      result = ps.n === 1;
+      break; // MI / PL
+    case 3:
+      result = ps.v === 1;
+      break; // VS / VC
+    case 4:
+      result = ps.c === 1 && ps.z === 0;
+      break; // HI / LS
+    case 5:
+      result = ps.n === ps.v;
+      break; // GE / LT
+    case 6:
+      result = ps.n === ps.v && ps.z === 0;
+      break; // GT / LE
+    default:
+      return true; // AL, and NV which also means always
   }
   return (cond & 1) !== 0 ? !result : result;
 }
 
 /** HighestSetBit of a number below 2^7, -1 for zero. */
-function highestSetBit(v: number): number { return 31 - Math.clz32(v); }
+function highestSetBit(v: number): number {
+  return 31 - Math.clz32(v);
+}
 
-function ones(n: number): bigint { return (1n << BigInt(n)) - 1n; }
+function ones(n: number): bigint {
+  return (1n << BigInt(n)) - 1n;
+}
 
 function rorN(x: bigint, shift: number, esize: number): bigint {
   if (shift === 0) return x;
@@ -140,7 +173,11 @@ function replicate(x: bigint, esize: number, M: number): bigint {
  * Not used on hot paths: the tables below hold every result.
  */
 export function decodeBitMasks(
-  immN: number, imms: number, immr: number, immediate: boolean, M: number,
+  immN: number,
+  imms: number,
+  immr: number,
+  immediate: boolean,
+  M: number,
 ): { wmask: bigint; tmask: bigint } | undefined {
   const len = highestSetBit((immN << 6) | (~imms & 0x3f));
   if (len < 1) return undefined;
@@ -175,9 +212,15 @@ for (let n = 0; n < 2; n++) {
     for (let imms = 0; imms < 64; imms++) {
       const key = bitMaskKey(n, immr, imms);
       const li = decodeBitMasks(n, imms, immr, true, 64);
-      if (li !== undefined) { LOGICAL_IMM[key] = li.wmask; LOGICAL_IMM_OK[key] = 1; }
+      if (li !== undefined) {
+        LOGICAL_IMM[key] = li.wmask;
+        LOGICAL_IMM_OK[key] = 1;
+      }
       const bf = decodeBitMasks(n, imms, immr, false, 64);
-      if (bf !== undefined) { BITFIELD_WMASK[key] = bf.wmask; BITFIELD_TMASK[key] = bf.tmask; }
+      if (bf !== undefined) {
+        BITFIELD_WMASK[key] = bf.wmask;
+        BITFIELD_TMASK[key] = bf.tmask;
+      }
     }
   }
 }

@@ -121,8 +121,13 @@ export class Cpu {
   // --- registers -------------------------------------------------------------
 
   /** SP of the current EL and SP selection. */
-  getSp(): bigint { return this.ps.sp ? this.spEl[this.ps.el]! : this.spEl[0]!; }
-  setSp(v: bigint): void { if (this.ps.sp) this.spEl[this.ps.el] = v; else this.spEl[0] = v; }
+  getSp(): bigint {
+    return this.ps.sp ? this.spEl[this.ps.el]! : this.spEl[0]!;
+  }
+  setSp(v: bigint): void {
+    if (this.ps.sp) this.spEl[this.ps.el] = v;
+    else this.spEl[0] = v;
+  }
 
   /** Called after HCR_EL2 changes. */
   hcrChanged(): void {
@@ -139,7 +144,9 @@ export class Cpu {
   }
 
   /** AArch64.BranchAddr: the target as the PC will hold it (top-byte-ignore per the current regime's TCR). */
-  branchAddr(target: bigint): bigint { return this.mmu.branchAddr(target); }
+  branchAddr(target: bigint): bigint {
+    return this.mmu.branchAddr(target);
+  }
 
   // --- memory ----------------------------------------------------------------
 
@@ -164,7 +171,9 @@ export class Cpu {
   }
 
   /** SCTLR_ELx.A for the current regime. */
-  alignmentChecked(): boolean { return (this.sctlr() & 2n) !== 0n; }
+  alignmentChecked(): boolean {
+    return (this.sctlr() & 2n) !== 0n;
+  }
 
   private physRead(va: bigint, pa: number, size: number, type: AccessType): bigint {
     const off = pa - this.bus.ramBase;
@@ -186,7 +195,7 @@ export class Cpu {
     if (this.watchCount !== 0) this.watcher!(va, size, false);
     this.checkAlignment(va, size, flags, AccessType.Read);
     const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
-    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
+    if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       const v = this.physRead(va, pa, size, AccessType.Read);
       if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
       return v;
@@ -200,7 +209,7 @@ export class Cpu {
     if (this.watchCount !== 0) this.watcher!(va, size, true);
     this.checkAlignment(va, size, flags, AccessType.Write);
     const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
-    if (((pa & (PAGE_SIZE - 1)) + size) <= PAGE_SIZE) {
+    if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       if (this.exclAddr >= 0 && pa < this.exclAddr + this.exclSize && pa + size > this.exclAddr) this.exclAddr = -1;
       // Watched ranges are RAM only, so reading the old value has no side effect.
       const watched = this.physWatchCount !== 0 && this.physWatched(pa, size);
@@ -224,7 +233,8 @@ export class Cpu {
 
   /** Raises `memoryAccessed` for data accesses overlapping [pa, pa+size) of RAM. */
   watchPhys(pa: number, size: number): void {
-    if (size <= 0 || !this.bus.isRam(pa, size)) throw new RangeError(`watchPhys: 0x${pa.toString(16)}+${size} is not RAM`);
+    if (size <= 0 || !this.bus.isRam(pa, size))
+      throw new RangeError(`watchPhys: 0x${pa.toString(16)}+${size} is not RAM`);
     this.physWatches.push({ pa, size });
     this.physWatchCount++;
     this.forWatchPages(pa, size, 1);
@@ -244,7 +254,7 @@ export class Cpu {
     for (let g = off >>> 3; g <= (off + size - 1) >>> 3; g++) {
       const page = g >>> (PAGE_SHIFT - 3);
       let gr = this.physWatchGranules.get(page);
-      if (gr === undefined) this.physWatchGranules.set(page, gr = new Uint16Array(PAGE_SIZE >>> 3));
+      if (gr === undefined) this.physWatchGranules.set(page, (gr = new Uint16Array(PAGE_SIZE >>> 3)));
       gr[g & ((PAGE_SIZE >>> 3) - 1)]! += delta;
     }
   }
@@ -282,7 +292,9 @@ export class Cpu {
     return ok;
   }
 
-  exclusiveClear(): void { this.exclAddr = -1; }
+  exclusiveClear(): void {
+    this.exclAddr = -1;
+  }
 
   // --- decoded-instruction cache ----------------------------------------------
 
@@ -290,7 +302,10 @@ export class Cpu {
     this.mmu.generation++;
     this.code.delete(page);
     this.bus.codePages[page] = 0;
-    if (page === this.lastPageNum) { this.lastPage = null; this.lastPageNum = -1; }
+    if (page === this.lastPageNum) {
+      this.lastPage = null;
+      this.lastPageNum = -1;
+    }
   }
 
   /** Decodes (or finds cached) the instruction at physical address `pa`. */
@@ -318,11 +333,18 @@ export class Cpu {
   }
 
   private compileBlockAt(page: CodePage, idx: number): Block | null {
-    return compileBlock((raw) => decoder.find(raw), (i) => this.bus.fetch32(page.pa + i * 4), idx, PAGE_SIZE / 4);
+    return compileBlock(
+      (raw) => decoder.find(raw),
+      (i) => this.bus.fetch32(page.pa + i * 4),
+      idx,
+      PAGE_SIZE / 4,
+    );
   }
 
   /** The encoding of a raw instruction word (for the disassembler and tests). */
-  static decode(raw: number): AnyEncoding | undefined { return decoder.find(raw); }
+  static decode(raw: number): AnyEncoding | undefined {
+    return decoder.find(raw);
+  }
 
   // --- run loop -------------------------------------------------------------------
 
@@ -417,7 +439,8 @@ export class Cpu {
           fn(this, page.ops[idx] as never);
           this.icount++;
           if (this.stopRequest !== null) return this.stopRequest;
-          if (p32[0] !== nextLo || p32[1] !== pageHi || gen !== mmu.generation || idx === PAGE_SIZE / 4 - 1) page = null;
+          if (p32[0] !== nextLo || p32[1] !== pageHi || gen !== mmu.generation || idx === PAGE_SIZE / 4 - 1)
+            page = null;
           else idx++;
         }
         return { kind: 'budget' };
@@ -444,7 +467,12 @@ export class Cpu {
 
 /** Every encoding no table claims: UNDEFINED. */
 const UNALLOCATED: AnyEncoding = {
-  name: 'UNALLOCATED', pattern: 'x', mask: 0, value: 0,
+  name: 'UNALLOCATED',
+  pattern: 'x',
+  mask: 0,
+  value: 0,
   extract: (raw: number) => ({ raw }),
-  exec: (cpu: Cpu) => { throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0); },
+  exec: (cpu: Cpu) => {
+    throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
+  },
 };

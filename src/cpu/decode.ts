@@ -5,8 +5,9 @@
 import type { Cpu } from './cpu.js';
 
 type TokName<T extends string> = T extends `${infer N}:${number}` ? N : never;
-type FieldNames<P extends string> =
-  P extends `${infer Tok} ${infer Rest}` ? TokName<Tok> | FieldNames<Rest> : TokName<P>;
+type FieldNames<P extends string> = P extends `${infer Tok} ${infer Rest}`
+  ? TokName<Tok> | FieldNames<Rest>
+  : TokName<P>;
 
 /** The operands of one decoded instruction: every named field of its pattern, plus the raw word. */
 export type Fields<P extends string> = { readonly raw: number } & { readonly [K in FieldNames<P>]: number };
@@ -25,7 +26,11 @@ export interface Encoding<F = never> {
   readonly asm?: Disasm<F>;
 }
 
-interface FieldSpec { name: string; lsb: number; width: number }
+interface FieldSpec {
+  name: string;
+  lsb: number;
+  width: number;
+}
 
 export function parsePattern(pattern: string): { mask: number; value: number; fields: FieldSpec[] } {
   let bit = 32;
@@ -57,7 +62,7 @@ export function parsePattern(pattern: string): { mask: number; value: number; fi
 // one hidden class: the property loads in its semantics stay monomorphic.
 function makeExtractor<F>(fields: FieldSpec[]): (raw: number) => F {
   const props = fields.map((f) => {
-    const m = f.width === 32 ? '0xffffffff' : `0x${((2 ** f.width) - 1).toString(16)}`;
+    const m = f.width === 32 ? '0xffffffff' : `0x${(2 ** f.width - 1).toString(16)}`;
     return `${JSON.stringify(f.name)}: (raw >>> ${f.lsb}) & ${m}`;
   });
   return new Function('raw', `return { raw: raw, ${props.join(', ')} };`) as (raw: number) => F;
@@ -65,7 +70,10 @@ function makeExtractor<F>(fields: FieldSpec[]): (raw: number) => F {
 
 /** Declares one encoding. */
 export function enc<P extends string>(
-  pattern: P, name: string, exec: Exec<Fields<P>>, asm?: Disasm<Fields<P>>,
+  pattern: P,
+  name: string,
+  exec: Exec<Fields<P>>,
+  asm?: Disasm<Fields<P>>,
 ): Encoding<Fields<P>> {
   const { mask, value, fields } = parsePattern(pattern);
   return { name, pattern, mask, value, extract: makeExtractor<Fields<P>>(fields), exec, asm };
@@ -93,7 +101,7 @@ export class Decoder {
   constructor(readonly encodings: readonly AnyEncoding[]) {
     for (let op0 = 0; op0 < 16; op0++) {
       const word = op0 << 25;
-      this.buckets.push(encodings.filter((e) => ((e.mask & 0x1e000000) & (word ^ e.value)) === 0));
+      this.buckets.push(encodings.filter((e) => (e.mask & 0x1e000000 & (word ^ e.value)) === 0));
     }
   }
 
@@ -101,7 +109,7 @@ export class Decoder {
     const bucket = this.buckets[(raw >>> 25) & 0xf]!;
     for (let i = 0; i < bucket.length; i++) {
       const e = bucket[i]!;
-      if (((raw & e.mask) >>> 0) === e.value) return e;
+      if ((raw & e.mask) >>> 0 === e.value) return e;
     }
     return undefined;
   }

@@ -9,6 +9,7 @@ import { undefinedText } from './insn/dp-common.js';
  */
 export function disassemble(raw: number, pc: bigint): string {
   const e = Cpu.decode(raw >>> 0);
-  if (e === undefined || e.asm === undefined) return e === undefined ? undefinedText(raw) : `.inst 0x${(raw >>> 0).toString(16).padStart(8, '0')} ; ${e.name}`;
+  if (e === undefined || e.asm === undefined)
+    return e === undefined ? undefinedText(raw) : `.inst 0x${(raw >>> 0).toString(16).padStart(8, '0')} ; ${e.name}`;
   return e.asm(e.extract(raw >>> 0) as never, pc);
 }

@@ -51,11 +51,26 @@ export interface CpuObserver {
 /** Fans events out to several observers; the core holds one. */
 export class ObserverSet implements CpuObserver {
   private readonly list: CpuObserver[] = [];
-  add(o: CpuObserver): void { this.list.push(o); }
-  remove(o: CpuObserver): void { const i = this.list.indexOf(o); if (i >= 0) this.list.splice(i, 1); }
-  get size(): number { return this.list.length; }
-  exceptionTaken(e: ExceptionTaken): void { for (const o of this.list) o.exceptionTaken?.(e); }
-  exceptionReturned(e: ExceptionReturned): void { for (const o of this.list) o.exceptionReturned?.(e); }
-  sysregAccessed(e: SysregAccessed): void { for (const o of this.list) o.sysregAccessed?.(e); }
-  memoryAccessed(e: MemoryAccessed): void { for (const o of this.list) o.memoryAccessed?.(e); }
+  add(o: CpuObserver): void {
+    this.list.push(o);
+  }
+  remove(o: CpuObserver): void {
+    const i = this.list.indexOf(o);
+    if (i >= 0) this.list.splice(i, 1);
+  }
+  get size(): number {
+    return this.list.length;
+  }
+  exceptionTaken(e: ExceptionTaken): void {
+    for (const o of this.list) o.exceptionTaken?.(e);
+  }
+  exceptionReturned(e: ExceptionReturned): void {
+    for (const o of this.list) o.exceptionReturned?.(e);
+  }
+  sysregAccessed(e: SysregAccessed): void {
+    for (const o of this.list) o.sysregAccessed?.(e);
+  }
+  memoryAccessed(e: MemoryAccessed): void {
+    for (const o of this.list) o.memoryAccessed?.(e);
+  }
 }

@@ -4,13 +4,30 @@ import { SR, HCR } from '../sysregs/registry.js';
 
 /** Exception classes (ESR_ELx.EC) this PE can report. */
 export const EC = {
-  UNKNOWN: 0x00, WFX: 0x01, ILLEGAL_STATE: 0x0e, SVC: 0x15, HVC: 0x16, SMC: 0x17, SYS: 0x18,
-  IABORT_LOWER: 0x20, IABORT_SAME: 0x21, PC_ALIGN: 0x22, DABORT_LOWER: 0x24, DABORT_SAME: 0x25, SP_ALIGN: 0x26,
-  SERROR: 0x2f, BRK: 0x3c,
+  UNKNOWN: 0x00,
+  WFX: 0x01,
+  ILLEGAL_STATE: 0x0e,
+  SVC: 0x15,
+  HVC: 0x16,
+  SMC: 0x17,
+  SYS: 0x18,
+  IABORT_LOWER: 0x20,
+  IABORT_SAME: 0x21,
+  PC_ALIGN: 0x22,
+  DABORT_LOWER: 0x24,
+  DABORT_SAME: 0x25,
+  SP_ALIGN: 0x26,
+  SERROR: 0x2f,
+  BRK: 0x3c,
 } as const;
 
 /** Vector type offsets / 0x80. */
-export const enum VectorKind { Sync = 0, Irq = 1, Fiq = 2, SError = 3 }
+export const enum VectorKind {
+  Sync = 0,
+  Irq = 1,
+  Fiq = 2,
+  SError = 3,
+}
 
 /**
  * A synchronous exception about to be taken. Thrown from deep inside an
@@ -31,7 +48,9 @@ export class ArchException {
     /** The preferred return address is the next instruction (SVC/HVC/SMC) rather than this one. */
     readonly returnToNext = false,
   ) {}
-  get esr(): number { return ((this.ec << 26) | (this.il << 25) | (this.iss & 0x1ff_ffff)) >>> 0; }
+  get esr(): number {
+    return ((this.ec << 26) | (this.il << 25) | (this.iss & 0x1ff_ffff)) >>> 0;
+  }
 }
 
 /**
@@ -74,8 +93,11 @@ export function physicalInterruptTarget(cpu: Cpu, kind: VectorKind): number {
 export function virtualInterruptPending(cpu: Cpu, kind: VectorKind): boolean {
   if (cpu.ps.el === 2 || cpu.tge) return false;
   const h = cpu.hcr;
-  return ((h >>> ROUTE_BIT[kind]!) & 1) !== 0 && ((h >>> VIRTUAL_BIT[kind]!) & 1) !== 0
-    && ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0;
+  return (
+    ((h >>> ROUTE_BIT[kind]!) & 1) !== 0 &&
+    ((h >>> VIRTUAL_BIT[kind]!) & 1) !== 0 &&
+    ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0
+  );
 }
 
 /** The architected UNDEFINED exception (EC 0x00) for the current instruction. */
@@ -98,12 +120,19 @@ const SCTLR_SPAN = 1n << 23n;
 
 /** AArch64.TakeException: enter `targetEL` at the vector for `kind`. `preferred` is the return address. */
 export function takeException(
-  cpu: Cpu, targetEL: number, kind: VectorKind, preferred: bigint, esr: number, far?: bigint, hpfar?: bigint,
+  cpu: Cpu,
+  targetEL: number,
+  kind: VectorKind,
+  preferred: bigint,
+  esr: number,
+  far?: bigint,
+  hpfar?: bigint,
 ): void {
   const ps = cpu.ps;
   const fromEL = ps.el;
   let offset: bigint;
-  if (targetEL > fromEL) offset = 0x400n; // lower EL, AArch64 (AArch32 lower ELs are not implemented)
+  if (targetEL > fromEL)
+    offset = 0x400n; // lower EL, AArch64 (AArch32 lower ELs are not implemented)
   else offset = ps.sp ? 0x200n : 0n;
   offset += BigInt(kind) * 0x80n;
 
@@ -148,11 +177,20 @@ export function takeSync(cpu: Cpu, e: ArchException, pc: bigint): void {
 /** AArch32 modes (SPSR.M[3:0] with M[4]=1) and the EL each belongs to; others are invalid. */
 const AARCH32_MODE_EL: Readonly<Record<number, number>> = {
   0b0000: 0, // User
-  0b0001: 1, 0b0010: 1, 0b0011: 1, 0b0111: 1, 0b1011: 1, 0b1111: 1, // FIQ, IRQ, Supervisor, Abort, Undefined, System
+  0b0001: 1,
+  0b0010: 1,
+  0b0011: 1,
+  0b0111: 1,
+  0b1011: 1,
+  0b1111: 1, // FIQ, IRQ, Supervisor, Abort, Undefined, System
   0b1010: 2, // Hyp
 };
 
-const enum ReturnKind { Legal, Illegal, AArch32 }
+const enum ReturnKind {
+  Legal,
+  Illegal,
+  AArch32,
+}
 
 /**
  * IllegalExceptionReturn (with ELFromSPSR and the register-width checks): whether an
@@ -180,7 +218,10 @@ function classifyReturn(cpu: Cpu, spsr: number): ReturnKind {
   return ReturnKind.Legal;
 }
 
-const MDSCR_SS = 1n, MDSCR_KDE = 1n << 13n, MDCR_TDE = 1n << 8n, OSLSR_OSLK = 2n;
+const MDSCR_SS = 1n,
+  MDSCR_KDE = 1n << 13n,
+  MDCR_TDE = 1n << 8n,
+  OSLSR_OSLK = 2n;
 
 /** The EL debug exceptions from EL0/EL1 are taken to: EL2 under HCR_EL2.TGE or MDCR_EL2.TDE, else EL1. */
 export function debugTargetEL(cpu: Cpu): number {
@@ -215,7 +256,9 @@ export function exceptionReturn(cpu: Cpu): void {
   const spsr = Number(cpu.sr[SPSR_[fromEL]!]! & 0xffff_ffffn);
   const kind = classifyReturn(cpu, spsr);
   if (kind === ReturnKind.AArch32) {
-    throw new MachineStop(`ERET to AArch32 (SPSR_EL${fromEL} = 0x${spsr.toString(16)}): AArch32 execution is not implemented`);
+    throw new MachineStop(
+      `ERET to AArch32 (SPSR_EL${fromEL} = 0x${spsr.toString(16)}): AArch32 execution is not implemented`,
+    );
   }
   const destEL = kind === ReturnKind.Illegal ? fromEL : (spsr >>> 2) & 3;
   const ss = exceptionReturnSS(cpu, spsr, destEL);

@@ -58,8 +58,12 @@ function rsp(n: number, sf: number): string {
   return sf !== 0 ? v : U(`${v} & 0xffffffffn`);
 }
 
-function setRz(n: number, v: string): string { return n === 31 ? '' : `x[${n}] = ${v};`; }
-function setRsp(n: number, v: string): string { return n === 31 ? `cpu.setSp(${v});` : `x[${n}] = ${v};`; }
+function setRz(n: number, v: string): string {
+  return n === 31 ? '' : `x[${n}] = ${v};`;
+}
+function setRsp(n: number, v: string): string {
+  return n === 31 ? `cpu.setSp(${v});` : `x[${n}] = ${v};`;
+}
 
 /** ShiftReg of an already truncated operand expression `v` (a name) by a constant amount. */
 function shifted(v: string, type: number, amount: number, sf: number): string {
@@ -67,21 +71,27 @@ function shifted(v: string, type: number, amount: number, sf: number): string {
   const w = sf !== 0 ? 64 : 32;
   const m = trunc(sf);
   switch (type) {
-    case 0: return U(`(${v} << ${amount}n)${m}`);
-    case 1: return U(`${v} >> ${amount}n`);
+    case 0:
+      return U(`(${v} << ${amount}n)${m}`);
+    case 1:
+      return U(`${v} >> ${amount}n`);
     case 2: // ASR: the sign bit, replicated by 0 - bit, above the logical shift.
       return U(`((${v} >> ${amount}n) | ((0n - (${v} >> ${w - 1}n)) << ${w - amount}n))${m}`);
-    default: return U(`((${v} >> ${amount}n) | (${v} << ${w - amount}n))${m}`);
+    default:
+      return U(`((${v} >> ${amount}n) | (${v} << ${w - amount}n))${m}`);
   }
 }
 
 /** NZCV from the scratch: N and Z from the result, C and V from the top bit of their words. */
 function flagsFromScratch(sf: number, cv: boolean): string {
-  const nz = sf !== 0
-    ? 'ps.n = f32[1] >>> 31; ps.z = (f32[0] | f32[1]) === 0 ? 1 : 0;'
-    : 'ps.n = f32[0] >>> 31; ps.z = f32[0] === 0 ? 1 : 0;';
+  const nz =
+    sf !== 0
+      ? 'ps.n = f32[1] >>> 31; ps.z = (f32[0] | f32[1]) === 0 ? 1 : 0;'
+      : 'ps.n = f32[0] >>> 31; ps.z = f32[0] === 0 ? 1 : 0;';
   if (!cv) return `${nz} ps.c = 0; ps.v = 0;`;
-  return sf !== 0 ? `${nz} ps.c = f32[3] >>> 31; ps.v = f32[5] >>> 31;` : `${nz} ps.c = f32[2] >>> 31; ps.v = f32[4] >>> 31;`;
+  return sf !== 0
+    ? `${nz} ps.c = f32[3] >>> 31; ps.v = f32[5] >>> 31;`
+    : `${nz} ps.c = f32[2] >>> 31; ps.v = f32[4] >>> 31;`;
 }
 
 /**
@@ -91,9 +101,10 @@ function flagsFromScratch(sf: number, cv: boolean): string {
 function addWithCarry(a: string, b: string, carry: string, sf: number, d: number): string {
   const m = trunc(sf);
   const mask = big(WMASK[sf]!);
-  const body = (plus: string): string => `{ const r = ${U(`(${a} + ${b}${plus})${m}`)}; f[0] = r; `
-    + `f[1] = ${U(`(${a} & ${b}) | ((${a} | ${b}) & (r ^ ${mask}))`)}; f[2] = ${U(`(${a} ^ r) & (${b} ^ r)`)}; `
-    + `${setRz(d, 'r')} ${flagsFromScratch(sf, true)} }`;
+  const body = (plus: string): string =>
+    `{ const r = ${U(`(${a} + ${b}${plus})${m}`)}; f[0] = r; ` +
+    `f[1] = ${U(`(${a} & ${b}) | ((${a} | ${b}) & (r ^ ${mask}))`)}; f[2] = ${U(`(${a} ^ r) & (${b} ^ r)`)}; ` +
+    `${setRz(d, 'r')} ${flagsFromScratch(sf, true)} }`;
   if (carry === '0') return body('');
   if (carry === '1') return body(' + 1n');
   return `if (ps.c !== 0) ${body(' + 1n')} else ${body('')}`;
@@ -103,14 +114,29 @@ function addWithCarry(a: string, b: string, carry: string, sf: number, d: number
 function condition(cond: number): string {
   let e: string;
   switch (cond >>> 1) {
-    case 0: e = 'ps.z === 1'; break;
-    case 1: e = 'ps.c === 1'; break;
-    case 2: e = 'ps.n === 1'; break;
-    case 3: e = 'ps.v === 1'; break;
-    case 4: e = '(ps.c === 1 && ps.z === 0)'; break;
-    case 5: e = 'ps.n === ps.v'; break;
-    case 6: e = '(ps.n === ps.v && ps.z === 0)'; break;
-    default: return 'true';
+    case 0:
+      e = 'ps.z === 1';
+      break;
+    case 1:
+      e = 'ps.c === 1';
+      break;
+    case 2:
+      e = 'ps.n === 1';
+      break;
+    case 3:
+      e = 'ps.v === 1';
+      break;
+    case 4:
+      e = '(ps.c === 1 && ps.z === 0)';
+      break;
+    case 5:
+      e = 'ps.n === ps.v';
+      break;
+    case 6:
+      e = '(ps.n === ps.v && ps.z === 0)';
+      break;
+    default:
+      return 'true';
   }
   return (cond & 1) !== 0 ? `!(${e})` : e;
 }
@@ -143,10 +169,14 @@ function compileInsn(name: string, d: F): string | null {
       const y = d.N !== 0 ? U(`${y0} ^ ${mask}`) : y0;
       const pre = `const a = ${rz(d.Rn!, d.sf!)}; const v = ${rz(d.Rm!, d.sf!)}; const y = ${y};`;
       switch (d.opc) {
-        case 0: return `{ ${pre} ${setRz(d.Rd!, U('a & y'))} }`;
-        case 1: return `{ ${pre} ${setRz(d.Rd!, U(`(a | y)${m}`))} }`;
-        case 2: return `{ ${pre} ${setRz(d.Rd!, U(`(a ^ y)${m}`))} }`;
-        default: return `{ ${pre} const r = ${U('a & y')}; f[0] = r; ${setRz(d.Rd!, 'r')} ${flagsFromScratch(d.sf!, false)} }`;
+        case 0:
+          return `{ ${pre} ${setRz(d.Rd!, U('a & y'))} }`;
+        case 1:
+          return `{ ${pre} ${setRz(d.Rd!, U(`(a | y)${m}`))} }`;
+        case 2:
+          return `{ ${pre} ${setRz(d.Rd!, U(`(a ^ y)${m}`))} }`;
+        default:
+          return `{ ${pre} const r = ${U('a & y')}; f[0] = r; ${setRz(d.Rd!, 'r')} ${flagsFromScratch(d.sf!, false)} }`;
       }
     }
     case 'logical (immediate)': {
@@ -156,10 +186,14 @@ function compileInsn(name: string, d: F): string | null {
       const imm = big(LOGICAL_IMM[key]! & mask);
       const a = `const a = ${rz(d.Rn!, d.sf!)};`;
       switch (d.opc) {
-        case 0: return `{ ${a} ${setRsp(d.Rd!, U(`a & ${imm}`))} }`;
-        case 1: return `{ ${a} ${setRsp(d.Rd!, U(`a | ${imm}`))} }`;
-        case 2: return `{ ${a} ${setRsp(d.Rd!, U(`a ^ ${imm}`))} }`;
-        default: return `{ ${a} const r = ${U(`a & ${imm}`)}; f[0] = r; ${setRz(d.Rd!, 'r')} ${flagsFromScratch(d.sf!, false)} }`;
+        case 0:
+          return `{ ${a} ${setRsp(d.Rd!, U(`a & ${imm}`))} }`;
+        case 1:
+          return `{ ${a} ${setRsp(d.Rd!, U(`a | ${imm}`))} }`;
+        case 2:
+          return `{ ${a} ${setRsp(d.Rd!, U(`a ^ ${imm}`))} }`;
+        default:
+          return `{ ${a} const r = ${U(`a & ${imm}`)}; f[0] = r; ${setRz(d.Rd!, 'r')} ${flagsFromScratch(d.sf!, false)} }`;
       }
     }
     case 'MOVN/MOVZ/MOVK': {
@@ -183,21 +217,27 @@ function compileInsn(name: string, d: F): string | null {
       if (d.opc === 2) return `{ ${src} ${setRz(d.Rd!, U(`${rot} & ${big(wmask & tmask & mask)}`))} }`;
       if (d.opc === 1) {
         if (d.Rd === 31) return '';
-        return `{ ${src} const t = ${rz(d.Rd!, d.sf!)}; `
-          + `const bot = ${U(`((t & ${big((wmask ^ M64) & mask)}) | (${rot} & ${big(wmask)}))${m}`)}; `
-          + `x[${d.Rd}] = ${U(`((t & ${big((tmask ^ M64) & mask)}) | (bot & ${big(tmask)}))${m}`)}; }`;
+        return (
+          `{ ${src} const t = ${rz(d.Rd!, d.sf!)}; ` +
+          `const bot = ${U(`((t & ${big((wmask ^ M64) & mask)}) | (${rot} & ${big(wmask)}))${m}`)}; ` +
+          `x[${d.Rd}] = ${U(`((t & ${big((tmask ^ M64) & mask)}) | (bot & ${big(tmask)}))${m}`)}; }`
+        );
       }
       // SBFM: the bits above come from src<imms>, replicated as 0 - bit.
-      return `{ ${src} const bot = ${U(`${rot} & ${big(wmask & mask)}`)}; `
-        + `const top = ${U(`(0n - ((s >> ${d.imms}n) & 1n))${m}`)}; `
-        + `${setRz(d.Rd!, U(`((top & ${big((tmask ^ M64) & mask)}) | (bot & ${big(tmask)}))${m}`))} }`;
+      return (
+        `{ ${src} const bot = ${U(`${rot} & ${big(wmask & mask)}`)}; ` +
+        `const top = ${U(`(0n - ((s >> ${d.imms}n) & 1n))${m}`)}; ` +
+        `${setRz(d.Rd!, U(`((top & ${big((tmask ^ M64) & mask)}) | (bot & ${big(tmask)}))${m}`))} }`
+      );
     }
     case 'EXTR': {
       const w = d.sf !== 0 ? 64 : 32;
       const m = trunc(d.sf!);
       if (d.imms === 0) return setRz(d.Rd!, rz(d.Rm!, d.sf!));
-      return `{ const lo = ${rz(d.Rm!, d.sf!)}; const hi = ${rz(d.Rn!, d.sf!)}; `
-        + `${setRz(d.Rd!, U(`((lo >> ${d.imms}n) | (hi << ${w - d.imms!}n))${m}`))} }`;
+      return (
+        `{ const lo = ${rz(d.Rm!, d.sf!)}; const hi = ${rz(d.Rn!, d.sf!)}; ` +
+        `${setRz(d.Rd!, U(`((lo >> ${d.imms}n) | (hi << ${w - d.imms!}n))${m}`))} }`
+      );
     }
     case 'ADC/SBC': {
       const mask = big(WMASK[d.sf!]!);
@@ -222,7 +262,8 @@ function compileInsn(name: string, d: F): string | null {
       const p = U(`${rz(d.Rn!, 1)} * ${rz(d.Rm!, 1)}`);
       return `{ const p = ${p}; x[${d.Rd}] = ${U(`(${rz(d.Ra!, 1)} ${d.o0 === 0 ? '+' : '-'} p)${m}`)}; }`;
     }
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -230,8 +271,12 @@ function compileInsn(name: string, d: F): string | null {
  * Compiles the block starting at instruction `start` of a page whose raw words `fetch`
  * returns, or returns null when fewer than MIN_BLOCK instructions qualify.
  */
-export function compileBlock(find: (raw: number) => AnyEncoding | undefined, fetch: (idx: number) => number,
-  start: number, count: number): Block | null {
+export function compileBlock(
+  find: (raw: number) => AnyEncoding | undefined,
+  fetch: (idx: number) => number,
+  start: number,
+  count: number,
+): Block | null {
   const parts: string[] = [];
   let i = start;
   for (; i < count && i - start < MAX_BLOCK; i++) {

@@ -4,15 +4,28 @@ import { sysregByKey, sysregKey } from '../sysregs/registry.js';
 import { cacheOpName } from './insn/system.js';
 
 const EC_NAMES: Record<number, string> = {
-  [EC.UNKNOWN]: 'UNDEFINED', [EC.WFX]: 'WFx', [EC.ILLEGAL_STATE]: 'illegal execution state', [EC.SVC]: 'SVC',
-  [EC.HVC]: 'HVC', [EC.SMC]: 'SMC', [EC.SYS]: 'trapped MSR/MRS/system instruction',
-  [EC.IABORT_LOWER]: 'instruction abort from a lower EL', [EC.IABORT_SAME]: 'instruction abort',
-  [EC.PC_ALIGN]: 'PC alignment fault', [EC.DABORT_LOWER]: 'data abort from a lower EL', [EC.DABORT_SAME]: 'data abort',
-  [EC.SP_ALIGN]: 'SP alignment fault', [EC.SERROR]: 'SError', [EC.BRK]: 'BRK',
+  [EC.UNKNOWN]: 'UNDEFINED',
+  [EC.WFX]: 'WFx',
+  [EC.ILLEGAL_STATE]: 'illegal execution state',
+  [EC.SVC]: 'SVC',
+  [EC.HVC]: 'HVC',
+  [EC.SMC]: 'SMC',
+  [EC.SYS]: 'trapped MSR/MRS/system instruction',
+  [EC.IABORT_LOWER]: 'instruction abort from a lower EL',
+  [EC.IABORT_SAME]: 'instruction abort',
+  [EC.PC_ALIGN]: 'PC alignment fault',
+  [EC.DABORT_LOWER]: 'data abort from a lower EL',
+  [EC.DABORT_SAME]: 'data abort',
+  [EC.SP_ALIGN]: 'SP alignment fault',
+  [EC.SERROR]: 'SError',
+  [EC.BRK]: 'BRK',
 };
 
 const FSC_NAMES: Record<number, string> = {
-  0x00: 'address size fault', 0x04: 'translation fault', 0x08: 'access flag fault', 0x0c: 'permission fault',
+  0x00: 'address size fault',
+  0x04: 'translation fault',
+  0x08: 'access flag fault',
+  0x0c: 'permission fault',
 };
 
 /** The fault-status code (DFSC/IFSC) in words, level included. */
@@ -26,12 +39,22 @@ export function describeFsc(fsc: number): string {
 }
 
 const PSTATE_FIELDS: Readonly<Record<number, string>> = {
-  0b000_011: 'UAO', 0b000_100: 'PAN', 0b000_101: 'SPSel', 0b011_110: 'DAIFSet', 0b011_111: 'DAIFClr',
+  0b000_011: 'UAO',
+  0b000_100: 'PAN',
+  0b000_101: 'SPSel',
+  0b011_110: 'DAIFSet',
+  0b011_111: 'DAIFClr',
 };
 
 /** The Op0, Op1, CRn, CRm and Op2 fields of an EC 0x18 ISS (the inverse of sysTrapIss). */
 function sysTrapFields(iss: number): { op0: number; op1: number; crn: number; crm: number; op2: number } {
-  return { op0: (iss >>> 20) & 3, op1: (iss >>> 14) & 7, crn: (iss >>> 10) & 0xf, crm: (iss >>> 1) & 0xf, op2: (iss >>> 17) & 7 };
+  return {
+    op0: (iss >>> 20) & 3,
+    op1: (iss >>> 14) & 7,
+    crn: (iss >>> 10) & 0xf,
+    crm: (iss >>> 1) & 0xf,
+    op2: (iss >>> 17) & 7,
+  };
 }
 
 /** The name of the register a trapped MSR/MRS (EC 0x18) accessed, from the table, or its encoding. */
@@ -52,7 +75,7 @@ function describeSysTrap(iss: number): string {
     return `trapped ${name}, ${r}`;
   }
   const reg = sysregNameFromIss(iss);
-  return (iss & 1) ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
+  return iss & 1 ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
 }
 
 /** One line describing an ESR value, e.g. `HVC #0x1` or `data abort: translation fault, level 2 (write, 4 bytes, x5)`. */
@@ -60,15 +83,23 @@ export function describeEsr(esr: number): string {
   const ec = esr >>> 26;
   const iss = esr & 0x1ff_ffff;
   switch (ec) {
-    case EC.SVC: case EC.HVC: case EC.SMC: case EC.BRK:
+    case EC.SVC:
+    case EC.HVC:
+    case EC.SMC:
+    case EC.BRK:
       return `${EC_NAMES[ec]} #0x${(iss & 0xffff).toString(16)}`;
-    case EC.WFX: return (iss & 1) ? 'trapped WFE' : 'trapped WFI';
-    case EC.SYS: return describeSysTrap(iss);
-    case EC.DABORT_LOWER: case EC.DABORT_SAME: case EC.IABORT_LOWER: case EC.IABORT_SAME: {
+    case EC.WFX:
+      return iss & 1 ? 'trapped WFE' : 'trapped WFI';
+    case EC.SYS:
+      return describeSysTrap(iss);
+    case EC.DABORT_LOWER:
+    case EC.DABORT_SAME:
+    case EC.IABORT_LOWER:
+    case EC.IABORT_SAME: {
       let s = `${EC_NAMES[ec]}: ${describeFsc(iss & 0x3f)}`;
       const data = ec === EC.DABORT_LOWER || ec === EC.DABORT_SAME;
-      if (data && (iss & (1 << 7))) s += ', on stage-1 walk';
-      if (data && (iss & (1 << 24))) {
+      if (data && iss & (1 << 7)) s += ', on stage-1 walk';
+      if (data && iss & (1 << 24)) {
         const size = 1 << ((iss >>> 22) & 3);
         const srt = (iss >>> 16) & 0x1f;
         s += ` (${iss & (1 << 6) ? 'write' : 'read'}, ${size} byte${size > 1 ? 's' : ''}, ${(iss >>> 15) & 1 ? 'x' : 'w'}${srt})`;

@@ -45,7 +45,12 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
   const server = new GdbServer(target, { host: opts.host, port: opts.port, monitor, notice: opts.notice });
   const addr = await server.listen();
   const h: GdbHandle = {
-    server, target, monitor, host: addr.host, port: addr.port, done: server.done,
+    server,
+    target,
+    monitor,
+    host: addr.host,
+    port: addr.port,
+    done: server.done,
     close: () => server.close(),
   };
   opts.setup?.(h);
@@ -54,12 +59,14 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
 }
 
 /** The CLI's gdb options: `-s`, `-S`, `--gdb [host:]port`. */
-export interface GdbCliOptions { s?: boolean; S?: boolean; gdb?: string }
+export interface GdbCliOptions {
+  s?: boolean;
+  S?: boolean;
+  gdb?: string;
+}
 
 export type GdbRunEnd =
-  | { kind: 'exited'; code: number }
-  | { kind: 'aborted'; message: string }
-  | { kind: 'interrupted' };
+  { kind: 'exited'; code: number } | { kind: 'aborted'; message: string } | { kind: 'interrupted' };
 
 /**
  * `hypstep run` under the stub: listens, then lets the machine run (or holds it with -S)
@@ -67,18 +74,28 @@ export type GdbRunEnd =
  * `usage` makes the CLI's error for a bad --gdb value.
  */
 export async function runUnderGdb(
-  machine: Machine, o: GdbCliOptions, say: (line: string) => void, usage: (msg: string) => Error,
+  machine: Machine,
+  o: GdbCliOptions,
+  say: (line: string) => void,
+  usage: (msg: string) => Error,
   setup?: (h: GdbHandle) => void,
 ): Promise<GdbRunEnd> {
   const addr = parseGdbAddress(o.gdb ?? '1234'); // -s is --gdb 1234, as in QEMU
   if (!addr) throw usage(`invalid --gdb address '${o.gdb}' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)`);
   let h: GdbHandle;
   try {
-    h = await startGdbServer(machine, { ...addr, waitForDebugger: o.S === true, notice: say, ...(setup ? { setup } : {}) });
+    h = await startGdbServer(machine, {
+      ...addr,
+      waitForDebugger: o.S === true,
+      notice: say,
+      ...(setup ? { setup } : {}),
+    });
   } catch (e) {
     throw usage(`cannot listen on ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  say(`gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' <image>`);
+  say(
+    `gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' <image>`,
+  );
   const interrupted = new Promise<'interrupted'>((res) => process.once('SIGINT', () => res('interrupted')));
   const end = await Promise.race([h.done, interrupted]);
   await h.close();

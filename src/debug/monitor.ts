@@ -8,7 +8,11 @@ const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 function parseAddr(s: string | undefined): bigint {
   if (s === undefined) throw new MonitorError('missing address');
   let v = -1n;
-  try { v = BigInt(s); } catch { /* not a number: refused below */ }
+  try {
+    v = BigInt(s);
+  } catch {
+    /* not a number: refused below */
+  }
   if (v < 0n || v >= 1n << 64n) throw new MonitorError(`'${s}' is not an address (write e.g. 0x40080000)`);
   return v;
 }
@@ -16,7 +20,8 @@ function parseAddr(s: string | undefined): bigint {
 /** A view name, in any case. */
 function parseView(name: string): MemoryView {
   const s = name.toLowerCase();
-  if (!(MEMORY_VIEWS as readonly string[]).includes(s)) throw new MonitorError(`unknown view '${s}' (one of: ${MEMORY_VIEWS.join(', ')})`);
+  if (!(MEMORY_VIEWS as readonly string[]).includes(s))
+    throw new MonitorError(`unknown view '${s}' (one of: ${MEMORY_VIEWS.join(', ')})`);
   return s as MemoryView;
 }
 
@@ -31,13 +36,22 @@ export function describeEl(t: MachineTarget): string {
   const el = cpu.ps.el;
   const vm = hcrVm(cpu);
   const guest = el < 2 && vm && !(cpu.e2h && cpu.tge);
-  const where = el === 2 ? 'the hypervisor (EL2)' : guest ? `a guest (EL${el}, stage 2 on)` : cpu.e2h && cpu.tge ? `the host's EL0 (VHE, E2H=1 TGE=1)` : `EL${el} without stage 2`;
-  return [
-    `EL${el}${cpu.ps.sp ? 'h' : 't'} (PSTATE.SP=${cpu.ps.sp}: using SP_EL${cpu.ps.sp ? el : 0})`,
-    `HCR_EL2.E2H=${cpu.e2h ? 1 : 0} TGE=${cpu.tge ? 1 : 0} VM=${vm ? 1 : 0}  (${cpu.e2h ? 'VHE: EL2 runs the EL2&0 regime' : 'non-VHE'})`,
-    `running in ${where}; guest running: ${guest ? 'yes' : 'no'}`,
-    `memory view: ${t.view} → ${regimeOf(cpu, t.view)}`,
-  ].join('\n') + '\n';
+  const where =
+    el === 2
+      ? 'the hypervisor (EL2)'
+      : guest
+        ? `a guest (EL${el}, stage 2 on)`
+        : cpu.e2h && cpu.tge
+          ? `the host's EL0 (VHE, E2H=1 TGE=1)`
+          : `EL${el} without stage 2`;
+  return (
+    [
+      `EL${el}${cpu.ps.sp ? 'h' : 't'} (PSTATE.SP=${cpu.ps.sp}: using SP_EL${cpu.ps.sp ? el : 0})`,
+      `HCR_EL2.E2H=${cpu.e2h ? 1 : 0} TGE=${cpu.tge ? 1 : 0} VM=${vm ? 1 : 0}  (${cpu.e2h ? 'VHE: EL2 runs the EL2&0 regime' : 'non-VHE'})`,
+      `running in ${where}; guest running: ${guest ? 'yes' : 'no'}`,
+      `memory view: ${t.view} → ${regimeOf(cpu, t.view)}`,
+    ].join('\n') + '\n'
+  );
 }
 
 export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget): void {
@@ -54,7 +68,9 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
       if (args.length > 1) throw new MonitorError('expected one view name');
       if (args.length === 1) {
         t.view = parseView(args[0]!);
-        ctx.out(`memory view: ${t.view} — ${VIEW_HELP[t.view]}\n(gdb caches memory while stopped: 'maintenance flush dcache' drops its copy)\n`);
+        ctx.out(
+          `memory view: ${t.view} — ${VIEW_HELP[t.view]}\n(gdb caches memory while stopped: 'maintenance flush dcache' drops its copy)\n`,
+        );
         return;
       }
       for (const v of MEMORY_VIEWS) ctx.out(`${v === t.view ? '*' : ' '} ${v.padEnd(8)} ${VIEW_HELP[v]}\n`);
@@ -70,12 +86,21 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
       const r = t.walker.translate(va, view, 'read');
       ctx.out(`${hex(va)} in view ${view}: ${r.regime}\n`);
       for (const s of r.steps) {
-        const where = s.descriptorAddress === s.descriptorPA ? `PA ${hex(s.descriptorPA)}` : `IPA ${hex(s.descriptorAddress)} (PA ${hex(s.descriptorPA)})`;
-        ctx.out(`  ${s.forS1Walk ? '  (s1 table fetch) ' : ''}stage ${s.stage} level ${s.level}: ${s.kind.padEnd(7)} ${hex(s.descriptor).padEnd(18)} at ${where}\n`);
+        const where =
+          s.descriptorAddress === s.descriptorPA
+            ? `PA ${hex(s.descriptorPA)}`
+            : `IPA ${hex(s.descriptorAddress)} (PA ${hex(s.descriptorPA)})`;
+        ctx.out(
+          `  ${s.forS1Walk ? '  (s1 table fetch) ' : ''}stage ${s.stage} level ${s.level}: ${s.kind.padEnd(7)} ${hex(s.descriptor).padEnd(18)} at ${where}\n`,
+        );
       }
       for (const l of r.leaves ?? []) ctx.out(`  ${l}\n`);
       if (r.ipa !== undefined) ctx.out(`  IPA ${hex(r.ipa)}\n`);
-      ctx.out(r.pa !== undefined ? `  → PA ${hex(r.pa)}${r.fault ? `  [${r.fault}]` : ''}\n` : `  → no translation: ${r.fault ?? 'fault'}\n`);
+      ctx.out(
+        r.pa !== undefined
+          ? `  → PA ${hex(r.pa)}${r.fault ? `  [${r.fault}]` : ''}\n`
+          : `  → no translation: ${r.fault ?? 'fault'}\n`,
+      );
     },
   });
   reg.register({
@@ -85,7 +110,9 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
     run: (args, ctx) => {
       if (args.length === 1 && (args[0] === 'on' || args[0] === 'off')) t.stepIrq = args[0] === 'on';
       else if (args.length !== 0) throw new MonitorError("expected 'on' or 'off'");
-      ctx.out(`step-irq ${t.stepIrq ? 'on' : 'off'} (this board has no interrupt sources yet, so nothing can be pending)\n`);
+      ctx.out(
+        `step-irq ${t.stepIrq ? 'on' : 'off'} (this board has no interrupt sources yet, so nothing can be pending)\n`,
+      );
     },
   });
   reg.register({

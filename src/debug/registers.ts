@@ -38,12 +38,16 @@ export const FEATURES: readonly FeatureDescription[] = [
 /** How one gdb register is reached on the CPU. */
 export type RegisterAccess =
   | { kind: 'x'; n: number }
-  | { kind: 'sp' } | { kind: 'pc' } | { kind: 'cpsr' }
+  | { kind: 'sp' }
+  | { kind: 'pc' }
+  | { kind: 'cpsr' }
   | { kind: 'sysreg'; spec: SysregSpec }
   /** SP_EL2 has no MRS encoding (only EL3 could name it) but a hypervisor author wants it. */
   | { kind: 'sp_el2' };
 
-export interface DebugRegister extends RegisterDescription { readonly access: RegisterAccess }
+export interface DebugRegister extends RegisterDescription {
+  readonly access: RegisterAccess;
+}
 
 function typeOf(s: SysregSpec): string {
   if (/^(ELR|VBAR)_/.test(s.name)) return 'code_ptr';
@@ -54,7 +58,8 @@ function typeOf(s: SysregSpec): string {
 export function buildRegisters(): DebugRegister[] {
   const regs: DebugRegister[] = [];
   const add = (r: Omit<DebugRegister, 'regnum'>) => regs.push({ ...r, regnum: regs.length });
-  for (let i = 0; i < 31; i++) add({ name: `x${i}`, bitsize: 64, type: 'int', feature: CORE_FEATURE, access: { kind: 'x', n: i } });
+  for (let i = 0; i < 31; i++)
+    add({ name: `x${i}`, bitsize: 64, type: 'int', feature: CORE_FEATURE, access: { kind: 'x', n: i } });
   add({ name: 'sp', bitsize: 64, type: 'data_ptr', feature: CORE_FEATURE, access: { kind: 'sp' } });
   add({ name: 'pc', bitsize: 64, type: 'code_ptr', feature: CORE_FEATURE, access: { kind: 'pc' } });
   add({ name: 'cpsr', bitsize: 32, type: 'cpsr_flags', feature: CORE_FEATURE, access: { kind: 'cpsr' } });
@@ -63,36 +68,63 @@ export function buildRegisters(): DebugRegister[] {
     if (taken.has(s.lower)) continue;
     taken.add(s.lower);
     add({
-      name: s.lower, bitsize: 64, type: typeOf(s), group: 'system', feature: SYSTEM_FEATURE,
-      access: { kind: 'sysreg', spec: s }, ...(s.access === 'ro' ? { readOnly: true } : {}),
+      name: s.lower,
+      bitsize: 64,
+      type: typeOf(s),
+      group: 'system',
+      feature: SYSTEM_FEATURE,
+      access: { kind: 'sysreg', spec: s },
+      ...(s.access === 'ro' ? { readOnly: true } : {}),
     });
   }
-  if (!taken.has('sp_el2')) add({ name: 'sp_el2', bitsize: 64, type: 'data_ptr', group: 'system', feature: SYSTEM_FEATURE, access: { kind: 'sp_el2' } });
+  if (!taken.has('sp_el2'))
+    add({
+      name: 'sp_el2',
+      bitsize: 64,
+      type: 'data_ptr',
+      group: 'system',
+      feature: SYSTEM_FEATURE,
+      access: { kind: 'sp_el2' },
+    });
   return regs;
 }
 
 export function readRegister(cpu: Cpu, a: RegisterAccess): bigint {
   switch (a.kind) {
-    case 'x': return cpu.x[a.n]!;
-    case 'sp': return cpu.getSp();
-    case 'pc': return cpu.pcs[0]!;
-    case 'cpsr': return BigInt(cpu.ps.toSpsr());
-    case 'sp_el2': return cpu.spEl[2]!;
-    case 'sysreg': return readSysreg(cpu, a.spec);
+    case 'x':
+      return cpu.x[a.n]!;
+    case 'sp':
+      return cpu.getSp();
+    case 'pc':
+      return cpu.pcs[0]!;
+    case 'cpsr':
+      return BigInt(cpu.ps.toSpsr());
+    case 'sp_el2':
+      return cpu.spEl[2]!;
+    case 'sysreg':
+      return readSysreg(cpu, a.spec);
   }
 }
 
 /** False when the value is not one the register can hold (e.g. a CPSR naming EL3). */
 export function writeRegister(cpu: Cpu, a: RegisterAccess, v: bigint): boolean {
   switch (a.kind) {
-    case 'x': cpu.x[a.n] = v; return true;
-    case 'sp': cpu.setSp(v); return true;
-    case 'pc': cpu.pcs[0] = v; return true;
-    case 'sp_el2': cpu.spEl[2] = v; return true;
+    case 'x':
+      cpu.x[a.n] = v;
+      return true;
+    case 'sp':
+      cpu.setSp(v);
+      return true;
+    case 'pc':
+      cpu.pcs[0] = v;
+      return true;
+    case 'sp_el2':
+      cpu.spEl[2] = v;
+      return true;
     case 'cpsr': {
       const m = Number(v & 0x1fn);
       // AArch64 states this PE has: M[4]=0 (no AArch32), M[1]=0, EL0..EL2, and EL0 only with SP_EL0.
-      if ((m & 0x10) !== 0 || (m & 2) !== 0 || (m >>> 2) > 2 || (m === 1)) return false;
+      if ((m & 0x10) !== 0 || (m & 2) !== 0 || m >>> 2 > 2 || m === 1) return false;
       cpu.ps.setFlagsAndMasks(Number(v & 0xffff_ffffn));
       cpu.ps.el = m >>> 2;
       cpu.ps.sp = m & 1;

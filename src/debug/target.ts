@@ -4,9 +4,7 @@
 import type { Machine } from '../board/machine.js';
 import type { StopReason as CpuStop } from '../cpu/cpu.js';
 import { PAGE_SIZE } from '../board/bus.js';
-import {
-  SIGNAL, type BreakpointType, type Target, type TargetStop, type StopReason,
-} from '../../gdbstub/target.js';
+import { SIGNAL, type BreakpointType, type Target, type TargetStop, type StopReason } from '../../gdbstub/target.js';
 import { buildRegisters, FEATURES, REG, readRegister, writeRegister, type DebugRegister } from './registers.js';
 import { MmuWalker, type DebugWalker, type MemoryView } from './translate.js';
 
@@ -15,7 +13,11 @@ class WatchHit {
   constructor(readonly reason: StopReason) {}
 }
 
-interface Watchpoint { type: 'write' | 'read' | 'access'; addr: bigint; end: bigint }
+interface Watchpoint {
+  type: 'write' | 'read' | 'access';
+  addr: bigint;
+  end: bigint;
+}
 
 /** Consulted when a breakpoint is hit; false lets execution go on (e.g. world-qualified breakpoints). */
 export type BreakpointFilter = (addr: bigint, type: 'sw' | 'hw') => boolean;
@@ -53,12 +55,17 @@ export class MachineTarget implements Target {
   private readonly symbols = new Map<string, bigint | undefined>();
   private readonly wanted = new Set<string>();
 
-  constructor(readonly machine: Machine, walker?: DebugWalker) {
+  constructor(
+    readonly machine: Machine,
+    walker?: DebugWalker,
+  ) {
     this.walker = walker ?? new MmuWalker(machine.cpu);
     machine.cpu.watcher = (va, size, write) => this.checkWatch(va, size, write);
   }
 
-  get running(): boolean { return this.isRunning; }
+  get running(): boolean {
+    return this.isRunning;
+  }
 
   // --- registers -------------------------------------------------------------------------
 
@@ -133,7 +140,8 @@ export class MachineTarget implements Target {
       const m = type === 'sw' ? this.sw : this.hw;
       const n = m.get(addr);
       if (n === undefined) return false;
-      if (n > 1) m.set(addr, n - 1); else m.delete(addr);
+      if (n > 1) m.set(addr, n - 1);
+      else m.delete(addr);
       if (!this.sw.has(addr) && !this.hw.has(addr)) this.machine.cpu.breakpoints.delete(addr);
       return true;
     }
@@ -169,7 +177,9 @@ export class MachineTarget implements Target {
 
   // --- execution ---------------------------------------------------------------------------
 
-  interrupt(): void { if (this.isRunning) this.interruptRequested = true; }
+  interrupt(): void {
+    if (this.isRunning) this.interruptRequested = true;
+  }
 
   /**
    * Stops the machine after the current instruction with `stop` (an observer such as the
@@ -223,7 +233,11 @@ export class MachineTarget implements Target {
       if (!(e instanceof WatchHit)) {
         // A bug in the emulator: report it to the debugger rather than die with a stack trace.
         const msg = e instanceof Error ? e.message : String(e);
-        return { kind: 'stopped', signal: SIGNAL.ABRT, message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)` };
+        return {
+          kind: 'stopped',
+          signal: SIGNAL.ABRT,
+          message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)`,
+        };
       }
       cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
       return { kind: 'stopped', signal: SIGNAL.TRAP, reason: e.reason };
@@ -236,7 +250,8 @@ export class MachineTarget implements Target {
 
   private translateStop(r: CpuStop): TargetStop | null {
     switch (r.kind) {
-      case 'budget': return null;
+      case 'budget':
+        return null;
       case 'breakpoint': {
         const type = this.sw.has(r.pc) ? 'sw' : 'hw';
         if (!this.breakpointFilters.every((f) => f(r.pc, type))) {
@@ -246,10 +261,18 @@ export class MachineTarget implements Target {
         return { kind: 'stopped', signal: SIGNAL.TRAP, reason: { type: type === 'sw' ? 'swbreak' : 'hwbreak' } };
       }
       case 'exit':
-        this.exited = { kind: 'exited', code: r.code, message: `[hypstep] guest exited with status ${r.code} (${r.why})` };
+        this.exited = {
+          kind: 'exited',
+          code: r.code,
+          message: `[hypstep] guest exited with status ${r.code} (${r.why})`,
+        };
         return this.exited;
       case 'unimplemented':
-        return { kind: 'stopped', signal: SIGNAL.ABRT, message: `[hypstep] emulator stopped at PC 0x${this.machine.cpu.pcs[0]!.toString(16)}: ${r.message}` };
+        return {
+          kind: 'stopped',
+          signal: SIGNAL.ABRT,
+          message: `[hypstep] emulator stopped at PC 0x${this.machine.cpu.pcs[0]!.toString(16)}: ${r.message}`,
+        };
       case 'requested': {
         const raised = this.raised;
         this.raised = null;
@@ -268,9 +291,17 @@ export class MachineTarget implements Target {
   // --- symbols from gdb --------------------------------------------------------------------
 
   /** Asks gdb (at its next qSymbol exchange) for a symbol's address. */
-  wantSymbol(name: string): void { this.wanted.add(name); }
-  wantedSymbols(): readonly string[] { return [...this.wanted].filter((n) => !this.symbols.has(n)); }
-  symbolFound(name: string, value: bigint | undefined): void { this.symbols.set(name, value); }
+  wantSymbol(name: string): void {
+    this.wanted.add(name);
+  }
+  wantedSymbols(): readonly string[] {
+    return [...this.wanted].filter((n) => !this.symbols.has(n));
+  }
+  symbolFound(name: string, value: bigint | undefined): void {
+    this.symbols.set(name, value);
+  }
   /** A symbol's address: from gdb if it told us, else from the loaded ELF. */
-  symbol(name: string): bigint | undefined { return this.symbols.get(name) ?? this.machine.symbol(name); }
+  symbol(name: string): bigint | undefined {
+    return this.symbols.get(name) ?? this.machine.symbol(name);
+  }
 }

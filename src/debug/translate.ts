@@ -59,10 +59,14 @@ export const hcrVm = (cpu: Cpu): boolean => ((cpu.hcr >>> HCR.VM) & 1) === 1;
 export function regimeOf(cpu: Cpu, view: MemoryView): string {
   const vm = hcrVm(cpu);
   switch (view) {
-    case 'phys': return 'physical (no translation)';
-    case 'ipa': return `stage 2 ${vm ? '(VTTBR_EL2)' : '(off: HCR_EL2.VM=0, IPA = PA)'}`;
-    case 'el2': return `${cpu.e2h ? 'EL2&0' : 'EL2'} stage 1`;
-    case 'el1': return `EL1&0 stage 1${vm ? ' + stage 2' : ''}`;
+    case 'phys':
+      return 'physical (no translation)';
+    case 'ipa':
+      return `stage 2 ${vm ? '(VTTBR_EL2)' : '(off: HCR_EL2.VM=0, IPA = PA)'}`;
+    case 'el2':
+      return `${cpu.e2h ? 'EL2&0' : 'EL2'} stage 1`;
+    case 'el1':
+      return `EL1&0 stage 1${vm ? ' + stage 2' : ''}`;
     case 'current': {
       const atEl2 = cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.e2h && cpu.tge);
       return regimeOf(cpu, atEl2 ? 'el2' : 'el1');
@@ -71,7 +75,8 @@ export function regimeOf(cpu: Cpu, view: MemoryView): string {
 }
 
 function describeLeaf(stage: 1 | 2, l: DebugLeaf): string {
-  const size = l.size >= 1 << 30 ? `${l.size / 2 ** 30}G` : l.size >= 1 << 20 ? `${l.size / 2 ** 20}M` : `${l.size / 1024}K`;
+  const size =
+    l.size >= 1 << 30 ? `${l.size / 2 ** 30}G` : l.size >= 1 << 20 ? `${l.size / 2 ** 20}M` : `${l.size / 1024}K`;
   const perms = stage === 1 ? `EL0 ${l.el0} EL1/2 ${l.privileged}` : l.privileged;
   return `stage ${stage} leaf: level ${l.level} ${size} ${l.memType}, ${l.shareability}, ${perms}${l.global ? '' : ', nG'}`;
 }
@@ -91,7 +96,12 @@ export class MmuWalker implements DebugWalker {
 
   translate(va: bigint, view: MemoryView, access: 'read' | 'write'): DebugTranslation {
     if (view === 'phys') {
-      if (va >= PA_LIMIT) return { regime: 'physical', steps: [], fault: `0x${va.toString(16)} is beyond the 48-bit physical address space` };
+      if (va >= PA_LIMIT)
+        return {
+          regime: 'physical',
+          steps: [],
+          fault: `0x${va.toString(16)} is beyond the 48-bit physical address space`,
+        };
       return { regime: 'physical (no translation)', steps: [], pa: Number(va) };
     }
     const t = debugTranslate(this.cpu, va, view, access);
@@ -104,7 +114,9 @@ export class MmuWalker implements DebugWalker {
       steps: t.levels, // the MMU's WalkLevel carries every WalkStep field
       ...(t.ipa !== null && view !== 'ipa' ? { ipa: t.ipa } : {}),
       ...(t.pa !== null ? { pa: t.pa } : {}),
-      ...(t.fault ? { fault: `${t.fault.description}${t.pa !== null ? ' (the debugger may still access it)' : ''}` } : {}),
+      ...(t.fault
+        ? { fault: `${t.fault.description}${t.pa !== null ? ' (the debugger may still access it)' : ''}` }
+        : {}),
       leaves,
     };
   }

@@ -2,8 +2,18 @@
 
 export class LoadError extends Error {}
 
-export interface Segment { paddr: number; vaddr: bigint; data: Uint8Array; memsz: number }
-export interface ElfSymbol { name: string; value: bigint; size: number; type: 'func' | 'object' | 'other' }
+export interface Segment {
+  paddr: number;
+  vaddr: bigint;
+  data: Uint8Array;
+  memsz: number;
+}
+export interface ElfSymbol {
+  name: string;
+  value: bigint;
+  size: number;
+  type: 'func' | 'object' | 'other';
+}
 export interface Image {
   entry: bigint;
   segments: Segment[];
@@ -21,7 +31,10 @@ export function isElf(buf: Uint8Array): boolean {
 /** Little-endian field reads that refuse to leave the file: a damaged offset is a LoadError, not a crash. */
 class Reader {
   private readonly dv: DataView;
-  constructor(private readonly buf: Uint8Array, private readonly fail: (why: string) => never) {
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly fail: (why: string) => never,
+  ) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   private check(off: number, size: number, what: string): void {
@@ -29,21 +42,38 @@ class Reader {
       this.fail(`${what} at offset ${off} lies outside the file (${this.buf.length} bytes)`);
     }
   }
-  u8(off: number, what: string): number { this.check(off, 1, what); return this.buf[off]!; }
-  u16(off: number, what: string): number { this.check(off, 2, what); return this.dv.getUint16(off, true); }
-  u32(off: number, what: string): number { this.check(off, 4, what); return this.dv.getUint32(off, true); }
-  u64(off: number, what: string): bigint { this.check(off, 8, what); return this.dv.getBigUint64(off, true); }
+  u8(off: number, what: string): number {
+    this.check(off, 1, what);
+    return this.buf[off]!;
+  }
+  u16(off: number, what: string): number {
+    this.check(off, 2, what);
+    return this.dv.getUint16(off, true);
+  }
+  u32(off: number, what: string): number {
+    this.check(off, 4, what);
+    return this.dv.getUint32(off, true);
+  }
+  u64(off: number, what: string): bigint {
+    this.check(off, 8, what);
+    return this.dv.getBigUint64(off, true);
+  }
   /** A 64-bit file offset or size, which must fit a JS number to mean anything. */
   off(off: number, what: string): number {
     const v = this.u64(off, what);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${v} is not a valid offset or size`);
     return Number(v);
   }
-  bytes(off: number, len: number, what: string): Uint8Array { this.check(off, len, what); return this.buf.subarray(off, off + len); }
+  bytes(off: number, len: number, what: string): Uint8Array {
+    this.check(off, len, what);
+    return this.buf.subarray(off, off + len);
+  }
 }
 
 export function parseElf(buf: Uint8Array, what = 'image'): Image {
-  const fail = (why: string): never => { throw new LoadError(`${what}: ${why}`); };
+  const fail = (why: string): never => {
+    throw new LoadError(`${what}: ${why}`);
+  };
   if (!isElf(buf)) fail('not an ELF file');
   if (buf.length < 64) fail('truncated ELF header');
   if (buf[4] !== 2) fail('not a 64-bit ELF (ELFCLASS64 expected)');
@@ -54,8 +84,10 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
   const entry = r.u64(24, 'e_entry');
   const phoff = r.off(32, 'e_phoff');
   const shoff = r.off(40, 'e_shoff');
-  const phentsize = r.u16(54, 'e_phentsize'), phnum = r.u16(56, 'e_phnum');
-  const shentsize = r.u16(58, 'e_shentsize'), shnum = r.u16(60, 'e_shnum');
+  const phentsize = r.u16(54, 'e_phentsize'),
+    phnum = r.u16(56, 'e_phnum');
+  const shentsize = r.u16(58, 'e_shentsize'),
+    shnum = r.u16(60, 'e_shnum');
   if (phnum > 0 && phentsize < 56) fail(`program header size ${phentsize} is too small`);
   if (phoff + phnum * phentsize > buf.length) fail('truncated program headers');
 
@@ -68,7 +100,8 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
     const paddr = r.off(p + 24, 'p_paddr');
     const filesz = r.off(p + 32, 'p_filesz');
     const memsz = r.off(p + 40, 'p_memsz');
-    if (offset + filesz > buf.length) fail(`segment ${i} is truncated (needs bytes up to ${offset + filesz}, file has ${buf.length})`);
+    if (offset + filesz > buf.length)
+      fail(`segment ${i} is truncated (needs bytes up to ${offset + filesz}, file has ${buf.length})`);
     if (filesz > memsz) fail(`segment ${i} has more file bytes (${filesz}) than memory bytes (${memsz})`);
     if (memsz === 0) continue;
     segments.push({ paddr, vaddr, data: buf.subarray(offset, offset + filesz), memsz });
@@ -100,7 +133,8 @@ function readSymbols(r: Reader, shoff: number, shnum: number, shentsize: number)
       const t = info & 0xf;
       symbols.push({
         name: decoder.decode(strtab.subarray(nameOff, end < 0 ? strtab.length : end)),
-        value: r.u64(e + 8, 'symbol value'), size: r.off(e + 16, 'symbol size'),
+        value: r.u64(e + 8, 'symbol value'),
+        size: r.off(e + 16, 'symbol size'),
         type: t === 2 ? 'func' : t === 1 ? 'object' : 'other',
       });
     }

@@ -3,9 +3,7 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { ISS_CM } from './mmu.js';
 import { Regime, translationRegime, e1Regime, stage2Enabled } from './regime.js';
-import {
-  AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type Translation,
-} from './walk.js';
+import { AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type Translation } from './walk.js';
 
 /** Which AT: the regime's EL as named by the instruction, stages, and the access checked. */
 export interface AtOp {
@@ -33,8 +31,8 @@ function s1Class(nibble: number): number {
  * Returns the PAR_EL1.ATTR byte.
  */
 export function combineS1S2Attr(s1: number, s2: number): number {
-  const s1Device = (s1 >>> 4) === 0;
-  const s2Device = (s2 >>> 2) === 0;
+  const s1Device = s1 >>> 4 === 0;
+  const s2Device = s2 >>> 2 === 0;
   if (s1Device || s2Device) {
     const t1 = s1Device ? (s1 >>> 2) & 3 : 3;
     const t2 = s2Device ? s2 & 3 : 3;
@@ -62,7 +60,8 @@ export function parSuccess(t: Translation, type: AccessType): bigint {
   }
   if (t.s2 !== null) {
     attr = combineS1S2Attr(attr, t.s2.memAttr);
-    const more = (a: number, b: number): number => (a === 0b10 || b === 0b10 ? 0b10 : a === 0b11 || b === 0b11 ? 0b11 : 0);
+    const more = (a: number, b: number): number =>
+      a === 0b10 || b === 0b10 ? 0b10 : a === 0b11 || b === 0b11 ? 0b11 : 0;
     sh = more(sh, t.s2.sh);
   }
   // SH is the descriptor's (as QEMU reports it); the ARM ARM also permits the effective

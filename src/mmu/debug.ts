@@ -31,7 +31,14 @@ import type { Cpu } from '../cpu/cpu.js';
 import type { TlbEntry } from './mmu.js';
 import { Regime, REGIME_NAMES, translationRegime, stage2Enabled, s2Params } from './regime.js';
 import {
-  AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type WalkLevel, type TranslationFault, type LeafInfo,
+  AccessType,
+  Translator,
+  Stage2Use,
+  PERM_SHIFT_EL0,
+  PERM_SHIFT_PRIV,
+  type WalkLevel,
+  type TranslationFault,
+  type LeafInfo,
 } from './walk.js';
 import { describeFsc } from '../cpu/syndrome.js';
 
@@ -85,44 +92,67 @@ export interface DebugTranslation {
 export type { WalkLevel } from './walk.js';
 
 function memTypeS1(attr: number): string {
-  if ((attr >>> 4) === 0) return ['Device-nGnRnE', 'Device-nGnRE', 'Device-nGRE', 'Device-GRE'][(attr >>> 2) & 3]!;
-  const part = (n: number): string => (n === 4 ? 'NC' : (n >>> 2) === 1 || (n >>> 2) === 3 ? 'WB' : 'WT');
+  if (attr >>> 4 === 0) return ['Device-nGnRnE', 'Device-nGnRE', 'Device-nGRE', 'Device-GRE'][(attr >>> 2) & 3]!;
+  const part = (n: number): string => (n === 4 ? 'NC' : n >>> 2 === 1 || n >>> 2 === 3 ? 'WB' : 'WT');
   return `Normal ${part(attr >>> 4)}/${part(attr & 0xf)}`;
 }
 
 function memTypeS2(m: number): string {
-  if ((m >>> 2) === 0) return ['Device-nGnRnE', 'Device-nGnRE', 'Device-nGRE', 'Device-GRE'][m & 3]!;
+  if (m >>> 2 === 0) return ['Device-nGnRnE', 'Device-nGnRE', 'Device-nGRE', 'Device-GRE'][m & 3]!;
   const part = (c: number): string => ['?', 'NC', 'WT', 'WB'][c]!;
   return `Normal ${part((m >>> 2) & 3)}/${part(m & 3)}`;
 }
 
 function rwx(perms: number, shift: number): string {
-  return ((perms >>> shift) & 1 ? 'r' : '-') + ((perms >>> (shift + 1)) & 1 ? 'w' : '-') + ((perms >>> (shift + 2)) & 1 ? 'x' : '-');
+  return (
+    ((perms >>> shift) & 1 ? 'r' : '-') +
+    ((perms >>> (shift + 1)) & 1 ? 'w' : '-') +
+    ((perms >>> (shift + 2)) & 1 ? 'x' : '-')
+  );
 }
 
 function leaf(l: LeafInfo | null, stage: 1 | 2): DebugLeaf | null {
   if (l === null) return null;
   return {
-    level: l.level, descriptor: l.descriptor, size: 2 ** l.sizeBits, memAttr: l.memAttr, attrIndx: l.attrIndx,
+    level: l.level,
+    descriptor: l.descriptor,
+    size: 2 ** l.sizeBits,
+    memAttr: l.memAttr,
+    attrIndx: l.attrIndx,
     memType: stage === 1 ? memTypeS1(l.memAttr) : memTypeS2(l.memAttr),
     shareability: (['non-shareable', 'reserved', 'outer', 'inner'] as const)[l.sh]!,
-    global: !l.nG, contiguous: l.contiguous, el0: rwx(l.perms, PERM_SHIFT_EL0), privileged: rwx(l.perms, PERM_SHIFT_PRIV),
+    global: !l.nG,
+    contiguous: l.contiguous,
+    el0: rwx(l.perms, PERM_SHIFT_EL0),
+    privileged: rwx(l.perms, PERM_SHIFT_PRIV),
   };
 }
 
 function fault(f: TranslationFault | null): DebugFault | null {
   if (f === null) return null;
   return {
-    fsc: f.fsc, stage: f.stage, level: f.level, s1ptw: f.s1ptw, ipa: f.ipa >= 0 ? f.ipa : null,
+    fsc: f.fsc,
+    stage: f.stage,
+    level: f.level,
+    s1ptw: f.s1ptw,
+    ipa: f.ipa >= 0 ? f.ipa : null,
     description: describeFsc(f.fsc) + (f.stage === 2 ? ' (stage 2' + (f.s1ptw ? ', on the stage-1 walk)' : ')') : ''),
   };
 }
 
-const TYPES: Record<DebugAccess, AccessType> = { read: AccessType.Read, write: AccessType.Write, fetch: AccessType.Fetch };
+const TYPES: Record<DebugAccess, AccessType> = {
+  read: AccessType.Read,
+  write: AccessType.Write,
+  fetch: AccessType.Fetch,
+};
 
 /** Translates `va` in `regime` without side effects; see the file comment. */
 export function debugTranslate(
-  cpu: Cpu, va: bigint, regime: DebugRegime, access: DebugAccess = 'read', opts: { el0?: boolean } = {},
+  cpu: Cpu,
+  va: bigint,
+  regime: DebugRegime,
+  access: DebugAccess = 'read',
+  opts: { el0?: boolean } = {},
 ): DebugTranslation {
   const levels: WalkLevel[] = [];
   const tr = new Translator(cpu, true, levels);
@@ -131,26 +161,54 @@ export function debugTranslate(
   if (regime === 'ipa') {
     const t = tr.translateStage2(va, acc);
     return {
-      regime: 'stage 2', va, ipa: Number(va), pa: t.pa >= 0 ? t.pa : null, fault: fault(t.fault), levels,
-      stage1: null, stage2: leaf(t.s2, 2),
+      regime: 'stage 2',
+      va,
+      ipa: Number(va),
+      pa: t.pa >= 0 ? t.pa : null,
+      fault: fault(t.fault),
+      levels,
+      stage1: null,
+      stage2: leaf(t.s2, 2),
     };
   }
-  const r = regime === 'el1' ? Regime.EL10
-    : regime === 'el20' ? Regime.EL20
-    : regime === 'el2' ? translationRegime(cpu, 2)
-    : translationRegime(cpu, cpu.ps.el);
+  const r =
+    regime === 'el1'
+      ? Regime.EL10
+      : regime === 'el20'
+        ? Regime.EL20
+        : regime === 'el2'
+          ? translationRegime(cpu, 2)
+          : translationRegime(cpu, cpu.ps.el);
   const s2 = r === Regime.EL10 && stage2Enabled(cpu);
   const t = tr.translate(r, va, acc, s2 ? Stage2Use.Full : Stage2Use.None);
   return {
-    regime: REGIME_NAMES[r], va, ipa: s2 && t.ipa >= 0 ? t.ipa : null, pa: t.pa >= 0 ? t.pa : null,
-    fault: fault(t.fault), levels, stage1: leaf(t.s1, 1), stage2: leaf(t.s2, 2),
+    regime: REGIME_NAMES[r],
+    va,
+    ipa: s2 && t.ipa >= 0 ? t.ipa : null,
+    pa: t.pa >= 0 ? t.pa : null,
+    fault: fault(t.fault),
+    levels,
+    stage1: leaf(t.s1, 1),
+    stage2: leaf(t.s2, 2),
   };
 }
 
 /** Stage-2 parameters as the debugger shows them (VTCR_EL2 decoded). */
-export function describeStage2(cpu: Cpu): { enabled: boolean; granule: number; inputBits: number; startLevel: number; base: number } {
+export function describeStage2(cpu: Cpu): {
+  enabled: boolean;
+  granule: number;
+  inputBits: number;
+  startLevel: number;
+  base: number;
+} {
   const p = s2Params(cpu);
-  return { enabled: p.enabled, granule: 2 ** p.granuleBits, inputBits: p.inputSize, startLevel: p.startLevel, base: p.base };
+  return {
+    enabled: p.enabled,
+    granule: 2 ** p.granuleBits,
+    inputBits: p.inputSize,
+    startLevel: p.startLevel,
+    base: p.base,
+  };
 }
 
 /** A TLB entry the current tables no longer produce: a missing TLBI, or a pending one. */
@@ -179,9 +237,12 @@ export function staleTlbEntries(cpu: Cpu): StaleEntry[] {
     const regime: DebugRegime = e.regime === Regime.EL10 ? 'el1' : e.regime === Regime.EL20 ? 'el20' : 'el2';
     const w = debugTranslate(cpu, e.va, regime, e.fetch ? 'fetch' : 'read');
     const both = (p: number): string => `${rwx(p, PERM_SHIFT_EL0)} ${rwx(p, PERM_SHIFT_PRIV)}`;
-    const walkPerms = w.stage1 !== null || w.stage2 !== null
-      ? both((w.stage1 ? permsOf(w.stage1) : 0x1ff) & (w.stage2 ? permsOf(w.stage2) : 0x1ff))
-      : w.pa !== null ? both(0x1ff) : null;
+    const walkPerms =
+      w.stage1 !== null || w.stage2 !== null
+        ? both((w.stage1 ? permsOf(w.stage1) : 0x1ff) & (w.stage2 ? permsOf(w.stage2) : 0x1ff))
+        : w.pa !== null
+          ? both(0x1ff)
+          : null;
     const cachedPerms = both(e.perms);
     if (w.pa === e.pa && walkPerms === cachedPerms) continue;
     out.push({ entry: e, regime: name, walkPa: w.pa, walkFault: w.fault, cachedPerms, walkPerms });
@@ -192,5 +253,5 @@ export function staleTlbEntries(cpu: Cpu): StaleEntry[] {
 /** The PERM mask of a debugger leaf, back from its rwx strings. */
 function permsOf(l: DebugLeaf): number {
   const bits = (t: string): number => (t[0] === 'r' ? 1 : 0) | (t[1] === 'w' ? 2 : 0) | (t[2] === 'x' ? 4 : 0);
-  return bits(l.el0) << PERM_SHIFT_EL0 | bits(l.privileged) << PERM_SHIFT_PRIV;
+  return (bits(l.el0) << PERM_SHIFT_EL0) | (bits(l.privileged) << PERM_SHIFT_PRIV);
 }

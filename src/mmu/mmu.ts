@@ -34,7 +34,14 @@ import { ArchException, EC, defaultTargetEL } from '../cpu/exceptions.js';
 import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
 import { Regime, translationRegime, e1Regime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
-  AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, PERM_SHIFT_PAN, type TranslationFault, type Translation,
+  AccessType,
+  Translator,
+  Stage2Use,
+  PERM_SHIFT_EL0,
+  PERM_SHIFT_PRIV,
+  PERM_SHIFT_PAN,
+  type TranslationFault,
+  type Translation,
 } from './walk.js';
 
 export { AccessType, FSC } from './walk.js';
@@ -57,8 +64,17 @@ const HCR_CONTEXT_BITS = 0x0800_1005;
 
 /** What refreshContext computed for one EL, valid while `epoch` and the HCR bits hold. */
 interface ElContext {
-  epoch: number; hcr: number; e2h: boolean; regime: Regime; s2on: boolean; privShift: number; unprivShift: number;
-  panApplies: boolean; ctx: number; gctx: number; salt: number;
+  epoch: number;
+  hcr: number;
+  e2h: boolean;
+  regime: Regime;
+  s2on: boolean;
+  privShift: number;
+  unprivShift: number;
+  panApplies: boolean;
+  ctx: number;
+  gctx: number;
+  salt: number;
 }
 
 interface Context {
@@ -91,9 +107,18 @@ export interface TlbEntry {
 /** Registers whose writes change the translation context, by SysregSpec.id: one array load per MSR. */
 const CONTEXT_REG = new Uint8Array(SYSREGS.length);
 for (const name of [
-  'SCTLR_EL1', 'SCTLR_EL2', 'TCR_EL1', 'TCR_EL2', 'TTBR0_EL1', 'TTBR1_EL1', 'TTBR0_EL2', 'TTBR1_EL2',
-  'VTCR_EL2', 'VTTBR_EL2',
-]) CONTEXT_REG[specOf(name).id] = 1;
+  'SCTLR_EL1',
+  'SCTLR_EL2',
+  'TCR_EL1',
+  'TCR_EL2',
+  'TTBR0_EL1',
+  'TTBR1_EL1',
+  'TTBR0_EL2',
+  'TTBR1_EL2',
+  'VTCR_EL2',
+  'VTTBR_EL2',
+])
+  CONTEXT_REG[specOf(name).id] = 1;
 
 export class Mmu {
   private readonly tagLo = new Int32Array(TLB_ENTRIES);
@@ -118,8 +143,17 @@ export class Mmu {
   /** Bumped by translation-register writes, TLB maintenance and flushes: invalidates elCache. */
   private epoch = 0;
   private readonly elCache: ElContext[] = [0, 1, 2].map(() => ({
-    epoch: -1, hcr: 0, e2h: false, regime: Regime.EL2, s2on: false, privShift: 0, unprivShift: 0,
-    panApplies: false, ctx: -1, gctx: -1, salt: 0,
+    epoch: -1,
+    hcr: 0,
+    e2h: false,
+    regime: Regime.EL2,
+    s2on: false,
+    privShift: 0,
+    unprivShift: 0,
+    panApplies: false,
+    ctx: -1,
+    gctx: -1,
+    salt: 0,
   }));
   private readonly contexts = new Map<string, Context>();
   private readonly translator: Translator;
@@ -161,7 +195,15 @@ export class Mmu {
     return this.translateSlow(va, type, syndrome, unprivileged, lo, hi, idx);
   }
 
-  private translateSlow(va: bigint, type: AccessType, syndrome: number, unpriv: boolean, lo: number, hi: number, idx: number): number {
+  private translateSlow(
+    va: bigint,
+    type: AccessType,
+    syndrome: number,
+    unpriv: boolean,
+    lo: number,
+    hi: number,
+    idx: number,
+  ): number {
     if (this.ctx < 0) {
       this.refreshContext();
       return this.translate(va, type, syndrome, unpriv);
@@ -169,7 +211,12 @@ export class Mmu {
     let sh = unpriv ? this.unprivShift : this.privShift;
     if (sh === PERM_SHIFT_PRIV && this.panApplies && this.cpu.ps.pan !== 0) sh = PERM_SHIFT_PAN;
     this.walks++;
-    const t = this.translator.translate(this.regime, va, { type, permShift: sh, check: true }, this.s2on ? Stage2Use.Full : Stage2Use.None);
+    const t = this.translator.translate(
+      this.regime,
+      va,
+      { type, permShift: sh, check: true },
+      this.s2on ? Stage2Use.Full : Stage2Use.None,
+    );
     if (t.fault !== null) throw this.faultException(t.fault, va, type, syndrome);
     this.fill(idx, lo, hi, t);
     return t.pa;
@@ -194,15 +241,29 @@ export class Mmu {
     const hcrBits = cpu.hcr & HCR_CONTEXT_BITS;
     const cached = this.elCache[el]!;
     if (cached.epoch === this.epoch && cached.hcr === hcrBits && cached.e2h === cpu.e2h) {
-      this.regime = cached.regime; this.s2on = cached.s2on; this.privShift = cached.privShift;
-      this.unprivShift = cached.unprivShift; this.panApplies = cached.panApplies;
-      this.ctx = cached.ctx; this.gctx = cached.gctx; this.salt = cached.salt;
+      this.regime = cached.regime;
+      this.s2on = cached.s2on;
+      this.privShift = cached.privShift;
+      this.unprivShift = cached.unprivShift;
+      this.panApplies = cached.panApplies;
+      this.ctx = cached.ctx;
+      this.gctx = cached.gctx;
+      this.salt = cached.salt;
       return;
     }
     this.computeContext(el);
     Object.assign(cached, {
-      epoch: this.epoch, hcr: hcrBits, e2h: cpu.e2h, regime: this.regime, s2on: this.s2on, privShift: this.privShift,
-      unprivShift: this.unprivShift, panApplies: this.panApplies, ctx: this.ctx, gctx: this.gctx, salt: this.salt,
+      epoch: this.epoch,
+      hcr: hcrBits,
+      e2h: cpu.e2h,
+      regime: this.regime,
+      s2on: this.s2on,
+      privShift: this.privShift,
+      unprivShift: this.unprivShift,
+      panApplies: this.panApplies,
+      ctx: this.ctx,
+      gctx: this.gctx,
+      salt: this.salt,
     });
   }
 
@@ -224,7 +285,8 @@ export class Mmu {
     const el2 = regime !== Regime.EL10;
     const vmid = regime === Regime.EL10 ? currentVmid(cpu) : -1;
     const parts = [
-      regime, cpu.hcr & HCR_CONTEXT_BITS,
+      regime,
+      cpu.hcr & HCR_CONTEXT_BITS,
       cpu.e2h ? 1 : 0,
       sr[el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & 0x8_0001n, // M, WXN
       sr[el2 ? SR.TCR_EL2! : SR.TCR_EL1!]!,
@@ -256,9 +318,8 @@ export class Mmu {
   abort(va: bigint, type: AccessType, fsc: number, extraIss = 0): ArchException {
     const target = defaultTargetEL(this.cpu);
     const same = target === this.cpu.ps.el;
-    const ec = type === AccessType.Fetch
-      ? (same ? EC.IABORT_SAME : EC.IABORT_LOWER)
-      : (same ? EC.DABORT_SAME : EC.DABORT_LOWER);
+    const ec =
+      type === AccessType.Fetch ? (same ? EC.IABORT_SAME : EC.IABORT_LOWER) : same ? EC.DABORT_SAME : EC.DABORT_LOWER;
     const wnr = type === AccessType.Write ? 1 << 6 : 0;
     return new ArchException(target, ec, fsc | wnr | extraIss, va);
   }
@@ -287,10 +348,17 @@ export class Mmu {
   // --- context changes and TLB maintenance --------------------------------------
 
   /** Exception entry/return or an HCR_EL2 write: the regime may have changed. */
-  contextChanged(): void { this.ctx = -1; this.gctx = -1; this.generation++; }
+  contextChanged(): void {
+    this.ctx = -1;
+    this.gctx = -1;
+    this.generation++;
+  }
 
   /** The registers or the TLB changed: recompute the context, also for the ELs elCache remembers. */
-  private registersChanged(): void { this.contextChanged(); this.epoch++; }
+  private registersChanged(): void {
+    this.contextChanged();
+    this.epoch++;
+  }
 
   /** A system register was written: translation registers change the context. */
   controlWritten(s: SysregSpec): void {
@@ -324,7 +392,9 @@ export class Mmu {
   }
 
   /** TLBI VMALLE1(IS): every stage-1 entry of the current VMID (or of the host's EL2&0). */
-  tlbiVmallE1(): void { this.retire(this.matchVmid(e1Regime(this.cpu))); }
+  tlbiVmallE1(): void {
+    this.retire(this.matchVmid(e1Regime(this.cpu)));
+  }
 
   /** TLBI ASIDE1(IS): the non-global entries of one ASID. */
   tlbiAsidE1(xt: bigint): void {
@@ -347,13 +417,19 @@ export class Mmu {
   }
 
   /** TLBI ALLE2(IS): every EL2 and EL2&0 entry. */
-  tlbiAllE2(): void { this.retire((c) => c.regime !== Regime.EL10); }
+  tlbiAllE2(): void {
+    this.retire((c) => c.regime !== Regime.EL10);
+  }
 
   /** TLBI ALLE1(IS): every EL1&0 entry of every VMID. */
-  tlbiAllE1(): void { this.retire((c) => c.regime === Regime.EL10); }
+  tlbiAllE1(): void {
+    this.retire((c) => c.regime === Regime.EL10);
+  }
 
   /** TLBI VMALLS12E1(IS) and IPAS2(L)E1(IS): every EL1&0 entry of the current VMID. */
-  tlbiVmallS12E1(): void { this.retire(this.matchVmid(Regime.EL10)); }
+  tlbiVmallS12E1(): void {
+    this.retire(this.matchVmid(Regime.EL10));
+  }
 
   /** The ASID of a TLBI operand (Xt[63:48]), cut to the regime's ASID size. */
   private asidOperand(regime: Regime, xt: bigint): number {
@@ -398,8 +474,12 @@ export class Mmu {
       out.push({
         va: (BigInt(this.tagHi[i]! >>> 0) << 32n) | BigInt(this.tagLo[i]! >>> 0),
         pa: this.pageBase[i]!,
-        regime: c.regime, vmid: c.vmid >= 0 ? c.vmid : null, asid: c.asid >= 0 ? c.asid : null,
-        perms: this.perms[i]!, fetch: i >= TLB_SIZE, current: c.id === this.ctx || c.id === this.gctx,
+        regime: c.regime,
+        vmid: c.vmid >= 0 ? c.vmid : null,
+        asid: c.asid >= 0 ? c.asid : null,
+        perms: this.perms[i]!,
+        fetch: i >= TLB_SIZE,
+        current: c.id === this.ctx || c.id === this.gctx,
       });
     }
     return out;

@@ -3,7 +3,11 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { SR, HCR } from '../sysregs/registry.js';
 
-export const enum Regime { EL10 = 0, EL2 = 1, EL20 = 2 }
+export const enum Regime {
+  EL10 = 0,
+  EL2 = 1,
+  EL20 = 2,
+}
 export const REGIME_NAMES = ['EL1&0', 'EL2', 'EL2&0'] as const;
 
 /** The PA size this PE implements: 48 bits (ID_AA64MMFR0_EL1.PARange = 0b0101). */
@@ -61,14 +65,22 @@ const FSC_TRANSLATION = 0x04;
 
 /** Output-size encodings of TCR.IPS / TCR_EL2.PS / VTCR_EL2.PS, capped at the implemented PA size. */
 const PS_BITS = [32, 36, 40, 42, 44, 48, 52, 52];
-export function decodePS(ps: number): number { return Math.min(PS_BITS[ps & 7]!, PA_BITS); }
+export function decodePS(ps: number): number {
+  return Math.min(PS_BITS[ps & 7]!, PA_BITS);
+}
 
 /** TG0 encodings (TCR.TG0, VTCR.TG0): 00 4K, 01 64K, 10 16K; a reserved value is treated as 4K. */
-function tg0Bits(tg: number): number { return tg === 1 ? 16 : tg === 2 ? 14 : 12; }
+function tg0Bits(tg: number): number {
+  return tg === 1 ? 16 : tg === 2 ? 14 : 12;
+}
 /** TG1 encodings: 01 16K, 10 4K, 11 64K; reserved (00) is treated as 4K. */
-function tg1Bits(tg: number): number { return tg === 1 ? 14 : tg === 3 ? 16 : 12; }
+function tg1Bits(tg: number): number {
+  return tg === 1 ? 14 : tg === 3 ? 16 : 12;
+}
 
-function clampTxSZ(t: number): number { return t < 16 ? 16 : t > 39 ? 39 : t; }
+function clampTxSZ(t: number): number {
+  return t < 16 ? 16 : t > 39 ? 39 : t;
+}
 
 /** The level whose lookup resolves the top bits of a stage-1 input address. */
 function s1StartLevel(inputSize: number, g: number): number {
@@ -79,7 +91,7 @@ function s1StartLevel(inputSize: number, g: number): number {
 function baseAddress(reg: bigint, lowBit: number): number {
   const hi = Number((reg >> 32n) & 0xffffn);
   const lo = Number(reg & 0xffff_ffffn);
-  const loMasked = lowBit >= 32 ? 0 : (lo - (lo % 2 ** lowBit));
+  const loMasked = lowBit >= 32 ? 0 : lo - (lo % 2 ** lowBit);
   return hi * 2 ** 32 + loMasked;
 }
 
@@ -109,7 +121,14 @@ export function s1Params(cpu: Cpu, regime: Regime, va: bigint): { p: StageParams
   if (regime === Regime.EL10 && (cpu.hcr & ((1 << HCR.DC) | (1 << HCR.TGE))) !== 0) enabled = false;
   const wxn = ((sctlr >>> 19) & 1) === 1;
 
-  let upper: boolean, tbi: boolean, txsz: number, g: number, epd: boolean, outputSize: number, ttbr: bigint, asid = -1;
+  let upper: boolean,
+    tbi: boolean,
+    txsz: number,
+    g: number,
+    epd: boolean,
+    outputSize: number,
+    ttbr: bigint,
+    asid = -1;
   if (regime === Regime.EL2) {
     upper = false;
     tbi = ((tcrLo >>> 20) & 1) === 1;
@@ -143,12 +162,24 @@ export function s1Params(cpu: Cpu, regime: Regime, va: bigint): { p: StageParams
   const configFault = enabled && (outOfRange || epd) ? FSC_TRANSLATION : -1;
 
   const base = baseAddress(ttbr, Math.max(tableSizeBits(inputSize, g, startLevel), 1));
-  const baseOutOfRange = outputSize < 48 && ((ttbr & MASK48) >> BigInt(outputSize)) !== 0n;
+  const baseOutOfRange = outputSize < 48 && (ttbr & MASK48) >> BigInt(outputSize) !== 0n;
   const ia = Number(va & ((1n << BigInt(inputSize)) - 1n));
   return {
     p: {
-      stage: 1, regime, enabled, granuleBits: g, inputSize, startLevel, base, baseOutOfRange, outputSize,
-      twoPriv: regime !== Regime.EL2, wxn, mair, asid, configFault,
+      stage: 1,
+      regime,
+      enabled,
+      granuleBits: g,
+      inputSize,
+      startLevel,
+      base,
+      baseOutOfRange,
+      outputSize,
+      twoPriv: regime !== Regime.EL2,
+      wxn,
+      mair,
+      asid,
+      configFault,
     },
     ia,
     topMask: tbi ? TOP55 : ALL64,
@@ -180,13 +211,24 @@ export function s2Params(cpu: Cpu): StageParams {
   const start = s2StartLevel((vtcr >>> 6) & 3, g, inputSize);
   const startLevel = start < 0 ? 0 : start;
   return {
-    stage: 2, regime: Regime.EL10, enabled: stage2Enabled(cpu), granuleBits: g, inputSize, startLevel,
+    stage: 2,
+    regime: Regime.EL10,
+    enabled: stage2Enabled(cpu),
+    granuleBits: g,
+    inputSize,
+    startLevel,
     base: baseAddress(vttbr, Math.max(tableSizeBits(inputSize, g, startLevel), 1)),
-    baseOutOfRange: outputSize < 48 && ((vttbr & MASK48) >> BigInt(outputSize)) !== 0n,
-    outputSize, twoPriv: false, wxn: false, mair: 0n, asid: -1,
+    baseOutOfRange: outputSize < 48 && (vttbr & MASK48) >> BigInt(outputSize) !== 0n,
+    outputSize,
+    twoPriv: false,
+    wxn: false,
+    mair: 0n,
+    asid: -1,
     configFault: start < 0 ? FSC_TRANSLATION : -1,
   };
 }
 
 /** VTTBR_EL2.VMID (8 bits: ID_AA64MMFR1_EL1.VMIDBits = 0). */
-export function currentVmid(cpu: Cpu): number { return Number((cpu.sr[SR.VTTBR_EL2!]! >> 48n) & 0xffn); }
+export function currentVmid(cpu: Cpu): number {
+  return Number((cpu.sr[SR.VTTBR_EL2!]! >> 48n) & 0xffn);
+}

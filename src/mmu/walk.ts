@@ -8,12 +8,21 @@ import { BusError } from '../board/bus.js';
 import { type StageParams, type Regime, PA_BITS, s1Params, s2Params } from './regime.js';
 
 /** Access kinds, in the order of their permission bits. */
-export const enum AccessType { Read = 0, Write = 1, Fetch = 2 }
+export const enum AccessType {
+  Read = 0,
+  Write = 1,
+  Fetch = 2,
+}
 
 /** Fault status codes (DFSC/IFSC) without the level. */
 export const FSC = {
-  ADDRESS_SIZE: 0x00, TRANSLATION: 0x04, ACCESS_FLAG: 0x08, PERMISSION: 0x0c, SYNC_EXTERNAL: 0x10,
-  SYNC_EXTERNAL_WALK: 0x14, ALIGNMENT: 0x21,
+  ADDRESS_SIZE: 0x00,
+  TRANSLATION: 0x04,
+  ACCESS_FLAG: 0x08,
+  PERMISSION: 0x0c,
+  SYNC_EXTERNAL: 0x10,
+  SYNC_EXTERNAL_WALK: 0x14,
+  ALIGNMENT: 0x21,
 } as const;
 
 /**
@@ -95,7 +104,11 @@ function untranslated(): Translation {
 }
 
 /** How stage 2 takes part in a translation. */
-export const enum Stage2Use { None = 0, WalksOnly = 1, Full = 2 }
+export const enum Stage2Use {
+  None = 0,
+  WalksOnly = 1,
+  Full = 2,
+}
 
 /** An access as the permission checks see it. */
 export interface AccessDesc {
@@ -122,16 +135,25 @@ function s1Perms(p: StageParams, lo: number, hi: number, apTable: number, uxnTab
   let pw = ap2 ^ 1;
   let ur = ap1;
   let uw = ap1 & (ap2 ^ 1);
-  if (apTable & 1) { ur = 0; uw = 0; }
-  if (apTable & 2) { pw = 0; uw = 0; }
+  if (apTable & 1) {
+    ur = 0;
+    uw = 0;
+  }
+  if (apTable & 2) {
+    pw = 0;
+    uw = 0;
+  }
   // Locations writable at EL0 are never executable at the privileged level.
   let px = pxn | pxnTable | uw ? 0 : 1;
   let ux = xn | uxnTable ? 0 : 1;
-  if (p.wxn) { if (pw) px = 0; if (uw) ux = 0; }
+  if (p.wxn) {
+    if (pw) px = 0;
+    if (uw) ux = 0;
+  }
   const priv = 1 | (pw << 1) | (px << 2);
   // PAN: privileged data accesses to EL0-readable locations fail.
-  const pan = ur ? (px << 2) : priv;
-  return (ur | (uw << 1) | (ux << 2)) | (priv << PERM_SHIFT_PRIV) | (pan << PERM_SHIFT_PAN);
+  const pan = ur ? px << 2 : priv;
+  return ur | (uw << 1) | (ux << 2) | (priv << PERM_SHIFT_PRIV) | (pan << PERM_SHIFT_PAN);
 }
 
 /** Stage-2 permissions: S2AP[1:0] (bit 6 read, bit 7 write) and XN (bit 54), the same for EL0 and EL1. */
@@ -152,7 +174,14 @@ function blockAllowed(g: number, level: number): boolean {
 }
 
 /** A successful walk's leaf, before the permission check. */
-interface Leaf { level: number; lo: number; hi: number; oa: number; sizeBits: number; perms: number }
+interface Leaf {
+  level: number;
+  lo: number;
+  hi: number;
+  oa: number;
+  sizeBits: number;
+  perms: number;
+}
 
 export class Translator {
   /** The descriptor read by readDesc. */
@@ -167,7 +196,11 @@ export class Translator {
    *        reads as an external abort instead of touching a device.
    * @param record where to append each descriptor read, or null.
    */
-  constructor(private readonly cpu: Cpu, private readonly sideEffectFree: boolean, public record: WalkLevel[] | null = null) {}
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly sideEffectFree: boolean,
+    public record: WalkLevel[] | null = null,
+  ) {}
 
   /** Reads the 64-bit descriptor at `pa` into lo/hi; false on an external abort. */
   private readDesc(pa: number): boolean {
@@ -208,7 +241,9 @@ export class Translator {
     const outLimit = 2 ** p.outputSize;
     let level = p.startLevel;
     let table = p.base;
-    let apTable = 0, uxnTable = 0, pxnTable = 0;
+    let apTable = 0,
+      uxnTable = 0,
+      pxnTable = 0;
     for (;;) {
       const shift = g + stride * (3 - level);
       const bits = level === p.startLevel ? p.inputSize - shift : stride;
@@ -224,15 +259,21 @@ export class Translator {
       if (!this.readDesc(descPA)) {
         return this.fault(FSC.SYNC_EXTERNAL_WALK, level, forS1Walk ? 2 : stage, forS1Walk, faultIpa);
       }
-      const lo = this.lo >>> 0, hi = this.hi >>> 0;
+      const lo = this.lo >>> 0,
+        hi = this.hi >>> 0;
       const valid = (lo & 1) === 1;
       const isTable = valid && (lo & 2) !== 0 && level < 3;
       const isLeaf = valid && (level === 3 ? (lo & 2) !== 0 : (lo & 2) === 0 && blockAllowed(g, level));
       if (this.record !== null) {
         this.record.push({
-          stage: forS1Walk ? 2 : stage, level, tableAddress: table, descriptorAddress: descAddr, descriptorPA: descPA,
+          stage: forS1Walk ? 2 : stage,
+          level,
+          tableAddress: table,
+          descriptorAddress: descAddr,
+          descriptorPA: descPA,
           descriptor: (BigInt(hi) << 32n) | BigInt(lo),
-          kind: isTable ? 'table' : isLeaf ? (level === 3 ? 'page' : 'block') : 'invalid', forS1Walk,
+          kind: isTable ? 'table' : isLeaf ? (level === 3 ? 'page' : 'block') : 'invalid',
+          forS1Walk,
         });
       }
       if (!isTable && !isLeaf) return this.fault(FSC.TRANSLATION, level, stage, forS1Walk, faultIpa);
@@ -293,7 +334,10 @@ export class Translator {
       out.ipa = Number(va & PA_MASK);
     } else {
       const leaf = this.walk(p, ia, false, -1);
-      if ('fsc' in leaf) { out.fault = leaf; return out; }
+      if ('fsc' in leaf) {
+        out.fault = leaf;
+        return out;
+      }
       out.ipa = leaf.oa;
       perms = leaf.perms;
       const attrIndx = (leaf.lo >>> 2) & 7;
@@ -301,9 +345,15 @@ export class Translator {
       out.global = !nG;
       out.sizeBits = leaf.sizeBits;
       out.s1 = {
-        level: leaf.level, descriptor: (BigInt(leaf.hi) << 32n) | BigInt(leaf.lo), sizeBits: leaf.sizeBits,
-        memAttr: Number((p.mair >> BigInt(8 * attrIndx)) & 0xffn), attrIndx, sh: (leaf.lo >>> 8) & 3, nG,
-        contiguous: ((leaf.hi >>> 20) & 1) === 1, perms,
+        level: leaf.level,
+        descriptor: (BigInt(leaf.hi) << 32n) | BigInt(leaf.lo),
+        sizeBits: leaf.sizeBits,
+        memAttr: Number((p.mair >> BigInt(8 * attrIndx)) & 0xffn),
+        attrIndx,
+        sh: (leaf.lo >>> 8) & 3,
+        nG,
+        contiguous: ((leaf.hi >>> 20) & 1) === 1,
+        perms,
       };
       if (acc.check && ((perms >>> (acc.permShift + acc.type)) & 1) === 0) {
         const f = this.fault(FSC.PERMISSION, leaf.level, 1, false, -1);
@@ -328,15 +378,21 @@ export class Translator {
   private finishStage2(out: Translation, s1perms: number, type: AccessType): void {
     this.lastLeaf = null;
     const r = this.stage2(out.ipa, type, false);
-    const leaf2 = 'fsc' in r ? (r.fsc & 0x3c) === FSC.PERMISSION ? this.lastLeaf : null : r;
+    const leaf2 = 'fsc' in r ? ((r.fsc & 0x3c) === FSC.PERMISSION ? this.lastLeaf : null) : r;
     if ('fsc' in r) out.fault = r;
     if (leaf2 === null) return;
     out.pa = leaf2.oa;
     out.perms = s1perms & leaf2.perms;
     out.s2 = {
-      level: leaf2.level, descriptor: (BigInt(leaf2.hi) << 32n) | BigInt(leaf2.lo), sizeBits: leaf2.sizeBits,
-      memAttr: (leaf2.lo >>> 2) & 0xf, attrIndx: 0, sh: (leaf2.lo >>> 8) & 3, nG: false,
-      contiguous: ((leaf2.hi >>> 20) & 1) === 1, perms: leaf2.perms,
+      level: leaf2.level,
+      descriptor: (BigInt(leaf2.hi) << 32n) | BigInt(leaf2.lo),
+      sizeBits: leaf2.sizeBits,
+      memAttr: (leaf2.lo >>> 2) & 0xf,
+      attrIndx: 0,
+      sh: (leaf2.lo >>> 8) & 3,
+      nG: false,
+      contiguous: ((leaf2.hi >>> 20) & 1) === 1,
+      perms: leaf2.perms,
     };
   }
 

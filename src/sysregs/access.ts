@@ -6,7 +6,11 @@ import { SPECIAL, type SpecialAccess } from './special.js';
 import { type SysregSpec, specOf, SYSREGS, SR, OTHER_TRAP, EL0_CONTROL } from './registry.js';
 
 /** ESR ISS for a trapped MSR/MRS/System instruction (EC 0x18). */
-export function sysTrapIss(s: { op0: number; op1: number; crn: number; crm: number; op2: number }, rt: number, read: boolean): number {
+export function sysTrapIss(
+  s: { op0: number; op1: number; crn: number; crm: number; op2: number },
+  rt: number,
+  read: boolean,
+): number {
   return (s.op0 << 20) | (s.op2 << 17) | (s.op1 << 14) | (s.crn << 10) | (rt << 5) | (s.crm << 1) | (read ? 1 : 0);
 }
 
@@ -16,15 +20,21 @@ const aliasTarget: (SysregSpec | undefined)[] = SYSREGS.map((s) => (s.aliasOf ? 
 const writeMask: (bigint | undefined)[] = SYSREGS.map((s) => s.writable);
 const SP_EL0_ID = specOf('SP_EL0').id;
 
-const MDCR_TDE = 1n << 8n, MDCR_TDA = 1n << 9n, MDCR_TDOSA = 1n << 10n;
+const MDCR_TDE = 1n << 8n,
+  MDCR_TDA = 1n << 9n,
+  MDCR_TDOSA = 1n << 10n;
 const CPTR_TCPAC = 1n << 31n;
 
 /** The SCTLR/CNTKCTL bit an EL0 access needs, by EL0_CONTROL code (index 0 unused). */
 const EL0_BITS: readonly number[] = (() => {
   const b: number[] = [];
-  b[EL0_CONTROL.UMA] = 1 << 9; b[EL0_CONTROL.UCT] = 1 << 15;
-  b[EL0_CONTROL.EL0PCTEN] = 1; b[EL0_CONTROL.EL0VCTEN] = 2; b[EL0_CONTROL.EL0CTEN] = 3;
-  b[EL0_CONTROL.EL0PTEN] = 1 << 9; b[EL0_CONTROL.EL0VTEN] = 1 << 8;
+  b[EL0_CONTROL.UMA] = 1 << 9;
+  b[EL0_CONTROL.UCT] = 1 << 15;
+  b[EL0_CONTROL.EL0PCTEN] = 1;
+  b[EL0_CONTROL.EL0VCTEN] = 2;
+  b[EL0_CONTROL.EL0CTEN] = 3;
+  b[EL0_CONTROL.EL0PTEN] = 1 << 9;
+  b[EL0_CONTROL.EL0VTEN] = 1 << 8;
   return b;
 })();
 
@@ -47,7 +57,7 @@ function otherTrapped(cpu: Cpu, traps: number): boolean {
   if ((traps & (OTHER_TRAP.EL1PCTEN | OTHER_TRAP.EL1PCEN)) !== 0) {
     // CNTHCTL_EL2 layout: EL1PCTEN bit 0 / EL1PCEN bit 1 with E2H=0; EL1PCTEN bit 10 / EL1PTEN bit 11 with E2H=1.
     const counter = (traps & OTHER_TRAP.EL1PCTEN) !== 0;
-    const bit = cpu.e2h ? (counter ? 10n : 11n) : (counter ? 0n : 1n);
+    const bit = cpu.e2h ? (counter ? 10n : 11n) : counter ? 0n : 1n;
     if (((cpu.sr[SR.CNTHCTL_EL2!]! >> bit) & 1n) === 0n) return true;
   }
   return false;
@@ -75,7 +85,10 @@ export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number
     throw new ArchException(defaultTargetEL(cpu), EC.SYS, sysTrapIss(s, rt, read));
   }
   if (el < 2 && !host) {
-    if (((read ? s.trapRead : s.trapWrite) & cpu.hcr) !== 0 || (s.otherTraps !== 0 && otherTrapped(cpu, s.otherTraps))) {
+    if (
+      ((read ? s.trapRead : s.trapWrite) & cpu.hcr) !== 0 ||
+      (s.otherTraps !== 0 && otherTrapped(cpu, s.otherTraps))
+    ) {
       throw new ArchException(2, EC.SYS, sysTrapIss(s, rt, read));
     }
   }
@@ -97,10 +110,17 @@ export function writeSysreg(cpu: Cpu, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];
   if (mask !== undefined) v &= mask;
   const sp = special[s.id];
-  if (sp?.write) { sp.write(cpu, v); cpu.mmu.controlWritten(s); return; }
+  if (sp?.write) {
+    sp.write(cpu, v);
+    cpu.mmu.controlWritten(s);
+    return;
+  }
   if (sp?.read) return; // a computed read-only value: writes are ignored
   const a = aliasTarget[s.id];
-  if (a !== undefined) { writeSysreg(cpu, a, v); return; }
+  if (a !== undefined) {
+    writeSysreg(cpu, a, v);
+    return;
+  }
   cpu.sr[s.slot] = v;
   cpu.mmu.controlWritten(s);
 }

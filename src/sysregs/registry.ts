@@ -3,9 +3,40 @@
 import { SYSREG_ROWS, type Trap, type El0Control, type SysregRow } from './table.js';
 
 export const HCR = {
-  VM: 0, SWIO: 1, FMO: 3, IMO: 4, AMO: 5, VF: 6, VI: 7, VSE: 8, FB: 9, BSU: 10, DC: 12, TWI: 13, TWE: 14, TID0: 15,
-  TID1: 16, TID2: 17, TID3: 18, TSC: 19, TIDCP: 20, TACR: 21, TSW: 22, TPCP: 23, TPU: 24, TTLB: 25, TVM: 26,
-  TGE: 27, TDZ: 28, HCD: 29, TRVM: 30, RW: 31, CD: 32, ID: 33, E2H: 34, TLOR: 35,
+  VM: 0,
+  SWIO: 1,
+  FMO: 3,
+  IMO: 4,
+  AMO: 5,
+  VF: 6,
+  VI: 7,
+  VSE: 8,
+  FB: 9,
+  BSU: 10,
+  DC: 12,
+  TWI: 13,
+  TWE: 14,
+  TID0: 15,
+  TID1: 16,
+  TID2: 17,
+  TID3: 18,
+  TSC: 19,
+  TIDCP: 20,
+  TACR: 21,
+  TSW: 22,
+  TPCP: 23,
+  TPU: 24,
+  TTLB: 25,
+  TVM: 26,
+  TGE: 27,
+  TDZ: 28,
+  HCD: 29,
+  TRVM: 30,
+  RW: 31,
+  CD: 32,
+  ID: 33,
+  E2H: 34,
+  TLOR: 35,
 } as const;
 
 /** Trap controls outside HCR_EL2, as bits of SysregSpec.otherTraps. */
@@ -13,7 +44,13 @@ export const OTHER_TRAP = { TCPAC: 1, TDA: 2, TDOSA: 4, EL1PCTEN: 8, EL1PCEN: 16
 
 /** EL0 access controls as small numbers (SysregSpec.el0Control); 0: none needed. */
 export const EL0_CONTROL: Readonly<Record<El0Control, number>> = {
-  UMA: 1, UCT: 2, EL0PCTEN: 3, EL0VCTEN: 4, EL0CTEN: 5, EL0PTEN: 6, EL0VTEN: 7,
+  UMA: 1,
+  UCT: 2,
+  EL0PCTEN: 3,
+  EL0VCTEN: 4,
+  EL0CTEN: 5,
+  EL0PTEN: 6,
+  EL0VTEN: 7,
 };
 
 export interface SysregSpec extends SysregRow {
@@ -21,7 +58,11 @@ export interface SysregSpec extends SysregRow {
   readonly id: number;
   /** op0:op1:CRn:CRm:op2 packed as in the MRS/MSR instruction bits [20:5]. */
   readonly key: number;
-  readonly op0: number; readonly op1: number; readonly crn: number; readonly crm: number; readonly op2: number;
+  readonly op0: number;
+  readonly op1: number;
+  readonly crn: number;
+  readonly crm: number;
+  readonly op2: number;
   /** Index into Cpu.sr for plain storage, -1 for aliases. */
   readonly slot: number;
   /** HCR_EL2 bits (low 32) whose setting traps a read / a write from EL1 or EL0 to EL2. */
@@ -39,10 +80,16 @@ export function sysregKey(op0: number, op1: number, crn: number, crm: number, op
 }
 
 const READ_TRAPS: Partial<Record<Trap, number>> = {
-  TRVM: 1 << HCR.TRVM, TID1: 1 << HCR.TID1, TID2: 1 << HCR.TID2, TID3: 1 << HCR.TID3, TACR: 1 << HCR.TACR,
+  TRVM: 1 << HCR.TRVM,
+  TID1: 1 << HCR.TID1,
+  TID2: 1 << HCR.TID2,
+  TID3: 1 << HCR.TID3,
+  TACR: 1 << HCR.TACR,
 };
 const WRITE_TRAPS: Partial<Record<Trap, number>> = {
-  TVM: 1 << HCR.TVM, TID2: 1 << HCR.TID2, TACR: 1 << HCR.TACR,
+  TVM: 1 << HCR.TVM,
+  TID2: 1 << HCR.TID2,
+  TACR: 1 << HCR.TACR,
 };
 
 let slots = 0;
@@ -50,7 +97,13 @@ export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => {
   const [op0, op1, crn, crm, op2] = r.enc.split(' ').map(Number) as [number, number, number, number, number];
   const traps = r.traps ?? [];
   return {
-    ...r, id, op0, op1, crn, crm, op2,
+    ...r,
+    id,
+    op0,
+    op1,
+    crn,
+    crm,
+    op2,
     key: sysregKey(op0, op1, crn, crm, op2),
     slot: r.aliasOf ? -1 : slots++,
     trapRead: traps.reduce((m, t) => m | (READ_TRAPS[t] ?? 0), 0) >>> 0,
@@ -67,7 +120,8 @@ const byLower = new Map(SYSREGS.map((s) => [s.lower, s]));
 /** Indexed by key (MRS/MSR bits [20:5]): one array load on the MRS/MSR path. */
 const byKey: (SysregSpec | undefined)[] = new Array<SysregSpec | undefined>(1 << 16).fill(undefined);
 for (const s of SYSREGS) {
-  if (byKey[s.key] !== undefined) throw new Error(`sysreg table: ${s.name} and ${byKey[s.key]!.name} share an encoding`);
+  if (byKey[s.key] !== undefined)
+    throw new Error(`sysreg table: ${s.name} and ${byKey[s.key]!.name} share an encoding`);
   if (byName.get(s.name) !== s) throw new Error(`sysreg table: ${s.name} appears twice`);
   byKey[s.key] = s;
   for (const target of [s.vhe, s.aliasOf]) {
@@ -78,12 +132,14 @@ for (const s of SYSREGS) {
 export function sysregByName(name: string): SysregSpec | undefined {
   return byName.get(name) ?? byLower.get(name.toLowerCase());
 }
-export function sysregByKey(key: number): SysregSpec | undefined { return byKey[key & 0xffff]; }
+export function sysregByKey(key: number): SysregSpec | undefined {
+  return byKey[key & 0xffff];
+}
 
 /** Storage slots by register name (plain-storage registers only). */
-export const SR = Object.fromEntries(
-  SYSREGS.filter((s) => s.slot >= 0).map((s) => [s.name, s.slot]),
-) as Readonly<Record<string, number>>;
+export const SR = Object.fromEntries(SYSREGS.filter((s) => s.slot >= 0).map((s) => [s.name, s.slot])) as Readonly<
+  Record<string, number>
+>;
 
 export function specOf(name: string): SysregSpec {
   const s = byName.get(name);

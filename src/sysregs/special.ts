@@ -57,7 +57,9 @@ function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void
 }
 
 /** The deterministic clock: one counter tick per retired instruction. */
-export function physicalCount(cpu: Cpu): bigint { return BigInt(cpu.icount); }
+export function physicalCount(cpu: Cpu): bigint {
+  return BigInt(cpu.icount);
+}
 
 /** The virtual count: CNTVOFF_EL2 does not apply at EL2 with E2H=1 nor in the VHE host's EL0. */
 export function virtualCount(cpu: Cpu): bigint {
@@ -77,11 +79,15 @@ function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, 
         const fired = (v & 1n) !== 0n && count(c) >= c.sr[cval]!;
         return fired ? v | 4n : v;
       },
-      write: (c, v) => { c.sr[ctl] = v & 3n; },
+      write: (c, v) => {
+        c.sr[ctl] = v & 3n;
+      },
     },
     [`${prefix}_TVAL_${el}`]: {
       read: (c) => BigInt.asUintN(32, c.sr[cval]! - count(c)),
-      write: (c, v) => { c.sr[cval] = BigInt.asUintN(64, count(c) + BigInt.asIntN(32, v)); },
+      write: (c, v) => {
+        c.sr[cval] = BigInt.asUintN(64, count(c) + BigInt.asIntN(32, v));
+      },
     },
   };
 }
@@ -97,19 +103,58 @@ export function dcZvaProhibited(cpu: Cpu): boolean {
 
 export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   ...Object.fromEntries(Object.entries(ID_VALUES).map(([k, v]) => [k, { read: () => v }])),
-  NZCV: pstate((c) => BigInt(c.ps.nzcv) << 28n, (c, v) => { c.ps.nzcv = Number((v >> 28n) & 0xfn); }),
-  DAIF: pstate((c) => BigInt(c.ps.daif) << 6n, (c, v) => { c.ps.daif = Number((v >> 6n) & 0xfn); }),
+  NZCV: pstate(
+    (c) => BigInt(c.ps.nzcv) << 28n,
+    (c, v) => {
+      c.ps.nzcv = Number((v >> 28n) & 0xfn);
+    },
+  ),
+  DAIF: pstate(
+    (c) => BigInt(c.ps.daif) << 6n,
+    (c, v) => {
+      c.ps.daif = Number((v >> 6n) & 0xfn);
+    },
+  ),
   CurrentEL: { read: (c) => BigInt(c.ps.el) << 2n },
-  SPSel: pstate((c) => BigInt(c.ps.sp), (c, v) => { c.ps.sp = Number(v & 1n); }),
-  PAN: pstate((c) => BigInt(c.ps.pan) << 22n, (c, v) => { c.ps.pan = Number((v >> 22n) & 1n); }),
-  SP_EL0: pstate((c) => c.spEl[0]!, (c, v) => { c.spEl[0] = v; }),
-  SP_EL1: pstate((c) => c.spEl[1]!, (c, v) => { c.spEl[1] = v; }),
-  HCR_EL2: { write: (c, v) => { c.sr[SR.HCR_EL2!] = v; c.hcrChanged(); } },
+  SPSel: pstate(
+    (c) => BigInt(c.ps.sp),
+    (c, v) => {
+      c.ps.sp = Number(v & 1n);
+    },
+  ),
+  PAN: pstate(
+    (c) => BigInt(c.ps.pan) << 22n,
+    (c, v) => {
+      c.ps.pan = Number((v >> 22n) & 1n);
+    },
+  ),
+  SP_EL0: pstate(
+    (c) => c.spEl[0]!,
+    (c, v) => {
+      c.spEl[0] = v;
+    },
+  ),
+  SP_EL1: pstate(
+    (c) => c.spEl[1]!,
+    (c, v) => {
+      c.spEl[1] = v;
+    },
+  ),
+  HCR_EL2: {
+    write: (c, v) => {
+      c.sr[SR.HCR_EL2!] = v;
+      c.hcrChanged();
+    },
+  },
   SCTLR_EL2: {
-    write: (c, v) => { c.sr[SR.SCTLR_EL2!] = c.e2h && c.tge ? v : v | SCTLR_EL2_RES1_NONHOST; },
+    write: (c, v) => {
+      c.sr[SR.SCTLR_EL2!] = c.e2h && c.tge ? v : v | SCTLR_EL2_RES1_NONHOST;
+    },
   },
   CPTR_EL2: {
-    write: (c, v) => { c.sr[SR.CPTR_EL2!] = c.e2h ? v & CPTR_EL2_BITS_E2H1 : (v & CPTR_EL2_BITS_E2H0) | CPTR_EL2_RES1_E2H0; },
+    write: (c, v) => {
+      c.sr[SR.CPTR_EL2!] = c.e2h ? v & CPTR_EL2_BITS_E2H1 : (v & CPTR_EL2_BITS_E2H0) | CPTR_EL2_RES1_E2H0;
+    },
   },
   // EL1 reads of MIDR/MPIDR return the virtualized values EL2 set (these override the ID entries above).
   MIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VPIDR_EL2!]! : ID_VALUES.MIDR_EL1!) },
@@ -129,7 +174,11 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   CCSIDR_EL1: { read: (c) => CCSIDR_BY_CSSELR[Number(c.sr[SR.CSSELR_EL1!]! & 0xfn)] ?? 0n },
   DCZID_EL0: { read: (c) => (dcZvaProhibited(c) ? DCZID_BS | 0x10n : DCZID_BS) },
   // The OS lock: OSLAR_EL1.OSLK is the lock, reported in OSLSR_EL1.OSLK (bit 1); locked at reset.
-  OSLAR_EL1: { write: (c, v) => { c.sr[SR.OSLSR_EL1!] = OSLSR_OSLM | ((v & 1n) << 1n); } },
+  OSLAR_EL1: {
+    write: (c, v) => {
+      c.sr[SR.OSLSR_EL1!] = OSLSR_OSLM | ((v & 1n) << 1n);
+    },
+  },
   MDRAR_EL1: { read: () => 0n }, // no memory-mapped debug
   CNTPCT_EL0: { read: physicalCount },
   CNTVCT_EL0: { read: virtualCount },
@@ -140,7 +189,9 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
 };
 
 const RESET_FROM: Readonly<Record<string, bigint>> = {
-  VPIDR_EL2: ID_VALUES.MIDR_EL1!, VMPIDR_EL2: ID_VALUES.MPIDR_EL1!, OSLSR_EL1: OSLSR_OSLM | 2n,
+  VPIDR_EL2: ID_VALUES.MIDR_EL1!,
+  VMPIDR_EL2: ID_VALUES.MPIDR_EL1!,
+  OSLSR_EL1: OSLSR_OSLM | 2n,
 };
 
 export function resetValue(s: SysregSpec): bigint {

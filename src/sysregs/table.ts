@@ -9,7 +9,8 @@
  * HCR_EL2 bits, CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls
  * of the EL1 physical counter and timer (EL1PCTEN, EL1PCEN; EL1PTEN with E2H=1).
  */
-export type Trap = 'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';
+export type Trap =
+  'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';
 
 /**
  * The SCTLR_EL1 (or CNTKCTL_EL1) control that lets EL0 reach a register marked EL0;
@@ -51,7 +52,14 @@ function row(name: string, enc: string, el: 0 | 1 | 2, group: Group, more: Parti
 }
 
 /** A register with its VHE redirection target and its _EL12/_EL02 alias (op1 = 5). */
-function vheRow(name: string, enc: string, el: 0 | 1, group: Group, vhe: string, more: Partial<SysregRow> = {}): SysregRow[] {
+function vheRow(
+  name: string,
+  enc: string,
+  el: 0 | 1,
+  group: Group,
+  vhe: string,
+  more: Partial<SysregRow> = {},
+): SysregRow[] {
   const [op0, , crn, crm, op2] = enc.split(' ');
   const alias = name.replace(/_EL1$/, '_EL12').replace(/_EL0$/, '_EL02');
   return [
@@ -61,7 +69,14 @@ function vheRow(name: string, enc: string, el: 0 | 1, group: Group, vhe: string,
 }
 
 /** The guest EL1 registers KVM switches: TVM/TRVM-trapped unless told otherwise. */
-function el1(name: string, enc: string, reset: bigint, traps: readonly Trap[] = TVM, vhe?: string, more: Partial<SysregRow> = {}): SysregRow[] {
+function el1(
+  name: string,
+  enc: string,
+  reset: bigint,
+  traps: readonly Trap[] = TVM,
+  vhe?: string,
+  more: Partial<SysregRow> = {},
+): SysregRow[] {
   return vheRow(name, enc, 1, 'el1', vhe ?? name.replace(/_EL1$/, '_EL2'), { reset, traps, ...more });
 }
 
@@ -79,17 +94,44 @@ function timer(base: string, crm: number, el2: string, control: El0Control, trap
 
 /** Names of the identification space op0=3, op1=0, CRn=0, CRm=1..7 (AArch32 and AArch64 ID registers). */
 const ID_SPACE: Readonly<Record<string, string>> = {
-  '1 0': 'ID_PFR0_EL1', '1 1': 'ID_PFR1_EL1', '1 2': 'ID_DFR0_EL1', '1 3': 'ID_AFR0_EL1',
-  '1 4': 'ID_MMFR0_EL1', '1 5': 'ID_MMFR1_EL1', '1 6': 'ID_MMFR2_EL1', '1 7': 'ID_MMFR3_EL1',
-  '2 0': 'ID_ISAR0_EL1', '2 1': 'ID_ISAR1_EL1', '2 2': 'ID_ISAR2_EL1', '2 3': 'ID_ISAR3_EL1',
-  '2 4': 'ID_ISAR4_EL1', '2 5': 'ID_ISAR5_EL1', '2 6': 'ID_MMFR4_EL1', '2 7': 'ID_ISAR6_EL1',
-  '3 0': 'MVFR0_EL1', '3 1': 'MVFR1_EL1', '3 2': 'MVFR2_EL1', '3 4': 'ID_PFR2_EL1', '3 5': 'ID_DFR1_EL1',
+  '1 0': 'ID_PFR0_EL1',
+  '1 1': 'ID_PFR1_EL1',
+  '1 2': 'ID_DFR0_EL1',
+  '1 3': 'ID_AFR0_EL1',
+  '1 4': 'ID_MMFR0_EL1',
+  '1 5': 'ID_MMFR1_EL1',
+  '1 6': 'ID_MMFR2_EL1',
+  '1 7': 'ID_MMFR3_EL1',
+  '2 0': 'ID_ISAR0_EL1',
+  '2 1': 'ID_ISAR1_EL1',
+  '2 2': 'ID_ISAR2_EL1',
+  '2 3': 'ID_ISAR3_EL1',
+  '2 4': 'ID_ISAR4_EL1',
+  '2 5': 'ID_ISAR5_EL1',
+  '2 6': 'ID_MMFR4_EL1',
+  '2 7': 'ID_ISAR6_EL1',
+  '3 0': 'MVFR0_EL1',
+  '3 1': 'MVFR1_EL1',
+  '3 2': 'MVFR2_EL1',
+  '3 4': 'ID_PFR2_EL1',
+  '3 5': 'ID_DFR1_EL1',
   '3 6': 'ID_MMFR5_EL1',
-  '4 0': 'ID_AA64PFR0_EL1', '4 1': 'ID_AA64PFR1_EL1', '4 2': 'ID_AA64PFR2_EL1', '4 4': 'ID_AA64ZFR0_EL1',
+  '4 0': 'ID_AA64PFR0_EL1',
+  '4 1': 'ID_AA64PFR1_EL1',
+  '4 2': 'ID_AA64PFR2_EL1',
+  '4 4': 'ID_AA64ZFR0_EL1',
   '4 5': 'ID_AA64SMFR0_EL1',
-  '5 0': 'ID_AA64DFR0_EL1', '5 1': 'ID_AA64DFR1_EL1', '5 4': 'ID_AA64AFR0_EL1', '5 5': 'ID_AA64AFR1_EL1',
-  '6 0': 'ID_AA64ISAR0_EL1', '6 1': 'ID_AA64ISAR1_EL1', '6 2': 'ID_AA64ISAR2_EL1',
-  '7 0': 'ID_AA64MMFR0_EL1', '7 1': 'ID_AA64MMFR1_EL1', '7 2': 'ID_AA64MMFR2_EL1', '7 3': 'ID_AA64MMFR3_EL1',
+  '5 0': 'ID_AA64DFR0_EL1',
+  '5 1': 'ID_AA64DFR1_EL1',
+  '5 4': 'ID_AA64AFR0_EL1',
+  '5 5': 'ID_AA64AFR1_EL1',
+  '6 0': 'ID_AA64ISAR0_EL1',
+  '6 1': 'ID_AA64ISAR1_EL1',
+  '6 2': 'ID_AA64ISAR2_EL1',
+  '7 0': 'ID_AA64MMFR0_EL1',
+  '7 1': 'ID_AA64MMFR1_EL1',
+  '7 2': 'ID_AA64MMFR2_EL1',
+  '7 3': 'ID_AA64MMFR3_EL1',
   '7 4': 'ID_AA64MMFR4_EL1',
 };
 
@@ -200,7 +242,12 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   row('CNTHCTL_EL2', '3 4 14 1 0', 2, 'el2', { reset: 0x3n, writable: 0xfffn }),
   row('CNTVOFF_EL2', '3 4 14 0 3', 2, 'el2', { reset: 0n }),
   // --- generic timer: counters driven by the instruction-count clock; timers are storage for now ---
-  row('CNTFRQ_EL0', '3 3 14 0 0', 0, 'timer', { reset: 62_500_000n, el0: 'EL0CTEN', writable: 0xffff_ffffn, writeEl: 2 }),
+  row('CNTFRQ_EL0', '3 3 14 0 0', 0, 'timer', {
+    reset: 62_500_000n,
+    el0: 'EL0CTEN',
+    writable: 0xffff_ffffn,
+    writeEl: 2,
+  }),
   row('CNTPCT_EL0', '3 3 14 0 1', 0, 'timer', { access: 'ro', el0: 'EL0PCTEN', traps: ['EL1PCTEN'] }),
   row('CNTVCT_EL0', '3 3 14 0 2', 0, 'timer', { access: 'ro', el0: 'EL0VCTEN' }),
   ...timer('CNTP', 2, 'CNTHP', 'EL0PTEN', ['EL1PCEN']),

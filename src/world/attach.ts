@@ -27,7 +27,12 @@ export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
  * translated by walking its tables while its MMU is on, else taken as physical. A layout bound
  * with the MMU off is placed again at the first exit (by then the hypervisor runs translated).
  */
-export function useLayout(world: World, machine: Machine, layout: VcpuLayout, symbol?: (name: string) => bigint | undefined): void {
+export function useLayout(
+  world: World,
+  machine: Machine,
+  layout: VcpuLayout,
+  symbol?: (name: string) => bigint | undefined,
+): void {
   const cpu = machine.cpu;
   const lookup = symbol ?? ((n: string) => machine.symbol(n));
   const el2MmuOn = () => (cpu.sr[SR.SCTLR_EL2!]! & 1n) === 1n;
@@ -38,5 +43,9 @@ export function useLayout(world: World, machine: Machine, layout: VcpuLayout, sy
     }
     return Number(va);
   };
-  world.bind(layout, bindLayout(layout, lookup, phys), el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, lookup, phys) : null));
+  world.bind(
+    layout,
+    bindLayout(layout, lookup, phys),
+    el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, lookup, phys) : null),
+  );
 }

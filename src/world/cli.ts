@@ -40,14 +40,23 @@ function checkReportPath(file: string, usage: (msg: string) => Error): void {
  * CPU has no observer to call). `usage` makes the CLI's one-line usage error.
  */
 export function worldForRun(
-  m: Machine, imagePath: string, o: WorldRunOptions, say: (line: string) => void, usage: (msg: string) => Error,
+  m: Machine,
+  imagePath: string,
+  o: WorldRunOptions,
+  say: (line: string) => void,
+  usage: (msg: string) => Error,
 ): WorldRun | null {
-  if (o.checkResidency && !o.vcpuLayout) throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
+  if (o.checkResidency && !o.vcpuLayout)
+    throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
   if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report) return null;
   if (o.report) checkReportPath(o.report, usage);
   let world: World;
   try {
-    world = attachWorld(m, { ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}), imagePath, check: o.checkResidency ?? false });
+    world = attachWorld(m, {
+      ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}),
+      imagePath,
+      check: o.checkResidency ?? false,
+    });
   } catch (e) {
     if (e instanceof LayoutError) throw usage(e.message);
     throw e;
@@ -55,12 +64,16 @@ export function worldForRun(
   // Without a debugger a hazard is reported and the run goes on; the stub replaces this to stop.
   world.stop = () => {};
   if (o.traceWorld) world.on((e) => say(timelineLine(e)));
-  else if (o.checkResidency) world.on((e) => { if (e.type === 'hazard') say(e.hazard.message.replace('[hypstep] ', '')); });
+  else if (o.checkResidency)
+    world.on((e) => {
+      if (e.type === 'hazard') say(e.hazard.message.replace('[hypstep] ', ''));
+    });
   const entries = o.report ? recordEntries(world) : [];
   return {
     world,
     finish() {
-      if (o.checkResidency) say(`residency checker: ${world.hazards.length} hazard${world.hazards.length === 1 ? '' : 's'}`);
+      if (o.checkResidency)
+        say(`residency checker: ${world.hazards.length} hazard${world.hazards.length === 1 ? '' : 's'}`);
       if (!o.report) return;
       const r = buildReport(world, { image: imagePath, icount: m.cpu.icount }, entries);
       try {
@@ -78,7 +91,11 @@ export function worldForRun(
  * For the gdb stub: puts the world layer on the machine (if `hypstep run` has not already)
  * and registers its monitor commands. Call it right after the server is created.
  */
-export function worldForGdb(h: { monitor: MonitorRegistry; target: MachineTarget }, existing: World | null, imagePath?: string): World {
+export function worldForGdb(
+  h: { monitor: MonitorRegistry; target: MachineTarget },
+  existing: World | null,
+  imagePath?: string,
+): World {
   const world = existing ?? attachWorld(h.target.machine);
   registerWorldCommands(h.monitor, world, h.target, imagePath);
   return world;

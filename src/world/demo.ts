@@ -58,11 +58,19 @@ export function runMode(mode: string, o: RunModeOptions = {}): ModeRun {
   const elf = minihypElf(mode, dir);
   if (!existsSync(elf)) throw new Error(`${elf} is missing: build the fixtures (npm run fixtures)`);
   let uart = '';
-  const m = new Machine({ uartOut: (b) => { uart += Buffer.from(b).toString('latin1'); }, consoleOut: () => {} });
+  const m = new Machine({
+    uartOut: (b) => {
+      uart += Buffer.from(b).toString('latin1');
+    },
+    consoleOut: () => {},
+  });
   m.load(parseElf(readFileSync(elf), elf));
   const world = o.bare
     ? null
-    : attachWorld(m, { ...(o.noLayout ? {} : { layout: `${join(dir, 'vcpu-layout.json')}#${mode}` }), check: o.check ?? false });
+    : attachWorld(m, {
+        ...(o.noLayout ? {} : { layout: `${join(dir, 'vcpu-layout.json')}#${mode}` }),
+        check: o.check ?? false,
+      });
   if (world) {
     world.stop = () => {};
     o.prepare?.(world, m);
@@ -73,9 +81,18 @@ export function runMode(mode: string, o: RunModeOptions = {}): ModeRun {
     const start = m.cpu.icount;
     const r = m.run(Math.min(budget, 1 << 22));
     budget -= m.cpu.icount - start;
-    if (r.kind === 'exit') { stop = 'exit'; break; }
-    if (r.kind === 'unimplemented') { stop = `unimplemented: ${r.message}`; break; }
-    if (m.cpu.icount === start) { stop = r.kind; break; }
+    if (r.kind === 'exit') {
+      stop = 'exit';
+      break;
+    }
+    if (r.kind === 'unimplemented') {
+      stop = `unimplemented: ${r.message}`;
+      break;
+    }
+    if (m.cpu.icount === start) {
+      stop = r.kind;
+      break;
+    }
   }
   return { mode, elf, machine: m, world: world as World, uart, stop, exitCode: m.exitCode };
 }
@@ -97,22 +114,47 @@ export interface DemoRow {
 export function demoRow(r: ModeRun): DemoRow {
   const s = summarise(r.world);
   const result = r.stop === 'exit' ? guestResult(r.uart) : `stopped (${r.stop})`;
-  return { mode: r.mode, summary: s, deferred: (r.world.layout?.flags.length ?? 0) > 0, result, hazards: r.world.hazards.length };
+  return {
+    mode: r.mode,
+    summary: s,
+    deferred: (r.world.layout?.flags.length ?? 0) > 0,
+    result,
+    hazards: r.world.hazards.length,
+  };
 }
 
 export function demoTable(rows: readonly DemoRow[]): string {
-  const head = ['mode', 'exits', 'EL2 insns/exit', 'MSR/MRS per exit', 'insns/HVC round trip', 'loads/puts', 'insns per load/put', 'hazards', 'guest'];
-  return table([head, ...rows.map((r) => [
-    r.mode, String(r.summary.exits), r.summary.perExit.el2Insns.toFixed(1), r.summary.perExit.sysregs.toFixed(1),
-    r.summary.hvcRoundTrip === null ? '—' : String(r.summary.hvcRoundTrip),
-    r.deferred ? `${r.summary.loads}/${r.summary.puts}` : '— (none deferred)',
-    r.deferred ? `${r.summary.perLoad.hostInsns}/${r.summary.perPut.hostInsns}` : '—',
-    String(r.hazards), r.result,
-  ])]);
+  const head = [
+    'mode',
+    'exits',
+    'EL2 insns/exit',
+    'MSR/MRS per exit',
+    'insns/HVC round trip',
+    'loads/puts',
+    'insns per load/put',
+    'hazards',
+    'guest',
+  ];
+  return table([
+    head,
+    ...rows.map((r) => [
+      r.mode,
+      String(r.summary.exits),
+      r.summary.perExit.el2Insns.toFixed(1),
+      r.summary.perExit.sysregs.toFixed(1),
+      r.summary.hvcRoundTrip === null ? '—' : String(r.summary.hvcRoundTrip),
+      r.deferred ? `${r.summary.loads}/${r.summary.puts}` : '— (none deferred)',
+      r.deferred ? `${r.summary.perLoad.hostInsns}/${r.summary.perPut.hostInsns}` : '—',
+      String(r.hazards),
+      r.result,
+    ]),
+  ]);
 }
 
 /** Runs every mode (with the checker on) and returns the table's rows. */
-export function runDemo(o: { dir?: string; modes?: readonly string[]; progress?: (mode: string) => void } = {}): DemoRow[] {
+export function runDemo(
+  o: { dir?: string; modes?: readonly string[]; progress?: (mode: string) => void } = {},
+): DemoRow[] {
   const modes = o.modes ?? minihypModes(o.dir);
   return modes.map((mode) => {
     o.progress?.(mode);

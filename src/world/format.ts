@@ -21,19 +21,28 @@ export function catchLine(w: World): string {
 export function worldState(w: World): string {
   const lines: string[] = [];
   const cpu = w.cpu;
-  lines.push(w.inGuest
-    ? `in the guest: vmid ${w.vmid}${w.running ? ` (${w.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
-    : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`);
+  lines.push(
+    w.inGuest
+      ? `in the guest: vmid ${w.vmid}${w.running ? ` (${w.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
+      : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`,
+  );
   lines.push(`exits ${w.exits}, entries ${w.entries}`);
   if (w.lastExit) lines.push(`last exit: ${describeExit(w.lastExit).replace('[hypstep] ', '')}`);
   const open = w.openWindow();
   if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
   if (w.layout) {
-    const flagsSet = w.vcpus.map((v) => ({ name: v.bound.name, set: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name) }));
+    const flagsSet = w.vcpus.map((v) => ({
+      name: v.bound.name,
+      set: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name),
+    }));
     const vcpus = flagsSet.map((v) => `${v.name}${v.set.length ? ` [${v.set.join(', ')}]` : ''}`);
-    lines.push(`layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${vcpus.join(', ')}`);
+    lines.push(
+      `layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${vcpus.join(', ')}`,
+    );
     const loadedNames = flagsSet.filter((v) => v.set.length > 0).map((v) => v.name);
-    lines.push(`loaded on the CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`);
+    lines.push(
+      `loaded on the CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`,
+    );
   } else {
     lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');
   }
@@ -53,7 +62,13 @@ export function worldStats(w: World): string {
   for (const [cat, m] of Object.entries(s.byReason)) out.push('  ' + meansLine(cat, m!));
   if (s.hvcRoundTrip !== null) out.push(`HVC round trip (median): ${s.hvcRoundTrip} instructions`);
   if (s.sysregsPerExit.length) {
-    out.push('MSR/MRS per exit by register: ' + s.sysregsPerExit.slice(0, 12).map(([r, n]) => `${r} ${n.toFixed(2)}`).join(', '));
+    out.push(
+      'MSR/MRS per exit by register: ' +
+        s.sysregsPerExit
+          .slice(0, 12)
+          .map(([r, n]) => `${r} ${n.toFixed(2)}`)
+          .join(', '),
+    );
   }
   if (w.layout) {
     out.push(meansLine('loads (medians)', s.perLoad));
@@ -65,14 +80,23 @@ export function worldStats(w: World): string {
 
 export function residencyTable(rows: readonly ResidencyRow[]): string {
   const head = ['register', 'CPU', 'vcpu context', 'live', 'governed by', 'verdict'];
-  return table([head, ...rows.map((r) => [
-    r.reg, r.cpu === null ? '—' : hex(r.cpu), hex(r.memory), r.authority === 'cpu' ? 'CPU' : 'memory',
-    r.governedBy ?? 'entry/exit', r.verdict,
-  ])]);
+  return table([
+    head,
+    ...rows.map((r) => [
+      r.reg,
+      r.cpu === null ? '—' : hex(r.cpu),
+      hex(r.memory),
+      r.authority === 'cpu' ? 'CPU' : 'memory',
+      r.governedBy ?? 'entry/exit',
+      r.verdict,
+    ]),
+  ]);
 }
 
 export function residencyJson(rows: readonly ResidencyRow[]): string {
-  return JSON.stringify(rows.map((r) => ({ ...r, cpu: r.cpu === null ? null : hex(r.cpu), memory: hex(r.memory) }))) + '\n';
+  return (
+    JSON.stringify(rows.map((r) => ({ ...r, cpu: r.cpu === null ? null : hex(r.cpu), memory: hex(r.memory) }))) + '\n'
+  );
 }
 
 /** One `--trace world` line per entry, exit, load, put and hazard. */
@@ -87,7 +111,8 @@ export function timelineLine(e: WorldEvent): string {
       const cost = c ? ` after ${c.el2Insns} EL2 insns, ${c.sysregTotal} MSR/MRS` : '';
       return `[${e.entry.icount}] entry vmid ${e.entry.vmid}${e.entry.vcpu ? ` ${e.entry.vcpu}` : ''} at ${hex(e.entry.pc)}${cost}`;
     }
-    case 'load': case 'put': {
+    case 'load':
+    case 'put': {
       const r = e.record;
       return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
     }

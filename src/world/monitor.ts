@@ -31,15 +31,29 @@ class BreakQualifiers {
     this.mode = m;
   }
 
-  of(addr: bigint): BreakIn { this.sweep(); return this.bound.get(addr) ?? this.mode; }
-  qualified(): [bigint, BreakIn][] { return [...this.bound].filter(([, q]) => q !== 'any'); }
+  of(addr: bigint): BreakIn {
+    this.sweep();
+    return this.bound.get(addr) ?? this.mode;
+  }
+  qualified(): [bigint, BreakIn][] {
+    return [...this.bound].filter(([, q]) => q !== 'any');
+  }
 }
 
 const CATCH_WORDS: Record<string, readonly CatchKind[]> = {
-  entry: ['entry'], exit: ['exit'], switch: ['entry', 'exit'], load: ['load'], put: ['put'],
+  entry: ['entry'],
+  exit: ['exit'],
+  switch: ['entry', 'exit'],
+  load: ['load'],
+  put: ['put'],
 };
 
-export function registerWorldCommands(reg: MonitorRegistry, world: World, target: MachineTarget, imagePath?: string): void {
+export function registerWorldCommands(
+  reg: MonitorRegistry,
+  world: World,
+  target: MachineTarget,
+  imagePath?: string,
+): void {
   world.stop = (message) => target.raiseStop({ kind: 'stopped', signal: SIGNAL.TRAP, message });
   const quals = new BreakQualifiers(() => target.machine.cpu.breakpoints);
   world.on(() => quals.sweep());
@@ -54,10 +68,14 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
     help: 'stop right after guest entries, exits, vcpu loads or puts (load/put need a vcpu layout)',
     run: (args, ctx) => {
       for (const a of args.map((s) => s.toLowerCase())) {
-        if (a === 'off') { world.catches.clear(); continue; }
+        if (a === 'off') {
+          world.catches.clear();
+          continue;
+        }
         const kinds = CATCH_WORDS[a];
         if (!kinds) throw new MonitorError(`unknown event '${a}' (entry, exit, switch, load, put or off)`);
-        if ((a === 'load' || a === 'put') && !world.layout) throw new MonitorError(`catching ${a} needs a vcpu layout: monitor vcpu layout <file>`);
+        if ((a === 'load' || a === 'put') && !world.layout)
+          throw new MonitorError(`catching ${a} needs a vcpu layout: monitor vcpu layout <file>`);
         for (const k of kinds) world.catches.add(k);
       }
       ctx.out(`${catchLine(world)}\n`);
@@ -87,8 +105,10 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
         quals.setMode(m);
       } else if (args.length) throw new MonitorError("expected 'guest', 'host' or 'any'");
       const q = quals.qualified().map(([a, w]) => `0x${a.toString(16)} (${w})`);
-      ctx.out(`break-in ${quals.mode}: breakpoints gdb inserts from now on stop only ${quals.mode === 'any' ? 'in either world' : `in the ${quals.mode}`}`
-        + `${q.length ? `\nqualified so far: ${q.join(', ')}` : ''}\n`);
+      ctx.out(
+        `break-in ${quals.mode}: breakpoints gdb inserts from now on stop only ${quals.mode === 'any' ? 'in either world' : `in the ${quals.mode}`}` +
+          `${q.length ? `\nqualified so far: ${q.join(', ')}` : ''}\n`,
+      );
     },
   });
   reg.register({
@@ -99,20 +119,26 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
       if (args.length !== 1) throw new MonitorError('expected one file name');
       try {
         const layout = readLayout(args[0]!, imagePath);
-        const missing = layout.vcpus.filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined).map((v) => v.symbol!);
+        const missing = layout.vcpus
+          .filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined)
+          .map((v) => v.symbol!);
         if (missing.length) {
           // Not in the image hypstep loaded: ask gdb at its next qSymbol exchange (after it loads symbols).
           for (const m of missing) target.wantSymbol(m);
-          throw new MonitorError(`${missing.join(', ')} not in the loaded image; asked gdb for ${missing.length > 1 ? 'them' : 'it'}: `
-            + "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command");
+          throw new MonitorError(
+            `${missing.join(', ')} not in the loaded image; asked gdb for ${missing.length > 1 ? 'them' : 'it'}: ` +
+              "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command",
+          );
         }
         useLayout(world, target.machine, layout, (n) => target.symbol(n));
       } catch (e) {
         throw e instanceof LayoutError ? new MonitorError(e.message) : e;
       }
       const l = world.layout!;
-      ctx.out(`vcpu layout ${l.hypervisor}${l.mode ? ` mode ${l.mode}` : ''}: ${world.vcpus.map((v) => `${v.bound.name} at 0x${v.bound.va.toString(16)}`).join(', ')}; `
-        + `${l.slots.length} sysreg slots, flags ${l.flags.map((f) => f.name).join(', ') || 'none'}\n`);
+      ctx.out(
+        `vcpu layout ${l.hypervisor}${l.mode ? ` mode ${l.mode}` : ''}: ${world.vcpus.map((v) => `${v.bound.name} at 0x${v.bound.va.toString(16)}`).join(', ')}; ` +
+          `${l.slots.length} sysreg slots, flags ${l.flags.map((f) => f.name).join(', ') || 'none'}\n`,
+      );
     },
   });
   reg.register({
@@ -126,9 +152,14 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
       let v = world.running ?? world.vcpus.find((x) => world.loaded(x)) ?? world.vcpus[0]!;
       if (rest.length && world.vcpu(rest[0]!)) v = world.vcpu(rest.shift()!)!;
       const known = new Set(v.bound.slots.map((s) => s.name));
-      for (const r of rest) if (!known.has(r.toUpperCase())) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
+      for (const r of rest)
+        if (!known.has(r.toUpperCase())) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
       const rows = world.residency(v, rest.length ? rest : undefined);
-      ctx.out(json ? residencyJson(rows) : `${v.bound.name} (${world.inGuest ? 'guest running' : 'host running'}):\n${residencyTable(rows)}`);
+      ctx.out(
+        json
+          ? residencyJson(rows)
+          : `${v.bound.name} (${world.inGuest ? 'guest running' : 'host running'}):\n${residencyTable(rows)}`,
+      );
     },
   });
   reg.register({
@@ -138,7 +169,8 @@ export function registerWorldCommands(reg: MonitorRegistry, world: World, target
     run: (args, ctx) => {
       if (args.length === 1 && (args[0] === 'on' || args[0] === 'off')) world.checking = args[0] === 'on';
       else if (args.length) throw new MonitorError("expected 'on' or 'off'");
-      if (world.checking && !world.layout) ctx.out('note: the checker needs a vcpu layout (monitor vcpu layout <file>)\n');
+      if (world.checking && !world.layout)
+        ctx.out('note: the checker needs a vcpu layout (monitor vcpu layout <file>)\n');
       ctx.out(`residency checker ${world.checking ? 'on' : 'off'}\n`);
     },
   });

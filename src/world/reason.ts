@@ -6,7 +6,7 @@ import { EC } from '../cpu/exceptions.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
 export type ExitCategory =
-  | 'hvc' | 'smc' | 'sysreg' | 'dabort' | 'iabort' | 'wfi' | 'wfe' | 'irq' | 'fiq' | 'serror' | 'other';
+  'hvc' | 'smc' | 'sysreg' | 'dabort' | 'iabort' | 'wfi' | 'wfe' | 'irq' | 'fiq' | 'serror' | 'other';
 
 export interface ExitReason {
   readonly category: ExitCategory;
@@ -34,10 +34,14 @@ export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint
   const ec = esr >>> 26;
   const iss = esr & 0x1ff_ffff;
   switch (ec) {
-    case EC.HVC: return { category: 'hvc', text: describeEsr(esr), esr };
-    case EC.SMC: return { category: 'smc', text: describeEsr(esr), esr };
-    case EC.SYS: return { category: 'sysreg', text: describeEsr(esr), esr };
-    case EC.WFX: return (iss & 1) ? { category: 'wfe', text: 'WFE', esr } : { category: 'wfi', text: 'WFI', esr };
+    case EC.HVC:
+      return { category: 'hvc', text: describeEsr(esr), esr };
+    case EC.SMC:
+      return { category: 'smc', text: describeEsr(esr), esr };
+    case EC.SYS:
+      return { category: 'sysreg', text: describeEsr(esr), esr };
+    case EC.WFX:
+      return iss & 1 ? { category: 'wfe', text: 'WFE', esr } : { category: 'wfi', text: 'WFI', esr };
     case EC.DABORT_LOWER: {
       const ipa = faultIpa(hpfar, far);
       let detail: string;
@@ -56,15 +60,21 @@ export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint
     }
     case EC.IABORT_LOWER: {
       const ipa = faultIpa(hpfar, far);
-      return { category: 'iabort', text: `instruction abort at IPA ${hex(ipa)} (${describeFsc(iss & 0x3f)})`, esr, ipa };
+      return {
+        category: 'iabort',
+        text: `instruction abort at IPA ${hex(ipa)} (${describeFsc(iss & 0x3f)})`,
+        esr,
+        ipa,
+      };
     }
-    default: return { category: 'other', text: describeEsr(esr), esr };
+    default:
+      return { category: 'other', text: describeEsr(esr), esr };
   }
 }
 
 /** The address of the instruction that caused the exit: HVC's preferred return is the next instruction. */
 export function exitingPc(kind: number, esr: number, elr: bigint): bigint {
-  return kind === 0 && (esr >>> 26) === EC.HVC ? BigInt.asUintN(64, elr - 4n) : elr;
+  return kind === 0 && esr >>> 26 === EC.HVC ? BigInt.asUintN(64, elr - 4n) : elr;
 }
 
 /** VTTBR_EL2.VMID: 16 bits when VTCR_EL2.VS (bit 19) is set, else 8. */

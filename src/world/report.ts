@@ -21,44 +21,101 @@ export interface WorldReport {
   readonly guestResult: string | null;
   readonly summary: WorldSummary;
   readonly exits: readonly {
-    n: number; vmid: number; vcpu: string | null; pc: string; reason: string; category: ExitCategory; esr: string;
-    icount: number; el2Insns: number | null; hostInsns: number | null; sysregTotal: number | null; sysregs: Record<string, number>;
+    n: number;
+    vmid: number;
+    vcpu: string | null;
+    pc: string;
+    reason: string;
+    category: ExitCategory;
+    esr: string;
+    icount: number;
+    el2Insns: number | null;
+    hostInsns: number | null;
+    sysregTotal: number | null;
+    sysregs: Record<string, number>;
   }[];
   readonly entries: readonly { icount: number; vmid: number; vcpu: string | null }[];
-  readonly loadPut: readonly { type: 'load' | 'put'; vcpu: string; flag: string; pc: string; icount: number; el2Insns: number; sysregTotal: number }[];
+  readonly loadPut: readonly {
+    type: 'load' | 'put';
+    vcpu: string;
+    flag: string;
+    pc: string;
+    icount: number;
+    el2Insns: number;
+    sysregTotal: number;
+  }[];
   readonly hazards: readonly { kind: string; vcpu: string; reg: string; pc: string; icount: number; message: string }[];
 }
 
 /** Collects entry times too (the exit records hold the rest); call before the run starts. */
 export function recordEntries(w: World): { icount: number; vmid: number; vcpu: string | null }[] {
   const list: { icount: number; vmid: number; vcpu: string | null }[] = [];
-  w.on((e) => { if (e.type === 'entry') list.push({ icount: e.entry.icount, vmid: e.entry.vmid, vcpu: e.entry.vcpu }); });
+  w.on((e) => {
+    if (e.type === 'entry') list.push({ icount: e.entry.icount, vmid: e.entry.vmid, vcpu: e.entry.vcpu });
+  });
   return list;
 }
 
 export function buildReport(w: World, meta: ReportMeta, entries: WorldReport['entries']): WorldReport {
   return {
-    format: 'hypstep-world-report', version: 1, image: meta.image,
+    format: 'hypstep-world-report',
+    version: 1,
+    image: meta.image,
     layout: w.layout ? { hypervisor: w.layout.hypervisor, mode: w.layout.mode } : null,
-    icount: meta.icount, guestResult: meta.guestResult ?? null,
+    icount: meta.icount,
+    guestResult: meta.guestResult ?? null,
     summary: summarise(w),
     exits: w.exitLog.map((x) => ({
-      n: x.n, vmid: x.vmid, vcpu: x.vcpu, pc: hex(x.pc), reason: x.reason.text, category: x.reason.category, esr: hex(x.reason.esr),
-      icount: x.icount, el2Insns: x.closed ? x.el2Insns : null, hostInsns: x.closed ? x.hostInsns : null,
-      sysregTotal: x.closed ? x.sysregTotal : null, sysregs: x.sysregs,
+      n: x.n,
+      vmid: x.vmid,
+      vcpu: x.vcpu,
+      pc: hex(x.pc),
+      reason: x.reason.text,
+      category: x.reason.category,
+      esr: hex(x.reason.esr),
+      icount: x.icount,
+      el2Insns: x.closed ? x.el2Insns : null,
+      hostInsns: x.closed ? x.hostInsns : null,
+      sysregTotal: x.closed ? x.sysregTotal : null,
+      sysregs: x.sysregs,
     })),
     entries,
-    loadPut: w.loadPutLog.map((r) => ({ type: r.type, vcpu: r.vcpu, flag: r.flag, pc: hex(r.pc), icount: r.icount, el2Insns: r.el2Insns, sysregTotal: r.sysregTotal })),
-    hazards: w.hazards.map((h) => ({ kind: h.kind, vcpu: h.vcpu, reg: h.reg, pc: hex(h.pc), icount: h.icount, message: h.message })),
+    loadPut: w.loadPutLog.map((r) => ({
+      type: r.type,
+      vcpu: r.vcpu,
+      flag: r.flag,
+      pc: hex(r.pc),
+      icount: r.icount,
+      el2Insns: r.el2Insns,
+      sysregTotal: r.sysregTotal,
+    })),
+    hazards: w.hazards.map((h) => ({
+      kind: h.kind,
+      vcpu: h.vcpu,
+      reg: h.reg,
+      pc: hex(h.pc),
+      icount: h.icount,
+      message: h.message,
+    })),
   };
 }
 
 export const CATEGORY_COLOURS: Record<ExitCategory, string> = {
-  hvc: '#4c78a8', smc: '#9467bd', sysreg: '#f58518', dabort: '#e45756', iabort: '#b279a2', wfi: '#72b7b2',
-  wfe: '#54a24b', irq: '#eeca3b', fiq: '#ff9da6', serror: '#9d755d', other: '#bab0ac',
+  hvc: '#4c78a8',
+  smc: '#9467bd',
+  sysreg: '#f58518',
+  dabort: '#e45756',
+  iabort: '#b279a2',
+  wfi: '#72b7b2',
+  wfe: '#54a24b',
+  irq: '#eeca3b',
+  fiq: '#ff9da6',
+  serror: '#9d755d',
+  other: '#bab0ac',
 };
 
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = (s: string): string =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** How many exits the timeline and the table draw individually; the summary covers all of them. */
 const DRAWN = 400;
@@ -66,53 +123,95 @@ const DRAWN = 400;
 function timelineSvg(r: WorldReport): string {
   const exits = r.exits.slice(0, DRAWN);
   const entries = r.entries;
-  const start = Math.min(exits[0]?.icount ?? r.icount, entries[0]?.icount ?? r.icount, r.loadPut[0]?.icount ?? r.icount);
+  const start = Math.min(
+    exits[0]?.icount ?? r.icount,
+    entries[0]?.icount ?? r.icount,
+    r.loadPut[0]?.icount ?? r.icount,
+  );
   const lastExit = exits[exits.length - 1];
-  const end = Math.max(start + 1, lastExit ? (entries.find((e) => e.icount > lastExit.icount)?.icount ?? lastExit.icount + 1) : r.icount);
+  const end = Math.max(
+    start + 1,
+    lastExit ? (entries.find((e) => e.icount > lastExit.icount)?.icount ?? lastExit.icount + 1) : r.icount,
+  );
   const W = Math.max(1000, exits.length * 8);
   const x = (i: number) => (((i - start) / (end - start)) * (W - 20) + 10).toFixed(1);
-  const HOST_Y = 30, GUEST_Y = 80, BAND = 30;
+  const HOST_Y = 30,
+    GUEST_Y = 80,
+    BAND = 30;
   const parts: string[] = [];
-  parts.push(`<text x="2" y="${HOST_Y - 6}" class="lbl">host (EL2 and host kernel)</text><text x="2" y="${GUEST_Y - 6}" class="lbl">guest</text>`);
-  parts.push(`<rect x="10" y="${HOST_Y}" width="${W - 20}" height="${BAND}" class="band"/><rect x="10" y="${GUEST_Y}" width="${W - 20}" height="${BAND}" class="band"/>`);
+  parts.push(
+    `<text x="2" y="${HOST_Y - 6}" class="lbl">host (EL2 and host kernel)</text><text x="2" y="${GUEST_Y - 6}" class="lbl">guest</text>`,
+  );
+  parts.push(
+    `<rect x="10" y="${HOST_Y}" width="${W - 20}" height="${BAND}" class="band"/><rect x="10" y="${GUEST_Y}" width="${W - 20}" height="${BAND}" class="band"/>`,
+  );
   // Guest time: from each entry to the next exit.
   let ei = 0;
   for (const e of entries) {
     if (e.icount > end) break;
     while (ei < exits.length && exits[ei]!.icount < e.icount) ei++;
     const until = exits[ei]?.icount ?? end;
-    parts.push(`<rect x="${x(e.icount)}" y="${GUEST_Y}" width="${Math.max(0.5, Number(x(until)) - Number(x(e.icount))).toFixed(1)}" height="${BAND}" class="g"><title>vmid ${e.vmid}${e.vcpu ? ` ${e.vcpu}` : ''} running</title></rect>`);
+    parts.push(
+      `<rect x="${x(e.icount)}" y="${GUEST_Y}" width="${Math.max(0.5, Number(x(until)) - Number(x(e.icount))).toFixed(1)}" height="${BAND}" class="g"><title>vmid ${e.vmid}${e.vcpu ? ` ${e.vcpu}` : ''} running</title></rect>`,
+    );
   }
   for (const ex of exits) {
     const to = entries.find((e) => e.icount > ex.icount)?.icount ?? end;
     const w = Math.max(1, Number(x(to)) - Number(x(ex.icount))).toFixed(1);
-    parts.push(`<rect x="${x(ex.icount)}" y="${HOST_Y}" width="${w}" height="${BAND}" fill="${CATEGORY_COLOURS[ex.category]}"><title>exit #${ex.n} vmid ${ex.vmid}: ${esc(ex.reason)} at ${ex.pc}; ${ex.el2Insns ?? '?'} EL2 insns, ${ex.sysregTotal ?? '?'} MSR/MRS</title></rect>`);
+    parts.push(
+      `<rect x="${x(ex.icount)}" y="${HOST_Y}" width="${w}" height="${BAND}" fill="${CATEGORY_COLOURS[ex.category]}"><title>exit #${ex.n} vmid ${ex.vmid}: ${esc(ex.reason)} at ${ex.pc}; ${ex.el2Insns ?? '?'} EL2 insns, ${ex.sysregTotal ?? '?'} MSR/MRS</title></rect>`,
+    );
   }
   for (const lp of r.loadPut) {
     if (lp.icount < start || lp.icount > end) continue;
     const cx = Number(x(lp.icount));
     const y = lp.type === 'load' ? HOST_Y + BAND + 2 : HOST_Y - 2;
-    const pts = lp.type === 'load' ? `${cx - 4},${y + 8} ${cx + 4},${y + 8} ${cx},${y}` : `${cx - 4},${y - 8} ${cx + 4},${y - 8} ${cx},${y}`;
-    parts.push(`<polygon points="${pts}" class="${lp.type}"><title>${lp.type} ${lp.vcpu} (${lp.flag}) at ${lp.pc}</title></polygon>`);
+    const pts =
+      lp.type === 'load'
+        ? `${cx - 4},${y + 8} ${cx + 4},${y + 8} ${cx},${y}`
+        : `${cx - 4},${y - 8} ${cx + 4},${y - 8} ${cx},${y}`;
+    parts.push(
+      `<polygon points="${pts}" class="${lp.type}"><title>${lp.type} ${lp.vcpu} (${lp.flag}) at ${lp.pc}</title></polygon>`,
+    );
   }
   for (const h of r.hazards) {
     if (h.icount < start || h.icount > end) continue;
-    parts.push(`<line x1="${x(h.icount)}" x2="${x(h.icount)}" y1="10" y2="${GUEST_Y + BAND + 8}" class="hz"><title>${esc(h.message)}</title></line>`);
+    parts.push(
+      `<line x1="${x(h.icount)}" x2="${x(h.icount)}" y1="10" y2="${GUEST_Y + BAND + 8}" class="hz"><title>${esc(h.message)}</title></line>`,
+    );
   }
-  parts.push(`<text x="10" y="${GUEST_Y + BAND + 22}" class="lbl">instruction ${start}</text><text x="${W - 10}" y="${GUEST_Y + BAND + 22}" text-anchor="end" class="lbl">instruction ${end}</text>`);
+  parts.push(
+    `<text x="10" y="${GUEST_Y + BAND + 22}" class="lbl">instruction ${start}</text><text x="${W - 10}" y="${GUEST_Y + BAND + 22}" text-anchor="end" class="lbl">instruction ${end}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${GUEST_Y + BAND + 30}" role="img" aria-label="world-switch timeline">${parts.join('')}</svg>`;
 }
 
 export function reportHtml(r: WorldReport): string {
   const s = r.summary;
-  const legend = Object.entries(CATEGORY_COLOURS).filter(([c]) => s.byReason[c as ExitCategory])
-    .map(([c, col]) => `<span class="key"><i style="background:${col}"></i>${c} (${s.byReason[c as ExitCategory]!.count})</span>`).join(' ');
-  const rows = r.exits.slice(0, DRAWN).map((x) => {
-    const regs = Object.entries(x.sysregs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ');
-    return `<tr><td>${x.n}</td><td>${x.vmid}${x.vcpu ? ` ${esc(x.vcpu)}` : ''}</td><td><i class="dot" style="background:${CATEGORY_COLOURS[x.category]}"></i>${esc(x.reason)}</td><td>${x.pc}</td><td class="n">${x.el2Insns ?? '—'}</td><td class="n">${x.hostInsns ?? '—'}</td><td class="n">${x.sysregTotal ?? '—'}</td><td class="regs">${esc(regs)}</td></tr>`;
-  }).join('\n');
-  const hazards = r.hazards.length ? `<h2>Residency hazards</h2><ul>${r.hazards.map((h) => `<li>${esc(h.message)}</li>`).join('')}</ul>` : '';
-  const more = r.exits.length > DRAWN ? `<p>The timeline and the table show the first ${DRAWN} of ${r.exits.length} exits; the summary covers all of them.</p>` : '';
+  const legend = Object.entries(CATEGORY_COLOURS)
+    .filter(([c]) => s.byReason[c as ExitCategory])
+    .map(
+      ([c, col]) =>
+        `<span class="key"><i style="background:${col}"></i>${c} (${s.byReason[c as ExitCategory]!.count})</span>`,
+    )
+    .join(' ');
+  const rows = r.exits
+    .slice(0, DRAWN)
+    .map((x) => {
+      const regs = Object.entries(x.sysregs)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k}×${v}`)
+        .join(' ');
+      return `<tr><td>${x.n}</td><td>${x.vmid}${x.vcpu ? ` ${esc(x.vcpu)}` : ''}</td><td><i class="dot" style="background:${CATEGORY_COLOURS[x.category]}"></i>${esc(x.reason)}</td><td>${x.pc}</td><td class="n">${x.el2Insns ?? '—'}</td><td class="n">${x.hostInsns ?? '—'}</td><td class="n">${x.sysregTotal ?? '—'}</td><td class="regs">${esc(regs)}</td></tr>`;
+    })
+    .join('\n');
+  const hazards = r.hazards.length
+    ? `<h2>Residency hazards</h2><ul>${r.hazards.map((h) => `<li>${esc(h.message)}</li>`).join('')}</ul>`
+    : '';
+  const more =
+    r.exits.length > DRAWN
+      ? `<p>The timeline and the table show the first ${DRAWN} of ${r.exits.length} exits; the summary covers all of them.</p>`
+      : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hypstep world report: ${esc(r.image)}</title>
 <style>

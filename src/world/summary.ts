@@ -30,13 +30,23 @@ export interface WorldSummary {
 function means(list: readonly Costs[]): CostMeans {
   const n = list.length;
   const sum = (f: (c: Costs) => number) => (n === 0 ? 0 : list.reduce((s, c) => s + f(c), 0) / n);
-  return { count: n, el2Insns: sum((c) => c.el2Insns), hostInsns: sum((c) => c.hostInsns), sysregs: sum((c) => c.sysregTotal) };
+  return {
+    count: n,
+    el2Insns: sum((c) => c.el2Insns),
+    hostInsns: sum((c) => c.hostInsns),
+    sysregs: sum((c) => c.sysregTotal),
+  };
 }
 
 /** Medians: a load or put at boot is charged with the boot itself, which would swamp a mean. */
 function medians(list: readonly Costs[]): CostMeans {
   const m = (f: (c: Costs) => number) => median(list.map(f)) ?? 0;
-  return { count: list.length, el2Insns: m((c) => c.el2Insns), hostInsns: m((c) => c.hostInsns), sysregs: m((c) => c.sysregTotal) };
+  return {
+    count: list.length,
+    el2Insns: m((c) => c.el2Insns),
+    hostInsns: m((c) => c.hostInsns),
+    sysregs: m((c) => c.sysregTotal),
+  };
 }
 
 function median(xs: number[]): number | null {
@@ -52,7 +62,7 @@ export function summarise(w: World): WorldSummary {
   const cats = new Map<ExitCategory, { count: number; closed: Costs[] }>();
   for (const x of w.exitLog) {
     let c = cats.get(x.reason.category);
-    if (c === undefined) cats.set(x.reason.category, c = { count: 0, closed: [] });
+    if (c === undefined) cats.set(x.reason.category, (c = { count: 0, closed: [] }));
     c.count++;
     if (x.closed) c.closed.push(x);
   }
@@ -72,7 +82,9 @@ export function summarise(w: World): WorldSummary {
     puts: puts.length,
     perLoad: medians(loads),
     perPut: medians(puts),
-    sysregsPerExit: [...regs].map(([r, n]) => [r, closed.length ? n / closed.length : 0] as const).sort((a, b) => b[1] - a[1]),
+    sysregsPerExit: [...regs]
+      .map(([r, n]) => [r, closed.length ? n / closed.length : 0] as const)
+      .sort((a, b) => b[1] - a[1]),
     hazards: w.hazards.length,
   };
 }

@@ -5,7 +5,12 @@
 import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import {
-  ObserverSet, type CpuObserver, type ExceptionReturned, type ExceptionTaken, type MemoryAccessed, type SysregAccessed,
+  ObserverSet,
+  type CpuObserver,
+  type ExceptionReturned,
+  type ExceptionTaken,
+  type MemoryAccessed,
+  type SysregAccessed,
 } from '../cpu/events.js';
 import { HCR, SR } from '../sysregs/registry.js';
 import { readSysreg } from '../sysregs/access.js';
@@ -97,9 +102,12 @@ interface VcpuState {
 }
 
 /** A watched location: a slot or a flag of a vcpu. */
-type Watched = { vcpu: VcpuState; slot: BoundSlot; flag?: undefined } | { vcpu: VcpuState; flag: BoundFlag; slot?: undefined };
+type Watched =
+  { vcpu: VcpuState; slot: BoundSlot; flag?: undefined } | { vcpu: VcpuState; flag: BoundFlag; slot?: undefined };
 
-function newCosts(): Costs { return { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 }; }
+function newCosts(): Costs {
+  return { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 };
+}
 
 /** Bytes [lo, hi) of a little-endian value that starts at `base`. */
 function bytesOf(v: bigint, base: number, lo: number, hi: number): bigint {
@@ -173,14 +181,18 @@ export class World implements CpuObserver {
 
   detach(): void {
     this.attachedTo?.remove(this);
-    if (this.attachedTo && this.attachedTo.size === 0 && this.cpu.observer === this.attachedTo) this.cpu.observer = null;
+    if (this.attachedTo && this.attachedTo.size === 0 && this.cpu.observer === this.attachedTo)
+      this.cpu.observer = null;
     this.attachedTo = null;
     this.unbind();
   }
 
   on(listener: (e: WorldEvent) => void): () => void {
     this.listeners.push(listener);
-    return () => { const i = this.listeners.indexOf(listener); if (i >= 0) this.listeners.splice(i, 1); };
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** The architectural test: below EL2 with stage 2 on and not under a VHE host's TGE. */
@@ -189,7 +201,9 @@ export class World implements CpuObserver {
     return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
   }
 
-  currentVmid(): number { return vmidOf(this.cpu.sr[SR.VTTBR_EL2!]!, this.cpu.sr[SR.VTCR_EL2!]!); }
+  currentVmid(): number {
+    return vmidOf(this.cpu.sr[SR.VTTBR_EL2!]!, this.cpu.sr[SR.VTCR_EL2!]!);
+  }
 
   // --- layouts ------------------------------------------------------------------------------
 
@@ -197,11 +211,17 @@ export class World implements CpuObserver {
    * Binds a layout placed in memory; residency tracking and load/put events start now.
    * `replace`, when given, is asked at each exit for a better placement until it gives one.
    */
-  bind(layout: VcpuLayout, vcpus: readonly BoundVcpu[], replace: (() => readonly BoundVcpu[] | null) | null = null): void {
+  bind(
+    layout: VcpuLayout,
+    vcpus: readonly BoundVcpu[],
+    replace: (() => readonly BoundVcpu[] | null) | null = null,
+  ): void {
     for (const v of vcpus) {
       for (const x of [...v.slots, ...v.flags]) {
         if (!this.cpu.bus.isRam(x.pa, x.width)) {
-          throw new LayoutError(`vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol or address)`);
+          throw new LayoutError(
+            `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol or address)`,
+          );
         }
       }
     }
@@ -229,7 +249,9 @@ export class World implements CpuObserver {
     } else if (this.inGuest) {
       // A guest already running when the layout arrives: its switched registers are on the CPU.
       this.running = this.identify();
-      this.running?.bound.slots.forEach((s) => { if (s.flag === null) this.running!.onCpu.add(s.name); });
+      this.running?.bound.slots.forEach((s) => {
+        if (s.flag === null) this.running!.onCpu.add(s.name);
+      });
     }
   }
 
@@ -243,15 +265,23 @@ export class World implements CpuObserver {
     this.replace = null;
   }
 
-  vcpu(name: string): VcpuState | undefined { return this.vcpus.find((v) => v.bound.name === name); }
+  vcpu(name: string): VcpuState | undefined {
+    return this.vcpus.find((v) => v.bound.name === name);
+  }
 
   /** A slot's or flag's value in memory: `bind` checked they are RAM, so reading has no side effects. */
-  private peek(pa: number, width: number): bigint { return this.cpu.bus.read(pa, width); }
+  private peek(pa: number, width: number): bigint {
+    return this.cpu.bus.read(pa, width);
+  }
 
-  flagSet(f: BoundFlag): boolean { return (this.peek(f.pa, f.width) & f.mask) !== 0n; }
+  flagSet(f: BoundFlag): boolean {
+    return (this.peek(f.pa, f.width) & f.mask) !== 0n;
+  }
 
   /** Whether any of the vcpu's loaded flags is set. */
-  loaded(v: VcpuState): boolean { return v.bound.flags.some((f) => this.flagSet(f)); }
+  loaded(v: VcpuState): boolean {
+    return v.bound.flags.some((f) => this.flagSet(f));
+  }
 
   /** Whether the live value of `slot` of `v` is on the CPU right now. */
   authority(v: VcpuState, slot: BoundSlot): Authority {
@@ -265,17 +295,28 @@ export class World implements CpuObserver {
 
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
     const want = regs?.map((r) => r.toUpperCase());
-    return v.bound.slots.filter((s) => !want || want.includes(s.name)).map((slot) => {
-      const cpu = this.cpuValue(slot);
-      const memory = this.peek(slot.pa, slot.width);
-      const authority = this.authority(v, slot);
-      let verdict: string;
-      if (cpu === null) verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
-      else if (cpu === memory) verdict = 'in sync';
-      else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
-      else verdict = 'memory live, CPU holds another value';
-      return { reg: slot.name, vcpu: v.bound.name, cpu, memory, authority, governedBy: slot.flag?.name ?? null, verdict };
-    });
+    return v.bound.slots
+      .filter((s) => !want || want.includes(s.name))
+      .map((slot) => {
+        const cpu = this.cpuValue(slot);
+        const memory = this.peek(slot.pa, slot.width);
+        const authority = this.authority(v, slot);
+        let verdict: string;
+        if (cpu === null)
+          verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
+        else if (cpu === memory) verdict = 'in sync';
+        else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
+        else verdict = 'memory live, CPU holds another value';
+        return {
+          reg: slot.name,
+          vcpu: v.bound.name,
+          cpu,
+          memory,
+          authority,
+          governedBy: slot.flag?.name ?? null,
+          verdict,
+        };
+      });
   }
 
   /** Which vcpu an entry runs: by VMID, else the only one with a flag set, else the only one. */
@@ -290,7 +331,9 @@ export class World implements CpuObserver {
 
   // --- events ---------------------------------------------------------------------------------
 
-  private emit(e: WorldEvent): void { for (const l of this.listeners) l(e); }
+  private emit(e: WorldEvent): void {
+    for (const l of this.listeners) l(e);
+  }
 
   /** Attributes the instructions since the last EL change to the EL that ran them. */
   private advance(): void {
@@ -341,7 +384,10 @@ export class World implements CpuObserver {
     this.el = e.toEL;
     if (!this.inGuest && e.fromEL === 1 && e.toEL === 2) {
       // A split-mode host kernel calls its hyp: if that call moves registers, the call is part of the cost.
-      if (this.segmentProvisional) { this.startSegment(); this.inHypCall = true; }
+      if (this.segmentProvisional) {
+        this.startSegment();
+        this.inHypCall = true;
+      }
       return;
     }
     if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
@@ -355,8 +401,14 @@ export class World implements CpuObserver {
     const reason = decodeExit(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
     // The record is the window: its costs grow until the next entry closes it.
     const exit: ExitRecord = {
-      n: ++this.exits, vmid: this.vmid, vcpu: this.running?.bound.name ?? null,
-      pc: exitingPc(e.kind, e.esr, e.elr), reason, icount: this.cpu.icount, closed: false, ...newCosts(),
+      n: ++this.exits,
+      vmid: this.vmid,
+      vcpu: this.running?.bound.name ?? null,
+      pc: exitingPc(e.kind, e.esr, e.elr),
+      reason,
+      icount: this.cpu.icount,
+      closed: false,
+      ...newCosts(),
     };
     this.window = exit;
     this.windowEl2 = this.el2Total;
@@ -381,8 +433,12 @@ export class World implements CpuObserver {
     }
     if (this.vcpus.length > 0) this.entered();
     const entry: EntryRecord = {
-      n: ++this.entries, vmid: this.vmid, vcpu: this.running?.bound.name ?? null,
-      pc: e.pc, eretPc: this.cpu.pcs[1]!, icount: this.cpu.icount,
+      n: ++this.entries,
+      vmid: this.vmid,
+      vcpu: this.running?.bound.name ?? null,
+      pc: e.pc,
+      eretPc: this.cpu.pcs[1]!,
+      icount: this.cpu.icount,
     };
     this.lastEntry = entry;
     this.startSegment();
@@ -401,7 +457,10 @@ export class World implements CpuObserver {
     for (const f of v.bound.flags) {
       if (!this.flagSet(f)) {
         this.hazard({
-          kind: 'missing-load', vcpu: v.bound.name, reg: f.name, pc,
+          kind: 'missing-load',
+          vcpu: v.bound.name,
+          reg: f.name,
+          pc,
           detail: `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded`,
         });
         return;
@@ -413,7 +472,12 @@ export class World implements CpuObserver {
       const memory = this.peek(s.pa, s.width);
       if (cpu !== null && cpu !== memory) {
         this.hazard({
-          kind: 'missing-load', vcpu: v.bound.name, reg: s.name, pc, cpu, memory,
+          kind: 'missing-load',
+          vcpu: v.bound.name,
+          reg: s.name,
+          pc,
+          cpu,
+          memory,
           detail: `ERET into ${v.bound.name} with ${s.name} on the CPU (${hex(cpu)}) different from its context (${hex(memory)})`,
         });
         return;
@@ -424,7 +488,8 @@ export class World implements CpuObserver {
   sysregAccessed(e: SysregAccessed): void {
     if (this.inGuest) return;
     const name = e.reg.name;
-    const w = this.window, s = this.segment;
+    const w = this.window,
+      s = this.segment;
     w.sysregs[name] = (w.sysregs[name] ?? 0) + 1;
     w.sysregTotal++;
     s.sysregs[name] = (s.sysregs[name] ?? 0) + 1;
@@ -435,8 +500,10 @@ export class World implements CpuObserver {
     // The exact-address lookup serves an access no wider than what starts there; a wider one
     // (an 8-byte store over two 4-byte slots) may reach a neighbour, so it takes the full scan.
     const exact = this.watched.get(e.pa);
-    const hits = exact !== undefined && exact.every((w) => (w.flag ? w.flag.width : w.slot.width) >= e.size)
-      ? exact : this.overlapping(e.pa, e.size);
+    const hits =
+      exact !== undefined && exact.every((w) => (w.flag ? w.flag.width : w.slot.width) >= e.size)
+        ? exact
+        : this.overlapping(e.pa, e.size);
     for (const w of hits) {
       if (w.flag) this.flagAccess(w.vcpu, w.flag, e);
       else this.slotAccess(w.vcpu, w.slot, e);
@@ -456,14 +523,20 @@ export class World implements CpuObserver {
 
   private flagAccess(v: VcpuState, f: BoundFlag, e: MemoryAccessed): void {
     if (!e.write) return;
-    const lo = Math.max(e.pa, f.pa), hi = Math.min(e.pa + e.size, f.pa + f.width);
+    const lo = Math.max(e.pa, f.pa),
+      hi = Math.min(e.pa + e.size, f.pa + f.width);
     const mask = bytesOf(f.mask, f.pa, lo, hi);
     const was = (bytesOf(e.before, e.pa, lo, hi) & mask) !== 0n;
     const now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
     if (was === now) return;
     this.advance();
     const record: LoadPutRecord = {
-      type: now ? 'load' : 'put', vcpu: v.bound.name, flag: f.name, pc: e.pc, icount: this.cpu.icount, ...this.segment,
+      type: now ? 'load' : 'put',
+      vcpu: v.bound.name,
+      flag: f.name,
+      pc: e.pc,
+      icount: this.cpu.icount,
+      ...this.segment,
     };
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     this.loadPutLog.push(record);
@@ -474,13 +547,15 @@ export class World implements CpuObserver {
 
   private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
     if (this.segmentProvisional && !this.inGuest && slot.flag !== null) {
-      if (this.inHypCall) this.segmentProvisional = false; // charged from the hyp call's start
+      if (this.inHypCall)
+        this.segmentProvisional = false; // charged from the hyp call's start
       else this.startSegment(false);
     }
     if (this.authority(v, slot) !== 'cpu') return;
     const cpuFull = this.cpuValue(slot);
     if (cpuFull === null) return;
-    const lo = Math.max(e.pa, slot.pa), hi = Math.min(e.pa + e.size, slot.pa + slot.width);
+    const lo = Math.max(e.pa, slot.pa),
+      hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const cpu = bytesOf(cpuFull, slot.pa, lo, hi);
     const mem = bytesOf(e.value, e.pa, lo, hi);
     const whole = lo === slot.pa && hi === slot.pa + slot.width;
@@ -493,12 +568,22 @@ export class World implements CpuObserver {
     const loaded = slot.flag !== null ? `${slot.flag.name} set` : 'on the CPU since the last entry, not yet saved';
     if (e.write) {
       this.hazard({
-        kind: 'lost-write', vcpu: v.bound.name, reg: slot.name, pc: e.pc, cpu: cpuFull, memory: e.value,
+        kind: 'lost-write',
+        vcpu: v.bound.name,
+        reg: slot.name,
+        pc: e.pc,
+        cpu: cpuFull,
+        memory: e.value,
         detail: `write of ${hex(e.value)} to the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}); the CPU holds ${hex(cpuFull)}, so the write is lost when the register is next saved`,
       });
     } else {
       this.hazard({
-        kind: 'stale-read', vcpu: v.bound.name, reg: slot.name, pc: e.pc, cpu: cpuFull, memory: e.value,
+        kind: 'stale-read',
+        vcpu: v.bound.name,
+        reg: slot.name,
+        pc: e.pc,
+        cpu: cpuFull,
+        memory: e.value,
         detail: `read of the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}): memory holds ${hex(e.value)}, the CPU ${hex(cpuFull)}`,
       });
     }
@@ -507,7 +592,8 @@ export class World implements CpuObserver {
   private hazard(h: Omit<Hazard, 'message' | 'icount'> & { detail: string }): void {
     const { detail, ...rest } = h;
     const hazard: Hazard = {
-      ...rest, icount: this.cpu.icount,
+      ...rest,
+      icount: this.cpu.icount,
       message: `[hypstep] residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${hex(h.pc)}: ${detail}`,
     };
     this.hazards.push(hazard);
@@ -524,14 +610,19 @@ export class World implements CpuObserver {
     // The instruction that exited synchronously retires after the event (the window's count
     // includes it and leaves out the closing ERET, which evens out once the window closes).
     const cat = this.lastExit.reason.category;
-    if (cat !== 'irq' && cat !== 'fiq' && cat !== 'serror') { c.el2Insns--; c.hostInsns--; }
+    if (cat !== 'irq' && cat !== 'fiq' && cat !== 'serror') {
+      c.el2Insns--;
+      c.hostInsns--;
+    }
     return c;
   }
 }
 
 export function describeExit(x: ExitRecord): string {
-  return `[hypstep] guest exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` (${x.vcpu})` : ''}: ${x.reason.text} at ${hex(x.pc)}`
-    + (x.reason.category === 'irq' || x.reason.category === 'fiq' ? '' : ` (ESR_EL2 ${hex(x.reason.esr)})`);
+  return (
+    `[hypstep] guest exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` (${x.vcpu})` : ''}: ${x.reason.text} at ${hex(x.pc)}` +
+    (x.reason.category === 'irq' || x.reason.category === 'fiq' ? '' : ` (ESR_EL2 ${hex(x.reason.esr)})`)
+  );
 }
 
 export function describeEntry(e: EntryRecord): string {

@@ -52,20 +52,33 @@ const workDir = mkdtempSync(join(tmpdir(), 'hypstep-bench-'));
 
 // --- running one ELF ------------------------------------------------------------
 
-interface HypstepRun { seconds: number; icount: number; uart: string }
+interface HypstepRun {
+  seconds: number;
+  icount: number;
+  uart: string;
+}
 
 function runHypstep(elf: Uint8Array): HypstepRun {
   let uart = '';
-  const m = new Machine({ uartOut: (b) => { uart += Buffer.from(b).toString('latin1'); }, consoleOut: () => {} });
+  const m = new Machine({
+    uartOut: (b) => {
+      uart += Buffer.from(b).toString('latin1');
+    },
+    consoleOut: () => {},
+  });
   m.load(parseElf(elf));
   const t0 = performance.now();
   const r = m.run(1e12);
   const seconds = (performance.now() - t0) / 1000;
-  if (r.kind !== 'exit') throw new Error(`hypstep did not run the fixture to its end: ${r.kind === 'unimplemented' ? r.message : r.kind}`);
+  if (r.kind !== 'exit')
+    throw new Error(`hypstep did not run the fixture to its end: ${r.kind === 'unimplemented' ? r.message : r.kind}`);
   return { seconds, icount: m.cpu.icount, uart };
 }
 
-interface QemuRun { seconds: number; uart: string }
+interface QemuRun {
+  seconds: number;
+  uart: string;
+}
 
 function runQemu(elf: Uint8Array): QemuRun {
   const path = join(workDir, 'run.elf');
@@ -73,7 +86,8 @@ function runQemu(elf: Uint8Array): QemuRun {
   const t0 = performance.now();
   const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, '-kernel', path], { encoding: 'latin1', timeout: 300_000 });
   const seconds = (performance.now() - t0) / 1000;
-  if (r.error || r.status !== 0) throw new Error(`qemu failed (${r.error?.message ?? `status ${r.status}`}): ${r.stderr.slice(0, 500)}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`qemu failed (${r.error?.message ?? `status ${r.status}`}): ${r.stderr.slice(0, 500)}`);
   return { seconds, uart: r.stdout };
 }
 
@@ -95,12 +109,19 @@ function withIterations(elf: Uint8Array, n: number): Uint8Array | null {
   if (!sym) return null;
   const seg = image.segments.find((s) => sym.value >= s.vaddr && sym.value + 8n <= s.vaddr + BigInt(s.data.length));
   if (!seg) throw new Error('the iterations word is not in a loaded segment');
-  new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength).setBigUint64(Number(sym.value - seg.vaddr), BigInt(n), true);
+  new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength).setBigUint64(
+    Number(sym.value - seg.vaddr),
+    BigInt(n),
+    true,
+  );
   return copy;
 }
 
 function sameOutput(what: string, h: string, q: string): void {
-  if (h !== q) throw new Error(`${what}: hypstep's UART output differs from QEMU's\n  hypstep: ${JSON.stringify(h.slice(0, 200))}\n  QEMU:    ${JSON.stringify(q.slice(0, 200))}`);
+  if (h !== q)
+    throw new Error(
+      `${what}: hypstep's UART output differs from QEMU's\n  hypstep: ${JSON.stringify(h.slice(0, 200))}\n  QEMU:    ${JSON.stringify(q.slice(0, 200))}`,
+    );
 }
 
 /** Millions of instructions per second on a loop fixture, hypstep and QEMU. */
@@ -116,17 +137,24 @@ function loopMips(name: string, elfPath: string): BenchRow[] | null {
     const empty = bestQemu(withIterations(readFileSync(join(ROOT, 'fixtures/bench/build/intloop.elf')), 1)!, 5);
     const qemuSeconds = q.seconds - empty.seconds;
     if (qemuSeconds <= 0) throw new Error(`${name}: too short to time on QEMU (give it an 'iterations' word)`);
-    return [{ name: `${name} (${(h.icount / 1e6).toFixed(1)} M insns, fixed length)`, hypstep: h.icount / h.seconds / 1e6, qemu: h.icount / qemuSeconds / 1e6, unit: 'MIPS' }];
+    return [
+      {
+        name: `${name} (${(h.icount / 1e6).toFixed(1)} M insns, fixed length)`,
+        hypstep: h.icount / h.seconds / 1e6,
+        qemu: h.icount / qemuSeconds / 1e6,
+        unit: 'MIPS',
+      },
+    ];
   }
   const perIter = (runHypstep(at(1001)).icount - runHypstep(at(1)).icount) / 1000;
   // Calibrate hypstep's run length to about HYPSTEP_SECONDS: a short run, then one of about a
   // second (the first is mostly JIT warm-up and would underestimate the speed).
   let rate = 2e6;
   for (const seconds of [1, 1]) {
-    const calib = runHypstep(at(Math.max(1, Math.round(rate * seconds / perIter))));
+    const calib = runHypstep(at(Math.max(1, Math.round((rate * seconds) / perIter))));
     rate = calib.icount / calib.seconds;
   }
-  const iters = Math.max(1, Math.round(rate * HYPSTEP_SECONDS / perIter));
+  const iters = Math.max(1, Math.round((rate * HYPSTEP_SECONDS) / perIter));
   const h = runHypstep(at(iters));
   sameOutput(name, h.uart, runQemu(at(iters)).uart);
 
@@ -136,14 +164,18 @@ function loopMips(name: string, elfPath: string): BenchRow[] | null {
   const probeIters = Math.max(1, Math.round(50e6 / perIter));
   const probe = runQemu(at(probeIters));
   const roughRate = (probeIters * perIter) / Math.max(probe.seconds - qShort.seconds, 0.01);
-  const long = Math.max(probeIters, Math.round(roughRate * QEMU_SECONDS / perIter));
+  const long = Math.max(probeIters, Math.round((roughRate * QEMU_SECONDS) / perIter));
   const qLong = bestQemu(at(long));
   const qemuSeconds = qLong.seconds - qShort.seconds;
   if (qemuSeconds <= 0) throw new Error(`${name}: QEMU's long run was not slower than its short one`);
-  return [{
-    name: `${name} (${perIter} insns/iteration; hypstep ${(h.icount / 1e6).toFixed(0)} M, QEMU ${(long * perIter / 1e6).toFixed(0)} M insns)`,
-    hypstep: h.icount / h.seconds / 1e6, qemu: ((long - 1) * perIter) / qemuSeconds / 1e6, unit: 'MIPS',
-  }];
+  return [
+    {
+      name: `${name} (${perIter} insns/iteration; hypstep ${(h.icount / 1e6).toFixed(0)} M, QEMU ${((long * perIter) / 1e6).toFixed(0)} M insns)`,
+      hypstep: h.icount / h.seconds / 1e6,
+      qemu: ((long - 1) * perIter) / qemuSeconds / 1e6,
+      unit: 'MIPS',
+    },
+  ];
 }
 
 // --- providers --------------------------------------------------------------------
@@ -164,10 +196,22 @@ function fromModule(file: string, exportName: string): () => Promise<BenchRow[] 
 }
 
 export const PROVIDERS: RowProvider[] = [
-  { key: 'int', title: 'integer loop', rows: async () => loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf')) },
-  { key: 'mem', title: 'memory loop', rows: async () => loopMips('memory loop, MMU on', join(ROOT, 'fixtures/bench/build/memloop.elf')) },
+  {
+    key: 'int',
+    title: 'integer loop',
+    rows: async () => loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf')),
+  },
+  {
+    key: 'mem',
+    title: 'memory loop',
+    rows: async () => loopMips('memory loop, MMU on', join(ROOT, 'fixtures/bench/build/memloop.elf')),
+  },
   { key: 'gdb', title: 'gdb-multiarch rows (test/bench/gdb.ts)', rows: fromModule('./gdb.js', 'benchGdb') },
-  { key: 'world', title: 'world-switch layer rows (test/bench/world.ts)', rows: fromModule('./world.js', 'benchWorld') },
+  {
+    key: 'world',
+    title: 'world-switch layer rows (test/bench/world.ts)',
+    rows: fromModule('./world.js', 'benchWorld'),
+  },
 ];
 
 // --- the table -----------------------------------------------------------------------
@@ -179,11 +223,17 @@ function fmt(v: number): string {
 }
 
 function printTable(rows: BenchRow[]): void {
-  const cells = rows.map((r) => [r.name, fmt(r.hypstep), r.qemu === null ? '-' : fmt(r.qemu), r.unit,
-    r.qemu === null ? '-' : (r.hypstep / r.qemu).toPrecision(3)]);
+  const cells = rows.map((r) => [
+    r.name,
+    fmt(r.hypstep),
+    r.qemu === null ? '-' : fmt(r.qemu),
+    r.unit,
+    r.qemu === null ? '-' : (r.hypstep / r.qemu).toPrecision(3),
+  ]);
   const head = ['row', 'hypstep', 'QEMU', 'unit', 'hypstep/QEMU'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 0 || i === 3 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
+  const line = (c: string[]) =>
+    c.map((s, i) => (i === 0 || i === 3 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const c of cells) console.log(line(c));
@@ -216,11 +266,14 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then((code) => {
-  rmSync(workDir, { recursive: true, force: true });
-  process.exit(code);
-}, (e: unknown) => {
-  console.error(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  rmSync(workDir, { recursive: true, force: true });
-  process.exit(1);
-});
+main().then(
+  (code) => {
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(code);
+  },
+  (e: unknown) => {
+    console.error(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(1);
+  },
+);

@@ -11,24 +11,29 @@ import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { startGdbServer } from '../../src/debug/gdb.js';
 import { repoRoot, requireTool } from '../helpers/tools.js';
+import { QEMU_BOARD } from '../helpers/qemu.js';
 import type { BenchRow } from './bench.js';
-
 
 const STEPS = 2000;
 const INFOS = 200;
-
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -36,7 +41,9 @@ function listening(port: number): Promise<boolean> {
 /** Runs the measuring gdb script against a stub; returns [stepi/s, info registers/s]. */
 async function measure(port: number, elf: string, dir: string): Promise<[number, number]> {
   const script = join(dir, `bench-${port}.gdb`);
-  writeFileSync(script, `set pagination off
+  writeFileSync(
+    script,
+    `set pagination off
 set confirm off
 file ${elf}
 target remote 127.0.0.1:${port}
@@ -54,11 +61,16 @@ r = ${INFOS} / (time.perf_counter() - t)
 print('BENCH %f %f' % (s, r))
 end
 kill
-`);
+`,
+  );
   const gdb = spawn('gdb-multiarch', ['-batch', '-nx', '-x', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  gdb.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  gdb.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  gdb.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  gdb.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   await new Promise((res) => gdb.on('exit', res));
   const m = /BENCH ([\d.]+) ([\d.]+)/.exec(out);
   if (!m) throw new Error(`gdb benchmark failed:\n${out.slice(-2000)}`);
@@ -86,8 +98,11 @@ export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
     await h.close();
 
     const port = await freePort();
-    const qemu = spawn('qemu-system-aarch64', ['-M', 'virt,virtualization=on', '-cpu', 'max', '-m', '64M', '-nographic',
-      '-monitor', 'none', '-serial', 'null', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf], { stdio: 'ignore' });
+    const qemu = spawn(
+      'qemu-system-aarch64',
+      [...QEMU_BOARD, '-m', '64M', '-serial', 'null', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf],
+      { stdio: 'ignore' },
+    );
     try {
       const deadline = Date.now() + 10_000;
       while (!(await listening(port))) {
@@ -110,9 +125,17 @@ export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
 
 // Run directly: print the rows with ratios.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  benchGdb().then((rows) => {
-    for (const r of rows) {
-      console.log(`${r.name.padEnd(46)} hypstep ${r.hypstep.toFixed(0).padStart(7)}  qemu ${r.qemu.toFixed(0).padStart(7)} ${r.unit}  ratio ${(r.hypstep / r.qemu).toFixed(2)}`);
-    }
-  }, (e: unknown) => { console.error(e instanceof Error ? e.message : String(e)); process.exit(1); });
+  benchGdb().then(
+    (rows) => {
+      for (const r of rows) {
+        console.log(
+          `${r.name.padEnd(46)} hypstep ${r.hypstep.toFixed(0).padStart(7)}  qemu ${r.qemu.toFixed(0).padStart(7)} ${r.unit}  ratio ${(r.hypstep / r.qemu).toFixed(2)}`,
+        );
+      }
+    },
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.message : String(e));
+      process.exit(1);
+    },
+  );
 }

@@ -32,7 +32,8 @@ export async function benchWorld(rounds = 5): Promise<BenchRow[]> {
   for (let i = 0; i < rounds; i++) {
     for (const [name, o] of configs) {
       const r = timeRun(o);
-      if (r.stop !== 'exit') throw new Error(`minihyp ${MODE} did not run to its end (${r.stop}): the bench needs the complete CPU`);
+      if (r.stop !== 'exit')
+        throw new Error(`minihyp ${MODE} did not run to its end (${r.stop}): the bench needs the complete CPU`);
       icount = r.icount;
       times.get(name)!.push(r.ms);
     }
@@ -40,7 +41,17 @@ export async function benchWorld(rounds = 5): Promise<BenchRow[]> {
   const off = median(times.get('off')!);
   return [
     { name: `minihyp ${MODE} run, world layer off (${icount} instructions)`, hypstep: off, qemu: null, unit: 'ms' },
-    { name: 'world layer: accounting on, catching off (time vs off)', hypstep: median(times.get('accounting')!) / off, qemu: null, unit: '×' },
-    { name: 'world layer: layout bound, residency checker on (time vs off)', hypstep: median(times.get('checker')!) / off, qemu: null, unit: '×' },
+    {
+      name: 'world layer: accounting on, catching off (time vs off)',
+      hypstep: median(times.get('accounting')!) / off,
+      qemu: null,
+      unit: '×',
+    },
+    {
+      name: 'world layer: layout bound, residency checker on (time vs off)',
+      hypstep: median(times.get('checker')!) / off,
+      qemu: null,
+      unit: '×',
+    },
   ];
 }

@@ -15,7 +15,9 @@ function hypstep(args: string[], input?: string) {
 }
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'hypstep-cli-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hypstep-cli-'));
+});
 
 function file(name: string, data: Uint8Array | string): string {
   const p = join(dir, name);
@@ -32,13 +34,18 @@ describe('hypstep run', () => {
   });
 
   it('exits with the semihosting exit code', () => {
-    const elf = file('exit.elf', assembleElf(program(`
+    const elf = file(
+      'exit.elf',
+      assembleElf(
+        program(`
       adr x1, block
       mov x0, #SYS_EXIT
       hlt #0xf000
       .align 3
 block: .quad ADP_Stopped_ApplicationExit, 42
-    `)));
+    `),
+      ),
+    );
     expect(hypstep(['run', elf]).status).toBe(42);
   });
 
@@ -51,7 +58,10 @@ block: .quad ADP_Stopped_ApplicationExit, 42
   });
 
   it('traces exceptions on stderr with the decoded syndrome', () => {
-    const elf = file('svc.elf', assembleElf(program(`
+    const elf = file(
+      'svc.elf',
+      assembleElf(
+        program(`
       adr x0, vectors
       msr VBAR_EL2, x0
       hvc #0x12
@@ -61,7 +71,9 @@ vectors:
       .endr
       movq x0, PSCI_SYSTEM_OFF
       smc #0
-    `)));
+    `),
+      ),
+    );
     const r = hypstep(['run', '--trace', 'exceptions', elf]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/exception EL2 -> EL2: HVC #0x12 ESR 0x5a000012 ELR 0x4008000c/);
@@ -71,9 +83,29 @@ vectors:
     ['a missing file', () => join(dir, 'nope.elf'), /cannot read .*nope\.elf: ENOENT/],
     ['a text file', () => file('text.elf', 'hello'), /not an ELF file/],
     ['a truncated ELF', () => file('trunc.elf', readFileSync(HELLO).subarray(0, 100)), /truncated/],
-    ['a 32-bit ELF', () => { const b = Buffer.from(readFileSync(HELLO)); b[4] = 1; return file('c32.elf', b); }, /not a 64-bit ELF/],
-    ['an ELF for another machine', () => { const b = Buffer.from(readFileSync(HELLO)); b[18] = 62; return file('x86.elf', b); }, /machine is 62, not AArch64/],
-    ['segments outside RAM', () => file('low.elf', assembleElf('.text\n.global _start\n_start: b .\n', 0x1000)), /outside RAM/],
+    [
+      'a 32-bit ELF',
+      () => {
+        const b = Buffer.from(readFileSync(HELLO));
+        b[4] = 1;
+        return file('c32.elf', b);
+      },
+      /not a 64-bit ELF/,
+    ],
+    [
+      'an ELF for another machine',
+      () => {
+        const b = Buffer.from(readFileSync(HELLO));
+        b[18] = 62;
+        return file('x86.elf', b);
+      },
+      /machine is 62, not AArch64/,
+    ],
+    [
+      'segments outside RAM',
+      () => file('low.elf', assembleElf('.text\n.global _start\n_start: b .\n', 0x1000)),
+      /outside RAM/,
+    ],
   ];
   for (const [what, make, message] of badImages) {
     it(`refuses ${what} with one line and status 2`, () => {
@@ -93,7 +125,10 @@ vectors:
     [['run'], /missing required argument 'image'/],
     [['explode'], /unknown command 'explode'/],
     [['run', '--report', 'run.txt', HELLO], /--report run\.txt: the file name must end in \.json or \.html/],
-    [['run', '--report', '/nonexistent-dir/run.html', HELLO], /cannot write report \/nonexistent-dir\/run\.html: ENOENT/],
+    [
+      ['run', '--report', '/nonexistent-dir/run.html', HELLO],
+      /cannot write report \/nonexistent-dir\/run\.html: ENOENT/,
+    ],
     [['run', '--vcpu-layout', '/nonexistent-dir/layout.json', HELLO], /cannot read vcpu layout .*: ENOENT/],
     [['run', '--check-residency', HELLO], /--check-residency needs --vcpu-layout/],
   ];

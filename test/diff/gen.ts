@@ -47,9 +47,29 @@ const MASK64 = (1n << 64n) - 1n;
 const CONDS = ['eq', 'ne', 'cs', 'cc', 'mi', 'pl', 'vs', 'vc', 'hi', 'ls', 'ge', 'lt', 'gt', 'le', 'al', 'nv'] as const;
 const CONDS_NO_AL = CONDS.slice(0, 14);
 const INTERESTING: readonly bigint[] = [
-  0n, 1n, 2n, MASK64, MASK64 - 1n, 0x7fff_ffffn, 0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n,
-  0xffff_ffff_8000_0000n, 0x7fff_ffff_ffff_ffffn, 0x8000_0000_0000_0000n, 0x8000_0000_0000_0001n,
-  31n, 32n, 63n, 64n, 0xffn, 0xffffn, 0x8000n, 0x80n, 0x5555_5555_5555_5555n, 0xaaaa_aaaa_aaaa_aaaan,
+  0n,
+  1n,
+  2n,
+  MASK64,
+  MASK64 - 1n,
+  0x7fff_ffffn,
+  0x8000_0000n,
+  0xffff_ffffn,
+  0x1_0000_0000n,
+  0xffff_ffff_8000_0000n,
+  0x7fff_ffff_ffff_ffffn,
+  0x8000_0000_0000_0000n,
+  0x8000_0000_0000_0001n,
+  31n,
+  32n,
+  63n,
+  64n,
+  0xffn,
+  0xffffn,
+  0x8000n,
+  0x80n,
+  0x5555_5555_5555_5555n,
+  0xaaaa_aaaa_aaaa_aaaan,
 ];
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
@@ -77,7 +97,10 @@ export function bitmaskImmediate(rng: Rng, sf: boolean): bigint {
   return v;
 }
 
-interface Interval { lo: number; hi: number }
+interface Interval {
+  lo: number;
+  hi: number;
+}
 
 class Generator {
   readonly units: Unit[] = [];
@@ -86,15 +109,26 @@ class Generator {
   private cur: Interval;
   private readonly incoming = new Map<number, Interval>();
 
-  constructor(private readonly rng: Rng, readonly base: number, baseOffset: number, private readonly count: number) {
+  constructor(
+    private readonly rng: Rng,
+    readonly base: number,
+    baseOffset: number,
+    private readonly count: number,
+  ) {
     this.cur = { lo: baseOffset, hi: baseOffset };
   }
 
   // --- registers -----------------------------------------------------------
 
-  private r(sf: boolean, n: number): string { return n === 31 ? (sf ? 'xzr' : 'wzr') : `${sf ? 'x' : 'w'}${n}`; }
-  private rsp(sf: boolean, n: number): string { return n === 31 ? (sf ? 'sp' : 'wsp') : `${sf ? 'x' : 'w'}${n}`; }
-  private get B(): string { return `x${this.base}`; }
+  private r(sf: boolean, n: number): string {
+    return n === 31 ? (sf ? 'xzr' : 'wzr') : `${sf ? 'x' : 'w'}${n}`;
+  }
+  private rsp(sf: boolean, n: number): string {
+    return n === 31 ? (sf ? 'sp' : 'wsp') : `${sf ? 'x' : 'w'}${n}`;
+  }
+  private get B(): string {
+    return `x${this.base}`;
+  }
 
   /** A destination: never B nor a reserved register; 31 (ZR or SP, by form) now and then. */
   private dst(allow31 = true): number {
@@ -111,43 +145,59 @@ class Generator {
       if (!not.includes(n)) return n;
     }
   }
-  private src(): number { return this.rng.chance(0.06) ? 31 : this.rng.int(31); }
+  private src(): number {
+    return this.rng.chance(0.06) ? 31 : this.rng.int(31);
+  }
   private srcNot(not: number[]): number {
     for (;;) {
       const n = this.src();
       if (!not.includes(n)) return n;
     }
   }
-  private sf(): boolean { return this.rng.chance(0.6); }
-  private cond(): string { return this.rng.pick(CONDS); }
+  private sf(): boolean {
+    return this.rng.chance(0.6);
+  }
+  private cond(): string {
+    return this.rng.pick(CONDS);
+  }
 
   // --- data processing -----------------------------------------------------
 
   private addSubImm(): string[] {
-    const sf = this.sf(), s = this.rng.chance(0.35) ? 's' : '';
+    const sf = this.sf(),
+      s = this.rng.chance(0.35) ? 's' : '';
     const d = s ? this.r(sf, this.dst()) : this.rsp(sf, this.dst());
     const sh = this.rng.chance(0.3) ? ', lsl #12' : '';
     return [`${this.rng.pick(['add', 'sub'])}${s} ${d}, ${this.rsp(sf, this.src())}, #${this.rng.int(4096)}${sh}`];
   }
 
   private addSubShifted(): string[] {
-    const sf = this.sf(), s = this.rng.chance(0.35) ? 's' : '';
+    const sf = this.sf(),
+      s = this.rng.chance(0.35) ? 's' : '';
     const sh = this.rng.pick(['lsl', 'lsr', 'asr']);
-    return [`${this.rng.pick(['add', 'sub'])}${s} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${sh} #${this.rng.int(sf ? 64 : 32)}`];
+    return [
+      `${this.rng.pick(['add', 'sub'])}${s} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${sh} #${this.rng.int(sf ? 64 : 32)}`,
+    ];
   }
 
   private addSubExtended(): string[] {
-    const sf = this.sf(), s = this.rng.chance(0.35) ? 's' : '';
+    const sf = this.sf(),
+      s = this.rng.chance(0.35) ? 's' : '';
     const ext = this.rng.pick(['uxtb', 'uxth', 'uxtw', 'uxtx', 'sxtb', 'sxth', 'sxtw', 'sxtx']);
     const mX = sf && ext.endsWith('x');
     const d = s ? this.r(sf, this.dst()) : this.rsp(sf, this.dst());
     const amt = this.rng.int(5);
-    return [`${this.rng.pick(['add', 'sub'])}${s} ${d}, ${this.rsp(sf, this.src())}, ${this.r(mX, this.src())}, ${ext} #${amt}`];
+    return [
+      `${this.rng.pick(['add', 'sub'])}${s} ${d}, ${this.rsp(sf, this.src())}, ${this.r(mX, this.src())}, ${ext} #${amt}`,
+    ];
   }
 
   private addSubCarry(): string[] {
-    const sf = this.sf(), s = this.rng.chance(0.5) ? 's' : '';
-    return [`${this.rng.pick(['adc', 'sbc'])}${s} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}`];
+    const sf = this.sf(),
+      s = this.rng.chance(0.5) ? 's' : '';
+    return [
+      `${this.rng.pick(['adc', 'sbc'])}${s} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}`,
+    ];
   }
 
   private logicalImm(): string[] {
@@ -161,74 +211,100 @@ class Generator {
     const sf = this.sf();
     const op = this.rng.pick(['and', 'bic', 'orr', 'orn', 'eor', 'eon', 'ands', 'bics']);
     const sh = this.rng.pick(['lsl', 'lsr', 'asr', 'ror']);
-    return [`${op} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${sh} #${this.rng.int(sf ? 64 : 32)}`];
+    return [
+      `${op} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${sh} #${this.rng.int(sf ? 64 : 32)}`,
+    ];
   }
 
   private moveWide(): string[] {
     const sf = this.sf();
     const hw = this.rng.int(sf ? 4 : 2);
-    return [`${this.rng.pick(['movz', 'movn', 'movk'])} ${this.r(sf, this.dst())}, #${hex(this.rng.int(0x10000))}, lsl #${16 * hw}`];
+    return [
+      `${this.rng.pick(['movz', 'movn', 'movk'])} ${this.r(sf, this.dst())}, #${hex(this.rng.int(0x10000))}, lsl #${16 * hw}`,
+    ];
   }
 
   private bitfield(): string[] {
-    const sf = this.sf(), w = sf ? 64 : 32;
-    const d = this.r(sf, this.dst()), n = this.r(sf, this.src());
+    const sf = this.sf(),
+      w = sf ? 64 : 32;
+    const d = this.r(sf, this.dst()),
+      n = this.r(sf, this.src());
     if (this.rng.chance(0.6)) {
       return [`${this.rng.pick(['sbfm', 'bfm', 'ubfm'])} ${d}, ${n}, #${this.rng.int(w)}, #${this.rng.int(w)}`];
     }
-    const lsb = this.rng.int(w), width = this.rng.range(1, w - lsb);
+    const lsb = this.rng.int(w),
+      width = this.rng.range(1, w - lsb);
     const nw = this.r(false, this.src());
-    return [this.rng.pick([
-      () => `${this.rng.pick(['asr', 'lsr', 'lsl'])} ${d}, ${n}, #${this.rng.int(w)}`,
-      () => `${this.rng.pick(sf ? ['sxtb', 'sxth', 'sxtw'] : ['sxtb', 'sxth', 'uxtb', 'uxth'])} ${d}, ${nw}`,
-      () => `${this.rng.pick(['sbfx', 'ubfx', 'sbfiz', 'ubfiz', 'bfi', 'bfxil'])} ${d}, ${n}, #${lsb}, #${width}`,
-    ])()];
+    return [
+      this.rng.pick([
+        () => `${this.rng.pick(['asr', 'lsr', 'lsl'])} ${d}, ${n}, #${this.rng.int(w)}`,
+        () => `${this.rng.pick(sf ? ['sxtb', 'sxth', 'sxtw'] : ['sxtb', 'sxth', 'uxtb', 'uxth'])} ${d}, ${nw}`,
+        () => `${this.rng.pick(['sbfx', 'ubfx', 'sbfiz', 'ubfiz', 'bfi', 'bfxil'])} ${d}, ${n}, #${lsb}, #${width}`,
+      ])(),
+    ];
   }
 
   private extract(): string[] {
     const sf = this.sf();
-    const n = this.src(), lsb = this.rng.int(sf ? 64 : 32);
+    const n = this.src(),
+      lsb = this.rng.int(sf ? 64 : 32);
     const m = this.rng.chance(0.25) ? n : this.src(); // Rn == Rm is the ROR alias
     return [`extr ${this.r(sf, this.dst())}, ${this.r(sf, n)}, ${this.r(sf, m)}, #${lsb}`];
   }
 
   private condSelect(): string[] {
-    const sf = this.sf(), d = this.r(sf, this.dst());
+    const sf = this.sf(),
+      d = this.r(sf, this.dst());
     if (this.rng.chance(0.25)) {
       const c = this.rng.pick(CONDS_NO_AL);
-      return [this.rng.pick([
-        () => `${this.rng.pick(['cset', 'csetm'])} ${d}, ${c}`,
-        () => `${this.rng.pick(['cinc', 'cinv', 'cneg'])} ${d}, ${this.r(sf, this.src())}, ${c}`,
-      ])()];
+      return [
+        this.rng.pick([
+          () => `${this.rng.pick(['cset', 'csetm'])} ${d}, ${c}`,
+          () => `${this.rng.pick(['cinc', 'cinv', 'cneg'])} ${d}, ${this.r(sf, this.src())}, ${c}`,
+        ])(),
+      ];
     }
-    return [`${this.rng.pick(['csel', 'csinc', 'csinv', 'csneg'])} ${d}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${this.cond()}`];
+    return [
+      `${this.rng.pick(['csel', 'csinc', 'csinv', 'csneg'])} ${d}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}, ${this.cond()}`,
+    ];
   }
 
   private condCompare(): string[] {
     const sf = this.sf();
     const rhs = this.rng.chance(0.5) ? `#${this.rng.int(32)}` : this.r(sf, this.src());
-    return [`${this.rng.pick(['ccmp', 'ccmn'])} ${this.r(sf, this.src())}, ${rhs}, #${this.rng.int(16)}, ${this.cond()}`];
+    return [
+      `${this.rng.pick(['ccmp', 'ccmn'])} ${this.r(sf, this.src())}, ${rhs}, #${this.rng.int(16)}, ${this.cond()}`,
+    ];
   }
 
   private multiply(): string[] {
-    const sf = this.sf(), d = this.r(sf, this.dst()), n = this.r(sf, this.src()), m = this.r(sf, this.src());
+    const sf = this.sf(),
+      d = this.r(sf, this.dst()),
+      n = this.r(sf, this.src()),
+      m = this.r(sf, this.src());
     if (this.rng.chance(0.25)) return [`${this.rng.pick(['mul', 'mneg'])} ${d}, ${n}, ${m}`];
     return [`${this.rng.pick(['madd', 'msub'])} ${d}, ${n}, ${m}, ${this.r(sf, this.src())}`];
   }
 
   private multiplyLong(): string[] {
     const d = this.r(true, this.dst());
-    return [this.rng.pick([
-      () => `${this.rng.pick(['smaddl', 'smsubl', 'umaddl', 'umsubl'])} ${d}, ${this.r(false, this.src())}, ${this.r(false, this.src())}, ${this.r(true, this.src())}`,
-      () => `${this.rng.pick(['smull', 'umull', 'smnegl', 'umnegl'])} ${d}, ${this.r(false, this.src())}, ${this.r(false, this.src())}`,
-      () => `${this.rng.pick(['smulh', 'umulh'])} ${d}, ${this.r(true, this.src())}, ${this.r(true, this.src())}`,
-    ])()];
+    return [
+      this.rng.pick([
+        () =>
+          `${this.rng.pick(['smaddl', 'smsubl', 'umaddl', 'umsubl'])} ${d}, ${this.r(false, this.src())}, ${this.r(false, this.src())}, ${this.r(true, this.src())}`,
+        () =>
+          `${this.rng.pick(['smull', 'umull', 'smnegl', 'umnegl'])} ${d}, ${this.r(false, this.src())}, ${this.r(false, this.src())}`,
+        () => `${this.rng.pick(['smulh', 'umulh'])} ${d}, ${this.r(true, this.src())}, ${this.r(true, this.src())}`,
+      ])(),
+    ];
   }
 
   /** Division; sometimes with the divisor (and dividend) forced to 0, -1 or INT_MIN first. */
   private divide(): string[] {
-    const sf = this.sf(), op = this.rng.pick(['udiv', 'sdiv']);
-    const d = this.dst(), n = this.src();
+    const sf = this.sf(),
+      op = this.rng.pick(['udiv', 'sdiv']);
+    const d = this.dst(),
+      n = this.src();
     const out: string[] = [];
     let m = this.src();
     if (this.rng.chance(0.35)) {
@@ -244,12 +320,16 @@ class Generator {
 
   private shiftVariable(): string[] {
     const sf = this.sf();
-    return [`${this.rng.pick(['lslv', 'lsrv', 'asrv', 'rorv'])} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}`];
+    return [
+      `${this.rng.pick(['lslv', 'lsrv', 'asrv', 'rorv'])} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}, ${this.r(sf, this.src())}`,
+    ];
   }
 
   private dataProc1(): string[] {
     const sf = this.sf();
-    const op = this.rng.pick(sf ? ['clz', 'cls', 'rbit', 'rev', 'rev16', 'rev32'] : ['clz', 'cls', 'rbit', 'rev', 'rev16']);
+    const op = this.rng.pick(
+      sf ? ['clz', 'cls', 'rbit', 'rev', 'rev16', 'rev32'] : ['clz', 'cls', 'rbit', 'rev', 'rev16'],
+    );
     return [`${op} ${this.r(sf, this.dst())}, ${this.r(sf, this.src())}`];
   }
 
@@ -264,19 +344,23 @@ class Generator {
     return [`msr nzcv, ${this.r(true, this.src())}`];
   }
 
-  private signed(v: number): string { return v < 0 ? `- ${-v}` : `+ ${v}`; }
+  private signed(v: number): string {
+    return v < 0 ? `- ${-v}` : `+ ${v}`;
+  }
 
   // --- memory ---------------------------------------------------------------
 
   /** A multiple of `align` in [lo, hi] ∩ [OFF_MIN, OFF_MAX]. */
   private offset(align: number, lo = OFF_MIN, hi = OFF_MAX): number {
-    const a = Math.ceil(Math.max(lo, OFF_MIN) / align), b = Math.floor(Math.min(hi, OFF_MAX) / align);
+    const a = Math.ceil(Math.max(lo, OFF_MIN) / align),
+      b = Math.floor(Math.min(hi, OFF_MAX) / align);
     return this.rng.range(a, b) * align;
   }
 
   /** A writeback amount (multiple of 16, within [lo, hi]) keeping B's interval in bounds, or null. */
   private writeback(lo: number, hi: number): number | null {
-    const a = Math.ceil(Math.max(lo, BASE_LO - this.cur.lo) / 16), b = Math.floor(Math.min(hi, BASE_HI - this.cur.hi) / 16);
+    const a = Math.ceil(Math.max(lo, BASE_LO - this.cur.lo) / 16),
+      b = Math.floor(Math.min(hi, BASE_HI - this.cur.hi) / 16);
     if (a > b) return null;
     const v = this.rng.range(a, b) * 16;
     this.cur = { lo: this.cur.lo + v, hi: this.cur.hi + v };
@@ -284,28 +368,45 @@ class Generator {
   }
 
   private static readonly SINGLE = [
-    { mn: 'strb', size: 1, x: false, load: false }, { mn: 'strh', size: 2, x: false, load: false },
-    { mn: 'str', size: 4, x: false, load: false }, { mn: 'str', size: 8, x: true, load: false },
-    { mn: 'ldrb', size: 1, x: false, load: true }, { mn: 'ldrh', size: 2, x: false, load: true },
-    { mn: 'ldr', size: 4, x: false, load: true }, { mn: 'ldr', size: 8, x: true, load: true },
-    { mn: 'ldrsb', size: 1, x: false, load: true }, { mn: 'ldrsb', size: 1, x: true, load: true },
-    { mn: 'ldrsh', size: 2, x: false, load: true }, { mn: 'ldrsh', size: 2, x: true, load: true },
+    { mn: 'strb', size: 1, x: false, load: false },
+    { mn: 'strh', size: 2, x: false, load: false },
+    { mn: 'str', size: 4, x: false, load: false },
+    { mn: 'str', size: 8, x: true, load: false },
+    { mn: 'ldrb', size: 1, x: false, load: true },
+    { mn: 'ldrh', size: 2, x: false, load: true },
+    { mn: 'ldr', size: 4, x: false, load: true },
+    { mn: 'ldr', size: 8, x: true, load: true },
+    { mn: 'ldrsb', size: 1, x: false, load: true },
+    { mn: 'ldrsb', size: 1, x: true, load: true },
+    { mn: 'ldrsh', size: 2, x: false, load: true },
+    { mn: 'ldrsh', size: 2, x: true, load: true },
     { mn: 'ldrsw', size: 4, x: true, load: true },
   ] as const;
 
   private singleTransfer(): string[] {
     const op = this.rng.pick(Generator.SINGLE);
-    const mode = this.rng.weighted<string>([[4, 'uimm'], [2, 'unscaled'], [3, 'wb'], [3, 'reg'], [1, 'unpriv']]);
+    const mode = this.rng.weighted<string>([
+      [4, 'uimm'],
+      [2, 'unscaled'],
+      [3, 'wb'],
+      [3, 'reg'],
+      [1, 'unpriv'],
+    ]);
     const wb = mode === 'wb';
-    const t = op.load ? this.dst() : (wb ? this.srcNot([this.base]) : this.src());
-    const rt = this.r(op.x, t), B = this.B;
+    const t = op.load ? this.dst() : wb ? this.srcNot([this.base]) : this.src();
+    const rt = this.r(op.x, t),
+      B = this.B;
     switch (mode) {
       case 'uimm':
         return [`${op.mn} ${rt}, [${B}, #${this.offset(op.size, 0)}]`];
       case 'unscaled':
-        return [`${op.mn.replace(/^ldr/, 'ldur').replace(/^str/, 'stur')} ${rt}, [${B}, #${this.offset(op.size, -256, 255)}]`];
+        return [
+          `${op.mn.replace(/^ldr/, 'ldur').replace(/^str/, 'stur')} ${rt}, [${B}, #${this.offset(op.size, -256, 255)}]`,
+        ];
       case 'unpriv':
-        return [`${op.mn.replace(/^ldr/, 'ldtr').replace(/^str/, 'sttr')} ${rt}, [${B}, #${this.offset(op.size, -256, 255)}]`];
+        return [
+          `${op.mn.replace(/^ldr/, 'ldtr').replace(/^str/, 'sttr')} ${rt}, [${B}, #${this.offset(op.size, -256, 255)}]`,
+        ];
       case 'wb': {
         const v = this.writeback(-256, 255);
         if (v === null) return this.recenter();
@@ -321,7 +422,8 @@ class Generator {
     const shift = Math.log2(size);
     const ext = this.rng.pick(['lsl', 'uxtw', 'sxtw', 'sxtx']);
     const w = ext === 'uxtw' || ext === 'sxtw';
-    if (this.rng.chance(0.08)) return [`${mn} ${rt}, [${this.B}, ${w ? 'wzr' : 'xzr'}${ext === 'lsl' ? '' : `, ${ext}`}]`];
+    if (this.rng.chance(0.08))
+      return [`${mn} ${rt}, [${this.B}, ${w ? 'wzr' : 'xzr'}${ext === 'lsl' ? '' : `, ${ext}`}]`];
     const i = this.dstNot(avoid, false);
     const scaled = this.rng.chance(0.6);
     const scale = scaled ? size : 1;
@@ -335,7 +437,7 @@ class Generator {
     } else {
       out.push(idx >= 0 ? `movz x${i}, #${idx}` : `movn x${i}, #${-idx - 1}`);
     }
-    const amount = scaled ? ` #${shift}` : (this.rng.chance(0.5) || ext === 'lsl' ? '' : ' #0');
+    const amount = scaled ? ` #${shift}` : this.rng.chance(0.5) || ext === 'lsl' ? '' : ' #0';
     const extText = ext === 'lsl' ? (scaled ? `, lsl #${shift}` : '') : `, ${ext}${amount}`;
     out.push(`${mn} ${rt}, [${this.B}, ${w ? 'w' : 'x'}${i}${extText}]`);
     return out;
@@ -343,11 +445,15 @@ class Generator {
 
   private pair(): string[] {
     const op = this.rng.pick([
-      { mn: 'stp', size: 8, x: true, load: false }, { mn: 'stp', size: 4, x: false, load: false },
-      { mn: 'ldp', size: 8, x: true, load: true }, { mn: 'ldp', size: 4, x: false, load: true },
+      { mn: 'stp', size: 8, x: true, load: false },
+      { mn: 'stp', size: 4, x: false, load: false },
+      { mn: 'ldp', size: 8, x: true, load: true },
+      { mn: 'ldp', size: 4, x: false, load: true },
       { mn: 'ldpsw', size: 4, x: true, load: true },
-      { mn: 'stnp', size: 8, x: true, load: false }, { mn: 'ldnp', size: 4, x: false, load: true },
-      { mn: 'ldnp', size: 8, x: true, load: true }, { mn: 'stnp', size: 4, x: false, load: false },
+      { mn: 'stnp', size: 8, x: true, load: false },
+      { mn: 'ldnp', size: 4, x: false, load: true },
+      { mn: 'ldnp', size: 8, x: true, load: true },
+      { mn: 'stnp', size: 4, x: false, load: false },
     ] as const);
     const wb = !op.mn.endsWith('np') && this.rng.chance(0.45);
     let t1: number, t2: number;
@@ -386,15 +492,22 @@ class Generator {
     const a = this.dst(false);
     const out = [this.addressOf(a, pair ? 2 * size : size)];
     this.reserved.add(a);
-    const t1 = this.dst(), t2 = pair ? this.dstNot([t1]) : -1;
+    const t1 = this.dst(),
+      t2 = pair ? this.dstNot([t1]) : -1;
     // Failing forms: CLREX between the pair, or a lone store-exclusive (no reservation is held at
     // a unit boundary: every unit's store-exclusive ends its reservation, pass or fail).
-    const failing = this.rng.weighted<'no' | 'clrex' | 'lone'>([[8, 'no'], [1, 'clrex'], [1, 'lone']]);
-    if (failing !== 'lone') out.push(`ld${acq ? 'a' : ''}x${sfx} ${this.r(x, t1)}${pair ? `, ${this.r(x, t2)}` : ''}, [x${a}]`);
+    const failing = this.rng.weighted<'no' | 'clrex' | 'lone'>([
+      [8, 'no'],
+      [1, 'clrex'],
+      [1, 'lone'],
+    ]);
+    if (failing !== 'lone')
+      out.push(`ld${acq ? 'a' : ''}x${sfx} ${this.r(x, t1)}${pair ? `, ${this.r(x, t2)}` : ''}, [x${a}]`);
     if (failing === 'clrex') out.push('clrex');
     for (let k = this.rng.int(3); k > 0; k--) out.push(...this.rng.pick(this.dataOps)());
     const s = this.dstNot([], false);
-    const v1 = this.srcNot([s, a]), v2 = pair ? this.srcNot([s, a]) : -1;
+    const v1 = this.srcNot([s, a]),
+      v2 = pair ? this.srcNot([s, a]) : -1;
     out.push(`st${acq ? 'l' : ''}x${sfx} w${s}, ${this.r(x, v1)}${pair ? `, ${this.r(x, v2)}` : ''}, [x${a}]`);
     this.reserved.delete(a);
     return out;
@@ -412,7 +525,8 @@ class Generator {
 
   private literal(): Unit {
     const kind = this.rng.pick(['ldr x', 'ldr w', 'ldrsw x', 'prfm']);
-    const line = kind === 'prfm' ? 'prfm pldl1keep, %L' : `${kind.slice(0, -2)} ${this.r(kind.endsWith('x'), this.dst())}, %L`;
+    const line =
+      kind === 'prfm' ? 'prfm pldl1keep, %L' : `${kind.slice(0, -2)} ${this.r(kind.endsWith('x'), this.dst())}, %L`;
     return { lines: [line], literal: randomValue(this.rng) };
   }
 
@@ -428,28 +542,56 @@ class Generator {
       const off = this.offset(op.size, 0);
       out.push(`${op.mn} ${rt}, ${form(off)}`);
     } else {
-      const x = this.rng.chance(0.6), size = x ? 8 : 4;
+      const x = this.rng.chance(0.6),
+        size = x ? 8 : 4;
       const load = this.rng.chance(0.5);
       const t1 = load ? this.dst() : this.src();
       const t2 = load ? this.dstNot([t1]) : this.src();
-      out.push(`${load ? 'ldp' : 'stp'} ${this.r(x, t1)}, ${this.r(x, t2)}, ${form(this.offset(2 * size, -64 * size, 63 * size))}`);
+      out.push(
+        `${load ? 'ldp' : 'stp'} ${this.r(x, t1)}, ${this.r(x, t2)}, ${form(this.offset(2 * size, -64 * size, 63 * size))}`,
+      );
     }
     return out;
   }
 
   /** Hints and barriers, which must do nothing visible here (no PAC hints: QEMU's max CPU has PAuth). */
   private hint(): string[] {
-    return [this.rng.pick(['nop', 'yield', 'sevl', 'csdb', 'isb', 'dmb ish', 'dmb ishld', 'dmb sy', 'dsb sy', 'dsb ish', 'bti c', 'hint #0x41'])];
+    return [
+      this.rng.pick([
+        'nop',
+        'yield',
+        'sevl',
+        'csdb',
+        'isb',
+        'dmb ish',
+        'dmb ishld',
+        'dmb sy',
+        'dsb sy',
+        'dsb ish',
+        'bti c',
+        'hint #0x41',
+      ]),
+    ];
   }
 
   private prefetch(): string[] {
-    const op = this.rng.pick(['pldl1keep', 'pldl2strm', 'pldl3keep', 'pstl1keep', 'pstl2strm', 'plil1keep', 'plil3strm']);
-    return [this.rng.pick([
-      () => `prfm ${op}, [${this.B}, #${this.offset(8, 0)}]`,
-      () => `prfum ${op}, [${this.B}, #${this.rng.range(-256, 255)}]`,
-      // A prefetch never faults, so any index will do.
-      () => `prfm ${op}, [${this.B}, x${this.src() % 31}, lsl #3]`,
-    ])()];
+    const op = this.rng.pick([
+      'pldl1keep',
+      'pldl2strm',
+      'pldl3keep',
+      'pstl1keep',
+      'pstl2strm',
+      'plil1keep',
+      'plil3strm',
+    ]);
+    return [
+      this.rng.pick([
+        () => `prfm ${op}, [${this.B}, #${this.offset(8, 0)}]`,
+        () => `prfum ${op}, [${this.B}, #${this.rng.range(-256, 255)}]`,
+        // A prefetch never faults, so any index will do.
+        () => `prfm ${op}, [${this.B}, x${this.src() % 31}, lsl #3]`,
+      ])(),
+    ];
   }
 
   /** Points B back at a known offset (the ADRP is part of the test too). */
@@ -472,39 +614,75 @@ class Generator {
       [2, () => [`${this.rng.pick(['tbz', 'tbnz'])} ${this.r(sf, this.src())}, #${this.rng.int(sf ? 64 : 32)}, %T`]],
       [0.7, () => ['b %T']],
       [canLink ? 0.5 : 0, () => ['bl %T']],
-      [1, () => {
-        const t = this.dst(false);
-        const how = this.rng.pick(canLink ? ['br', 'blr', 'ret'] : ['br', 'ret']);
-        return [`adr x${t}, %T`, how === 'ret' && t === 30 && this.rng.chance(0.5) ? 'ret' : `${how} x${t}`];
-      }],
+      [
+        1,
+        () => {
+          const t = this.dst(false);
+          const how = this.rng.pick(canLink ? ['br', 'blr', 'ret'] : ['br', 'ret']);
+          return [`adr x${t}, %T`, how === 'ret' && t === 30 && this.rng.chance(0.5) ? 'ret' : `${how} x${t}`];
+        },
+      ],
     ];
     const lines = this.rng.weighted(kinds)();
     const prev = this.incoming.get(target);
-    this.incoming.set(target, prev ? { lo: Math.min(prev.lo, this.cur.lo), hi: Math.max(prev.hi, this.cur.hi) } : { ...this.cur });
+    this.incoming.set(
+      target,
+      prev ? { lo: Math.min(prev.lo, this.cur.lo), hi: Math.max(prev.hi, this.cur.hi) } : { ...this.cur },
+    );
     return { lines, target };
   }
 
   // --- the program ------------------------------------------------------------
 
   private readonly dataOps: (() => string[])[] = [
-    () => this.addSubImm(), () => this.addSubShifted(), () => this.addSubExtended(), () => this.addSubCarry(),
-    () => this.logicalImm(), () => this.logicalShifted(), () => this.moveWide(), () => this.bitfield(),
-    () => this.extract(), () => this.condSelect(), () => this.condCompare(), () => this.multiply(),
-    () => this.multiplyLong(), () => this.divide(), () => this.shiftVariable(), () => this.dataProc1(),
+    () => this.addSubImm(),
+    () => this.addSubShifted(),
+    () => this.addSubExtended(),
+    () => this.addSubCarry(),
+    () => this.logicalImm(),
+    () => this.logicalShifted(),
+    () => this.moveWide(),
+    () => this.bitfield(),
+    () => this.extract(),
+    () => this.condSelect(),
+    () => this.condCompare(),
+    () => this.multiply(),
+    () => this.multiplyLong(),
+    () => this.divide(),
+    () => this.shiftVariable(),
+    () => this.dataProc1(),
   ];
 
   private unit(): Unit {
     const wrap = (f: () => string[]) => (): Unit => ({ lines: f() });
     const table: [number, () => Unit][] = [
-      [6, wrap(() => this.addSubImm())], [6, wrap(() => this.addSubShifted())], [5, wrap(() => this.addSubExtended())],
-      [4, wrap(() => this.addSubCarry())], [6, wrap(() => this.logicalImm())], [5, wrap(() => this.logicalShifted())],
-      [4, wrap(() => this.moveWide())], [7, wrap(() => this.bitfield())], [3, wrap(() => this.extract())],
-      [5, wrap(() => this.condSelect())], [4, wrap(() => this.condCompare())], [3, wrap(() => this.multiply())],
-      [3, wrap(() => this.multiplyLong())], [3, wrap(() => this.divide())], [3, wrap(() => this.shiftVariable())],
-      [4, wrap(() => this.dataProc1())], [1.5, wrap(() => this.pcRelative())], [1.5, wrap(() => this.flagsAccess())],
-      [14, wrap(() => this.singleTransfer())], [5, wrap(() => this.pair())], [2, wrap(() => this.exclusive())],
-      [1.5, wrap(() => this.acquireRelease())], [1.5, () => this.literal()], [1, wrap(() => this.prefetch())],
-      [0.3, wrap(() => this.recenter())], [1.5, wrap(() => this.spBased())], [1, wrap(() => this.hint())],
+      [6, wrap(() => this.addSubImm())],
+      [6, wrap(() => this.addSubShifted())],
+      [5, wrap(() => this.addSubExtended())],
+      [4, wrap(() => this.addSubCarry())],
+      [6, wrap(() => this.logicalImm())],
+      [5, wrap(() => this.logicalShifted())],
+      [4, wrap(() => this.moveWide())],
+      [7, wrap(() => this.bitfield())],
+      [3, wrap(() => this.extract())],
+      [5, wrap(() => this.condSelect())],
+      [4, wrap(() => this.condCompare())],
+      [3, wrap(() => this.multiply())],
+      [3, wrap(() => this.multiplyLong())],
+      [3, wrap(() => this.divide())],
+      [3, wrap(() => this.shiftVariable())],
+      [4, wrap(() => this.dataProc1())],
+      [1.5, wrap(() => this.pcRelative())],
+      [1.5, wrap(() => this.flagsAccess())],
+      [14, wrap(() => this.singleTransfer())],
+      [5, wrap(() => this.pair())],
+      [2, wrap(() => this.exclusive())],
+      [1.5, wrap(() => this.acquireRelease())],
+      [1.5, () => this.literal()],
+      [1, wrap(() => this.prefetch())],
+      [0.3, wrap(() => this.recenter())],
+      [1.5, wrap(() => this.spBased())],
+      [1, wrap(() => this.hint())],
       [8, () => this.branch()],
     ];
     return this.rng.weighted(table)();
@@ -530,7 +708,17 @@ export function generateProgram(seed: number, index: number, units = 300): Progr
   const nzcv = (rng.int(16) << 28) >>> 0;
   const fillSeed = rng.u64() | 1n;
   const count = rng.range(Math.floor(units * 0.7), units);
-  return { seed, index, base, baseOffset, regs, sp, nzcv, fillSeed, units: new Generator(rng, base, baseOffset, count).generate() };
+  return {
+    seed,
+    index,
+    base,
+    baseOffset,
+    regs,
+    sp,
+    nzcv,
+    fillSeed,
+    units: new Generator(rng, base, baseOffset, count).generate(),
+  };
 }
 
 // --- rendering -----------------------------------------------------------------
@@ -545,23 +733,39 @@ export interface ElfEntry {
   markUnits?: boolean;
 }
 
-const movq = (reg: string, v: bigint): string[] => [0, 1, 2, 3].map((k) => {
-  const h = hex((v >> BigInt(16 * k)) & 0xffffn);
-  return k === 0 ? `movz ${reg}, #${h}` : `movk ${reg}, #${h}, lsl #${16 * k}`;
-});
+const movq = (reg: string, v: bigint): string[] =>
+  [0, 1, 2, 3].map((k) => {
+    const h = hex((v >> BigInt(16 * k)) & 0xffffn);
+    return k === 0 ? `movz ${reg}, #${h}` : `movk ${reg}, #${h}, lsl #${16 * k}`;
+  });
 
 /** Dump layout in save_area: X0–X30, SP, NZCV, checksum, each 8 bytes. */
-export const DUMP_FIELDS = [...Array.from({ length: 31 }, (_, i) => `x${String(i).padStart(2, '0')}`), 'sp', 'nzcv', 'csum'];
+export const DUMP_FIELDS = [
+  ...Array.from({ length: 31 }, (_, i) => `x${String(i).padStart(2, '0')}`),
+  'sp',
+  'nzcv',
+  'csum',
+];
 
 function renderProgram(e: ElfEntry, slot: number, next: string): string[] {
   const p = e.program;
   const cut = e.cut ?? p.units.length;
-  const out: string[] = [`prog_${slot}:`,
-    'adrp x0, next_prog', 'add x0, x0, :lo12:next_prog', `adrp x1, ${next}`, `add x1, x1, :lo12:${next}`, 'str x1, [x0]',
-    `adrp x0, hdr_${slot}`, `add x0, x0, :lo12:hdr_${slot}`, 'bl puts',
-    ...movq('x0', p.fillSeed), 'bl fill',
-    ...movq('x0', BigInt(p.nzcv)), 'msr nzcv, x0',
-    ...movq('x0', p.sp), 'mov sp, x0',
+  const out: string[] = [
+    `prog_${slot}:`,
+    'adrp x0, next_prog',
+    'add x0, x0, :lo12:next_prog',
+    `adrp x1, ${next}`,
+    `add x1, x1, :lo12:${next}`,
+    'str x1, [x0]',
+    `adrp x0, hdr_${slot}`,
+    `add x0, x0, :lo12:hdr_${slot}`,
+    'bl puts',
+    ...movq('x0', p.fillSeed),
+    'bl fill',
+    ...movq('x0', BigInt(p.nzcv)),
+    'msr nzcv, x0',
+    ...movq('x0', p.sp),
+    'mov sp, x0',
   ];
   for (let i = 0; i < 31; i++) {
     if (i === p.base) out.push(`adrp x${i}, scratch`, `add x${i}, x${i}, #:lo12:scratch + ${p.baseOffset}`);
@@ -576,14 +780,27 @@ function renderProgram(e: ElfEntry, slot: number, next: string): string[] {
     const u = p.units[i]!;
     const lit = `.Llit${slot}_${i}`;
     if (u.literal !== undefined) literals.push(`${lit}: .quad ${hex(u.literal)}`);
-    out.push(`// unit ${i}`, ...u.lines.map((l) => l.replaceAll('%T', u.target === undefined ? '' : label(u.target)).replaceAll('%L', lit)));
+    out.push(
+      `// unit ${i}`,
+      ...u.lines.map((l) => l.replaceAll('%T', u.target === undefined ? '' : label(u.target)).replaceAll('%L', lit)),
+    );
   }
   if ([...targets].some((t) => t >= cut)) out.push(`${label(cut)}:`);
   if (e.markUnits) out.push(`unit_${slot}_${cut}:`);
   out.push('msr tpidr_el2, x0', 'adrp x0, save_area', 'add x0, x0, :lo12:save_area');
   for (let i = 1; i < 31; i++) out.push(`str x${i}, [x0, #${8 * i}]`);
-  out.push('mrs x1, tpidr_el2', 'str x1, [x0]', 'mov x1, sp', 'str x1, [x0, #248]', 'mrs x1, nzcv', 'str x1, [x0, #256]',
-    'bl dump', `b ${next}`, '.balign 8', ...literals);
+  out.push(
+    'mrs x1, tpidr_el2',
+    'str x1, [x0]',
+    'mov x1, sp',
+    'str x1, [x0, #248]',
+    'mrs x1, nzcv',
+    'str x1, [x0, #256]',
+    'bl dump',
+    `b ${next}`,
+    '.balign 8',
+    ...literals,
+  );
   return out;
 }
 
@@ -596,40 +813,122 @@ function runtime(): string[] {
   });
   const csum = DUMP_FIELDS.length - 1;
   const names = DUMP_FIELDS.map((n, i) => `.Lname${i}: .asciz "${i === 0 ? '' : i % 4 === 0 ? '\\n' : ' '}${n}="`);
-  const vectors = Array.from({ length: 16 }, (_, i) => [`.balign 0x80`, `mov x19, #${hex(i * 0x80)}`, 'b exc_common']).flat();
+  const vectors = Array.from({ length: 16 }, (_, i) => [
+    `.balign 0x80`,
+    `mov x19, #${hex(i * 0x80)}`,
+    'b exc_common',
+  ]).flat();
   return [
-    '.text', '.global _start',
+    '.text',
+    '.global _start',
     // No ISB after the VBAR write: the vectors matter only once a program has gone wrong, and the
     // runtime keeps to a small instruction set so that a gap shows in the program using it.
-    '_start:', 'adr x0, vectors', 'msr vbar_el2, x0', 'b prog_0',
+    '_start:',
+    'adr x0, vectors',
+    'msr vbar_el2, x0',
+    'b prog_0',
     '// puts: prints the string at x0. Clobbers x0-x2.',
-    'puts:', 'mov x1, #0x09000000', '1: ldrb w2, [x0], #1', 'cbz w2, 2f', 'strb w2, [x1]', 'b 1b', '2: ret',
+    'puts:',
+    'mov x1, #0x09000000',
+    '1: ldrb w2, [x0], #1',
+    'cbz w2, 2f',
+    'strb w2, [x1]',
+    'b 1b',
+    '2: ret',
     '// puthex: prints x0 as 16 hex digits. Clobbers x1-x4.',
-    'puthex:', 'mov x1, #0x09000000', 'mov x3, #60',
-    '1: lsr x2, x0, x3', 'and x2, x2, #15', 'cmp x2, #10', 'add x4, x2, #48', 'add x2, x2, #87', 'csel x2, x4, x2, lo',
-    'strb w2, [x1]', 'subs x3, x3, #4', 'b.ge 1b', 'ret',
+    'puthex:',
+    'mov x1, #0x09000000',
+    'mov x3, #60',
+    '1: lsr x2, x0, x3',
+    'and x2, x2, #15',
+    'cmp x2, #10',
+    'add x4, x2, #48',
+    'add x2, x2, #87',
+    'csel x2, x4, x2, lo',
+    'strb w2, [x1]',
+    'subs x3, x3, #4',
+    'b.ge 1b',
+    'ret',
     '// fill: fills the scratch buffer from the xorshift64 seed in x0.',
-    'fill:', 'adrp x1, scratch', 'add x1, x1, :lo12:scratch', `mov x2, #${SCRATCH_SIZE / 8}`,
-    '1: eor x0, x0, x0, lsl #13', 'eor x0, x0, x0, lsr #7', 'eor x0, x0, x0, lsl #17', 'str x0, [x1], #8',
-    'subs x2, x2, #1', 'b.ne 1b', 'ret',
+    'fill:',
+    'adrp x1, scratch',
+    'add x1, x1, :lo12:scratch',
+    `mov x2, #${SCRATCH_SIZE / 8}`,
+    '1: eor x0, x0, x0, lsl #13',
+    'eor x0, x0, x0, lsr #7',
+    'eor x0, x0, x0, lsl #17',
+    'str x0, [x1], #8',
+    'subs x2, x2, #1',
+    'b.ne 1b',
+    'ret',
     '// dump: checksums the scratch buffer and prints save_area.',
-    'dump:', 'mov x20, x30', 'adrp x19, save_area', 'add x19, x19, :lo12:save_area',
-    'adrp x5, scratch', 'add x5, x5, :lo12:scratch', `mov x6, #${SCRATCH_SIZE / 8}`, 'mov x7, #0', ...movq('x8', 0x100000001b3n),
-    '1: ldr x9, [x5], #8', 'eor x7, x7, x9', 'ror x7, x7, #23', 'mul x7, x7, x8', 'subs x6, x6, #1', 'b.ne 1b',
+    'dump:',
+    'mov x20, x30',
+    'adrp x19, save_area',
+    'add x19, x19, :lo12:save_area',
+    'adrp x5, scratch',
+    'add x5, x5, :lo12:scratch',
+    `mov x6, #${SCRATCH_SIZE / 8}`,
+    'mov x7, #0',
+    ...movq('x8', 0x100000001b3n),
+    '1: ldr x9, [x5], #8',
+    'eor x7, x7, x9',
+    'ror x7, x7, #23',
+    'mul x7, x7, x8',
+    'subs x6, x6, #1',
+    'b.ne 1b',
     `str x7, [x19, #${8 * csum}]`,
-    ...dump, `adr x0, .Lname${csum}`, 'bl puts', 'mov x0, x7', 'bl puthex', 'adr x0, .Lnl', 'bl puts',
-    'mov x30, x20', 'ret',
+    ...dump,
+    `adr x0, .Lname${csum}`,
+    'bl puts',
+    'mov x0, x7',
+    'bl puthex',
+    'adr x0, .Lnl',
+    'bl puts',
+    'mov x30, x20',
+    'ret',
     '// An exception abandons the program: report it and go on with the next one.',
-    'exc_common:', 'adr x0, .Lexc', 'bl puts', 'mov x0, x19', 'bl puthex',
-    'adr x0, .Lesr', 'bl puts', 'mrs x0, esr_el2', 'bl puthex',
-    'adr x0, .Lelr', 'bl puts', 'mrs x0, elr_el2', 'bl puthex',
-    'adr x0, .Lfar', 'bl puts', 'mrs x0, far_el2', 'bl puthex', 'adr x0, .Lnl', 'bl puts',
-    'adrp x0, next_prog', 'ldr x0, [x0, :lo12:next_prog]', 'cbz x0, finish', 'br x0',
-    'finish:', 'adr x0, .Ldone', 'bl puts', 'adrp x1, exit_block', 'add x1, x1, :lo12:exit_block',
-    'mov x0, #0x18', 'hlt #0xf000', 'b .',
-    ...names, '.Lnl: .asciz "\\n"', '.Lexc: .asciz "!! exception vector="', '.Lesr: .asciz " esr="',
-    '.Lelr: .asciz " elr="', '.Lfar: .asciz " far="', '.Ldone: .asciz "== done ==\\n"',
-    '.balign 2048', 'vectors:', ...vectors,
+    'exc_common:',
+    'adr x0, .Lexc',
+    'bl puts',
+    'mov x0, x19',
+    'bl puthex',
+    'adr x0, .Lesr',
+    'bl puts',
+    'mrs x0, esr_el2',
+    'bl puthex',
+    'adr x0, .Lelr',
+    'bl puts',
+    'mrs x0, elr_el2',
+    'bl puthex',
+    'adr x0, .Lfar',
+    'bl puts',
+    'mrs x0, far_el2',
+    'bl puthex',
+    'adr x0, .Lnl',
+    'bl puts',
+    'adrp x0, next_prog',
+    'ldr x0, [x0, :lo12:next_prog]',
+    'cbz x0, finish',
+    'br x0',
+    'finish:',
+    'adr x0, .Ldone',
+    'bl puts',
+    'adrp x1, exit_block',
+    'add x1, x1, :lo12:exit_block',
+    'mov x0, #0x18',
+    'hlt #0xf000',
+    'b .',
+    ...names,
+    '.Lnl: .asciz "\\n"',
+    '.Lexc: .asciz "!! exception vector="',
+    '.Lesr: .asciz " esr="',
+    '.Lelr: .asciz " elr="',
+    '.Lfar: .asciz " far="',
+    '.Ldone: .asciz "== done ==\\n"',
+    '.balign 2048',
+    'vectors:',
+    ...vectors,
   ];
 }
 
@@ -641,18 +940,29 @@ export function renderElfSource(entries: ElfEntry[]): string {
   });
   lines.push('.section .rodata', '.balign 8', 'exit_block: .quad 0x20026, 0');
   entries.forEach((e, slot) => lines.push(`hdr_${slot}: .asciz "== program ${e.name} ==\\n"`));
-  lines.push('.bss', '.balign 4096', 'scratch: .space ' + SCRATCH_SIZE, '.balign 16', `save_area: .space ${8 * DUMP_FIELDS.length}`,
-    'next_prog: .space 8');
+  lines.push(
+    '.bss',
+    '.balign 4096',
+    'scratch: .space ' + SCRATCH_SIZE,
+    '.balign 16',
+    `save_area: .space ${8 * DUMP_FIELDS.length}`,
+    'next_prog: .space 8',
+  );
   return lines.map((l) => (l.endsWith(':') || l.startsWith('.') ? l : `\t${l}`)).join('\n') + '\n';
 }
 
 /** The program's units as text, numbered, for failure messages. */
 export function listProgram(p: Program): string {
-  const out = [`// seed ${p.seed} program ${p.index}: base x${p.base} at scratch+${p.baseOffset}, nzcv=${hex(p.nzcv)}, sp=${hex(p.sp)}`,
-    `// initial: ${p.regs.map((v, i) => (i === p.base ? `x${i}=<base>` : `x${i}=${hex(v)}`)).join(' ')}`];
+  const out = [
+    `// seed ${p.seed} program ${p.index}: base x${p.base} at scratch+${p.baseOffset}, nzcv=${hex(p.nzcv)}, sp=${hex(p.sp)}`,
+    `// initial: ${p.regs.map((v, i) => (i === p.base ? `x${i}=<base>` : `x${i}=${hex(v)}`)).join(' ')}`,
+  ];
   p.units.forEach((u, i) => {
     const t = u.target === undefined ? '' : `.Lunit${u.target}`;
-    out.push(`.Lunit${i}:`, ...u.lines.map((l) => `\t${l.replaceAll('%T', t).replaceAll('%L', `=${hex(u.literal ?? 0n)}`)}`));
+    out.push(
+      `.Lunit${i}:`,
+      ...u.lines.map((l) => `\t${l.replaceAll('%T', t).replaceAll('%L', `=${hex(u.literal ?? 0n)}`)}`),
+    );
   });
   return out.join('\n') + '\n';
 }

@@ -38,18 +38,28 @@ export class Rng {
   }
 
   /** Uniform in [0, n). */
-  int(n: number): number { return Math.floor((this.u32() / 0x1_0000_0000) * n); }
+  int(n: number): number {
+    return Math.floor((this.u32() / 0x1_0000_0000) * n);
+  }
   /** Uniform in [lo, hi], both inclusive. */
-  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
-  chance(p: number): boolean { return this.u32() / 0x1_0000_0000 < p; }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
-  u64(): bigint { return (BigInt(this.u32()) << 32n) | BigInt(this.u32()); }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  chance(p: number): boolean {
+    return this.u32() / 0x1_0000_0000 < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  u64(): bigint {
+    return (BigInt(this.u32()) << 32n) | BigInt(this.u32());
+  }
 
   /** Picks by weight from [weight, value] pairs. */
   weighted<T>(table: readonly (readonly [number, T])[]): T {
     let total = 0;
     for (const [w] of table) total += w;
-    let r = this.u32() / 0x1_0000_0000 * total;
+    let r = (this.u32() / 0x1_0000_0000) * total;
     for (const [w, v] of table) {
       if (r < w) return v;
       r -= w;

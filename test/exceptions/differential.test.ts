@@ -20,7 +20,10 @@ function same(name: string): BothRuns {
 function reportsAfter(out: string, header: string): string[] {
   const start = out.indexOf(header);
   expect(start).toBeGreaterThanOrEqual(0);
-  return out.slice(start).split('\n').filter((l) => l.startsWith('EL'));
+  return out
+    .slice(start)
+    .split('\n')
+    .filter((l) => l.startsWith('EL'));
 }
 
 describe('exception fixtures: QEMU and hypstep print the same', () => {
@@ -54,7 +57,9 @@ describe('exception fixtures: QEMU and hypstep print the same', () => {
   it('VHE: EL1 encodings at EL2 reach EL2 registers, _EL12/_EL02 reach EL1/EL0 ones, TGE=1 routes EL0 to EL2', () => {
     const { hypstep } = same('vhe');
     expect(hypstep).toContain('mair_el1 2222222222222222\nmair_el2 2222222222222222\nmair_el12 1111111111111111');
-    expect(hypstep).toContain('cntv_cval_el0 0000000000000300\ncnthv_cval_el2 0000000000000300\ncntv_cval_el02 0000000000000100');
+    expect(hypstep).toContain(
+      'cntv_cval_el0 0000000000000300\ncnthv_cval_el2 0000000000000300\ncntv_cval_el02 0000000000000100',
+    );
     expect(hypstep).toContain('cptr_el2 0000000000300000\ncpacr_el12 0000000000100000');
     // EL1 itself sees what EL2 wrote through the aliases, and EL2 sees what EL1 wrote.
     expect(hypstep).toContain('mair_el1 4444444444444444\ncontextidr_el1 0000000000000044');

@@ -13,42 +13,52 @@ function cases(out: string): Map<string, string> {
   return m;
 }
 
-interface Divergence { case: string; why: string; qemu: string; armArm: string }
+interface Divergence {
+  case: string;
+  why: string;
+  qemu: string;
+  armArm: string;
+}
 
 const DIVERGENCES: Divergence[] = [
   {
     case: 'msr-daifset-el0',
-    why: 'A trapped MSR DAIFSet, #2 at EL0 reports ISS Op0=0, Op2=0b110, Op1=0b011, CRn=0b0100, Rt=0b11111, '
-      + 'CRm=0b0010, Dir=0 (ESR 0x620cd3e4). QEMU 7.2 swaps Op1 and Op2.',
+    why:
+      'A trapped MSR DAIFSet, #2 at EL0 reports ISS Op0=0, Op2=0b110, Op1=0b011, CRn=0b0100, Rt=0b11111, ' +
+      'CRm=0b0010, Dir=0 (ESR 0x620cd3e4). QEMU 7.2 swaps Op1 and Op2.',
     qemu: 'EL1 00000000620793e4\n',
     armArm: 'EL1 00000000620cd3e4\n',
   },
   {
     case: 'el12-with-e2h0',
-    why: 'The _EL12/_EL02 encodings at EL2 with HCR_EL2.E2H=0 are UNDEFINED (their accessor pseudocode: '
-      + '"elsif PSTATE.EL == EL2 then if HCR_EL2.E2H == 1 ... else UNDEFINED"). QEMU 7.2 reports MAIR_EL12 and '
-      + 'SCTLR_EL12 as trapped MSR/MRS (EC 0x18) and lets CNTV_CVAL_EL02, CNTP_CTL_EL02, SPSR_EL12 and ELR_EL12 through.',
+    why:
+      'The _EL12/_EL02 encodings at EL2 with HCR_EL2.E2H=0 are UNDEFINED (their accessor pseudocode: ' +
+      '"elsif PSTATE.EL == EL2 then if HCR_EL2.E2H == 1 ... else UNDEFINED"). QEMU 7.2 reports MAIR_EL12 and ' +
+      'SCTLR_EL12 as trapped MSR/MRS (EC 0x18) and lets CNTV_CVAL_EL02, CNTP_CTL_EL02, SPSR_EL12 and ELR_EL12 through.',
     qemu: 'EL2 00000000623578a7\nEL2 00000000623378a4\n',
     armArm: 'EL2 0000000002000000\n'.repeat(6),
   },
   {
     case: 'smc-not-psci',
-    why: 'There is no EL3, so SMC is UNDEFINED unless the emulator-resident firmware implements the call. '
-      + 'QEMU\'s PSCI emulation claims every SMC and returns NOT_SUPPORTED (-1) in x0.',
+    why:
+      'There is no EL3, so SMC is UNDEFINED unless the emulator-resident firmware implements the call. ' +
+      "QEMU's PSCI emulation claims every SMC and returns NOT_SUPPORTED (-1) in x0.",
     qemu: 'x0 ffffffffffffffff\n',
     armArm: 'EL2 0000000002000000\nx0 0000000000001234\n',
   },
   {
     case: 'wfe-twe',
-    why: 'WFE with the Event Register clear is trapped to EL2 by HCR_EL2.TWE (ESR ISS CV=1, COND=0b1110, TI=1). '
-      + 'The first WFE only clears the Event Register the ERET set. QEMU 7.2 never traps WFE.',
+    why:
+      'WFE with the Event Register clear is trapped to EL2 by HCR_EL2.TWE (ESR ISS CV=1, COND=0b1110, TI=1). ' +
+      'The first WFE only clears the Event Register the ERET set. QEMU 7.2 never traps WFE.',
     qemu: '',
     armArm: 'EL2 0000000007e00001\n',
   },
   {
     case: 'illegal-return-pan',
-    why: 'An illegal exception return keeps EL and SP but restores the other PSTATE fields, PAN included, '
-      + 'from SPSR (SetPSTATEFromPSR). QEMU 7.2 restores only NZCV and DAIF.',
+    why:
+      'An illegal exception return keeps EL and SP but restores the other PSTATE fields, PAN included, ' +
+      'from SPSR (SetPSTATEFromPSR). QEMU 7.2 restores only NZCV and DAIF.',
     qemu: 'EL2 000000003a000000\npan 0000000000000000\n',
     armArm: 'EL2 000000003a000000\npan 0000000000400000\n',
   },

@@ -4,7 +4,12 @@ import { runHypstep } from '../helpers/hypstep.js';
 
 export const FIXTURES = new URL('../../fixtures/exceptions/build/', import.meta.url).pathname;
 
-export interface BothRuns { qemu: string; hypstep: string; hypstepStop: string; hypstepExit: number | null }
+export interface BothRuns {
+  qemu: string;
+  hypstep: string;
+  hypstepStop: string;
+  hypstepExit: number | null;
+}
 
 export function runBoth(name: string): BothRuns {
   const elf = `${FIXTURES}${name}.elf`;
@@ -23,6 +28,14 @@ export function esr(ec: number, iss: number): string {
 }
 
 /** The ISS of a trapped MSR/MRS/SYS (EC 0x18): Op0[21:20] Op2[19:17] Op1[16:14] CRn[13:10] Rt[9:5] CRm[4:1] Dir[0]. */
-export function sysIss(op0: number, op1: number, crn: number, crm: number, op2: number, rt: number, read: boolean): number {
+export function sysIss(
+  op0: number,
+  op1: number,
+  crn: number,
+  crm: number,
+  op2: number,
+  rt: number,
+  read: boolean,
+): number {
   return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1) | (read ? 1 : 0);
 }

@@ -38,7 +38,10 @@ const cache = new Map<string, ReturnType<typeof assemble>>();
 export function exec(lines: string[], o: ExecOptions = {}): Exec {
   const src = `${o.arch ? `.arch ${o.arch}\n` : ''}.text\n.global _start\n_start:\n${lines.join('\n')}\n`;
   let image = cache.get(src);
-  if (image === undefined) { image = assemble(src); cache.set(src, image); }
+  if (image === undefined) {
+    image = assemble(src);
+    cache.set(src, image);
+  }
   const machine = new Machine({ memory: 16 * 1024 * 1024, uartOut: () => {}, consoleOut: () => {} });
   machine.load(image);
   const cpu = machine.cpu;
@@ -51,13 +54,20 @@ export function exec(lines: string[], o: ExecOptions = {}): Exec {
   cpu.ps.sp = cpu.ps.el === 0 ? 0 : 1;
   cpu.ps.daif = 0xf;
   const taken: ExceptionTaken[] = [];
-  cpu.observer = { exceptionTaken: (e) => { taken.push(e); } };
+  cpu.observer = {
+    exceptionTaken: (e) => {
+      taken.push(e);
+    },
+  };
   o.setup?.(cpu); // may replace the observer
   let done = 0;
   let stop: string | null = null;
   for (let i = 0; i < lines.length; i++) {
     const r = cpu.step();
-    if (r !== null) { stop = r.kind === 'unimplemented' ? r.message : r.kind; break; }
+    if (r !== null) {
+      stop = r.kind === 'unimplemented' ? r.message : r.kind;
+      break;
+    }
     if (taken.length) break;
     done++;
   }
@@ -76,10 +86,20 @@ export function getReg(cpu: Cpu, name: string): bigint {
 }
 
 /** ESR from the ARM ARM layout: EC[31:26], IL=1, ISS. */
-export function esrOf(ec: number, iss = 0): number { return ((ec << 26) | (1 << 25) | iss) >>> 0; }
+export function esrOf(ec: number, iss = 0): number {
+  return ((ec << 26) | (1 << 25) | iss) >>> 0;
+}
 
 /** ISS of a trapped MSR/MRS/SYS (EC 0x18). */
-export function sysIss(op0: number, op1: number, crn: number, crm: number, op2: number, rt: number, read: boolean): number {
+export function sysIss(
+  op0: number,
+  op1: number,
+  crn: number,
+  crm: number,
+  op2: number,
+  rt: number,
+  read: boolean,
+): number {
   return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1) | (read ? 1 : 0);
 }
 

@@ -15,7 +15,11 @@ const procs: ChildProcess[] = [];
 beforeAll(() => {
   requireTool('gdb-multiarch');
   // The CLI runs from dist/: build it (tsc emits even when someone else's file has a type error).
-  try { execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'pipe' }); } catch { /* emitted anyway */ }
+  try {
+    execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'pipe' });
+  } catch {
+    /* emitted anyway */
+  }
   if (!existsSync(CLI)) throw new Error(`${CLI} was not built`);
 }, 60_000);
 
@@ -25,15 +29,28 @@ afterEach(() => {
 
 const HELLO_ELF = join(ROOT, 'fixtures/hello/build/hello.elf');
 
-interface Hypstep { proc: ChildProcess; port: number; stderr: () => string; stdout: () => string; exited: Promise<number | null> }
+interface Hypstep {
+  proc: ChildProcess;
+  port: number;
+  stderr: () => string;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
 
 async function hypstep(elf = SESSION_ELF): Promise<Hypstep> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'run', '-m', '64M', '-S', '--gdb', `127.0.0.1:${port}`, elf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'run', '-m', '64M', '-S', '--gdb', `127.0.0.1:${port}`, elf], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   procs.push(proc);
-  let err = '', out = '';
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  let err = '',
+    out = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
   const deadline = Date.now() + 20_000; // generous: CI machines are shared
   while (!err.includes('gdb stub on')) {
@@ -44,41 +61,82 @@ async function hypstep(elf = SESSION_ELF): Promise<Hypstep> {
   return { proc, port, stderr: () => err, stdout: () => out, exited };
 }
 
-interface GdbRun { out: string; code: number | null; proc: ChildProcess; done: Promise<void> }
+interface GdbRun {
+  out: string;
+  code: number | null;
+  proc: ChildProcess;
+  done: Promise<void>;
+}
 
 /** Runs gdb-multiarch -batch with `lines` after loading the fixture and connecting. */
 function gdb(port: number, lines: string[], name: string): GdbRun {
   const script = join(dir, `${name}.gdb`);
-  writeFileSync(script, [
-    'set pagination off', 'set confirm off', `file ${SESSION_ELF}`, `target remote 127.0.0.1:${port}`, ...lines, '',
-  ].join('\n'));
+  writeFileSync(
+    script,
+    [
+      'set pagination off',
+      'set confirm off',
+      `file ${SESSION_ELF}`,
+      `target remote 127.0.0.1:${port}`,
+      ...lines,
+      '',
+    ].join('\n'),
+  );
   const proc = spawn('gdb-multiarch', ['-batch', '-nx', '-x', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   const run: GdbRun = { out: '', code: null, proc, done: Promise.resolve() };
-  proc.stdout!.on('data', (d: Buffer) => { run.out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { run.out += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    run.out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    run.out += d.toString();
+  });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-  run.done = new Promise((res) => proc.on('exit', (code) => { clearTimeout(timer); run.code = code; res(); }));
+  run.done = new Promise((res) =>
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      run.code = code;
+      res();
+    }),
+  );
   return run;
 }
 
 describe('gdb-multiarch against hypstep run -S', () => {
   it('breaks on symbols, steps across ERET and HVC, shows registers, disassembles, watches, monitors', async () => {
     const h = await hypstep();
-    const g = gdb(h.port, [
-      'break before_eret', 'continue',
-      'stepi', 'echo @eret\\n', 'p/x $pc', 'p $cpsr',
-      'break before_hvc', 'continue',
-      'stepi', 'echo @hvc\\n', 'p/x $pc', 'p $cpsr', 'p/x $elr_el2', 'p/x $hcr_el2',
-      'x/8i $pc',
-      'info registers',
-      'monitor help',
-      'monitor info el',
-      'set $sctlr_el1 = 0x30d01800', 'p/x $sctlr_el1',
-      'delete',
-      'watch *(long *)&counter', 'continue', 'echo @watch\\n', 'p/x $pc',
-      'detach',
-    ], 'main');
+    const g = gdb(
+      h.port,
+      [
+        'break before_eret',
+        'continue',
+        'stepi',
+        'echo @eret\\n',
+        'p/x $pc',
+        'p $cpsr',
+        'break before_hvc',
+        'continue',
+        'stepi',
+        'echo @hvc\\n',
+        'p/x $pc',
+        'p $cpsr',
+        'p/x $elr_el2',
+        'p/x $hcr_el2',
+        'x/8i $pc',
+        'info registers',
+        'monitor help',
+        'monitor info el',
+        'set $sctlr_el1 = 0x30d01800',
+        'p/x $sctlr_el1',
+        'delete',
+        'watch *(long *)&counter',
+        'continue',
+        'echo @watch\\n',
+        'p/x $pc',
+        'detach',
+      ],
+      'main',
+    );
     await g.done;
     const o = g.out;
     expect(g.code, o).toBe(0);
@@ -151,9 +209,13 @@ describe('gdb-multiarch against hypstep run -S', () => {
   it('refuses a bad or busy --gdb address with one line and status 2', async () => {
     const bad = spawnSync(process.execPath, [CLI, 'run', '--gdb', 'nope', SESSION_ELF], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe("hypstep: invalid --gdb address 'nope' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)\n");
+    expect(bad.stderr).toBe(
+      "hypstep: invalid --gdb address 'nope' (expected [host:]port, e.g. 1234 or 0.0.0.0:1234)\n",
+    );
     const h = await hypstep();
-    const busy = spawnSync(process.execPath, [CLI, 'run', '-m', '64M', '--gdb', String(h.port), SESSION_ELF], { encoding: 'utf8' });
+    const busy = spawnSync(process.execPath, [CLI, 'run', '-m', '64M', '--gdb', String(h.port), SESSION_ELF], {
+      encoding: 'utf8',
+    });
     expect(busy.status).toBe(2);
     expect(busy.stderr).toMatch(/^hypstep: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE\n$/);
   });

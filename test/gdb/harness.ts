@@ -8,6 +8,7 @@ import { parseElf, type Image } from '../../src/loader/elf.js';
 import { startGdbServer, type GdbHandle } from '../../src/debug/gdb.js';
 import { RspClient } from '../../gdbstub/client.js';
 import { requireTool } from '../helpers/tools.js';
+import { QEMU_BOARD } from '../helpers/qemu.js';
 
 export const SESSION_ELF = new URL('../../fixtures/gdb/build/session.elf', import.meta.url).pathname;
 
@@ -23,12 +24,23 @@ export function sym(name: string): bigint {
   return s.value;
 }
 
-export interface Hyp { handle: GdbHandle; machine: Machine; port: number; notices: string[]; uart: () => string }
+export interface Hyp {
+  handle: GdbHandle;
+  machine: Machine;
+  port: number;
+  notices: string[];
+  uart: () => string;
+}
 
 /** hypstep with the session fixture loaded, held at reset (-S) unless `run`. */
 export async function startHyp(opts: { run?: boolean; elf?: string } = {}): Promise<Hyp> {
   let uart = '';
-  const machine = new Machine({ memory: 64 * 1024 * 1024, uartOut: (b) => { uart += Buffer.from(b).toString('latin1'); } });
+  const machine = new Machine({
+    memory: 64 * 1024 * 1024,
+    uartOut: (b) => {
+      uart += Buffer.from(b).toString('latin1');
+    },
+  });
   machine.load(opts.elf ? parseElf(readFileSync(opts.elf), opts.elf) : sessionImage());
   const notices: string[] = [];
   const handle = await startGdbServer(machine, { port: 0, waitForDebugger: !opts.run, notice: (l) => notices.push(l) });
@@ -46,27 +58,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface Qemu { proc: ChildProcess; port: number; stop(): Promise<void> }
+export interface Qemu {
+  proc: ChildProcess;
+  port: number;
+  stop(): Promise<void>;
+}
 
 /** QEMU's virt board with its own gdbstub, held at reset (-S). */
 export async function startQemu(elf: string): Promise<Qemu> {
   requireTool('qemu-system-aarch64');
   const port = await freePort();
-  const proc = spawn('qemu-system-aarch64', [
-    '-M', 'virt,virtualization=on', '-cpu', 'max', '-m', '64M', '-nographic', '-monitor', 'none', '-serial', 'null',
-    '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    'qemu-system-aarch64',
+    [...QEMU_BOARD, '-m', '64M', '-serial', 'null', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`qemu exited early (${proc.exitCode}): ${stderr}`);
     if (await canConnect(port)) break;
-    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`qemu's gdbstub did not listen on ${port}: ${stderr}`); }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`qemu's gdbstub did not listen on ${port}: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    proc, port,
+    proc,
+    port,
     stop: async () => {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
@@ -78,7 +101,10 @@ export async function startQemu(elf: string): Promise<Qemu> {
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -101,8 +127,12 @@ export class RawPeer {
   data = '';
   closed = false;
   private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => { this.data += d.toString('latin1'); });
-    socket.on('close', () => { this.closed = true; });
+    socket.on('data', (d: Buffer) => {
+      this.data += d.toString('latin1');
+    });
+    socket.on('close', () => {
+      this.closed = true;
+    });
     socket.on('error', () => {});
   }
   static open(port: number): Promise<RawPeer> {
@@ -111,18 +141,23 @@ export class RawPeer {
       s.once('error', reject);
     });
   }
-  send(s: string | Buffer): void { this.socket.write(typeof s === 'string' ? Buffer.from(s, 'latin1') : s); }
+  send(s: string | Buffer): void {
+    this.socket.write(typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
+  }
   /** Waits until the received text matches. */
   async waitFor(re: RegExp, ms = 3000): Promise<RegExpMatchArray> {
     const deadline = Date.now() + ms;
     for (;;) {
       const m = this.data.match(re);
       if (m) return m;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(this.data.slice(-300))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(this.data.slice(-300))}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-  close(): void { this.socket.destroy(); }
+  close(): void {
+    this.socket.destroy();
+  }
 }
 
 /** Waits until the stub has noticed that its debugger went away. */

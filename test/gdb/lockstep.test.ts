@@ -28,7 +28,8 @@ afterAll(async () => {
 function diff(a: Map<string, bigint>, b: Map<string, bigint>): string[] {
   const out: string[] = [];
   for (const n of NAMES) {
-    const x = a.get(n), y = b.get(n);
+    const x = a.get(n),
+      y = b.get(n);
     if (x !== y) out.push(`${n}: qemu 0x${x?.toString(16)} hypstep 0x${y?.toString(16)}`);
   }
   return out;
@@ -47,7 +48,8 @@ it(`agrees with QEMU for ${STEPS} single steps across EL changes`, async () => {
     // Known deviation: QEMU zeroes NZCV when it takes an exception (it rewrites all of PSTATE);
     // the ARM ARM's AArch64.TakeException leaves NZCV as they were, and hypstep follows it.
     // Exactly that difference, right after an exception entry, is tolerated and resynchronised.
-    const hCpsr = hr.get('cpsr')!, qCpsr = qr.get('cpsr')!;
+    const hCpsr = hr.get('cpsr')!,
+      qCpsr = qr.get('cpsr')!;
     const entered = i > 0 && ((hCpsr >> 2n) & 3n) > prevEl;
     if (entered && d.length === 1 && (hCpsr & 0x0fff_ffffn) === qCpsr && qCpsr >> 28n === 0n) {
       nzcvResyncs++;
@@ -55,8 +57,13 @@ it(`agrees with QEMU for ${STEPS} single steps across EL changes`, async () => {
       d = [];
     }
     if (d.length > 0) {
-      const insn = await hc.readMemory(prevPc, 4).then((b) => Buffer.from(b).readUInt32LE(0).toString(16)).catch(() => '?');
-      expect.fail(`divergence after step ${i} (previous instruction at 0x${prevPc.toString(16)}: ${insn}):\n  ${d.join('\n  ')}`);
+      const insn = await hc
+        .readMemory(prevPc, 4)
+        .then((b) => Buffer.from(b).readUInt32LE(0).toString(16))
+        .catch(() => '?');
+      expect.fail(
+        `divergence after step ${i} (previous instruction at 0x${prevPc.toString(16)}: ${insn}):\n  ${d.join('\n  ')}`,
+      );
     }
     const el = (hr.get('cpsr')! >> 2n) & 3n;
     if (prevEl >= 0n && el !== prevEl) elChanges++;

@@ -1,8 +1,17 @@
 // The framing layer alone: checksums, escapes, run-length encoding, the incremental parser.
 import { describe, it, expect } from 'vitest';
 import {
-  checksum, escapeBinary, unescapeBinary, rleEncode, rleDecode, frame, FrameParser, type FrameEvent,
-  regToHex, hexToReg, ProtocolError,
+  checksum,
+  escapeBinary,
+  unescapeBinary,
+  rleEncode,
+  rleDecode,
+  frame,
+  FrameParser,
+  type FrameEvent,
+  regToHex,
+  hexToReg,
+  ProtocolError,
 } from '../../gdbstub/packet.js';
 import { MonitorRegistry, MonitorError } from '../../gdbstub/monitor.js';
 import { targetXml } from '../../gdbstub/tdesc.js';
@@ -58,7 +67,9 @@ describe('run-length encoding', () => {
   });
   it('keeps escaped data intact', () => {
     const data = escapeBinary(Uint8Array.from([0x7d, 0x7d, 0x7d, 0x7d, 0x7d, 0x2a, 0x2a, 0x2a, 0x2a, 1, 1, 1, 1, 1]));
-    expect(unescapeBinary(rleDecode(rleEncode(data)))).toEqual(Uint8Array.from([0x7d, 0x7d, 0x7d, 0x7d, 0x7d, 0x2a, 0x2a, 0x2a, 0x2a, 1, 1, 1, 1, 1]));
+    expect(unescapeBinary(rleDecode(rleEncode(data)))).toEqual(
+      Uint8Array.from([0x7d, 0x7d, 0x7d, 0x7d, 0x7d, 0x2a, 0x2a, 0x2a, 0x2a, 1, 1, 1, 1, 1]),
+    );
   });
   it('only expands a * that is not an escaped byte', () => {
     expect(str(rleDecode(bytes('}\x0a')))).toBe('}\x0a');
@@ -110,11 +121,33 @@ describe('monitor registry', () => {
   it('matches the longest word prefix and reports unknown commands as text', async () => {
     const r = new MonitorRegistry();
     const seen: string[] = [];
-    r.register({ name: 'vcpu sysregs', help: 'a', run: (args) => { seen.push(`sysregs ${args.join(',')}`); } });
-    r.register({ name: 'vcpu', help: 'b', run: (args) => { seen.push(`vcpu ${args.join(',')}`); } });
-    r.register({ name: 'boom', help: 'c', run: () => { throw new MonitorError('bad argument'); } });
+    r.register({
+      name: 'vcpu sysregs',
+      help: 'a',
+      run: (args) => {
+        seen.push(`sysregs ${args.join(',')}`);
+      },
+    });
+    r.register({
+      name: 'vcpu',
+      help: 'b',
+      run: (args) => {
+        seen.push(`vcpu ${args.join(',')}`);
+      },
+    });
+    r.register({
+      name: 'boom',
+      help: 'c',
+      run: () => {
+        throw new MonitorError('bad argument');
+      },
+    });
     let out = '';
-    const ctx = { out: (s: string) => { out += s; } };
+    const ctx = {
+      out: (s: string) => {
+        out += s;
+      },
+    };
     await r.dispatch('vcpu  sysregs 0 sctlr_el1', ctx);
     await r.dispatch('VCPU layout x', ctx);
     await r.dispatch('nonsense', ctx);

@@ -8,7 +8,9 @@ import { startHyp, RawPeer, sessionImage, waitDetached, type Hyp } from './harne
 
 let hyp: Hyp;
 const errors: unknown[] = [];
-const onError = (e: unknown) => { errors.push(e); };
+const onError = (e: unknown) => {
+  errors.push(e);
+};
 
 beforeEach(async () => {
   errors.length = 0;
@@ -51,9 +53,9 @@ describe('framing errors', () => {
   it('ignores garbage between packets and survives a truncated one', async () => {
     const p = await RawPeer.open(hyp.port);
     p.send('hello\r\n\x00\xff}}#*');
-    p.send('$m4008');           // truncated: no terminator yet…
+    p.send('$m4008'); // truncated: no terminator yet…
     p.send('0000,4');
-    p.send('#zz');               // …then a checksum that is not hex
+    p.send('#zz'); // …then a checksum that is not hex
     await p.waitFor(/-$/);
     p.send(pkt('m40080000,4'));
     await p.waitFor(/\$00400010#/);
@@ -69,7 +71,22 @@ describe('framing errors', () => {
   });
   it('answers malformed packets with errors', async () => {
     const c = await RspClient.connect('127.0.0.1', hyp.port);
-    for (const bad of ['m', 'mzz,4', 'm0', 'M0,4:', 'Z9,0,4', 'Z0,zz,4', 'Z0,40080000,0', 'Hx', 'P', 'G123', 'C', 'qRcmd,zz', 'qXfer:features:read:target.xml:zz', 'qSymbol:zz']) {
+    for (const bad of [
+      'm',
+      'mzz,4',
+      'm0',
+      'M0,4:',
+      'Z9,0,4',
+      'Z0,zz,4',
+      'Z0,40080000,0',
+      'Hx',
+      'P',
+      'G123',
+      'C',
+      'qRcmd,zz',
+      'qXfer:features:read:target.xml:zz',
+      'qSymbol:zz',
+    ]) {
       expect(await c.request(bad), bad).toMatch(/^E/);
     }
     expect(await c.request('?')).toMatch(/^T05/);
@@ -124,7 +141,11 @@ describe('emulator bugs', () => {
   it('an exception escaping the CPU becomes a SIGABRT stop with a message, not a crash', async () => {
     const c = await RspClient.connect('127.0.0.1', hyp.port);
     const cpu = hyp.machine.cpu;
-    cpu.observer = { exceptionReturned: () => { throw new TypeError('simulated emulator bug'); } };
+    cpu.observer = {
+      exceptionReturned: () => {
+        throw new TypeError('simulated emulator bug');
+      },
+    };
     const s = await c.cont();
     expect(s.signal).toBe(6);
     expect(c.console).toMatch(/internal error at PC 0x[0-9a-f]+: simulated emulator bug/);

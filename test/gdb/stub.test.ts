@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function stepTo(addr: bigint, max = 100): Promise<void> {
   for (let i = 0; i < max; i++) {
-    if (await c.readRegister('pc') === addr) return;
+    if ((await c.readRegister('pc')) === addr) return;
     await c.step();
   }
   throw new Error(`did not reach 0x${addr.toString(16)} in ${max} steps`);
@@ -111,7 +111,7 @@ describe('execution', () => {
     expect(s.registers.get(32)).toBe(sym('el2_sync_lower'));
     expect(s.registers.get(33)! & 0xfn).toBe(0x9n); // EL2h
     expect(await c.readRegister('elr_el2')).toBe(sym('after_hvc'));
-    expect(await c.readRegister('esr_el2') >> 26n).toBe(0x16n); // EC = HVC
+    expect((await c.readRegister('esr_el2')) >> 26n).toBe(0x16n); // EC = HVC
   });
   it('reports hardware breakpoints as hwbreak and continues from a breakpoint', async () => {
     await c.insertBreakpoint(sym('el2_sync_lower'), 'hw');
@@ -152,7 +152,8 @@ describe('execution', () => {
 describe('monitor commands', () => {
   it('help lists every command with one line each', async () => {
     const out = await c.monitor('help');
-    for (const n of ['help', 'info el', 'memory', 'translate', 'step-irq', 'reset']) expect(out).toMatch(new RegExp(`^  ${n}\\b`, 'm'));
+    for (const n of ['help', 'info el', 'memory', 'translate', 'step-irq', 'reset'])
+      expect(out).toMatch(new RegExp(`^  ${n}\\b`, 'm'));
   });
   it('info el, memory views, translate, step-irq, reset', async () => {
     expect(await c.monitor('info el')).toMatch(/EL2h.*\n.*E2H=0 TGE=0 VM=0/);
@@ -226,7 +227,10 @@ describe('hooks for other layers', () => {
   it('raiseStop from an observer stops after the event, with a console message first', async () => {
     const t = hyp.handle.target;
     hyp.machine.cpu.observer = {
-      exceptionTaken: (e) => { if (e.toEL === 2) t.raiseStop({ kind: 'stopped', signal: 5, message: `[test] exit to EL2, ESR 0x${e.esr.toString(16)}` }); },
+      exceptionTaken: (e) => {
+        if (e.toEL === 2)
+          t.raiseStop({ kind: 'stopped', signal: 5, message: `[test] exit to EL2, ESR 0x${e.esr.toString(16)}` });
+      },
     };
     const s = await c.cont();
     expect(s.signal).toBe(5);
@@ -247,7 +251,9 @@ describe('hooks for other layers', () => {
     t.wantSymbol('vcpu_ctxt');
     t.wantSymbol('not_there');
     expect(await c.request('qSymbol::')).toBe(`qSymbol:${Buffer.from('vcpu_ctxt').toString('hex')}`);
-    expect(await c.request(`qSymbol:40081000:${Buffer.from('vcpu_ctxt').toString('hex')}`)).toBe(`qSymbol:${Buffer.from('not_there').toString('hex')}`);
+    expect(await c.request(`qSymbol:40081000:${Buffer.from('vcpu_ctxt').toString('hex')}`)).toBe(
+      `qSymbol:${Buffer.from('not_there').toString('hex')}`,
+    );
     expect(await c.request(`qSymbol::${Buffer.from('not_there').toString('hex')}`)).toBe('OK');
     expect(t.symbol('vcpu_ctxt')).toBe(0x4008_1000n);
     expect(t.symbol('counter')).toBe(sym('counter')); // from the ELF when gdb did not say

@@ -17,7 +17,11 @@ afterEach(async () => {
 
 const S1_TABLE = 0x4200_0000n;
 const S2_TABLE = 0x4201_0000n;
-const le64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(v); return new Uint8Array(b); };
+const le64 = (v: bigint) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return new Uint8Array(b);
+};
 // 4K granule, level-1 blocks of 1 GiB: AF, inner shareable, AttrIndx 0 (stage 1) / Normal WB RW (stage 2).
 const s1Block = (pa: bigint) => pa | 0x701n;
 const s2Block = (pa: bigint) => pa | 0x7fdn;
@@ -51,7 +55,7 @@ describe('memory views', () => {
     const alias = entry - 0x4000_0000n + 0x8000_0000n;
     const real = await c.readMemory(entry, 16);
     expect(await c.readMemory(alias, 16)).toEqual(real);
-    expect(await c.request(`m${(0xc000_0000n).toString(16)},4`)).toMatch(/^E/); // unmapped: an error, no fault taken
+    expect(await c.request(`m${0xc000_0000n.toString(16)},4`)).toMatch(/^E/); // unmapped: an error, no fault taken
     expect(hyp.machine.cpu.pcs[0]).toBe(entry);
     await c.monitor('memory phys');
     expect(await c.request(`m${alias.toString(16)},4`)).toMatch(/^E/); // no RAM at PA 0x8008_0000
@@ -65,9 +69,14 @@ describe('memory views', () => {
     await stage2();
     await c.monitor('memory ipa');
     const entry = sessionImage().entry;
-    expect(await c.readMemory(entry - 0x4000_0000n, 8)).toEqual(await (async () => {
-      await c.monitor('memory phys'); const b = await c.readMemory(entry, 8); await c.monitor('memory ipa'); return b;
-    })());
+    expect(await c.readMemory(entry - 0x4000_0000n, 8)).toEqual(
+      await (async () => {
+        await c.monitor('memory phys');
+        const b = await c.readMemory(entry, 8);
+        await c.monitor('memory ipa');
+        return b;
+      })(),
+    );
     const out = await c.monitor('translate 0x80000 el1');
     expect(out).toMatch(/EL1&0 stage 1 \+ stage 2/);
     expect(out).toMatch(/stage 2 level 1: block/);

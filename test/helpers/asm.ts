@@ -24,9 +24,24 @@ export function assembleElf(source: string, textAddr = LOAD_ADDR): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-asm-'));
   try {
     writeFileSync(join(dir, 's.S'), source);
-    execFileSync('aarch64-linux-gnu-gcc', ['-c', '-I', INCLUDE, '-o', join(dir, 's.o'), join(dir, 's.S')], { stdio: 'pipe' });
-    execFileSync('aarch64-linux-gnu-ld', ['-nostdlib', '-static', '--build-id=none', `-Ttext=0x${textAddr.toString(16)}`,
-      '-e', '_start', '-o', join(dir, 's.elf'), join(dir, 's.o')], { stdio: 'pipe' });
+    execFileSync('aarch64-linux-gnu-gcc', ['-c', '-I', INCLUDE, '-o', join(dir, 's.o'), join(dir, 's.S')], {
+      stdio: 'pipe',
+    });
+    execFileSync(
+      'aarch64-linux-gnu-ld',
+      [
+        '-nostdlib',
+        '-static',
+        '--build-id=none',
+        `-Ttext=0x${textAddr.toString(16)}`,
+        '-e',
+        '_start',
+        '-o',
+        join(dir, 's.elf'),
+        join(dir, 's.o'),
+      ],
+      { stdio: 'pipe' },
+    );
     return readFileSync(join(dir, 's.elf'));
   } catch (e) {
     const err = e as { stderr?: Buffer };
@@ -76,11 +91,21 @@ export interface SnippetRun {
 export function runSnippet(body: string, budget = 1_000_000): SnippetRun {
   const image = assemble(program(`${body}\n__end:\n\tb __end\n`));
   let uart = '';
-  const machine = new Machine({ memory: 64 * 1024 * 1024, uartOut: (b) => { uart += Buffer.from(b).toString('latin1'); } });
+  const machine = new Machine({
+    memory: 64 * 1024 * 1024,
+    uartOut: (b) => {
+      uart += Buffer.from(b).toString('latin1');
+    },
+  });
   machine.load(image);
   const end = image.symbols.find((s) => s.name === '__end')!.value;
   machine.cpu.breakpoints.add(end);
   const r = machine.run(budget);
-  const stop = r.kind === 'breakpoint' && r.pc === end ? 'end' : r.kind === 'unimplemented' ? `unimplemented: ${r.message}` : r.kind;
+  const stop =
+    r.kind === 'breakpoint' && r.pc === end
+      ? 'end'
+      : r.kind === 'unimplemented'
+        ? `unimplemented: ${r.message}`
+        : r.kind;
   return { machine, uart, stop };
 }

@@ -3,14 +3,24 @@ import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
 
-export interface HypstepRun { stdout: string; console: string; exitCode: number | null; stop: string; icount: number }
+export interface HypstepRun {
+  stdout: string;
+  console: string;
+  exitCode: number | null;
+  stop: string;
+  icount: number;
+}
 
 export function runHypstep(elfPath: string, budget = 50_000_000): HypstepRun {
   let stdout = '';
   let console = '';
   const m = new Machine({
-    uartOut: (b) => { stdout += Buffer.from(b).toString('latin1'); },
-    consoleOut: (b) => { console += Buffer.from(b).toString('latin1'); },
+    uartOut: (b) => {
+      stdout += Buffer.from(b).toString('latin1');
+    },
+    consoleOut: (b) => {
+      console += Buffer.from(b).toString('latin1');
+    },
   });
   m.load(parseElf(readFileSync(elfPath), elfPath));
   const r = m.run(budget);

@@ -17,7 +17,10 @@ export function requireTool(name: string): string {
     }
     found.set(name, ok);
   }
-  if (!ok) throw new Error(`required tool '${name}' is not installed: run 'npm run setup' (installs the Debian packages the tests need)`);
+  if (!ok)
+    throw new Error(
+      `required tool '${name}' is not installed: run 'npm run setup' (installs the Debian packages the tests need)`,
+    );
   return name;
 }
 

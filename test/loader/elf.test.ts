@@ -10,7 +10,14 @@ const MINIHYP = readFileSync(new URL('../../fixtures/minihyp/build/minihyp-vhe-d
 /** xorshift32: a fixed, reproducible sequence of damage. */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 
 function outcome(buf: Uint8Array): 'loaded' | 'refused' {
@@ -48,7 +55,8 @@ describe('parseElf', () => {
       for (let k = 0; k < 1 + (next() % 6); k++) {
         // Damage the ELF header, the program headers or the section headers, where offsets live.
         const region = next() % 3;
-        const at = region === 0 ? next() % 64 : region === 1 ? 64 + (next() % 256) : shoff + (next() % (src.length - shoff));
+        const at =
+          region === 0 ? next() % 64 : region === 1 ? 64 + (next() % 256) : shoff + (next() % (src.length - shoff));
         buf[at % buf.length] = next() & 0xff;
       }
       if (outcome(buf) === 'refused') refused++;

@@ -27,7 +27,9 @@ const BUDGET = 40_000_000;
 async function runOnHypstep(path: string) {
   let stdout = '';
   const m = new Machine({
-    uartOut: (b) => { stdout += Buffer.from(b).toString('latin1'); },
+    uartOut: (b) => {
+      stdout += Buffer.from(b).toString('latin1');
+    },
     consoleOut: () => {},
   });
   m.load(parseElf(readFileSync(path), path));
@@ -45,9 +47,18 @@ async function runOnHypstep(path: string) {
 
 describe('minihyp build', () => {
   it('has one committed ELF and one transcript per mode', () => {
-    expect(MODES).toEqual(['vhe-eager', 'vhe-deferred', 'nvhe', 'nvhe-deferred32',
-      'bug-stale-read', 'bug-lost-write', 'bug-missing-load']);
-    const elfs = readdirSync(join(DIR, 'build')).filter((f) => f.endsWith('.elf')).sort();
+    expect(MODES).toEqual([
+      'vhe-eager',
+      'vhe-deferred',
+      'nvhe',
+      'nvhe-deferred32',
+      'bug-stale-read',
+      'bug-lost-write',
+      'bug-missing-load',
+    ]);
+    const elfs = readdirSync(join(DIR, 'build'))
+      .filter((f) => f.endsWith('.elf'))
+      .sort();
     expect(elfs).toEqual(MODES.map((m) => `minihyp-${m}.elf`).sort());
     const txts = readdirSync(join(DIR, 'expected')).sort();
     expect(txts).toEqual(MODES.map((m) => `${m}.txt`).sort());
@@ -74,8 +85,10 @@ describe('minihyp build', () => {
       for (const m of MODES) same(join('build', `minihyp-${m}.elf`));
       same('vcpu-layout.json');
       same(join('build', 'gen', 'vcpu_layout.h'));
-      expect(differ, `these committed files differ from what the sources build (run 'npm run fixtures' and commit): ${differ.join(', ')}`)
-        .toEqual([]);
+      expect(
+        differ,
+        `these committed files differ from what the sources build (run 'npm run fixtures' and commit): ${differ.join(', ')}`,
+      ).toEqual([]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
@@ -109,9 +122,17 @@ describe.each(MODES)('minihyp %s', (mode) => {
       let i = 0;
       while (i < want.length && want[i] === r.stdout[i]) i++;
       const line = want.slice(0, i).split('\n').length;
-      throw new Error(`hypstep's transcript departs from QEMU's at line ${line} (hypstep stopped: ${r.stop} after `
-        + `${r.icount} instructions, exit code ${r.exitCode})\n--- QEMU ---\n${want.split('\n').slice(line - 1, line + 2).join('\n')}`
-        + `\n--- hypstep ---\n${r.stdout.split('\n').slice(line - 1, line + 2).join('\n')}`);
+      throw new Error(
+        `hypstep's transcript departs from QEMU's at line ${line} (hypstep stopped: ${r.stop} after ` +
+          `${r.icount} instructions, exit code ${r.exitCode})\n--- QEMU ---\n${want
+            .split('\n')
+            .slice(line - 1, line + 2)
+            .join('\n')}` +
+          `\n--- hypstep ---\n${r.stdout
+            .split('\n')
+            .slice(line - 1, line + 2)
+            .join('\n')}`,
+      );
     }
     expect(r.stop).toBe('exit');
     expect(r.exitCode).toBe(passes(mode) ? 0 : 1);

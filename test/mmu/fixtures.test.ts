@@ -46,15 +46,19 @@ function stage2Level(qemu: string): string {
 }
 
 describe('MMU fixtures: hypstep vs QEMU', () => {
-  it.each(FIXTURES)('%s', (name) => {
-    const elf = dir + name + '.elf';
-    const q = runQemu(elf);
-    const h = runHypstep(elf, 20_000_000);
-    expect(q.stdout).toContain('done\n');
-    expect(h.stop).toBe('exit');
-    expect(h.stdout).toBe(armArmView(q.stdout));
-    // The ARM ARM values the two normalisations stand for are really there.
-    if (name === 'guest') expect(h.stdout).toContain('ESR=00000000920001c6 FAR=0000000080600000');
-    if (name === 'faults') expect(h.stdout).toContain('ESR=0000000096000007 FAR=0000008000001000');
-  }, 60_000);
+  it.each(FIXTURES)(
+    '%s',
+    (name) => {
+      const elf = dir + name + '.elf';
+      const q = runQemu(elf);
+      const h = runHypstep(elf, 20_000_000);
+      expect(q.stdout).toContain('done\n');
+      expect(h.stop).toBe('exit');
+      expect(h.stdout).toBe(armArmView(q.stdout));
+      // The ARM ARM values the two normalisations stand for are really there.
+      if (name === 'guest') expect(h.stdout).toContain('ESR=00000000920001c6 FAR=0000000080600000');
+      if (name === 'faults') expect(h.stdout).toContain('ESR=0000000096000007 FAR=0000008000001000');
+    },
+    60_000,
+  );
 });

@@ -16,8 +16,14 @@ function objdump(words: number[]): string[] {
   requireTool('aarch64-linux-gnu-objdump');
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-mmuops-'));
   try {
-    writeFileSync(join(dir, 'w.elf'), assembleElf(`.text\n.global _start\n_start:\n${words.map((w) => `.inst 0x${w.toString(16)}`).join('\n')}\n`));
-    const text = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'w.elf')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    writeFileSync(
+      join(dir, 'w.elf'),
+      assembleElf(`.text\n.global _start\n_start:\n${words.map((w) => `.inst 0x${w.toString(16)}`).join('\n')}\n`),
+    );
+    const text = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'w.elf')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const rows: string[] = [];
     for (const line of text.split('\n')) {
       const m = /^\s*[0-9a-f]+:\t[0-9a-f]{8} \t([^\t]+)(?:\t(.*))?$/.exec(line);
@@ -36,7 +42,9 @@ const sys = (op1: number, crn: number, crm: number, op2: number, rt: number): nu
 
 describe('TLBI and AT against objdump', () => {
   const words: number[] = [];
-  for (const op1 of [0, 4]) for (let crm = 0; crm < 16; crm++) for (let op2 = 0; op2 < 8; op2++) words.push(sys(op1, 8, crm, op2, (crm * 8 + op2) % 32));
+  for (const op1 of [0, 4])
+    for (let crm = 0; crm < 16; crm++)
+      for (let op2 = 0; op2 < 8; op2++) words.push(sys(op1, 8, crm, op2, (crm * 8 + op2) % 32));
   for (let op1 = 0; op1 < 8; op1++) for (let op2 = 0; op2 < 8; op2++) words.push(sys(op1, 7, 8, op2, 3 + op2));
   const expected = objdump(words);
 
@@ -47,10 +55,44 @@ describe('TLBI and AT against objdump', () => {
     expect(implemented.length).toBe(36); // 26 TLBI and 10 AT operations
     for (const [t, e] of implemented) expect(t).toBe(e);
     const names = new Set(implemented.map(([t]) => t.split(/[\t,]/)[1]!.trim()));
-    for (const n of ['vmalle1is', 'vae1is', 'aside1is', 'vaae1is', 'vale1is', 'vaale1is', 'vmalle1', 'vae1', 'aside1', 'vaae1',
-      'vale1', 'vaale1', 'ipas2e1is', 'ipas2le1is', 'ipas2e1', 'ipas2le1', 'vmalls12e1is', 'vmalls12e1', 'alle2is', 'alle2',
-      'vae2is', 'vae2', 'vale2is', 'vale2', 'alle1is', 'alle1', 's1e1r', 's1e1w', 's1e0r', 's1e0w', 's1e2r', 's1e2w',
-      's12e1r', 's12e1w', 's12e0r', 's12e0w']) {
+    for (const n of [
+      'vmalle1is',
+      'vae1is',
+      'aside1is',
+      'vaae1is',
+      'vale1is',
+      'vaale1is',
+      'vmalle1',
+      'vae1',
+      'aside1',
+      'vaae1',
+      'vale1',
+      'vaale1',
+      'ipas2e1is',
+      'ipas2le1is',
+      'ipas2e1',
+      'ipas2le1',
+      'vmalls12e1is',
+      'vmalls12e1',
+      'alle2is',
+      'alle2',
+      'vae2is',
+      'vae2',
+      'vale2is',
+      'vale2',
+      'alle1is',
+      'alle1',
+      's1e1r',
+      's1e1w',
+      's1e0r',
+      's1e0w',
+      's1e2r',
+      's1e2w',
+      's12e1r',
+      's12e1w',
+      's12e0r',
+      's12e0w',
+    ]) {
       expect(names.has(n), n).toBe(true);
     }
   });
@@ -60,12 +102,24 @@ describe('TLBI and AT against objdump', () => {
     expect(others.length).toBeGreaterThan(100);
     // One snippet: each unimplemented word at EL2 must take an exception (EC 0x00) to EL2.
     const body = [
-      'adr x0, vec', 'msr vbar_el2, x0', 'mov x10, #0',
+      'adr x0, vec',
+      'msr vbar_el2, x0',
+      'mov x10, #0',
       ...others.slice(0, 64).map((w) => `.inst 0x${w.toString(16)}`),
       'b __end',
-      '.balign 0x800', 'vec:', '.rept 16', '.balign 0x80',
-      'mrs x1, esr_el2', 'lsr x1, x1, #26', 'add x10, x10, x1', 'add x10, x10, #1',
-      'mrs x2, elr_el2', 'add x2, x2, #4', 'msr elr_el2, x2', 'eret', '.endr',
+      '.balign 0x800',
+      'vec:',
+      '.rept 16',
+      '.balign 0x80',
+      'mrs x1, esr_el2',
+      'lsr x1, x1, #26',
+      'add x10, x10, x1',
+      'add x10, x10, #1',
+      'mrs x2, elr_el2',
+      'add x2, x2, #4',
+      'msr elr_el2, x2',
+      'eret',
+      '.endr',
     ];
     const r = runSnippet(body.join('\n'));
     expect(r.stop).toBe('end');

@@ -12,16 +12,24 @@ export const PXN = 1n << 53n;
 export const UXN = 1n << 54n;
 export const XN = UXN;
 /** AP[2:1] values at bits [7:6]. */
-export const AP_PRIV_RW = 0n << 6n, AP_RW = 1n << 6n, AP_PRIV_RO = 2n << 6n, AP_RO = 3n << 6n;
+export const AP_PRIV_RW = 0n << 6n,
+  AP_RW = 1n << 6n,
+  AP_PRIV_RO = 2n << 6n,
+  AP_RO = 3n << 6n;
 /** Stage-2 S2AP at bits [7:6]: read bit 6, write bit 7; MemAttr at [5:2]. */
-export const S2_R = 1n << 6n, S2_W = 1n << 7n, S2_NORMAL = 0xfn << 2n, S2_DEVICE = 0x1n << 2n;
+export const S2_R = 1n << 6n,
+  S2_W = 1n << 7n,
+  S2_NORMAL = 0xfn << 2n,
+  S2_DEVICE = 0x1n << 2n;
 export const ATTR = (i: number): bigint => BigInt(i) << 2n;
 
 export function newMachine(): Machine {
   return new Machine({ memory: 64 * 1024 * 1024, uartOut: () => {} });
 }
 
-export function setReg(cpu: Cpu, name: string, v: bigint): void { writeSysreg(cpu, specOf(name), v); }
+export function setReg(cpu: Cpu, name: string, v: bigint): void {
+  writeSysreg(cpu, specOf(name), v);
+}
 
 export function setEL(cpu: Cpu, el: number): void {
   cpu.ps.el = el;
@@ -35,15 +43,20 @@ export class Tables {
   readonly stride: number;
 
   constructor(
-    private readonly m: Machine, readonly granuleBits: number, readonly inputSize: number,
-    readonly startLevel: number, pool: number,
+    private readonly m: Machine,
+    readonly granuleBits: number,
+    readonly inputSize: number,
+    readonly startLevel: number,
+    pool: number,
   ) {
     this.stride = granuleBits - 3;
     this.next = pool;
     this.root = this.alloc(Math.max(2 ** (3 + inputSize - this.shift(startLevel)), 2 ** granuleBits));
   }
 
-  shift(level: number): number { return this.granuleBits + this.stride * (3 - level); }
+  shift(level: number): number {
+    return this.granuleBits + this.stride * (3 - level);
+  }
 
   alloc(size = 2 ** this.granuleBits): number {
     const a = this.next;
@@ -52,8 +65,12 @@ export class Tables {
     return a;
   }
 
-  read(pa: number): bigint { return this.m.bus.ramView.getBigUint64(pa - this.m.bus.ramBase, true); }
-  write(pa: number, v: bigint): void { this.m.bus.ramView.setBigUint64(pa - this.m.bus.ramBase, v, true); }
+  read(pa: number): bigint {
+    return this.m.bus.ramView.getBigUint64(pa - this.m.bus.ramBase, true);
+  }
+  write(pa: number, v: bigint): void {
+    this.m.bus.ramView.setBigUint64(pa - this.m.bus.ramBase, v, true);
+  }
 
   /** The address of the descriptor for `ia` at `level`, creating table descriptors on the way. */
   slot(ia: number, level: number, tableBits = 0n): number {

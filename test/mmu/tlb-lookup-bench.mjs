@@ -4,8 +4,11 @@
 // Node 20 here: 'split' (store into a BigUint64Array, read two int32) 30-110 M lookups/s;
 // 'number' (Number(BigInt.asUintN(32, va)), Number(va >> 32n)) 7-20 M/s; 'bigtag'
 // (BigUint64Array tag compare) slower still. Ranges: the same runs on a busy and an idle machine.
-const N = 4096, MASK = N - 1;
-const tagLo = new Int32Array(N), tagHi = new Int32Array(N), pa = new Float64Array(N);
+const N = 4096,
+  MASK = N - 1;
+const tagLo = new Int32Array(N),
+  tagHi = new Int32Array(N),
+  pa = new Float64Array(N);
 const tag64 = new BigUint64Array(N);
 const base = 0xffff_0000_4000_0000n;
 for (let i = 0; i < N; i++) {
@@ -15,16 +18,19 @@ for (let i = 0; i < N; i++) {
   tag64[i] = va;
   pa[i] = 0x4000_0000 + i * 4096;
 }
-const split64 = new BigUint64Array(1), split32 = new Int32Array(split64.buffer);
+const split64 = new BigUint64Array(1),
+  split32 = new Int32Array(split64.buffer);
 const ways = {
   number(va) {
-    const lo = Number(BigInt.asUintN(32, va)) | 0, hi = Number(BigInt.asIntN(32, va >> 32n));
+    const lo = Number(BigInt.asUintN(32, va)) | 0,
+      hi = Number(BigInt.asIntN(32, va >> 32n));
     const i = (lo >>> 12) & MASK;
     return tagLo[i] === (lo & ~0xfff) && tagHi[i] === hi ? pa[i] + (lo & 0xfff) : -1;
   },
   split(va) {
     split64[0] = va;
-    const lo = split32[0], hi = split32[1];
+    const lo = split32[0],
+      hi = split32[1];
     const i = (lo >>> 12) & MASK;
     return tagLo[i] === (lo & ~0xfff) && tagHi[i] === hi ? pa[i] + (lo & 0xfff) : -1;
   },

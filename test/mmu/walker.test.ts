@@ -3,7 +3,26 @@
 // Expected values are from the ARM ARM (DDI 0487, chapter D8 "The AArch64 Virtual Memory
 // System Architecture" and the AArch64.S1Walk/S2Walk pseudocode).
 import { describe, it, expect } from 'vitest';
-import { Tables, newMachine, setReg, setEL, AF, NG, CONTIG, PXN, UXN, AP_PRIV_RW, AP_RW, AP_PRIV_RO, AP_RO, S2_R, S2_W, S2_NORMAL, S2_DEVICE, ATTR } from './tables.js';
+import {
+  Tables,
+  newMachine,
+  setReg,
+  setEL,
+  AF,
+  NG,
+  CONTIG,
+  PXN,
+  UXN,
+  AP_PRIV_RW,
+  AP_RW,
+  AP_PRIV_RO,
+  AP_RO,
+  S2_R,
+  S2_W,
+  S2_NORMAL,
+  S2_DEVICE,
+  ATTR,
+} from './tables.js';
 import { debugTranslate, staleTlbEntries } from '../../src/mmu/debug.js';
 import { AccessType } from '../../src/mmu/mmu.js';
 import { ArchException } from '../../src/cpu/exceptions.js';
@@ -14,7 +33,12 @@ const MAIR = 0x04ffn << 0n; // attr0 Normal WB, attr1 Device-nGnRE
 
 /** The exception `fn` throws (an ArchException), or fails the test. */
 function abortOf(fn: () => unknown): ArchException {
-  try { fn(); } catch (e) { if (e instanceof ArchException) return e; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ArchException) return e;
+    throw e;
+  }
   throw new Error('expected an abort');
 }
 
@@ -41,7 +65,10 @@ describe('stage 1, EL2 regime', () => {
     const b = debugTranslate(m.cpu, 0x0023_4567n, 'el2');
     expect(b.fault).toBeNull();
     expect(b.pa).toBe(0x4023_4567);
-    expect(b.levels.map((l) => [l.level, l.kind])).toEqual([[1, 'table'], [2, 'block']]);
+    expect(b.levels.map((l) => [l.level, l.kind])).toEqual([
+      [1, 'table'],
+      [2, 'block'],
+    ]);
     expect(b.stage1).toMatchObject({ level: 2, size: 2 * 1024 * 1024, memAttr: 0xff, memType: 'Normal WB/WB' });
     const p = debugTranslate(m.cpu, 0x0040_1abcn, 'el2');
     expect(p.pa).toBe(0x4050_3abc);
@@ -127,7 +154,12 @@ describe('stage 1, EL2 regime', () => {
     expect(abortOf(() => m.cpu.mmu.translate(0x1_0000_0000_0000n, AccessType.Read, 0, false)).iss & 0x3f).toBe(0x00);
   });
 
-  it.each([[14, 17], [16, 22], [14, 25], [16, 34]])('granule 2^%i with T0SZ %i: pages and blocks', (g, t0sz) => {
+  it.each([
+    [14, 17],
+    [16, 22],
+    [14, 25],
+    [16, 34],
+  ])('granule 2^%i with T0SZ %i: pages and blocks', (g, t0sz) => {
     const { m, t } = el2Setup(g, t0sz);
     const page = 2 ** g;
     const block = 2 ** (g + (g - 3));
@@ -303,18 +335,23 @@ describe('stage 2', () => {
     expect(e.esr >>> 26).toBe(0x24);
     expect(e.iss).toBe(syndrome | 0x05); // translation fault, level 1 of stage 2
     expect(e.far).toBe(0x1004n);
-    expect(e.hpfar).toBe(0x0900_0000n >> 12n << 4n);
+    expect(e.hpfar).toBe((0x0900_0000n >> 12n) << 4n);
   });
 
   it('a stage-2 fault on a stage-1 table fetch reports S1PTW and the table IPA', () => {
     const { m, s1 } = s2Setup();
     const slot = s1.slot(0x3000, 2);
     s1.write(slot, 0x9000_0000n | 3n); // level-2 table at an IPA stage 2 does not map
-    const e = abortOf(() => m.cpu.mmu.translate(0x3000n, AccessType.Write, (1 << 24), false));
+    const e = abortOf(() => m.cpu.mmu.translate(0x3000n, AccessType.Write, 1 << 24, false));
     expect(e.targetEL).toBe(2);
     expect(e.iss).toBe((1 << 7) | 0x05); // S1PTW, no ISV, WnR 0 (the table fetch is a read)
-    expect(e.hpfar).toBe(0x9000_0000n >> 12n << 4n);
-    expect(debugTranslate(m.cpu, 0x3000n, 'el1').fault).toMatchObject({ stage: 2, s1ptw: true, fsc: 0x05, ipa: 0x9000_0018 });
+    expect(e.hpfar).toBe((0x9000_0000n >> 12n) << 4n);
+    expect(debugTranslate(m.cpu, 0x3000n, 'el1').fault).toMatchObject({
+      stage: 2,
+      s1ptw: true,
+      fsc: 0x05,
+      ipa: 0x9000_0018,
+    });
   });
 
   it('S2AP write and XN permissions, and IPA out of the stage-2 input range', () => {
@@ -369,7 +406,11 @@ describe('external aborts and the debugger view', () => {
     const { m, s1, s2 } = s2Setup();
     s1.map(0x1000, 0x8000_1000, 3, AF);
     s2.map(0x8000_1000, 0x4400_1000, 3, AF | S2_R);
-    expect(debugTranslate(m.cpu, 0x1008n, 'current')).toMatchObject({ regime: 'EL1&0', ipa: 0x8000_1008, pa: 0x4400_1008 });
+    expect(debugTranslate(m.cpu, 0x1008n, 'current')).toMatchObject({
+      regime: 'EL1&0',
+      ipa: 0x8000_1008,
+      pa: 0x4400_1008,
+    });
     expect(debugTranslate(m.cpu, 0x8000_1008n, 'ipa')).toMatchObject({ regime: 'stage 2', pa: 0x4400_1008 });
     // A stage-2 permission fault still says where the mapping leads.
     const w = debugTranslate(m.cpu, 0x1008n, 'el1', 'write');
@@ -418,7 +459,12 @@ describe('stage 2 details', () => {
     m.bus.ramView.setBigUint64(0x4310_0000 - m.bus.ramBase, 0x4320_0000n | AF | 3n, true); // IPA 0x4320_0000: RAM block
     expect(debugTranslate(m.cpu, 0x20_0000n, 'el1').pa).toBe(0x4320_0000);
     setReg(m.cpu, 'HCR_EL2', (1n << 31n) | 1n | (1n << 2n));
-    expect(debugTranslate(m.cpu, 0x20_0000n, 'el1').fault).toMatchObject({ stage: 2, s1ptw: true, fsc: 0x0f, level: 3 });
+    expect(debugTranslate(m.cpu, 0x20_0000n, 'el1').fault).toMatchObject({
+      stage: 2,
+      s1ptw: true,
+      fsc: 0x0f,
+      level: 3,
+    });
   });
 
   it('guest entries survive a world switch: exit to EL2 and back costs no stage-1/stage-2 walk', () => {

@@ -9,8 +9,9 @@ const taken = (branch: string) => `${branch}\n\tmov x0, #2\n\tb 2f\n1:\tmov x0, 
 
 const CASES: Case[] = [
   // B.cond: every condition against flag settings that make each go both ways.
-  ...CONDS.flatMap((cond) => [0, N, Z, C, V, N | V, Z | C, N | Z | C | V].map((nzcv) => (
-    { insn: taken(`b.${cond} 1f`), nzcv, out: ['x0'] }))),
+  ...CONDS.flatMap((cond) =>
+    [0, N, Z, C, V, N | V, Z | C, N | Z | C | V].map((nzcv) => ({ insn: taken(`b.${cond} 1f`), nzcv, out: ['x0'] })),
+  ),
   // CBZ/CBNZ: the 32-bit forms look only at the low word.
   ...[0n, 1n, 0x1_0000_0000n, 0x8000_0000_0000_0000n].flatMap((v) => [
     { insn: taken('cbz x1, 1f'), in: { x1: v }, out: ['x0'] },
@@ -19,10 +20,12 @@ const CASES: Case[] = [
     { insn: taken('cbnz w1, 1f'), in: { x1: v }, out: ['x0'] },
   ]),
   // TBZ/TBNZ on bits 0, 31, 32, 63.
-  ...[0, 31, 32, 63].flatMap((bit) => [0x8000_0001_8000_0001n, 0x7fff_fffe_7fff_fffen].flatMap((v) => [
-    { insn: taken(`tbz x1, #${bit}, 1f`), in: { x1: v }, out: ['x0'] },
-    { insn: taken(`tbnz x1, #${bit}, 1f`), in: { x1: v }, out: ['x0'] },
-  ])),
+  ...[0, 31, 32, 63].flatMap((bit) =>
+    [0x8000_0001_8000_0001n, 0x7fff_fffe_7fff_fffen].flatMap((v) => [
+      { insn: taken(`tbz x1, #${bit}, 1f`), in: { x1: v }, out: ['x0'] },
+      { insn: taken(`tbnz x1, #${bit}, 1f`), in: { x1: v }, out: ['x0'] },
+    ]),
+  ),
   { insn: taken('tbnz w1, #31, 1f'), in: { x1: 0x8000_0000n }, out: ['x0'] },
   // B and BL, forwards and backwards; BL links to the next instruction.
   { insn: 'b 1f\n\tmov x0, #2\n1:\tmov x3, #3', in: { x0: 7n }, out: ['x0', 'x3'] },
@@ -36,7 +39,10 @@ const CASES: Case[] = [
   { insn: 'adr x30, 1f\n\tret\n\tmov x0, #2\n1:', in: { x0: 1n }, out: ['x0'] },
   { insn: 'adr x5, 1f\n\tret x5\n\tmov x0, #2\n1:', in: { x0: 1n }, out: ['x0'] },
   // ADR/ADRP, forwards and backwards, to page boundaries.
-  { insn: 'adr x0, __vectors\n\tadrp x1, __vectors\n\tadrp x2, _start + 0x12345000\n\tadr x3, .', out: ['x0', 'x1', 'x2', 'x3'] },
+  {
+    insn: 'adr x0, __vectors\n\tadrp x1, __vectors\n\tadrp x2, _start + 0x12345000\n\tadr x3, .',
+    out: ['x0', 'x1', 'x2', 'x3'],
+  },
   { insn: 'adr x0, 1f\n\tadrp x1, 1f\n\t.balign 4096\n1:', out: ['x0', 'x1'] },
   { insn: 'adrp x0, _start - 0x40000000', out: ['x0'] },
 ];
@@ -54,7 +60,8 @@ describe('branches and PC-relative addressing', () => {
   });
 
   it('ConditionHolds (hand-derived from the ARM ARM table)', () => {
-    const holds = (cond: string, nzcv: number) => ours[CASES.findIndex((c) => c.insn === taken(`b.${cond} 1f`) && c.nzcv === nzcv)]!.regs.x0 === 1n;
+    const holds = (cond: string, nzcv: number) =>
+      ours[CASES.findIndex((c) => c.insn === taken(`b.${cond} 1f`) && c.nzcv === nzcv)]!.regs.x0 === 1n;
     expect(holds('hi', C)).toBe(true);
     expect(holds('hi', Z | C)).toBe(false);
     expect(holds('ge', N | V)).toBe(true);

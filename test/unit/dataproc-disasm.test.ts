@@ -171,20 +171,65 @@ br x1
 blr x30
 ret
 ret x5
-`.trim().split('\n');
+`
+  .trim()
+  .split('\n');
 
 /** Mnemonics objdump knows from extensions this PE does not implement: we print those words as UNDEFINED. */
 const UNIMPLEMENTED = new Set([
-  'addg', 'subg', 'irg', 'gmi', 'subp', 'subps', 'cmpp', 'pacga', 'crc32b', 'crc32h', 'crc32w', 'crc32x', 'crc32cb',
-  'crc32ch', 'crc32cw', 'crc32cx', 'rmif', 'setf8', 'setf16', 'pacia', 'pacib', 'pacda', 'pacdb', 'autia', 'autib', 'autda',
-  'autdb', 'paciza', 'pacizb', 'pacdza', 'pacdzb', 'autiza', 'autizb', 'autdza', 'autdzb', 'xpaci', 'xpacd',
-  'abs', 'cnt', 'ctz', 'smax', 'smin', 'umax', 'umin',
+  'addg',
+  'subg',
+  'irg',
+  'gmi',
+  'subp',
+  'subps',
+  'cmpp',
+  'pacga',
+  'crc32b',
+  'crc32h',
+  'crc32w',
+  'crc32x',
+  'crc32cb',
+  'crc32ch',
+  'crc32cw',
+  'crc32cx',
+  'rmif',
+  'setf8',
+  'setf16',
+  'pacia',
+  'pacib',
+  'pacda',
+  'pacdb',
+  'autia',
+  'autib',
+  'autda',
+  'autdb',
+  'paciza',
+  'pacizb',
+  'pacdza',
+  'pacdzb',
+  'autiza',
+  'autizb',
+  'autdza',
+  'autdzb',
+  'xpaci',
+  'xpacd',
+  'abs',
+  'cnt',
+  'ctz',
+  'smax',
+  'smin',
+  'umax',
+  'umin',
 ]);
 
 /** Random words from Data Processing -- Immediate (op0 100x) and -- Register (op0 x101). */
 function randomWords(count: number, seed: number): number[] {
   let s = seed >>> 0;
-  const next = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s; };
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s;
+  };
   const words: number[] = [];
   for (let i = 0; i < count; i++) {
     const w = next() ^ (next() << 16);
@@ -193,7 +238,12 @@ function randomWords(count: number, seed: number): number[] {
   return words;
 }
 
-const normalize = (t: string) => t.replace(/\s*\/\/.*$/, '').replace(/\s*<[^>]*>/, '').replace(/\s+/g, ' ').trim();
+const normalize = (t: string) =>
+  t
+    .replace(/\s*\/\/.*$/, '')
+    .replace(/\s*<[^>]*>/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 describe('disassembler', () => {
   it('prints what objdump prints, line by line', () => {
@@ -204,11 +254,17 @@ describe('disassembler', () => {
     let dump: string;
     try {
       writeFileSync(join(dir, 'c.elf'), assembleElf(src));
-      dump = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'c.elf')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      dump = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'c.elf')], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const lines = dump.split('\n').map((l) => /^\s*([0-9a-f]+):\s+([0-9a-f]{8})\s+(.*)$/.exec(l)).filter((m) => m !== null);
+    const lines = dump
+      .split('\n')
+      .map((l) => /^\s*([0-9a-f]+):\s+([0-9a-f]{8})\s+(.*)$/.exec(l))
+      .filter((m) => m !== null);
     expect(lines.length).toBe(CORPUS.length + randoms.length);
     const diffs: string[] = [];
     const skipped = new Map<string, number>();
@@ -218,7 +274,10 @@ describe('disassembler', () => {
       const ours = normalize(disassemble(raw, BigInt('0x' + addr)));
       if (ours === theirs) continue;
       const mn = theirs.split(' ')[0]!;
-      if (UNIMPLEMENTED.has(mn) && ours.endsWith('; undefined')) { skipped.set(mn, (skipped.get(mn) ?? 0) + 1); continue; }
+      if (UNIMPLEMENTED.has(mn) && ours.endsWith('; undefined')) {
+        skipped.set(mn, (skipped.get(mn) ?? 0) + 1);
+        continue;
+      }
       diffs.push(`${word}: objdump '${theirs}' hypstep '${ours}'`);
     }
     expect(diffs).toEqual([]);

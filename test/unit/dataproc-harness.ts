@@ -25,17 +25,23 @@ export interface Case {
   out: string[];
 }
 
-export interface Result { nzcv: number; regs: Record<string, bigint> }
+export interface Result {
+  nzcv: number;
+  regs: Record<string, bigint>;
+}
 
 const BUF = 0x4200_0000;
 const MASK64 = (1n << 64n) - 1n;
 
-function hex64(v: bigint): string { return '0x' + (v & MASK64).toString(16); }
+function hex64(v: bigint): string {
+  return '0x' + (v & MASK64).toString(16);
+}
 
 /** The assembly of a whole case list. */
 export function caseSource(cases: readonly Case[]): string {
   const out: string[] = [];
-  out.push(program(`	adr x28, __vectors
+  out.push(
+    program(`	adr x28, __vectors
 	msr vbar_el2, x28
 	isb
 	movq x27, ${BUF}
@@ -52,7 +58,8 @@ __vectors:
 	.balign 128
 	.fill 96, 4, 0xd4200000 // current EL with SPx: IRQ, FIQ, SError
 	.fill 256, 4, 0xd4200000 // lower EL
-__cases:`));
+__cases:`),
+  );
   cases.forEach((c, i) => {
     out.push(`\tmov x25, #0`);
     for (const [reg, v] of Object.entries(c.in ?? {})) {
@@ -95,9 +102,12 @@ export function runOnHypstep(cases: readonly Case[], source = caseSource(cases))
   const done = sym.get('__done')!;
   cpu.breakpoints.add(done);
   const results: Result[] = [];
-  for (let i = 0; ; ) {
+  for (let i = 0; ;) {
     const r = m.run(10_000_000);
-    if (r.kind !== 'breakpoint') throw new Error(`hypstep stopped with ${JSON.stringify(r, (_, v) => typeof v === 'bigint' ? hex64(v) : v)} after case ${i}`);
+    if (r.kind !== 'breakpoint')
+      throw new Error(
+        `hypstep stopped with ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? hex64(v) : v))} after case ${i}`,
+      );
     if (r.pc === done) break;
     if (r.pc !== stops[i]) throw new Error(`hypstep reached 0x${r.pc.toString(16)}, expected the end of case ${i}`);
     const c = cases[i]!;
@@ -114,7 +124,10 @@ export function runOnHypstep(cases: readonly Case[], source = caseSource(cases))
 /** Runs the same cases on QEMU (one run for the whole list). */
 export function runOnQemu(cases: readonly Case[], source = caseSource(cases)): Result[] {
   const q = withElf(source, (elf) => runQemu(elf, 60_000));
-  const words = q.stdout.split(/\r?\n/).filter((l) => /^[0-9a-f]{16}$/.test(l)).map((l) => BigInt('0x' + l));
+  const words = q.stdout
+    .split(/\r?\n/)
+    .filter((l) => /^[0-9a-f]{16}$/.test(l))
+    .map((l) => BigInt('0x' + l));
   const results: Result[] = [];
   let k = 0;
   for (const c of cases) {
@@ -123,17 +136,25 @@ export function runOnQemu(cases: readonly Case[], source = caseSource(cases)): R
     for (const name of c.out) regs[name] = words[k++]!;
     results.push({ nzcv, regs });
   }
-  if (k !== words.length) throw new Error(`QEMU printed ${words.length} words, expected ${k}:\n${q.stdout.slice(0, 500)}\n${q.stderr}`);
+  if (k !== words.length)
+    throw new Error(`QEMU printed ${words.length} words, expected ${k}:\n${q.stdout.slice(0, 500)}\n${q.stderr}`);
   return results;
 }
 
 export function describeCase(c: Case): string {
-  const ins = Object.entries(c.in ?? {}).map(([r, v]) => `${r}=${hex64(v)}`).join(' ');
+  const ins = Object.entries(c.in ?? {})
+    .map(([r, v]) => `${r}=${hex64(v)}`)
+    .join(' ');
   return `${c.insn.replace(/\n/g, '; ')} [${ins}${c.nzcv ? ` nzcv=${c.nzcv.toString(2).padStart(4, '0')}` : ''}]`;
 }
 
 function showResult(r: Result): string {
-  return `nzcv=${r.nzcv.toString(2).padStart(4, '0')} ` + Object.entries(r.regs).map(([n, v]) => `${n}=${hex64(v)}`).join(' ');
+  return (
+    `nzcv=${r.nzcv.toString(2).padStart(4, '0')} ` +
+    Object.entries(r.regs)
+      .map(([n, v]) => `${n}=${hex64(v)}`)
+      .join(' ')
+  );
 }
 
 /** Lines describing every case whose hypstep and QEMU results differ (empty when they agree). */
@@ -149,13 +170,25 @@ export function differences(cases: readonly Case[], ours: readonly Result[], qem
 
 /** Interesting operands: zero, one, the 32- and 64-bit signed/unsigned boundaries, and ordinary values. */
 export const BOUNDARY_VALUES: readonly bigint[] = [
-  0n, 1n, 0x7fff_ffffn, 0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n,
-  0x7fff_ffff_ffff_ffffn, 0x8000_0000_0000_0000n, 0xffff_ffff_ffff_ffffn,
-  0x0123_4567_89ab_cdefn, 0xfedc_ba98_7654_3210n, 0xdead_beef_8000_0001n,
+  0n,
+  1n,
+  0x7fff_ffffn,
+  0x8000_0000n,
+  0xffff_ffffn,
+  0x1_0000_0000n,
+  0x7fff_ffff_ffff_ffffn,
+  0x8000_0000_0000_0000n,
+  0xffff_ffff_ffff_ffffn,
+  0x0123_4567_89ab_cdefn,
+  0xfedc_ba98_7654_3210n,
+  0xdead_beef_8000_0001n,
 ];
 
 /** The flags as ARM ARM bit positions: N=8, Z=4, C=2, V=1. */
-export const N = 8, Z = 4, C = 2, V = 1;
+export const N = 8,
+  Z = 4,
+  C = 2,
+  V = 1;
 
 /**
  * The words the assembler produced for `lines`, in order. (test/helpers/asm.ts `encode`

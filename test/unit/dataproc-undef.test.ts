@@ -13,7 +13,7 @@ const MUTATIONS: [string, number, number, string][] = [
   ['and x0, x1, #1', 0xfc00, 0x3f << 10, 'logical immediate, 64-bit element of all ones (N=1 imms=111111)'],
   ['and w0, w1, #1', 0xfc00, 0x1f << 10, 'logical immediate, 32-bit element of all ones (imms=011111)'],
   ['and w0, w1, #1', 0xfc00, 0x3d << 10, 'logical immediate, 2-bit element of all ones (imms=111101)'],
-  ['and x0, x1, #1', 1 << 22 | 0xfc00, 0x3f << 10, 'logical immediate, N=0 imms=111111 (no element size)'],
+  ['and x0, x1, #1', (1 << 22) | 0xfc00, 0x3f << 10, 'logical immediate, N=0 imms=111111 (no element size)'],
   ['and w0, w1, #1', 0xfc00, 0x3e << 10, 'logical immediate, N=0 imms=111110 (no element size)'],
   ['add x0, x1, x2', 0, 3 << 22, 'add shifted register, shift=ROR'],
   ['subs w0, w1, w2', 0, 3 << 22, 'subs shifted register, shift=ROR'],
@@ -58,13 +58,20 @@ function cases(words: number[]): Case[] {
 }
 
 describe('unallocated data-processing and branch encodings', () => {
-  const words = encodeWords(MUTATIONS.map((m) => m[0])).map((w, i) => ((w & ~MUTATIONS[i]![1]) | MUTATIONS[i]![2]) >>> 0);
+  const words = encodeWords(MUTATIONS.map((m) => m[0])).map(
+    (w, i) => ((w & ~MUTATIONS[i]![1]) | MUTATIONS[i]![2]) >>> 0,
+  );
   const list = cases(words);
 
   it('are UNDEFINED on hypstep: ESR_EL2 = 0x02000000, destination unchanged', () => {
     const r = runOnHypstep(list);
-    const bad = r.flatMap((res, i) => res.regs.x25 === UNDEF_ESR && res.regs.x0 === 0x0123_4567_89ab_cdefn ? []
-      : [`${MUTATIONS[i]![3]} (${list[i]!.insn}): x25=0x${res.regs.x25!.toString(16)} x0=0x${res.regs.x0!.toString(16)}`]);
+    const bad = r.flatMap((res, i) =>
+      res.regs.x25 === UNDEF_ESR && res.regs.x0 === 0x0123_4567_89ab_cdefn
+        ? []
+        : [
+            `${MUTATIONS[i]![3]} (${list[i]!.insn}): x25=0x${res.regs.x25!.toString(16)} x0=0x${res.regs.x0!.toString(16)}`,
+          ],
+    );
     expect(bad).toEqual([]);
     // And QEMU agrees on every one of them.
     expect(differences(list, r, runOnQemu(list))).toEqual([]);

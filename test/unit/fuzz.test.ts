@@ -15,7 +15,14 @@ const REAL = (() => {
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 
 const BASE = 0x4000_0000;
@@ -31,7 +38,10 @@ describe('random instruction words', () => {
       const words = new Uint32Array(SPAN / 4);
       // Half the seeds: random words; the other half: real words with one to three bits flipped.
       for (let i = 0; i < words.length; i++) {
-        if (seed % 2) { words[i] = next(); continue; }
+        if (seed % 2) {
+          words[i] = next();
+          continue;
+        }
         let w = REAL[next() % REAL.length]!;
         for (let k = next() % 3; k >= 0; k--) w ^= 1 << (next() % 32);
         words[i] = w >>> 0;
@@ -57,6 +67,7 @@ describe('random instruction words', () => {
       }
     }
     expect(executed).toBeGreaterThan(1_000_000);
-    for (const k of stops.keys()) expect(k).toMatch(/^(budget|exit|requested|unimplemented: .*(AArch32|not implemented))/);
+    for (const k of stops.keys())
+      expect(k).toMatch(/^(budget|exit|requested|unimplemented: .*(AArch32|not implemented))/);
   });
 });

@@ -24,12 +24,30 @@ const PATTERNS = [
   'sf:1 00 11011 000 Rm:5 o0:1 Ra:5 Rn:5 Rd:5',
 ].map(parsePattern);
 
-const EDGE = [0n, 1n, 2n, 0x7fff_ffffn, 0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n, 0x7fff_ffff_ffff_ffffn,
-  0x8000_0000_0000_0000n, 0xffff_ffff_ffff_ffffn, 0xffff_ffff_ffff_fffen];
+const EDGE = [
+  0n,
+  1n,
+  2n,
+  0x7fff_ffffn,
+  0x8000_0000n,
+  0xffff_ffffn,
+  0x1_0000_0000n,
+  0x7fff_ffff_ffff_ffffn,
+  0x8000_0000_0000_0000n,
+  0xffff_ffff_ffff_ffffn,
+  0xffff_ffff_ffff_fffen,
+];
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 
 function state(c: Cpu): string {
@@ -39,7 +57,8 @@ function state(c: Cpu): string {
 describe('compiled blocks', () => {
   it('leave the state the interpreter leaves, cold and optimized', () => {
     const next = rng(0xb10c);
-    const value = (): bigint => (next() % 4 === 0 ? EDGE[next() % EDGE.length]! : (BigInt(next()) << 32n) | BigInt(next()));
+    const value = (): bigint =>
+      next() % 4 === 0 ? EDGE[next() % EDGE.length]! : (BigInt(next()) << 32n) | BigInt(next());
     const a = new Cpu(new PhysBus(0x4000_0000, 1 << 16));
     const b = new Cpu(new PhysBus(0x4000_0000, 1 << 16));
     let compiled = 0;
@@ -52,18 +71,31 @@ describe('compiled blocks', () => {
         const e = Cpu.decode(w);
         if (e && !e.name.startsWith('UNALLOC') && !/unallocated|reserved/i.test(e.name)) words.push(w);
       }
-      const blk = compileBlock((raw) => Cpu.decode(raw), (i) => words[i]!, 0, words.length);
+      const blk = compileBlock(
+        (raw) => Cpu.decode(raw),
+        (i) => words[i]!,
+        0,
+        words.length,
+      );
       if (blk === null) continue;
       compiled++;
       // Every tenth block runs hot, so that V8 optimizes the generated function mid-way.
       for (let rep = 0, reps = t % 10 === 0 ? 3000 : 4; rep < reps; rep++) {
         const regs = Array.from({ length: 31 }, value);
         const sps = [value(), value(), value()];
-        const nzcv = next() & 15, el = 1 + (next() % 2), sp = next() & 1;
+        const nzcv = next() & 15,
+          el = 1 + (next() % 2),
+          sp = next() & 1;
         for (const c of [a, b]) {
-          regs.forEach((v, i) => { c.x[i] = v; });
-          sps.forEach((v, i) => { c.spEl[i] = v; });
-          c.ps.nzcv = nzcv; c.ps.el = el; c.ps.sp = sp;
+          regs.forEach((v, i) => {
+            c.x[i] = v;
+          });
+          sps.forEach((v, i) => {
+            c.spEl[i] = v;
+          });
+          c.ps.nzcv = nzcv;
+          c.ps.el = el;
+          c.ps.sp = sp;
         }
         for (let i = 0; i < blk.len; i++) {
           const e = Cpu.decode(words[i]!)!;
@@ -72,9 +104,13 @@ describe('compiled blocks', () => {
         blk.fn(b, b.x, b.ps, FLAG_SCRATCH, FLAG_SCRATCH32);
         if (rep % 97 === 0 || rep < 4) {
           compared++;
-          const sa = state(a), sb = state(b);
+          const sa = state(a),
+            sb = state(b);
           if (sa !== sb) {
-            const words16 = words.slice(0, blk.len).map((w) => w.toString(16).padStart(8, '0')).join(' ');
+            const words16 = words
+              .slice(0, blk.len)
+              .map((w) => w.toString(16).padStart(8, '0'))
+              .join(' ');
             expect.fail(`block [${words16}] rep ${rep}: interpreter ${sa}\ncompiled ${sb}`);
           }
         }
@@ -86,7 +122,8 @@ describe('compiled blocks', () => {
 
   it('run a hot loop to the same result and count as single-stepping it', () => {
     // No breakpoints and a large budget: the run loop may use blocks. Single steps never do.
-    const image = assemble(program(`
+    const image = assemble(
+      program(`
       movz x0, #3000
       mov x1, #0x1234
       mov x2, #-7
@@ -99,8 +136,13 @@ describe('compiled blocks', () => {
       ubfx x7, x6, #7, #19
       subs x0, x0, #1
       b.ne 1b
-      SEMIHOSTING_EXIT`));
-    const machine = () => { const m = new Machine({ memory: 16 << 20, uartOut: () => {} }); m.load(image); return m; };
+      SEMIHOSTING_EXIT`),
+    );
+    const machine = () => {
+      const m = new Machine({ memory: 16 << 20, uartOut: () => {} });
+      m.load(image);
+      return m;
+    };
     const fast = machine();
     expect(fast.run(10_000_000).kind).toBe('exit');
     const slow = machine();

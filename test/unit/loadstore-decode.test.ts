@@ -20,7 +20,14 @@ import { disassemble } from '../../src/cpu/disasm.js';
 /** Deterministic xorshift32. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 
 /** Three rounds of the same field walk, with fresh registers and immediates each time. */
@@ -37,11 +44,17 @@ function walk(r: () => number, push: (w: number) => void): void {
     // Exclusive / ordered: size 001000 o2 L o1 Rs o0 Rt2 Rn Rt, with should-be-one fields set.
     for (let o2LO1 = 0; o2LO1 < 8; o2LO1++) {
       for (let o0 = 0; o0 < 2; o0++) {
-        push((size << 30) | (0b001000 << 24) | (o2LO1 << 21) | (31 << 16) | (o0 << 15) | (31 << 10) | (reg() << 5) | reg());
+        push(
+          (size << 30) | (0b001000 << 24) | (o2LO1 << 21) | (31 << 16) | (o0 << 15) | (31 << 10) | (reg() << 5) | reg(),
+        );
         // ... and with real registers in the fields that are operands: Rs of a store-exclusive
         // (o2=0, L=0), Rt2 of a pair (o2=0, o1=1); they stay distinct from Rn and Rt.
-        const storeEx = (o2LO1 & 0b110) === 0b000, pair = (o2LO1 & 0b101) === 0b001;
-        const rs = storeEx ? 1 + (r() % 9) : 31, rt2 = pair ? 11 + (r() % 9) : 31, rn = 21 + (r() % 9), rt = 0;
+        const storeEx = (o2LO1 & 0b110) === 0b000,
+          pair = (o2LO1 & 0b101) === 0b001;
+        const rs = storeEx ? 1 + (r() % 9) : 31,
+          rt2 = pair ? 11 + (r() % 9) : 31,
+          rn = 21 + (r() % 9),
+          rt = 0;
         push((size << 30) | (0b001000 << 24) | (o2LO1 << 21) | (rs << 16) | (o0 << 15) | (rt2 << 10) | (rn << 5) | rt);
       }
     }
@@ -53,12 +66,14 @@ function walk(r: () => number, push: (w: number) => void): void {
         push(base | (1 << 24) | (reg() << 5) | reg());
         // imm9 forms: unscaled, post-index, unprivileged, pre-index (Rn and Rt kept distinct).
         for (let idx = 0; idx < 4; idx++) {
-          const rn = r() % 16, rt = 16 + (r() % 16);
+          const rn = r() % 16,
+            rt = 16 + (r() % 16);
           push(base | ((r() & 0x1ff) << 12) | (idx << 10) | (rn << 5) | rt);
         }
         // Register offset, every option and S; bit 21 set with [11:10] = 00 (atomics) and x1 (PAuth).
         for (let option = 0; option < 8; option++) {
-          for (let s = 0; s < 2; s++) push(base | (1 << 21) | (reg() << 16) | (option << 13) | (s << 12) | (2 << 10) | (reg() << 5) | reg());
+          for (let s = 0; s < 2; s++)
+            push(base | (1 << 21) | (reg() << 16) | (option << 13) | (s << 12) | (2 << 10) | (reg() << 5) | reg());
         }
         push(base | (1 << 21) | (reg() << 16) | (r() & 0xf000) | (reg() << 5) | reg());
         push(base | (1 << 21) | (reg() << 16) | ((r() & 0x3c) << 10) | (1 << 10) | (reg() << 5) | reg());
@@ -73,8 +88,17 @@ function walk(r: () => number, push: (w: number) => void): void {
       // Pairs: opc 101 V 0 idx L imm7 Rt2 Rn Rt (Rt, Rt2, Rn distinct).
       for (let idx = 0; idx < 4; idx++) {
         for (let l = 0; l < 2; l++) {
-          push((opc << 30) | (0b101 << 27) | (v << 26) | (idx << 23) | (l << 22) | ((r() & 0x7f) << 15)
-            | ((10 + (r() % 10)) << 10) | ((20 + (r() % 12)) << 5) | (r() % 10));
+          push(
+            (opc << 30) |
+              (0b101 << 27) |
+              (v << 26) |
+              (idx << 23) |
+              (l << 22) |
+              ((r() & 0x7f) << 15) |
+              ((10 + (r() % 10)) << 10) |
+              ((20 + (r() % 12)) << 5) |
+              (r() % 10),
+          );
         }
       }
     }
@@ -83,9 +107,28 @@ function walk(r: () => number, push: (w: number) => void): void {
 
 const IMPLEMENTED = new Set([
   ...['', 'b', 'h', 'sb', 'sh', 'sw'].flatMap((s) => [`ldr${s}`, `ldur${s}`, `ldtr${s}`]),
-  ...['', 'b', 'h'].flatMap((s) => [`str${s}`, `stur${s}`, `sttr${s}`, `ldxr${s}`, `stxr${s}`, `ldaxr${s}`,
-    `stlxr${s}`, `ldar${s}`, `stlr${s}`]),
-  'prfm', 'prfum', 'ldp', 'stp', 'ldpsw', 'ldnp', 'stnp', 'ldxp', 'stxp', 'ldaxp', 'stlxp',
+  ...['', 'b', 'h'].flatMap((s) => [
+    `str${s}`,
+    `stur${s}`,
+    `sttr${s}`,
+    `ldxr${s}`,
+    `stxr${s}`,
+    `ldaxr${s}`,
+    `stlxr${s}`,
+    `ldar${s}`,
+    `stlr${s}`,
+  ]),
+  'prfm',
+  'prfum',
+  'ldp',
+  'stp',
+  'ldpsw',
+  'ldnp',
+  'stnp',
+  'ldxp',
+  'stxp',
+  'ldaxp',
+  'stlxp',
 ]);
 
 /**
@@ -96,15 +139,25 @@ function objdump(list: number[]): { pc: bigint; rows: [string, string][] } {
   requireTool('aarch64-linux-gnu-objdump');
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-ls-'));
   try {
-    writeFileSync(join(dir, 'w.elf'), assembleElf(`.text\n.global _start\n_start:\n${list.map((w) => `.inst 0x${w.toString(16)}`).join('\n')}\n`));
-    const text = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'w.elf')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    writeFileSync(
+      join(dir, 'w.elf'),
+      assembleElf(`.text\n.global _start\n_start:\n${list.map((w) => `.inst 0x${w.toString(16)}`).join('\n')}\n`),
+    );
+    const text = execFileSync('aarch64-linux-gnu-objdump', ['-d', join(dir, 'w.elf')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     const rows: [string, string][] = [];
     let pc = -1n;
     for (const line of text.split('\n')) {
       const m = /^\s*([0-9a-f]+):\t[0-9a-f]{8} \t([^\t]+)(?:\t(.*))?$/.exec(line);
       if (!m) continue;
       if (pc < 0n) pc = BigInt(`0x${m[1]}`);
-      const ops = (m[3] ?? '').replace(/\s*<[^>]*>/, '').replace(/\s*\/\/.*$/, '').replace(/\s*;.*$/, '').trim();
+      const ops = (m[3] ?? '')
+        .replace(/\s*<[^>]*>/, '')
+        .replace(/\s*\/\/.*$/, '')
+        .replace(/\s*;.*$/, '')
+        .trim();
       rows.push([m[2]!.trim(), ops]);
     }
     expect(rows.length).toBe(list.length);
@@ -133,7 +186,8 @@ describe('load/store decoding against objdump', () => {
       const ours = e === undefined || e.name.startsWith('UNALLOCATED') ? 'UNDEFINED' : disassemble(w, at);
       const integer = IMPLEMENTED.has(mn) && !/^[bhsdq]\d/.test(ops);
       const want = integer ? (ops === '' ? mn : `${mn}\t${ops}`) : 'UNDEFINED';
-      if (ours !== want) wrong.push(`${w.toString(16).padStart(8, '0')}: objdump '${mn} ${ops}' want '${want}' got '${ours}'`);
+      if (ours !== want)
+        wrong.push(`${w.toString(16).padStart(8, '0')}: objdump '${mn} ${ops}' want '${want}' got '${ours}'`);
     });
     expect(wrong).toEqual([]);
   });

@@ -46,13 +46,15 @@ const PROGRAM = `
 	add x7, x1, #3
 	ldr x4, =0x1111222233334444
 	ldr x8, =0x5555666677778888
-${SEQUENCES.map(([label, seq]) => `
+${SEQUENCES.map(
+  ([label, seq]) => `
 	ldr x9, =0xa5a5a5a5a5a5a5a5
 	stp x9, x9, [x1]
 	mov x5, #0x77
 	${seq}${closing(seq)}
 	ldp x10, x11, [x1]
-snap_${label}:`).join('\n')}
+snap_${label}:`,
+).join('\n')}
 	.data
 	.balign 16
 	.quad 0, 0
@@ -62,7 +64,9 @@ ex:	.quad 0, 0, 0, 0
 
 describe('exclusive monitor', () => {
   let r: LsRun;
-  beforeAll(() => { r = runLs(PROGRAM); });
+  beforeAll(() => {
+    r = runLs(PROGRAM);
+  });
 
   it('store-exclusive status after each sequence', () => {
     const got = SEQUENCES.map(([label]) => [label, Number(r.snap(label).x(5))]);
@@ -71,7 +75,8 @@ describe('exclusive monitor', () => {
 
   it('memory is written when the store-exclusive passes and untouched when it fails', () => {
     const fill = 0xa5a5a5a5a5a5a5a5n;
-    const x4 = 0x1111222233334444n, x8 = 0x5555666677778888n;
+    const x4 = 0x1111222233334444n,
+      x8 = 0x5555666677778888n;
     const merge = (v: bigint, bytes: number, at: number): bigint => {
       const mask = ((1n << BigInt(8 * bytes)) - 1n) << BigInt(8 * at);
       return (fill & ~mask) | ((v << BigInt(8 * at)) & mask);
@@ -79,10 +84,17 @@ describe('exclusive monitor', () => {
     // Failed sequences leave the fill (the intervening stores above write it back unchanged),
     // except 'twice', whose first store-exclusive passed.
     const passed: Record<string, [bigint, bigint]> = {
-      pass: [x4, fill], acquire_release: [x4, fill], word: [merge(x4, 4, 0), fill],
-      byte: [merge(x4, 1, 3), fill], half: [merge(x4, 2, 0), fill],
-      pair_x: [x4, x8], pair_w: [((x8 & 0xffff_ffffn) << 32n) | (x4 & 0xffff_ffffn), fill],
-      store_before: [x4, fill], store_after: [x4, fill], load_between: [x4, fill], new_reservation: [x4, fill],
+      pass: [x4, fill],
+      acquire_release: [x4, fill],
+      word: [merge(x4, 4, 0), fill],
+      byte: [merge(x4, 1, 3), fill],
+      half: [merge(x4, 2, 0), fill],
+      pair_x: [x4, x8],
+      pair_w: [((x8 & 0xffff_ffffn) << 32n) | (x4 & 0xffff_ffffn), fill],
+      store_before: [x4, fill],
+      store_after: [x4, fill],
+      load_between: [x4, fill],
+      new_reservation: [x4, fill],
       twice: [x4, fill],
     };
     const got = SEQUENCES.map(([label]) => [label, r.snap(label).x(10), r.snap(label).x(11)]);

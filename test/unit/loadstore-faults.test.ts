@@ -70,13 +70,37 @@ ${DATA}`;
 
 /** The CONSTRAINED UNPREDICTABLE candidates, with controls that are fine. x1 = x2 = x3 = buf before each. */
 const OVERLAP = [
-  'ldr x1, [x1], #8', 'ldr x1, [x1, #8]!', 'str x1, [x1, #8]!', 'strb w1, [x1], #1', 'ldrsw x1, [x1, #4]!',
-  'ldtr x1, [x1, #8]', 'ldr x1, [x1, #8]', 'ldr x1, [x2, #8]!', 'ldrh w2, [x2], #2',
-  'ldp x1, x1, [x2]', 'ldp x1, x2, [x1], #16', 'ldp x2, x1, [x1, #16]!', 'stp x1, x2, [x1, #16]!',
-  'stp x1, x2, [x1, #16]', 'ldpsw x3, x3, [x2]', 'ldnp x1, x1, [x2]', 'stnp x1, x1, [x2]', 'ldp x1, x2, [x3], #16',
-  'stxr w1, x1, [x2]', 'stxr w2, x1, [x2]', 'stxr w3, x1, [x2]', 'stxp w1, x1, x3, [x2]', 'stxp w3, x1, x3, [x2]',
-  'stxp w4, x1, x3, [x2]', 'ldxp x1, x1, [x2]', 'ldaxp x1, x3, [x2]', 'stlxr w4, w4, [x2]', 'stlxrb w2, w1, [x2]',
-  'stlr x1, [x1]', 'ldar x1, [x1]', 'ldxr x2, [x2]',
+  'ldr x1, [x1], #8',
+  'ldr x1, [x1, #8]!',
+  'str x1, [x1, #8]!',
+  'strb w1, [x1], #1',
+  'ldrsw x1, [x1, #4]!',
+  'ldtr x1, [x1, #8]',
+  'ldr x1, [x1, #8]',
+  'ldr x1, [x2, #8]!',
+  'ldrh w2, [x2], #2',
+  'ldp x1, x1, [x2]',
+  'ldp x1, x2, [x1], #16',
+  'ldp x2, x1, [x1, #16]!',
+  'stp x1, x2, [x1, #16]!',
+  'stp x1, x2, [x1, #16]',
+  'ldpsw x3, x3, [x2]',
+  'ldnp x1, x1, [x2]',
+  'stnp x1, x1, [x2]',
+  'ldp x1, x2, [x3], #16',
+  'stxr w1, x1, [x2]',
+  'stxr w2, x1, [x2]',
+  'stxr w3, x1, [x2]',
+  'stxp w1, x1, x3, [x2]',
+  'stxp w3, x1, x3, [x2]',
+  'stxp w4, x1, x3, [x2]',
+  'ldxp x1, x1, [x2]',
+  'ldaxp x1, x3, [x2]',
+  'stlxr w4, w4, [x2]',
+  'stlxrb w2, w1, [x2]',
+  'stlr x1, [x1]',
+  'ldar x1, [x1]',
+  'ldxr x2, [x2]',
 ];
 
 const OVERLAP_PROGRAM = `
@@ -89,7 +113,9 @@ function assemblerWarnings(lines: string[]): Set<number> {
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-ls-'));
   try {
     writeFileSync(join(dir, 'u.s'), lines.join('\n') + '\n');
-    const out = execFileSync('sh', ['-c', `aarch64-linux-gnu-as -o ${join(dir, 'u.o')} ${join(dir, 'u.s')} 2>&1`], { encoding: 'utf8' });
+    const out = execFileSync('sh', ['-c', `aarch64-linux-gnu-as -o ${join(dir, 'u.o')} ${join(dir, 'u.s')} 2>&1`], {
+      encoding: 'utf8',
+    });
     const warned = new Set<number>();
     for (const m of out.matchAll(/u\.s:(\d+): Warning: unpredictable/g)) warned.add(Number(m[1]) - 1);
     return warned;
@@ -113,15 +139,27 @@ describe('load/store faults', () => {
       if (f === 'SP') return { insn, esr: ESR.SP_ALIGN, elr };
       // The faulting address: every case above computes it from x2 = data, x8 = data+2, x14 = data+1.
       const far = {
-        a0: data + 4n, a1: data + 2n, a3: data + 1n, a5: data + 2n, a6: data - 1n, a7: data + 1n,
-        e0: data + 2n, e1: data + 8n, e3: data + 2n, e4: data + 2n, e5: data + 2n, e6: data + 1n,
+        a0: data + 4n,
+        a1: data + 2n,
+        a3: data + 1n,
+        a5: data + 2n,
+        a6: data - 1n,
+        a7: data + 1n,
+        e0: data + 2n,
+        e1: data + 8n,
+        e3: data + 2n,
+        e4: data + 2n,
+        e5: data + 2n,
+        e6: data + 1n,
       }[label]!;
       return { insn, esr: ESR.alignment(f === 'write'), far, elr };
     });
     const got = r.taken.map((t, i) => {
       const e = expected[i];
       const insn = ALIGN.find(([l]) => r.sym(l) === t.elr)?.[1] ?? `?${t.elr.toString(16)}`;
-      return e !== undefined && 'far' in e ? { insn, esr: t.esr, far: t.far, elr: t.elr } : { insn, esr: t.esr, elr: t.elr };
+      return e !== undefined && 'far' in e
+        ? { insn, esr: t.esr, far: t.far, elr: t.elr }
+        : { insn, esr: t.esr, elr: t.elr };
     });
     expect(got).toEqual(expected);
   });

@@ -5,9 +5,16 @@
 import { assemble } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
 
-export interface Taken { esr: number; far: bigint; elr: bigint }
+export interface Taken {
+  esr: number;
+  far: bigint;
+  elr: bigint;
+}
 
-export interface Regs { x(n: number): bigint; sp: bigint }
+export interface Regs {
+  x(n: number): bigint;
+  sp: bigint;
+}
 
 export interface LsRun {
   machine: Machine;
@@ -54,7 +61,9 @@ __log: .fill 96, 8, 0
  * off its end, snapshotting the registers at every label named `snap_<name>`.
  */
 export function runLs(body: string, budget = 1_000_000): LsRun {
-  const image = assemble(`#include "virt.inc"\n.text\n.global _start\n_start:\n${HEAD}\n${body}\n\t.text\n__end:\n\tb __end\n${TAIL}`);
+  const image = assemble(
+    `#include "virt.inc"\n.text\n.global _start\n_start:\n${HEAD}\n${body}\n\t.text\n__end:\n\tb __end\n${TAIL}`,
+  );
   const m = new Machine({ memory: 64 * 1024 * 1024 });
   m.load(image);
   // Labels may share an address (a snapshot at the very end is also __end).
@@ -67,7 +76,10 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
   let r = m.run(budget);
   for (;;) {
     const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
-    if (names === undefined) throw new Error(`snippet stopped unexpectedly: ${JSON.stringify(r, (_, v) => typeof v === 'bigint' ? v.toString(16) : v)}`);
+    if (names === undefined)
+      throw new Error(
+        `snippet stopped unexpectedly: ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
+      );
     const x = m.cpu.x.slice();
     const sp = m.cpu.getSp();
     for (const n of names) if (n !== '__end') snaps.set(n.slice(5), { x: (i) => x[i]!, sp });
@@ -92,7 +104,11 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     taken.push({ esr: Number(read(at, 8)), far: read(at + 8n, 8), elr: read(at + 16n, 8) });
   }
   return {
-    machine: m, x: (n) => m.cpu.x[n]!, mem: (s, off, bytes) => read(sym(s) + BigInt(off), bytes), sym, taken,
+    machine: m,
+    x: (n) => m.cpu.x[n]!,
+    mem: (s, off, bytes) => read(sym(s) + BigInt(off), bytes),
+    sym,
+    taken,
     snap: (name) => {
       const s = snaps.get(name);
       if (s === undefined) throw new Error(`the snippet never reached snap_${name}`);
@@ -136,6 +152,6 @@ export const ESR = {
  */
 export function armArmEsrLine(line: string): string {
   const m = /^(E?)([0-9a-f]{16})$/.exec(line);
-  if (m === null || (Number.parseInt(m[2]!, 16) >>> 26) !== 0x25) return line;
+  if (m === null || Number.parseInt(m[2]!, 16) >>> 26 !== 0x25) return line;
   return `${m[1]}${(BigInt(`0x${m[2]}`) & ~0x01ff_c000n).toString(16).padStart(16, '0')}`;
 }

@@ -22,7 +22,14 @@ import { armArmEsrLine } from './loadstore-harness.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
 }
 
 // Registers: x0–x12 values, x13 small positive index, x14 small negative index, x15 the
@@ -40,9 +47,20 @@ function program(seed: number, cases: number): string {
   const rt = () => r() % VALUE_REGS;
   const hex64 = () => `0x${r().toString(16)}${r().toString(16).padStart(8, '0')}`;
 
-  const singles: [string, number, boolean][] = [ // [mnemonic, size, is64]
-    ['ldr', 8, true], ['ldr', 4, false], ['ldrh', 2, false], ['ldrb', 1, false], ['ldrsb', 1, true], ['ldrsb', 1, false],
-    ['ldrsh', 2, true], ['ldrsh', 2, false], ['ldrsw', 4, true], ['str', 8, true], ['str', 4, false], ['strh', 2, false],
+  const singles: [string, number, boolean][] = [
+    // [mnemonic, size, is64]
+    ['ldr', 8, true],
+    ['ldr', 4, false],
+    ['ldrh', 2, false],
+    ['ldrb', 1, false],
+    ['ldrsb', 1, true],
+    ['ldrsb', 1, false],
+    ['ldrsh', 2, true],
+    ['ldrsh', 2, false],
+    ['ldrsw', 4, true],
+    ['str', 8, true],
+    ['str', 4, false],
+    ['strh', 2, false],
     ['strb', 1, false],
   ];
   const reg = (n: number, is64: boolean) => `${is64 ? 'x' : 'w'}${n}`;
@@ -53,25 +71,45 @@ function program(seed: number, cases: number): string {
     const base = pick(BASES);
     const log2 = Math.log2(size);
     switch (r() % 7) {
-      case 0: return `${mn} ${t}, [${base}, #${range(0, 64) * size}]`;
-      case 1: return `${mn.replace(/^(ld|st)r/, '$1ur')} ${t}, [${base}, #${range(0, 511) - 256}]`;
-      case 2: return `${mn} ${t}, [${base}, #${range(0, 80) - 40}]!`;
-      case 3: return `${mn} ${t}, [${base}], #${range(0, 80) - 40}`;
-      case 4: return `${mn.replace(/^(ld|st)r/, '$1tr')} ${t}, [${base}, #${range(0, 511) - 256}]`;
+      case 0:
+        return `${mn} ${t}, [${base}, #${range(0, 64) * size}]`;
+      case 1:
+        return `${mn.replace(/^(ld|st)r/, '$1ur')} ${t}, [${base}, #${range(0, 511) - 256}]`;
+      case 2:
+        return `${mn} ${t}, [${base}, #${range(0, 80) - 40}]!`;
+      case 3:
+        return `${mn} ${t}, [${base}], #${range(0, 80) - 40}`;
+      case 4:
+        return `${mn.replace(/^(ld|st)r/, '$1tr')} ${t}, [${base}, #${range(0, 511) - 256}]`;
       case 5: {
         if (base === 'sp') return `${mn} ${t}, [${base}]`;
-        const ext = pick([['x13', 'lsl'], ['w13', 'uxtw'], ['w14', 'sxtw'], ['x14', 'sxtx'], ['x13', '']]);
+        const ext = pick([
+          ['x13', 'lsl'],
+          ['w13', 'uxtw'],
+          ['w14', 'sxtw'],
+          ['x14', 'sxtx'],
+          ['x13', ''],
+        ]);
         const amount = pick(['', ` #${log2}`]);
         if (ext[1] === '') return `${mn} ${t}, [${base}, ${ext[0]}]`;
         if (ext[1] === 'lsl' && amount === '') return `${mn} ${t}, [${base}, ${ext[0]}]`;
         return `${mn} ${t}, [${base}, ${ext[0]}, ${ext[1]}${amount}]`;
       }
-      default: return `${mn} ${t}, lit${r() % 4}`.replace(/^(str\w*|ldrb|ldrh|ldrs[bh]) .*/, `${mn} ${t}, [${base}]`);
+      default:
+        return `${mn} ${t}, lit${r() % 4}`.replace(/^(str\w*|ldrb|ldrh|ldrs[bh]) .*/, `${mn} ${t}, [${base}]`);
     }
   }
 
   function pair(): string {
-    const kind = pick([['ldp', true], ['ldp', false], ['stp', true], ['stp', false], ['ldpsw', true], ['ldnp', true], ['stnp', false]] as const);
+    const kind = pick([
+      ['ldp', true],
+      ['ldp', false],
+      ['stp', true],
+      ['stp', false],
+      ['ldpsw', true],
+      ['ldnp', true],
+      ['stnp', false],
+    ] as const);
     const [mn, is64] = kind;
     const size = mn === 'ldpsw' ? 4 : is64 ? 8 : 4;
     const a = rt();
@@ -86,27 +124,48 @@ function program(seed: number, cases: number): string {
 
   /** Exclusive-monitor sequences on the 16-byte block at x15; status registers are value registers. */
   function exclusive(): string[] {
-    const a = rt(), s = (a + 1 + (r() % 11)) % VALUE_REGS;
+    const a = rt(),
+      s = (a + 1 + (r() % 11)) % VALUE_REGS;
     let b = (s + 1) % VALUE_REGS;
     if (b === a) b = (b + 1) % VALUE_REGS;
     switch (r() % 10) {
-      case 0: return [`ldxr x${a}, [x15]`, `add x${a}, x${a}, #1`, `stxr w${s}, x${a}, [x15]`];
-      case 1: return [`ldaxr w${a}, [x15]`, `stlxr w${s}, w${b}, [x15]`, `stxr w${s}, w${a}, [x15]`];
-      case 2: return [`ldxr x${a}, [x15]`, `add x${b}, x${a}, #3`, `str x${b}, [x15]`, `stxr w${s}, x${a}, [x15]`];
-      case 3: return [`ldxr x${a}, [x15]`, 'clrex', `stxr w${s}, x${a}, [x15]`];
-      case 4: return [`ldxp x${a}, x${b}, [x15]`, `stxp w${s}, x${b}, x${a}, [x15]`];
-      case 5: return [`ldaxp w${a}, w${b}, [x15]`, `stlxp w${s}, w${b}, w${a}, [x15]`];
-      case 6: return [`ldxrb w${a}, [x15]`, `stxrb w${s}, w${b}, [x15]`, `ldaxrh w${a}, [x15]`, `stlxrh w${s}, w${b}, [x15]`];
-      case 7: return [`stlr x${a}, [x15]`, `ldar w${b}, [x15]`, `stlrb w${b}, [x15]`, `ldarh w${a}, [x15]`];
-      case 8: return [`ldxr x${a}, [x15]`, `stxr w${s}, x${a}, [x15, #0]`, `ldxr x${a}, [x15]`, `add x${b}, x15, #8`,
-        `stxr w${s}, x${a}, [x${b}]`];
-      default: return [`add x${b}, x15, #${pick([1, 2, 4, 8])}`, `ldxr x${a}, [x${b}]`, `ldxp w${a}, w${s}, [x${b}]`,
-        `stlr w${a}, [x${b}]`];
+      case 0:
+        return [`ldxr x${a}, [x15]`, `add x${a}, x${a}, #1`, `stxr w${s}, x${a}, [x15]`];
+      case 1:
+        return [`ldaxr w${a}, [x15]`, `stlxr w${s}, w${b}, [x15]`, `stxr w${s}, w${a}, [x15]`];
+      case 2:
+        return [`ldxr x${a}, [x15]`, `add x${b}, x${a}, #3`, `str x${b}, [x15]`, `stxr w${s}, x${a}, [x15]`];
+      case 3:
+        return [`ldxr x${a}, [x15]`, 'clrex', `stxr w${s}, x${a}, [x15]`];
+      case 4:
+        return [`ldxp x${a}, x${b}, [x15]`, `stxp w${s}, x${b}, x${a}, [x15]`];
+      case 5:
+        return [`ldaxp w${a}, w${b}, [x15]`, `stlxp w${s}, w${b}, w${a}, [x15]`];
+      case 6:
+        return [`ldxrb w${a}, [x15]`, `stxrb w${s}, w${b}, [x15]`, `ldaxrh w${a}, [x15]`, `stlxrh w${s}, w${b}, [x15]`];
+      case 7:
+        return [`stlr x${a}, [x15]`, `ldar w${b}, [x15]`, `stlrb w${b}, [x15]`, `ldarh w${a}, [x15]`];
+      case 8:
+        return [
+          `ldxr x${a}, [x15]`,
+          `stxr w${s}, x${a}, [x15, #0]`,
+          `ldxr x${a}, [x15]`,
+          `add x${b}, x15, #8`,
+          `stxr w${s}, x${a}, [x${b}]`,
+        ];
+      default:
+        return [
+          `add x${b}, x15, #${pick([1, 2, 4, 8])}`,
+          `ldxr x${a}, [x${b}]`,
+          `ldxp w${a}, w${s}, [x${b}]`,
+          `stlr w${a}, [x${b}]`,
+        ];
     }
   }
 
   const out: string[] = [];
-  out.push(wholeProgram(`	adr x0, vectors
+  out.push(
+    wholeProgram(`	adr x0, vectors
 	msr vbar_el2, x0
 	ldr x0, =0xff00              // MAIR_EL2: attr0 Device-nGnRnE, attr1 Normal write-back
 	msr mair_el2, x0
@@ -118,7 +177,8 @@ function program(seed: number, cases: number): string {
 	ldr x0, =0x30c51835          // SCTLR_EL2: RES1 bits, M, C, I; A=0, SA=0
 	msr sctlr_el2, x0
 	isb
-	ldr x24, =UART_BASE`));
+	ldr x24, =UART_BASE`),
+  );
   for (let c = 0; c < cases; c++) {
     out.push(`\n\t// case ${c}`, `\tldr x20, =${c}`, '\tbl puthex', '\tbl newline');
     for (let i = 0; i < VALUE_REGS; i++) out.push(`\tldr x${i}, =${hex64()}`);
@@ -135,8 +195,15 @@ function program(seed: number, cases: number): string {
     }
     // A case in eight turns alignment checking on for its last access.
     // (x25: the exception handler uses x20.)
-    if (c % 8 === 7) out.push('\tmrs x25, sctlr_el2', '\torr x25, x25, #2', '\tmsr sctlr_el2, x25', `\t${single()}`,
-      '\tbic x25, x25, #2', '\tmsr sctlr_el2, x25');
+    if (c % 8 === 7)
+      out.push(
+        '\tmrs x25, sctlr_el2',
+        '\torr x25, x25, #2',
+        '\tmsr sctlr_el2, x25',
+        `\t${single()}`,
+        '\tbic x25, x25, #2',
+        '\tmsr sctlr_el2, x25',
+      );
     out.push('\tbl dump', '\tb 9f', '\t.ltorg', '9:'); // literal pools between cases
   }
   out.push(`
@@ -222,7 +289,9 @@ describe('loads and stores against QEMU', () => {
     // Compare line by line, so that a failure names the first difference.
     const hl = h.stdout.split('\n');
     const first = lines.findIndex((l, i) => l !== hl[i]);
-    expect(first === -1 ? 'identical' : `line ${first}: qemu '${lines[first]}' hypstep '${hl[first]}'`).toBe('identical');
+    expect(first === -1 ? 'identical' : `line ${first}: qemu '${lines[first]}' hypstep '${hl[first]}'`).toBe(
+      'identical',
+    );
     expect(hl.length).toBe(lines.length);
   });
 });

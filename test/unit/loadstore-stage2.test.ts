@@ -11,13 +11,42 @@ import { runSourceOnBoth } from '../helpers/both.js';
 
 /** The guest's accesses to the hole (x10 = 0x0800_1230, x11 = 8, SP = x10). */
 const ACCESSES = [
-  'ldr x1, [x10]', 'ldr w2, [x10, #4]', 'ldrb w3, [x10, #1]', 'ldrh w4, [x10, #2]', 'ldrsb x5, [x10]',
-  'ldrsb w6, [x10]', 'ldrsh x7, [x10]', 'ldrsh w8, [x10]', 'ldrsw x9, [x10]', 'ldr xzr, [x10]',
-  'str x1, [x10]', 'str w2, [x10]', 'strh w3, [x10]', 'strb wzr, [x10]', 'ldur x12, [x10, #-3]', 'stur w13, [x10, #5]',
-  'ldtr x14, [x10]', 'sttrh w15, [x10]', 'ldtrsw x16, [x10]', 'ldr x17, [x10, x11]', 'strb w18, [x10, w11, uxtw]',
-  'ldr x19, [sp]', 'str x20, [sp, #8]', 'ldar x21, [x10]', 'stlr w22, [x10]', 'ldarb w23, [x10]', 'stlrh w24, [x10]',
-  'ldr x25, [x10], #8', 'str x1, [x10, #8]!', 'ldp x1, x2, [x10]', 'stp w1, w2, [x10]', 'ldpsw x3, x4, [x10]',
-  'ldxr x5, [x10]', 'ldaxr w6, [x10]', 'ldxp x7, x8, [x10]', 'prfm pldl1keep, [x10]',
+  'ldr x1, [x10]',
+  'ldr w2, [x10, #4]',
+  'ldrb w3, [x10, #1]',
+  'ldrh w4, [x10, #2]',
+  'ldrsb x5, [x10]',
+  'ldrsb w6, [x10]',
+  'ldrsh x7, [x10]',
+  'ldrsh w8, [x10]',
+  'ldrsw x9, [x10]',
+  'ldr xzr, [x10]',
+  'str x1, [x10]',
+  'str w2, [x10]',
+  'strh w3, [x10]',
+  'strb wzr, [x10]',
+  'ldur x12, [x10, #-3]',
+  'stur w13, [x10, #5]',
+  'ldtr x14, [x10]',
+  'sttrh w15, [x10]',
+  'ldtrsw x16, [x10]',
+  'ldr x17, [x10, x11]',
+  'strb w18, [x10, w11, uxtw]',
+  'ldr x19, [sp]',
+  'str x20, [sp, #8]',
+  'ldar x21, [x10]',
+  'stlr w22, [x10]',
+  'ldarb w23, [x10]',
+  'stlrh w24, [x10]',
+  'ldr x25, [x10], #8',
+  'str x1, [x10, #8]!',
+  'ldp x1, x2, [x10]',
+  'stp w1, w2, [x10]',
+  'ldpsw x3, x4, [x10]',
+  'ldxr x5, [x10]',
+  'ldaxr w6, [x10]',
+  'ldxp x7, x8, [x10]',
+  'prfm pldl1keep, [x10]',
 ];
 
 function program(): string {
@@ -88,16 +117,27 @@ describe('stage-2 data abort syndromes against QEMU', () => {
     expect(h.stop).toBe('exit');
     const ql = q.stdout.trim().split('\n');
     const hl = h.stdout.trim().split('\n');
-    const rows = (l: string[]) => ACCESSES.filter((a) => !a.startsWith('prfm'))
-      .map((a, i) => `${a.padEnd(24)} esr=${l[3 * i]} far=${l[3 * i + 1]} hpfar=${l[3 * i + 2]}`);
+    const rows = (l: string[]) =>
+      ACCESSES.filter((a) => !a.startsWith('prfm')).map(
+        (a, i) => `${a.padEnd(24)} esr=${l[3 * i]} far=${l[3 * i + 1]} hpfar=${l[3 * i + 2]}`,
+      );
     expect(ql.length).toBe(3 * (ACCESSES.length - 1)); // all but the PRFM fault
     expect(rows(hl)).toEqual(rows(ql));
     // And by the ARM ARM's field definitions, for a few: EC 0x24, IL, ISV, SAS, SSE, SRT, SF, AR,
     // WnR, DFSC 0b000101 (translation fault, level 1: the walk starts at level 1).
     const esr = (a: string) => Number.parseInt(hl[3 * ACCESSES.indexOf(a)]!, 16);
     const iss = (isv: number, sas: number, sse: number, srt: number, sf: number, ar: number, wnr: number) =>
-      ((0x24 << 26) | (1 << 25) | (isv << 24) | (sas << 22) | (sse << 21) | (srt << 16) | (sf << 15) | (ar << 14)
-        | (wnr << 6) | 0b000101) >>> 0;
+      ((0x24 << 26) |
+        (1 << 25) |
+        (isv << 24) |
+        (sas << 22) |
+        (sse << 21) |
+        (srt << 16) |
+        (sf << 15) |
+        (ar << 14) |
+        (wnr << 6) |
+        0b000101) >>>
+      0;
     expect(esr('ldrsb w6, [x10]')).toBe(iss(1, 0, 1, 6, 0, 0, 0));
     expect(esr('ldrsw x9, [x10]')).toBe(iss(1, 2, 1, 9, 1, 0, 0));
     expect(esr('ldr xzr, [x10]')).toBe(iss(1, 3, 0, 31, 1, 0, 0));

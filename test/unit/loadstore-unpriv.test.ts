@@ -153,10 +153,12 @@ ${STEPS.map(([s]) => `\t${s}`).join('\n')}
  */
 function faultLines(steps: typeof STEPS): string[] {
   const hex = (v: number) => v.toString(16).padStart(16, '0');
-  return steps.filter(([, f]) => f !== 'ok').flatMap(([st, f]) => [
-    hex(((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0),
-    hex(0x4010_0000 + Number(/#(\d+)/.exec(st)?.[1] ?? 0)),
-  ]);
+  return steps
+    .filter(([, f]) => f !== 'ok')
+    .flatMap(([st, f]) => [
+      hex(((0x25 << 26) | (1 << 25) | (f === 'fault-write' ? 1 << 6 : 0) | 0b001110) >>> 0),
+      hex(0x4010_0000 + Number(/#(\d+)/.exec(st)?.[1] ?? 0)),
+    ]);
 }
 
 describe('unprivileged loads and stores', () => {
@@ -169,8 +171,16 @@ describe('unprivileged loads and stores', () => {
     const want = faultLines(STEPS);
     expect(lines.slice(0, want.length)).toEqual(want);
     expect(lines.slice(want.length)).toEqual([
-      '1122334455667788', '0000000000000000', '0000000000000000', '1122334455660088', '0000000000005566',
-      '1122334455667788', '0000000000000000', '0000000000007788', '0000000000007788', '1122334455660088',
+      '1122334455667788',
+      '0000000000000000',
+      '0000000000000000',
+      '1122334455660088',
+      '0000000000005566',
+      '1122334455667788',
+      '0000000000000000',
+      '0000000000007788',
+      '0000000000007788',
+      '1122334455660088',
     ]);
   });
 
@@ -182,7 +192,11 @@ describe('unprivileged loads and stores', () => {
     const want = faultLines(EL1_STEPS);
     expect(lines.slice(0, want.length)).toEqual(want);
     expect(lines.slice(want.length)).toEqual([
-      '1122334455667788', '0000000000000000', 'ffffffffffffff88', '0000000055667788', '1122334455667788',
+      '1122334455667788',
+      '0000000000000000',
+      'ffffffffffffff88',
+      '0000000055667788',
+      '1122334455667788',
     ]);
   });
 });

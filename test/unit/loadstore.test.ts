@@ -6,7 +6,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { runLs, DATA, type LsRun } from './loadstore-harness.js';
 
-
 const PROGRAM = `
 	// --- loads of every size, zero- and sign-extending; unaligned ones with SCTLR_EL2.A=0
 	ldr x1, =data
@@ -113,7 +112,9 @@ ${DATA}`;
 
 describe('single-register and pair loads and stores', () => {
   let r: LsRun;
-  beforeAll(() => { r = runLs(PROGRAM); });
+  beforeAll(() => {
+    r = runLs(PROGRAM);
+  });
 
   it('take no exception', () => {
     expect(r.taken).toEqual([]);
@@ -123,12 +124,28 @@ describe('single-register and pair loads and stores', () => {
     const s = r.snap('loads');
     const got = (ns: number[]) => ns.map((n) => [n, s.x(n)]);
     const want: [number, bigint][] = [
-      [2, 0x8877665544332211n], [3, 0x88776655n], [4, 0x8877n], [5, 0x88n],
-      [6, 0xffff_ffff_ffff_ff88n], [7, 0xffff_ff88n], [8, 0xffff_ffff_ffff_8877n], [9, 0xffff_8877n],
-      [10, 0xffff_ffff_8000_0000n], [11, 0x7fff_ffffn], [12, 0x11n],
-      [13, 0x9088776655443322n], [14, 0xffff_b0a0n], [15, 0x00f0e0d0c0b0a090n], [17, 0x00n],
-      [18, 0xffff_ffff_f0e0_d0c0n], [19, 0x89abcdefn], [20, 0x89abcdefn], [21, 0xffff_ffff_89ab_cdefn],
-      [22, 0xfedcba9876543210n], [24, 0xffff_ffff_ffff_8877n], [25, 0x22n],
+      [2, 0x8877665544332211n],
+      [3, 0x88776655n],
+      [4, 0x8877n],
+      [5, 0x88n],
+      [6, 0xffff_ffff_ffff_ff88n],
+      [7, 0xffff_ff88n],
+      [8, 0xffff_ffff_ffff_8877n],
+      [9, 0xffff_8877n],
+      [10, 0xffff_ffff_8000_0000n],
+      [11, 0x7fff_ffffn],
+      [12, 0x11n],
+      [13, 0x9088776655443322n],
+      [14, 0xffff_b0a0n],
+      [15, 0x00f0e0d0c0b0a090n],
+      [17, 0x00n],
+      [18, 0xffff_ffff_f0e0_d0c0n],
+      [19, 0x89abcdefn],
+      [20, 0x89abcdefn],
+      [21, 0xffff_ffff_89ab_cdefn],
+      [22, 0xfedcba9876543210n],
+      [24, 0xffff_ffff_ffff_8877n],
+      [25, 0x22n],
     ];
     expect(got(want.map(([n]) => n))).toEqual(want);
     // 4094 bytes past data is whatever the image put there: compare with memory.
@@ -138,8 +155,16 @@ describe('single-register and pair loads and stores', () => {
   it('register offsets: LSL, UXTW, SXTW and SXTX, scaled and not', () => {
     const s = r.snap('regoff');
     const want: [number, bigint][] = [
-      [3, 0x7fffffff80000000n], [4, 0xa090887766554433n], [6, 0x00f0e0d0n], [8, 0x44n], [9, 0xa090n],
-      [10, 0x6655n], [11, 0x33n], [12, 0x00f0e0d0n], [13, 0x8877665544332211n], [14, 0x33n],
+      [3, 0x7fffffff80000000n],
+      [4, 0xa090887766554433n],
+      [6, 0x00f0e0d0n],
+      [8, 0x44n],
+      [9, 0xa090n],
+      [10, 0x6655n],
+      [11, 0x33n],
+      [12, 0x00f0e0d0n],
+      [13, 0x8877665544332211n],
+      [14, 0x33n],
       [15, 0x8877665544332211n],
     ];
     expect(want.map(([n]) => [n, s.x(n)])).toEqual(want);
@@ -149,12 +174,26 @@ describe('single-register and pair loads and stores', () => {
     const s = r.snap('wb');
     const data = r.sym('data');
     const want: [number, bigint][] = [
-      [2, 0x00f0e0d0c0b0a090n], [4, 0xc0b0a090n], [5, 0xffff_ffff_ffff_ff88n], [6, 0xffff_9088n],
+      [2, 0x00f0e0d0c0b0a090n],
+      [4, 0xc0b0a090n],
+      [5, 0xffff_ffff_ffff_ff88n],
+      [6, 0xffff_9088n],
       [3, data + 16n], // +8 -8 +7 +1, then the XZR load's writeback +8
-      [7, 0x8877665544332211n], [8, 0x00f0e0d0c0b0a090n], [9, 0x44332211n], [10, 0x88776655n],
-      [11, 0xffff_ffff_8000_0000n], [12, 0x7fff_ffffn], [13, 0x8877665544332211n], [14, 0x00f0e0d0c0b0a090n],
-      [15, 0x7fffffff80000000n], [17, 0x44332211n], [18, 0xffff_ffff_8877_6655n],
-      [1, data], [19, data], [20, 0x8877665544332211n], [21, 0x5544n],
+      [7, 0x8877665544332211n],
+      [8, 0x00f0e0d0c0b0a090n],
+      [9, 0x44332211n],
+      [10, 0x88776655n],
+      [11, 0xffff_ffff_8000_0000n],
+      [12, 0x7fff_ffffn],
+      [13, 0x8877665544332211n],
+      [14, 0x00f0e0d0c0b0a090n],
+      [15, 0x7fffffff80000000n],
+      [17, 0x44332211n],
+      [18, 0xffff_ffff_8877_6655n],
+      [1, data],
+      [19, data],
+      [20, 0x8877665544332211n],
+      [21, 0x5544n],
     ];
     expect(want.map(([n]) => [n, s.x(n)])).toEqual(want);
   });
@@ -167,14 +206,27 @@ describe('single-register and pair loads and stores', () => {
     const put = (at: number, v: bigint, n: number) => {
       for (let i = 0; i < n; i++) want[at + i] = Number((v >> BigInt(8 * i)) & 0xffn);
     };
-    const x2 = 0x0123456789abcdefn, x4 = 0x1122334455667788n;
-    put(0, x2, 1); put(2, x2, 2); put(4, x2, 4); put(8, x2, 8); put(17, x2, 8); put(26, 0n, 2); put(28, x2, 1);
-    put(32, x2, 8); put(32, x2, 2); // STR pre-index to +32, then STRH post-index at the same place
-    put(40, x2, 8); put(48, 0n, 8); put(56, x4, 4); put(60, x2, 4);
-    put(64, x4, 8); put(72, x2, 8); // STNP at buf+8+56 = +64
+    const x2 = 0x0123456789abcdefn,
+      x4 = 0x1122334455667788n;
+    put(0, x2, 1);
+    put(2, x2, 2);
+    put(4, x2, 4);
+    put(8, x2, 8);
+    put(17, x2, 8);
+    put(26, 0n, 2);
+    put(28, x2, 1);
+    put(32, x2, 8);
+    put(32, x2, 2); // STR pre-index to +32, then STRH post-index at the same place
+    put(40, x2, 8);
+    put(48, 0n, 8);
+    put(56, x4, 4);
+    put(60, x2, 4);
+    put(64, x4, 8);
+    put(72, x2, 8); // STNP at buf+8+56 = +64
     put(0x50, x4, 4); // STR W register offset: buf+8+0x48
     put(0x53, x2, 2); // STRH at buf+8+0x4d-2
-    put(0x58, x2, 4); put(0x5c, x4, 4); // STP W at buf+8+0x50
+    put(0x58, x2, 4);
+    put(0x5c, x4, 4); // STP W at buf+8+0x50
     put(19, x4, 1); // STRB at buf+8+11
     expect(bytes.map((b) => b.toString(16))).toEqual(want.map((b) => b.toString(16)));
     expect(s.x(1)).toBe(buf + 8n);

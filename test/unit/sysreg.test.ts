@@ -11,7 +11,8 @@ const EC_SYS = 0x18;
 const UNDEF = esrOf(0);
 const bit = (n: number) => 1n << BigInt(n);
 const field = (v: bigint, lsb: number, w = 4) => Number((v >> BigInt(lsb)) & ((1n << BigInt(w)) - 1n));
-const E2H = bit(HCR.E2H), TGE = bit(HCR.TGE);
+const E2H = bit(HCR.E2H),
+  TGE = bit(HCR.TGE);
 
 /** Names newer than binutils 2.40, checked through their generic S<op0>_<op1>_C<n>_C<m>_<op2> form. */
 const UNKNOWN_TO_GAS = new Set(['ID_AA64PFR2_EL1', 'ID_AA64MMFR3_EL1', 'ID_AA64MMFR4_EL1']);
@@ -28,19 +29,77 @@ describe('the table', () => {
   });
 
   it('covers the EL1 state a VHE hypervisor switches, each with its _EL12 alias and EL2 redirection', () => {
-    const kvmEl1 = ['SCTLR', 'CPACR', 'TTBR0', 'TTBR1', 'TCR', 'ESR', 'AFSR0', 'AFSR1', 'FAR', 'MAIR', 'AMAIR', 'VBAR',
-      'CONTEXTIDR', 'CNTKCTL', 'SPSR', 'ELR'];
+    const kvmEl1 = [
+      'SCTLR',
+      'CPACR',
+      'TTBR0',
+      'TTBR1',
+      'TCR',
+      'ESR',
+      'AFSR0',
+      'AFSR1',
+      'FAR',
+      'MAIR',
+      'AMAIR',
+      'VBAR',
+      'CONTEXTIDR',
+      'CNTKCTL',
+      'SPSR',
+      'ELR',
+    ];
     for (const base of kvmEl1) {
       const s = sysregByName(`${base}_EL1`)!;
       expect(s.vhe, base).toBeDefined();
       expect(sysregByName(`${base}_EL12`)?.aliasOf, base).toBe(`${base}_EL1`);
     }
-    for (const name of ['ACTLR_EL1', 'TPIDR_EL0', 'TPIDR_EL1', 'TPIDRRO_EL0', 'PAR_EL1', 'MDSCR_EL1', 'SP_EL1', 'CSSELR_EL1',
-      'DACR32_EL2', 'IFSR32_EL2', 'FPEXC32_EL2', 'HCR_EL2', 'SCTLR_EL2', 'TCR_EL2', 'TTBR0_EL2', 'TTBR1_EL2', 'VTTBR_EL2',
-      'VTCR_EL2', 'VBAR_EL2', 'ESR_EL2', 'FAR_EL2', 'HPFAR_EL2', 'ELR_EL2', 'SPSR_EL2', 'CPTR_EL2', 'MDCR_EL2', 'VPIDR_EL2',
-      'VMPIDR_EL2', 'CNTHCTL_EL2', 'CNTVOFF_EL2', 'TPIDR_EL2', 'HSTR_EL2', 'ACTLR_EL2', 'AFSR0_EL2', 'AFSR1_EL2',
-      'AMAIR_EL2', 'MAIR_EL2', 'CONTEXTIDR_EL2', 'CNTP_CTL_EL02', 'CNTV_CVAL_EL02', 'CNTHP_CVAL_EL2', 'CNTHV_CTL_EL2',
-      'OSLAR_EL1', 'OSLSR_EL1', 'OSDLR_EL1', 'MDCCINT_EL1']) {
+    for (const name of [
+      'ACTLR_EL1',
+      'TPIDR_EL0',
+      'TPIDR_EL1',
+      'TPIDRRO_EL0',
+      'PAR_EL1',
+      'MDSCR_EL1',
+      'SP_EL1',
+      'CSSELR_EL1',
+      'DACR32_EL2',
+      'IFSR32_EL2',
+      'FPEXC32_EL2',
+      'HCR_EL2',
+      'SCTLR_EL2',
+      'TCR_EL2',
+      'TTBR0_EL2',
+      'TTBR1_EL2',
+      'VTTBR_EL2',
+      'VTCR_EL2',
+      'VBAR_EL2',
+      'ESR_EL2',
+      'FAR_EL2',
+      'HPFAR_EL2',
+      'ELR_EL2',
+      'SPSR_EL2',
+      'CPTR_EL2',
+      'MDCR_EL2',
+      'VPIDR_EL2',
+      'VMPIDR_EL2',
+      'CNTHCTL_EL2',
+      'CNTVOFF_EL2',
+      'TPIDR_EL2',
+      'HSTR_EL2',
+      'ACTLR_EL2',
+      'AFSR0_EL2',
+      'AFSR1_EL2',
+      'AMAIR_EL2',
+      'MAIR_EL2',
+      'CONTEXTIDR_EL2',
+      'CNTP_CTL_EL02',
+      'CNTV_CVAL_EL02',
+      'CNTHP_CVAL_EL2',
+      'CNTHV_CTL_EL2',
+      'OSLAR_EL1',
+      'OSLSR_EL1',
+      'OSDLR_EL1',
+      'MDCCINT_EL1',
+    ]) {
       expect(sysregByName(name), name).toBeDefined();
     }
     for (const s of SYSREGS.filter((r) => r.aliasOf)) expect(s.op1, s.name).toBe(5);
@@ -55,7 +114,9 @@ describe('the table', () => {
     expect(PA_BITS).toBe([32, 36, 40, 42, 44, 48, 52][field(mmfr0, 0)]);
     expect([field(mmfr0, 20), field(mmfr0, 24), field(mmfr0, 28)]).toEqual([1, 0, 0]); // 16K, 64K, 4K granules
     const mmfr1 = ID_VALUES.ID_AA64MMFR1_EL1!;
-    expect([field(mmfr1, 4), field(mmfr1, 8), field(mmfr1, 20), field(mmfr1, 16), field(mmfr1, 0)]).toEqual([0, 1, 1, 0, 0]);
+    expect([field(mmfr1, 4), field(mmfr1, 8), field(mmfr1, 20), field(mmfr1, 16), field(mmfr1, 0)]).toEqual([
+      0, 1, 1, 0, 0,
+    ]);
     expect(ID_VALUES.ID_AA64ISAR0_EL1 ?? 0n).toBe(0n);
     expect(ID_VALUES.ID_AA64PFR1_EL1 ?? 0n).toBe(0n);
   });
@@ -84,7 +145,10 @@ describe('access by EL', () => {
   });
 
   it('MIDR_EL1/MPIDR_EL1 read VPIDR_EL2/VMPIDR_EL2 at EL1', () => {
-    const r = exec(['mrs x0, midr_el1', 'mrs x1, mpidr_el1'], { el: 1, regs: { VPIDR_EL2: 0x410f_d034n, VMPIDR_EL2: 0x8000_0003n } });
+    const r = exec(['mrs x0, midr_el1', 'mrs x1, mpidr_el1'], {
+      el: 1,
+      regs: { VPIDR_EL2: 0x410f_d034n, VMPIDR_EL2: 0x8000_0003n },
+    });
     expect([r.cpu.x[0], r.cpu.x[1]]).toEqual([0x410f_d034n, 0x8000_0003n]);
     const h = exec(['mrs x0, midr_el1'], { el: 2, regs: { VPIDR_EL2: 0x410f_d034n } });
     expect(h.cpu.x[0]).toBe(ID_VALUES.MIDR_EL1);
@@ -97,8 +161,10 @@ describe('traps to EL2', () => {
     expect(w.taken[0]).toMatchObject({ toEL: 2, esr: 0x6230_0460 }); // EC 0x18, Op0 3, CRn 1, Rt 3
     expect(esrOf(EC_SYS, sysIss(3, 0, 1, 0, 0, 3, false))).toBe(0x6230_0460);
     expect(exec(['mrs x3, ttbr1_el1'], { el: 1, hcr: bit(HCR.TVM) }).taken).toEqual([]);
-    expect(exec(['mrs x3, ttbr1_el1'], { el: 1, hcr: bit(HCR.TRVM) }).taken[0])
-      .toMatchObject({ toEL: 2, esr: esrOf(EC_SYS, sysIss(3, 0, 2, 0, 1, 3, true)) });
+    expect(exec(['mrs x3, ttbr1_el1'], { el: 1, hcr: bit(HCR.TRVM) }).taken[0]).toMatchObject({
+      toEL: 2,
+      esr: esrOf(EC_SYS, sysIss(3, 0, 2, 0, 1, 3, true)),
+    });
   });
 
   it('MDCR_EL2.TDA/TDOSA (or TDE) trap the debug registers', () => {
@@ -110,7 +176,8 @@ describe('traps to EL2', () => {
   });
 
   it('CNTHCTL_EL2 traps the EL1 physical counter and timer: bits 0/1 with E2H=0, 10/11 with E2H=1', () => {
-    const pct = (hcr: bigint, cnthctl: bigint) => exec(['mrs x0, cntpct_el0', 'mrs x1, cntp_ctl_el0'], { el: 1, hcr, regs: { CNTHCTL_EL2: cnthctl } });
+    const pct = (hcr: bigint, cnthctl: bigint) =>
+      exec(['mrs x0, cntpct_el0', 'mrs x1, cntp_ctl_el0'], { el: 1, hcr, regs: { CNTHCTL_EL2: cnthctl } });
     expect(pct(0n, 3n).taken).toEqual([]);
     expect(pct(0n, 2n).taken[0]).toMatchObject({ toEL: 2, esr: esrOf(EC_SYS, sysIss(3, 3, 14, 0, 1, 0, true)) });
     expect(pct(0n, 1n).done).toBe(1);
@@ -124,14 +191,23 @@ describe('traps to EL2', () => {
     expect(exec(['mrs x0, cntvct_el0', 'mrs x1, cntfrq_el0'], { el: 0, regs: { CNTKCTL_EL1: 2n } }).taken).toEqual([]);
     expect(exec(['mrs x0, cntv_ctl_el0'], { el: 0, regs: { CNTKCTL_EL1: 2n } }).taken[0]).toMatchObject({ toEL: 1 });
     expect(exec(['mrs x0, cntv_ctl_el0'], { el: 0, regs: { CNTKCTL_EL1: bit(8) } }).taken).toEqual([]);
-    expect(exec(['mrs x0, cntp_ctl_el0'], { el: 0, hcr: E2H | TGE, regs: { CNTHCTL_EL2: 0n } }).taken[0]).toMatchObject({ toEL: 2 });
+    expect(exec(['mrs x0, cntp_ctl_el0'], { el: 0, hcr: E2H | TGE, regs: { CNTHCTL_EL2: 0n } }).taken[0]).toMatchObject(
+      { toEL: 2 },
+    );
     expect(exec(['mrs x0, cntp_ctl_el0'], { el: 0, hcr: E2H | TGE, regs: { CNTHCTL_EL2: bit(9) } }).taken).toEqual([]);
   });
 });
 
 describe('VHE redirection', () => {
   it('EL1 and EL0-timer encodings at EL2 with E2H=1 reach the EL2 registers; not with E2H=0', () => {
-    const regs = { TCR_EL1: 0x11n, TCR_EL2: 0x22n, CNTHP_CVAL_EL2: 0x33n, CNTP_CVAL_EL0: 0x44n, ESR_EL1: 0x55n, ESR_EL2: 0x66n };
+    const regs = {
+      TCR_EL1: 0x11n,
+      TCR_EL2: 0x22n,
+      CNTHP_CVAL_EL2: 0x33n,
+      CNTP_CVAL_EL0: 0x44n,
+      ESR_EL1: 0x55n,
+      ESR_EL2: 0x66n,
+    };
     const lines = ['mrs x0, tcr_el1', 'mrs x1, cntp_cval_el0', 'mrs x2, esr_el1'];
     expect([...exec(lines, { regs }).cpu.x.slice(0, 3)]).toEqual([0x11n, 0x44n, 0x55n]);
     expect([...exec(lines, { hcr: E2H, regs }).cpu.x.slice(0, 3)]).toEqual([0x22n, 0x33n, 0x66n]);
@@ -147,8 +223,16 @@ describe('VHE redirection', () => {
   it('the sysregAccessed event names the register actually reached', () => {
     const seen: string[] = [];
     const again = exec(['msr sctlr_el1, x0', 'mrs x1, sctlr_el12', 'mrs x2, ttbr0_el12'], {
-      hcr: E2H, x: { 0: 0x30d0_0800n }, arch: 'armv8.1-a',
-      setup: (c) => { c.observer = { sysregAccessed: (e) => { seen.push(`${e.write ? 'w' : 'r'} ${e.reg.name}`); } }; },
+      hcr: E2H,
+      x: { 0: 0x30d0_0800n },
+      arch: 'armv8.1-a',
+      setup: (c) => {
+        c.observer = {
+          sysregAccessed: (e) => {
+            seen.push(`${e.write ? 'w' : 'r'} ${e.reg.name}`);
+          },
+        };
+      },
     });
     expect(again.done).toBe(3);
     expect(seen).toEqual(['w SCTLR_EL2', 'r SCTLR_EL1', 'r TTBR0_EL1']);
@@ -182,10 +266,21 @@ describe('special registers', () => {
   });
 
   it('RES1 and RES0 bits: SCTLR_EL2 and CPTR_EL2 by layout, HCR_EL2 beyond E2H, VBAR low bits', () => {
-    const r = exec(['msr sctlr_el2, xzr', 'msr cptr_el2, xzr', 'mrs x0, sctlr_el2', 'mrs x1, cptr_el2', 'msr vbar_el2, x2', 'mrs x3, vbar_el2'],
-      { x: { 2: 0x4000_07ffn } });
+    const r = exec(
+      [
+        'msr sctlr_el2, xzr',
+        'msr cptr_el2, xzr',
+        'mrs x0, sctlr_el2',
+        'mrs x1, cptr_el2',
+        'msr vbar_el2, x2',
+        'mrs x3, vbar_el2',
+      ],
+      { x: { 2: 0x4000_07ffn } },
+    );
     expect([r.cpu.x[0], r.cpu.x[1], r.cpu.x[3]]).toEqual([0x30c5_0830n, 0x33ffn, 0x4000_0000n]);
-    const host = exec(['msr sctlr_el2, xzr', 'mrs x0, sctlr_el2', 'msr cptr_el2, xzr', 'mrs x1, cptr_el2'], { hcr: E2H | TGE });
+    const host = exec(['msr sctlr_el2, xzr', 'mrs x0, sctlr_el2', 'msr cptr_el2, xzr', 'mrs x1, cptr_el2'], {
+      hcr: E2H | TGE,
+    });
     expect([host.cpu.x[0], host.cpu.x[1]]).toEqual([0n, 0n]);
     const h = exec(['msr hcr_el2, x0', 'mrs x1, hcr_el2'], { x: { 0: 0xffff_ffff_ffff_ffffn } });
     expect(h.cpu.x[1]).toBe(0x7_ffff_ffffn);
@@ -212,9 +307,15 @@ describe('more special registers', () => {
   });
 
   it('CCSIDR_EL1 describes the cache CSSELR_EL1 selects, as CLIDR_EL1 lists them', () => {
-    const r = exec(['msr csselr_el1, xzr', 'mrs x0, ccsidr_el1', 'msr csselr_el1, x9', 'mrs x1, ccsidr_el1', 'mrs x2, clidr_el1'],
-      { el: 1, x: { 9: 2n } });
-    const geometry = (v: bigint) => [16 << Number(v & 7n), Number((v >> 3n) & 0x3ffn) + 1, Number((v >> 13n) & 0x7fffn) + 1];
+    const r = exec(
+      ['msr csselr_el1, xzr', 'mrs x0, ccsidr_el1', 'msr csselr_el1, x9', 'mrs x1, ccsidr_el1', 'mrs x2, clidr_el1'],
+      { el: 1, x: { 9: 2n } },
+    );
+    const geometry = (v: bigint) => [
+      16 << Number(v & 7n),
+      Number((v >> 3n) & 0x3ffn) + 1,
+      Number((v >> 13n) & 0x7fffn) + 1,
+    ];
     expect(geometry(r.cpu.x[0]!)).toEqual([64, 4, 256]);
     expect(geometry(r.cpu.x[1]!)).toEqual([64, 16, 1024]);
     expect([field(r.cpu.x[2]!, 0, 3), field(r.cpu.x[2]!, 3, 3)]).toEqual([3, 4]); // L1 separate I+D, L2 unified

@@ -11,14 +11,28 @@ const SPAN = bit(23);
 
 describe('taking an exception', () => {
   it('uses the vector for current EL with SP0 / SPx, or lower EL AArch64', () => {
-    expect(exec(['svc #0'], { el: 1, setup: (c) => { c.ps.sp = 0; } }).taken[0]!.vector).toBe(VECTORS + 0x000n);
+    expect(
+      exec(['svc #0'], {
+        el: 1,
+        setup: (c) => {
+          c.ps.sp = 0;
+        },
+      }).taken[0]!.vector,
+    ).toBe(VECTORS + 0x000n);
     expect(exec(['svc #0'], { el: 1 }).taken[0]!.vector).toBe(VECTORS + 0x200n);
     expect(exec(['svc #0'], { el: 0 }).taken[0]!.vector).toBe(VECTORS + 0x400n);
   });
 
   it('saves PSTATE in SPSR and enters with DAIF masked, SPx, SS and IL clear', () => {
     const r = exec(['hvc #1'], {
-      el: 1, setup: (c) => { c.ps.daif = 0; c.ps.nzcv = 0b1010; c.ps.sp = 0; c.ps.ss = 1; c.ps.pan = 1; },
+      el: 1,
+      setup: (c) => {
+        c.ps.daif = 0;
+        c.ps.nzcv = 0b1010;
+        c.ps.sp = 0;
+        c.ps.ss = 1;
+        c.ps.pan = 1;
+      },
     });
     expect(getReg(r.cpu, 'SPSR_EL2')).toBe(0xa000_0000n | bit(22) | bit(21) | 0x4n); // N, C, PAN, SS, EL1t
     expect(r.cpu.ps).toMatchObject({ el: 2, sp: 1, daif: 0xf, ss: 0, il: 0 });
@@ -39,7 +53,10 @@ describe('taking an exception', () => {
 
 describe('exception return', () => {
   it('restores PSTATE.SS only when software step is enabled at the target and not at the source', () => {
-    const ret = (mdscr: bigint) => exec(['eret'], { regs: { SPSR_EL2: 0x20_0000n | 0x3c0n, ELR_EL2: 0x4008_0000n, MDSCR_EL1: mdscr, OSLAR_EL1: 0n } }).cpu.ps.ss;
+    const ret = (mdscr: bigint) =>
+      exec(['eret'], {
+        regs: { SPSR_EL2: 0x20_0000n | 0x3c0n, ELR_EL2: 0x4008_0000n, MDSCR_EL1: mdscr, OSLAR_EL1: 0n },
+      }).cpu.ps.ss;
     expect(ret(1n)).toBe(1); // MDSCR_EL1.SS, EL0 target, EL2 source
     expect(ret(0n)).toBe(0);
     // The OS lock (set at reset) disables debug exceptions everywhere.

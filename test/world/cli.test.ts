@@ -30,7 +30,10 @@ describe('hypstep run with the world layer', () => {
   it('--trace world prints a timeline line per entry, exit, load and put', () => {
     const r = hypstep(['run', '--trace', 'world', '--vcpu-layout', layout, elf]);
     expect(r.status).toBe(0);
-    const lines = r.stderr.split('\n').filter((l) => /^hypstep: \[\d+\]/.test(l)).map((l) => l.replace(/^hypstep: \[\d+\] /, ''));
+    const lines = r.stderr
+      .split('\n')
+      .filter((l) => /^hypstep: \[\d+\]/.test(l))
+      .map((l) => l.replace(/^hypstep: \[\d+\] /, ''));
     expect(lines.map((l) => l.replace(/ at 0x[0-9a-f]+/g, ' at ADDR'))).toEqual([
       'load vcpu0 (LOADED set at ADDR): 3 EL2 insns, 1 MSR/MRS', // the slot's ldr, msr, mov; up to the flag's str
       'entry vmid 7 vcpu0 at ADDR',
@@ -50,9 +53,16 @@ describe('hypstep run with the world layer', () => {
     const r = hypstep(['run', '--vcpu-layout', layout, '--report', html, elf]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/world report written to .*r\.html \(3 exits\)/);
-    const rep = JSON.parse(readFileSync(json, 'utf8')) as { format: string; exits: { reason: string; el2Insns: number | null }[] };
+    const rep = JSON.parse(readFileSync(json, 'utf8')) as {
+      format: string;
+      exits: { reason: string; el2Insns: number | null }[];
+    };
     expect(rep.format).toBe('hypstep-world-report');
-    expect(rep.exits.map((x) => [x.reason, x.el2Insns])).toEqual([['HVC #0x42', 5], ['HVC #0x43', 5], ['HVC #0x1', null]]);
+    expect(rep.exits.map((x) => [x.reason, x.el2Insns])).toEqual([
+      ['HVC #0x42', 5],
+      ['HVC #0x43', 5],
+      ['HVC #0x1', null],
+    ]);
     const page = readFileSync(html, 'utf8');
     expect(page).toMatch(/^<!doctype html>/);
     expect(page).toContain('<svg');
@@ -66,11 +76,20 @@ describe('hypstep run with the world layer', () => {
     expect(ok.status).toBe(0);
     expect(ok.stderr).toContain('hypstep: residency checker: 0 hazards');
     const noLayout = hypstep(['run', '--check-residency', elf]);
-    expect([noLayout.status, noLayout.stderr]).toEqual([2, 'hypstep: --check-residency needs --vcpu-layout <file> (where the vcpu context is)\n']);
+    expect([noLayout.status, noLayout.stderr]).toEqual([
+      2,
+      'hypstep: --check-residency needs --vcpu-layout <file> (where the vcpu context is)\n',
+    ]);
     const bad = join(dir, 'bad.json');
-    writeFileSync(bad, '{"format":"hypstep-vcpu-layout","version":1,"vcpus":[{"name":"a","symbol":"nope"}],"sysregs":{}}');
+    writeFileSync(
+      bad,
+      '{"format":"hypstep-vcpu-layout","version":1,"vcpus":[{"name":"a","symbol":"nope"}],"sysregs":{}}',
+    );
     const missing = hypstep(['run', '--vcpu-layout', bad, elf]);
-    expect([missing.status, missing.stderr]).toEqual([2, "hypstep: vcpu a: symbol 'nope' is not in the loaded image (nor known from gdb)\n"]);
+    expect([missing.status, missing.stderr]).toEqual([
+      2,
+      "hypstep: vcpu a: symbol 'nope' is not in the loaded image (nor known from gdb)\n",
+    ]);
     const trace = hypstep(['run', '--trace', 'worlds', elf]);
     expect([trace.status, trace.stderr]).toEqual([2, "hypstep: unknown trace 'worlds' (known: exceptions, world)\n"]);
   });

@@ -21,21 +21,31 @@ const BUGS = MODES.filter((m) => LAYOUT.modes[m]!.bug !== null);
 /** The source lines of an address, from the ELF's DWARF: one per inlined frame, innermost first. */
 function lineOf(elf: string, pc: bigint): string {
   requireTool('aarch64-linux-gnu-addr2line');
-  return execFileSync('aarch64-linux-gnu-addr2line', ['-i', '-e', elf, '0x' + pc.toString(16)], { encoding: 'utf8' }).trim();
+  return execFileSync('aarch64-linux-gnu-addr2line', ['-i', '-e', elf, '0x' + pc.toString(16)], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 const runs = new Map<string, ModeRun>();
 function run(mode: string): ModeRun {
   let r = runs.get(mode);
-  if (!r) { r = runMode(mode, { check: true }); runs.set(mode, r); }
+  if (!r) {
+    r = runMode(mode, { check: true });
+    runs.set(mode, r);
+  }
   return r;
 }
 
 /** The per-vcpu counters minihyp prints at the end. */
 function counters(uart: string, vcpu: number) {
-  const host = new RegExp(`vcpu${vcpu}: (\\d+) exits: hvc (\\d+), mmio (\\d+) \\(\\d+ to the VMM\\), sysreg (\\d+), wfi (\\d+)`).exec(uart);
-  const guest = new RegExp(`vcpu${vcpu}: guest says \\w+; guest counted hvc (\\d+), mmio (\\d+), wfi (\\d+)`).exec(uart);
-  if (!host || !guest) throw new Error(`minihyp's summary for vcpu${vcpu} is missing from the transcript:\n${uart.slice(-2000)}`);
+  const host = new RegExp(
+    `vcpu${vcpu}: (\\d+) exits: hvc (\\d+), mmio (\\d+) \\(\\d+ to the VMM\\), sysreg (\\d+), wfi (\\d+)`,
+  ).exec(uart);
+  const guest = new RegExp(`vcpu${vcpu}: guest says \\w+; guest counted hvc (\\d+), mmio (\\d+), wfi (\\d+)`).exec(
+    uart,
+  );
+  if (!host || !guest)
+    throw new Error(`minihyp's summary for vcpu${vcpu} is missing from the transcript:\n${uart.slice(-2000)}`);
   const [exits, hvc, mmio, sysreg, wfi] = host.slice(1).map(Number) as [number, number, number, number, number];
   const [ghvc, gmmio, gwfi] = guest.slice(1).map(Number) as [number, number, number];
   return { exits, hvc, mmio, sysreg, wfi, ghvc, gmmio, gwfi };
@@ -58,8 +68,13 @@ describe.each(CORRECT)('minihyp %s', (mode) => {
       expect(c.hvc).toBe(c.ghvc);
       expect(c.mmio).toBe(c.gmmio);
       expect(c.wfi).toBe(c.gwfi);
-      expect({ exits: mine.length, hvc: count('hvc'), mmio: count('dabort'), sysreg: count('sysreg'), wfi: count('wfi') })
-        .toEqual({ exits: c.exits, hvc: c.ghvc, mmio: c.gmmio, sysreg: c.sysreg, wfi: c.gwfi });
+      expect({
+        exits: mine.length,
+        hvc: count('hvc'),
+        mmio: count('dabort'),
+        sysreg: count('sysreg'),
+        wfi: count('wfi'),
+      }).toEqual({ exits: c.exits, hvc: c.ghvc, mmio: c.gmmio, sysreg: c.sysreg, wfi: c.gwfi });
     }
     expect(r.world.exitLog.every((x) => x.reason.category !== 'other')).toBe(true);
   });
@@ -70,12 +85,19 @@ describe.each(CORRECT)('minihyp %s', (mode) => {
  * register of the vcpu passed in x0 before and after.
  */
 function residencyAround(mode: string, fn: 'vcpu_load' | 'vcpu_put', calls = 3) {
-  const seen: { before: Record<string, string>; after: Record<string, string>; verdictsAfter: Record<string, string> }[] = [];
+  const seen: {
+    before: Record<string, string>;
+    after: Record<string, string>;
+    verdictsAfter: Record<string, string>;
+  }[] = [];
   let world!: World;
   let machine!: Machine;
   runMode(mode, {
     budget: 1,
-    prepare: (w, m) => { world = w; machine = m; },
+    prepare: (w, m) => {
+      world = w;
+      machine = m;
+    },
   });
   const entry = machine.symbol(fn)!;
   expect(entry, `${fn} symbol`).toBeDefined();
@@ -83,13 +105,17 @@ function residencyAround(mode: string, fn: 'vcpu_load' | 'vcpu_put', calls = 3) 
   const auth = (vcpuPa: bigint) => {
     const v = world.vcpus.find((x) => x.bound.va === vcpuPa)!;
     const rows = world.residency(v);
-    return { a: Object.fromEntries(rows.map((r) => [r.reg, r.authority])), v: Object.fromEntries(rows.map((r) => [r.reg, r.verdict])) };
+    return {
+      a: Object.fromEntries(rows.map((r) => [r.reg, r.authority])),
+      v: Object.fromEntries(rows.map((r) => [r.reg, r.verdict])),
+    };
   };
   for (let budget = 200_000_000; seen.length < calls && budget > 0;) {
     const start = machine.cpu.icount;
     const r = machine.run(Math.min(budget, 1 << 22));
     budget -= machine.cpu.icount - start;
-    if (r.kind === 'exit' || r.kind === 'unimplemented') throw new Error(`${mode}: ${fn} reached only ${seen.length} times (${r.kind})`);
+    if (r.kind === 'exit' || r.kind === 'unimplemented')
+      throw new Error(`${mode}: ${fn} reached only ${seen.length} times (${r.kind})`);
     if (r.kind !== 'breakpoint' || r.pc !== entry) continue;
     const vcpu = machine.cpu.x[0]!;
     const ret = machine.cpu.x[30]!;
@@ -148,8 +174,14 @@ function bugLine(mode: string): string {
 
 /** Where the checker must stop: the slot access on the buggy line (inlined code: any frame), or the entering ERET. */
 const BUG_EXPECT: Record<string, { kind: string; line: () => RegExp }> = {
-  'bug-stale-read': { kind: 'stale-read', line: () => new RegExp(`${bugLine('bug-stale-read').replace('.', '\\.')}$`, 'm') },
-  'bug-lost-write': { kind: 'lost-write', line: () => new RegExp(`${bugLine('bug-lost-write').replace('.', '\\.')}$`, 'm') },
+  'bug-stale-read': {
+    kind: 'stale-read',
+    line: () => new RegExp(`${bugLine('bug-stale-read').replace('.', '\\.')}$`, 'm'),
+  },
+  'bug-lost-write': {
+    kind: 'lost-write',
+    line: () => new RegExp(`${bugLine('bug-lost-write').replace('.', '\\.')}$`, 'm'),
+  },
   'bug-missing-load': { kind: 'missing-load', line: () => /switch\.S:\d+$/m },
 };
 

@@ -46,8 +46,12 @@ describe('world monitor commands', () => {
     let stop = await c.cont();
     expect(stop.signal).toBe(5);
     expect(await c.readRegister('pc')).toBe(sym('vectors') + 0x400n);
-    expect(c.console.slice(mark)).toBe(`[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`);
-    expect(await c.monitor('world')).toMatch(/^in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: guest exit #1 vmid 7: HVC #0x42/);
+    expect(c.console.slice(mark)).toBe(
+      `[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`,
+    );
+    expect(await c.monitor('world')).toMatch(
+      /^in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: guest exit #1 vmid 7: HVC #0x42/,
+    );
     expect(await c.monitor('world')).toMatch(/\nsince that exit: 0 EL2 instructions, 0 MSR\/MRS\n/); // stopped before the vector's first instruction
     await c.monitor('catch off');
     await c.monitor('catch entry');
@@ -55,7 +59,9 @@ describe('world monitor commands', () => {
     stop = await c.cont();
     expect(stop.signal).toBe(5);
     expect(await c.readRegister('pc')).toBe(sym('guest2'));
-    expect(c.console.slice(mark)).toMatch(/^\[hypstep\] guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/);
+    expect(c.console.slice(mark)).toMatch(
+      /^\[hypstep\] guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/,
+    );
     expect(await c.monitor('world')).toMatch(/^in the guest: vmid 7, EL1/);
     expect(await c.monitor('world stats')).toMatch(/^exits 1, entries 2\nper exit: 1 \(5\.0 EL2 instructions/);
     expect(await c.monitor('catch bogus')).toMatch(/unknown event 'bogus'/);
@@ -77,15 +83,29 @@ describe('world monitor commands', () => {
   it('vcpu layout, vcpu sysregs (text and JSON), and catch load/put', async () => {
     const { c, sym, layout } = await start();
     expect(await c.monitor('vcpu sysregs')).toMatch(/no vcpu layout/);
-    expect(await c.monitor(`vcpu layout ${layout}`)).toMatch(/^vcpu layout snippet: vcpu0 at 0x[0-9a-f]+; 1 sysreg slots, flags LOADED\n$/);
+    expect(await c.monitor(`vcpu layout ${layout}`)).toMatch(
+      /^vcpu layout snippet: vcpu0 at 0x[0-9a-f]+; 1 sysreg slots, flags LOADED\n$/,
+    );
     await c.monitor('catch load put');
     const mark = c.console.length;
     await c.cont();
     expect(c.console.slice(mark)).toMatch(/^\[hypstep\] vcpu load vcpu0: LOADED set at 0x[0-9a-f]+\n$/);
     const text = await c.monitor('vcpu sysregs');
     expect(text).toMatch(/SCTLR_EL1\s+0x30d00800\s+0x30d00800\s+CPU\s+LOADED\s+in sync/);
-    const rows = JSON.parse(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL1 --json')) as { reg: string; authority: string; cpu: string }[];
-    expect(rows).toEqual([expect.objectContaining({ reg: 'SCTLR_EL1', authority: 'cpu', cpu: '0x30d00800', memory: '0x30d00800', verdict: 'in sync' })]);
+    const rows = JSON.parse(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL1 --json')) as {
+      reg: string;
+      authority: string;
+      cpu: string;
+    }[];
+    expect(rows).toEqual([
+      expect.objectContaining({
+        reg: 'SCTLR_EL1',
+        authority: 'cpu',
+        cpu: '0x30d00800',
+        memory: '0x30d00800',
+        verdict: 'in sync',
+      }),
+    ]);
     await c.monitor('catch off');
     await c.monitor('check residency on');
     await c.insertBreakpoint(sym('done'));

@@ -14,7 +14,11 @@ import { worldSession } from '../../fixtures/sessions/world-session.js';
 
 const SESSIONS = new URL('../../fixtures/sessions/', import.meta.url).pathname;
 
-interface Stub { handle: GdbHandle; machine: Machine; port: number }
+interface Stub {
+  handle: GdbHandle;
+  machine: Machine;
+  port: number;
+}
 
 /** `hypstep run -S -s <minihyp-mode.elf>` in-process (the board's default RAM, as the CLI gives). */
 async function withStub<T>(mode: string, body: (hyp: Stub, elf: string) => Promise<T>): Promise<T> {
@@ -22,7 +26,12 @@ async function withStub<T>(mode: string, body: (hyp: Stub, elf: string) => Promi
   const machine = new Machine({ uartOut: () => {}, consoleOut: () => {} });
   machine.load(parseElf(readFileSync(elf), elf));
   const handle = await startGdbServer(machine, {
-    port: 0, waitForDebugger: true, notice: () => {}, setup: (h) => { worldForGdb(h, null, elf); },
+    port: 0,
+    waitForDebugger: true,
+    notice: () => {},
+    setup: (h) => {
+      worldForGdb(h, null, elf);
+    },
   });
   try {
     return await body({ handle, machine, port: handle.port }, elf);
@@ -34,34 +43,49 @@ async function withStub<T>(mode: string, body: (hyp: Stub, elf: string) => Promi
 function gdb(script: string, elf: string, port: number): Promise<string> {
   requireTool('gdb-multiarch');
   return new Promise((resolve, reject) => {
-    const p = spawn('gdb-multiarch', ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`, '-x', join(SESSIONS, script), elf],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      'gdb-multiarch',
+      ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`, '-x', join(SESSIONS, script), elf],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`gdb timed out:\n${out}`)); }, 240_000);
-    p.on('exit', () => { clearTimeout(timer); resolve(out); });
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`gdb timed out:\n${out}`));
+    }, 240_000);
+    p.on('exit', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
   });
 }
 
 const hex = (s: string) => BigInt(s);
 
-
 describe('scripted gdb-multiarch sessions', () => {
-  it.each(['vhe-deferred', 'nvhe'])('catch-pcs.gdb on %s: an exit stops at the EL2 vector, an entry at the first guest instruction', async (mode) => {
-    const out = await withStub(mode, (hyp, elf) => gdb('catch-pcs.gdb', elf, hyp.port));
-    const exit = /SESSION exit stop: pc (0x[0-9a-f]+) vector (0x[0-9a-f]+) EL (\d)/.exec(out);
-    expect(exit, out).not.toBeNull();
-    expect(hex(exit![1]!)).toBe(hex(exit![2]!));
-    expect(exit![3]).toBe('2');
-    const entry = /SESSION entry stop: pc (0x[0-9a-f]+) elr_el2 (0x[0-9a-f]+) EL (\d)/.exec(out);
-    expect(entry, out).not.toBeNull();
-    expect(hex(entry![1]!)).toBe(hex(entry![2]!));
-    expect(entry![3]).toBe('1');
-    expect(out).toMatch(/\[hypstep\] guest exit #1 vmid 1: HVC #0x0 at 0x[0-9a-f]+ \(ESR_EL2 0x5a000000\)/);
-    expect(out).toMatch(/\[hypstep\] guest entry #\d+ vmid \d+/);
-    expect(out).toMatch(/in the (guest|host)/);
-  });
+  it.each(['vhe-deferred', 'nvhe'])(
+    'catch-pcs.gdb on %s: an exit stops at the EL2 vector, an entry at the first guest instruction',
+    async (mode) => {
+      const out = await withStub(mode, (hyp, elf) => gdb('catch-pcs.gdb', elf, hyp.port));
+      const exit = /SESSION exit stop: pc (0x[0-9a-f]+) vector (0x[0-9a-f]+) EL (\d)/.exec(out);
+      expect(exit, out).not.toBeNull();
+      expect(hex(exit![1]!)).toBe(hex(exit![2]!));
+      expect(exit![3]).toBe('2');
+      const entry = /SESSION entry stop: pc (0x[0-9a-f]+) elr_el2 (0x[0-9a-f]+) EL (\d)/.exec(out);
+      expect(entry, out).not.toBeNull();
+      expect(hex(entry![1]!)).toBe(hex(entry![2]!));
+      expect(entry![3]).toBe('1');
+      expect(out).toMatch(/\[hypstep\] guest exit #1 vmid 1: HVC #0x0 at 0x[0-9a-f]+ \(ESR_EL2 0x5a000000\)/);
+      expect(out).toMatch(/\[hypstep\] guest entry #\d+ vmid \d+/);
+      expect(out).toMatch(/in the (guest|host)/);
+    },
+  );
 
   it('first-exit.gdb: residency at the first exit, in vcpu_put, and after it', async () => {
     const out = await withStub('vhe-deferred', (hyp, elf) => gdb('first-exit.gdb', elf, hyp.port));
@@ -90,7 +114,8 @@ describe('scripted gdb-multiarch sessions', () => {
 describe('TypeScript RSP-client session', () => {
   it('world-session.ts: first exit, residency as JSON, registers saved by vcpu_put', async () => {
     const lines = await withStub('vhe-deferred', (hyp) =>
-      worldSession('127.0.0.1', hyp.port, hyp.machine.symbol('vcpu_put')!, join(MINIHYP_DIR, 'vcpu-layout.json')));
+      worldSession('127.0.0.1', hyp.port, hyp.machine.symbol('vcpu_put')!, join(MINIHYP_DIR, 'vcpu-layout.json')),
+    );
     expect(lines[0]).toMatch(/vcpu layout minihyp mode vhe-deferred/);
     expect(lines[1]).toMatch(/stop: signal 5; \[hypstep\] guest exit #1/);
     expect(lines[2]).toMatch(/live on the CPU at the exit: .*SCTLR_EL1/);

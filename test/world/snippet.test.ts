@@ -62,7 +62,10 @@ function runToEnd(m: Machine, end: bigint): void {
   for (let i = 0; i < 100; i++) {
     const r = m.run(1_000_000);
     if (r.kind === 'breakpoint' && r.pc === end) return;
-    if (r.kind !== 'requested') throw new Error(`snippet stopped: ${JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))}`);
+    if (r.kind !== 'requested')
+      throw new Error(
+        `snippet stopped: ${JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))}`,
+      );
   }
   throw new Error('snippet did not reach __end');
 }
@@ -124,17 +127,29 @@ ${S2_TABLE}
     const { m, end, sym } = build(src);
     const w = new World(m.cpu).attach();
     w.checking = true;
-    const layout = parseLayout(JSON.stringify({
-      format: 'hypstep-vcpu-layout', version: 1,
-      vcpus: [{ name: 'vcpu0', symbol: 'vcpu' }],
-      sysregs: { SCTLR_EL1: { offset: 0 } },
-      flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
-    }));
-    w.bind(layout, bindLayout(layout, (n) => m.symbol(n)));
+    const layout = parseLayout(
+      JSON.stringify({
+        format: 'hypstep-vcpu-layout',
+        version: 1,
+        vcpus: [{ name: 'vcpu0', symbol: 'vcpu' }],
+        sysregs: { SCTLR_EL1: { offset: 0 } },
+        flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
+      }),
+    );
+    w.bind(
+      layout,
+      bindLayout(layout, (n) => m.symbol(n)),
+    );
     const stops: string[] = [];
-    w.stop = (msg) => { stops.push(msg); m.cpu.requestStop({ kind: 'requested', why: msg }); };
+    w.stop = (msg) => {
+      stops.push(msg);
+      m.cpu.requestStop({ kind: 'requested', why: msg });
+    };
     runToEnd(m, end);
-    expect(w.loadPutLog.map((r) => [r.type, r.pc])).toEqual([['load', sym('load_flag')], ['put', sym('put_flag')]]);
+    expect(w.loadPutLog.map((r) => [r.type, r.pc])).toEqual([
+      ['load', sym('load_flag')],
+      ['put', sym('put_flag')],
+    ]);
     expect(w.hazards.map((h) => [h.kind, h.reg, h.pc, h.memory, h.cpu])).toEqual([
       ['stale-read', 'SCTLR_EL1', sym('stale'), 0x30d00800n, 0x30d00805n],
     ]);

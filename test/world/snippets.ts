@@ -11,9 +11,13 @@ export function stage2Setup(hcr: string, vmid?: number): string {
   return `	adr	x0, s2_l1
 	ldr	x1, =0x400007fd
 	str	x1, [x0, #8]
-${vmid === undefined ? '' : `	mov	x2, #${vmid}
+${
+  vmid === undefined
+    ? ''
+    : `	mov	x2, #${vmid}
 	orr	x0, x0, x2, lsl #48
-`}	msr	vttbr_el2, x0
+`
+}	msr	vttbr_el2, x0
 	ldr	x0, =0x80003560
 	msr	vtcr_el2, x0
 	ldr	x0, =${hcr}
@@ -36,8 +40,12 @@ export function vcpuLoad(flagStore?: string): string {
 	ldr	x1, [x20]
 	msr	sctlr_el1, x1
 	mov	x1, #1
-${flagStore === undefined ? '' : `${flagStore}:
-`}	str	x1, [x20, #8]`;
+${
+  flagStore === undefined
+    ? ''
+    : `${flagStore}:
+`
+}	str	x1, [x20, #8]`;
 }
 
 /** The vcpu of vcpuLoad: SCTLR_EL1's slot (its reset value) and the loaded flag. */
@@ -86,10 +94,11 @@ ${VCPU}
 ${S2_TABLE}
 `;
 
-
 /** A layout for GUEST_SNIPPET: SCTLR_EL1 at vcpu+0, governed by a flag at vcpu+8. */
 export const snippetLayout = JSON.stringify({
-  format: 'hypstep-vcpu-layout', version: 1, hypervisor: 'snippet',
+  format: 'hypstep-vcpu-layout',
+  version: 1,
+  hypervisor: 'snippet',
   vcpus: [{ name: 'vcpu0', symbol: 'vcpu', vmid: 7 }],
   sysregs: { SCTLR_EL1: { offset: 0 } },
   flags: { LOADED: { offset: 8, mask: '0x1', governs: ['SCTLR_EL1'] } },

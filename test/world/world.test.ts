@@ -49,10 +49,13 @@ describe('exit reasons', () => {
     const hpfar = (0x0a00_0000n >> 12n) << 4n;
     expect(faultIpa(hpfar, 0xffff_0000_1234_5008n)).toBe(0x0a00_0008n);
     expect(decodeExit(0, ((0x24 << 26) | (1 << 25) | iss) >>> 0, 0x8n, hpfar)).toMatchObject({
-      category: 'dabort', text: 'data abort at IPA 0xa000008 (write, 4 bytes, w5)', ipa: 0x0a00_0008n,
+      category: 'dabort',
+      text: 'data abort at IPA 0xa000008 (write, 4 bytes, w5)',
+      ipa: 0x0a00_0008n,
     });
-    expect(decodeExit(0, ((0x20 << 26) | (1 << 25) | 0x06) >>> 0, 0n, 0x40n << 4n).text)
-      .toBe('instruction abort at IPA 0x40000 (translation fault, level 2)');
+    expect(decodeExit(0, ((0x20 << 26) | (1 << 25) | 0x06) >>> 0, 0n, 0x40n << 4n).text).toBe(
+      'instruction abort at IPA 0x40000 (translation fault, level 2)',
+    );
   });
 
   it('takes the VMID from VTTBR_EL2[55:48], or [63:48] with VTCR_EL2.VS', () => {
@@ -82,7 +85,15 @@ describe('entry and exit detection', () => {
 
     expect(events.map((e) => e.type)).toEqual(['entry', 'exit', 'entry']);
     const x = w.exitLog[0]!;
-    expect(x).toMatchObject({ n: 1, vmid: 3, pc: 0x4000_1000n, closed: true, el2Insns: 42, hostInsns: 42, sysregTotal: 3 });
+    expect(x).toMatchObject({
+      n: 1,
+      vmid: 3,
+      pc: 0x4000_1000n,
+      closed: true,
+      el2Insns: 42,
+      hostInsns: 42,
+      sysregTotal: 3,
+    });
     expect(x.reason.text).toBe('HVC #0x7');
     expect(x.sysregs).toEqual({ ESR_EL2: 1, SCTLR_EL1: 2 });
     expect(w.inGuest).toBe(true);
@@ -108,10 +119,14 @@ describe('entry and exit detection', () => {
 
 /** A one-vcpu layout: two governed registers, one switched, a flag word. */
 const LAYOUT = JSON.stringify({
-  format: 'hypstep-vcpu-layout', version: 1, hypervisor: 'test',
+  format: 'hypstep-vcpu-layout',
+  version: 1,
+  hypervisor: 'test',
   vcpus: [{ name: 'v0', address: '0x40010000', vmid: 3 }],
   sysregs: {
-    SCTLR_EL1: { offset: 0, width: 8 }, TTBR0_EL1: { offset: 8 }, DACR32_EL2: { offset: 16 },
+    SCTLR_EL1: { offset: 0, width: 8 },
+    TTBR0_EL1: { offset: 8 },
+    DACR32_EL2: { offset: 16 },
   },
   flags: { LOADED: { offset: 32, width: 8, mask: 1, governs: ['SCTLR_EL1', 'TTBR0_EL1'] } },
 });
@@ -123,7 +138,10 @@ function withLayout(): { cpu: Cpu; w: World } {
   w.checking = true;
   w.stop = () => {};
   const layout = parseLayout(LAYOUT);
-  w.bind(layout, bindLayout(layout, () => undefined));
+  w.bind(
+    layout,
+    bindLayout(layout, () => undefined),
+  );
   return { cpu, w };
 }
 const VCPU = 0x4001_0000n;
@@ -148,7 +166,10 @@ describe('residency and the hazard checker', () => {
     cpu.write(VCPU + 32n, 4, 0n, 0); // a 4-byte clear of the flag: put
     expect(events).toEqual(['load', 'put']);
     expect(w.hazards).toEqual([]);
-    expect(w.loadPutLog.map((r) => [r.type, r.vcpu, r.flag])).toEqual([['load', 'v0', 'LOADED'], ['put', 'v0', 'LOADED']]);
+    expect(w.loadPutLog.map((r) => [r.type, r.vcpu, r.flag])).toEqual([
+      ['load', 'v0', 'LOADED'],
+      ['put', 'v0', 'LOADED'],
+    ]);
     cpu.sr[SR.SCTLR_EL1!] = 0x9999n; // another vcpu's value
     expect(w.residency(w.vcpus[0]!, ['SCTLR_EL1'])[0]!.verdict).toBe('memory live, CPU holds another value');
   });
@@ -187,7 +208,12 @@ describe('residency and the hazard checker', () => {
     const cpu = machine();
     const w = new World(cpu).attach();
     const layout = parseLayout(LAYOUT.replace('0x40010000', '0x10000'));
-    expect(() => w.bind(layout, bindLayout(layout, () => undefined))).toThrow(/vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/);
+    expect(() =>
+      w.bind(
+        layout,
+        bindLayout(layout, () => undefined),
+      ),
+    ).toThrow(/vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/);
   });
 });
 
@@ -208,7 +234,10 @@ describe('board reset', () => {
     exit(cpu, w, 0x5a00_0001);
     cpu.icount = 14;
     entry(cpu, w);
-    expect(w.exitLog.map((x) => [x.n, x.el2Insns])).toEqual([[1, 10], [2, 4]]);
+    expect(w.exitLog.map((x) => [x.n, x.el2Insns])).toEqual([
+      [1, 10],
+      [2, 4],
+    ]);
   });
 });
 
@@ -230,40 +259,64 @@ describe('load and put costs', () => {
     w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
     cpu.icount = 1025;
     cpu.write(VCPU + 32n, 8, 1n, 0);
-    expect(w.loadPutLog).toEqual([expect.objectContaining({ type: 'load', el2Insns: 20, hostInsns: 25, sysregTotal: 1 })]);
+    expect(w.loadPutLog).toEqual([
+      expect.objectContaining({ type: 'load', el2Insns: 20, hostInsns: 25, sysregTotal: 1 }),
+    ]);
   });
 });
 
 describe('layout files', () => {
   const base = JSON.parse(LAYOUT) as Record<string, unknown>;
-  const parse = (o: Record<string, unknown>, opts = {}) => () => parseLayout(JSON.stringify(o), { source: 'l.json', ...opts });
+  const parse =
+    (o: Record<string, unknown>, opts = {}) =>
+    () =>
+      parseLayout(JSON.stringify(o), { source: 'l.json', ...opts });
 
   it('names the mistake in one line', () => {
     expect(parse({ ...base, format: 'x' })).toThrow('l.json: "format" must be "hypstep-vcpu-layout"');
     expect(parse({ ...base, version: 2 })).toThrow('unsupported "version" 2');
     expect(parse({ ...base, vcpus: [{ name: 'a' }] })).toThrow('vcpus[0] (a): give "symbol" or "address"');
-    expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['NOPE'] } } })).toThrow('flag F governs NOPE, which has no slot in "sysregs"');
-    expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['SCTLR_EL1'] }, G: { offset: 0, mask: 2, governs: ['SCTLR_EL1'] } } }))
-      .toThrow('SCTLR_EL1 is governed by both F and G');
-    expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0, width: 3 } } })).toThrow('sysregs.SCTLR_EL1.width: width must be 1, 2, 4 or 8');
+    expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['NOPE'] } } })).toThrow(
+      'flag F governs NOPE, which has no slot in "sysregs"',
+    );
+    expect(
+      parse({
+        ...base,
+        flags: { F: { offset: 0, mask: 1, governs: ['SCTLR_EL1'] }, G: { offset: 0, mask: 2, governs: ['SCTLR_EL1'] } },
+      }),
+    ).toThrow('SCTLR_EL1 is governed by both F and G');
+    expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0, width: 3 } } })).toThrow(
+      'sysregs.SCTLR_EL1.width: width must be 1, 2, 4 or 8',
+    );
     // A wrong type is a LayoutError naming the field, not a TypeError from using it.
     const governsNotList = parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: 'SCTLR_EL1' } } });
     expect(governsNotList).toThrow(LayoutError);
     expect(governsNotList).toThrow('flag F.governs: expected a list of register names');
-    expect(parse({ ...base, sysregs: { MYREG: { offset: 0, encoding: { op0: 'x' } } } })).toThrow('sysregs.MYREG.encoding.op0: expected a non-negative integer');
+    expect(parse({ ...base, sysregs: { MYREG: { offset: 0, encoding: { op0: 'x' } } } })).toThrow(
+      'sysregs.MYREG.encoding.op0: expected a non-negative integer',
+    );
   });
 
   it('picks a mode by name or by the image file name, and matches unknown names by encoding', () => {
     const modes = {
-      ...base, flags: undefined,
+      ...base,
+      flags: undefined,
       modes: {
         plain: { elf: 'build/h-plain.elf', flags: [] },
-        'plain-deferred': { elf: 'build/h-plain-deferred.elf', flags: [{ name: 'L', offset: 32, mask: 1, governs: ['TTBR0_EL1'] }] },
+        'plain-deferred': {
+          elf: 'build/h-plain-deferred.elf',
+          flags: [{ name: 'L', offset: 32, mask: 1, governs: ['TTBR0_EL1'] }],
+        },
       },
-      sysregs: { ...(base.sysregs as object), MYREG: { offset: 24, encoding: { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 } } },
+      sysregs: {
+        ...(base.sysregs as object),
+        MYREG: { offset: 24, encoding: { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 } },
+      },
     };
     expect(parse(modes)).toThrow(/describes several modes \(plain, plain-deferred\)/);
-    expect(parse(modes, { imagePath: '/x/h-plain-deferred.elf' })().flags.map((f) => f.governs)).toEqual([['TTBR0_EL1']]);
+    expect(parse(modes, { imagePath: '/x/h-plain-deferred.elf' })().flags.map((f) => f.governs)).toEqual([
+      ['TTBR0_EL1'],
+    ]);
     expect(parse(modes, { imagePath: '/x/other-plain-deferred-v2.elf' })().mode).toBe('plain-deferred');
     expect(parse(modes, { mode: 'plain' })().flags).toEqual([]);
     expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MYREG')!.spec!.name).toBe('SCTLR_EL1');

@@ -15,30 +15,66 @@ function branchRelative(cpu: Cpu, offset: number): void {
 }
 
 export const BRANCHES: readonly AnyEncoding[] = [
-  enc('op:1 00101 imm26:26', 'B/BL', (cpu, d) => {
-    if (d.op !== 0) cpu.x[30] = cpu.pcs[0]!; // BL: X30 = PC + 4
-    branchRelative(cpu, sextNum(d.imm26, 26) * 4);
-  }, (d, pc) => `${d.op !== 0 ? 'bl' : 'b'} ${target(pc, sextNum(d.imm26, 26) * 4)}`),
-  enc('0101010 0 imm19:19 0 cond:4', 'B.cond', (cpu, d) => {
-    if (conditionHolds(cpu.ps, d.cond)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
-  }, (d, pc) => `b.${COND_NAMES[d.cond]} ${target(pc, sextNum(d.imm19, 19) * 4)}`),
-  enc('sf:1 011010 op:1 imm19:19 Rt:5', 'CBZ/CBNZ', (cpu, d) => {
-    const v = d.sf !== 0 ? X(cpu, d.Rt) : BigInt.asUintN(64, X(cpu, d.Rt) & 0xffff_ffffn);
-    if ((v === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
-  }, (d, pc) => `${d.op === 0 ? 'cbz' : 'cbnz'} ${rz(d.Rt, d.sf)}, ${target(pc, sextNum(d.imm19, 19) * 4)}`),
-  enc('b5:1 011011 op:1 b40:5 imm14:14 Rt:5', 'TBZ/TBNZ', (cpu, d) => {
-    const bit = BigInt.asUintN(64, (X(cpu, d.Rt) >> BigInt((d.b5 << 5) | d.b40)) & 1n);
-    if ((bit === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm14, 14) * 4);
-  }, (d, pc) => `${d.op === 0 ? 'tbz' : 'tbnz'} ${rz(d.Rt, d.b5)}, #${(d.b5 << 5) | d.b40}, ${target(pc, sextNum(d.imm14, 14) * 4)}`),
-  enc('1101011 0000 11111 000000 Rn:5 00000', 'BR', (cpu, d) => {
-    cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
-  }, (d) => `br ${rz(d.Rn, 1)}`),
-  enc('1101011 0001 11111 000000 Rn:5 00000', 'BLR', (cpu, d) => {
-    const dest = X(cpu, d.Rn); // read before X30 is written: BLR X30 branches to the old value
-    setX(cpu, 30, cpu.pcs[0]!);
-    cpu.pcs[0] = cpu.branchAddr(dest);
-  }, (d) => `blr ${rz(d.Rn, 1)}`),
-  enc('1101011 0010 11111 000000 Rn:5 00000', 'RET', (cpu, d) => {
-    cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
-  }, (d) => (d.Rn === 30 ? 'ret' : `ret ${rz(d.Rn, 1)}`)),
+  enc(
+    'op:1 00101 imm26:26',
+    'B/BL',
+    (cpu, d) => {
+      if (d.op !== 0) cpu.x[30] = cpu.pcs[0]!; // BL: X30 = PC + 4
+      branchRelative(cpu, sextNum(d.imm26, 26) * 4);
+    },
+    (d, pc) => `${d.op !== 0 ? 'bl' : 'b'} ${target(pc, sextNum(d.imm26, 26) * 4)}`,
+  ),
+  enc(
+    '0101010 0 imm19:19 0 cond:4',
+    'B.cond',
+    (cpu, d) => {
+      if (conditionHolds(cpu.ps, d.cond)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
+    },
+    (d, pc) => `b.${COND_NAMES[d.cond]} ${target(pc, sextNum(d.imm19, 19) * 4)}`,
+  ),
+  enc(
+    'sf:1 011010 op:1 imm19:19 Rt:5',
+    'CBZ/CBNZ',
+    (cpu, d) => {
+      const v = d.sf !== 0 ? X(cpu, d.Rt) : BigInt.asUintN(64, X(cpu, d.Rt) & 0xffff_ffffn);
+      if ((v === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
+    },
+    (d, pc) => `${d.op === 0 ? 'cbz' : 'cbnz'} ${rz(d.Rt, d.sf)}, ${target(pc, sextNum(d.imm19, 19) * 4)}`,
+  ),
+  enc(
+    'b5:1 011011 op:1 b40:5 imm14:14 Rt:5',
+    'TBZ/TBNZ',
+    (cpu, d) => {
+      const bit = BigInt.asUintN(64, (X(cpu, d.Rt) >> BigInt((d.b5 << 5) | d.b40)) & 1n);
+      if ((bit === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm14, 14) * 4);
+    },
+    (d, pc) =>
+      `${d.op === 0 ? 'tbz' : 'tbnz'} ${rz(d.Rt, d.b5)}, #${(d.b5 << 5) | d.b40}, ${target(pc, sextNum(d.imm14, 14) * 4)}`,
+  ),
+  enc(
+    '1101011 0000 11111 000000 Rn:5 00000',
+    'BR',
+    (cpu, d) => {
+      cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
+    },
+    (d) => `br ${rz(d.Rn, 1)}`,
+  ),
+  enc(
+    '1101011 0001 11111 000000 Rn:5 00000',
+    'BLR',
+    (cpu, d) => {
+      const dest = X(cpu, d.Rn); // read before X30 is written: BLR X30 branches to the old value
+      setX(cpu, 30, cpu.pcs[0]!);
+      cpu.pcs[0] = cpu.branchAddr(dest);
+    },
+    (d) => `blr ${rz(d.Rn, 1)}`,
+  ),
+  enc(
+    '1101011 0010 11111 000000 Rn:5 00000',
+    'RET',
+    (cpu, d) => {
+      cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
+    },
+    (d) => (d.Rn === 30 ? 'ret' : `ret ${rz(d.Rn, 1)}`),
+  ),
 ];

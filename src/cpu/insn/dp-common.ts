@@ -8,7 +8,14 @@ import { undefinedInstruction } from '../exceptions.js';
  * `x` bits in the pattern are don't-care.
  */
 export function unallocated(pattern: string, why: string): AnyEncoding {
-  return enc(pattern as 'x', `UNALLOCATED (${why})`, (cpu) => { throw undefinedInstruction(cpu); }, (d) => undefinedText(d.raw));
+  return enc(
+    pattern as 'x',
+    `UNALLOCATED (${why})`,
+    (cpu) => {
+      throw undefinedInstruction(cpu);
+    },
+    (d) => undefinedText(d.raw),
+  );
 }
 
 /** What objdump prints for a word that is not an instruction. */
@@ -29,9 +36,28 @@ export function rsp(n: number, sf: number | boolean = 1): string {
 }
 
 /** An immediate as objdump prints arithmetic and logical ones. */
-export function hexImm(v: number | bigint): string { return `#0x${v.toString(16)}`; }
+export function hexImm(v: number | bigint): string {
+  return `#0x${v.toString(16)}`;
+}
 
-export const COND_NAMES = ['eq', 'ne', 'cs', 'cc', 'mi', 'pl', 'vs', 'vc', 'hi', 'ls', 'ge', 'lt', 'gt', 'le', 'al', 'nv'];
+export const COND_NAMES = [
+  'eq',
+  'ne',
+  'cs',
+  'cc',
+  'mi',
+  'pl',
+  'vs',
+  'vc',
+  'hi',
+  'ls',
+  'ge',
+  'lt',
+  'gt',
+  'le',
+  'al',
+  'nv',
+];
 export const SHIFT_NAMES = ['lsl', 'lsr', 'asr', 'ror'];
 export const EXTEND_NAMES = ['uxtb', 'uxth', 'uxtw', 'uxtx', 'sxtb', 'sxth', 'sxtw', 'sxtx'];
 

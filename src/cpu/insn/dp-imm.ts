@@ -5,7 +5,15 @@ import { undefinedInstruction } from '../exceptions.js';
 import { X, setX, XSP, setXSP } from '../regs.js';
 import { sextNum, MASK64 } from '../bits.js';
 import {
-  WMASK, addWithCarry, setNZ, bitMaskKey, LOGICAL_IMM, LOGICAL_IMM_OK, BITFIELD_WMASK, BITFIELD_TMASK, ror,
+  WMASK,
+  addWithCarry,
+  setNZ,
+  bitMaskKey,
+  LOGICAL_IMM,
+  LOGICAL_IMM_OK,
+  BITFIELD_WMASK,
+  BITFIELD_TMASK,
+  ror,
 } from '../alu.js';
 import { unallocated, undefinedText, rz, rsp, hexImm, target } from './dp-common.js';
 
@@ -13,89 +21,125 @@ const HW_SHIFT = new BigUint64Array([0n, 16n, 32n, 48n]);
 const PAGE_MASK = 0xffff_ffff_ffff_f000n;
 
 export const DP_IMMEDIATE: readonly AnyEncoding[] = [
-  enc('op:1 immlo:2 10000 immhi:19 Rd:5', 'ADR/ADRP', (cpu, d) => {
-    const imm = sextNum((d.immhi << 2) | d.immlo, 21);
-    const pc = cpu.pcs[1]!;
-    if (d.op === 0) setX(cpu, d.Rd, BigInt.asUintN(64, pc + BigInt(imm)));
-    else setX(cpu, d.Rd, BigInt.asUintN(64, (pc & PAGE_MASK) + (BigInt(imm) << 12n)));
-  }, (d, pc) => {
-    const imm = sextNum((d.immhi << 2) | d.immlo, 21);
-    return d.op === 0 ? `adr ${rz(d.Rd, 1)}, ${target(pc, imm)}` : `adrp ${rz(d.Rd, 1)}, ${target(pc & PAGE_MASK, imm * 4096)}`;
-  }),
+  enc(
+    'op:1 immlo:2 10000 immhi:19 Rd:5',
+    'ADR/ADRP',
+    (cpu, d) => {
+      const imm = sextNum((d.immhi << 2) | d.immlo, 21);
+      const pc = cpu.pcs[1]!;
+      if (d.op === 0) setX(cpu, d.Rd, BigInt.asUintN(64, pc + BigInt(imm)));
+      else setX(cpu, d.Rd, BigInt.asUintN(64, (pc & PAGE_MASK) + (BigInt(imm) << 12n)));
+    },
+    (d, pc) => {
+      const imm = sextNum((d.immhi << 2) | d.immlo, 21);
+      return d.op === 0
+        ? `adr ${rz(d.Rd, 1)}, ${target(pc, imm)}`
+        : `adrp ${rz(d.Rd, 1)}, ${target(pc & PAGE_MASK, imm * 4096)}`;
+    },
+  ),
 
   // ADD/ADDS/SUB/SUBS (immediate). Rn is SP-capable; Rd is SP for ADD/SUB, XZR for the S forms.
-  enc('sf:1 op:1 S:1 100010 sh:1 imm12:12 Rn:5 Rd:5', 'ADD/SUB (immediate)', (cpu, d) => {
-    const m = WMASK[d.sf]!;
-    const x = BigInt.asUintN(64, XSP(cpu, d.Rn) & m);
-    const imm = BigInt(d.sh !== 0 ? d.imm12 * 4096 : d.imm12);
-    if (d.S === 0) {
-      setXSP(cpu, d.Rd, d.op === 0 ? BigInt.asUintN(64, (x + imm) & m) : BigInt.asUintN(64, (x - imm) & m));
-    } else {
-      setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? imm : BigInt.asUintN(64, imm ^ m), d.op, d.sf));
-    }
-  }, (d) => {
-    const imm = `${hexImm(d.imm12)}${d.sh !== 0 ? ', lsl #12' : ''}`;
-    if (d.op === 0 && d.S === 0 && d.sh === 0 && d.imm12 === 0 && (d.Rd === 31 || d.Rn === 31)) {
-      return `mov ${rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}`;
-    }
-    if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rsp(d.Rn, d.sf)}, ${imm}`;
-    const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
-    return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${imm}`;
-  }),
+  enc(
+    'sf:1 op:1 S:1 100010 sh:1 imm12:12 Rn:5 Rd:5',
+    'ADD/SUB (immediate)',
+    (cpu, d) => {
+      const m = WMASK[d.sf]!;
+      const x = BigInt.asUintN(64, XSP(cpu, d.Rn) & m);
+      const imm = BigInt(d.sh !== 0 ? d.imm12 * 4096 : d.imm12);
+      if (d.S === 0) {
+        setXSP(cpu, d.Rd, d.op === 0 ? BigInt.asUintN(64, (x + imm) & m) : BigInt.asUintN(64, (x - imm) & m));
+      } else {
+        setX(cpu, d.Rd, addWithCarry(cpu.ps, x, d.op === 0 ? imm : BigInt.asUintN(64, imm ^ m), d.op, d.sf));
+      }
+    },
+    (d) => {
+      const imm = `${hexImm(d.imm12)}${d.sh !== 0 ? ', lsl #12' : ''}`;
+      if (d.op === 0 && d.S === 0 && d.sh === 0 && d.imm12 === 0 && (d.Rd === 31 || d.Rn === 31)) {
+        return `mov ${rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}`;
+      }
+      if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rsp(d.Rn, d.sf)}, ${imm}`;
+      const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
+      return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${imm}`;
+    },
+  ),
 
   // Logical (immediate): N=1 names a 64-bit element, which a 32-bit operation cannot have.
   unallocated('0 xx 100100 1 xxxxxx xxxxxx xxxxx xxxxx', 'logical immediate with sf=0, N=1'),
-  enc('sf:1 opc:2 100100 N:1 immr:6 imms:6 Rn:5 Rd:5', 'logical (immediate)', (cpu, d) => {
-    const key = bitMaskKey(d.N, d.immr, d.imms);
-    if (LOGICAL_IMM_OK[key] === 0) throw undefinedInstruction(cpu); // DecodeBitMasks: reserved
-    const m = WMASK[d.sf]!;
-    const imm = BigInt.asUintN(64, LOGICAL_IMM[key]! & m);
-    const x = X(cpu, d.Rn);
-    switch (d.opc) {
-      case 0: setXSP(cpu, d.Rd, BigInt.asUintN(64, x & imm)); break; // AND
-      case 1: setXSP(cpu, d.Rd, BigInt.asUintN(64, (x | imm) & m)); break; // ORR
-      case 2: setXSP(cpu, d.Rd, BigInt.asUintN(64, (x ^ imm) & m)); break; // EOR
-      default: { // ANDS
-        const r = BigInt.asUintN(64, x & imm);
-        setNZ(cpu.ps, r, d.sf);
-        setX(cpu, d.Rd, r);
+  enc(
+    'sf:1 opc:2 100100 N:1 immr:6 imms:6 Rn:5 Rd:5',
+    'logical (immediate)',
+    (cpu, d) => {
+      const key = bitMaskKey(d.N, d.immr, d.imms);
+      if (LOGICAL_IMM_OK[key] === 0) throw undefinedInstruction(cpu); // DecodeBitMasks: reserved
+      const m = WMASK[d.sf]!;
+      const imm = BigInt.asUintN(64, LOGICAL_IMM[key]! & m);
+      const x = X(cpu, d.Rn);
+      switch (d.opc) {
+        case 0:
+          setXSP(cpu, d.Rd, BigInt.asUintN(64, x & imm));
+          break; // AND
+        case 1:
+          setXSP(cpu, d.Rd, BigInt.asUintN(64, (x | imm) & m));
+          break; // ORR
+        case 2:
+          setXSP(cpu, d.Rd, BigInt.asUintN(64, (x ^ imm) & m));
+          break; // EOR
+        default: {
+          // ANDS
+          const r = BigInt.asUintN(64, x & imm);
+          setNZ(cpu.ps, r, d.sf);
+          setX(cpu, d.Rd, r);
+        }
       }
-    }
-  }, (d) => {
-    const key = bitMaskKey(d.N, d.immr, d.imms);
-    if (LOGICAL_IMM_OK[key] === 0) return undefinedText(d.raw);
-    const imm = hexImm(LOGICAL_IMM[key]! & WMASK[d.sf]!);
-    if (d.opc === 3 && d.Rd === 31) return `tst ${rz(d.Rn, d.sf)}, ${imm}`;
-    if (d.opc === 1 && d.Rn === 31 && !moveWidePreferred(d.sf, d.N, d.imms, d.immr)) return `mov ${rsp(d.Rd, d.sf)}, ${imm}`;
-    const rd = d.opc === 3 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf);
-    return `${['and', 'orr', 'eor', 'ands'][d.opc]} ${rd}, ${rz(d.Rn, d.sf)}, ${imm}`;
-  }),
+    },
+    (d) => {
+      const key = bitMaskKey(d.N, d.immr, d.imms);
+      if (LOGICAL_IMM_OK[key] === 0) return undefinedText(d.raw);
+      const imm = hexImm(LOGICAL_IMM[key]! & WMASK[d.sf]!);
+      if (d.opc === 3 && d.Rd === 31) return `tst ${rz(d.Rn, d.sf)}, ${imm}`;
+      if (d.opc === 1 && d.Rn === 31 && !moveWidePreferred(d.sf, d.N, d.imms, d.immr))
+        return `mov ${rsp(d.Rd, d.sf)}, ${imm}`;
+      const rd = d.opc === 3 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf);
+      return `${['and', 'orr', 'eor', 'ands'][d.opc]} ${rd}, ${rz(d.Rn, d.sf)}, ${imm}`;
+    },
+  ),
 
   // Move wide: opc=01 is unallocated, and a 32-bit register has only two halfwords.
   unallocated('x 01 100101 xx xxxxxxxxxxxxxxxx xxxxx', 'move wide opc=01'),
   unallocated('0 xx 100101 1x xxxxxxxxxxxxxxxx xxxxx', 'move wide with sf=0, hw>=2'),
-  enc('sf:1 opc:2 100101 hw:2 imm16:16 Rd:5', 'MOVN/MOVZ/MOVK', (cpu, d) => {
-    const pos = HW_SHIFT[d.hw]!;
-    const imm = BigInt.asUintN(64, BigInt(d.imm16) << pos);
-    const m = WMASK[d.sf]!;
-    switch (d.opc) {
-      case 0: setX(cpu, d.Rd, BigInt.asUintN(64, imm ^ m)); break; // MOVN
-      case 2: setX(cpu, d.Rd, imm); break; // MOVZ
-      default: { // MOVK
-        const keep = BigInt.asUintN(64, (0xffffn << pos) ^ m);
-        setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rd) & keep) | imm));
+  enc(
+    'sf:1 opc:2 100101 hw:2 imm16:16 Rd:5',
+    'MOVN/MOVZ/MOVK',
+    (cpu, d) => {
+      const pos = HW_SHIFT[d.hw]!;
+      const imm = BigInt.asUintN(64, BigInt(d.imm16) << pos);
+      const m = WMASK[d.sf]!;
+      switch (d.opc) {
+        case 0:
+          setX(cpu, d.Rd, BigInt.asUintN(64, imm ^ m));
+          break; // MOVN
+        case 2:
+          setX(cpu, d.Rd, imm);
+          break; // MOVZ
+        default: {
+          // MOVK
+          const keep = BigInt.asUintN(64, (0xffffn << pos) ^ m);
+          setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rd) & keep) | imm));
+        }
       }
-    }
-  }, (d) => {
-    const shifted = BigInt(d.imm16) << BigInt(d.hw * 16);
-    const m = WMASK[d.sf]!;
-    // MOV (wide immediate) is preferred unless it would be ambiguous: a zero halfword moved anywhere
-    // but position 0, or (32-bit MOVN) an all-ones halfword.
-    const plain = !(d.imm16 === 0 && d.hw !== 0);
-    if (d.opc === 2 && plain) return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted)}`;
-    if (d.opc === 0 && plain && !(d.sf === 0 && d.imm16 === 0xffff)) return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted ^ m)}`;
-    return `${['movn', '', 'movz', 'movk'][d.opc]} ${rz(d.Rd, d.sf)}, ${hexImm(d.imm16)}${d.hw !== 0 ? `, lsl #${d.hw * 16}` : ''}`;
-  }),
+    },
+    (d) => {
+      const shifted = BigInt(d.imm16) << BigInt(d.hw * 16);
+      const m = WMASK[d.sf]!;
+      // MOV (wide immediate) is preferred unless it would be ambiguous: a zero halfword moved anywhere
+      // but position 0, or (32-bit MOVN) an all-ones halfword.
+      const plain = !(d.imm16 === 0 && d.hw !== 0);
+      if (d.opc === 2 && plain) return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted)}`;
+      if (d.opc === 0 && plain && !(d.sf === 0 && d.imm16 === 0xffff))
+        return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted ^ m)}`;
+      return `${['movn', '', 'movz', 'movk'][d.opc]} ${rz(d.Rd, d.sf)}, ${hexImm(d.imm16)}${d.hw !== 0 ? `, lsl #${d.hw * 16}` : ''}`;
+    },
+  ),
 
   // Bitfield: N must equal sf, and a 32-bit form's immr/imms are below 32.
   unallocated('x 11 100110 x xxxxxx xxxxxx xxxxx xxxxx', 'bitfield opc=11'),
@@ -104,37 +148,49 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
   unallocated('0 xx 100110 x 1xxxxx xxxxxx xxxxx xxxxx', 'bitfield with sf=0, immr>=32'),
   unallocated('0 xx 100110 x xxxxxx 1xxxxx xxxxx xxxxx', 'bitfield with sf=0, imms>=32'),
   // SBFM (opc=00), BFM (01), UBFM (10), as the ARM ARM's shared bitfield pseudocode.
-  enc('sf:1 opc:2 100110 N:1 immr:6 imms:6 Rn:5 Rd:5', 'SBFM/BFM/UBFM', (cpu, d) => {
-    const m = WMASK[d.sf]!;
-    const key = bitMaskKey(d.N, d.immr, d.imms);
-    const wmask = BITFIELD_WMASK[key]!;
-    const tmask = BITFIELD_TMASK[key]!;
-    const src = BigInt.asUintN(64, X(cpu, d.Rn) & m);
-    const dst = d.opc === 1 ? BigInt.asUintN(64, X(cpu, d.Rd) & m) : 0n;
-    // bot: the rotated source bits under wmask, destination bits elsewhere.
-    const bot = BigInt.asUintN(64, ((dst & (wmask ^ MASK64)) | (ror(src, d.immr, d.sf) & wmask)) & m);
-    // top: replicated sign bit src<S> for SBFM, the destination (zero for UBFM) otherwise.
-    const top = d.opc === 0
-      ? (BigInt.asUintN(64, (src >> BigInt(d.imms)) & 1n) !== 0n ? m : 0n)
-      : dst;
-    setX(cpu, d.Rd, BigInt.asUintN(64, ((top & (tmask ^ MASK64)) | (bot & tmask)) & m));
-  }, (d) => bitfieldText(d.sf, d.opc, d.immr, d.imms, d.Rn, d.Rd)),
+  enc(
+    'sf:1 opc:2 100110 N:1 immr:6 imms:6 Rn:5 Rd:5',
+    'SBFM/BFM/UBFM',
+    (cpu, d) => {
+      const m = WMASK[d.sf]!;
+      const key = bitMaskKey(d.N, d.immr, d.imms);
+      const wmask = BITFIELD_WMASK[key]!;
+      const tmask = BITFIELD_TMASK[key]!;
+      const src = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+      const dst = d.opc === 1 ? BigInt.asUintN(64, X(cpu, d.Rd) & m) : 0n;
+      // bot: the rotated source bits under wmask, destination bits elsewhere.
+      const bot = BigInt.asUintN(64, ((dst & (wmask ^ MASK64)) | (ror(src, d.immr, d.sf) & wmask)) & m);
+      // top: replicated sign bit src<S> for SBFM, the destination (zero for UBFM) otherwise.
+      const top = d.opc === 0 ? (BigInt.asUintN(64, (src >> BigInt(d.imms)) & 1n) !== 0n ? m : 0n) : dst;
+      setX(cpu, d.Rd, BigInt.asUintN(64, ((top & (tmask ^ MASK64)) | (bot & tmask)) & m));
+    },
+    (d) => bitfieldText(d.sf, d.opc, d.immr, d.imms, d.Rn, d.Rd),
+  ),
 
   // EXTR: N must equal sf; a 32-bit form's lsb is below 32.
   unallocated('1 00 100111 0 0 xxxxx xxxxxx xxxxx xxxxx', 'EXTR with sf=1, N=0'),
   unallocated('0 00 100111 1 0 xxxxx xxxxxx xxxxx xxxxx', 'EXTR with sf=0, N=1'),
   unallocated('0 00 100111 x 0 xxxxx 1xxxxx xxxxx xxxxx', 'EXTR with sf=0, imms>=32'),
-  enc('sf:1 00 100111 N:1 0 Rm:5 imms:6 Rn:5 Rd:5', 'EXTR', (cpu, d) => {
-    const m = WMASK[d.sf]!;
-    const lo = BigInt.asUintN(64, X(cpu, d.Rm) & m);
-    if (d.imms === 0) { setX(cpu, d.Rd, lo); return; }
-    const hi = BigInt.asUintN(64, X(cpu, d.Rn) & m);
-    const lsb = BigInt(d.imms);
-    const width = d.sf !== 0 ? 64n : 32n;
-    setX(cpu, d.Rd, BigInt.asUintN(64, ((lo >> lsb) | (hi << (width - lsb))) & m));
-  }, (d) => d.Rn === d.Rm
-    ? `ror ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, #${d.imms}`
-    : `extr ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, #${d.imms}`),
+  enc(
+    'sf:1 00 100111 N:1 0 Rm:5 imms:6 Rn:5 Rd:5',
+    'EXTR',
+    (cpu, d) => {
+      const m = WMASK[d.sf]!;
+      const lo = BigInt.asUintN(64, X(cpu, d.Rm) & m);
+      if (d.imms === 0) {
+        setX(cpu, d.Rd, lo);
+        return;
+      }
+      const hi = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+      const lsb = BigInt(d.imms);
+      const width = d.sf !== 0 ? 64n : 32n;
+      setX(cpu, d.Rd, BigInt.asUintN(64, ((lo >> lsb) | (hi << (width - lsb))) & m));
+    },
+    (d) =>
+      d.Rn === d.Rm
+        ? `ror ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, #${d.imms}`
+        : `extr ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, #${d.imms}`,
+  ),
 ];
 
 /** MoveWidePreferred(sf, immN, imms, immr): whether MOVZ/MOVN could encode this bitmask immediate. */

@@ -42,9 +42,21 @@ export function checkAligned(cpu: Cpu, va: bigint, bytes: number, type: AccessTy
  * (acquire/release). Instructions for which the ARM ARM makes ISV 0 (pairs,
  * writeback forms, exclusives) pass no syndrome at all.
  */
-export function dataAbortSyndrome(log2size: number, signExtend: boolean, rt: number, sf64: boolean, acqRel: boolean): number {
-  return (1 << 24) | (log2size << 22) | ((signExtend ? 1 : 0) << 21) | (rt << 16) | ((sf64 ? 1 : 0) << 15)
-    | ((acqRel ? 1 : 0) << 14);
+export function dataAbortSyndrome(
+  log2size: number,
+  signExtend: boolean,
+  rt: number,
+  sf64: boolean,
+  acqRel: boolean,
+): number {
+  return (
+    (1 << 24) |
+    (log2size << 22) |
+    ((signExtend ? 1 : 0) << 21) |
+    (rt << 16) |
+    ((sf64 ? 1 : 0) << 15) |
+    ((acqRel ? 1 : 0) << 14)
+  );
 }
 
 /**
@@ -53,8 +65,11 @@ export function dataAbortSyndrome(log2size: number, signExtend: boolean, rt: num
  * `prepare` returns comes from one object literal, so they share a hidden class.
  */
 export function encPrepared<P extends string, D extends { readonly raw: number }>(
-  pattern: P, name: string, prepare: (f: Fields<P>) => D,
-  exec: (cpu: Cpu, d: D) => void, asm?: (d: D, pc: bigint) => string,
+  pattern: P,
+  name: string,
+  prepare: (f: Fields<P>) => D,
+  exec: (cpu: Cpu, d: D) => void,
+  asm?: (d: D, pc: bigint) => string,
 ): AnyEncoding {
   const { mask, value, extract } = enc(pattern, name, () => {});
   return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm };
@@ -83,7 +98,11 @@ export function prfopText(op: number): string {
 export { AccessType };
 
 /** The immediate-offset addressing of single and pair forms: base Xn|SP, a byte offset, post-index or not. */
-export interface ImmediateAddressing { readonly n: number; readonly imm: number; readonly post: boolean }
+export interface ImmediateAddressing {
+  readonly n: number;
+  readonly imm: number;
+  readonly post: boolean;
+}
 
 /** The address accessed: the base (post-index) or base + offset (offset and pre-index forms). */
 export function immediateAddress(cpu: Cpu, d: ImmediateAddressing): bigint {

@@ -41,23 +41,38 @@ interface Exclusive {
 const SUFFIX = ['b', 'h', '', ''];
 
 function decodeExclusive(
-  raw: number, log2: number, pair: boolean, load: boolean, ordered: boolean, o0: number,
-  s: number, t2: number, n: number, t: number,
+  raw: number,
+  log2: number,
+  pair: boolean,
+  load: boolean,
+  ordered: boolean,
+  o0: number,
+  s: number,
+  t2: number,
+  n: number,
+  t: number,
 ): Exclusive {
   const bytes = 1 << log2;
   const sf = log2 === 3;
   let mnemonic: string;
   if (ordered) mnemonic = `${load ? 'ldar' : 'stlr'}${SUFFIX[log2]}`;
   else mnemonic = `${load ? 'ld' : 'st'}${o0 ? (load ? 'a' : 'l') : ''}x${pair ? 'p' : `r${SUFFIX[log2]}`}`;
-  const undef = pair && load ? t === t2
-    : !load && !ordered ? (s === t || (pair && s === t2) || (s === n && n !== 31))
-      : false;
+  const undef =
+    pair && load ? t === t2 : !load && !ordered ? s === t || (pair && s === t2) || (s === n && n !== 31) : false;
   return {
-    raw, t, t2: pair ? t2 : 31, s, n, bytes,
+    raw,
+    t,
+    t2: pair ? t2 : 31,
+    s,
+    n,
+    bytes,
     total: pair ? 2 * bytes : bytes,
-    pair, sf,
+    pair,
+    sf,
     flags: ACC_ALIGNED | (ordered ? dataAbortSyndrome(log2, false, t, sf, true) : 0),
-    undef, hasStatus: !load && !ordered, mnemonic,
+    undef,
+    hasStatus: !load && !ordered,
+    mnemonic,
   };
 }
 
@@ -125,16 +140,46 @@ function exclusiveText(d: Exclusive): string {
 }
 
 export const EXCLUSIVES: readonly AnyEncoding[] = [
-  encPrepared('size:2 001000 0 0 0 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5', 'STXR/STLXR',
-    (f) => decodeExclusive(f.raw, f.size, false, false, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt), storeExclusive, exclusiveText),
-  encPrepared('size:2 001000 0 1 0 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5', 'LDXR/LDAXR',
-    (f) => decodeExclusive(f.raw, f.size, false, true, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt), loadExclusive, exclusiveText),
-  encPrepared('1 sz:1 001000 0 0 1 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5', 'STXP/STLXP',
-    (f) => decodeExclusive(f.raw, 2 + f.sz, true, false, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt), storeExclusive, exclusiveText),
-  encPrepared('1 sz:1 001000 0 1 1 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5', 'LDXP/LDAXP',
-    (f) => decodeExclusive(f.raw, 2 + f.sz, true, true, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt), loadExclusive, exclusiveText),
-  encPrepared('size:2 001000 1 0 0 Rs:5 1 Rt2:5 Rn:5 Rt:5', 'STLR',
-    (f) => decodeExclusive(f.raw, f.size, false, false, true, 1, f.Rs, f.Rt2, f.Rn, f.Rt), storeRelease, exclusiveText),
-  encPrepared('size:2 001000 1 1 0 Rs:5 1 Rt2:5 Rn:5 Rt:5', 'LDAR',
-    (f) => decodeExclusive(f.raw, f.size, false, true, true, 1, f.Rs, f.Rt2, f.Rn, f.Rt), loadAcquire, exclusiveText),
+  encPrepared(
+    'size:2 001000 0 0 0 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5',
+    'STXR/STLXR',
+    (f) => decodeExclusive(f.raw, f.size, false, false, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt),
+    storeExclusive,
+    exclusiveText,
+  ),
+  encPrepared(
+    'size:2 001000 0 1 0 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5',
+    'LDXR/LDAXR',
+    (f) => decodeExclusive(f.raw, f.size, false, true, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt),
+    loadExclusive,
+    exclusiveText,
+  ),
+  encPrepared(
+    '1 sz:1 001000 0 0 1 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5',
+    'STXP/STLXP',
+    (f) => decodeExclusive(f.raw, 2 + f.sz, true, false, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt),
+    storeExclusive,
+    exclusiveText,
+  ),
+  encPrepared(
+    '1 sz:1 001000 0 1 1 Rs:5 o0:1 Rt2:5 Rn:5 Rt:5',
+    'LDXP/LDAXP',
+    (f) => decodeExclusive(f.raw, 2 + f.sz, true, true, false, f.o0, f.Rs, f.Rt2, f.Rn, f.Rt),
+    loadExclusive,
+    exclusiveText,
+  ),
+  encPrepared(
+    'size:2 001000 1 0 0 Rs:5 1 Rt2:5 Rn:5 Rt:5',
+    'STLR',
+    (f) => decodeExclusive(f.raw, f.size, false, false, true, 1, f.Rs, f.Rt2, f.Rn, f.Rt),
+    storeRelease,
+    exclusiveText,
+  ),
+  encPrepared(
+    'size:2 001000 1 1 0 Rs:5 1 Rt2:5 Rn:5 Rt:5',
+    'LDAR',
+    (f) => decodeExclusive(f.raw, f.size, false, true, true, 1, f.Rs, f.Rt2, f.Rn, f.Rt),
+    loadAcquire,
+    exclusiveText,
+  ),
 ];

@@ -9,7 +9,12 @@ import { encPrepared, immAddressText, immediateAddress, writeback } from './ls-c
 import type { Cpu } from '../cpu.js';
 
 /** bits [24:23]: no-allocate (signed offset), post-index, signed offset, pre-index. */
-const enum Index { NoAllocate = 0, Post = 1, Offset = 2, Pre = 3 }
+const enum Index {
+  NoAllocate = 0,
+  Post = 1,
+  Offset = 2,
+  Pre = 3,
+}
 
 interface Pair {
   readonly raw: number;
@@ -33,12 +38,24 @@ interface Pair {
   readonly mnemonic: string;
 }
 
-function decodePair(raw: number, opc: number, idx: Index, load: boolean, imm7: number, t2: number, n: number, t: number): Pair {
+function decodePair(
+  raw: number,
+  opc: number,
+  idx: Index,
+  load: boolean,
+  imm7: number,
+  t2: number,
+  n: number,
+  t: number,
+): Pair {
   const scale = opc === 2 ? 3 : 2;
   const wback = idx === Index.Post || idx === Index.Pre;
   const signed = opc === 1;
   return {
-    raw, t, t2, n,
+    raw,
+    t,
+    t2,
+    n,
     bytes: 1 << scale,
     signed,
     sf: opc !== 0,
@@ -82,8 +99,18 @@ export const PAIRS: readonly AnyEncoding[] = [
   // opc = 01 with L = 0 is STGP (FEAT_MTE, not implemented); LDPSW has no no-allocate form.
   unallocated('01 101 0 0xx 0 xxxxxxx xxxxx xxxxx xxxxx', 'STGP'),
   unallocated('01 101 0 000 1 xxxxxxx xxxxx xxxxx xxxxx', 'no-allocate LDPSW'),
-  encPrepared('opc:2 101 0 0 idx:2 0 imm7:7 Rt2:5 Rn:5 Rt:5', 'STP/STNP',
-    (f) => decodePair(f.raw, f.opc, f.idx, false, f.imm7, f.Rt2, f.Rn, f.Rt), storePair, pairText),
-  encPrepared('opc:2 101 0 0 idx:2 1 imm7:7 Rt2:5 Rn:5 Rt:5', 'LDP/LDNP/LDPSW',
-    (f) => decodePair(f.raw, f.opc, f.idx, true, f.imm7, f.Rt2, f.Rn, f.Rt), loadPair, pairText),
+  encPrepared(
+    'opc:2 101 0 0 idx:2 0 imm7:7 Rt2:5 Rn:5 Rt:5',
+    'STP/STNP',
+    (f) => decodePair(f.raw, f.opc, f.idx, false, f.imm7, f.Rt2, f.Rn, f.Rt),
+    storePair,
+    pairText,
+  ),
+  encPrepared(
+    'opc:2 101 0 0 idx:2 1 imm7:7 Rt2:5 Rn:5 Rt:5',
+    'LDP/LDNP/LDPSW',
+    (f) => decodePair(f.raw, f.opc, f.idx, true, f.imm7, f.Rt2, f.Rn, f.Rt),
+    loadPair,
+    pairText,
+  ),
 ];

@@ -16,26 +16,53 @@ import { extendReg, UXTX } from '../alu.js';
 import { undefinedInstruction } from '../exceptions.js';
 import { unallocated, target, rz, rsp } from './dp-common.js';
 import {
-  baseReg, dataAbortSyndrome, encPrepared, immAddressText, prfopText, immediateAddress, writeback,
+  baseReg,
+  dataAbortSyndrome,
+  encPrepared,
+  immAddressText,
+  prfopText,
+  immediateAddress,
+  writeback,
 } from './ls-common.js';
 import { ACC_UNPRIV, type Cpu } from '../cpu.js';
 
 /** How a loaded value becomes the register value: zero-extended, or SignExtend to 64 or to 32 bits. */
-const enum Ext { Zero = 0, S8to64, S16to64, S32to64, S8to32, S16to32 }
+const enum Ext {
+  Zero = 0,
+  S8to64,
+  S16to64,
+  S32to64,
+  S8to32,
+  S16to32,
+}
 
 function extendLoaded(v: bigint, ext: Ext): bigint {
   switch (ext) {
-    case Ext.Zero: return v;
-    case Ext.S8to64: return BigInt.asUintN(64, BigInt.asIntN(8, v));
-    case Ext.S16to64: return BigInt.asUintN(64, BigInt.asIntN(16, v));
-    case Ext.S32to64: return BigInt.asUintN(64, BigInt.asIntN(32, v));
-    case Ext.S8to32: return BigInt.asUintN(32, BigInt.asIntN(8, v));
-    default: return BigInt.asUintN(32, BigInt.asIntN(16, v));
+    case Ext.Zero:
+      return v;
+    case Ext.S8to64:
+      return BigInt.asUintN(64, BigInt.asIntN(8, v));
+    case Ext.S16to64:
+      return BigInt.asUintN(64, BigInt.asIntN(16, v));
+    case Ext.S32to64:
+      return BigInt.asUintN(64, BigInt.asIntN(32, v));
+    case Ext.S8to32:
+      return BigInt.asUintN(32, BigInt.asIntN(8, v));
+    default:
+      return BigInt.asUintN(32, BigInt.asIntN(16, v));
   }
 }
 
 /** The addressing forms, which decide the offset, writeback and syndrome. */
-const enum Form { UnsignedOffset, Unscaled, PostIndex, Unprivileged, PreIndex, Register, Literal }
+const enum Form {
+  UnsignedOffset,
+  Unscaled,
+  PostIndex,
+  Unprivileged,
+  PreIndex,
+  Register,
+  Literal,
+}
 
 /** One single-register load or store with its operands decoded once. */
 interface Single {
@@ -72,24 +99,48 @@ const FORM_INFIX = ['r', 'ur', 'r', 'tr', 'r', 'r', 'r'];
 
 /** The shared decode (see the head of this file) plus the form's addressing. */
 function decodeSingle(
-  raw: number, size: number, opc: number, t: number, n: number, m: number, form: Form, imm: number,
-  option: number, s: number,
+  raw: number,
+  size: number,
+  opc: number,
+  t: number,
+  n: number,
+  m: number,
+  form: Form,
+  imm: number,
+  option: number,
+  s: number,
 ): Single {
   const load = opc !== 0;
   const signed = (opc & 2) !== 0;
   const sf = signed ? (opc & 1) === 0 : size === 3;
-  const ext = !signed ? Ext.Zero
-    : sf ? (size === 0 ? Ext.S8to64 : size === 1 ? Ext.S16to64 : Ext.S32to64)
-      : (size === 0 ? Ext.S8to32 : Ext.S16to32);
+  const ext = !signed
+    ? Ext.Zero
+    : sf
+      ? size === 0
+        ? Ext.S8to64
+        : size === 1
+          ? Ext.S16to64
+          : Ext.S32to64
+      : size === 0
+        ? Ext.S8to32
+        : Ext.S16to32;
   const post = form === Form.PostIndex;
   const wback = post || form === Form.PreIndex;
   const suffix = signed ? `s${size === 2 ? 'w' : SIZE_SUFFIX[size]}` : SIZE_SUFFIX[size];
   return {
-    raw, t, n, m,
+    raw,
+    t,
+    n,
+    m,
     bytes: 1 << size,
-    ext, sf, imm, option,
+    ext,
+    sf,
+    imm,
+    option,
     shift: s !== 0 ? size : 0,
-    form, post, wback,
+    form,
+    post,
+    wback,
     overlap: wback && n === t && n !== 31,
     flags: (wback ? 0 : dataAbortSyndrome(size, signed, t, sf, false)) | (form === Form.Unprivileged ? ACC_UNPRIV : 0),
     mnemonic: `${load ? 'ld' : 'st'}${FORM_INFIX[form]}${suffix}`,
@@ -147,14 +198,21 @@ function registerOffsetText(d: { n: number; m: number; option: number; raw: numb
 function singleText(d: Single, pc: bigint): string {
   const rt = rz(d.t, d.sf);
   switch (d.form) {
-    case Form.Register: return `${d.mnemonic}\t${rt}, ${registerOffsetText(d)}`;
-    case Form.Literal: return `${d.mnemonic}\t${rt}, ${target(pc, d.imm)}`;
-    default: return `${d.mnemonic}\t${rt}, ${immAddressText(d.n, d.imm, d.post, d.wback)}`;
+    case Form.Register:
+      return `${d.mnemonic}\t${rt}, ${registerOffsetText(d)}`;
+    case Form.Literal:
+      return `${d.mnemonic}\t${rt}, ${target(pc, d.imm)}`;
+    default:
+      return `${d.mnemonic}\t${rt}, ${immAddressText(d.n, d.imm, d.post, d.wback)}`;
   }
 }
 
 /** PRFM and PRFUM keep only what their text needs; the semantics ignore it. */
-interface Prefetch { readonly raw: number; readonly op: number; readonly address: (pc: bigint) => string }
+interface Prefetch {
+  readonly raw: number;
+  readonly op: number;
+  readonly address: (pc: bigint) => string;
+}
 
 function prefetchText(mnemonic: string): (d: Prefetch, pc: bigint) => string {
   return (d, pc) => `${mnemonic}\t${prfopText(d.op)}, ${d.address(pc)}`;
@@ -173,43 +231,99 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
   // Register offset: option<1> = 0 (UXTB/UXTH/SXTB/SXTH) is UNDEFINED, PRFM included.
   unallocated('xx 111 0 00 xx 1 xxxxx x0x x 10 xxxxx xxxxx', 'register offset with option<1>=0'),
 
-  encPrepared('11 111 0 01 10 imm12:12 Rn:5 Rt:5', 'PRFM (immediate)',
+  encPrepared(
+    '11 111 0 01 10 imm12:12 Rn:5 Rt:5',
+    'PRFM (immediate)',
     (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, f.imm12 * 8, false, false) }),
-    prefetch, prefetchText('prfm')),
-  encPrepared('11 111 0 00 10 0 imm9:9 00 Rn:5 Rt:5', 'PRFUM',
+    prefetch,
+    prefetchText('prfm'),
+  ),
+  encPrepared(
+    '11 111 0 00 10 0 imm9:9 00 Rn:5 Rt:5',
+    'PRFUM',
     (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, sextNum(f.imm9, 9), false, false) }),
-    prefetch, prefetchText('prfum')),
-  encPrepared('11 111 0 00 10 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5', 'PRFM (register)',
+    prefetch,
+    prefetchText('prfum'),
+  ),
+  encPrepared(
+    '11 111 0 00 10 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
+    'PRFM (register)',
     (f): Prefetch => ({
-      raw: f.raw, op: f.Rt,
+      raw: f.raw,
+      op: f.Rt,
       address: () => registerOffsetText({ n: f.Rn, m: f.Rm, option: f.option, raw: f.raw, shift: f.S * 3 }),
     }),
-    prefetch, prefetchText('prfm')),
-  encPrepared('11 011 0 00 imm19:19 Rt:5', 'PRFM (literal)',
+    prefetch,
+    prefetchText('prfm'),
+  ),
+  encPrepared(
+    '11 011 0 00 imm19:19 Rt:5',
+    'PRFM (literal)',
     (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => target(pc, sextNum(f.imm19, 19) * 4) }),
-    prefetch, prefetchText('prfm')),
+    prefetch,
+    prefetchText('prfm'),
+  ),
 
-  encPrepared('size:2 111 0 01 00 imm12:12 Rn:5 Rt:5', 'STR (unsigned offset)',
+  encPrepared(
+    'size:2 111 0 01 00 imm12:12 Rn:5 Rt:5',
+    'STR (unsigned offset)',
     (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
-    storeImmediate, singleText),
-  encPrepared('size:2 111 0 01 opc:2 imm12:12 Rn:5 Rt:5', 'LDR (unsigned offset)',
+    storeImmediate,
+    singleText,
+  ),
+  encPrepared(
+    'size:2 111 0 01 opc:2 imm12:12 Rn:5 Rt:5',
+    'LDR (unsigned offset)',
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
-    loadImmediate, singleText),
-  encPrepared('size:2 111 0 00 00 0 imm9:9 idx:2 Rn:5 Rt:5', 'STR (immediate, 9-bit)',
+    loadImmediate,
+    singleText,
+  ),
+  encPrepared(
+    'size:2 111 0 00 00 0 imm9:9 idx:2 Rn:5 Rt:5',
+    'STR (immediate, 9-bit)',
     (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
-    storeImmediate, singleText),
-  encPrepared('size:2 111 0 00 opc:2 0 imm9:9 idx:2 Rn:5 Rt:5', 'LDR (immediate, 9-bit)',
+    storeImmediate,
+    singleText,
+  ),
+  encPrepared(
+    'size:2 111 0 00 opc:2 0 imm9:9 idx:2 Rn:5 Rt:5',
+    'LDR (immediate, 9-bit)',
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
-    loadImmediate, singleText),
-  encPrepared('size:2 111 0 00 00 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5', 'STR (register)',
+    loadImmediate,
+    singleText,
+  ),
+  encPrepared(
+    'size:2 111 0 00 00 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
+    'STR (register)',
     (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
-    storeRegister, singleText),
-  encPrepared('size:2 111 0 00 opc:2 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5', 'LDR (register)',
+    storeRegister,
+    singleText,
+  ),
+  encPrepared(
+    'size:2 111 0 00 opc:2 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
+    'LDR (register)',
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
-    loadRegister, singleText),
+    loadRegister,
+    singleText,
+  ),
   // LDR (literal): opc 00 is W, 01 X, 10 LDRSW (11, PRFM, is above).
-  encPrepared('opc:2 011 0 00 imm19:19 Rt:5', 'LDR (literal)',
-    (f) => decodeSingle(f.raw, f.opc === 0 ? 2 : f.opc === 1 ? 3 : 2, f.opc === 2 ? 2 : 1, f.Rt, 0, 0, Form.Literal,
-      sextNum(f.imm19, 19) * 4, 0, 0),
-    loadLiteral, singleText),
+  encPrepared(
+    'opc:2 011 0 00 imm19:19 Rt:5',
+    'LDR (literal)',
+    (f) =>
+      decodeSingle(
+        f.raw,
+        f.opc === 0 ? 2 : f.opc === 1 ? 3 : 2,
+        f.opc === 2 ? 2 : 1,
+        f.Rt,
+        0,
+        0,
+        Form.Literal,
+        sextNum(f.imm19, 19) * 4,
+        0,
+        0,
+      ),
+    loadLiteral,
+    singleText,
+  ),
 ];

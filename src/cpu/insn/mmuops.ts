@@ -17,7 +17,10 @@ function tlbi(op1: number, crm: number, op2: number, name: string, op: Tlbi): vo
   // The ALL/VMALL forms take no address or ASID (objdump omits their Xt).
   TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name) });
 }
-for (const [crm, sfx] of [[3, 'IS'], [7, '']] as const) {
+for (const [crm, sfx] of [
+  [3, 'IS'],
+  [7, ''],
+] as const) {
   tlbi(0, crm, 0, `VMALLE1${sfx}`, (m) => m.tlbiVmallE1());
   tlbi(0, crm, 1, `VAE1${sfx}`, (m, x) => m.tlbiVaE1(x, false));
   tlbi(0, crm, 2, `ASIDE1${sfx}`, (m, x) => m.tlbiAsidE1(x));
@@ -30,7 +33,10 @@ for (const [crm, sfx] of [[3, 'IS'], [7, '']] as const) {
   tlbi(4, crm, 5, `VALE2${sfx}`, (m, x) => m.tlbiVaE2(x));
   tlbi(4, crm, 6, `VMALLS12E1${sfx}`, (m) => m.tlbiVmallS12E1());
 }
-for (const [crm, sfx] of [[0, 'IS'], [4, '']] as const) {
+for (const [crm, sfx] of [
+  [0, 'IS'],
+  [4, ''],
+] as const) {
   tlbi(4, crm, 1, `IPAS2E1${sfx}`, (m) => m.tlbiVmallS12E1());
   tlbi(4, crm, 5, `IPAS2LE1${sfx}`, (m) => m.tlbiVmallS12E1());
 }
@@ -58,27 +64,41 @@ function checkEL(cpu: Cpu, op1: number): void {
 }
 
 export const MMU_OPS: readonly AnyEncoding[] = [
-  enc('1101010100 0 01 op1:3 1000 CRm:4 op2:3 Rt:5', 'TLBI', (cpu, d) => {
-    const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
-    if (t === undefined) throw undefinedInstruction(cpu);
-    checkEL(cpu, d.op1);
-    if (d.op1 === 0 && el2TrapsApply(cpu) && ((cpu.hcr >>> HCR.TTLB) & 1) !== 0) {
-      throw new ArchException(2, EC.SYS, sysTrapIss({ op0: 1, op1: d.op1, crn: 8, crm: d.CRm, op2: d.op2 }, d.Rt, false));
-    }
-    t.op(cpu.mmu, cpu.x[d.Rt]!);
-  }, (d) => {
-    const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
-    if (t === undefined) return `sys\t#${d.op1}, C8, C${d.CRm}, #${d.op2}, ${rz(d.Rt, 1)}`;
-    return t.operand ? `tlbi\t${t.name.toLowerCase()}, ${rz(d.Rt, 1)}` : `tlbi\t${t.name.toLowerCase()}`;
-  }),
-  enc('1101010100 0 01 op1:3 0111 1000 op2:3 Rt:5', 'AT', (cpu, d) => {
-    const op = AT_OPS.get((d.op1 << 3) | d.op2);
-    if (op === undefined) throw undefinedInstruction(cpu);
-    checkEL(cpu, d.op1);
-    cpu.sr[SR.PAR_EL1!] = addressTranslate(cpu, op, cpu.x[d.Rt]!);
-  }, (d) => {
-    const op = AT_OPS.get((d.op1 << 3) | d.op2);
-    const rt = rz(d.Rt, 1);
-    return op === undefined ? `sys\t#${d.op1}, C7, C8, #${d.op2}, ${rt}` : `at\t${op.name.toLowerCase()}, ${rt}`;
-  }),
+  enc(
+    '1101010100 0 01 op1:3 1000 CRm:4 op2:3 Rt:5',
+    'TLBI',
+    (cpu, d) => {
+      const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
+      if (t === undefined) throw undefinedInstruction(cpu);
+      checkEL(cpu, d.op1);
+      if (d.op1 === 0 && el2TrapsApply(cpu) && ((cpu.hcr >>> HCR.TTLB) & 1) !== 0) {
+        throw new ArchException(
+          2,
+          EC.SYS,
+          sysTrapIss({ op0: 1, op1: d.op1, crn: 8, crm: d.CRm, op2: d.op2 }, d.Rt, false),
+        );
+      }
+      t.op(cpu.mmu, cpu.x[d.Rt]!);
+    },
+    (d) => {
+      const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
+      if (t === undefined) return `sys\t#${d.op1}, C8, C${d.CRm}, #${d.op2}, ${rz(d.Rt, 1)}`;
+      return t.operand ? `tlbi\t${t.name.toLowerCase()}, ${rz(d.Rt, 1)}` : `tlbi\t${t.name.toLowerCase()}`;
+    },
+  ),
+  enc(
+    '1101010100 0 01 op1:3 0111 1000 op2:3 Rt:5',
+    'AT',
+    (cpu, d) => {
+      const op = AT_OPS.get((d.op1 << 3) | d.op2);
+      if (op === undefined) throw undefinedInstruction(cpu);
+      checkEL(cpu, d.op1);
+      cpu.sr[SR.PAR_EL1!] = addressTranslate(cpu, op, cpu.x[d.Rt]!);
+    },
+    (d) => {
+      const op = AT_OPS.get((d.op1 << 3) | d.op2);
+      const rt = rz(d.Rt, 1);
+      return op === undefined ? `sys\t#${d.op1}, C7, C8, #${d.op2}, ${rt}` : `at\t${op.name.toLowerCase()}, ${rt}`;
+    },
+  ),
 ];

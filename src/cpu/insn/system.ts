@@ -4,7 +4,14 @@
 // every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
 import {
-  ArchException, EC, debugTargetEL, defaultTargetEL, exceptionReturn, undefinedInstruction, el2TrapsApply, takeCall,
+  ArchException,
+  EC,
+  debugTargetEL,
+  defaultTargetEL,
+  exceptionReturn,
+  undefinedInstruction,
+  el2TrapsApply,
+  takeCall,
 } from '../exceptions.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
 import { sysregByKey, HCR } from '../../sysregs/registry.js';
@@ -45,9 +52,17 @@ function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
 // --- MSR (immediate): PSTATE fields -----------------------------------------------
 
 /** The PSTATE field an MSR (immediate) writes, by op1:op2; absent ones (UAO, SSBS, DIT, TCO…) are UNDEFINED. */
-const enum PstateField { SPSel = 0b000_101, PAN = 0b000_100, DAIFSet = 0b011_110, DAIFClr = 0b011_111 }
+const enum PstateField {
+  SPSel = 0b000_101,
+  PAN = 0b000_100,
+  DAIFSet = 0b011_110,
+  DAIFClr = 0b011_111,
+}
 const PSTATE_FIELD_NAMES: Readonly<Record<number, string>> = {
-  [PstateField.SPSel]: 'spsel', [PstateField.PAN]: 'pan', [PstateField.DAIFSet]: 'daifset', [PstateField.DAIFClr]: 'daifclr',
+  [PstateField.SPSel]: 'spsel',
+  [PstateField.PAN]: 'pan',
+  [PstateField.DAIFSet]: 'daifset',
+  [PstateField.DAIFClr]: 'daifclr',
 };
 
 function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): void {
@@ -57,31 +72,72 @@ function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): v
     // EL0 needs SCTLR_EL1.UMA (SCTLR_EL2.UMA in a VHE host); otherwise a trap with op0 = 0.
     if (ps.el === 0) {
       if ((cpu.sctlr() & (1n << 9n)) === 0n) {
-        throw new ArchException(defaultTargetEL(cpu), EC.SYS,
-          sysTrapIss({ op0: 0, op1: d.op1, crn: 4, crm: d.CRm, op2: d.op2 }, 31, false));
+        throw new ArchException(
+          defaultTargetEL(cpu),
+          EC.SYS,
+          sysTrapIss({ op0: 0, op1: d.op1, crn: 4, crm: d.CRm, op2: d.op2 }, 31, false),
+        );
       }
     }
     ps.daif = field === PstateField.DAIFSet ? ps.daif | d.CRm : ps.daif & ~d.CRm;
     return;
   }
   if (ps.el === 0) throw undefinedInstruction(cpu);
-  if (field === PstateField.SPSel) { ps.sp = d.CRm & 1; return; }
-  if (field === PstateField.PAN) { ps.pan = d.CRm & 1; return; }
+  if (field === PstateField.SPSel) {
+    ps.sp = d.CRm & 1;
+    return;
+  }
+  if (field === PstateField.PAN) {
+    ps.pan = d.CRm & 1;
+    return;
+  }
   throw undefinedInstruction(cpu);
 }
 
 // --- hints ----------------------------------------------------------------------------
 
-const enum Hint { NOP = 0, YIELD = 1, WFE = 2, WFI = 3, SEV = 4, SEVL = 5 }
+const enum Hint {
+  NOP = 0,
+  YIELD = 1,
+  WFE = 2,
+  WFI = 3,
+  SEV = 4,
+  SEVL = 5,
+}
 const HINT_NAMES: Readonly<Record<number, string>> = {
-  0: 'nop', 1: 'yield', 2: 'wfe', 3: 'wfi', 4: 'sev', 5: 'sevl', 7: 'xpaclri', 8: 'pacia1716', 10: 'pacib1716',
-  12: 'autia1716', 14: 'autib1716', 16: 'esb', 17: 'psb\tcsync', 18: 'tsb\tcsync', 20: 'csdb', 24: 'paciaz',
-  25: 'paciasp', 26: 'pacibz', 27: 'pacibsp', 28: 'autiaz', 29: 'autiasp', 30: 'autibz', 31: 'autibsp',
-  32: 'bti', 34: 'bti\tc', 36: 'bti\tj', 38: 'bti\tjc',
+  0: 'nop',
+  1: 'yield',
+  2: 'wfe',
+  3: 'wfi',
+  4: 'sev',
+  5: 'sevl',
+  7: 'xpaclri',
+  8: 'pacia1716',
+  10: 'pacib1716',
+  12: 'autia1716',
+  14: 'autib1716',
+  16: 'esb',
+  17: 'psb\tcsync',
+  18: 'tsb\tcsync',
+  20: 'csdb',
+  24: 'paciaz',
+  25: 'paciasp',
+  26: 'pacibz',
+  27: 'pacibsp',
+  28: 'autiaz',
+  29: 'autiasp',
+  30: 'autibz',
+  31: 'autibsp',
+  32: 'bti',
+  34: 'bti\tc',
+  36: 'bti\tj',
+  38: 'bti\tjc',
 };
 
 /** The ISS of a trapped WFI/WFE from AArch64: CV=1, COND=0b1110, TI. */
-export function wfxIss(wfe: boolean): number { return (1 << 24) | (0xe << 20) | (wfe ? 1 : 0); }
+export function wfxIss(wfe: boolean): number {
+  return (1 << 24) | (0xe << 20) | (wfe ? 1 : 0);
+}
 
 /**
  * AArch64.CheckForWFxTrap at EL0 (SCTLR_EL1.nTWx, or SCTLR_EL2 in a VHE host) and then
@@ -108,10 +164,14 @@ function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
       return;
     case Hint.WFE:
       // With the Event Register set, WFE only clears it: no wait, so no trap.
-      if (cpu.eventRegister) { cpu.eventRegister = false; return; }
+      if (cpu.eventRegister) {
+        cpu.eventRegister = false;
+        return;
+      }
       checkWfxTrap(cpu, true);
       return;
-    case Hint.SEV: case Hint.SEVL:
+    case Hint.SEV:
+    case Hint.SEVL:
       cpu.eventRegister = true;
       return;
     default:
@@ -150,7 +210,20 @@ function brk(cpu: Cpu, d: { imm16: number }): void {
 
 // --- SYS / SYSL: cache maintenance ------------------------------------------------------
 
-const enum CacheOp { ICIALLUIS, ICIALLU, ICIVAU, DCIVAC, DCISW, DCCSW, DCCISW, DCZVA, DCCVAC, DCCVAU, DCCVAP, DCCIVAC }
+const enum CacheOp {
+  ICIALLUIS,
+  ICIALLU,
+  ICIVAU,
+  DCIVAC,
+  DCISW,
+  DCCSW,
+  DCCISW,
+  DCZVA,
+  DCCVAC,
+  DCCVAU,
+  DCCVAP,
+  DCCIVAC,
+}
 interface CacheOpSpec {
   readonly op: CacheOp;
   readonly name: string;
@@ -164,7 +237,16 @@ interface CacheOpSpec {
 
 /** The DC/IC operations by op1:CRm:op2 (CRn = 7). */
 const CACHE_OPS = new Map<number, CacheOpSpec>();
-function cacheOp(op1: number, crm: number, op2: number, op: CacheOp, name: string, trap: number, el0: boolean, byVa: boolean): void {
+function cacheOp(
+  op1: number,
+  crm: number,
+  op2: number,
+  op: CacheOp,
+  name: string,
+  trap: number,
+  el0: boolean,
+  byVa: boolean,
+): void {
   CACHE_OPS.set((op1 << 7) | (crm << 3) | op2, { op, name, trap, el0, byVa });
 }
 cacheOp(0, 1, 0, CacheOp.ICIALLUIS, 'ic ialluis', HCR.TPU, false, false);
@@ -185,7 +267,9 @@ export function cacheOpName(op1: number, crn: number, crm: number, op2: number):
   return crn === 7 ? CACHE_OPS.get((op1 << 7) | (crm << 3) | op2)?.name : undefined;
 }
 
-const DATA_ABORT_CM = 1 << 8, DATA_ABORT_WNR = 1 << 6, DATA_ABORT_ISV_AND_SYNDROME = 0x1ff_c000;
+const DATA_ABORT_CM = 1 << 8,
+  DATA_ABORT_WNR = 1 << 6,
+  DATA_ABORT_ISV_AND_SYNDROME = 0x1ff_c000;
 
 /**
  * The address translation a cache maintenance by VA performs. Only DC IVAC needs
@@ -198,8 +282,14 @@ function maintenanceTranslate(cpu: Cpu, va: bigint, invalidate: boolean): void {
   } catch (e) {
     if (!(e instanceof ArchException) || (e.ec !== EC.DABORT_LOWER && e.ec !== EC.DABORT_SAME)) throw e;
     if (!invalidate && (e.iss & 0x3c) === 0x0c) return; // a Permission fault: not for this operation
-    throw new ArchException(e.targetEL, e.ec, (e.iss & ~DATA_ABORT_ISV_AND_SYNDROME) | DATA_ABORT_CM | DATA_ABORT_WNR,
-      e.far, e.hpfar, e.il);
+    throw new ArchException(
+      e.targetEL,
+      e.ec,
+      (e.iss & ~DATA_ABORT_ISV_AND_SYNDROME) | DATA_ABORT_CM | DATA_ABORT_WNR,
+      e.far,
+      e.hpfar,
+      e.il,
+    );
   }
 }
 
@@ -218,7 +308,10 @@ function sys(cpu: Cpu, d: { raw: number; op1: number; CRn: number; CRm: number; 
   if (el2TrapsApply(cpu) && ((cpu.hcr >>> c.trap) & 1) !== 0) throw new ArchException(2, EC.SYS, trapIss());
   if (!c.byVa) return; // set/way and whole-cache operations: there are no caches to maintain
   const va = cpu.x[d.Rt]!;
-  if (c.op === CacheOp.DCZVA) { dcZva(cpu, va); return; }
+  if (c.op === CacheOp.DCZVA) {
+    dcZva(cpu, va);
+    return;
+  }
   // With stage 2 enabled, DC IVAC at EL1 is performed as DC CIVAC: a no-op here either way.
   maintenanceTranslate(cpu, va, c.op === CacheOp.DCIVAC);
 }
@@ -233,47 +326,106 @@ function dcZva(cpu: Cpu, va: bigint): void {
 // --- the table --------------------------------------------------------------------------
 
 export const SYSTEM: readonly AnyEncoding[] = [
-  enc('1101010100 1 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MRS', mrs,
-    (d) => `mrs\t${xr(d.Rt)}, ${sysregName(d.raw)}`),
-  enc('1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MSR (register)', msr,
-    (d) => `msr\t${sysregName(d.raw)}, ${xr(d.Rt)}`),
-  enc('1101010100 0 00 op1:3 0100 CRm:4 op2:3 11111', 'MSR (immediate)', msrImmediate,
-    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, ${hexImm(d.CRm)}`),
-  enc('1101010100 0 00 011 0010 CRm:4 op2:3 11111', 'HINT', hint,
-    (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t${hexImm((d.CRm << 3) | d.op2)}`),
-  enc('1101010100 0 00 011 0011 CRm:4 010 11111', 'CLREX', (cpu) => { cpu.exclusiveClear(); },
-    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t${hexImm(d.CRm)}`)),
+  enc('1101010100 1 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'MRS', mrs, (d) => `mrs\t${xr(d.Rt)}, ${sysregName(d.raw)}`),
+  enc(
+    '1101010100 0 1 o0:1 op1:3 CRn:4 CRm:4 op2:3 Rt:5',
+    'MSR (register)',
+    msr,
+    (d) => `msr\t${sysregName(d.raw)}, ${xr(d.Rt)}`,
+  ),
+  enc(
+    '1101010100 0 00 op1:3 0100 CRm:4 op2:3 11111',
+    'MSR (immediate)',
+    msrImmediate,
+    (d) => `msr\t${PSTATE_FIELD_NAMES[(d.op1 << 3) | d.op2] ?? `s0_${d.op1}_c4_c${d.CRm}_${d.op2}`}, ${hexImm(d.CRm)}`,
+  ),
+  enc(
+    '1101010100 0 00 011 0010 CRm:4 op2:3 11111',
+    'HINT',
+    hint,
+    (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t${hexImm((d.CRm << 3) | d.op2)}`,
+  ),
+  enc(
+    '1101010100 0 00 011 0011 CRm:4 010 11111',
+    'CLREX',
+    (cpu) => {
+      cpu.exclusiveClear();
+    },
+    (d) => (d.CRm === 15 ? 'clrex' : `clrex\t${hexImm(d.CRm)}`),
+  ),
   // DSB with CRm 0000 / 0100 are SSBB / PSSBB: base-architecture barriers, not feature-gated.
-  enc('1101010100 0 00 011 0011 CRm:4 100 11111', 'DSB', () => {},
-    (d) => (d.CRm === 0 ? 'ssbb' : d.CRm === 4 ? 'pssbb' : `dsb\t${barrierOption(d.CRm)}`)),
-  enc('1101010100 0 00 011 0011 CRm:4 101 11111', 'DMB', () => {}, (d) => `dmb\t${barrierOption(d.CRm)}`),
+  enc(
+    '1101010100 0 00 011 0011 CRm:4 100 11111',
+    'DSB',
+    () => {},
+    (d) => (d.CRm === 0 ? 'ssbb' : d.CRm === 4 ? 'pssbb' : `dsb\t${barrierOption(d.CRm)}`),
+  ),
+  enc(
+    '1101010100 0 00 011 0011 CRm:4 101 11111',
+    'DMB',
+    () => {},
+    (d) => `dmb\t${barrierOption(d.CRm)}`,
+  ),
   // Context synchronization: decoded code is invalidated on every write, so there is nothing to flush.
-  enc('1101010100 0 00 011 0011 CRm:4 110 11111', 'ISB', () => {}, (d) => (d.CRm === 15 ? 'isb' : `isb\t${hexImm(d.CRm)}`)),
-  enc('1101010100 0 01 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'SYS', sys,
-    (d) => {
-      const c = d.CRn === 7 ? CACHE_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2) : undefined;
-      if (c === undefined) return `sys\t#${d.op1}, C${d.CRn}, C${d.CRm}, #${d.op2}, ${xr(d.Rt)}`;
-      const [mnemonic, op] = c.name.split(' ');
-      return c.byVa || d.Rt !== 31 ? `${mnemonic}\t${op}, ${xr(d.Rt)}` : `${mnemonic}\t${op}`;
-    }),
-  enc('11010100 000 imm16:16 000 01', 'SVC', (cpu, d) => { takeCall(cpu, defaultTargetEL(cpu), EC.SVC, d.imm16); },
-    (d) => `svc\t${hexImm(d.imm16)}`),
+  enc(
+    '1101010100 0 00 011 0011 CRm:4 110 11111',
+    'ISB',
+    () => {},
+    (d) => (d.CRm === 15 ? 'isb' : `isb\t${hexImm(d.CRm)}`),
+  ),
+  enc('1101010100 0 01 op1:3 CRn:4 CRm:4 op2:3 Rt:5', 'SYS', sys, (d) => {
+    const c = d.CRn === 7 ? CACHE_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2) : undefined;
+    if (c === undefined) return `sys\t#${d.op1}, C${d.CRn}, C${d.CRm}, #${d.op2}, ${xr(d.Rt)}`;
+    const [mnemonic, op] = c.name.split(' ');
+    return c.byVa || d.Rt !== 31 ? `${mnemonic}\t${op}, ${xr(d.Rt)}` : `${mnemonic}\t${op}`;
+  }),
+  enc(
+    '11010100 000 imm16:16 000 01',
+    'SVC',
+    (cpu, d) => {
+      takeCall(cpu, defaultTargetEL(cpu), EC.SVC, d.imm16);
+    },
+    (d) => `svc\t${hexImm(d.imm16)}`,
+  ),
   enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hexImm(d.imm16)}`),
   enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hexImm(d.imm16)}`),
   enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hexImm(d.imm16)}`),
-  enc('11010100 010 imm16:16 000 00', 'HLT', (cpu, d) => {
-    if (d.imm16 === 0xf000 && cpu.ps.el > 0 && cpu.semihost !== null) { cpu.semihost(cpu); return; }
-    throw undefinedInstruction(cpu); // halting debug is not enabled
-  }, (d) => `hlt\t${hexImm(d.imm16)}`),
-  enc('1101011 0100 11111 0000 00 11111 00000', 'ERET', (cpu) => {
-    if (cpu.ps.el === 0) throw undefinedInstruction(cpu);
-    exceptionReturn(cpu);
-  }, () => 'eret'),
+  enc(
+    '11010100 010 imm16:16 000 00',
+    'HLT',
+    (cpu, d) => {
+      if (d.imm16 === 0xf000 && cpu.ps.el > 0 && cpu.semihost !== null) {
+        cpu.semihost(cpu);
+        return;
+      }
+      throw undefinedInstruction(cpu); // halting debug is not enabled
+    },
+    (d) => `hlt\t${hexImm(d.imm16)}`,
+  ),
+  enc(
+    '1101011 0100 11111 0000 00 11111 00000',
+    'ERET',
+    (cpu) => {
+      if (cpu.ps.el === 0) throw undefinedInstruction(cpu);
+      exceptionReturn(cpu);
+    },
+    () => 'eret',
+  ),
 ];
 
 const BARRIER_OPTIONS: Readonly<Record<number, string>> = {
-  1: 'oshld', 2: 'oshst', 3: 'osh', 5: 'nshld', 6: 'nshst', 7: 'nsh', 9: 'ishld', 10: 'ishst', 11: 'ish',
-  13: 'ld', 14: 'st', 15: 'sy',
+  1: 'oshld',
+  2: 'oshst',
+  3: 'osh',
+  5: 'nshld',
+  6: 'nshst',
+  7: 'nsh',
+  9: 'ishld',
+  10: 'ishst',
+  11: 'ish',
+  13: 'ld',
+  14: 'st',
+  15: 'sy',
 };
 function barrierOption(crm: number): string {
   return BARRIER_OPTIONS[crm] ?? hexImm(crm);
