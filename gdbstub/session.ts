@@ -110,7 +110,7 @@ export class Session {
         // Acknowledged (so it is not retransmitted forever), then refused.
         log(`refused a ${e.length}-byte packet (PacketSize ${this.host.packetSize})`);
         if (!this.noAck) this.write(Buffer.from('+'));
-        this.enqueue(async () => this.reply(ERR.TOO_LARGE));
+        this.enqueue(() => Promise.resolve(this.reply(ERR.TOO_LARGE)));
         return;
       case 'packet':
         if (!this.noAck) this.write(Buffer.from('+'));

@@ -50,7 +50,10 @@ export class Cpu {
   readonly spEl = new BigUint64Array(3);
   /** [0] the PC of the next instruction, [1] the address of the instruction executing now. */
   readonly pcs = new BigUint64Array(2);
-  /** The same two PCs as int32 halves ([0] = pcs[0] bits 31:0, [1] its bits 63:32, [2], [3] pcs[1]): the run loop's view. */
+  /**
+   * The same two PCs as int32 halves ([0] = pcs[0] bits 31:0, [1] its bits 63:32, [2], [3] pcs[1]):
+   * the run loop's view.
+   */
   private readonly pcs32 = new Int32Array(this.pcs.buffer);
   readonly ps = new PState();
   /** System-register storage, indexed by SR.<name>. */
@@ -75,7 +78,10 @@ export class Cpu {
   private exclSize = 0;
 
   readonly breakpoints = new Set<bigint>();
-  /** Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while `watchCount` ≠ 0. */
+  /**
+   * Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while
+   * `watchCount` ≠ 0.
+   */
   watchCount = 0;
   watcher: ((va: bigint, size: number, write: boolean) => void) | null = null;
   /**

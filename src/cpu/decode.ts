@@ -65,6 +65,7 @@ function makeExtractor<F>(fields: FieldSpec[]): (raw: number) => F {
     const m = f.width === 32 ? '0xffffffff' : `0x${(2 ** f.width - 1).toString(16)}`;
     return `${JSON.stringify(f.name)}: (raw >>> ${f.lsb}) & ${m}`;
   });
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the field extractor is compiled once per encoding
   return new Function('raw', `return { raw: raw, ${props.join(', ')} };`) as (raw: number) => F;
 }
 

@@ -289,6 +289,7 @@ export function compileBlock(
   }
   const len = i - start;
   if (len < MIN_BLOCK) return null;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the decode tables
   const fn = new Function('cpu', 'x', 'ps', 'f', 'f32', `'use strict';\n${parts.join('\n')}`) as BlockFn;
   return { fn, len };
 }

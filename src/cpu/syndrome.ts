@@ -78,7 +78,10 @@ function describeSysTrap(iss: number): string {
   return iss & 1 ? `trapped MRS ${r}, ${reg}` : `trapped MSR ${reg}, ${r}`;
 }
 
-/** One line describing an ESR value, e.g. `HVC #0x1` or `data abort: translation fault, level 2 (write, 4 bytes, x5)`. */
+/**
+ * One line describing an ESR value, e.g. `HVC #0x1` or
+ * `data abort: translation fault, level 2 (write, 4 bytes, x5)`.
+ */
 export function describeEsr(esr: number): string {
   const ec = esr >>> 26;
   const iss = esr & 0x1ff_ffff;

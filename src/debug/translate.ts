@@ -19,7 +19,10 @@ export const VIEW_HELP: Readonly<Record<MemoryView, string>> = {
 export interface WalkStep {
   readonly stage: 1 | 2;
   readonly level: number;
-  /** Where the descriptor was read: its address in its own space (an IPA for stage-1 tables under stage 2) and the PA. */
+  /**
+   * Where the descriptor was read: its address in its own space (an IPA for stage-1 tables under stage 2)
+   * and the PA.
+   */
   readonly descriptorAddress: number;
   readonly descriptorPA: number;
   readonly descriptor: bigint;

@@ -132,7 +132,10 @@ export class Mmu {
   /** Current context ids (ASID-tagged and global); -1 when stale. */
   private ctx = -1;
   private gctx = -1;
-  /** Hash of the context XORed into the index, so that a guest and its host (or two address spaces) don't evict each other. */
+  /**
+   * Hash of the context XORed into the index, so that a guest and its host (or two address spaces)
+   * don't evict each other.
+   */
   private salt = 0;
   private regime: Regime = Regime.EL2;
   private s2on = false;

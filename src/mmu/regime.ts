@@ -57,7 +57,10 @@ export interface StageParams {
   readonly mair: bigint;
   /** The ASID tagging non-global entries, -1 in regimes without ASIDs and for stage 2. */
   readonly asid: number;
-  /** A configuration that faults every walk at level 0 (TCR.EPDn, an out-of-range VA, a bad VTCR.SL0): its FSC, else -1. */
+  /**
+   * A configuration that faults every walk at level 0 (TCR.EPDn, an out-of-range VA, a bad VTCR.SL0):
+   * its FSC, else -1.
+   */
   readonly configFault: number;
 }
 

@@ -59,7 +59,7 @@ export function worldStats(w: World): string {
   const out: string[] = [];
   out.push(`exits ${s.exits}, entries ${s.entries}`);
   out.push(meansLine('per exit', s.perExit));
-  for (const [cat, m] of Object.entries(s.byReason)) out.push('  ' + meansLine(cat, m!));
+  for (const [cat, m] of Object.entries(s.byReason)) out.push('  ' + meansLine(cat, m));
   if (s.hvcRoundTrip !== null) out.push(`HVC round trip (median): ${s.hvcRoundTrip} instructions`);
   if (s.sysregsPerExit.length) {
     out.push(

@@ -191,7 +191,7 @@ function fromModule(file: string, exportName: string): () => Promise<BenchRow[] 
     const mod = (await import(url.href)) as Record<string, unknown>;
     const f = mod[exportName];
     if (typeof f !== 'function') return null;
-    return (await (f as () => Promise<BenchRow[]>)()) ?? null;
+    return (await (f as () => BenchRow[] | Promise<BenchRow[]>)()) ?? null;
   };
 }
 
@@ -199,12 +199,12 @@ export const PROVIDERS: RowProvider[] = [
   {
     key: 'int',
     title: 'integer loop',
-    rows: async () => loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf')),
+    rows: () => Promise.resolve(loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf'))),
   },
   {
     key: 'mem',
     title: 'memory loop',
-    rows: async () => loopMips('memory loop, MMU on', join(ROOT, 'fixtures/bench/build/memloop.elf')),
+    rows: () => Promise.resolve(loopMips('memory loop, MMU on', join(ROOT, 'fixtures/bench/build/memloop.elf'))),
   },
   { key: 'gdb', title: 'gdb-multiarch rows (test/bench/gdb.ts)', rows: fromModule('./gdb.js', 'benchGdb') },
   {

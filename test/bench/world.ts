@@ -18,7 +18,7 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-export async function benchWorld(rounds = 5): Promise<BenchRow[]> {
+export function benchWorld(rounds = 5): BenchRow[] {
   const configs: [string, RunModeOptions][] = [
     ['off', { bare: true }],
     ['accounting', { noLayout: true }],

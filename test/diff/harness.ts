@@ -240,7 +240,7 @@ export async function comparePrograms(
   const refElfs = build(ref, '');
   const hypElfs = hyp === ref ? refElfs : build(hyp, '-hypstep');
   const qemuRuns = refElfs.map((b) => runQemuAsync(b.path));
-  qemuRuns.forEach((q) => q.catch(() => {})); // awaited below; don't let an early rejection go unhandled
+  for (const q of qemuRuns) q.catch(() => {}); // awaited below; don't let an early rejection go unhandled
   const mismatches: Mismatch[] = [];
   for (const [k, built] of refElfs.entries()) {
     const hypOut = runOnHypstep(hypElfs[k]!.bytes);

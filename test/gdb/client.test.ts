@@ -30,7 +30,7 @@ async function fake(answer: (pkt: string, sock: Socket) => string | null): Promi
     sock.on('error', () => {});
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
-  return { port: (server!.address() as { port: number }).port, got };
+  return { port: (server.address() as { port: number }).port, got };
 }
 
 const XML =

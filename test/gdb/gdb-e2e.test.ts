@@ -45,10 +45,10 @@ async function hypstep(elf = SESSION_ELF): Promise<Hypstep> {
   procs.push(proc);
   let err = '',
     out = '';
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     out += d.toString();
   });
   const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
@@ -85,10 +85,10 @@ function gdb(port: number, lines: string[], name: string): GdbRun {
   const proc = spawn('gdb-multiarch', ['-batch', '-nx', '-x', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   const run: GdbRun = { out: '', code: null, proc, done: Promise.resolve() };
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     run.out += d.toString();
   });
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stderr.on('data', (d: Buffer) => {
     run.out += d.toString();
   });
   const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);

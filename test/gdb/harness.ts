@@ -74,7 +74,7 @@ export async function startQemu(elf: string): Promise<Qemu> {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => {
+  proc.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   const deadline = Date.now() + 10_000;

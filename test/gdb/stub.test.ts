@@ -132,7 +132,7 @@ describe('execution', () => {
     expect(s.watchAddress).toBe(counter);
     expect(await c.readRegister('pc')).toBe(sym('store_counter'));
     expect(await c.readMemory(counter, 8)).toEqual(new Uint8Array(8)); // not yet written
-    s = await c.step(); // the store happens now
+    await c.step(); // the store happens now
     expect(Buffer.from(await c.readMemory(counter, 8)).readBigUInt64LE()).toBe(1n);
     await c.removeBreakpoint(counter, 'write', 8);
     await c.insertBreakpoint(counter, 'read', 8);

@@ -45,7 +45,9 @@ export function assembleElf(source: string, textAddr = LOAD_ADDR): Uint8Array {
     return readFileSync(join(dir, 's.elf'));
   } catch (e) {
     const err = e as { stderr?: Buffer };
-    throw new Error(`assembly failed:\n${err.stderr?.toString() ?? String(e)}\n--- source ---\n${source}`);
+    throw new Error(`assembly failed:\n${err.stderr?.toString() ?? String(e)}\n--- source ---\n${source}`, {
+      cause: e,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,7 +26,7 @@ function outcome(buf: Uint8Array): 'loaded' | 'refused' {
     return 'loaded';
   } catch (e) {
     if (e instanceof LoadError) return 'refused';
-    throw new Error(`parseElf threw ${String(e)} instead of a LoadError`);
+    throw new Error(`parseElf threw ${String(e)} instead of a LoadError`, { cause: e });
   }
 }
 

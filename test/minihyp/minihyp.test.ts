@@ -76,7 +76,7 @@ describe('minihyp build', () => {
         await promisify(execFile)('make', ['-C', copy, '-j2']);
       } catch (e) {
         const err = e as { stdout?: string; stderr?: string };
-        throw new Error(`make failed in the copy:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+        throw new Error(`make failed in the copy:\n${err.stdout ?? ''}${err.stderr ?? ''}`, { cause: e });
       }
       const differ: string[] = [];
       const same = (rel: string) => {

@@ -227,7 +227,8 @@ describe('stage 1, EL1&0 regime', () => {
     expect(mmu.translate(0x2008n, AccessType.Read, 0, false)).toBe(0x4070_2008);
     m.cpu.ps.pan = 1;
     expect(abortOf(() => mmu.translate(0x2008n, AccessType.Read, 0, false)).iss & 0x3f).toBe(0x0f);
-    expect(mmu.translate(0x1008n, AccessType.Read, 0, false)).toBe(0x4070_1008); // not EL0-accessible: PAN does not apply
+    // Not EL0-accessible: PAN does not apply.
+    expect(mmu.translate(0x1008n, AccessType.Read, 0, false)).toBe(0x4070_1008);
     expect(mmu.translate(0x2008n, AccessType.Read, 0, true)).toBe(0x4070_2008); // LDTR is unprivileged
     m.cpu.ps.pan = 0;
     expect(abortOf(() => mmu.translate(0x1008n, AccessType.Read, 0, true)).iss & 0x3f).toBe(0x0f);

@@ -41,8 +41,8 @@ const CASES: Case[] = [
   ...pairs('add w0, w1, w2'),
   ...pairs('sub w0, w1, w2'),
   // Shifted register operands (LSL/LSR/ASR, 0..width-1), with and without flags.
-  ...[0, 1, 13, 31].flatMap((s) =>
-    ['lsl', 'lsr', 'asr'].flatMap((t) => [
+  ...[0, 1, 13, 31].flatMap((s): Case[] =>
+    ['lsl', 'lsr', 'asr'].flatMap((t): Case[] => [
       {
         insn: `add w0, w1, w2, ${t} #${s}`,
         in: { x1: 0x1234_5678_9abc_def0n, x2: 0xffff_ffff_8765_4321n },
@@ -62,8 +62,8 @@ const CASES: Case[] = [
     ]),
   ),
   // Extended register operands: every extend type and shift 0..4, and the SP forms.
-  ...['uxtb', 'uxth', 'uxtw', 'uxtx', 'sxtb', 'sxth', 'sxtw', 'sxtx'].flatMap((e) =>
-    [0, 1, 4].flatMap((s) => {
+  ...['uxtb', 'uxth', 'uxtw', 'uxtx', 'sxtb', 'sxth', 'sxtw', 'sxtx'].flatMap((e): Case[] =>
+    [0, 1, 4].flatMap((s): Case[] => {
       const reg = e.endsWith('x') ? 'x2' : 'w2';
       return [
         { insn: `add x0, x1, ${reg}, ${e} #${s}`, in: { x1: 0x1000n, x2: 0xffff_ffff_8000_8080n }, out: ['x0'] },
@@ -82,7 +82,7 @@ const CASES: Case[] = [
   { insn: 'cmp sp, x2', in: { sp: 0x4100_0000n, x2: 0x4100_0000n }, out: [] },
   { insn: 'adds x0, sp, w2, sxth', in: { sp: 0x10n, x2: 0x8000n }, out: ['x0'] },
   // Immediates: imm12, shifted by 12, and the SP forms (mov sp / add to sp / cmp with sp).
-  ...BOUNDARY_VALUES.flatMap((a) => [
+  ...BOUNDARY_VALUES.flatMap((a): Case[] => [
     { insn: 'adds x0, x1, #4095', in: { x1: a }, out: ['x0'] },
     { insn: 'subs w0, w1, #1, lsl #12', in: { x1: a }, out: ['x0'] },
     { insn: 'cmn w1, #1', in: { x1: a }, out: [] },
@@ -96,8 +96,8 @@ const CASES: Case[] = [
   { insn: 'mov x0, sp', in: { sp: 0x4000_1238n }, out: ['x0'] },
   { insn: 'adds xzr, sp, #1', in: { sp: 0xffff_ffff_ffff_ffffn }, out: [] },
   // Conditional compare: both outcomes of every condition, register and immediate, CCMN and CCMP.
-  ...CONDS.flatMap((cond) =>
-    [0, N | V, Z | C, C, N].flatMap((nzcv) => [
+  ...CONDS.flatMap((cond): Case[] =>
+    [0, N | V, Z | C, C, N].flatMap((nzcv): Case[] => [
       { insn: `ccmp x1, x2, #0b1010, ${cond}`, in: { x1: 5n, x2: 7n }, nzcv, out: [] },
       { insn: `ccmn w1, #31, #0b0101, ${cond}`, in: { x1: 0xffff_ffe1n }, nzcv, out: [] },
       { insn: `ccmp w1, #0, #0b1111, ${cond}`, in: { x1: 0x8000_0000n }, nzcv, out: [] },
@@ -105,8 +105,8 @@ const CASES: Case[] = [
     ]),
   ),
   // Conditional select family, both outcomes of every condition.
-  ...CONDS.flatMap((cond) =>
-    [0, N, Z | C, V, C].flatMap((nzcv) => [
+  ...CONDS.flatMap((cond): Case[] =>
+    [0, N, Z | C, V, C].flatMap((nzcv): Case[] => [
       {
         insn: `csel x0, x1, x2, ${cond}`,
         in: { x1: 0x1111_2222_3333_4444n, x2: 0xaaaa_bbbb_cccc_ddddn },

@@ -106,7 +106,7 @@ export function runOnHypstep(cases: readonly Case[], source = caseSource(cases))
     const r = m.run(10_000_000);
     if (r.kind !== 'breakpoint')
       throw new Error(
-        `hypstep stopped with ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? hex64(v) : v))} after case ${i}`,
+        `hypstep stopped with ${JSON.stringify(r, (_, v: unknown) => (typeof v === 'bigint' ? hex64(v) : v))} after case ${i}`,
       );
     if (r.pc === done) break;
     if (r.pc !== stops[i]) throw new Error(`hypstep reached 0x${r.pc.toString(16)}, expected the end of case ${i}`);

@@ -65,7 +65,7 @@ const CASES: Case[] = [
     0x0000_0000_ffff_ffffn,
     0x8000_0000_0000_0000n,
     0xfffe_0000_0000_0001n,
-  ].flatMap((imm) => [
+  ].flatMap((imm): Case[] => [
     { insn: `and x0, x1, #0x${imm.toString(16)}`, in: { x1: B }, out: ['x0'] },
     { insn: `orr x0, x1, #0x${imm.toString(16)}`, in: { x1: A }, out: ['x0'] },
     { insn: `ands x0, x1, #0x${imm.toString(16)}`, in: { x1: B }, nzcv: 3, out: ['x0'] },
@@ -78,35 +78,35 @@ const CASES: Case[] = [
   { insn: 'orr wsp, w1, #0xf', in: { x1: 0xffff_ffff_4000_0000n }, out: ['sp'] },
   { insn: 'mov x0, #0x5555555555555555\nmov w3, #0xff00ff00', in: {}, out: ['x0', 'x3'] },
   // Logical (shifted register): every operation and shift type, 64- and 32-bit.
-  ...['and', 'bic', 'orr', 'orn', 'eor', 'eon', 'ands', 'bics'].flatMap((op) =>
-    SHIFTS.flatMap((t) =>
-      [0, 1, 31].flatMap((s) => [
+  ...['and', 'bic', 'orr', 'orn', 'eor', 'eon', 'ands', 'bics'].flatMap((op): Case[] =>
+    SHIFTS.flatMap((t): Case[] =>
+      [0, 1, 31].flatMap((s): Case[] => [
         { insn: `${op} x0, x1, x2, ${t} #${s === 31 ? 63 : s}`, in: { x1: A, x2: B }, out: ['x0'] },
         { insn: `${op} w0, w1, w2, ${t} #${s}`, in: { x1: A, x2: 0x8000_0001_8000_0001n }, out: ['x0'] },
       ]),
     ),
   ),
-  ...BOUNDARY_VALUES.flatMap((v) => [
+  ...BOUNDARY_VALUES.flatMap((v): Case[] => [
     { insn: 'tst x1, x2', in: { x1: v, x2: 0x8000_0000_0000_0001n }, out: [] },
     { insn: 'mvn w0, w1', in: { x1: v }, out: ['x0'] },
     { insn: 'bics w0, w1, w2, asr #31', in: { x1: v, x2: 0x8000_0000n }, out: ['x0'] },
   ]),
   // Move wide: every halfword position, 64- and 32-bit.
-  ...[0, 1, 2, 3].flatMap((hw) => [
+  ...[0, 1, 2, 3].flatMap((hw): Case[] => [
     { insn: `movz x0, #0xbeef, lsl #${hw * 16}`, in: { x0: M64 }, out: ['x0'] },
     { insn: `movn x0, #0x1234, lsl #${hw * 16}`, in: {}, out: ['x0'] },
     { insn: `movk x0, #0xcafe, lsl #${hw * 16}`, in: { x0: A }, out: ['x0'] },
   ]),
-  ...[0, 1].flatMap((hw) => [
+  ...[0, 1].flatMap((hw): Case[] => [
     { insn: `movz w0, #0xbeef, lsl #${hw * 16}`, in: { x0: M64 }, out: ['x0'] },
     { insn: `movn w0, #0x1234, lsl #${hw * 16}`, in: {}, out: ['x0'] },
     { insn: `movk w0, #0xcafe, lsl #${hw * 16}`, in: { x0: A }, out: ['x0'] },
   ]),
   { insn: 'movn w0, #0', in: { x0: 0n }, out: ['x0'] },
   // Bitfield moves over a grid of immr/imms, every opc, 64- and 32-bit.
-  ...['sbfm', 'bfm', 'ubfm'].flatMap((op) =>
-    SAMPLE.flatMap((r) =>
-      SAMPLE.flatMap((s) => {
+  ...['sbfm', 'bfm', 'ubfm'].flatMap((op): Case[] =>
+    SAMPLE.flatMap((r): Case[] =>
+      SAMPLE.flatMap((s): Case[] => {
         const c: Case[] = [
           { insn: `${op} x0, x1, #${r}, #${s}`, in: { x0: B, x1: 0x8123_4567_89ab_cdefn }, out: ['x0'] },
         ];
@@ -139,8 +139,8 @@ const CASES: Case[] = [
   ...[0, 1, 16, 31].map((lsb) => ({ insn: `extr w0, w1, w2, #${lsb}`, in: { x1: A, x2: B }, out: ['x0'] })),
   { insn: 'ror x0, x1, #8\nror w3, w1, #4', in: { x1: A }, out: ['x0', 'x3'] },
   // Variable shifts: amounts at and beyond the width are taken modulo it.
-  ...['lslv', 'lsrv', 'asrv', 'rorv'].flatMap((op) =>
-    [0n, 1n, 31n, 32n, 33n, 63n, 64n, 65n, 127n, 0xffff_ffff_ffff_ffc1n].flatMap((amt) => [
+  ...['lslv', 'lsrv', 'asrv', 'rorv'].flatMap((op): Case[] =>
+    [0n, 1n, 31n, 32n, 33n, 63n, 64n, 65n, 127n, 0xffff_ffff_ffff_ffc1n].flatMap((amt): Case[] => [
       { insn: `${op} x0, x1, x2`, in: { x1: 0x8123_4567_89ab_cdefn, x2: amt }, out: ['x0'] },
       { insn: `${op} w0, w1, w2`, in: { x1: 0x1234_5678_89ab_cdefn, x2: amt }, out: ['x0'] },
     ]),

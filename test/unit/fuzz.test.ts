@@ -59,7 +59,9 @@ describe('random instruction words', () => {
         try {
           r = m.run(5_000);
         } catch (e) {
-          throw new Error(`seed ${seed} round ${round}: ${String(e)} at PC 0x${cpu.pcs[1]!.toString(16)}`);
+          throw new Error(`seed ${seed} round ${round}: ${String(e)} at PC 0x${cpu.pcs[1]!.toString(16)}`, {
+            cause: e,
+          });
         }
         executed += cpu.icount - before;
         const key = r.kind === 'unimplemented' ? `unimplemented: ${r.message.replace(/0x[0-9a-f]+/g, '…')}` : r.kind;

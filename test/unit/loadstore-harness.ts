@@ -78,7 +78,7 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
     if (names === undefined)
       throw new Error(
-        `snippet stopped unexpectedly: ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
+        `snippet stopped unexpectedly: ${JSON.stringify(r, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
       );
     const x = m.cpu.x.slice();
     const sp = m.cpu.getSp();

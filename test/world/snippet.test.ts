@@ -64,7 +64,7 @@ function runToEnd(m: Machine, end: bigint): void {
     if (r.kind === 'breakpoint' && r.pc === end) return;
     if (r.kind !== 'requested')
       throw new Error(
-        `snippet stopped: ${JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))}`,
+        `snippet stopped: ${JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v))}`,
       );
   }
   throw new Error('snippet did not reach __end');

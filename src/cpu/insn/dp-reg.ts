@@ -264,7 +264,8 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     (d) => `${d.op === 0 ? 'clz' : 'cls'} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}`,
   ),
 
-  // Data-processing (3 source): MADD, MSUB (the low datasize bits of the product do not depend on the high operand bits).
+  // Data-processing (3 source): MADD, MSUB (the low datasize bits of the product do not depend on the high
+  // operand bits).
   enc(
     'sf:1 00 11011 000 Rm:5 o0:1 Ra:5 Rn:5 Rd:5',
     'MADD/MSUB',

@@ -52,12 +52,12 @@ function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
 // --- MSR (immediate): PSTATE fields -----------------------------------------------
 
 /** The PSTATE field an MSR (immediate) writes, by op1:op2; absent ones (UAO, SSBS, DIT, TCO…) are UNDEFINED. */
-const enum PstateField {
-  SPSel = 0b000_101,
-  PAN = 0b000_100,
-  DAIFSet = 0b011_110,
-  DAIFClr = 0b011_111,
-}
+const PstateField = {
+  SPSel: 0b000_101,
+  PAN: 0b000_100,
+  DAIFSet: 0b011_110,
+  DAIFClr: 0b011_111,
+} as const;
 const PSTATE_FIELD_NAMES: Readonly<Record<number, string>> = {
   [PstateField.SPSel]: 'spsel',
   [PstateField.PAN]: 'pan',
@@ -96,14 +96,14 @@ function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): v
 
 // --- hints ----------------------------------------------------------------------------
 
-const enum Hint {
-  NOP = 0,
-  YIELD = 1,
-  WFE = 2,
-  WFI = 3,
-  SEV = 4,
-  SEVL = 5,
-}
+const Hint = {
+  NOP: 0,
+  YIELD: 1,
+  WFE: 2,
+  WFI: 3,
+  SEV: 4,
+  SEVL: 5,
+} as const;
 const HINT_NAMES: Readonly<Record<number, string>> = {
   0: 'nop',
   1: 'yield',
