@@ -20,6 +20,10 @@ describe('README', () => {
     const first = readFileSync(`${ROOT}README.md`, 'utf8').split('\n').slice(0, 24).join('\n');
     expect(first).toContain('npm ci && npm start');
     expect(first).toContain('npm run setup && npm test');
-    expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toContain('npm run setup && npm test');
+    // CI runs the same two steps, with the type check and lint of the whole tree between them.
+    const ci = readFileSync(`${ROOT}.ci/run`, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('npm '));
+    expect(ci).toEqual(['npm run setup', 'npm run typecheck', 'npm run lint', 'npm test']);
   });
 });

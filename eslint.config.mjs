@@ -1,0 +1,1 @@
+export { default } from './test/lint/eslint.config.mjs';
