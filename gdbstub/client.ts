@@ -13,7 +13,7 @@ import {
   fromHex,
   toHex,
 } from './packet.js';
-import { BREAKPOINT_TYPES, type BreakpointType } from './target.js';
+import { BREAKPOINT_TYPES, type BreakpointType, type StopEvent } from './target.js';
 
 export interface RemoteRegister {
   readonly name: string;
@@ -25,6 +25,13 @@ export interface RemoteRegister {
 
 export interface StopReply {
   readonly kind: 'stopped' | 'exited' | 'terminated';
+  /** The thread that stopped (`thread:` of a `T` reply). */
+  readonly thread?: number;
+  /**
+   * What the stub says about a stop it raised itself (hypstep: a world-switch catch, a
+   * stub-owned breakpoint, a hazard): `kind`, `number`, `vmid`, `vcpu`, `reason`, `pe`, `pc`, …
+   */
+  readonly event?: StopEvent;
   /** Signal for 'stopped'/'terminated', exit status for 'exited'. */
   readonly signal: number;
   /** Expedited registers, by regnum. */
@@ -378,11 +385,44 @@ export class RspClient {
     );
   }
 
-  /** Runs a monitor command and returns what it printed. */
+  /** Runs a monitor command and returns what it printed; rejects (with that text) when it fails. */
   async monitor(command: string, timeoutMs = this.timeoutMs): Promise<string> {
     const before = this.console.length;
-    this.check(await this.request(`qRcmd,${textToHex(command)}`, timeoutMs, true), `monitor ${command}`);
-    return this.console.slice(before);
+    const reply = await this.request(`qRcmd,${textToHex(command)}`, timeoutMs, true);
+    const out = this.console.slice(before);
+    if (reply.startsWith('E')) throw new RspError(`monitor ${command}: ${out.trim() || reply}`);
+    this.check(reply, `monitor ${command}`);
+    return out;
+  }
+
+  /** The stub's threads (`qfThreadInfo`/`qsThreadInfo`). */
+  async threads(): Promise<number[]> {
+    const ids: number[] = [];
+    for (let r = await this.request('qfThreadInfo'); r[0] === 'm'; r = await this.request('qsThreadInfo'))
+      ids.push(
+        ...r
+          .slice(1)
+          .split(',')
+          .map((t) => parseInt(t, 16)),
+      );
+    return ids;
+  }
+
+  /** Selects the thread registers and memory are read from (`Hg`) or that `s` steps (`Hc`). */
+  async selectThread(thread: number, op: 'g' | 'c' = 'g'): Promise<void> {
+    this.check(await this.request(`H${op}${thread < 0 ? '-1' : thread.toString(16)}`), `select thread ${thread}`);
+  }
+
+  /** `qThreadExtraInfo`: what the stub says the thread is doing. */
+  async threadExtraInfo(thread: number): Promise<string> {
+    return Buffer.from(
+      fromHex(this.check(await this.request(`qThreadExtraInfo,${thread.toString(16)}`), 'qThreadExtraInfo')),
+    ).toString('utf8');
+  }
+
+  /** Resumes with per-thread `vCont` actions, e.g. `s:2;c`; returns the stop. */
+  async vCont(actions: string, timeoutMs = this.timeoutMs): Promise<StopReply> {
+    return parseStop(this.check(await this.request(`vCont;${actions}`, timeoutMs, true), `vCont;${actions}`));
   }
 
   async detach(): Promise<void> {
@@ -427,6 +467,8 @@ export function parseStop(p: string): StopReply {
   const signal = parseInt(p.slice(1, 3), 16);
   let reason: string | undefined;
   let watchAddress: bigint | undefined;
+  let thread: number | undefined;
+  let event: StopEvent | undefined;
   for (const part of p.slice(3).split(';')) {
     if (part === '') continue;
     const colon = part.indexOf(':');
@@ -434,7 +476,14 @@ export function parseStop(p: string): StopReply {
     const v = colon < 0 ? '' : part.slice(colon + 1);
     if (/^[0-9a-fA-F]+$/.test(k)) registers.set(parseInt(k, 16), hexToReg(v));
     else if (k === 'swbreak' || k === 'hwbreak') reason = k;
-    else if (k === 'watch' || k === 'rwatch' || k === 'awatch') {
+    else if (k === 'thread') thread = parseInt(v.startsWith('p') ? (v.split('.')[1] ?? '') : v, 16);
+    else if (k === 'hypstep') {
+      try {
+        event = JSON.parse(Buffer.from(v, 'hex').toString('utf8')) as StopEvent;
+      } catch {
+        /* not ours to fail on: the stop stands without it */
+      }
+    } else if (k === 'watch' || k === 'rwatch' || k === 'awatch') {
       reason = k;
       watchAddress = BigInt(`0x${v}`);
     }
@@ -444,6 +493,8 @@ export function parseStop(p: string): StopReply {
     signal,
     registers,
     raw: p,
+    ...(thread !== undefined ? { thread } : {}),
+    ...(event ? { event } : {}),
     ...(reason ? { reason } : {}),
     ...(watchAddress !== undefined ? { watchAddress } : {}),
   };

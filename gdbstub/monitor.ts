@@ -5,6 +5,8 @@
 export interface MonitorContext {
   /** Text for the user's terminal (sent as console output packets). */
   out(text: string): void;
+  /** The thread the debugger has selected (`Hg`): the PE a command is about. */
+  readonly thread: number;
 }
 
 export interface MonitorCommand {
@@ -64,22 +66,27 @@ export class MonitorRegistry {
     return undefined;
   }
 
-  /** Runs a command line; every failure becomes text for the user, never an exception. */
-  async dispatch(line: string, ctx: MonitorContext): Promise<void> {
+  /**
+   * Runs a command line; false when it failed. Every failure becomes one line of text for
+   * the user (the stub then answers with an error packet), never an exception.
+   */
+  async dispatch(line: string, ctx: MonitorContext): Promise<boolean> {
     if (line.trim() === '') {
       ctx.out(this.helpText());
-      return;
+      return true;
     }
     const found = this.resolve(line);
     if (!found) {
       ctx.out(`unknown monitor command '${line.trim()}' (try 'monitor help')\n`);
-      return;
+      return false;
     }
     try {
       await found.cmd.run(found.args, ctx);
+      return true;
     } catch (e) {
       if (e instanceof MonitorError) ctx.out(`${found.cmd.name}: ${e.message}\n`);
       else ctx.out(`${found.cmd.name}: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+      return false;
     }
   }
 }

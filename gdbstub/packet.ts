@@ -141,6 +141,10 @@ const enum St {
  * and ignored, as gdb does. A packet body longer than `maxData` is read to its end and
  * reported as `oversize` (never buffered), so a hostile peer cannot make us allocate.
  * `data` of a packet is raw (still escaped and run-length encoded, as checksummed).
+ *
+ * A 0x03 inside a packet is data when the checksum counts it (binary packets may hold one).
+ * When the checksum only matches without the 0x03 bytes, they were interrupts typed while
+ * the packet was on its way: the packet is delivered without them, then one `interrupt` each.
  */
 export class FrameParser {
   private st = St.Idle;
@@ -148,6 +152,7 @@ export class FrameParser {
   private len = 0;
   private oversize = false;
   private sum = 0;
+  private interrupts = 0;
   private check = 0;
   private notification = false;
 
@@ -164,6 +169,7 @@ export class FrameParser {
             this.st = St.Body;
             this.len = 0;
             this.sum = 0;
+            this.interrupts = 0;
             this.oversize = false;
             this.notification = b === PERCENT;
           } else if (b === PLUS) emit({ type: 'ack' });
@@ -177,6 +183,7 @@ export class FrameParser {
             break;
           }
           this.sum = (this.sum + b) & 0xff;
+          if (b === INTR) this.interrupts++;
           if (this.len >= this.maxData) {
             this.oversize = true;
             this.len++;
@@ -200,9 +207,13 @@ export class FrameParser {
             emit({ type: 'oversize', length: this.len });
             break;
           }
-          const data = Buffer.from(this.buf.subarray(0, this.len));
-          if (this.check !== this.sum) emit({ type: 'bad-checksum', data });
+          let data = Buffer.from(this.buf.subarray(0, this.len));
+          const n = this.interrupts;
+          const interruptsInside = this.check !== this.sum && n > 0 && this.check === ((this.sum - n * INTR) & 0xff);
+          if (interruptsInside) data = Buffer.from(data.filter((x) => x !== INTR));
+          if (this.check !== this.sum && !interruptsInside) emit({ type: 'bad-checksum', data });
           else emit(this.notification ? { type: 'notification', data } : { type: 'packet', data });
+          if (interruptsInside) for (let i = 0; i < n; i++) emit({ type: 'interrupt' });
           break;
         }
       }

@@ -6,7 +6,7 @@ import createDebug from 'debug';
 import { frame } from './packet.js';
 import { Session, type SessionHost } from './session.js';
 import { MonitorRegistry } from './monitor.js';
-import { SIGNAL, type Target, type TargetStop } from './target.js';
+import { Interrupt, SIGNAL, type ResumePlan, type Target, type TargetStop } from './target.js';
 
 const log = createDebug('hypstep:gdb');
 
@@ -31,6 +31,8 @@ export class GdbServer implements SessionHost {
   private readonly server: Server;
   private session: Session | null = null;
   private pending: Promise<TargetStop> | null = null;
+  /** The interrupt of the pending resume (a debugger that attaches or drops uses it). */
+  private pendingInterrupt: Interrupt | null = null;
   private ended: RunEnd | null = null;
   private resolveDone!: (r: RunEnd) => void;
   /** Resolves when the guest has exited (or the machine cannot go on) and no debugger is attached. */
@@ -78,7 +80,8 @@ export class GdbServer implements SessionHost {
   /** Lets the machine run until something stops it or a debugger attaches. */
   runFree(): void {
     if (this.pending || this.ended) return;
-    void this.resume('continue').then((stop) => {
+    const all = new Map(this.target.threads().map((t) => [t, 'continue' as const]));
+    void this.resume(all, new Interrupt()).then((stop) => {
       if (this.session !== null) return; // a debugger attached and took over
       // An exit, or an emulator that cannot go on (SIGABRT), ends the run.
       if (stop.kind === 'exited' || stop.signal === SIGNAL.ABRT) this.finish(stop);
@@ -86,16 +89,22 @@ export class GdbServer implements SessionHost {
     });
   }
 
-  resume(action: 'step' | 'continue'): Promise<TargetStop> {
+  resume(plan: ResumePlan, interrupt: Interrupt): Promise<TargetStop> {
     // A target that throws is a bug; it must not take the process down.
-    const p = this.target.resume(action).catch((e: unknown): TargetStop => ({
+    const first = [...plan.keys()][0]!;
+    const p = this.target.resume(plan, interrupt).catch((e: unknown): TargetStop => ({
       kind: 'stopped',
+      thread: first,
       signal: SIGNAL.ABRT,
       message: `internal error: ${e instanceof Error ? e.message : String(e)}`,
     }));
     this.pending = p;
+    this.pendingInterrupt = interrupt;
     void p.then((stop) => {
-      if (this.pending === p) this.pending = null;
+      if (this.pending === p) {
+        this.pending = null;
+        this.pendingInterrupt = null;
+      }
       // A stop after an exit means the machine was reset (k, monitor reset) and lives again.
       this.ended = stop.kind === 'exited' ? stop : null;
     });
@@ -114,14 +123,14 @@ export class GdbServer implements SessionHost {
     this.notice(`debugger attached from ${peer}`);
     // A running machine stops for the new debugger; its first `?` waits for that stop.
     const running = this.pending;
-    if (running) this.target.interrupt();
+    this.pendingInterrupt?.request();
     const ready = running ? running.then(() => undefined) : Promise.resolve();
     const s = new Session(this, socket, ready);
     this.session = s;
     if (this.ended) s.lastStop = this.ended;
     else if (running)
       void running.then((stop) => {
-        s.lastStop = stop.kind === 'exited' ? stop : { kind: 'stopped', signal: SIGNAL.TRAP };
+        s.lastStop = stop.kind === 'exited' ? stop : { ...stop, signal: SIGNAL.TRAP };
       });
   }
 
@@ -148,7 +157,7 @@ export class GdbServer implements SessionHost {
   sessionEnded(s: Session, how: 'detach' | 'kill' | 'drop'): void {
     if (this.session !== s) return;
     this.session = null;
-    this.target.removeAllBreakpoints();
+    this.target.breakpoints?.removeAll();
     this.notice(
       `debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program (machine reset)'}`,
     );
@@ -164,7 +173,7 @@ export class GdbServer implements SessionHost {
         this.target.reset();
         break; // held at reset for the next debugger
       case 'drop':
-        if (this.pending) this.target.interrupt();
+        this.pendingInterrupt?.request();
         break; // stays where it is, for a re-attach
     }
   }
@@ -176,7 +185,7 @@ export class GdbServer implements SessionHost {
 
   /** Stops listening and drops every connection; the machine is stopped. */
   async close(): Promise<void> {
-    if (this.pending) this.target.interrupt();
+    this.pendingInterrupt?.request();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((res) => this.server.close(() => res()));
     if (this.pending) await this.pending;

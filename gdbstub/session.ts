@@ -1,32 +1,24 @@
-// One debugger connection: framing and acks, then the meaning of each packet. Everything
-// a packet asks for goes through the Target interface; errors in a packet become `E`
-// replies and the session continues.
+// One debugger connection: framing and acks, the interrupt byte, then each parsed command
+// (commands.ts) dispatched to its handler. Everything a command asks for goes through the
+// Target interface; errors in a packet become `E` replies and the session continues.
 import type { Socket } from 'node:net';
 import createDebug from 'debug';
+import { FrameParser, ProtocolError, frame, regToHex, hexToReg, textToHex, toHex, escapeBinary } from './packet.js';
+import { parseCommand, isResume, type Command, type ThreadSelector } from './commands.js';
 import {
-  FrameParser,
-  ProtocolError,
-  frame,
-  fromHex,
-  hexToText,
-  parseHexNumber,
-  regToHex,
-  hexToReg,
-  textToHex,
-  toHex,
-  unescapeBinary,
-  escapeBinary,
-  type FrameEvent,
-} from './packet.js';
-import { BREAKPOINT_TYPES, SIGNAL, type Target, type TargetStop } from './target.js';
+  Interrupt,
+  SIGNAL,
+  type ResumeAction,
+  type ResumePlan,
+  type Target,
+  type TargetStop,
+  type ThreadId,
+} from './target.js';
 import { targetXml, threadsXml } from './tdesc.js';
 import type { MonitorRegistry } from './monitor.js';
 
 const log = createDebug('hypstep:gdb');
 const logPackets = createDebug('hypstep:gdb:packets');
-
-/** The single thread (PE) the stub presents; gdb numbers threads from 1. */
-export const THREAD_ID = 1;
 
 /** Error codes in `E` replies (gdb shows them; the text goes to the debug log). */
 export const ERR = {
@@ -34,6 +26,7 @@ export const ERR = {
   BAD_REGISTER: 'E02',
   READONLY: 'E03',
   TOO_LARGE: 'E04',
+  MONITOR: 'E05',
   FAULT: 'E0e',
   NO_THREAD: 'E16',
 } as const;
@@ -43,10 +36,27 @@ export interface SessionHost {
   readonly target: Target;
   readonly monitor: MonitorRegistry;
   readonly packetSize: number;
-  resume(action: 'step' | 'continue'): Promise<TargetStop>;
+  resume(plan: ResumePlan, interrupt: Interrupt): Promise<TargetStop>;
   /** The session ended; `how` says why, so the server can leave the machine consistent. */
   sessionEnded(s: Session, how: 'detach' | 'kill' | 'drop'): void;
 }
+
+/** The `qSupported` reply: the protocol features, and those the target's capabilities allow. */
+export function supportedFeatures(t: Target, packetSize: number): string[] {
+  const bp = t.breakpoints;
+  return [
+    `PacketSize=${packetSize.toString(16)}`,
+    'qXfer:features:read+',
+    'qXfer:threads:read+',
+    'QStartNoAckMode+',
+    'vContSupported+',
+    ...(bp?.types.includes('sw') ? ['swbreak+'] : []),
+    ...(bp?.types.includes('hw') ? ['hwbreak+'] : []),
+    ...(bp?.conditions ? ['ConditionalBreakpoints+'] : []),
+  ];
+}
+
+type Handlers = { [K in Command['kind']]: (c: Extract<Command, { kind: K }>) => void | Promise<void> };
 
 export class Session {
   private noAck = false;
@@ -56,8 +66,13 @@ export class Session {
   private closed = false;
   private ended = false;
   private symbolQueue: string[] = [];
+  /** The thread `g`, `p`, `m`… act on (`Hg`), and the one `s` steps (`Hc`; 'all' for -1). */
+  private gThread: ThreadId;
+  private cThread: ThreadId | 'all' = 'all';
+  /** Resume commands received and not yet answered, oldest first: a 0x03 stops the oldest. */
+  private readonly unanswered: Interrupt[] = [];
   /** The last stop, answered to `?`. */
-  lastStop: TargetStop = { kind: 'stopped', signal: SIGNAL.TRAP };
+  lastStop: TargetStop;
 
   constructor(
     private readonly host: SessionHost,
@@ -66,11 +81,14 @@ export class Session {
   ) {
     this.parser = new FrameParser(host.packetSize);
     this.chain = ready;
+    this.gThread = host.target.threads()[0]!;
+    this.lastStop = { kind: 'stopped', thread: this.gThread, signal: SIGNAL.TRAP };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.parser.push(chunk, (e) => this.onFrame(e)));
     socket.on('error', (e) => log(`socket error: ${e.message}`));
     socket.on('close', () => {
       this.closed = true;
+      for (const i of this.unanswered) i.request(); // nobody waits for those stops any more
       this.end('drop');
     });
   }
@@ -89,19 +107,23 @@ export class Session {
     this.host.sessionEnded(this, how);
   }
 
-  private onFrame(e: FrameEvent): void {
+  private onFrame(e: Parameters<Parameters<FrameParser['push']>[1]>[0]): void {
     switch (e.type) {
       case 'ack':
+      case 'notification':
         return;
       case 'nak':
         if (this.lastSent && !this.closed) this.socket.write(this.lastSent);
         return;
-      case 'interrupt':
-        // Handled at once, not queued: it must reach a running target (a stopped one ignores it).
-        this.host.target.interrupt();
+      case 'interrupt': {
+        // Handled as it arrives, not queued: it belongs to the oldest resume not yet answered,
+        // whether that one runs now or still waits its turn. With none, the target is stopped
+        // and the stop reply gdb waits for was already sent: the byte is ignored.
+        const pending = this.unanswered[0];
+        if (pending) pending.request();
+        else log('0x03 while stopped: ignored');
         return;
-      case 'notification':
-        return;
+      }
       case 'bad-checksum':
         log(`bad checksum on packet '${e.data.toString('latin1').slice(0, 60)}'`);
         if (!this.noAck) this.write(Buffer.from('-'));
@@ -110,17 +132,32 @@ export class Session {
         // Acknowledged (so it is not retransmitted forever), then refused.
         log(`refused a ${e.length}-byte packet (PacketSize ${this.host.packetSize})`);
         if (!this.noAck) this.write(Buffer.from('+'));
-        this.enqueue(() => Promise.resolve(this.reply(ERR.TOO_LARGE)));
+        this.enqueue(() => this.reply(ERR.TOO_LARGE));
         return;
-      case 'packet':
+      case 'packet': {
         if (!this.noAck) this.write(Buffer.from('+'));
-        this.enqueue(() => this.handle(e.data));
+        if (logPackets.enabled) logPackets(`-> ${e.data.toString('latin1').slice(0, 200)}`);
+        let cmd: Command;
+        try {
+          cmd = parseCommand(e.data);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          log(`malformed packet '${e.data.toString('latin1').slice(0, 60)}': ${err.message}`);
+          this.enqueue(() => this.reply(ERR.MALFORMED));
+          return;
+        }
+        // A resume's interrupt exists from the moment its packet is read, so a 0x03 that
+        // follows it (even in the same TCP segment) reaches it.
+        const interrupt = isResume(cmd) ? new Interrupt() : null;
+        if (interrupt) this.unanswered.push(interrupt);
+        this.enqueue(() => this.handle(cmd, interrupt));
         return;
+      }
     }
   }
 
   /** Packets are handled strictly in order: a resume holds later packets until its stop reply. */
-  private enqueue(fn: () => Promise<void>): void {
+  private enqueue(fn: () => void | Promise<void>): void {
     this.chain = this.chain.then(fn).catch((err: unknown) => {
       log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       this.reply(ERR.MALFORMED);
@@ -147,153 +184,179 @@ export class Session {
     for (let i = 0; i < bytes.length; i += max) this.reply('O' + bytes.subarray(i, i + max).toString('hex'));
   }
 
-  /** `data` is taken literally: run-length encoding is for replies only. */
-  private async handle(data: Buffer): Promise<void> {
-    if (this.closed) return;
-    const pkt = data.toString('latin1');
-    if (logPackets.enabled) logPackets(`-> ${pkt.slice(0, 200)}`);
+  private async handle(cmd: Command, interrupt: Interrupt | null): Promise<void> {
     try {
-      await this.dispatch(pkt, data);
+      if (this.closed) return;
+      if (interrupt) await this.resume(cmd, interrupt);
+      else await (this.handlers[cmd.kind] as (c: Command) => void | Promise<void>)(cmd);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      log(`malformed packet '${pkt.slice(0, 60)}': ${e.message}`);
+      log(`malformed ${cmd.kind} packet: ${e.message}`);
       this.reply(ERR.MALFORMED);
+    } finally {
+      if (interrupt) this.unanswered.splice(this.unanswered.indexOf(interrupt), 1);
     }
   }
 
-  private async dispatch(pkt: string, data: Buffer): Promise<void> {
-    const t = this.host.target;
-    switch (pkt[0]) {
-      case '?':
-        this.reply(this.stopReply(this.lastStop));
-        return;
-      case 'g':
-        this.reply(this.readAllRegisters());
-        return;
-      case 'G':
-        this.reply(this.writeAllRegisters(pkt.slice(1)));
-        return;
-      case 'p': {
-        const n = Number(parseHexNumber(pkt.slice(1), 'register number'));
-        const r = t.registers[n];
-        const v = r === undefined ? undefined : t.readRegister(n);
-        this.reply(v === undefined || r === undefined ? ERR.BAD_REGISTER : regToHex(v, r.bitsize / 8));
-        return;
+  private get target(): Target {
+    return this.host.target;
+  }
+
+  /** The threads a selector names (none when it names a thread that does not exist). */
+  private selected(sel: ThreadSelector): readonly ThreadId[] {
+    const all = this.target.threads();
+    if (sel.kind === 'all') return all;
+    if (sel.kind === 'any') return [this.gThread];
+    return all.includes(sel.id) ? [sel.id] : [];
+  }
+
+  private readonly handlers: Handlers = {
+    'stop-reason': () => this.reply(this.stopReply(this.lastStop)),
+    'read-registers': () => this.reply(this.readAllRegisters()),
+    'write-registers': (c) => this.reply(this.writeAllRegisters(c.hex)),
+    'read-register': (c) => {
+      const r = this.target.registers[c.regnum];
+      const v = r === undefined ? undefined : this.target.readRegister(this.gThread, c.regnum);
+      this.reply(v === undefined || r === undefined ? ERR.BAD_REGISTER : regToHex(v, r.bitsize / 8));
+    },
+    'write-register': (c) => {
+      const r = this.target.registers[c.regnum];
+      if (r === undefined) return this.reply(ERR.BAD_REGISTER);
+      if (c.hex.length !== r.bitsize / 4) throw new ProtocolError(`${r.name} needs ${r.bitsize / 4} hex digits`);
+      if (r.readOnly) return this.reply(ERR.READONLY);
+      this.reply(this.target.writeRegister(this.gThread, c.regnum, hexToReg(c.hex)) ? 'OK' : ERR.READONLY);
+    },
+    'read-memory': (c) => {
+      const max = Math.floor((this.host.packetSize - 4) / 2);
+      const bytes = this.target.readMemory(this.gThread, c.addr, Math.min(c.length, max));
+      this.reply(bytes.length === 0 && c.length > 0 ? ERR.FAULT : toHex(bytes));
+    },
+    'write-memory': (c) =>
+      this.reply(c.data.length === 0 || this.target.writeMemory(this.gThread, c.addr, c.data) ? 'OK' : ERR.FAULT),
+    // Resumes are handled by `resume`, with their interrupt.
+    resume: () => {},
+    vcont: () => {},
+    'vcont-query': () => this.reply('vCont;c;C;s;S;t'),
+    breakpoint: (c) => {
+      const bp = this.target.breakpoints;
+      if (!bp || !bp.types.includes(c.type) || (c.conditions.length > 0 && !bp.conditions)) return this.reply('');
+      const ok = c.insert ? bp.insert(c.type, c.addr, c.length, c.conditions) : bp.remove(c.type, c.addr, c.length);
+      this.reply(ok ? 'OK' : ERR.FAULT);
+    },
+    'set-thread': (c) => {
+      if (c.op === 'c' && c.thread.kind === 'all') {
+        this.cThread = 'all';
+        return this.reply('OK');
       }
-      case 'P': {
-        const m = /^P([0-9a-fA-F]+)=([0-9a-fA-F]*)$/.exec(pkt);
-        if (!m) throw new ProtocolError('expected P n=value');
-        const n = Number(parseHexNumber(m[1], 'register number'));
-        const r = t.registers[n];
-        if (r === undefined) {
-          this.reply(ERR.BAD_REGISTER);
-          return;
-        }
-        if (m[2]!.length !== r.bitsize / 4) throw new ProtocolError(`${r.name} needs ${r.bitsize / 4} hex digits`);
-        if (r.readOnly) {
-          this.reply(ERR.READONLY);
-          return;
-        }
-        this.reply(t.writeRegister(n, hexToReg(m[2]!)) ? 'OK' : ERR.READONLY);
-        return;
-      }
-      case 'm': {
-        const [addr, len] = addrLen(pkt.slice(1));
-        const max = Math.floor((this.host.packetSize - 4) / 2);
-        const bytes = t.readMemory(addr, Math.min(len, max));
-        this.reply(bytes.length === 0 && len > 0 ? ERR.FAULT : toHex(bytes));
-        return;
-      }
-      case 'M':
-      case 'X': {
-        // The same write, its data in hex (M) or escaped binary (X).
-        const colon = data.indexOf(0x3a);
-        if (colon < 0) throw new ProtocolError(`expected ${pkt[0]} addr,len:data`);
-        const [addr, len] = addrLen(pkt.slice(1, colon));
-        const bytes = pkt[0] === 'M' ? fromHex(pkt.slice(colon + 1)) : unescapeBinary(data.subarray(colon + 1));
-        if (bytes.length !== len) throw new ProtocolError(`length ${len} but ${bytes.length} bytes of data`);
-        this.reply(len === 0 || t.writeMemory(addr, bytes) ? 'OK' : ERR.FAULT);
-        return;
-      }
-      case 'c':
-      case 's': {
-        if (pkt.length > 1) this.setPc(parseHexNumber(pkt.slice(1), 'address'));
-        await this.resume(pkt[0] === 's' ? 'step' : 'continue');
-        return;
-      }
-      case 'C':
-      case 'S': {
-        // Signals have no meaning on a bare machine: the number is accepted and ignored.
-        const m = /^[CS]([0-9a-fA-F]{1,2})(?:;([0-9a-fA-F]+))?$/.exec(pkt);
-        if (!m) throw new ProtocolError('expected C sig[;addr]');
-        if (m[2] !== undefined) this.setPc(parseHexNumber(m[2], 'address'));
-        await this.resume(pkt[0] === 'S' ? 'step' : 'continue');
-        return;
-      }
-      case 'v':
-        await this.vPacket(pkt);
-        return;
-      case 'Z':
-      case 'z':
-        this.reply(this.breakpoint(pkt));
-        return;
-      case 'H': {
-        const m = /^H([gcm])(p?-?[0-9a-fA-F]+(?:\.-?[0-9a-fA-F]+)?)$/.exec(pkt);
-        if (!m) throw new ProtocolError('expected H op thread');
-        this.reply(threadOk(m[2]!, true) ? 'OK' : ERR.NO_THREAD);
-        return;
-      }
-      case 'T':
-        this.reply(threadOk(pkt.slice(1), false) ? 'OK' : ERR.NO_THREAD);
-        return;
-      case 'D':
-        this.reply('OK');
-        this.end('detach');
-        return;
-      case 'k':
-        // No reply is defined for `k`; the server resets the machine so the next debugger finds it fresh.
-        this.end('kill');
-        this.socket.end();
-        return;
-      case 'q':
-      case 'Q':
-        await this.query(pkt);
-        return;
-      default:
-        this.reply(''); // unsupported: the empty reply
+      const [t] = c.thread.kind === 'all' ? [] : this.selected(c.thread);
+      if (t === undefined) return this.reply(ERR.NO_THREAD);
+      if (c.op === 'g') this.gThread = t;
+      else this.cThread = t;
+      this.reply('OK');
+    },
+    'thread-alive': (c) => this.reply(c.thread.kind === 'id' && this.selected(c.thread).length ? 'OK' : ERR.NO_THREAD),
+    'current-thread': () => this.reply(`QC${this.gThread.toString(16)}`),
+    'thread-list': (c) =>
+      this.reply(
+        c.first
+          ? `m${this.target
+              .threads()
+              .map((t) => t.toString(16))
+              .join(',')}`
+          : 'l',
+      ),
+    'thread-extra-info': (c) => {
+      const [t] = c.thread.kind === 'id' ? this.selected(c.thread) : [];
+      if (t === undefined) return this.reply(ERR.NO_THREAD);
+      this.reply(textToHex(this.target.threadExtraInfo?.(t) ?? this.target.threadName?.(t) ?? ''));
+    },
+    detach: () => {
+      this.reply('OK');
+      this.end('detach');
+    },
+    kill: () => {
+      // `k` has no reply; `vKill` wants OK. The server decides what a kill does to the machine.
+      this.reply('OK');
+      this.end('kill');
+      this.socket.end();
+    },
+    supported: () => this.reply(supportedFeatures(this.target, this.host.packetSize).join(';')),
+    'no-ack': () => {
+      this.reply('OK'); // still acked by the peer: the mode starts after this exchange
+      this.noAck = true;
+    },
+    'xfer-read': (c) => this.reply(this.xfer(c)),
+    'xfer-write': () => this.reply(''),
+    attached: () => this.reply('1'), // detach, not kill, when gdb quits
+    monitor: async (c) => {
+      const ok = await this.host.monitor.dispatch(c.line, { out: (s) => this.console(s), thread: this.gThread });
+      // A failed command is an error packet, so gdb's `monitor` (and gdb.execute) fails too.
+      this.reply(ok ? 'OK' : ERR.MONITOR);
+    },
+    symbol: (c) => this.reply(this.symbol(c)),
+    unsupported: () => this.reply(''),
+  };
+
+  /** The plan of a resume command: which thread does what (absent: stays stopped). */
+  private plan(cmd: Command): Map<ThreadId, ResumeAction> {
+    const plan = new Map<ThreadId, ResumeAction>();
+    const threads = this.target.threads();
+    if (cmd.kind === 'resume') {
+      // `c` runs every thread; `s` steps the `Hc` thread (the last stopped one for -1/0) alone.
+      if (cmd.action === 'continue') for (const t of threads) plan.set(t, 'continue');
+      else plan.set(this.cThread === 'all' ? this.gThread : this.cThread, 'step');
+      return plan;
     }
+    if (cmd.kind !== 'vcont') throw new Error(`${cmd.kind} is not a resume`);
+    // Each thread takes the leftmost action that names it (or names no thread).
+    const decided = new Set<ThreadId>();
+    for (const a of cmd.actions) {
+      const ts = a.thread ? this.selected(a.thread) : threads;
+      for (const t of ts) {
+        if (decided.has(t)) continue;
+        decided.add(t);
+        if (a.action !== 'stop') plan.set(t, a.action);
+      }
+    }
+    return plan;
   }
 
-  private setPc(addr: bigint): void {
-    const pc = this.host.target.registers.find((r) => r.name === 'pc');
-    if (!pc || !this.host.target.writeRegister(pc.regnum, addr)) throw new ProtocolError('cannot set the PC');
-  }
-
-  private async resume(action: 'step' | 'continue'): Promise<void> {
-    const stop = await this.host.resume(action);
+  private async resume(cmd: Command, interrupt: Interrupt): Promise<void> {
+    const plan = this.plan(cmd);
+    if (plan.size === 0) return this.reply(ERR.NO_THREAD); // every thread stays stopped: nothing to report
+    if (cmd.kind === 'resume' && cmd.addr !== undefined) this.setPc([...plan.keys()][0]!, cmd.addr);
+    const stop = await this.host.resume(plan, interrupt);
     if (this.closed) return;
     this.lastStop = stop;
+    if (stop.kind === 'stopped') this.gThread = stop.thread; // gdb's current thread is now the one that stopped
     if (stop.message) this.console(stop.message.endsWith('\n') ? stop.message : stop.message + '\n');
     this.reply(this.stopReply(stop));
   }
 
+  private setPc(thread: ThreadId, addr: bigint): void {
+    const pc = this.target.registers.find((r) => r.name === 'pc');
+    if (!pc || !this.target.writeRegister(thread, pc.regnum, addr)) throw new ProtocolError('cannot set the PC');
+  }
+
   stopReply(s: TargetStop): string {
     if (s.kind === 'exited') return `W${(s.code & 0xff).toString(16).padStart(2, '0')}`;
-    const t = this.host.target;
+    const t = this.target;
     let r = `T${s.signal.toString(16).padStart(2, '0')}`;
     for (const n of t.expedited) {
-      const v = t.readRegister(n);
+      const v = t.readRegister(s.thread, n);
       const d = t.registers[n];
       if (v !== undefined && d) r += `${n.toString(16).padStart(2, '0')}:${regToHex(v, d.bitsize / 8)};`;
     }
-    r += `thread:${THREAD_ID.toString(16)};`;
+    r += `thread:${s.thread.toString(16)};`;
     const why = s.reason;
     if (why) r += 'addr' in why ? `${why.type}:${why.addr.toString(16)};` : `${why.type}:;`;
+    // Not a register number and not a reason gdb knows: gdb skips it; RspClient decodes it.
+    if (s.event) r += `hypstep:${textToHex(JSON.stringify(s.event))};`;
     return r;
   }
 
   private readAllRegisters(): string {
-    const t = this.host.target;
+    const t = this.target;
     // One buffer, hex-encoded once: `g` carries every register, so this is the hot path of `info registers`.
     let size = 0;
     for (let n = 0; n < t.gRegisterCount; n++) size += t.registers[n]!.bitsize / 8;
@@ -302,7 +365,7 @@ export class Session {
     let off = 0;
     for (let n = 0; n < t.gRegisterCount; n++) {
       const bytes = t.registers[n]!.bitsize / 8;
-      const v = t.readRegister(n);
+      const v = t.readRegister(this.gThread, n);
       if (v === undefined) missing.push([off, bytes]);
       else if (bytes === 8) buf.writeBigUInt64LE(BigInt.asUintN(64, v), off);
       else if (bytes === 4) buf.writeUInt32LE(Number(BigInt.asUintN(32, v)), off);
@@ -315,7 +378,7 @@ export class Session {
   }
 
   private writeAllRegisters(hex: string): string {
-    const t = this.host.target;
+    const t = this.target;
     let off = 0;
     const values: [number, bigint][] = [];
     for (let n = 0; n < t.gRegisterCount && off < hex.length; n++) {
@@ -331,180 +394,42 @@ export class Session {
     for (const [n, v] of values) {
       if (t.registers[n]!.readOnly) continue;
       // Writing back an unchanged value is a no-op; only changes can fail.
-      if (t.readRegister(n) !== v && !t.writeRegister(n, v)) ok = false;
+      if (t.readRegister(this.gThread, n) !== v && !t.writeRegister(this.gThread, n, v)) ok = false;
     }
     return ok ? 'OK' : ERR.READONLY;
   }
 
-  private breakpoint(pkt: string): string {
-    const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(pkt);
-    if (!m) throw new ProtocolError('expected Z type,addr,kind');
-    const type = BREAKPOINT_TYPES[Number(m[2])]!;
-    const addr = BigInt(`0x${m[3]}`);
-    const kind = Number(`0x${m[4]}`);
-    if (kind === 0 || kind > 0x1000) throw new ProtocolError(`bad length ${kind}`);
-    const t = this.host.target;
-    const r = m[1] === 'Z' ? t.insertBreakpoint(type, addr, kind) : t.removeBreakpoint(type, addr, kind);
-    return r === 'unsupported' ? '' : r ? 'OK' : ERR.FAULT;
-  }
-
-  private async vPacket(pkt: string): Promise<void> {
-    if (pkt === 'vCont?') {
-      this.reply('vCont;c;C;s;S;t');
-      return;
-    }
-    if (pkt.startsWith('vCont;')) {
-      const action = vContAction(pkt.slice(6));
-      if (action === 't') {
-        this.lastStop = { kind: 'stopped', signal: SIGNAL.NONE };
-        this.reply(this.stopReply(this.lastStop));
-        return;
-      }
-      if (action === undefined) {
-        this.reply('OK');
-        return;
-      } // nothing for our thread: it stays stopped
-      await this.resume(action);
-      return;
-    }
-    if (pkt.startsWith('vKill')) {
-      this.reply('OK');
-      this.end('kill'); // the server resets the machine, as for `k`
-      return;
-    }
-    this.reply(''); // vMustReplyEmpty and everything we do not implement
-  }
-
-  private async query(pkt: string): Promise<void> {
-    if (pkt.startsWith('qSupported')) {
-      this.reply(
-        [
-          `PacketSize=${this.host.packetSize.toString(16)}`,
-          'qXfer:features:read+',
-          'qXfer:threads:read+',
-          'QStartNoAckMode+',
-          'swbreak+',
-          'hwbreak+',
-          'vContSupported+',
-        ].join(';'),
-      );
-      return;
-    }
-    if (pkt === 'QStartNoAckMode') {
-      this.reply('OK'); // still acked by the peer: the mode starts after this exchange
-      this.noAck = true;
-      return;
-    }
-    if (pkt.startsWith('qXfer:')) {
-      this.reply(this.xfer(pkt));
-      return;
-    }
-    if (pkt === 'qC') {
-      this.reply(`QC${THREAD_ID.toString(16)}`);
-      return;
-    }
-    if (pkt === 'qfThreadInfo') {
-      this.reply(`m${THREAD_ID.toString(16)}`);
-      return;
-    }
-    if (pkt === 'qsThreadInfo') {
-      this.reply('l');
-      return;
-    }
-    if (pkt.startsWith('qAttached')) {
-      this.reply('1');
-      return;
-    } // detach, not kill, when gdb quits
-    if (pkt.startsWith('qThreadExtraInfo,')) {
-      this.reply(textToHex('PE 0'));
-      return;
-    }
-    if (pkt.startsWith('qRcmd,')) {
-      const line = hexToText(pkt.slice(6));
-      await this.host.monitor.dispatch(line, { out: (s) => this.console(s) });
-      this.reply('OK');
-      return;
-    }
-    if (pkt.startsWith('qSymbol:')) {
-      this.reply(this.symbol(pkt.slice(8)));
-      return;
-    }
-    this.reply('');
-  }
-
-  private symbol(rest: string): string {
-    const t = this.host.target;
-    if (rest === ':') {
-      this.symbolQueue = [...(t.wantedSymbols?.() ?? [])];
-    } else {
-      const m = /^([0-9a-fA-F]*):([0-9a-fA-F]+)$/.exec(rest);
-      if (!m) throw new ProtocolError('expected qSymbol:value:name');
-      t.symbolFound?.(hexToText(m[2]!), m[1] === '' ? undefined : BigInt(`0x${m[1]}`));
-    }
+  private symbol(c: Extract<Command, { kind: 'symbol' }>): string {
+    const lookup = this.target.symbols;
+    if (c.name === undefined) this.symbolQueue = [...(lookup?.wanted() ?? [])];
+    else lookup?.found(c.name, c.value);
     const next = this.symbolQueue.shift();
     return next === undefined ? 'OK' : `qSymbol:${textToHex(next)}`;
   }
 
-  private xfer(pkt: string): Uint8Array | string {
-    const m = /^qXfer:([a-z]+):read:([^:]*):([0-9a-fA-F]+),([0-9a-fA-F]+)$/.exec(pkt);
-    if (!m) return pkt.includes(':write:') ? '' : ERR.MALFORMED;
+  private xfer(c: Extract<Command, { kind: 'xfer-read' }>): Uint8Array | string {
     let doc: string | undefined;
-    if (m[1] === 'features' && m[2] === 'target.xml') doc = targetXml(this.host.target);
-    else if (m[1] === 'threads' && m[2] === '') doc = threadsXml([{ id: THREAD_ID, name: 'PE 0', core: 0 }]);
-    else if (m[1] === 'features' || m[1] === 'threads')
+    const t = this.target;
+    if (c.object === 'features' && c.annex === 'target.xml') doc = targetXml(t);
+    else if (c.object === 'threads' && c.annex === '')
+      doc = threadsXml(
+        t.threads().map((id, core) => ({ id, core, name: t.threadName?.(id), extra: t.threadExtraInfo?.(id) })),
+      );
+    else if (c.object === 'features' || c.object === 'threads')
       return 'E00'; // unknown annex
     else return '';
     const bytes = Buffer.from(doc, 'utf8');
-    const off = Number(`0x${m[3]}`);
-    let len = Math.min(Number(`0x${m[4]}`), this.host.packetSize - 16);
-    if (off > bytes.length) return 'E01';
-    let chunk = escapeBinary(bytes.subarray(off, off + len));
+    let len = Math.min(c.length, this.host.packetSize - 16);
+    if (c.offset > bytes.length) return ERR.MALFORMED;
+    let chunk = escapeBinary(bytes.subarray(c.offset, c.offset + len));
     while (chunk.length > this.host.packetSize - 8) {
       len = Math.floor(len / 2);
-      chunk = escapeBinary(bytes.subarray(off, off + len));
+      chunk = escapeBinary(bytes.subarray(c.offset, c.offset + len));
     }
-    const more = off + len < bytes.length;
+    const more = c.offset + len < bytes.length;
     const out = new Uint8Array(chunk.length + 1);
     out[0] = (more ? 'm' : 'l').charCodeAt(0);
     out.set(chunk, 1);
     return out;
   }
-}
-
-function addrLen(s: string): [bigint, number] {
-  const [a, l] = s.split(',');
-  const addr = parseHexNumber(a, 'address');
-  const len = parseHexNumber(l, 'length');
-  if (len > 0x100000n) throw new ProtocolError('length too large');
-  return [addr, Number(len)];
-}
-
-/** Thread ids that name our one thread: 0 (any), -1 (all), 1, and the multiprocess p1.1 forms. */
-function threadOk(id: string, allowAll: boolean): boolean {
-  const tid = id.startsWith('p') ? (id.slice(1).split('.')[1] ?? '-1') : id;
-  if (tid === '-1') return allowAll;
-  if (!/^[0-9a-fA-F]+$/.test(tid)) return false;
-  const n = parseInt(tid, 16);
-  return n === 0 || n === THREAD_ID;
-}
-
-/** The action of a vCont packet that applies to our thread: the first one whose thread matches. */
-function vContAction(actions: string): 'step' | 'continue' | 't' | undefined {
-  for (const a of actions.split(';')) {
-    const [act, thread] = a.split(':');
-    if (thread !== undefined && !threadOk(thread, true)) continue;
-    switch (act![0]) {
-      case 's':
-      case 'S':
-        return 'step';
-      case 'c':
-      case 'C':
-        return 'continue';
-      case 't':
-        return 't';
-      default:
-        throw new ProtocolError(`unsupported vCont action '${act}'`);
-    }
-  }
-  return undefined;
 }

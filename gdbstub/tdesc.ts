@@ -29,8 +29,13 @@ export function targetXml(t: Pick<Target, 'architecture' | 'features' | 'registe
   return out.join('\n') + '\n';
 }
 
-/** The threads document for qXfer:threads:read (one PE for now). */
-export function threadsXml(threads: readonly { id: number; name: string; core: number }[]): string {
-  const body = threads.map((t) => `  <thread id="${t.id.toString(16)}" core="${t.core}" name="${esc(t.name)}"/>`);
+/** The threads document for qXfer:threads:read; `extra` is what `info threads` shows in parentheses. */
+export function threadsXml(
+  threads: readonly { id: number; name?: string | undefined; core: number; extra?: string | undefined }[],
+): string {
+  const body = threads.map((t) => {
+    const attrs = `id="${t.id.toString(16)}" core="${t.core}"${t.name === undefined ? '' : ` name="${esc(t.name)}"`}`;
+    return t.extra === undefined ? `  <thread ${attrs}/>` : `  <thread ${attrs}>${esc(t.extra)}</thread>`;
+  });
   return ['<?xml version="1.0"?>', '<threads>', ...body, '</threads>', ''].join('\n');
 }

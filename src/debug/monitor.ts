@@ -2,6 +2,7 @@
 import { MonitorError, type MonitorRegistry } from '../../gdbstub/monitor.js';
 import type { MachineTarget } from './target.js';
 import { MEMORY_VIEWS, VIEW_HELP, hcrVm, regimeOf, type MemoryView } from './translate.js';
+import { qualifierText, type WorldQualifier } from './breakpoints.js';
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 
@@ -17,6 +18,29 @@ function parseAddr(s: string | undefined): bigint {
   return v;
 }
 
+/** `guest`, `host` or `vmid N` at the start of `args`; the words it took. */
+function parseQualifier(args: readonly string[]): [WorldQualifier, number] {
+  const w = args[0]?.toLowerCase();
+  if (w === 'guest' || w === 'host') return [{ kind: w }, 1];
+  if (w === 'vmid') {
+    const n = Number(args[1]);
+    if (args[1] === undefined || !Number.isInteger(n) || n < 0 || n > 0xffff)
+      throw new MonitorError(`'vmid' needs a number from 0 to 65535, not '${args[1] ?? ''}'`);
+    return [{ kind: 'vmid', vmid: n }, 2];
+  }
+  throw new MonitorError("expected 'guest', 'host' or 'vmid N' before the location");
+}
+
+/** A location: an address, or a symbol of the image (or one gdb told us), with an optional +offset. */
+function parseLocation(t: MachineTarget, loc: string): bigint {
+  const m = /^\*?([^+\s]+)(?:\+(\w+))?$/.exec(loc);
+  if (!m) throw new MonitorError(`'${loc}' is not an address or a symbol`);
+  const off = m[2] === undefined ? 0n : parseAddr(m[2]);
+  const base = /^(0x[0-9a-f]+|\d+)$/i.test(m[1]!) ? parseAddr(m[1]) : t.symbol(m[1]!);
+  if (base === undefined) throw new MonitorError(`no symbol '${m[1]}' in the loaded image (give an address)`);
+  return BigInt.asUintN(64, base + off);
+}
+
 /** A view name, in any case. */
 function parseView(name: string): MemoryView {
   const s = name.toLowerCase();
@@ -30,9 +54,9 @@ const VIEW_ARG = MEMORY_VIEWS.join('|');
 /** Advice after a command that changed state gdb has cached. */
 const FLUSH_HINT = "(gdb caches registers and memory: run 'maintenance flush register-cache' to see the change now)";
 
-/** Text for `monitor info el` (also used by the world layer's reports). */
-export function describeEl(t: MachineTarget): string {
-  const cpu = t.machine.cpu;
+/** Text for `monitor info el` about the PE of `thread`. */
+export function describeEl(t: MachineTarget, thread: number): string {
+  const cpu = t.pe(thread);
   const el = cpu.ps.el;
   const vm = hcrVm(cpu);
   const guest = el < 2 && vm && !(cpu.e2h && cpu.tge);
@@ -48,7 +72,7 @@ export function describeEl(t: MachineTarget): string {
     [
       `EL${el}${cpu.ps.sp ? 'h' : 't'} (PSTATE.SP=${cpu.ps.sp}: using SP_EL${cpu.ps.sp ? el : 0})`,
       `HCR_EL2.E2H=${cpu.e2h ? 1 : 0} TGE=${cpu.tge ? 1 : 0} VM=${vm ? 1 : 0}  (${cpu.e2h ? 'VHE: EL2 runs the EL2&0 regime' : 'non-VHE'})`,
-      `running in ${where}; guest running: ${guest ? 'yes' : 'no'}`,
+      `PE${thread - 1} is running ${where}`,
       `memory view: ${t.view} → ${regimeOf(cpu, t.view)}`,
     ].join('\n') + '\n'
   );
@@ -58,7 +82,7 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
   reg.register({
     name: 'info el',
     help: 'exception level, SP selection, E2H/TGE, and whether a guest is running',
-    run: (_a, ctx) => ctx.out(describeEl(t)),
+    run: (_a, ctx) => ctx.out(describeEl(t, ctx.thread)),
   });
   reg.register({
     name: 'memory',
@@ -83,7 +107,7 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
     run: (args, ctx) => {
       const va = parseAddr(args[0]);
       const view = args[1] === undefined ? t.view : parseView(args[1]);
-      const r = t.walker.translate(va, view, 'read');
+      const r = t.walker(ctx.thread).translate(va, view, 'read');
       ctx.out(`${hex(va)} in view ${view}: ${r.regime}\n`);
       for (const s of r.steps) {
         const where =
@@ -116,11 +140,58 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
     },
   });
   reg.register({
+    name: 'break',
+    args: 'guest|host|vmid N <address|symbol[+off]>',
+    help: "a breakpoint of the stub's that stops only in that world (gdb does not see it); no argument lists them",
+    run: (args, ctx) => {
+      const bps = t.breakpoints;
+      if (args.length === 0) {
+        const list = bps.listOwned();
+        ctx.out(
+          list.length === 0
+            ? 'no stub breakpoints\n'
+            : list
+                .map(
+                  (b) =>
+                    `${b.number}  ${qualifierText(b.where).padEnd(8)}  ${hex(b.addr)}  ${b.location}  hits ${b.hits}\n`,
+                )
+                .join(''),
+        );
+        return;
+      }
+      const [where, used] = parseQualifier(args);
+      const rest = args.slice(used);
+      if (rest.length !== 1) throw new MonitorError('expected one address or symbol after the world');
+      if (t.world === null) throw new MonitorError('world-qualified breakpoints need the world layer');
+      const bp = bps.addOwned(parseLocation(t, rest[0]!), where, rest[0]!);
+      ctx.out(`breakpoint ${bp.number} at ${hex(bp.addr)} (${rest[0]}): stops only in the ${qualifierText(where)}\n`);
+    },
+  });
+  reg.register({
+    name: 'delete',
+    args: '[N…]',
+    help: "delete the stub's breakpoints N… (all without an argument)",
+    run: (args, ctx) => {
+      const bps = t.breakpoints;
+      if (args.length === 0) {
+        bps.clearOwned();
+        ctx.out('deleted every stub breakpoint\n');
+        return;
+      }
+      for (const a of args) {
+        const n = Number(a);
+        if (!Number.isInteger(n) || !bps.deleteOwned(n)) throw new MonitorError(`no stub breakpoint '${a}'`);
+      }
+      ctx.out(`deleted ${args.join(', ')}\n`);
+    },
+  });
+  reg.register({
     name: 'reset',
     help: 'reset the board: reload the image and restart the CPU at its entry (breakpoints stay)',
     run: (_a, ctx) => {
       t.reset();
-      ctx.out(`board reset: PC ${hex(t.machine.cpu.pcs[0]!)} at EL${t.machine.cpu.ps.el} ${FLUSH_HINT}\n`);
+      const cpu = t.pe(ctx.thread);
+      ctx.out(`board reset: PC ${hex(cpu.pcs[0]!)} at EL${cpu.ps.el} ${FLUSH_HINT}\n`);
     },
   });
 }

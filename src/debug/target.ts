@@ -1,29 +1,32 @@
-// The gdb stub's Target over hypstep's Machine: registers, memory through the selected
-// view, execution in time slices (so the event loop hears 0x03 and new connections), and
-// the breakpoint and watchpoint plumbing.
+// The gdb stub's Target over hypstep's Machine: one thread per PE (thread N is PE N-1),
+// registers, memory through the selected view as that PE sees it, execution in time slices
+// (so the event loop hears 0x03 and new connections), and the breakpoint and watchpoint
+// plumbing (breakpoints.ts).
 import type { Machine } from '../board/machine.js';
-import type { StopReason as CpuStop } from '../cpu/cpu.js';
+import type { Cpu, StopReason as CpuStop } from '../cpu/cpu.js';
 import { PAGE_SIZE } from '../board/bus.js';
-import { SIGNAL, type BreakpointType, type Target, type TargetStop, type StopReason } from '../../gdbstub/target.js';
+import {
+  SIGNAL,
+  type Interrupt,
+  type ResumePlan,
+  type SymbolLookup,
+  type Target,
+  type TargetStop,
+  type StopReason,
+  type ThreadId,
+} from '../../gdbstub/target.js';
+import type { AgentEnvironment } from '../../gdbstub/agent.js';
 import { buildRegisters, FEATURES, REG, readRegister, writeRegister, type DebugRegister } from './registers.js';
 import { MmuWalker, type DebugWalker, type MemoryView } from './translate.js';
+import { DebugPoints, type WorldView } from './breakpoints.js';
 
 /** Thrown from the CPU's watch hook to stop before the access, as AArch64 watchpoints do. */
 class WatchHit {
   constructor(readonly reason: StopReason) {}
 }
 
-interface Watchpoint {
-  type: 'write' | 'read' | 'access';
-  addr: bigint;
-  end: bigint;
-}
-
-/** Consulted when a breakpoint is hit; false lets execution go on (e.g. world-qualified breakpoints). */
-export type BreakpointFilter = (addr: bigint, type: 'sw' | 'hw') => boolean;
-
 const MIN_SLICE = 1_000;
-const MAX_SLICE = 4_000_000;
+const MAX_SLICE = 1_000_000;
 /** Wall time per slice: short enough that ^C and a new connection feel immediate. */
 const SLICE_MS = 15;
 
@@ -37,46 +40,82 @@ export class MachineTarget implements Target {
 
   /** The debugger's memory view (`monitor memory …`). */
   view: MemoryView = 'current';
-  walker: DebugWalker;
   /** Whether single-step enters pending interrupts (`monitor step-irq`); no interrupt sources exist yet. */
   stepIrq = false;
-  readonly breakpointFilters: BreakpointFilter[] = [];
+  /** The world layer's view of each PE, once it is attached (world-qualified breakpoints, thread info). */
+  world: WorldView | null = null;
+  readonly breakpoints: DebugPoints;
+  /** Called when a debugger goes away, so layers drop what only a debugger needed (catches). */
+  readonly detachHooks: (() => void)[] = [];
 
-  private readonly sw = new Map<bigint, number>();
-  private readonly hw = new Map<bigint, number>();
-  private watchpoints: Watchpoint[] = [];
+  private readonly walkers: DebugWalker[];
   private isRunning = false;
-  private interruptRequested = false;
   private exited: TargetStop | null = null;
   private raised: TargetStop | null = null;
   private slice = 50_000;
   /** The watch hook ignores the first instruction of a resume: it already reported that access. */
   private watchSkipIcount = -1;
-  private readonly symbols = new Map<string, bigint | undefined>();
+  private readonly gdbSymbols = new Map<string, bigint | undefined>();
   private readonly wanted = new Set<string>();
 
   constructor(
     readonly machine: Machine,
     walker?: DebugWalker,
   ) {
-    this.walker = walker ?? new MmuWalker(machine.cpu);
-    machine.cpu.watcher = (va, size, write) => this.checkWatch(va, size, write);
+    this.walkers = this.pes.map((cpu) => walker ?? new MmuWalker(cpu));
+    this.breakpoints = new DebugPoints(
+      () => this.pes,
+      () => this.world,
+    );
+    for (const cpu of this.pes) cpu.watcher = (va, size, write) => this.checkWatch(cpu, va, size, write);
+  }
+
+  /** The PEs, in thread order. */
+  get pes(): readonly Cpu[] {
+    return [this.machine.cpu];
   }
 
   get running(): boolean {
     return this.isRunning;
   }
 
-  // --- registers -------------------------------------------------------------------------
+  // --- threads -----------------------------------------------------------------------------
 
-  readRegister(n: number): bigint | undefined {
-    const r = this.registers[n];
-    return r ? readRegister(this.machine.cpu, r.access) : undefined;
+  threads(): readonly ThreadId[] {
+    return this.pes.map((_, i) => i + 1);
   }
 
-  writeRegister(n: number, v: bigint): boolean {
+  /** The PE of a thread; the stub only passes ids from `threads()`. */
+  pe(thread: ThreadId): Cpu {
+    const cpu = this.pes[thread - 1];
+    if (!cpu) throw new Error(`no thread ${thread}`);
+    return cpu;
+  }
+
+  walker(thread: ThreadId): DebugWalker {
+    this.pe(thread);
+    return this.walkers[thread - 1]!;
+  }
+
+  /** 'PE1 EL1 guest vmid 2', 'PE0 EL2 host': the PE, its EL, and its world when the world layer says. */
+  threadExtraInfo(thread: ThreadId): string {
+    const cpu = this.pe(thread);
+    const pe = thread - 1;
+    const w = this.world;
+    const world = w === null ? '' : w.inGuest(pe) ? ` guest vmid ${w.vmid(pe)}` : ' host';
+    return `PE${pe} EL${cpu.ps.el}${world}`;
+  }
+
+  // --- registers -------------------------------------------------------------------------
+
+  readRegister(thread: ThreadId, n: number): bigint | undefined {
     const r = this.registers[n];
-    return r !== undefined && writeRegister(this.machine.cpu, r.access, BigInt.asUintN(r.bitsize, v));
+    return r ? readRegister(this.pe(thread), r.access) : undefined;
+  }
+
+  writeRegister(thread: ThreadId, n: number, v: bigint): boolean {
+    const r = this.registers[n];
+    return r !== undefined && writeRegister(this.pe(thread), r.access, BigInt.asUintN(r.bitsize, v));
   }
 
   // --- memory ----------------------------------------------------------------------------
@@ -85,10 +124,16 @@ export class MachineTarget implements Target {
    * `length` bytes at `addr` in the current view as physical pieces, none crossing a page;
    * they stop short where an address does not translate.
    */
-  private pieces(addr: bigint, length: number, access: 'read' | 'write'): { pa: number; from: number; n: number }[] {
+  private pieces(
+    thread: ThreadId,
+    addr: bigint,
+    length: number,
+    access: 'read' | 'write',
+  ): { pa: number; from: number; n: number }[] {
+    const walker = this.walker(thread);
     const out: { pa: number; from: number; n: number }[] = [];
     for (let done = 0; done < length;) {
-      const pa = this.walker.pa(BigInt.asUintN(64, addr + BigInt(done)), this.view, access);
+      const pa = walker.pa(BigInt.asUintN(64, addr + BigInt(done)), this.view, access);
       if (pa === undefined) break;
       const n = Math.min(length - done, PAGE_SIZE - (pa & (PAGE_SIZE - 1)));
       out.push({ pa, from: done, n });
@@ -97,10 +142,10 @@ export class MachineTarget implements Target {
     return out;
   }
 
-  readMemory(addr: bigint, length: number): Uint8Array {
+  readMemory(thread: ThreadId, addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
     let done = 0;
-    for (const p of this.pieces(addr, length, 'read')) {
+    for (const p of this.pieces(thread, addr, length, 'read')) {
       // peek refuses device memory: a debugger read must not pop a UART FIFO.
       if (!this.machine.bus.peek(p.pa, out.subarray(p.from, p.from + p.n))) break;
       done += p.n;
@@ -108,8 +153,8 @@ export class MachineTarget implements Target {
     return out.subarray(0, done);
   }
 
-  writeMemory(addr: bigint, data: Uint8Array): boolean {
-    const pieces = this.pieces(addr, data.length, 'write');
+  writeMemory(thread: ThreadId, addr: bigint, data: Uint8Array): boolean {
+    const pieces = this.pieces(thread, addr, data.length, 'write');
     let covered = 0;
     for (const p of pieces) {
       if (!this.machine.bus.isRam(p.pa, p.n)) return false;
@@ -121,92 +166,64 @@ export class MachineTarget implements Target {
     return true;
   }
 
-  // --- breakpoints and watchpoints ---------------------------------------------------------
+  // --- watchpoints and conditions -----------------------------------------------------------
 
-  insertBreakpoint(type: BreakpointType, addr: bigint, length: number): boolean | 'unsupported' {
-    if (type === 'sw' || type === 'hw') {
-      const m = type === 'sw' ? this.sw : this.hw;
-      m.set(addr, (m.get(addr) ?? 0) + 1);
-      this.machine.cpu.breakpoints.add(addr);
-      return true;
-    }
-    this.watchpoints.push({ type, addr, end: addr + BigInt(length) });
-    this.machine.cpu.watchCount = this.watchpoints.length;
-    return true;
-  }
-
-  removeBreakpoint(type: BreakpointType, addr: bigint, length: number): boolean | 'unsupported' {
-    if (type === 'sw' || type === 'hw') {
-      const m = type === 'sw' ? this.sw : this.hw;
-      const n = m.get(addr);
-      if (n === undefined) return false;
-      if (n > 1) m.set(addr, n - 1);
-      else m.delete(addr);
-      if (!this.sw.has(addr) && !this.hw.has(addr)) this.machine.cpu.breakpoints.delete(addr);
-      return true;
-    }
-    const end = addr + BigInt(length);
-    const i = this.watchpoints.findIndex((w) => w.type === type && w.addr === addr && w.end === end);
-    if (i < 0) return false;
-    this.watchpoints.splice(i, 1);
-    this.machine.cpu.watchCount = this.watchpoints.length;
-    return true;
-  }
-
-  removeAllBreakpoints(): void {
-    this.sw.clear();
-    this.hw.clear();
-    this.machine.cpu.breakpoints.clear();
-    this.watchpoints = [];
-    this.machine.cpu.watchCount = 0;
-  }
-
-  private checkWatch(va: bigint, size: number, write: boolean): void {
-    const cpu = this.machine.cpu;
+  private checkWatch(cpu: Cpu, va: bigint, size: number, write: boolean): void {
     if (cpu.icount === this.watchSkipIcount) return;
-    const end = va + BigInt(size);
-    for (const w of this.watchpoints) {
-      if (w.type === 'write' && !write) continue;
-      if (w.type === 'read' && write) continue;
-      if (va < w.end && end > w.addr) {
-        const type = w.type === 'write' ? 'watch' : w.type === 'read' ? 'rwatch' : 'awatch';
-        throw new WatchHit({ type, addr: va > w.addr ? va : w.addr });
-      }
-    }
+    const hit = this.breakpoints.watchHit(va, size, write);
+    if (hit) throw new WatchHit(hit);
+  }
+
+  /** What a breakpoint condition of `thread` reads: its registers, and memory as it sees it. */
+  private agentEnvironment(thread: ThreadId): AgentEnvironment {
+    return {
+      register: (n) => this.readRegister(thread, n),
+      memory: (addr, size) => {
+        const b = this.readMemory(thread, addr, size);
+        if (b.length < size) return undefined;
+        let v = 0n;
+        for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+        return v;
+      },
+    };
   }
 
   // --- execution ---------------------------------------------------------------------------
 
-  interrupt(): void {
-    if (this.isRunning) this.interruptRequested = true;
+  /**
+   * Stops the machine after the current instruction of `cpu` with `stop` (an observer such
+   * as the world layer calls this from inside an event to "catch" it).
+   */
+  raiseStop(stop: Omit<Extract<TargetStop, { kind: 'stopped' }>, 'kind' | 'thread'>, cpu = this.pes[0]!): void {
+    this.raised = { kind: 'stopped', thread: this.pes.indexOf(cpu) + 1, ...stop };
+    cpu.requestStop({ kind: 'requested', why: 'debugger' });
   }
 
   /**
-   * Stops the machine after the current instruction with `stop` (an observer such as the
-   * world layer calls this from inside an event to "catch" it).
+   * Runs the plan. The one PE of today's machine steps or continues as the plan says; the
+   * interrupt is looked at before anything runs and after every slice, so one that arrived
+   * while the resume was queued still stops it.
    */
-  raiseStop(stop: TargetStop): void {
-    this.raised = stop;
-    this.machine.cpu.requestStop({ kind: 'requested', why: 'debugger' });
-  }
-
-  async resume(action: 'step' | 'continue'): Promise<TargetStop> {
+  async resume(plan: ResumePlan, interrupt: Interrupt): Promise<TargetStop> {
     if (this.exited) return this.exited;
     if (this.isRunning) throw new Error('resume while running');
+    const [thread, action] = [...plan].find(([t]) => this.pes[t - 1] !== undefined) ?? [];
+    if (thread === undefined || action === undefined) throw new Error('the plan resumes no PE');
+    const sigint: TargetStop = { kind: 'stopped', thread, signal: SIGNAL.INT };
     this.isRunning = true;
-    this.interruptRequested = false;
     try {
+      if (interrupt.requested) return sigint;
       // The first instruction runs alone: a breakpoint or watchpoint at the PC was already reported.
-      const first = this.runSlice(1, true);
-      if (first !== null || action === 'step') return first ?? { kind: 'stopped', signal: SIGNAL.TRAP };
+      const first = this.runSlice(thread, 1, true);
+      if (first !== null || action === 'step') return first ?? { kind: 'stopped', thread, signal: SIGNAL.TRAP };
       for (;;) {
-        if (this.interruptRequested) return { kind: 'stopped', signal: SIGNAL.INT };
+        if (interrupt.requested) return sigint;
         const t0 = performance.now();
-        const stop = this.runSlice(this.slice, false);
+        const stop = this.runSlice(thread, this.slice, false);
         if (stop !== null) return stop;
         const ms = performance.now() - t0;
         if (ms < SLICE_MS / 2) this.slice = Math.min(MAX_SLICE, this.slice * 2);
-        else if (ms > SLICE_MS * 2) this.slice = Math.max(MIN_SLICE, this.slice >> 1);
+        else if (ms > SLICE_MS * 2) this.slice = Math.max(MIN_SLICE, Math.floor((this.slice * SLICE_MS) / ms));
         await new Promise<void>((res) => setImmediate(res));
       }
     } finally {
@@ -219,9 +236,9 @@ export class MachineTarget implements Target {
    * `first`: the breakpoint at the PC (and, unless `watchToo` is false, a watchpoint hit by
    * this instruction) was already reported and must not stop it again.
    */
-  private runSlice(budget: number, first: boolean, watchToo = true): TargetStop | null {
+  private runSlice(thread: ThreadId, budget: number, first: boolean, watchToo = true): TargetStop | null {
     const m = this.machine;
-    const cpu = m.cpu;
+    const cpu = this.pe(thread);
     const pc = cpu.pcs[0]!;
     const hadBp = first && cpu.breakpoints.delete(pc);
     if (first && watchToo) this.watchSkipIcount = cpu.icount;
@@ -235,30 +252,29 @@ export class MachineTarget implements Target {
         const msg = e instanceof Error ? e.message : String(e);
         return {
           kind: 'stopped',
+          thread,
           signal: SIGNAL.ABRT,
           message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)`,
         };
       }
       cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
-      return { kind: 'stopped', signal: SIGNAL.TRAP, reason: e.reason };
+      return { kind: 'stopped', thread, signal: SIGNAL.TRAP, reason: e.reason };
     } finally {
       if (hadBp) cpu.breakpoints.add(pc);
       this.watchSkipIcount = -1;
     }
-    return this.translateStop(r);
+    return this.translateStop(thread, r);
   }
 
-  private translateStop(r: CpuStop): TargetStop | null {
+  private translateStop(thread: ThreadId, r: CpuStop): TargetStop | null {
     switch (r.kind) {
       case 'budget':
         return null;
       case 'breakpoint': {
-        const type = this.sw.has(r.pc) ? 'sw' : 'hw';
-        if (!this.breakpointFilters.every((f) => f(r.pc, type))) {
-          // Not for this debugger's purpose: step over it (its watchpoints still apply) and go on.
-          return this.runSlice(1, true, false);
-        }
-        return { kind: 'stopped', signal: SIGNAL.TRAP, reason: { type: type === 'sw' ? 'swbreak' : 'hwbreak' } };
+        const hit = this.breakpoints.decide(thread - 1, r.pc, this.agentEnvironment(thread));
+        // Not a stop (a false condition, another world): step over it (its watchpoints still apply) and go on.
+        if (hit === null) return this.runSlice(thread, 1, true, false);
+        return { kind: 'stopped', thread, signal: SIGNAL.TRAP, ...hit };
       }
       case 'exit':
         this.exited = {
@@ -270,14 +286,14 @@ export class MachineTarget implements Target {
       case 'unimplemented':
         return {
           kind: 'stopped',
+          thread,
           signal: SIGNAL.ABRT,
-          message: `[hypstep] emulator stopped at PC 0x${this.machine.cpu.pcs[0]!.toString(16)}: ${r.message}`,
+          message: `[hypstep] emulator stopped at PC 0x${this.pe(thread).pcs[0]!.toString(16)}: ${r.message}`,
         };
       case 'requested': {
         const raised = this.raised;
         this.raised = null;
-        if (raised) return raised;
-        return null; // a board-level stop (PSCI reset) the machine has already handled
+        return raised; // null: a board-level stop (PSCI reset) the machine has already handled
       }
     }
   }
@@ -294,14 +310,12 @@ export class MachineTarget implements Target {
   wantSymbol(name: string): void {
     this.wanted.add(name);
   }
-  wantedSymbols(): readonly string[] {
-    return [...this.wanted].filter((n) => !this.symbols.has(n));
-  }
-  symbolFound(name: string, value: bigint | undefined): void {
-    this.symbols.set(name, value);
-  }
+  readonly symbols: SymbolLookup = {
+    wanted: () => [...this.wanted].filter((n) => !this.gdbSymbols.has(n)),
+    found: (name, value) => void this.gdbSymbols.set(name, value),
+  };
   /** A symbol's address: from gdb if it told us, else from the loaded ELF. */
   symbol(name: string): bigint | undefined {
-    return this.symbols.get(name) ?? this.machine.symbol(name);
+    return this.gdbSymbols.get(name) ?? this.machine.symbol(name);
   }
 }

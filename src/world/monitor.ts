@@ -1,44 +1,15 @@
 // The world-switch monitor commands, registered on the gdb stub's registry:
-// catch, world, world stats, break-in, vcpu layout, vcpu sysregs, check residency.
+// catch, world, world stats, vcpu layout, vcpu sysregs, check residency. It also gives the
+// debugger its view of each PE's world (world-qualified breakpoints, thread info) and the
+// structured event of each stop it raises.
 import { MonitorError, type MonitorRegistry } from '../../gdbstub/monitor.js';
 import { SIGNAL } from '../../gdbstub/target.js';
 import type { MachineTarget } from '../debug/target.js';
-import type { World, CatchKind } from './world.js';
+import type { World, CatchKind, WorldEvent } from './world.js';
+import type { StopEvent } from '../../gdbstub/target.js';
 import { readLayout, LayoutError } from './layout.js';
 import { useLayout } from './attach.js';
 import { catchLine, worldState, worldStats, residencyTable, residencyJson } from './format.js';
-
-export type BreakIn = 'guest' | 'host' | 'any';
-
-/**
- * Breakpoints qualified by world. The stub sees a breakpoint only when gdb inserts it (gdb
- * inserts them all when it resumes), so a qualifier is bound to an address the first time
- * the address is seen inserted, and it keeps it: `monitor break-in` then `break` then
- * `continue` gives the new breakpoint the new qualifier and leaves older ones as they were.
- */
-class BreakQualifiers {
-  mode: BreakIn = 'any';
-  private readonly bound = new Map<bigint, BreakIn>();
-  constructor(private readonly inserted: () => Iterable<bigint>) {}
-
-  /** Binds every inserted, not yet bound address to the current mode. */
-  sweep(): void {
-    for (const a of this.inserted()) if (!this.bound.has(a)) this.bound.set(a, this.mode);
-  }
-
-  setMode(m: BreakIn): void {
-    this.sweep();
-    this.mode = m;
-  }
-
-  of(addr: bigint): BreakIn {
-    this.sweep();
-    return this.bound.get(addr) ?? this.mode;
-  }
-  qualified(): [bigint, BreakIn][] {
-    return [...this.bound].filter(([, q]) => q !== 'any');
-  }
-}
 
 const CATCH_WORDS: Record<string, readonly CatchKind[]> = {
   entry: ['entry'],
@@ -54,13 +25,20 @@ export function registerWorldCommands(
   target: MachineTarget,
   imagePath?: string,
 ): void {
-  world.stop = (message) => target.raiseStop({ kind: 'stopped', signal: SIGNAL.TRAP, message });
-  const quals = new BreakQualifiers(() => target.machine.cpu.breakpoints);
-  world.on(() => quals.sweep());
-  target.breakpointFilters.push((addr) => {
-    const q = quals.of(addr);
-    return q === 'any' || (q === 'guest') === world.guestRunning();
+  let last: WorldEvent | null = null;
+  world.on((e) => {
+    last = e;
   });
+  // The world layer stops right after emitting the event it stops for: that event describes the stop.
+  world.stop = (message) =>
+    target.raiseStop({ signal: SIGNAL.TRAP, message, ...(last ? { event: stopEvent(last) } : {}) });
+  target.world = {
+    inGuest: () => world.guestRunning(),
+    vmid: () => world.currentVmid(),
+    vcpu: () => world.running?.bound.name ?? null,
+  };
+  // A debugger that has gone cannot be stopped for: its catches go with it.
+  target.detachHooks.push(() => world.catches.clear());
 
   reg.register({
     name: 'catch',
@@ -93,23 +71,6 @@ export function registerWorldCommands(
     name: 'world stats',
     help: 'exits by reason, EL2 instructions and MSR/MRS per exit, per load and per put',
     run: (_a, ctx) => ctx.out(worldStats(world)),
-  });
-  reg.register({
-    name: 'break-in',
-    args: 'guest|host|any',
-    help: 'qualify breakpoints inserted from now on by world (default any)',
-    run: (args, ctx) => {
-      if (args.length === 1) {
-        const m = args[0]!.toLowerCase();
-        if (m !== 'guest' && m !== 'host' && m !== 'any') throw new MonitorError("expected 'guest', 'host' or 'any'");
-        quals.setMode(m);
-      } else if (args.length) throw new MonitorError("expected 'guest', 'host' or 'any'");
-      const q = quals.qualified().map(([a, w]) => `0x${a.toString(16)} (${w})`);
-      ctx.out(
-        `break-in ${quals.mode}: breakpoints gdb inserts from now on stop only ${quals.mode === 'any' ? 'in either world' : `in the ${quals.mode}`}` +
-          `${q.length ? `\nqualified so far: ${q.join(', ')}` : ''}\n`,
-      );
-    },
   });
   reg.register({
     name: 'vcpu layout',
@@ -174,4 +135,54 @@ export function registerWorldCommands(
       ctx.out(`residency checker ${world.checking ? 'on' : 'off'}\n`);
     },
   });
+}
+
+/** A world event as the stop reply's structured event (RspClient's `stop.event`). */
+function stopEvent(e: WorldEvent): StopEvent {
+  const pe = 0; // the world layer watches the one PE of today's machine
+  switch (e.type) {
+    case 'exit':
+      return {
+        kind: 'exit',
+        number: e.exit.n,
+        vmid: e.exit.vmid,
+        vcpu: e.exit.vcpu,
+        reason: e.exit.reason.text,
+        category: e.exit.reason.category,
+        esr: e.exit.reason.esr,
+        pc: `0x${e.exit.pc.toString(16)}`,
+        pe,
+      };
+    case 'entry':
+      return {
+        kind: 'entry',
+        number: e.entry.n,
+        vmid: e.entry.vmid,
+        vcpu: e.entry.vcpu,
+        reason: null,
+        pc: `0x${e.entry.pc.toString(16)}`,
+        pe,
+      };
+    case 'load':
+    case 'put':
+      return {
+        kind: e.type,
+        number: null,
+        vmid: null,
+        vcpu: e.record.vcpu,
+        reason: e.record.flag,
+        pc: `0x${e.record.pc.toString(16)}`,
+        pe,
+      };
+    case 'hazard':
+      return {
+        kind: 'hazard',
+        number: null,
+        vmid: null,
+        vcpu: e.hazard.vcpu,
+        reason: `${e.hazard.kind} of ${e.hazard.reg}`,
+        pc: `0x${e.hazard.pc.toString(16)}`,
+        pe,
+      };
+  }
 }

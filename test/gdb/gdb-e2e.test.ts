@@ -114,6 +114,7 @@ describe('gdb-multiarch against hypstep run -S', () => {
         'echo @eret\\n',
         'p/x $pc',
         'p $cpsr',
+        'info threads',
         'break before_hvc',
         'continue',
         'stepi',
@@ -142,6 +143,8 @@ describe('gdb-multiarch against hypstep run -S', () => {
     expect(g.code, o).toBe(0);
     expect(o).toMatch(/Breakpoint 1, before_eret \(\)/);
     expect(o).toMatch(/@eret\n\$1 = 0x40080034\n\$2 = \[ SP EL=1 F I A D \]/);
+    // One PE, one thread; its extra info comes from the world layer (no stage 2: not a guest).
+    expect(o).toMatch(/^\* 1\s+Thread 1 \(PE0 EL1 host\) el1_entry \(\)/m);
     expect(o).toMatch(/Breakpoint 2, before_hvc \(\)/);
     expect(o).toMatch(/el2_sync_lower \(\) at session\.S/);
     expect(o).toMatch(/@hvc\n\$3 = 0x40080c00\n\$4 = \[ SP EL=2 F I A D( C)? \]\n\$5 = 0x40080060\n\$6 = 0x80000000/);
@@ -149,7 +152,7 @@ describe('gdb-multiarch against hypstep run -S', () => {
     expect(o).toMatch(/^x19\s+0x1\s+1$/m);
     expect(o).toMatch(/^cpsr\s+0x[0-9a-f]+\s+\[ SP EL=2/m);
     expect(o).toMatch(/^ {2}translate <addr>.*walk the translation/m);
-    expect(o).toMatch(/running in the hypervisor \(EL2\); guest running: no/);
+    expect(o).toMatch(/^PE0 is running the hypervisor \(EL2\)$/m);
     expect(o).toMatch(/\$7 = 0x30d01800/);
     expect(o).toMatch(/Hardware watchpoint 3: \*\(long \*\)&counter\n\nOld value = 0\nNew value = 1/);
     expect(o).toMatch(/@watch\n\$8 = 0x4008006c/);

@@ -168,3 +168,31 @@ export async function waitDetached(hyp: Hyp, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Runs `gdb-multiarch -batch -nx` with `lines` (after `set pagination off`, `set confirm off`,
+ * the optional file, and `target remote`), killed after `timeoutMs`; resolves with what it printed.
+ */
+export function gdbBatch(opts: {
+  port: number;
+  lines: readonly string[];
+  file?: string;
+  timeoutMs?: number;
+}): Promise<{ out: string; code: number | null }> {
+  requireTool('gdb-multiarch');
+  const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
+  if (opts.file) args.push('-ex', `file ${opts.file}`);
+  args.push('-ex', `target remote 127.0.0.1:${opts.port}`);
+  for (const l of opts.lines) args.push('-ex', l);
+  return new Promise((resolve) => {
+    const p = spawn('gdb-multiarch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ out, code });
+    });
+  });
+}

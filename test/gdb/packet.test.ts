@@ -104,6 +104,13 @@ describe('frame parser', () => {
     expect(ev[0]).toEqual({ type: 'oversize', length: 7 + 512 });
     expect(ev[1]).toMatchObject({ type: 'packet', data: Buffer.from('g') });
   });
+  it('takes a 0x03 inside a packet as data when the checksum counts it, else as an interrupt typed meanwhile', () => {
+    expect(parse(frame('X0,1:\x03'))).toEqual([{ type: 'packet', data: Buffer.from('X0,1:\x03', 'latin1') }]);
+    expect(parse('$c\x03#63').map((e) => e.type)).toEqual(['packet', 'interrupt']);
+    expect(parse('$c\x03#63')[0]).toEqual({ type: 'packet', data: Buffer.from('c') });
+    expect(parse('$\x03c\x03#63').map((e) => e.type)).toEqual(['packet', 'interrupt', 'interrupt']);
+    expect(parse('$c\x03#00')[0]!.type).toBe('bad-checksum');
+  });
   it('recognises notifications', () => {
     expect(parse('%Stop:T05#99')[0]!.type).toBe('notification');
   });

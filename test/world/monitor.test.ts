@@ -46,6 +46,18 @@ describe('world monitor commands', () => {
     let stop = await c.cont();
     expect(stop.signal).toBe(5);
     expect(await c.readRegister('pc')).toBe(sym('vectors') + 0x400n);
+    // The same stop as a structured event for scripts (RspClient), besides the console text.
+    expect(stop.event).toEqual({
+      kind: 'exit',
+      number: 1,
+      vmid: 7,
+      vcpu: null,
+      reason: 'HVC #0x42',
+      category: 'hvc',
+      esr: 0x5a000042,
+      pc: `0x${(sym('guest') + 4n).toString(16)}`,
+      pe: 0,
+    });
     expect(c.console.slice(mark)).toBe(
       `[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`,
     );
@@ -59,30 +71,45 @@ describe('world monitor commands', () => {
     stop = await c.cont();
     expect(stop.signal).toBe(5);
     expect(await c.readRegister('pc')).toBe(sym('guest2'));
+    expect(stop.event).toMatchObject({ kind: 'entry', number: 2, vmid: 7, pe: 0 });
     expect(c.console.slice(mark)).toMatch(
       /^\[hypstep\] guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/,
     );
     expect(await c.monitor('world')).toMatch(/^in the guest: vmid 7, EL1/);
     expect(await c.monitor('world stats')).toMatch(/^exits 1, entries 2\nper exit: 1 \(5\.0 EL2 instructions/);
-    expect(await c.monitor('catch bogus')).toMatch(/unknown event 'bogus'/);
+    await expect(c.monitor('catch bogus')).rejects.toThrow(/unknown event 'bogus'/);
   });
 
-  it('break-in qualifies breakpoints by world: a shared function stops only where asked', async () => {
+  it('monitor break guest: a shared function stops only in the guest, with a structured event', async () => {
     const { c, sym } = await start();
     const common = sym('common');
-    await c.monitor('break-in guest');
-    await c.insertBreakpoint(common);
+    expect(await c.monitor('break guest common')).toMatch(
+      /^breakpoint 1 at 0x[0-9a-f]+ \(common\): stops only in the guest/,
+    );
     const stop = await c.cont();
     expect(stop.signal).toBe(5);
+    expect(stop.reason).toBeUndefined(); // an ordinary SIGTRAP: gdb has no breakpoint there
     expect(await c.readRegister('pc')).toBe(common);
     expect((await c.readRegister('cpsr')) & 0xcn).toBe(0x4n); // EL1: the host's call was stepped over
     expect(await c.readRegister('x7')).toBe(1n); // the host's call ran through; the guest's is about to
-    expect(await c.monitor('break-in')).toMatch(/qualified so far: 0x[0-9a-f]+ \(guest\)/);
+    expect(stop.event).toMatchObject({
+      kind: 'breakpoint',
+      number: 1,
+      world: 'guest',
+      vmid: 7,
+      reason: 'guest',
+      pe: 0,
+    });
+    expect(c.console).toMatch(/\[hypstep\] breakpoint 1 \(guest\) hit at 0x[0-9a-f]+ common in the guest vmid 7, PE0/);
+    expect(await c.monitor('break')).toMatch(/^1  guest\s+0x[0-9a-f]+  common  hits 1$/m);
+    await expect(c.monitor('break elsewhere common')).rejects.toThrow(/expected 'guest', 'host' or 'vmid N'/);
+    await expect(c.monitor('delete 9')).rejects.toThrow(/no stub breakpoint '9'/);
+    expect(await c.monitor('delete 1')).toMatch(/deleted 1/);
   });
 
   it('vcpu layout, vcpu sysregs (text and JSON), and catch load/put', async () => {
     const { c, sym, layout } = await start();
-    expect(await c.monitor('vcpu sysregs')).toMatch(/no vcpu layout/);
+    await expect(c.monitor('vcpu sysregs')).rejects.toThrow(/no vcpu layout/);
     expect(await c.monitor(`vcpu layout ${layout}`)).toMatch(
       /^vcpu layout snippet: vcpu0 at 0x[0-9a-f]+; 1 sysreg slots, flags LOADED\n$/,
     );
@@ -117,7 +144,9 @@ describe('world monitor commands', () => {
     const { c, sym } = await start();
     const other = join(dir, 'other.json');
     writeFileSync(other, snippetLayout.replace('"symbol":"vcpu"', '"symbol":"my_vcpu"'));
-    expect(await c.monitor(`vcpu layout ${other}`)).toMatch(/my_vcpu not in the loaded image; asked gdb for it/);
+    await expect(c.monitor(`vcpu layout ${other}`)).rejects.toThrow(
+      /my_vcpu not in the loaded image; asked gdb for it/,
+    );
     const hexName = Buffer.from('my_vcpu').toString('hex');
     // What gdb does after loading symbols: offer to look symbols up, answer the stub's request.
     expect(await c.request('qSymbol::')).toBe(`qSymbol:${hexName}`);
