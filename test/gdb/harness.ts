@@ -187,8 +187,8 @@ export function gdbBatch(opts: {
   return new Promise((resolve) => {
     const p = spawn('gdb-multiarch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     p.on('exit', (code) => {
       clearTimeout(timer);

@@ -154,11 +154,12 @@ describe('monitor registry', () => {
       out: (s: string) => {
         out += s;
       },
+      thread: 1,
     };
-    await r.dispatch('vcpu  sysregs 0 sctlr_el1', ctx);
-    await r.dispatch('VCPU layout x', ctx);
-    await r.dispatch('nonsense', ctx);
-    await r.dispatch('boom', ctx);
+    expect(await r.dispatch('vcpu  sysregs 0 sctlr_el1', ctx)).toBe(true);
+    expect(await r.dispatch('VCPU layout x', ctx)).toBe(true);
+    expect(await r.dispatch('nonsense', ctx)).toBe(false);
+    expect(await r.dispatch('boom', ctx)).toBe(false);
     expect(seen).toEqual(['sysregs 0,sctlr_el1', 'vcpu layout,x']);
     expect(out).toContain("unknown monitor command 'nonsense'");
     expect(out).toContain('boom: bad argument');

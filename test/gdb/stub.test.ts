@@ -228,8 +228,7 @@ describe('hooks for other layers', () => {
     const t = hyp.handle.target;
     hyp.machine.cpu.observer = {
       exceptionTaken: (e) => {
-        if (e.toEL === 2)
-          t.raiseStop({ kind: 'stopped', signal: 5, message: `[test] exit to EL2, ESR 0x${e.esr.toString(16)}` });
+        if (e.toEL === 2) t.raiseStop({ signal: 5, message: `[test] exit to EL2, ESR 0x${e.esr.toString(16)}` });
       },
     };
     const s = await c.cont();

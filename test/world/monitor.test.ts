@@ -101,7 +101,7 @@ describe('world monitor commands', () => {
       pe: 0,
     });
     expect(c.console).toMatch(/\[hypstep\] breakpoint 1 \(guest\) hit at 0x[0-9a-f]+ common in the guest vmid 7, PE0/);
-    expect(await c.monitor('break')).toMatch(/^1  guest\s+0x[0-9a-f]+  common  hits 1$/m);
+    expect(await c.monitor('break')).toMatch(/^1 {2}guest\s+0x[0-9a-f]+ {2}common {2}hits 1$/m);
     await expect(c.monitor('break elsewhere common')).rejects.toThrow(/expected 'guest', 'host' or 'vmid N'/);
     await expect(c.monitor('delete 9')).rejects.toThrow(/no stub breakpoint '9'/);
     expect(await c.monitor('delete 1')).toMatch(/deleted 1/);
