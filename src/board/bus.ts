@@ -27,8 +27,8 @@ export class PhysBus {
   private readonly mmio: Mapping[] = [];
   /** One byte per RAM page: 1 when decoded instructions are cached for it. */
   readonly codePages: Uint8Array;
-  /** Called when a write hits a page with cached code. */
-  onCodeWrite: (page: number) => void = () => {};
+  /** Told when a write hits a page with cached code (the machine's code cache). */
+  private readonly codeListeners: ((page: number) => void)[] = [];
 
   constructor(
     readonly ramBase: number,
@@ -37,6 +37,10 @@ export class PhysBus {
     this.ram = new Uint8Array(ramSize);
     this.ramView = new DataView(this.ram.buffer);
     this.codePages = new Uint8Array(Math.ceil(ramSize / PAGE_SIZE));
+  }
+
+  onCodeWrite(listener: (page: number) => void): void {
+    this.codeListeners.push(listener);
   }
 
   map(base: number, size: number, dev: MmioDevice): void {
@@ -120,7 +124,7 @@ export class PhysBus {
   /** Invalidates the cached code of each page that RAM bytes [off, off+size) touch. */
   private codeWritten(off: number, size: number): void {
     for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) {
-      if (this.codePages[p] !== 0) this.onCodeWrite(p);
+      if (this.codePages[p] !== 0) for (const l of this.codeListeners) l(p);
     }
   }
 }

@@ -1,7 +1,12 @@
-// The virt-compatible board: RAM, PL011, semihosting and PSCI around one CPU, and the image loader.
-import { Cpu, type StopReason } from '../cpu/cpu.js';
+// The virt-compatible board: N PEs around one bus with RAM, PL011, semihosting and PSCI,
+// the machine services they share (decoded code, the global exclusive monitor), the clock,
+// the round-robin scheduler, and the image loader.
+import { Cpu, Wait, type PeStop, type StopReason } from '../cpu/cpu.js';
+import { CodeCache } from '../cpu/code.js';
+import { ExclusiveMonitor } from '../cpu/monitor.js';
 import { PhysBus } from './bus.js';
 import { Pl011 } from './pl011.js';
+import { Clock } from './clock.js';
 import { semihostingCall } from './semihosting.js';
 import { psciCall } from './psci.js';
 import { LoadError, type Image } from '../loader/elf.js';
@@ -12,20 +17,44 @@ const log = createDebug('hypstep:board');
 /** QEMU virt's memory map. */
 export const VIRT = { RAM_BASE: 0x4000_0000, UART_BASE: 0x0900_0000, UART_SIZE: 0x1000 } as const;
 export const DEFAULT_RAM = 512 * 1024 * 1024;
+/** PEs a machine may have (QEMU's virt with its default GICv2 takes up to 8). */
+export const MAX_PES = 8;
+/** Instructions a PE runs before the next one's turn, unless it sleeps, yields or meets a barrier first. */
+export const DEFAULT_QUANTUM = 1000;
+
+/**
+ * MPIDR_EL1 of PE `i` as QEMU's virt numbers them (virt_cpu_mp_affinity with the GICv2
+ * cluster size of 8): Aff0 = i % 8, Aff1 = i / 8, bit 31 RES1, U = 0 (a multiprocessor).
+ */
+export function virtMpidr(i: number): bigint {
+  return 0x8000_0000n | (BigInt(i >>> 3) << 8n) | BigInt(i & 7);
+}
 
 export interface MachineOptions {
   /** RAM size in bytes. */
   memory?: number;
+  /** Number of PEs (QEMU's -smp), 1 to MAX_PES; PE 0 starts at the image's entry, the others powered off. */
+  smp?: number;
+  /** Round-robin quantum in instructions. */
+  quantum?: number;
   /** UART transmit bytes (the CLI writes them to stdout). */
   uartOut?: (bytes: Uint8Array) => void;
   /** Semihosting console bytes (stderr, as QEMU does). */
   consoleOut?: (bytes: Uint8Array) => void;
 }
 
+const BUDGET: StopReason = { kind: 'budget' };
+
 export class Machine {
   readonly bus: PhysBus;
+  readonly pes: readonly Cpu[];
+  /** PE 0, the boot PE (what single-PE views such as the world layer look at). */
   readonly cpu: Cpu;
   readonly uart: Pl011;
+  readonly clock = new Clock();
+  readonly code: CodeCache;
+  readonly monitor: ExclusiveMonitor;
+  readonly quantum: number;
   image: Image | null = null;
   /** Set when the guest has asked to stop: semihosting exit code, 0 for PSCI SYSTEM_OFF. */
   exitCode: number | null = null;
@@ -33,9 +62,38 @@ export class Machine {
   private pendingReset = false;
   private dirty = false;
 
+  // The scheduler's state, kept across run() calls so that how a run is sliced (the CLI's
+  // slices, a debugger's) never changes the interleaving.
+  /** The PE whose turn it is, and the instructions it has retired in this turn. */
+  private turn = 0;
+  private used = 0;
+  /** Time at the start of the current round, and the longest turn in it so far. */
+  private roundStart = 0;
+  private roundLength = 0;
+  /** Whether any PE has run in the current round (a round where none could is idle). */
+  private roundRan = false;
+  /** Instructions retired by all PEs before the current turn. */
+  private retiredBefore = 0;
+  private turnStartIcount = 0;
+
   constructor(private readonly opts: MachineOptions = {}) {
+    const n = opts.smp ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PES) throw new RangeError(`smp: ${n} PEs (1 to ${MAX_PES})`);
+    this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
     this.bus = new PhysBus(VIRT.RAM_BASE, opts.memory ?? DEFAULT_RAM);
-    this.cpu = new Cpu(this.bus);
+    this.code = new CodeCache(this.bus);
+    this.monitor = new ExclusiveMonitor(n, (pe) => {
+      // Losing a reservation to another PE's store is an event for the PE that held it.
+      this.pes[pe]!.eventRegister = true;
+    });
+    const pes: Cpu[] = [];
+    for (let i = 0; i < n; i++) {
+      pes.push(
+        new Cpu(this.bus, { code: this.code, monitor: this.monitor, index: i, mpidr: virtMpidr(i), peers: pes }),
+      );
+    }
+    this.pes = pes;
+    this.cpu = pes[0]!;
     this.uart = new Pl011((b) => {
       this.uartBuf.push(b);
       if (this.uartBuf.length >= 4096) this.flush();
@@ -43,20 +101,34 @@ export class Machine {
     this.bus.map(VIRT.UART_BASE, VIRT.UART_SIZE, this.uart);
     const exit = (code: number, why: string) => {
       this.exitCode = code;
-      this.cpu.requestStop({ kind: 'exit', code, why });
+      this.current.requestStop({ kind: 'exit', code, why });
     };
-    this.cpu.semihost = semihostingCall({
+    const semihost = semihostingCall({
       console: (bytes) => (opts.consoleOut ?? ((b) => process.stderr.write(b)))(bytes),
       exit,
       refused: (op) => log(`semihosting operation 0x${op.toString(16)} refused (console and exit only)`),
     });
-    this.cpu.firmwareCall = psciCall({
+    const firmware = psciCall({
+      pes,
       systemOff: () => exit(0, 'PSCI SYSTEM_OFF'),
       systemReset: () => {
         this.pendingReset = true;
-        this.cpu.requestStop({ kind: 'requested', why: 'PSCI SYSTEM_RESET' });
+        this.current.requestStop({ kind: 'requested', why: 'PSCI SYSTEM_RESET' });
+      },
+      cpuOn: (target, entry, context) => {
+        target.reset(entry);
+        target.x[0] = context;
+        target.on = true;
+      },
+      cpuOff: (caller) => {
+        caller.on = false;
+        caller.requestStop({ kind: 'switch' });
       },
     });
+    for (const pe of pes) {
+      pe.semihost = semihost;
+      pe.firmwareCall = firmware;
+    }
   }
 
   /** Copies an image into RAM and resets the CPU to its entry at EL2h with DAIF masked. */
@@ -74,37 +146,135 @@ export class Machine {
     this.reset();
   }
 
-  /** Reloads the image and resets the CPU, as a board reset does. */
+  /** Reloads the image and resets the machine, as a board reset does: PE 0 at the entry, the others off. */
   reset(): void {
     const image = this.image;
     // New RAM is already zero (and lazily mapped by the OS): touch it only after a run dirtied it.
     if (this.dirty) this.bus.ram.fill(0);
     this.dirty = true;
+    this.code.clear();
     if (image) {
       for (const s of image.segments) {
         this.bus.poke(s.paddr, s.data);
       }
     }
-    this.cpu.reset(image?.entry ?? BigInt(VIRT.RAM_BASE));
+    const entry = image?.entry ?? BigInt(VIRT.RAM_BASE);
+    this.pes.forEach((pe, i) => {
+      pe.reset(entry);
+      pe.on = i === 0;
+    });
+    this.clock.clear();
+    this.turn = this.used = this.roundStart = this.roundLength = this.retiredBefore = this.turnStartIcount = 0;
+    this.roundRan = false;
     this.exitCode = null;
   }
 
-  /** Runs up to `budget` instructions; handles board-level stops (reset) itself. */
-  run(budget: number): StopReason {
+  /** Instructions retired by all PEs since reset (live, also from inside an event). */
+  get icount(): number {
+    return this.retiredBefore + (this.pes[this.turn]!.icount - this.turnStartIcount);
+  }
+
+  /** The PE running now (or whose turn it is). */
+  get current(): Cpu {
+    return this.pes[this.turn]!;
+  }
+
+  /** Time now, in counter ticks, as the current PE sees it. */
+  get now(): number {
+    return this.roundStart + this.used;
+  }
+
+  /**
+   * Runs up to `budget` instructions (over all PEs) in round-robin turns of `quantum`
+   * instructions; handles board-level stops (reset) itself. A stop other than the budget
+   * leaves the turn with the PE that stopped, so a resumed run carries on as if unbroken.
+   */
+  run(budget: number, interrupts = true): StopReason {
     let left = budget;
+    const single = this.pes.length === 1;
     for (;;) {
-      const start = this.cpu.icount;
-      const r = this.cpu.run(left);
-      left -= this.cpu.icount - start;
+      if (left <= 0) return this.finish(BUDGET);
+      const pe = this.pes[this.turn]!;
+      if (this.used === 0 && !this.ready(pe)) {
+        const idle = this.nextTurn();
+        if (idle !== null) return this.finish(idle);
+        continue;
+      }
+      const now = this.roundStart + this.used;
+      const room = single ? Infinity : this.quantum - this.used;
+      const n = Math.min(room, left, Math.max(1, this.clock.next() - now));
+      pe.clockOffset = now - pe.icount;
+      const start = (this.turnStartIcount = pe.icount);
+      const r: PeStop = pe.run(n, false, interrupts);
+      const ran = pe.icount - start;
+      this.retiredBefore += ran;
+      this.turnStartIcount = pe.icount;
+      this.used += ran;
+      left -= ran;
+      if (ran > 0) this.roundRan = true;
+      if (this.used > this.roundLength) this.roundLength = this.used;
+      this.clock.fireDue(this.roundStart + this.used);
       if (this.pendingReset) {
         this.pendingReset = false;
         this.flush();
         this.reset();
-        if (left > 0) continue;
+        continue;
       }
-      this.flush();
-      return r;
+      if (r.kind === 'switch' || (!single && this.used >= this.quantum)) {
+        const idle = this.nextTurn();
+        if (idle !== null) return this.finish(idle);
+        continue;
+      }
+      if (r.kind !== 'budget') return this.finish(r);
     }
+  }
+
+  /** Whether `pe` can run now: on, and awake (a sleeping PE wakes on what it waits for). */
+  private ready(pe: Cpu): boolean {
+    if (!pe.on) return false;
+    if (pe.waiting === Wait.None) return true;
+    if (!pe.wakes()) return false;
+    pe.waiting = Wait.None;
+    return true;
+  }
+
+  /**
+   * Passes the turn to the next PE; at the end of a round, time advances by the round's
+   * longest turn. A round in which no PE could run jumps time to the next deadline, or,
+   * with none, is the idle stop returned here.
+   */
+  private nextTurn(): StopReason | null {
+    this.turn++;
+    this.used = 0;
+    this.turnStartIcount = this.pes[this.turn % this.pes.length]!.icount;
+    if (this.turn < this.pes.length) return null;
+    this.turn = 0;
+    this.turnStartIcount = this.pes[0]!.icount;
+    this.roundStart += this.roundLength;
+    this.roundLength = 0;
+    if (this.roundRan) {
+      this.roundRan = false;
+      return null;
+    }
+    const next = this.clock.next();
+    if (next === Infinity) return { kind: 'idle', message: this.idleMessage() };
+    this.roundStart = Math.max(this.roundStart, next);
+    this.clock.fireDue(this.roundStart);
+    return null;
+  }
+
+  private idleMessage(): string {
+    if (this.pes.every((pe) => !pe.on)) return 'every PE is off (PSCI CPU_OFF) and nothing can turn one on';
+    const states = this.pes.map(
+      (pe, i) =>
+        `PE${i} ${!pe.on ? 'off' : `in ${pe.waiting === Wait.Event ? 'WFE' : 'WFI'} at 0x${pe.pcs[1]!.toString(16)}`}`,
+    );
+    return `every PE is asleep and nothing can wake one (no interrupt pending, no deadline set): ${states.join(', ')}`;
+  }
+
+  private finish(r: StopReason): StopReason {
+    this.flush();
+    return r;
   }
 
   /** Sends buffered UART output to its sink. */

@@ -3,7 +3,7 @@
 // everything hypstep itself says goes to standard error.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { Machine } from '../board/machine.js';
+import { DEFAULT_QUANTUM, MAX_PES, Machine } from '../board/machine.js';
 import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.js';
 import { exceptionTracer } from './trace.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
@@ -14,7 +14,7 @@ import { LayoutError } from '../world/layout.js'; // a layout that turns out bad
 import { runUnderGdb } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
-export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, INTERRUPTED: 130 } as const;
+export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, IDLE: 5, INTERRUPTED: 130 } as const;
 const SLICE = 1 << 21;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -46,6 +46,8 @@ function attachStdin(m: Machine): void {
 
 interface RunOptions {
   memory: string;
+  smp: string;
+  quantum: string;
   maxInsns?: string;
   trace: string[];
   loadAddress?: string;
@@ -59,6 +61,12 @@ interface RunOptions {
   gdb?: string;
 }
 
+/** The PC of the PE that ran last, naming the PE when there are several. */
+function where(m: Machine): string {
+  const pc = `PC 0x${m.current.pcs[0]!.toString(16)}`;
+  return m.pes.length > 1 ? `${pc} of PE${m.current.index}` : pc;
+}
+
 /** `ends` collects what must happen once the run is over (the world report). */
 async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Promise<number> {
   const memory = parseSize(o.memory);
@@ -68,10 +76,20 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
     if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
   const image = loadImage(imagePath, loadAddress);
 
-  const m = new Machine({ memory });
+  const smp = parseCount(o.smp, 'number of PEs');
+  if (smp > MAX_PES) throw new UsageError(`-smp ${smp}: this machine has at most ${MAX_PES} PEs`);
+  const quantum = parseCount(o.quantum, 'quantum');
+  const m = new Machine({ memory, smp, quantum });
   m.load(image);
   const observers = new ObserverSet();
-  if (o.trace.includes('exceptions')) observers.add(exceptionTracer(say, () => m.cpu.icount));
+  if (o.trace.includes('exceptions')) {
+    // With several PEs each line names its PE; the count is the machine's, over all PEs.
+    m.pes.forEach((pe, i) => {
+      const tracer = exceptionTracer(say, () => m.icount, smp > 1 ? `PE${i} ` : '');
+      if (i === 0) observers.add(tracer);
+      else pe.observer = tracer;
+    });
+  }
   if (observers.size > 0) m.cpu.observer = observers;
   const world = worldForRun(
     m,
@@ -112,9 +130,9 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
   });
 
   for (;;) {
-    const left = maxInsns - m.cpu.icount;
+    const left = maxInsns - m.icount;
     if (left <= 0) {
-      say(`stopped after ${m.cpu.icount} instructions (--max-insns) at PC 0x${m.cpu.pcs[0]!.toString(16)}`);
+      say(`stopped after ${m.icount} instructions (--max-insns) at ${where(m)}`);
       return EXIT.INSN_LIMIT;
     }
     const r = m.run(Math.min(SLICE, left));
@@ -122,15 +140,18 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
       case 'exit':
         return r.code;
       case 'unimplemented':
-        say(`stopped at PC 0x${m.cpu.pcs[0]!.toString(16)} (EL${m.cpu.ps.el}): ${r.message}`);
+        say(`stopped at ${where(m)} (EL${m.current.ps.el}): ${r.message}`);
         return EXIT.UNIMPLEMENTED;
+      case 'idle':
+        say(`stopped after ${m.icount} instructions: ${r.message}`);
+        return EXIT.IDLE;
       case 'budget':
       case 'requested':
       case 'breakpoint':
         break;
     }
     if (interrupted) {
-      say(`interrupted after ${m.cpu.icount} instructions at PC 0x${m.cpu.pcs[0]!.toString(16)}`);
+      say(`interrupted after ${m.icount} instructions at ${where(m)}`);
       return EXIT.INTERRUPTED;
     }
     await new Promise((res) => setImmediate(res));
@@ -150,7 +171,13 @@ export function buildProgram(): Command {
     .description('run an AArch64 image on the virt-compatible board (reset at EL2h at its entry point)')
     .argument('<image>', 'ELF64 AArch64 image, or a raw binary with --load-address')
     .option('-m, --memory <size>', 'RAM size at 0x40000000 (QEMU style: 512M, 1G)', '512M')
-    .option('--max-insns <n>', 'stop after N instructions and say so (exit status 3)')
+    .option('--smp <n>', `number of PEs, 1 to ${MAX_PES} (QEMU's -smp; also spelt -smp)`, '1')
+    .option(
+      '--quantum <n>',
+      "instructions a PE runs before the next PE's turn (round-robin; a PE also gives up its turn at WFI/WFE, YIELD, DMB, DSB)",
+      String(DEFAULT_QUANTUM),
+    )
+    .option('--max-insns <n>', 'stop after N instructions over all PEs and say so (exit status 3)')
     .addOption(
       new Option(
         '--trace <what>',
@@ -185,7 +212,8 @@ Examples:
   hypstep run -m 1G --load-address 0x40080000 Image
 
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
-load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature.`,
+load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
+5 when every PE is off or asleep with nothing left to wake one.`,
     )
     .action(async (image: string, opts: RunOptions) => {
       const ends: (() => void)[] = [];
@@ -198,7 +226,8 @@ load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplem
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    // QEMU spells it -smp; commander's single-dash options are one letter.
+    await buildProgram().parseAsync(argv.map((a) => (a === '-smp' ? '--smp' : a.startsWith('-smp=') ? `-${a}` : a)));
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

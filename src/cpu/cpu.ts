@@ -1,28 +1,24 @@
 // The processing element: register file, PSTATE, system-register storage and the run loop
 // (fetch through the MMU → decoded-instruction cache → execute).
 import { PState } from './pstate.js';
-import { Decoder, type AnyEncoding } from './decode.js';
-import { ArchException, MachineStop, EC, takeSync, defaultTargetEL } from './exceptions.js';
+import {
+  ArchException,
+  MachineStop,
+  EC,
+  takeSync,
+  defaultTargetEL,
+  takePendingInterrupt,
+  wakeupPending,
+} from './exceptions.js';
 import type { CpuObserver } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
-import { A64 } from './a64.js';
-import { compileBlock, FLAG_SCRATCH, FLAG_SCRATCH32, type Block } from './jit.js';
-
-type Handler = (cpu: Cpu, d: never) => void;
-
-/** Decoded instructions of one physical page, filled lazily. */
-class CodePage {
-  constructor(readonly pa: number) {}
-  readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
-  readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
-  /** Compiled blocks by first instruction: undefined until hot, null where none can start. */
-  readonly blocks: (Block | null | undefined)[] = new Array<Block | null | undefined>(PAGE_SIZE / 4).fill(undefined);
-  /** Executions of each instruction while its block is undefined, up to BLOCK_HOT. */
-  readonly heat = new Uint8Array(PAGE_SIZE / 4);
-}
+import { FLAG_SCRATCH, FLAG_SCRATCH32 } from './jit.js';
+import { CodeCache, type CodePage, type CodeUser } from './code.js';
+import { ExclusiveMonitor } from './monitor.js';
+import { ACC_ALIGNED, ACC_UNPRIV } from './access.js';
 
 /** Executions of an instruction after which a block starting there is compiled. */
 const BLOCK_HOT = 16;
@@ -32,18 +28,40 @@ export type StopReason =
   | { kind: 'breakpoint'; pc: bigint }
   | { kind: 'requested'; why: string }
   | { kind: 'exit'; code: number; why: string }
-  | { kind: 'unimplemented'; message: string };
+  | { kind: 'unimplemented'; message: string }
+  /** Every PE is off or asleep and nothing will wake one (the machine's run only). */
+  | { kind: 'idle'; message: string };
 
-/**
- * Access syndrome bits for loads/stores: the ISS[24:14] a stage-2 data abort reports, plus flags:
- * ACC_UNPRIV for LDTR/STTR (whether that means EL0 permissions is the MMU's rule), ACC_ALIGNED.
- */
-export const ACC_UNPRIV = 1 << 30;
-export const ACC_ALIGNED = 1 << 29;
+/** A PE's run also ends when it gives up its quantum (asleep, YIELD, a barrier) for the scheduler. */
+export type PeStop = StopReason | { kind: 'switch' };
+const SWITCH: PeStop = { kind: 'switch' };
+/** Not a stop: asks the run loop to look for a pending interrupt after this instruction. */
+const ATTEND: PeStop = { kind: 'switch' };
 
-const decoder = new Decoder(A64);
+/** What a PE waits for after WFI or WFE (or a PSCI CPU_SUSPEND standby, which waits as WFI does). */
+export const enum Wait {
+  None = 0,
+  Interrupt = 1,
+  Event = 2,
+}
 
-export class Cpu {
+/** The IRQ, FIQ and SError inputs, as bits of Cpu.lines. */
+export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4 } as const;
+
+export interface CpuOptions {
+  /** The machine's decoded-instruction cache (a PE alone makes its own). */
+  code?: CodeCache;
+  /** The machine's global exclusive monitor. */
+  monitor?: ExclusiveMonitor;
+  /** This PE's position in the machine (its monitor slot and MPIDR affinity). */
+  index?: number;
+  /** MPIDR_EL1 as this PE reports it. */
+  mpidr?: bigint;
+  /** Every PE of the machine, this one included (SEV and Inner Shareable TLB maintenance reach them all). */
+  peers?: readonly Cpu[];
+}
+
+export class Cpu implements CodeUser {
   /** X0–X30; index 31 reads as zero (XZR) and is never written. */
   readonly x = new BigUint64Array(32);
   /** SP_EL0, SP_EL1, SP_EL2: the banked stack pointers. `x`-style access to SP goes through getSp/setSp. */
@@ -73,9 +91,20 @@ export class Cpu {
   /** The Event Register (WFE/SEV/SEVL, set by exception return). */
   eventRegister = false;
 
-  /** Local exclusive monitor: physical address and size of the open reservation, or -1. */
-  private exclAddr = -1;
-  private exclSize = 0;
+  /** PSCI power state: an off PE does not run. */
+  on = true;
+  /** What the PE sleeps until (WFI, WFE), or Wait.None while it runs. */
+  waiting = Wait.None;
+  /** The IRQ/FIQ/SError inputs (LINE bits) devices drive. */
+  private lineBits = 0;
+  /** The clock: CNTPCT = icount + clockOffset (the scheduler keeps PEs' counters in step). */
+  clockOffset = 0;
+
+  readonly index: number;
+  readonly mpidr: bigint;
+  readonly peers: readonly Cpu[];
+  readonly code: CodeCache;
+  readonly monitor: ExclusiveMonitor;
 
   readonly breakpoints = new Set<bigint>();
   /**
@@ -93,18 +122,27 @@ export class Cpu {
   private physWatchPages: Uint16Array;
   private readonly physWatchGranules = new Map<number, Uint16Array>();
   private physWatches: { pa: number; size: number }[] = [];
-  private stopRequest: StopReason | null = null;
+  private stopRequest: PeStop | null = null;
+  /** Whether this run takes interrupts (a debugger's single step may mask them). */
+  private interruptsTaken = true;
   /** Scratch for reading a VA's low bits without BigInt arithmetic. */
   private readonly vaSplit64 = new BigUint64Array(1);
   private readonly vaSplit32 = new Int32Array(this.vaSplit64.buffer);
-  private readonly code = new Map<number, CodePage>();
   private lastPage: CodePage | null = null;
   private lastPageNum = -1;
 
-  constructor(readonly bus: PhysBus) {
+  constructor(
+    readonly bus: PhysBus,
+    o: CpuOptions = {},
+  ) {
+    this.index = o.index ?? 0;
+    this.mpidr = o.mpidr ?? UNIPROCESSOR_MPIDR;
+    this.peers = o.peers ?? [this];
+    this.code = o.code ?? new CodeCache(bus);
+    this.monitor = o.monitor ?? new ExclusiveMonitor(1);
+    this.code.attach(this);
     this.physWatchPages = new Uint16Array(bus.codePages.length);
     this.mmu = new Mmu(this);
-    bus.onCodeWrite = (page) => this.invalidateCode(page);
     this.reset(0n);
   }
 
@@ -112,15 +150,15 @@ export class Cpu {
     this.x.fill(0n);
     this.spEl.fill(0n);
     for (const s of SYSREGS) if (s.slot >= 0) this.sr[s.slot] = resetValue(s);
+    this.sr[SR.VMPIDR_EL2!] = this.mpidr; // UNKNOWN at reset; QEMU starts it at MPIDR_EL1
     Object.assign(this.ps, new PState());
     this.hcrChanged();
     this.pcs[0] = entry;
     this.icount = 0;
-    this.exclAddr = -1;
-    this.code.clear();
-    this.bus.codePages.fill(0);
-    this.lastPage = null;
-    this.lastPageNum = -1;
+    this.clockOffset = 0;
+    this.waiting = Wait.None;
+    this.eventRegister = false;
+    this.monitor.clear(this.index);
     this.mmu.flushAll();
   }
 
@@ -142,6 +180,56 @@ export class Cpu {
     this.e2h = ((v >> BigInt(HCR.E2H)) & 1n) === 1n;
     this.tge = ((this.hcr >>> HCR.TGE) & 1) === 1;
     this.contextChanged();
+    this.interruptsChanged();
+  }
+
+  // --- interrupts and waiting --------------------------------------------------------
+
+  /** The IRQ/FIQ/SError inputs as LINE bits. */
+  get lines(): number {
+    return this.lineBits;
+  }
+
+  /** A device drives one of this PE's interrupt inputs. */
+  setLine(line: number, level: boolean): void {
+    this.lineBits = level ? this.lineBits | line : this.lineBits & ~line;
+    if (level) this.interruptsChanged();
+  }
+
+  /**
+   * Something that can make an interrupt takeable changed (an input, PSTATE.DAIF, the EL,
+   * HCR_EL2): the run loop looks after the current instruction.
+   */
+  interruptsChanged(): void {
+    if (this.stopRequest === null) this.stopRequest = ATTEND;
+  }
+
+  /** WFI (or a PSCI standby): the PE stops here until an interrupt is pending for it (at once if one is). */
+  sleepUntilInterrupt(): void {
+    if (wakeupPending(this)) return;
+    this.waiting = Wait.Interrupt;
+    this.requestStop(SWITCH);
+  }
+
+  /** WFE with the Event Register clear: the PE stops here until an event (SEV, a lost reservation) or an interrupt. */
+  sleepUntilEvent(): void {
+    if (wakeupPending(this)) return;
+    this.waiting = Wait.Event;
+    this.requestStop(SWITCH);
+  }
+
+  /** Whether a sleeping PE wakes now (WFE consumes the event that wakes it). */
+  wakes(): boolean {
+    if (this.waiting === Wait.Event && this.eventRegister) {
+      this.eventRegister = false;
+      return true;
+    }
+    return wakeupPending(this);
+  }
+
+  /** Ends this PE's quantum after the current instruction when other PEs may run (YIELD, barriers). */
+  yieldQuantum(): void {
+    if (this.peers.length > 1) this.requestStop(SWITCH);
   }
 
   /** Something that affects translation or decoding changed (EL, regime, MMU controls). */
@@ -216,7 +304,7 @@ export class Cpu {
     this.checkAlignment(va, size, flags, AccessType.Write);
     const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
-      if (this.exclAddr >= 0 && pa < this.exclAddr + this.exclSize && pa + size > this.exclAddr) this.exclAddr = -1;
+      if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
       // Watched ranges are RAM only, so reading the old value has no side effect.
       const watched = this.physWatchCount !== 0 && this.physWatched(pa, size);
       const before = watched ? this.bus.read(pa, size) : 0n;
@@ -282,32 +370,26 @@ export class Cpu {
     this.observer?.memoryAccessed?.({ pa, va, size, write, value, before, pc: this.pcs[1]! });
   }
 
-  // --- exclusive monitor (local) -----------------------------------------------
+  // --- exclusive monitor ---------------------------------------------------------
 
   /** Marks [pa, pa+size) exclusive for the load-exclusive at `va`. */
   exclusiveMark(va: bigint, size: number): void {
-    this.exclAddr = this.mmu.translate(va, AccessType.Read, 0, false);
-    this.exclSize = size;
+    this.monitor.mark(this.index, this.mmu.translate(va, AccessType.Read, 0, false), size);
   }
 
   /** The store-exclusive check: true when the reservation still covers [va, va+size). */
   exclusivePass(va: bigint, size: number, flags: number): boolean {
-    const pa = this.mmu.translate(va, AccessType.Write, flags, false);
-    const ok = this.exclAddr === pa && this.exclSize === size;
-    this.exclAddr = -1;
-    return ok;
+    return this.monitor.pass(this.index, this.mmu.translate(va, AccessType.Write, flags, false), size);
   }
 
   exclusiveClear(): void {
-    this.exclAddr = -1;
+    this.monitor.clear(this.index);
   }
 
   // --- decoded-instruction cache ----------------------------------------------
 
-  private invalidateCode(page: number): void {
+  codeInvalidated(page: number): void {
     this.mmu.generation++;
-    this.code.delete(page);
-    this.bus.codePages[page] = 0;
     if (page === this.lastPageNum) {
       this.lastPage = null;
       this.lastPageNum = -1;
@@ -319,48 +401,30 @@ export class Cpu {
     const off = pa - this.bus.ramBase;
     const pageNum = off >>> PAGE_SHIFT;
     if (pageNum === this.lastPageNum && off >= 0) return this.lastPage!;
-    if (off < 0 || off >= this.bus.ramSize) throw new BusError(pa);
-    let page = this.code.get(pageNum);
-    if (page === undefined) {
-      page = new CodePage(pa - (pa & (PAGE_SIZE - 1)));
-      this.code.set(pageNum, page);
-      this.bus.codePages[pageNum] = 1;
-    }
+    const page = this.code.page(pa);
     this.lastPage = page;
     this.lastPageNum = pageNum;
     return page;
   }
 
-  private decodeInto(page: CodePage, idx: number): Handler {
-    const raw = this.bus.fetch32(page.pa + idx * 4);
-    const e = decoder.find(raw) ?? UNALLOCATED;
-    page.ops[idx] = e.extract(raw);
-    return (page.fns[idx] = e.exec);
-  }
-
-  private compileBlockAt(page: CodePage, idx: number): Block | null {
-    return compileBlock(
-      (raw) => decoder.find(raw),
-      (i) => this.bus.fetch32(page.pa + i * 4),
-      idx,
-      PAGE_SIZE / 4,
-    );
-  }
-
-  /** The encoding of a raw instruction word (for the disassembler and tests). */
-  static decode(raw: number): AnyEncoding | undefined {
-    return decoder.find(raw);
-  }
-
   // --- run loop -------------------------------------------------------------------
 
   /** Asks the run loop to stop after the current instruction. */
-  requestStop(reason: StopReason): void {
-    if (this.stopRequest === null) this.stopRequest = reason;
+  requestStop(reason: PeStop): void {
+    if (this.stopRequest === null || this.stopRequest === ATTEND) this.stopRequest = reason;
+  }
+
+  /** The stop the run loop found after an instruction, or null when it only had to take an interrupt. */
+  private attend(): PeStop | null {
+    const r = this.stopRequest!;
+    this.stopRequest = null;
+    if (r !== ATTEND) return r;
+    if (this.interruptsTaken) takePendingInterrupt(this);
+    return null;
   }
 
   /** Executes one instruction (taking any exception it raises). */
-  step(): StopReason | null {
+  step(): PeStop | null {
     const r = this.run(1, true);
     return r.kind === 'budget' ? null : r;
   }
@@ -370,10 +434,12 @@ export class Cpu {
    * unless it is the first instruction and `skipBreakAtStart`), on a stop request, or
    * when the machine cannot continue.
    */
-  run(budget: number, skipBreakAtStart = false): StopReason {
+  run(budget: number, skipBreakAtStart = false, interrupts = true): PeStop {
     const end = this.icount + budget;
     let first = skipBreakAtStart;
     this.stopRequest = null;
+    this.interruptsTaken = interrupts;
+    if (interrupts) takePendingInterrupt(this);
     const pcs = this.pcs;
     const p32 = this.pcs32;
     const mmu = this.mmu;
@@ -413,7 +479,7 @@ export class Cpu {
           }
           const blk = page.blocks[idx];
           if (blk === undefined) {
-            if (++page.heat[idx]! >= BLOCK_HOT) page.blocks[idx] = this.compileBlockAt(page, idx);
+            if (++page.heat[idx]! >= BLOCK_HOT) page.blocks[idx] = this.code.compileBlockAt(page, idx);
           } else if (blk !== null && bps.size === 0 && this.icount + blk.len <= end) {
             // A compiled block: blk.len instructions that cannot fault, stop or branch.
             blk.fn(this, this.x, this.ps, FLAG_SCRATCH, FLAG_SCRATCH32);
@@ -431,7 +497,7 @@ export class Cpu {
             continue;
           }
           let fn = page.fns[idx];
-          if (fn === undefined) fn = this.decodeInto(page, idx);
+          if (fn === undefined) fn = this.code.decodeInto(page, idx);
           // pcs[1] = this instruction's address, pcs[0] = the next one.
           p32[2] = pageLo | (idx << 2);
           p32[3] = pageHi;
@@ -444,7 +510,12 @@ export class Cpu {
           }
           fn(this, page.ops[idx] as never);
           this.icount++;
-          if (this.stopRequest !== null) return this.stopRequest;
+          if (this.stopRequest !== null) {
+            const r = this.attend();
+            if (r !== null) return r;
+            page = null;
+            continue;
+          }
           if (p32[0] !== nextLo || p32[1] !== pageHi || gen !== mmu.generation || idx === PAGE_SIZE / 4 - 1)
             page = null;
           else idx++;
@@ -457,7 +528,10 @@ export class Cpu {
         if (x instanceof ArchException) {
           takeSync(this, x, pcs[1]!);
           this.icount++;
-          if (this.stopRequest !== null) return this.stopRequest;
+          if (this.stopRequest !== null) {
+            const r = this.attend();
+            if (r !== null) return r;
+          }
           first = false;
           continue;
         }
@@ -471,14 +545,5 @@ export class Cpu {
   }
 }
 
-/** Every encoding no table claims: UNDEFINED. */
-const UNALLOCATED: AnyEncoding = {
-  name: 'UNALLOCATED',
-  pattern: 'x',
-  mask: 0,
-  value: 0,
-  extract: (raw: number) => ({ raw }),
-  exec: (cpu: Cpu) => {
-    throw new ArchException(defaultTargetEL(cpu), EC.UNKNOWN, 0);
-  },
-};
+/** MPIDR_EL1 of a PE alone: affinity 0.0.0, bit 31 RES1, U = 0 as QEMU's virt reports it. */
+export const UNIPROCESSOR_MPIDR = 0x8000_0000n;

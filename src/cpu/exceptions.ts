@@ -91,14 +91,85 @@ export function physicalInterruptTarget(cpu: Cpu, kind: VectorKind): number {
  * PSTATE not masking it.
  */
 export function virtualInterruptPending(cpu: Cpu, kind: VectorKind): boolean {
+  return virtualPending(cpu, kind) && ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0;
+}
+
+/** Cpu.lines bits by VectorKind (Irq, Fiq, SError): the same values as LINE in cpu.ts. */
+const LINE_BIT = [0, 1, 2, 4];
+
+/**
+ * Whether a virtual interrupt of this kind is pending for the PE: HCR_EL2.VI/VF/VSE with
+ * IMO/FMO/AMO, at EL0/EL1 outside a VHE host (whatever PSTATE masks).
+ */
+function virtualPending(cpu: Cpu, kind: VectorKind): boolean {
   if (cpu.ps.el === 2 || cpu.tge) return false;
-  const h = cpu.hcr;
+  return ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0 && ((cpu.hcr >>> VIRTUAL_BIT[kind]!) & 1) !== 0;
+}
+
+/**
+ * The interrupts ISR_EL1 shows as bits A (8), I (7), F (6): at EL1/EL0 with the routing
+ * bit set the virtual one, otherwise the physical input.
+ */
+export function pendingInterrupts(cpu: Cpu): number {
+  let v = 0;
+  for (const [kind, bit] of [
+    [VectorKind.SError, 8],
+    [VectorKind.Irq, 7],
+    [VectorKind.Fiq, 6],
+  ] as const) {
+    const virt = cpu.ps.el < 2 && !cpu.tge && ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0;
+    const pending = virt ? virtualPending(cpu, kind) : (cpu.lines & LINE_BIT[kind]!) !== 0;
+    if (pending) v |= 1 << bit;
+  }
+  return v;
+}
+
+/** A WFI wake-up event: any physical input, or a virtual interrupt pending for the current EL, masked or not. */
+export function wakeupPending(cpu: Cpu): boolean {
   return (
-    ((h >>> ROUTE_BIT[kind]!) & 1) !== 0 &&
-    ((h >>> VIRTUAL_BIT[kind]!) & 1) !== 0 &&
-    ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0
+    cpu.lines !== 0 ||
+    virtualPending(cpu, VectorKind.Irq) ||
+    virtualPending(cpu, VectorKind.Fiq) ||
+    virtualPending(cpu, VectorKind.SError)
   );
 }
+
+const SERROR_ESR = ((EC.SERROR << 26) | (1 << 25)) >>> 0;
+/** Physical before virtual; within each FIQ, IRQ, SError (QEMU's order of checks). */
+const ASYNC_ORDER = [VectorKind.Fiq, VectorKind.Irq, VectorKind.SError] as const;
+
+/**
+ * At an instruction boundary: takes the highest-priority interrupt that is pending and
+ * not masked, by the architectural routing; true when one was taken. A virtual SError
+ * reports VSESR_EL2's syndrome and clears HCR_EL2.VSE as it is taken.
+ */
+export function takePendingInterrupt(cpu: Cpu): boolean {
+  const lines = cpu.lines;
+  if (lines !== 0) {
+    for (const kind of ASYNC_ORDER) {
+      if ((lines & LINE_BIT[kind]!) === 0) continue;
+      const target = physicalInterruptTarget(cpu, kind);
+      if (target < 0) continue;
+      takeException(cpu, target, kind, cpu.pcs[0]!, kind === VectorKind.SError ? SERROR_ESR : 0);
+      return true;
+    }
+  }
+  if ((cpu.hcr & VIRTUAL_MASK) === 0) return false;
+  const order = [VectorKind.Irq, VectorKind.Fiq, VectorKind.SError] as const;
+  for (const kind of order) {
+    if (!virtualInterruptPending(cpu, kind)) continue;
+    let esr = 0;
+    if (kind === VectorKind.SError) {
+      esr = (SERROR_ESR | Number(cpu.sr[SR.VSESR_EL2!]! & 0x1ff_ffffn)) >>> 0;
+      cpu.sr[SR.HCR_EL2!] = cpu.sr[SR.HCR_EL2!]! & ~(1n << BigInt(HCR.VSE));
+      cpu.hcrChanged();
+    }
+    takeException(cpu, 1, kind, cpu.pcs[0]!, esr);
+    return true;
+  }
+  return false;
+}
+const VIRTUAL_MASK = (1 << HCR.VI) | (1 << HCR.VF) | (1 << HCR.VSE);
 
 /** The architected UNDEFINED exception (EC 0x00) for the current instruction. */
 export function undefinedInstruction(cpu: Cpu): ArchException {
@@ -276,5 +347,6 @@ export function exceptionReturn(cpu: Cpu): void {
   cpu.exclusiveClear();
   cpu.eventRegister = true; // an exception return sets the Event Register
   cpu.contextChanged();
+  cpu.interruptsChanged();
   if (cpu.observer !== null) cpu.observer.exceptionReturned?.({ fromEL, toEL: ps.el, pc: target, spsr });
 }

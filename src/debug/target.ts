@@ -290,6 +290,9 @@ export class MachineTarget implements Target {
           signal: SIGNAL.ABRT,
           message: `[hypstep] emulator stopped at PC 0x${this.pe(thread).pcs[0]!.toString(16)}: ${r.message}`,
         };
+      case 'idle':
+        // Nothing will happen until the debugger changes something: stop where the machine is.
+        return { kind: 'stopped', signal: SIGNAL.TRAP, message: `[hypstep] ${r.message}` };
       case 'requested': {
         const raised = this.raised;
         this.raised = null;

@@ -4,6 +4,7 @@
 import type { Cpu } from '../cpu/cpu.js';
 import type { SysregSpec } from './registry.js';
 import { SR, HCR } from './registry.js';
+import { pendingInterrupts } from '../cpu/exceptions.js';
 
 export interface SpecialAccess {
   read?(cpu: Cpu): bigint;
@@ -16,7 +17,6 @@ export interface SpecialAccess {
  */
 export const ID_VALUES: Readonly<Record<string, bigint>> = {
   MIDR_EL1: 0x000f_0000n, // implementer 0 (software), architecture 0xF: see README
-  MPIDR_EL1: 0x8000_0000n, // uniprocessor affinity 0.0.0
   REVIDR_EL1: 0n,
   AIDR_EL1: 0n,
   // EL0 and EL1: AArch64 and AArch32 state (a hypervisor may host 32-bit guests; executing
@@ -58,7 +58,7 @@ function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void
 
 /** The deterministic clock: one counter tick per retired instruction. */
 export function physicalCount(cpu: Cpu): bigint {
-  return BigInt(cpu.icount);
+  return BigInt(cpu.icount + cpu.clockOffset);
 }
 
 /** The virtual count: CNTVOFF_EL2 does not apply at EL2 with E2H=1 nor in the VHE host's EL0. */
@@ -113,6 +113,7 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
     (c) => BigInt(c.ps.daif) << 6n,
     (c, v) => {
       c.ps.daif = Number((v >> 6n) & 0xfn);
+      c.interruptsChanged();
     },
   ),
   CurrentEL: { read: (c) => BigInt(c.ps.el) << 2n },
@@ -158,19 +159,8 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   },
   // EL1 reads of MIDR/MPIDR return the virtualized values EL2 set (these override the ID entries above).
   MIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VPIDR_EL2!]! : ID_VALUES.MIDR_EL1!) },
-  MPIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VMPIDR_EL2!]! : ID_VALUES.MPIDR_EL1!) },
-  // Pending virtual interrupts EL2 injects through HCR_EL2 (no physical interrupt sources yet).
-  ISR_EL1: {
-    read: (c) => {
-      if (c.ps.el !== 1) return 0n;
-      const h = c.hcr;
-      let v = 0;
-      if ((h >>> HCR.AMO) & 1) v |= ((h >>> HCR.VSE) & 1) << 8;
-      if ((h >>> HCR.IMO) & 1) v |= ((h >>> HCR.VI) & 1) << 7;
-      if ((h >>> HCR.FMO) & 1) v |= ((h >>> HCR.VF) & 1) << 6;
-      return BigInt(v);
-    },
-  },
+  MPIDR_EL1: { read: (c) => (c.ps.el === 1 ? c.sr[SR.VMPIDR_EL2!]! : c.mpidr) },
+  ISR_EL1: { read: (c) => BigInt(pendingInterrupts(c)) },
   CCSIDR_EL1: { read: (c) => CCSIDR_BY_CSSELR[Number(c.sr[SR.CSSELR_EL1!]! & 0xfn)] ?? 0n },
   DCZID_EL0: { read: (c) => (dcZvaProhibited(c) ? DCZID_BS | 0x10n : DCZID_BS) },
   // The OS lock: OSLAR_EL1.OSLK is the lock, reported in OSLSR_EL1.OSLK (bit 1); locked at reset.
@@ -190,7 +180,6 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
 
 const RESET_FROM: Readonly<Record<string, bigint>> = {
   VPIDR_EL2: ID_VALUES.MIDR_EL1!,
-  VMPIDR_EL2: ID_VALUES.MPIDR_EL1!,
   OSLSR_EL1: OSLSR_OSLM | 2n,
 };
 

@@ -220,6 +220,8 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   row('HCR_EL2', '3 4 1 1 0', 2, 'el2', { reset: 0n, writable: 0x7_ffff_ffffn }), // Armv8.0 bits and E2H
   row('MDCR_EL2', '3 4 1 1 1', 2, 'el2', { reset: 0n, writable: 0xfe0n }), // HPMN=0: no PMU
   row('CPTR_EL2', '3 4 1 1 2', 2, 'el2', { reset: 0x33ffn }),
+  // The syndrome of the virtual SError HCR_EL2.VSE injects (IDS and ISS, as QEMU's -cpu max takes it).
+  row('VSESR_EL2', '3 4 5 2 3', 2, 'el2', { reset: 0n, writable: 0x1ff_ffffn }),
   row('HSTR_EL2', '3 4 1 1 3', 2, 'el2', { reset: 0n, writable: 0xffffn }),
   row('HACR_EL2', '3 4 1 1 7', 2, 'el2', { reset: 0n }),
   row('TTBR0_EL2', '3 4 2 0 0', 2, 'el2', { reset: 0n }),

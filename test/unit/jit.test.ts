@@ -4,6 +4,7 @@
 // V8 optimize the generated function. An end-to-end run of a hot loop checks the run loop's use.
 import { describe, it, expect } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.js';
+import { decodeA64 } from '../../src/cpu/disasm.js';
 import { PhysBus } from '../../src/board/bus.js';
 import { compileBlock, FLAG_SCRATCH, FLAG_SCRATCH32 } from '../../src/cpu/jit.js';
 import { parsePattern } from '../../src/cpu/decode.js';
@@ -68,11 +69,11 @@ describe('compiled blocks', () => {
       while (words.length < 2 + (t % 10)) {
         const p = PATTERNS[next() % PATTERNS.length]!;
         const w = ((next() & ~p.mask) | p.value) >>> 0;
-        const e = Cpu.decode(w);
+        const e = decodeA64(w);
         if (e && !e.name.startsWith('UNALLOC') && !/unallocated|reserved/i.test(e.name)) words.push(w);
       }
       const blk = compileBlock(
-        (raw) => Cpu.decode(raw),
+        (raw) => decodeA64(raw),
         (i) => words[i]!,
         0,
         words.length,
@@ -98,7 +99,7 @@ describe('compiled blocks', () => {
           c.ps.sp = sp;
         }
         for (let i = 0; i < blk.len; i++) {
-          const e = Cpu.decode(words[i]!)!;
+          const e = decodeA64(words[i]!)!;
           e.exec(a, e.extract(words[i]!) as never);
         }
         blk.fn(b, b.x, b.ps, FLAG_SCRATCH, FLAG_SCRATCH32);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { exec, esrOf, sysIss, getReg, VECTORS } from '../exceptions/harness.js';
 import { assemble } from '../helpers/asm.js';
 import { requireTool } from '../helpers/tools.js';
-import { Cpu } from '../../src/cpu/cpu.js';
+import { decodeA64 } from '../../src/cpu/disasm.js';
 import { describeEsr } from '../../src/cpu/syndrome.js';
 import { HCR } from '../../src/sysregs/registry.js';
 
@@ -304,7 +304,7 @@ describe('disassembly of system instructions matches objdump', () => {
         .filter((l) => /^\s+[0-9a-f]+:\t/.test(l))
         .map((l) => l.split('\t').slice(2).join('\t').trim());
       const ours = words.map((w) => {
-        const e = Cpu.decode(w);
+        const e = decodeA64(w);
         return e?.asm ? e.asm(e.extract(w) as never, 0n) : `(no decoding of 0x${(w >>> 0).toString(16)})`;
       });
       expect(ours).toEqual(theirs);

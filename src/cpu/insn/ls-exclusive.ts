@@ -9,7 +9,8 @@
 import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { undefinedInstruction } from '../exceptions.js';
-import { ACC_ALIGNED, type Cpu } from '../cpu.js';
+import type { Cpu } from '../cpu.js';
+import { ACC_ALIGNED } from '../access.js';
 import { baseReg, checkAligned, dataAbortSyndrome, encPrepared, AccessType } from './ls-common.js';
 import { rz, rsp } from './dp-common.js';
 

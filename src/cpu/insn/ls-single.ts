@@ -24,7 +24,8 @@ import {
   immediateAddress,
   writeback,
 } from './ls-common.js';
-import { ACC_UNPRIV, type Cpu } from '../cpu.js';
+import type { Cpu } from '../cpu.js';
+import { ACC_UNPRIV } from '../access.js';
 
 /** How a loaded value becomes the register value: zero-extended, or SignExtend to 64 or to 32 bits. */
 const enum Ext {

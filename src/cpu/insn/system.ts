@@ -80,6 +80,7 @@ function msrImmediate(cpu: Cpu, d: { op1: number; CRm: number; op2: number }): v
       }
     }
     ps.daif = field === PstateField.DAIFSet ? ps.daif | d.CRm : ps.daif & ~d.CRm;
+    cpu.interruptsChanged();
     return;
   }
   if (ps.el === 0) throw undefinedInstruction(cpu);
@@ -141,8 +142,7 @@ export function wfxIss(wfe: boolean): number {
 
 /**
  * AArch64.CheckForWFxTrap at EL0 (SCTLR_EL1.nTWx, or SCTLR_EL2 in a VHE host) and then
- * at EL0/EL1 for EL2 (HCR_EL2.TWx). There are no interrupt sources yet, so a WFI
- * that is not trapped completes at once, as does a WFE (there is no other PE to wait for).
+ * at EL0/EL1 for EL2 (HCR_EL2.TWx).
  */
 function checkWfxTrap(cpu: Cpu, wfe: boolean): void {
   const el = cpu.ps.el;
@@ -161,6 +161,7 @@ function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
   switch ((d.CRm << 3) | d.op2) {
     case Hint.WFI:
       checkWfxTrap(cpu, false);
+      cpu.sleepUntilInterrupt();
       return;
     case Hint.WFE:
       // With the Event Register set, WFE only clears it: no wait, so no trap.
@@ -169,10 +170,16 @@ function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
         return;
       }
       checkWfxTrap(cpu, true);
+      cpu.sleepUntilEvent();
       return;
     case Hint.SEV:
+      for (const pe of cpu.peers) pe.eventRegister = true;
+      return;
     case Hint.SEVL:
       cpu.eventRegister = true;
+      return;
+    case Hint.YIELD:
+      cpu.yieldQuantum();
       return;
     default:
       // NOP, YIELD, and every hint of a feature not implemented (PAC, BTI, ESB, PSB, CSDB, DGH…) executes as a NOP.
@@ -354,16 +361,23 @@ export const SYSTEM: readonly AnyEncoding[] = [
     (d) => (d.CRm === 15 ? 'clrex' : `clrex\t${hexImm(d.CRm)}`),
   ),
   // DSB with CRm 0000 / 0100 are SSBB / PSSBB: base-architecture barriers, not feature-gated.
+  // PEs run one at a time, so memory is sequentially consistent and every barrier holds; DSB
+  // and DMB are where the round-robin switches to the next PE (what the barrier orders is
+  // then visible to it before this PE goes on).
   enc(
     '1101010100 0 00 011 0011 CRm:4 100 11111',
     'DSB',
-    () => {},
+    (cpu) => {
+      cpu.yieldQuantum();
+    },
     (d) => (d.CRm === 0 ? 'ssbb' : d.CRm === 4 ? 'pssbb' : `dsb\t${barrierOption(d.CRm)}`),
   ),
   enc(
     '1101010100 0 00 011 0011 CRm:4 101 11111',
     'DMB',
-    () => {},
+    (cpu) => {
+      cpu.yieldQuantum();
+    },
     (d) => `dmb\t${barrierOption(d.CRm)}`,
   ),
   // Context synchronization: decoded code is invalidated on every write, so there is nothing to flush.
