@@ -220,12 +220,10 @@ export class Machine {
         this.reset();
         continue;
       }
-      if (r.kind === 'switch' || (!single && this.used >= this.quantum)) {
-        const idle = this.nextTurn();
-        if (idle !== null) return this.finish(idle);
-        continue;
-      }
-      if (r.kind !== 'budget') return this.finish(r);
+      // The turn ends when the PE gives it up or has used its quantum, whatever else stopped it.
+      const idle = r.kind === 'switch' || (!single && this.used >= this.quantum) ? this.nextTurn() : null;
+      if (r.kind !== 'budget' && r.kind !== 'switch') return this.finish(r);
+      if (idle !== null) return this.finish(idle);
     }
   }
 

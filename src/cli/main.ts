@@ -245,4 +245,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-void main(process.argv).then((code) => process.exit(code));
+/** Resolves once everything written to `s` so far has gone out (a full pipe makes writes asynchronous). */
+const drained = (s: NodeJS.WriteStream) => new Promise<void>((res) => s.write('', () => res()));
+
+void main(process.argv).then(async (code) => {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+});

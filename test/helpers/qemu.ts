@@ -23,10 +23,13 @@ export const QEMU_BOARD = [
 
 export const QEMU_ARGS = [...QEMU_BOARD, '-m', '512M', '-semihosting', '-serial', 'stdio'];
 
-/** Runs `elfPath` on qemu-system-aarch64 until it exits (semihosting or PSCI SYSTEM_OFF). */
-export function runQemu(elfPath: string, timeoutMs = 20_000): QemuRun {
+/**
+ * Runs `elfPath` on qemu-system-aarch64 until it exits (semihosting or PSCI SYSTEM_OFF);
+ * `extra` adds options (-smp 4).
+ */
+export function runQemu(elfPath: string, timeoutMs = 20_000, extra: string[] = []): QemuRun {
   requireTool('qemu-system-aarch64');
-  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, '-kernel', elfPath], {
+  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, ...extra, '-kernel', elfPath], {
     timeout: timeoutMs,
     encoding: 'latin1',
     stdio: ['ignore', 'pipe', 'pipe'],

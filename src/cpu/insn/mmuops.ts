@@ -11,11 +11,15 @@ import { rz } from './dp-common.js';
 
 type Tlbi = (mmu: Mmu, xt: bigint) => void;
 
-/** TLBI operations by op1:CRm:op2 (the IS forms act like the local ones on this uniprocessor). */
-const TLBI_OPS = new Map<number, { name: string; op: Tlbi; operand: boolean }>();
+/**
+ * TLBI operations by op1:CRm:op2. An Inner Shareable form (…IS) acts on the issuing PE's TLB
+ * as its local form does and reaches every other PE of the machine, whose TLBs then drop
+ * everything (a TLB may always hold fewer entries than it could).
+ */
+const TLBI_OPS = new Map<number, { name: string; op: Tlbi; operand: boolean; broadcast: boolean }>();
 function tlbi(op1: number, crm: number, op2: number, name: string, op: Tlbi): void {
   // The ALL/VMALL forms take no address or ASID (objdump omits their Xt).
-  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name) });
+  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name), broadcast: name.endsWith('IS') });
 }
 for (const [crm, sfx] of [
   [3, 'IS'],
@@ -79,6 +83,7 @@ export const MMU_OPS: readonly AnyEncoding[] = [
         );
       }
       t.op(cpu.mmu, cpu.x[d.Rt]!);
+      if (t.broadcast) for (const pe of cpu.peers) if (pe !== cpu) pe.mmu.flushAll();
     },
     (d) => {
       const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
