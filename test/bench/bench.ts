@@ -58,9 +58,10 @@ interface HypstepRun {
   uart: string;
 }
 
-function runHypstep(elf: Uint8Array): HypstepRun {
+function runHypstep(elf: Uint8Array, smp = 1): HypstepRun {
   let uart = '';
   const m = new Machine({
+    smp,
     uartOut: (b) => {
       uart += Buffer.from(b).toString('latin1');
     },
@@ -72,7 +73,7 @@ function runHypstep(elf: Uint8Array): HypstepRun {
   const seconds = (performance.now() - t0) / 1000;
   if (r.kind !== 'exit')
     throw new Error(`hypstep did not run the fixture to its end: ${r.kind === 'unimplemented' ? r.message : r.kind}`);
-  return { seconds, icount: m.cpu.icount, uart };
+  return { seconds, icount: m.icount, uart };
 }
 
 interface QemuRun {
@@ -80,11 +81,14 @@ interface QemuRun {
   uart: string;
 }
 
-function runQemu(elf: Uint8Array): QemuRun {
+function runQemu(elf: Uint8Array, smp = 1): QemuRun {
   const path = join(workDir, 'run.elf');
   writeFileSync(path, elf);
   const t0 = performance.now();
-  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, '-kernel', path], { encoding: 'latin1', timeout: 300_000 });
+  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, '-smp', String(smp), '-kernel', path], {
+    encoding: 'latin1',
+    timeout: 300_000,
+  });
   const seconds = (performance.now() - t0) / 1000;
   if (r.error || r.status !== 0)
     throw new Error(`qemu failed (${r.error?.message ?? `status ${r.status}`}): ${r.stderr.slice(0, 500)}`);
@@ -92,10 +96,10 @@ function runQemu(elf: Uint8Array): QemuRun {
 }
 
 /** The fastest of `n` QEMU runs (the run least disturbed by the other users of the machine). */
-function bestQemu(elf: Uint8Array, n = QEMU_REPEATS): QemuRun {
+function bestQemu(elf: Uint8Array, n = QEMU_REPEATS, smp = 1): QemuRun {
   let best: QemuRun | null = null;
   for (let i = 0; i < n; i++) {
-    const r = runQemu(elf);
+    const r = runQemu(elf, smp);
     if (best === null || r.seconds < best.seconds) best = r;
   }
   return best!;
@@ -124,15 +128,18 @@ function sameOutput(what: string, h: string, q: string): void {
     );
 }
 
-/** Millions of instructions per second on a loop fixture, hypstep and QEMU. */
-function loopMips(name: string, elfPath: string): BenchRow[] | null {
+/**
+ * Millions of instructions per second on a loop fixture, hypstep and QEMU; with `smp` PEs
+ * the figure counts every PE's instructions (QEMU's PEs run on host threads of their own).
+ */
+function loopMips(name: string, elfPath: string, smp = 1): BenchRow[] | null {
   if (!existsSync(elfPath)) return null;
   const elf = readFileSync(elfPath);
   const at = (n: number): Uint8Array => withIterations(elf, n)!;
   if (withIterations(elf, 1) === null) {
     // Fixed length: QEMU's start-up estimated by an empty run of the integer loop.
-    const h = runHypstep(elf);
-    const q = bestQemu(elf, 5);
+    const h = runHypstep(elf, smp);
+    const q = bestQemu(elf, 5, smp);
     sameOutput(name, h.uart, q.uart);
     const empty = bestQemu(withIterations(readFileSync(join(ROOT, 'fixtures/bench/build/intloop.elf')), 1)!, 5);
     const qemuSeconds = q.seconds - empty.seconds;
@@ -146,26 +153,26 @@ function loopMips(name: string, elfPath: string): BenchRow[] | null {
       },
     ];
   }
-  const perIter = (runHypstep(at(1001)).icount - runHypstep(at(1)).icount) / 1000;
+  const perIter = (runHypstep(at(1001), smp).icount - runHypstep(at(1), smp).icount) / 1000;
   // Calibrate hypstep's run length to about HYPSTEP_SECONDS: a short run, then one of about a
   // second (the first is mostly JIT warm-up and would underestimate the speed).
   let rate = 2e6;
   for (const seconds of [1, 1]) {
-    const calib = runHypstep(at(Math.max(1, Math.round((rate * seconds) / perIter))));
+    const calib = runHypstep(at(Math.max(1, Math.round((rate * seconds) / perIter))), smp);
     rate = calib.icount / calib.seconds;
   }
   const iters = Math.max(1, Math.round((rate * HYPSTEP_SECONDS) / perIter));
-  const h = runHypstep(at(iters));
-  sameOutput(name, h.uart, runQemu(at(iters)).uart);
+  const h = runHypstep(at(iters), smp);
+  sameOutput(name, h.uart, runQemu(at(iters), smp).uart);
 
   // QEMU's long run: sized from a probe of ~50 M instructions to compute for about QEMU_SECONDS
   // (its speed differs a hundredfold between the fixtures, and too short a run drowns in start-up jitter).
-  const qShort = bestQemu(at(1));
+  const qShort = bestQemu(at(1), QEMU_REPEATS, smp);
   const probeIters = Math.max(1, Math.round(50e6 / perIter));
-  const probe = runQemu(at(probeIters));
+  const probe = runQemu(at(probeIters), smp);
   const roughRate = (probeIters * perIter) / Math.max(probe.seconds - qShort.seconds, 0.01);
   const long = Math.max(probeIters, Math.round((roughRate * QEMU_SECONDS) / perIter));
-  const qLong = bestQemu(at(long));
+  const qLong = bestQemu(at(long), QEMU_REPEATS, smp);
   const qemuSeconds = qLong.seconds - qShort.seconds;
   if (qemuSeconds <= 0) throw new Error(`${name}: QEMU's long run was not slower than its short one`);
   return [
@@ -200,6 +207,11 @@ export const PROVIDERS: RowProvider[] = [
     key: 'int',
     title: 'integer loop',
     rows: () => Promise.resolve(loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf'))),
+  },
+  {
+    key: 'int4',
+    title: 'integer loop on 4 PEs',
+    rows: async () => loopMips('integer loop, 4 PEs', join(ROOT, 'fixtures/bench/build/smploop.elf'), 4),
   },
   {
     key: 'mem',
