@@ -211,7 +211,7 @@ export const PROVIDERS: RowProvider[] = [
   {
     key: 'int4',
     title: 'integer loop on 4 PEs',
-    rows: async () => loopMips('integer loop, 4 PEs', join(ROOT, 'fixtures/bench/build/smploop.elf'), 4),
+    rows: () => Promise.resolve(loopMips('integer loop, 4 PEs', join(ROOT, 'fixtures/bench/build/smploop.elf'), 4)),
   },
   {
     key: 'mem',

@@ -422,7 +422,7 @@ ${VECTORS}`,
     expect(seen).toBe(12_345);
   });
 
-  /** virq.elf until the guest runs, then a physical input raised: where the exception is taken, and the world's exit. */
+  /** virq.elf until the guest runs, then a physical input raised: the world layer sees the exit. */
   function physicalExit(line: number, offset: number): { world: World; m: Machine; vector: bigint } {
     const image = parseElf(readFileSync(elf('virq')));
     const m = new Machine({ uartOut: () => {} });

@@ -4,6 +4,7 @@
 // Registers x26 and x27 belong to the harness.
 import { assemble } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
+import type { PeStop } from '../../src/cpu/cpu.js';
 
 export interface Taken {
   esr: number;
@@ -73,7 +74,7 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
   }
   for (const pc of stops.keys()) m.cpu.breakpoints.add(pc);
   const snaps = new Map<string, Regs>();
-  let r = m.run(budget);
+  let r: PeStop = m.run(budget);
   for (;;) {
     const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
     if (names === undefined)
