@@ -292,7 +292,7 @@ export class MachineTarget implements Target {
         };
       case 'idle':
         // Nothing will happen until the debugger changes something: stop where the machine is.
-        return { kind: 'stopped', signal: SIGNAL.TRAP, message: `[hypstep] ${r.message}` };
+        return { kind: 'stopped', thread, signal: SIGNAL.TRAP, message: `[hypstep] ${r.message}` };
       case 'requested': {
         const raised = this.raised;
         this.raised = null;
