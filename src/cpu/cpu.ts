@@ -108,6 +108,11 @@ export class Cpu implements CodeUser {
 
   readonly breakpoints = new Set<bigint>();
   /**
+   * Called before the instruction at an address runs, without stopping (the world layer's
+   * function-entry hooks). A compiled block never runs past a hooked address.
+   */
+  readonly codeHooks = new Map<bigint, () => void>();
+  /**
    * Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while
    * `watchCount` ≠ 0.
    */
@@ -423,6 +428,13 @@ export class Cpu implements CodeUser {
     return null;
   }
 
+  /** Whether a code hook lies after `pc` within the next `len` instructions. */
+  private hookWithin(pc: bigint, len: number): boolean {
+    const end = pc + BigInt(4 * len);
+    for (const a of this.codeHooks.keys()) if (a > pc && a < end) return true;
+    return false;
+  }
+
   /** Executes one instruction (taking any exception it raises). */
   step(): PeStop | null {
     const r = this.run(1, true);
@@ -444,6 +456,7 @@ export class Cpu implements CodeUser {
     const p32 = this.pcs32;
     const mmu = this.mmu;
     const bps = this.breakpoints;
+    const hooks = this.codeHooks;
     // Straight-line execution stays on one decoded page: while the next PC is the previous
     // one plus 4 in the same page and no translation or code changed, the fetch needs
     // neither the TLB nor the page map. The PC is then kept as the page's VA (two int32
@@ -462,6 +475,7 @@ export class Cpu implements CodeUser {
             return { kind: 'breakpoint', pc: pcs[0]! };
           }
           first = false;
+          if (hooks.size !== 0) hooks.get(pcs[0]!)?.();
           if (page === null) {
             const pc = pcs[0]!;
             pcs[1] = pc;
@@ -480,7 +494,12 @@ export class Cpu implements CodeUser {
           const blk = page.blocks[idx];
           if (blk === undefined) {
             if (++page.heat[idx]! >= BLOCK_HOT) page.blocks[idx] = this.code.compileBlockAt(page, idx);
-          } else if (blk !== null && bps.size === 0 && this.icount + blk.len <= end) {
+          } else if (
+            blk !== null &&
+            bps.size === 0 &&
+            this.icount + blk.len <= end &&
+            (hooks.size === 0 || !this.hookWithin(pcs[0]!, blk.len))
+          ) {
             // A compiled block: blk.len instructions that cannot fault, stop or branch.
             blk.fn(this, this.x, this.ps, FLAG_SCRATCH, FLAG_SCRATCH32);
             this.icount += blk.len;

@@ -1,4 +1,5 @@
-// ELF64 little-endian AArch64 images: PT_LOAD segments, entry point, symbol table.
+// ELF64 little-endian AArch64 images: PT_LOAD segments, entry point, symbol table, line table.
+import type { LineSections } from './dwarf-line.js';
 
 export class LoadError extends Error {}
 
@@ -18,6 +19,8 @@ export interface Image {
   entry: bigint;
   segments: Segment[];
   symbols: ElfSymbol[];
+  /** The DWARF sections a line table needs, when the image was built with -g. */
+  debug?: LineSections;
 }
 
 const EM_AARCH64 = 183;
@@ -107,7 +110,37 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
     segments.push({ paddr, vaddr, data: buf.subarray(offset, offset + filesz), memsz });
   }
   if (segments.length === 0) fail('no loadable segments');
-  return { entry, segments, symbols: readSymbols(r, shoff, shnum, shentsize) };
+  const debug = readDebugSections(r, shoff, shnum, shentsize);
+  return { entry, segments, symbols: readSymbols(r, shoff, shnum, shentsize), ...(debug ? { debug } : {}) };
+}
+
+const SHT_NOBITS = 8;
+
+/** .debug_line and the string sections its file names point into, by section name. */
+function readDebugSections(r: Reader, shoff: number, shnum: number, shentsize: number): LineSections | undefined {
+  if (shoff === 0 || shnum === 0) return undefined;
+  const shstrndx = r.u16(62, 'e_shstrndx');
+  if (shstrndx >= shnum) return undefined;
+  const names = r.bytes(
+    r.off(shoff + shstrndx * shentsize + 24, 'section name table offset'),
+    r.off(shoff + shstrndx * shentsize + 32, 'section name table size'),
+    'section name table',
+  );
+  const found = new Map<string, Uint8Array>();
+  for (let i = 0; i < shnum; i++) {
+    const h = shoff + i * shentsize;
+    const nameOff = r.u32(h, 'sh_name');
+    if (nameOff >= names.length || r.u32(h + 4, 'sh_type') === SHT_NOBITS) continue;
+    const end = names.indexOf(0, nameOff);
+    const name = new TextDecoder().decode(names.subarray(nameOff, end < 0 ? names.length : end));
+    if (name !== '.debug_line' && name !== '.debug_line_str' && name !== '.debug_str') continue;
+    found.set(name, r.bytes(r.off(h + 24, `${name} offset`), r.off(h + 32, `${name} size`), name));
+  }
+  const line = found.get('.debug_line');
+  if (!line) return undefined;
+  const lineStr = found.get('.debug_line_str'),
+    str = found.get('.debug_str');
+  return { line, ...(lineStr ? { lineStr } : {}), ...(str ? { str } : {}) };
 }
 
 /** The symbol table, if the section headers hold one (a stripped image simply has none). */

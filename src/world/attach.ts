@@ -1,9 +1,19 @@
 // Puts the world layer on a machine: what `hypstep run`, the gdb stub and the demo call.
 import type { Machine } from '../board/machine.js';
 import { World } from './world.js';
-import { bindLayout, readLayout, type VcpuLayout } from './layout.js';
+import {
+  bindLayout,
+  bindVcpu,
+  checkModeMatches,
+  readLayout,
+  LayoutError,
+  type BindEnv,
+  type VcpuLayout,
+} from './layout.js';
 import { SR } from '../sysregs/registry.js';
 import { debugTranslate } from '../mmu/debug.js';
+import { locator } from '../loader/locate.js';
+import type { Image } from '../loader/elf.js';
 
 export interface WorldOptions {
   /** A layout file (`path` or `path#mode`). */
@@ -11,30 +21,50 @@ export interface WorldOptions {
   /** The image's file name, to pick the layout's mode. */
   imagePath?: string;
   check?: boolean;
+  /** Strict checking: every access to a governed slot while its flag is set. */
+  strict?: boolean;
   /** Symbol lookup; defaults to the loaded image's symbols. */
   symbol?: (name: string) => bigint | undefined;
 }
 
 export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
   const world = new World(machine.cpu).attach();
-  if (opts.layout !== undefined) useLayout(world, machine, readLayout(opts.layout, opts.imagePath), opts.symbol);
+  world.locate = locator(machine.image);
+  if (opts.layout !== undefined)
+    useLayout(world, machine, readLayout(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
   world.checking = opts.check ?? false;
+  world.strict = opts.strict ?? false;
   return world;
 }
 
+/** The NUL-terminated string an image's segments hold at a symbol (undefined when it is not there). */
+function imageCString(image: Image | null, addr: bigint | undefined): string | undefined {
+  if (!image || addr === undefined) return undefined;
+  for (const s of image.segments) {
+    if (addr < s.vaddr || addr >= s.vaddr + BigInt(s.data.length)) continue;
+    const from = Number(addr - s.vaddr);
+    const end = s.data.indexOf(0, from);
+    return Buffer.from(s.data.subarray(from, end < 0 ? s.data.length : end)).toString('latin1');
+  }
+  return undefined;
+}
+
 /**
- * Binds a layout. Symbols are virtual addresses of the hypervisor's EL2 regime: they are
+ * Binds a layout. Symbols are virtual addresses of the hypervisor's EL2 translation regime: they are
  * translated by walking its tables while its MMU is on, else taken as physical. A layout bound
  * with the MMU off is placed again at the first exit (by then the hypervisor runs translated).
+ * Vcpus the layout discovers are bound when its discovery function is entered with a new pointer.
  */
 export function useLayout(
   world: World,
   machine: Machine,
   layout: VcpuLayout,
   symbol?: (name: string) => bigint | undefined,
+  imagePath?: string,
 ): void {
   const cpu = machine.cpu;
   const lookup = symbol ?? ((n: string) => machine.symbol(n));
+  checkModeMatches(layout, imagePath, (s) => imageCString(machine.image, lookup(s)));
   const el2MmuOn = () => (cpu.sr[SR.SCTLR_EL2!]! & 1n) === 1n;
   const phys = (va: bigint): number => {
     if (el2MmuOn()) {
@@ -43,9 +73,36 @@ export function useLayout(
     }
     return Number(va);
   };
-  world.bind(
-    layout,
-    bindLayout(layout, lookup, phys),
-    el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, lookup, phys) : null),
-  );
+  const env: BindEnv = {
+    symbol: lookup,
+    phys,
+    pointer: (va) => {
+      const pa = phys(va);
+      if (!cpu.bus.isRam(pa, 8))
+        throw new LayoutError(`a pointer the layout follows would be at PA 0x${pa.toString(16)}, which is not RAM`);
+      return cpu.bus.read(pa, 8);
+    },
+    peOffset: () => cpu.sr[SR.TPIDR_EL2!]!,
+  };
+  world.unbind();
+  world.bind(layout, bindLayout(layout, env), el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, env) : null));
+  const entry = (sym: string, what: string): bigint => {
+    const a = lookup(sym);
+    if (a === undefined)
+      throw new LayoutError(`${what}: symbol '${sym}' is not in the loaded image (nor known from gdb)`);
+    return a;
+  };
+  if (layout.loadSymbol)
+    world.hookFunction(entry(layout.loadSymbol, 'functions.load'), () => world.functionEntered('load'));
+  if (layout.putSymbol)
+    world.hookFunction(entry(layout.putSymbol, 'functions.put'), () => world.functionEntered('put'));
+  const d = layout.discover;
+  if (d) {
+    let found = 0;
+    world.hookFunction(entry(d.function, 'discover.function'), () => {
+      const va = cpu.x[d.arg]!;
+      if (world.knowsVcpuAt(va)) return;
+      world.addVcpu(bindVcpu(layout, `${d.prefix}${found++}`, va, env));
+    });
+  }
 }

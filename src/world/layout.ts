@@ -1,27 +1,40 @@
 // Vcpu layouts: where a hypervisor keeps each vcpu's saved system registers and which flag
 // says they are live on the CPU. The file format is documented in the README (Vcpu layouts); this module
-// validates it and binds it to a loaded image (symbols → physical addresses).
+// validates it strictly (a typo is an error, not a silent change of verdicts) and binds it to a
+// running image (symbols and pointers → physical addresses).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { sysregByName, sysregByKey, sysregKey, type SysregSpec } from '../sysregs/registry.js';
+import { SYSREGS, sysregByName, sysregByKey, sysregKey, specOf, type SysregSpec } from '../sysregs/registry.js';
 
 export const LAYOUT_FORMAT = 'hypstep-vcpu-layout';
 
 /** A user's mistake in a layout file: one clear line. */
 export class LayoutError extends Error {}
 
+/**
+ * Where something is: `offset` bytes from a base, or from the 8-byte pointer stored `via`
+ * bytes from that base (one level of indirection). The base is the vcpu, a symbol, or a
+ * per-PE symbol (the symbol plus the PE's offset in TPIDR_EL2, as Linux's per-CPU data).
+ */
+export interface Place {
+  readonly base: { readonly kind: 'vcpu' } | { readonly kind: 'symbol' | 'perPE'; readonly symbol: string };
+  readonly via?: number;
+  readonly offset: number;
+}
+
 export interface LayoutFlag {
   readonly name: string;
-  readonly offset: number;
+  readonly place: Place;
   readonly width: number;
   readonly mask: bigint;
-  /** Registers live on the CPU while this flag is set, in the vcpu context while it is clear. */
+  /** Registers live on the CPU while this flag is set, in the vcpu context while it is clear (canonical names). */
   readonly governs: readonly string[];
 }
 
 export interface LayoutSlot {
+  /** The register's canonical name (`SCTLR_EL1` for a layout that says `SCTLR_EL12`). */
   readonly name: string;
-  readonly offset: number;
+  readonly place: Place;
   readonly width: number;
   /** The register of hypstep's sysreg table the slot holds, when hypstep models it. */
   readonly spec: SysregSpec | undefined;
@@ -35,63 +48,231 @@ export interface LayoutVcpu {
   readonly vmid?: number;
 }
 
+/** Vcpus found at run time: each new pointer `arg` holds when `function` is entered. */
+export interface Discovery {
+  readonly function: string;
+  readonly arg: number;
+  /** Discovered vcpus are named `<prefix><n>` in order of discovery. */
+  readonly prefix: string;
+}
+
+/** A check that the image is the build a mode describes: the C string at `symbol`. */
+export interface ModeMatch {
+  readonly symbol: string;
+  readonly string: string;
+}
+
 /** A layout with one set of flags chosen (a file may describe several builds, as `modes`). */
 export interface VcpuLayout {
   readonly hypervisor: string;
   readonly mode: string | null;
   readonly vcpus: readonly LayoutVcpu[];
+  readonly discover: Discovery | null;
   readonly slots: readonly LayoutSlot[];
   readonly flags: readonly LayoutFlag[];
   /** Symbols of the functions that load and put a vcpu's registers, when the layout names them. */
   readonly loadSymbol?: string;
   readonly putSymbol?: string;
+  /** The mode's `elf` and `match`: what the loaded image must be. */
+  readonly elf?: string;
+  readonly match?: ModeMatch;
+  /** Every mode the file describes, with its `elf`, to name the right one when the image is another's. */
+  readonly modeElves: readonly { readonly mode: string; readonly elf?: string }[];
 }
 
 type Json = Record<string, unknown>;
 
-function obj(v: unknown, what: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LayoutError(`${what}: expected an object`);
-  return v as Json;
-}
-function int(v: unknown, what: string): number {
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
-    throw new LayoutError(`${what}: expected a non-negative integer`);
-  return n;
-}
-function big(v: unknown, what: string): bigint {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v)) return BigInt(v);
-  throw new LayoutError(`${what}: expected a number or a "0x…" string`);
-}
-function str(v: unknown, what: string): string {
-  if (typeof v !== 'string' || v === '') throw new LayoutError(`${what}: expected a string`);
-  return v;
-}
-function width(v: unknown, what: string): number {
-  const w = v === undefined ? 8 : int(v, what);
-  if (![1, 2, 4, 8].includes(w)) throw new LayoutError(`${what}: width must be 1, 2, 4 or 8`);
-  return w;
+/** The canonical register for a name: `SCTLR_EL12` and `sctlr_el1` are SCTLR_EL1. */
+export function canonicalSysreg(name: string): SysregSpec | undefined {
+  const s = sysregByName(name);
+  return s?.aliasOf ? specOf(s.aliasOf) : s;
 }
 
-function slotSpec(name: string, s: Json, what: string): SysregSpec | undefined {
-  const byName = sysregByName(name);
-  if (byName) return byName;
-  if (s.encoding === undefined) return undefined;
-  const where = `${what}.encoding`;
-  const e = obj(s.encoding, where);
-  const field = (k: string) => int(e[k], `${where}.${k}`);
-  return sysregByKey(sysregKey(field('op0'), field('op1'), field('crn'), field('crm'), field('op2')));
+/** The canonical spelling of a register name for lookups (unknown names upper-cased). */
+export function canonicalName(name: string): string {
+  return canonicalSysreg(name)?.name ?? name.toUpperCase();
 }
 
-function parseFlag(name: string, f: Json, slotNames: Set<string>, what: string): LayoutFlag {
-  if (!Array.isArray(f.governs ?? [])) throw new LayoutError(`${what}.governs: expected a list of register names`);
-  const governs = ((f.governs ?? []) as unknown[]).map((g, i) => str(g, `${what}.governs[${i}]`));
-  for (const g of governs)
-    if (!slotNames.has(g)) throw new LayoutError(`${what} governs ${g}, which has no slot in "sysregs"`);
-  const mask = big(f.mask, `${what}.mask`);
-  if (mask === 0n) throw new LayoutError(`${what}.mask: must not be 0`);
-  return { name, offset: int(f.offset, `${what}.offset`), width: width(f.width, `${what}.width`), mask, governs };
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The known register names nearest to a misspelt one. */
+export function nearestSysregs(name: string, n = 3): string[] {
+  const up = name.toUpperCase();
+  return SYSREGS.filter((s) => !s.aliasOf)
+    .map((s) => [s.name, distance(up, s.name)] as const)
+    .sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
+    .slice(0, n)
+    .map(([s]) => s);
+}
+
+/** Reads one JSON object and rejects keys it does not know, naming their path and the allowed ones. */
+class Obj {
+  constructor(
+    readonly o: Json,
+    readonly path: string,
+  ) {}
+  /** An object whose keys are names the user chooses (registers, arrays, modes). */
+  static map(v: unknown, path: string): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LayoutError(`${path}: expected an object`);
+    return new Obj(v as Json, path);
+  }
+  static of(v: unknown, path: string, allowed: readonly string[]): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new LayoutError(`${path}: expected an object`);
+    const o = v as Json;
+    for (const k of Object.keys(o))
+      if (!allowed.includes(k)) throw new LayoutError(`${path}: unknown key "${k}" (allowed: ${allowed.join(', ')})`);
+    return new Obj(o, path);
+  }
+  at(k: string): string {
+    return `${this.path}.${k}`;
+  }
+  has(k: string): boolean {
+    return this.o[k] !== undefined;
+  }
+  int(k: string, dflt?: number): number {
+    const v = this.o[k];
+    if (v === undefined && dflt !== undefined) return dflt;
+    const n = typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+      throw new LayoutError(`${this.at(k)}: expected a non-negative integer`);
+    return n;
+  }
+  big(k: string): bigint {
+    const v = this.o[k];
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+    if (typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v)) return BigInt(v);
+    throw new LayoutError(`${this.at(k)}: expected a number or a "0x…" string`);
+  }
+  str(k: string): string {
+    const v = this.o[k];
+    if (typeof v !== 'string' || v === '') throw new LayoutError(`${this.at(k)}: expected a string`);
+    return v;
+  }
+  width(k = 'width'): number {
+    const w = this.int(k, 8);
+    if (![1, 2, 4, 8].includes(w)) throw new LayoutError(`${this.at(k)}: width must be 1, 2, 4 or 8`);
+    return w;
+  }
+  list(k: string): unknown[] {
+    const v = this.o[k] ?? [];
+    if (!Array.isArray(v)) throw new LayoutError(`${this.at(k)}: expected a list`);
+    return v;
+  }
+}
+
+const ROOT_KEYS = [
+  'format',
+  'version',
+  'hypervisor',
+  'description',
+  'vcpus',
+  'discover',
+  'sysregs',
+  'arrays',
+  'flags',
+  'functions',
+  'modes',
+];
+const VCPU_KEYS = ['name', 'symbol', 'address', 'offset', 'vmid', 'description'];
+const DISCOVER_KEYS = ['function', 'arg', 'name'];
+const SLOT_KEYS = ['offset', 'width', 'via', 'array', 'index', 'encoding', 'description'];
+const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'description'];
+const ENCODING_KEYS = ['op0', 'op1', 'crn', 'crm', 'op2'];
+const FLAG_KEYS = ['offset', 'width', 'mask', 'bit', 'governs', 'symbol', 'perPE', 'via', 'description'];
+const FUNCTION_KEYS = ['load', 'put'];
+const MODE_KEYS = ['elf', 'match', 'flags', 'description'];
+
+function parseSlot(
+  name: string,
+  s: Obj,
+  arrays: ReadonlyMap<string, { offset: number; stride: number; width: number; via?: number }>,
+): LayoutSlot {
+  let spec: SysregSpec | undefined = canonicalSysreg(name);
+  if (s.has('encoding')) {
+    const e = Obj.of(s.o.encoding, s.at('encoding'), ENCODING_KEYS);
+    const byKey = sysregByKey(sysregKey(e.int('op0'), e.int('op1'), e.int('crn'), e.int('crm'), e.int('op2')));
+    spec = byKey?.aliasOf ? specOf(byKey.aliasOf) : byKey;
+  } else if (spec === undefined) {
+    throw new LayoutError(
+      `${s.path}: unknown register ${name} (nearest: ${nearestSysregs(name).join(', ')}); give an "encoding" for a register hypstep does not know`,
+    );
+  }
+  if (s.has('array')) {
+    if (s.has('offset') || s.has('via'))
+      throw new LayoutError(`${s.path}: give "array" and "index", or "offset" (and "via"), not both`);
+    const arrName = s.str('array');
+    const arr = arrays.get(arrName);
+    if (!arr)
+      throw new LayoutError(
+        `${s.at('array')}: no array "${arrName}" in "arrays" (known: ${[...arrays.keys()].join(', ') || 'none'})`,
+      );
+    const index = s.int('index');
+    return {
+      name: spec?.name ?? name,
+      place: {
+        base: { kind: 'vcpu' },
+        offset: arr.offset + index * arr.stride,
+        ...(arr.via !== undefined ? { via: arr.via } : {}),
+      },
+      width: s.has('width') ? s.width() : arr.width,
+      spec,
+    };
+  }
+  if (s.has('index')) throw new LayoutError(`${s.at('index')}: "index" needs "array"`);
+  return {
+    name: spec?.name ?? name,
+    place: { base: { kind: 'vcpu' }, offset: s.int('offset'), ...(s.has('via') ? { via: s.int('via') } : {}) },
+    width: s.width(),
+    spec,
+  };
+}
+
+function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): LayoutFlag {
+  const governs = f.list('governs').map((g, i) => {
+    if (typeof g !== 'string' || g === '') throw new LayoutError(`${f.at('governs')}[${i}]: expected a register name`);
+    const c = canonicalName(g);
+    if (!slotNames.has(c)) throw new LayoutError(`${f.at('governs')}: ${g} has no slot in "sysregs"`);
+    return c;
+  });
+  if (f.has('mask') === f.has('bit')) throw new LayoutError(`${f.path}: give "mask" or "bit" (one of them)`);
+  const width = f.width();
+  const mask = f.has('bit') ? 1n << BigInt(f.int('bit')) : f.big('mask');
+  if (mask === 0n || mask >> BigInt(8 * width) !== 0n)
+    throw new LayoutError(`${f.path}: the ${f.has('bit') ? 'bit' : 'mask'} must lie within the ${width}-byte word`);
+  if (f.has('symbol') && f.has('perPE')) throw new LayoutError(`${f.path}: give "symbol" or "perPE", not both`);
+  const base: Place['base'] = f.has('symbol')
+    ? { kind: 'symbol', symbol: f.str('symbol') }
+    : f.has('perPE')
+      ? { kind: 'perPE', symbol: f.str('perPE') }
+      : { kind: 'vcpu' };
+  return {
+    name,
+    place: { base, offset: f.int('offset', 0), ...(f.has('via') ? { via: f.int('via') } : {}) },
+    width,
+    mask,
+    governs,
+  };
+}
+
+/** Two places a binding cannot tell apart by their base overlap if their byte ranges do. */
+function sameBase(a: Place, b: Place): boolean {
+  const sym = (p: Place) => (p.base.kind === 'vcpu' ? '' : p.base.symbol);
+  return a.base.kind === b.base.kind && sym(a) === sym(b) && a.via === b.via;
+}
+function overlaps(a: Place, aw: number, b: Place, bw: number): boolean {
+  return sameBase(a, b) && a.offset < b.offset + bw && b.offset < a.offset + aw;
 }
 
 /** The mode whose name the image's file name contains (the longest such name), if any. */
@@ -124,86 +305,148 @@ export function parseLayout(
   } catch (e) {
     throw new LayoutError(`${src}: not JSON (${(e as Error).message})`);
   }
-  const root = obj(raw, src);
-  if (root.format !== LAYOUT_FORMAT) throw new LayoutError(`${src}: "format" must be "${LAYOUT_FORMAT}"`);
-  if (root.version !== 1)
-    throw new LayoutError(`${src}: unsupported "version" ${String(root.version)} (this hypstep reads 1)`);
+  try {
+    return parseRoot(raw, opts);
+  } catch (e) {
+    if (e instanceof LayoutError) throw new LayoutError(`${src}: ${e.message}`);
+    throw e;
+  }
+}
 
-  if (!Array.isArray(root.vcpus) || root.vcpus.length === 0)
-    throw new LayoutError(`${src}: "vcpus" must list at least one vcpu`);
-  const vcpus = root.vcpus.map((v, i): LayoutVcpu => {
-    const o = obj(v, `vcpus[${i}]`);
-    const name = str(o.name, `vcpus[${i}].name`);
-    if (o.symbol === undefined && o.address === undefined)
-      throw new LayoutError(`vcpus[${i}] (${name}): give "symbol" or "address"`);
+function parseRoot(raw: unknown, opts: { mode?: string; imagePath?: string }): VcpuLayout {
+  const root = Obj.of(raw, '(top level)', ROOT_KEYS);
+  if (root.o.format !== LAYOUT_FORMAT) throw new LayoutError(`"format" must be "${LAYOUT_FORMAT}"`);
+  if (root.o.version !== 1)
+    throw new LayoutError(`unsupported "version" ${String(root.o.version)} (this hypstep reads 1)`);
+
+  const vcpus = root.list('vcpus').map((v, i): LayoutVcpu => {
+    const o = Obj.of(v, `vcpus[${i}]`, VCPU_KEYS);
+    const name = o.str('name');
+    if (o.has('symbol') === o.has('address'))
+      throw new LayoutError(`vcpus[${i}] (${name}): give "symbol" or "address" (one of them)`);
     return {
       name,
-      ...(o.symbol !== undefined ? { symbol: str(o.symbol, `vcpus[${i}].symbol`) } : {}),
-      ...(o.address !== undefined ? { address: big(o.address, `vcpus[${i}].address`) } : {}),
-      offset: o.offset === undefined ? 0 : int(o.offset, `vcpus[${i}].offset`),
-      ...(o.vmid !== undefined ? { vmid: int(o.vmid, `vcpus[${i}].vmid`) } : {}),
+      ...(o.has('symbol') ? { symbol: o.str('symbol') } : {}),
+      ...(o.has('address') ? { address: o.big('address') } : {}),
+      offset: o.int('offset', 0),
+      ...(o.has('vmid') ? { vmid: o.int('vmid') } : {}),
     };
   });
+  const seen = new Set<string>();
+  for (const v of vcpus) {
+    if (seen.has(v.name)) throw new LayoutError(`vcpus: the name ${v.name} is used twice`);
+    seen.add(v.name);
+  }
+  let discover: Discovery | null = null;
+  if (root.has('discover')) {
+    const d = Obj.of(root.o.discover, 'discover', DISCOVER_KEYS);
+    const arg = /^x([0-9]|[12][0-9]|30)$/i.exec(d.str('arg'));
+    if (!arg) throw new LayoutError('discover.arg: expected a register x0…x30');
+    discover = { function: d.str('function'), arg: Number(arg[1]), prefix: d.has('name') ? d.str('name') : 'vcpu' };
+    for (const v of vcpus)
+      if (v.name.startsWith(discover.prefix) && /^\d+$/.test(v.name.slice(discover.prefix.length)))
+        throw new LayoutError(
+          `vcpus: ${v.name} would clash with the names discovered vcpus get (${discover.prefix}0, …)`,
+        );
+  }
+  if (vcpus.length === 0 && discover === null)
+    throw new LayoutError('"vcpus" must list at least one vcpu (or give "discover")');
 
-  const sys = obj(root.sysregs, `${src}: "sysregs"`);
-  const slots = Object.entries(sys).map(([name, v]): LayoutSlot => {
-    const s = obj(v, `sysregs.${name}`);
-    return {
-      name,
-      offset: int(s.offset, `sysregs.${name}.offset`),
-      width: width(s.width, `sysregs.${name}.width`),
-      spec: slotSpec(name, s, `sysregs.${name}`),
-    };
-  });
+  const arrays = new Map<string, { offset: number; stride: number; width: number; via?: number }>();
+  if (root.has('arrays')) {
+    const a = Obj.map(root.o.arrays, 'arrays');
+    for (const [name, v] of Object.entries(a.o)) {
+      const o = Obj.of(v, `arrays.${name}`, ARRAY_KEYS);
+      const stride = o.int('stride');
+      if (stride === 0) throw new LayoutError(`arrays.${name}.stride: must not be 0`);
+      arrays.set(name, {
+        offset: o.int('offset'),
+        stride,
+        width: o.width(),
+        ...(o.has('via') ? { via: o.int('via') } : {}),
+      });
+    }
+  }
+
+  if (!root.has('sysregs')) throw new LayoutError('"sysregs" is missing');
+  const sys = Obj.map(root.o.sysregs, 'sysregs');
+  const slots: LayoutSlot[] = [];
+  for (const [name, v] of Object.entries(sys.o)) {
+    const slot = parseSlot(name, Obj.of(v, `sysregs.${name}`, SLOT_KEYS), arrays);
+    const dup = slots.find((s) => s.name === slot.name);
+    if (dup) throw new LayoutError(`sysregs.${name}: ${slot.name} has a slot already`);
+    const hit = slots.find((s) => overlaps(s.place, s.width, slot.place, slot.width));
+    if (hit) throw new LayoutError(`sysregs.${name}: its slot overlaps the slot of ${hit.name}`);
+    slots.push(slot);
+  }
   const slotNames = new Set(slots.map((s) => s.name));
 
   let mode: string | null = null;
-  let flagsRaw: [string, Json][];
-  if (root.modes !== undefined) {
-    const modes = obj(root.modes, 'modes');
-    const names = Object.keys(modes);
-    const elfOf = (m: string) => {
-      const e = obj(modes[m], `modes.${m}`).elf;
-      return typeof e === 'string' ? e : undefined;
-    };
+  let flagObjs: [string, Obj][];
+  let elf: string | undefined;
+  let match: ModeMatch | undefined;
+  let modeElves: { mode: string; elf?: string }[] = [];
+  if (root.has('modes')) {
+    if (root.has('flags')) throw new LayoutError('give "flags" at the top or in each of "modes", not both');
+    const modes = Obj.map(root.o.modes, 'modes');
+    const names = Object.keys(modes.o);
+    const parsed = new Map(names.map((m) => [m, Obj.of(modes.o[m], `modes.${m}`, MODE_KEYS)]));
+    modeElves = names.map((m) => {
+      const o = parsed.get(m)!;
+      return { mode: m, ...(o.has('elf') ? { elf: o.str('elf') } : {}) };
+    });
+    const elfOf = (m: string) => modeElves.find((x) => x.mode === m)?.elf;
     mode = opts.mode ?? (opts.imagePath ? modeForImage(names, opts.imagePath, elfOf) : undefined) ?? null;
     if (mode === null)
       throw new LayoutError(
-        `${src} describes several modes (${names.join(', ')}): name one (${src}#<mode>) or load an image whose file name contains it`,
+        `describes several modes (${names.join(', ')}): name one (file.json#<mode>) or load an image whose file name contains it`,
       );
-    if (!(mode in modes)) throw new LayoutError(`${src}: no mode '${mode}' (known: ${names.join(', ')})`);
-    const m = obj(modes[mode], `modes.${mode}`);
-    const list = (m.flags ?? []) as unknown[];
-    if (!Array.isArray(list)) throw new LayoutError(`modes.${mode}.flags: expected a list`);
-    flagsRaw = list.map((f, i) => {
-      const o = obj(f, `modes.${mode}.flags[${i}]`);
-      return [str(o.name, `modes.${mode}.flags[${i}].name`), o];
+    const m = parsed.get(mode);
+    if (!m) throw new LayoutError(`no mode '${mode}' (known: ${names.join(', ')})`);
+    elf = elfOf(mode);
+    if (m.has('match')) {
+      const mm = Obj.of(m.o.match, m.at('match'), ['symbol', 'string']);
+      match = { symbol: mm.str('symbol'), string: mm.str('string') };
+    }
+    flagObjs = m.list('flags').map((f, i) => {
+      const o = Obj.of(f, `modes.${mode}.flags[${i}]`, ['name', ...FLAG_KEYS]);
+      return [o.str('name'), o];
     });
   } else {
-    flagsRaw = Object.entries(obj(root.flags ?? {}, 'flags')).map(([n, f]) => [n, obj(f, `flags.${n}`)]);
+    const fl = Obj.map(root.o.flags ?? {}, 'flags');
+    flagObjs = Object.entries(fl.o).map(([n, f]) => [n, Obj.of(f, `flags.${n}`, FLAG_KEYS)]);
   }
-  const flags = flagsRaw.map(([n, f]) => parseFlag(n, f, slotNames, `flag ${n}`));
+  const flags = flagObjs.map(([n, f]) => parseFlag(n, f, slotNames));
   const governed = new Map<string, string>();
-  for (const f of flags)
+  for (const f of flags) {
     for (const g of f.governs) {
       const prev = governed.get(g);
       if (prev) throw new LayoutError(`${g} is governed by both ${prev} and ${f.name}`);
       governed.set(g, f.name);
     }
+    const hit = slots.find((s) => overlaps(s.place, s.width, f.place, f.width));
+    if (hit) throw new LayoutError(`flag ${f.name}: its word overlaps the slot of ${hit.name}`);
+  }
 
-  const fn = root.functions === undefined ? {} : obj(root.functions, 'functions');
-  const fsym = (k: string) =>
-    fn[k] === undefined ? undefined : str(obj(fn[k], `functions.${k}`).symbol, `functions.${k}.symbol`);
-  const loadSymbol = fsym('load');
-  const putSymbol = fsym('put');
+  let loadSymbol: string | undefined, putSymbol: string | undefined;
+  if (root.has('functions')) {
+    const fn = Obj.of(root.o.functions, 'functions', FUNCTION_KEYS);
+    const sym = (k: string) => (fn.has(k) ? Obj.of(fn.o[k], fn.at(k), ['symbol']).str('symbol') : undefined);
+    loadSymbol = sym('load');
+    putSymbol = sym('put');
+  }
   return {
-    hypervisor: typeof root.hypervisor === 'string' ? root.hypervisor : 'hypervisor',
+    hypervisor: root.has('hypervisor') ? root.str('hypervisor') : 'hypervisor',
     mode,
     vcpus,
+    discover,
     slots,
     flags,
     ...(loadSymbol ? { loadSymbol } : {}),
     ...(putSymbol ? { putSymbol } : {}),
+    ...(elf ? { elf } : {}),
+    ...(match ? { match } : {}),
+    modeElves,
   };
 }
 
@@ -219,6 +462,33 @@ export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout 
     throw new LayoutError(`cannot read vcpu layout ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return parseLayout(text, { source: path, ...(mode ? { mode } : {}), ...(imagePath ? { imagePath } : {}) });
+}
+
+/**
+ * Refuses a mode that is not the image's: another mode's `elf` is the image's file name, or the
+ * mode's `match` string is not at its symbol. `cstring` reads the image's C string at a symbol.
+ */
+export function checkModeMatches(
+  layout: VcpuLayout,
+  imagePath: string | undefined,
+  cstring: (symbol: string) => string | undefined,
+): void {
+  if (layout.mode === null) return;
+  if (imagePath !== undefined) {
+    const file = basename(imagePath);
+    const owner = layout.modeElves.find((m) => m.elf !== undefined && basename(m.elf) === file);
+    if (owner && owner.mode !== layout.mode)
+      throw new LayoutError(
+        `layout mode ${layout.mode} does not describe ${file}: that image is mode ${owner.mode} (use #${owner.mode})`,
+      );
+  }
+  if (layout.match) {
+    const found = cstring(layout.match.symbol);
+    if (found !== undefined && found !== layout.match.string)
+      throw new LayoutError(
+        `layout mode ${layout.mode} does not describe this image: its ${layout.match.symbol} is "${found}", not "${layout.match.string}"`,
+      );
+  }
 }
 
 /** A layout placed in physical memory. */
@@ -238,30 +508,53 @@ export interface BoundVcpu {
   readonly flags: readonly BoundFlag[];
 }
 
-/**
- * Places a layout: each vcpu's address from its symbol (or `address`), turned into a physical
- * address by `phys` (the hypervisor's own translation; identity when its MMU is off).
- */
-export function bindLayout(
-  layout: VcpuLayout,
-  symbol: (name: string) => bigint | undefined,
-  phys: (va: bigint) => number = Number,
-): BoundVcpu[] {
+/** What binding needs from the machine: symbols, the hypervisor's translation, memory, the PE. */
+export interface BindEnv {
+  symbol(name: string): bigint | undefined;
+  /** A hypervisor virtual address as physical (identity while its MMU is off). */
+  phys(va: bigint): number;
+  /** The 8-byte pointer at a hypervisor virtual address. */
+  pointer(va: bigint): bigint;
+  /** This PE's per-CPU offset (TPIDR_EL2). */
+  peOffset(): bigint;
+}
+
+function symbolOrFail(env: BindEnv, name: string, what: string): bigint {
+  const v = env.symbol(name);
+  if (v === undefined)
+    throw new LayoutError(`${what}: symbol '${name}' is not in the loaded image (nor known from gdb)`);
+  return v;
+}
+
+/** The virtual address of a place for the vcpu at `vcpuVa`. */
+function placeVa(p: Place, vcpuVa: bigint, env: BindEnv, what: string): bigint {
+  let base =
+    p.base.kind === 'vcpu'
+      ? vcpuVa
+      : symbolOrFail(env, p.base.symbol, what) + (p.base.kind === 'perPE' ? env.peOffset() : 0n);
+  if (p.via !== undefined) base = env.pointer(BigInt.asUintN(64, base + BigInt(p.via)));
+  return BigInt.asUintN(64, base + BigInt(p.offset));
+}
+
+/** Places one vcpu whose structure is at `va`. */
+export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: BindEnv, vmid?: number): BoundVcpu {
+  const what = `vcpu ${name}`;
+  const flags = layout.flags.map((f): BoundFlag => ({
+    ...f,
+    pa: env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
+  }));
+  const slots = layout.slots.map((s): BoundSlot => ({
+    ...s,
+    pa: env.phys(placeVa(s.place, va, env, `${what} ${s.name}`)),
+    flag: flags.find((f) => f.governs.includes(s.name)) ?? null,
+  }));
+  return { name, va, pa: env.phys(va), ...(vmid !== undefined ? { vmid } : {}), slots, flags };
+}
+
+/** Places the vcpus the layout lists: each at its symbol (or `address`) plus its offset. */
+export function bindLayout(layout: VcpuLayout, env: BindEnv): BoundVcpu[] {
   return layout.vcpus.map((v) => {
-    let base = v.address;
-    if (base === undefined) {
-      base = symbol(v.symbol!);
-      if (base === undefined)
-        throw new LayoutError(`vcpu ${v.name}: symbol '${v.symbol}' is not in the loaded image (nor known from gdb)`);
-    }
-    const va = base + BigInt(v.offset);
-    const pa = phys(va);
-    const flags = layout.flags.map((f): BoundFlag => ({ ...f, pa: pa + f.offset }));
-    const slots = layout.slots.map((s): BoundSlot => ({
-      ...s,
-      pa: pa + s.offset,
-      flag: flags.find((f) => f.governs.includes(s.name)) ?? null,
-    }));
-    return { name: v.name, va, pa, ...(v.vmid !== undefined ? { vmid: v.vmid } : {}), slots, flags };
+    const base = v.address ?? symbolOrFail(env, v.symbol!, `vcpu ${v.name}`);
+    return bindVcpu(layout, v.name, base + BigInt(v.offset), env, v.vmid);
   });
 }

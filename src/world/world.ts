@@ -15,7 +15,15 @@ import {
 import { HCR, SR } from '../sysregs/registry.js';
 import { readSysreg } from '../sysregs/access.js';
 import { decodeExit, exitingPc, vmidOf, type ExitReason } from './reason.js';
-import { LayoutError, type BoundFlag, type BoundSlot, type BoundVcpu, type VcpuLayout } from './layout.js';
+import {
+  LayoutError,
+  canonicalName,
+  type BoundFlag,
+  type BoundSlot,
+  type BoundVcpu,
+  type VcpuLayout,
+} from './layout.js';
+import type { Locate } from '../loader/locate.js';
 
 export interface Costs {
   /** Instructions retired at EL2. */
@@ -58,7 +66,20 @@ export interface LoadPutRecord extends Costs {
   readonly icount: number;
 }
 
-export type HazardKind = 'stale-read' | 'lost-write' | 'missing-load';
+export type HazardKind =
+  | 'stale-read'
+  | 'lost-write'
+  | 'missing-load'
+  | 'partial-load'
+  | 'partial-put'
+  /** Strict mode: any access to a governed slot while its flag is set, whatever the values. */
+  | 'strict-access';
+
+/** Same kind, vcpu, register and instruction: one hazard seen `count` times. */
+export interface HazardGroup {
+  readonly first: Hazard;
+  count: number;
+}
 
 export interface Hazard {
   readonly kind: HazardKind;
@@ -66,10 +87,14 @@ export interface Hazard {
   /** The register, or the flag for a missing load with the flag clear. */
   readonly reg: string;
   readonly pc: bigint;
+  /** The instruction as a person reads it: `read_tpidr+4 (tinyvhe.S:121)`, or the address. */
+  readonly where: string;
   readonly icount: number;
   readonly cpu?: bigint;
   readonly memory?: bigint;
   readonly message: string;
+  /** How many times this kind, vcpu, register and instruction have been seen, this one included. */
+  readonly occurrence: number;
 }
 
 export type WorldEvent =
@@ -99,6 +124,12 @@ interface VcpuState {
   readonly bound: BoundVcpu;
   /** Registers switched on entry/exit that are still on the CPU: entered and not yet saved since. */
   readonly onCpu: Set<string>;
+  /**
+   * Flag-governed registers saved (their slot written with the CPU's value) since their flag was
+   * set: a put may then hand the register back to the host before it clears the flag, as KVM's
+   * put restores the host's TPIDR_EL0.
+   */
+  readonly saved: Set<string>;
 }
 
 /** A watched location: a slot or a flag of a vcpu. */
@@ -125,9 +156,15 @@ export class World implements CpuObserver {
   readonly exitLog: ExitRecord[] = [];
   readonly loadPutLog: LoadPutRecord[] = [];
   readonly hazards: Hazard[] = [];
+  /** Hazards grouped by kind, vcpu, register and instruction, in order of first sight. */
+  readonly hazardGroups = new Map<string, HazardGroup>();
   readonly catches = new Set<CatchKind>();
   /** Hazard checking (`monitor check residency on`); residency is tracked whenever a layout is bound. */
   checking = false;
+  /** Strict checking: also every access to a governed slot while its flag is set. */
+  strict = false;
+  /** Formats code addresses for messages (symbols and lines when the image has them). */
+  locate: Locate = hex;
   layout: VcpuLayout | null = null;
   vcpus: VcpuState[] = [];
   running: VcpuState | null = null;
@@ -154,6 +191,14 @@ export class World implements CpuObserver {
   private readonly watched = new Map<number, Watched[]>();
   private replace: (() => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
+  /** Registers some flag of the layout governs. */
+  private governed = new Set<string>();
+  /** Function-entry hooks this layer put on the CPU. */
+  private readonly hookPcs: bigint[] = [];
+  /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
+  private discovered: BoundVcpu[] = [];
+  /** Between the entry of the layout's put function and the flag store that completes it. */
+  private inPut = false;
   private attachedTo: ObserverSet | null = null;
 
   constructor(readonly cpu: Cpu) {
@@ -216,32 +261,17 @@ export class World implements CpuObserver {
     vcpus: readonly BoundVcpu[],
     replace: (() => readonly BoundVcpu[] | null) | null = null,
   ): void {
-    for (const v of vcpus) {
-      for (const x of [...v.slots, ...v.flags]) {
-        if (!this.cpu.bus.isRam(x.pa, x.width)) {
-          throw new LayoutError(
-            `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol or address)`,
-          );
-        }
-      }
-    }
+    for (const v of vcpus) this.checkRam(v);
     const running = this.running?.bound.name;
     const onCpu = new Map(this.vcpus.map((v) => [v.bound.name, v.onCpu]));
-    this.unbind();
+    // Placed again (or for the first time): function hooks and discovered vcpus stay; `unbind` drops them.
+    this.unwatch();
+    this.vcpus = [];
+    this.running = null;
     this.replace = replace;
     this.layout = layout;
-    this.vcpus = vcpus.map((bound) => ({ bound, onCpu: new Set<string>() }));
-    const add = (pa: number, size: number, w: Watched) => {
-      const list = this.watched.get(pa) ?? [];
-      list.push(w);
-      this.watched.set(pa, list);
-      this.cpu.watchPhys(pa, size);
-      this.watchedRanges.push({ pa, size });
-    };
-    for (const v of this.vcpus) {
-      for (const slot of v.bound.slots) add(slot.pa, slot.width, { vcpu: v, slot });
-      for (const flag of v.bound.flags) add(flag.pa, flag.width, { vcpu: v, flag });
-    }
+    this.governed = new Set(layout.flags.flatMap((f) => f.governs));
+    for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (onCpu.size > 0) {
       // Placed again: the state that memory does not hold carries over.
       for (const v of this.vcpus) for (const r of onCpu.get(v.bound.name) ?? []) v.onCpu.add(r);
@@ -255,14 +285,77 @@ export class World implements CpuObserver {
     }
   }
 
-  unbind(): void {
+  private checkRam(v: BoundVcpu): void {
+    for (const x of [...v.slots, ...v.flags]) {
+      if (!this.cpu.bus.isRam(x.pa, x.width)) {
+        throw new LayoutError(
+          `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol, address or pointer)`,
+        );
+      }
+    }
+  }
+
+  private watchVcpu(bound: BoundVcpu): VcpuState {
+    const v: VcpuState = { bound, onCpu: new Set<string>(), saved: new Set<string>() };
+    this.vcpus.push(v);
+    const add = (pa: number, size: number, w: Watched) => {
+      const list = this.watched.get(pa) ?? [];
+      list.push(w);
+      this.watched.set(pa, list);
+      this.cpu.watchPhys(pa, size);
+      this.watchedRanges.push({ pa, size });
+    };
+    for (const slot of bound.slots) add(slot.pa, slot.width, { vcpu: v, slot });
+    for (const flag of bound.flags) add(flag.pa, flag.width, { vcpu: v, flag });
+    return v;
+  }
+
+  /** Binds a vcpu found at run time (the layout's `discover`); it keeps its own residency from now on. */
+  addVcpu(bound: BoundVcpu): void {
+    this.checkRam(bound);
+    this.discovered.push(bound);
+    this.watchVcpu(bound);
+  }
+
+  /** Whether a vcpu structure at this virtual address is already bound. */
+  knowsVcpuAt(va: bigint): boolean {
+    return this.vcpus.some((v) => v.bound.va === va);
+  }
+
+  /**
+   * Calls `fn` each time the instruction at `pc` is about to run (a function's entry), for as
+   * long as the layout stays bound.
+   */
+  hookFunction(pc: bigint, fn: () => void): void {
+    const prev = this.cpu.codeHooks.get(pc);
+    this.cpu.codeHooks.set(pc, prev ? () => (prev(), fn()) : fn);
+    this.hookPcs.push(pc);
+  }
+
+  /** The entry of the layout's load or put function: the span it is charged with starts here. */
+  functionEntered(which: 'load' | 'put'): void {
+    if (this.inGuest) return;
+    this.startSegment(false);
+    this.inPut = which === 'put';
+  }
+
+  private unwatch(): void {
     for (const r of this.watchedRanges) this.cpu.unwatchPhys(r.pa, r.size);
     this.watchedRanges.length = 0;
     this.watched.clear();
+  }
+
+  unbind(): void {
+    this.unwatch();
+    for (const pc of this.hookPcs) this.cpu.codeHooks.delete(pc);
+    this.hookPcs.length = 0;
     this.layout = null;
+    this.governed.clear();
     this.vcpus = [];
+    this.discovered = [];
     this.running = null;
     this.replace = null;
+    this.inPut = false;
   }
 
   vcpu(name: string): VcpuState | undefined {
@@ -294,7 +387,7 @@ export class World implements CpuObserver {
   }
 
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
-    const want = regs?.map((r) => r.toUpperCase());
+    const want = regs?.map(canonicalName);
     return v.bound.slots
       .filter((s) => !want || want.includes(s.name))
       .map((slot) => {
@@ -488,6 +581,8 @@ export class World implements CpuObserver {
   sysregAccessed(e: SysregAccessed): void {
     if (this.inGuest) return;
     const name = e.reg.name;
+    // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
+    if (this.el === 2 && this.governed.has(e.reg.aliasOf ?? name)) this.governedAccess();
     const w = this.window,
       s = this.segment;
     w.sysregs[name] = (w.sysregs[name] ?? 0) + 1;
@@ -530,6 +625,9 @@ export class World implements CpuObserver {
     const now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
     if (was === now) return;
     this.advance();
+    if (this.checking) this.checkTransition(v, f, now, e.pc);
+    if (!now) this.inPut = false;
+    for (const g of f.governs) v.saved.delete(g);
     const record: LoadPutRecord = {
       type: now ? 'load' : 'put',
       vcpu: v.bound.name,
@@ -545,13 +643,47 @@ export class World implements CpuObserver {
     if (this.catches.has(record.type)) this.stop(describeLoadPut(record));
   }
 
-  private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
-    if (this.segmentProvisional && !this.inGuest && slot.flag !== null) {
-      if (this.inHypCall)
-        this.segmentProvisional = false; // charged from the hyp call's start
-      else this.startSegment(false);
+  /**
+   * A load or put completes: every register the flag governs must now be equal on the CPU and
+   * in its slot (a load restored them all, a put saved them all).
+   */
+  private checkTransition(v: VcpuState, f: BoundFlag, set: boolean, pc: bigint): void {
+    for (const slot of v.bound.slots) {
+      if (slot.flag?.name !== f.name) continue;
+      const cpu = this.cpuValue(slot);
+      const memory = this.peek(slot.pa, slot.width);
+      if (cpu === null || cpu === memory || (!set && v.saved.has(slot.name))) continue;
+      this.hazard({
+        kind: set ? 'partial-load' : 'partial-put',
+        vcpu: v.bound.name,
+        reg: slot.name,
+        pc,
+        cpu,
+        memory,
+        detail: set
+          ? `${f.name} set (a load completes) with ${slot.name} not restored: the CPU holds ${hex(cpu)}, its slot ${hex(memory)}`
+          : `${f.name} cleared (a put completes) with ${slot.name} not saved: its slot holds ${hex(memory)}, the CPU ${hex(cpu)}`,
+      });
     }
-    if (this.authority(v, slot) !== 'cpu') return;
+  }
+
+  /**
+   * The start of a load's or put's span when the layout names no functions: the first access
+   * of a governed register, on the CPU (MSR/MRS) or as a slot read (a put starts by reading the
+   * CPU, a load by reading the slots; initialising a context only writes slots).
+   */
+  private governedAccess(): void {
+    if (!this.segmentProvisional || this.inGuest) return;
+    if (this.inHypCall)
+      this.segmentProvisional = false; // charged from the hyp call's start
+    else this.startSegment(false);
+  }
+
+  private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    if (slot.flag !== null && !e.write) this.governedAccess();
+    const live = this.authority(v, slot) === 'cpu';
+    if (this.checking && this.strict && live && slot.flag !== null) this.strictAccess(v, slot, e);
+    if (!live) return;
     const cpuFull = this.cpuValue(slot);
     if (cpuFull === null) return;
     const lo = Math.max(e.pa, slot.pa),
@@ -561,7 +693,10 @@ export class World implements CpuObserver {
     const whole = lo === slot.pa && hi === slot.pa + slot.width;
     if (cpu === mem) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory.
-      if (e.write && whole && slot.flag === null) v.onCpu.delete(slot.name);
+      if (e.write && whole) {
+        if (slot.flag === null) v.onCpu.delete(slot.name);
+        else v.saved.add(slot.name);
+      }
       return;
     }
     if (!this.checking) return;
@@ -589,13 +724,47 @@ export class World implements CpuObserver {
     }
   }
 
-  private hazard(h: Omit<Hazard, 'message' | 'icount'> & { detail: string }): void {
+  /**
+   * Strict mode: an access to a governed slot while its flag is set is the bug, before the
+   * values ever differ. Writes inside the layout's put function (or, without one, writes of the
+   * CPU's value) are the put saving the register. Accesses the value checks report already are
+   * left to them.
+   */
+  private strictAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    const cpu = this.cpuValue(slot);
+    const lo = Math.max(e.pa, slot.pa),
+      hi = Math.min(e.pa + e.size, slot.pa + slot.width);
+    const differs = cpu !== null && bytesOf(cpu, slot.pa, lo, hi) !== bytesOf(e.value, e.pa, lo, hi);
+    if (differs) return;
+    if (e.write && (this.inPut || (this.layout?.putSymbol === undefined && cpu !== null))) return;
+    this.hazard({
+      kind: 'strict-access',
+      vcpu: v.bound.name,
+      reg: slot.name,
+      pc: e.pc,
+      ...(cpu !== null ? { cpu } : {}),
+      memory: e.value,
+      detail: `${e.write ? 'write to' : 'read of'} the ${slot.name} slot of ${v.bound.name} while ${slot.flag!.name} is set (the register is live on the CPU; the values agree this time)`,
+    });
+  }
+
+  private hazard(h: Omit<Hazard, 'message' | 'icount' | 'where' | 'occurrence'> & { detail: string }): void {
     const { detail, ...rest } = h;
+    const key = `${h.kind}|${h.vcpu}|${h.reg}|${h.pc}`;
+    let group = this.hazardGroups.get(key);
+    const occurrence = (group?.count ?? 0) + 1;
+    const where = this.locate(h.pc);
     const hazard: Hazard = {
       ...rest,
+      where,
       icount: this.cpu.icount,
-      message: `[hypstep] residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${hex(h.pc)}: ${detail}`,
+      occurrence,
+      message:
+        `[hypstep] residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${where}: ${detail}` +
+        (occurrence > 1 ? ` (seen ${occurrence} times)` : ''),
     };
+    if (group === undefined) this.hazardGroups.set(key, (group = { first: hazard, count: 0 }));
+    group.count = occurrence;
     this.hazards.push(hazard);
     this.emit({ type: 'hazard', hazard });
     this.stop(hazard.message);

@@ -138,7 +138,7 @@ ${S2_TABLE}
     );
     w.bind(
       layout,
-      bindLayout(layout, (n) => m.symbol(n)),
+      bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
     );
     const stops: string[] = [];
     w.stop = (msg) => {

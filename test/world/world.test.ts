@@ -7,7 +7,10 @@ import { SR, HCR, specOf } from '../../src/sysregs/registry.js';
 import { writeSysreg } from '../../src/sysregs/access.js';
 import { decodeExit, vmidOf, faultIpa } from '../../src/world/reason.js';
 import { World, type WorldEvent } from '../../src/world/world.js';
-import { parseLayout, bindLayout, LayoutError } from '../../src/world/layout.js';
+import { parseLayout, bindLayout, bindVcpu, LayoutError, type BindEnv } from '../../src/world/layout.js';
+
+/** Binding with the hypervisor's MMU off and no symbols: addresses are physical. */
+const PHYS: BindEnv = { symbol: () => undefined, phys: Number, pointer: () => 0n, peOffset: () => 0n };
 
 const RAM = 0x4000_0000;
 
@@ -138,10 +141,7 @@ function withLayout(): { cpu: Cpu; w: World } {
   w.checking = true;
   w.stop = () => {};
   const layout = parseLayout(LAYOUT);
-  w.bind(
-    layout,
-    bindLayout(layout, () => undefined),
-  );
+  w.bind(layout, bindLayout(layout, PHYS));
   return { cpu, w };
 }
 const VCPU = 0x4001_0000n;
@@ -176,6 +176,7 @@ describe('residency and the hazard checker', () => {
 
   it('catches a stale read and a lost write at the accessing instruction', () => {
     const { cpu, w } = withLayout();
+    cpu.write(VCPU, 8, cpu.sr[SR.SCTLR_EL1!]!, 0); // a complete load: both governed registers restored
     cpu.write(VCPU + 32n, 8, 1n, 0);
     cpu.sr[SR.TTBR0_EL1!] = 0x8000n;
     cpu.pcs[1] = 0x4000_2000n;
@@ -208,12 +209,9 @@ describe('residency and the hazard checker', () => {
     const cpu = machine();
     const w = new World(cpu).attach();
     const layout = parseLayout(LAYOUT.replace('0x40010000', '0x10000'));
-    expect(() =>
-      w.bind(
-        layout,
-        bindLayout(layout, () => undefined),
-      ),
-    ).toThrow(/vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/);
+    expect(() => w.bind(layout, bindLayout(layout, PHYS))).toThrow(
+      /vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/,
+    );
   });
 });
 
@@ -277,23 +275,140 @@ describe('layout files', () => {
     expect(parse({ ...base, version: 2 })).toThrow('unsupported "version" 2');
     expect(parse({ ...base, vcpus: [{ name: 'a' }] })).toThrow('vcpus[0] (a): give "symbol" or "address"');
     expect(parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: ['NOPE'] } } })).toThrow(
-      'flag F governs NOPE, which has no slot in "sysregs"',
+      'l.json: flags.F.governs: NOPE has no slot in "sysregs"',
     );
     expect(
       parse({
         ...base,
-        flags: { F: { offset: 0, mask: 1, governs: ['SCTLR_EL1'] }, G: { offset: 0, mask: 2, governs: ['SCTLR_EL1'] } },
+        flags: {
+          F: { offset: 32, mask: 1, governs: ['SCTLR_EL1'] },
+          G: { offset: 32, mask: 2, governs: ['SCTLR_EL1'] },
+        },
       }),
     ).toThrow('SCTLR_EL1 is governed by both F and G');
     expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0, width: 3 } } })).toThrow(
       'sysregs.SCTLR_EL1.width: width must be 1, 2, 4 or 8',
     );
     // A wrong type is a LayoutError naming the field, not a TypeError from using it.
-    const governsNotList = parse({ ...base, flags: { F: { offset: 0, mask: 1, governs: 'SCTLR_EL1' } } });
+    const governsNotList = parse({ ...base, flags: { F: { offset: 32, mask: 1, governs: 'SCTLR_EL1' } } });
     expect(governsNotList).toThrow(LayoutError);
-    expect(governsNotList).toThrow('flag F.governs: expected a list of register names');
+    expect(governsNotList).toThrow('flags.F.governs: expected a list');
     expect(parse({ ...base, sysregs: { MYREG: { offset: 0, encoding: { op0: 'x' } } } })).toThrow(
       'sysregs.MYREG.encoding.op0: expected a non-negative integer',
+    );
+  });
+
+  it('rejects unknown keys with their path and the keys allowed there', () => {
+    expect(parse({ ...base, flags: { LOADED: { offset: 32, mask: 1, govern: ['SCTLR_EL1'] } } })).toThrow(
+      'l.json: flags.LOADED: unknown key "govern" (allowed: offset, width, mask, bit, governs, symbol, perPE, via, description)',
+    );
+    expect(parse({ ...base, modeSelector: {} })).toThrow(
+      'l.json: (top level): unknown key "modeSelector" (allowed: format,',
+    );
+    expect(parse({ ...base, vcpus: [{ name: 'v0', address: 0, vm: 'vm1' }] })).toThrow(
+      'vcpus[0]: unknown key "vm" (allowed: name, symbol, address, offset, vmid, description)',
+    );
+    expect(parse({ ...base, functions: { enter: { symbol: '__guest_enter' } } })).toThrow(
+      'functions: unknown key "enter" (allowed: load, put)',
+    );
+    expect(parse({ ...base, functions: { load: { symbol: 'vcpu_load', vcpuArg: 'x0' } } })).toThrow(
+      'functions.load: unknown key "vcpuArg" (allowed: symbol)',
+    );
+  });
+
+  it('rejects an unknown register unless it has an encoding, suggesting the nearest names', () => {
+    expect(parse({ ...base, sysregs: { TPIDR_EL: { offset: 0 } } })).toThrow(
+      /^l\.json: sysregs\.TPIDR_EL: unknown register TPIDR_EL \(nearest: TPIDR_EL0, TPIDR_EL1, TPIDR_EL2\)/,
+    );
+    const impdef = parse({
+      ...base,
+      sysregs: { MY_IMPDEF: { offset: 0, encoding: { op0: 3, op1: 0, crn: 15, crm: 2, op2: 0 } } },
+      flags: {},
+    })();
+    expect(impdef.slots.map((x) => [x.name, x.spec])).toEqual([['MY_IMPDEF', undefined]]);
+  });
+
+  it('rejects duplicate vcpu names, registers given twice and overlapping slots or flags', () => {
+    expect(
+      parse({
+        ...base,
+        vcpus: [
+          { name: 'v0', address: '0x40010000' },
+          { name: 'v0', address: '0x40020000' },
+        ],
+      }),
+    ).toThrow('l.json: vcpus: the name v0 is used twice');
+    expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0 }, SCTLR_EL12: { offset: 8 } } })).toThrow(
+      'sysregs.SCTLR_EL12: SCTLR_EL1 has a slot already',
+    );
+    expect(parse({ ...base, sysregs: { SCTLR_EL1: { offset: 0 }, TTBR0_EL1: { offset: 4 } } })).toThrow(
+      'sysregs.TTBR0_EL1: its slot overlaps the slot of SCTLR_EL1',
+    );
+    expect(parse({ ...base, flags: { LOADED: { offset: 8, mask: 1, governs: [] } } })).toThrow(
+      'flag LOADED: its word overlaps the slot of TTBR0_EL1',
+    );
+  });
+
+  it('resolves _EL12 and _EL1 spellings to one register, in the layout and in queries', () => {
+    const l = parse({
+      ...base,
+      sysregs: { SCTLR_EL12: { offset: 0 }, ttbr0_el1: { offset: 8 } },
+      flags: { LOADED: { offset: 32, mask: 1, governs: ['SCTLR_EL1', 'TTBR0_EL12'] } },
+    })();
+    expect(l.slots.map((x) => x.name)).toEqual(['SCTLR_EL1', 'TTBR0_EL1']);
+    expect(l.flags[0]!.governs).toEqual(['SCTLR_EL1', 'TTBR0_EL1']);
+    const { w } = withLayout();
+    expect(w.residency(w.vcpus[0]!, ['SCTLR_EL12', 'ttbr0_el1']).map((r) => r.reg)).toEqual(['SCTLR_EL1', 'TTBR0_EL1']);
+  });
+
+  it('places array slots, flag bits, absolute and per-PE flags, and follows one pointer', () => {
+    const l = parse({
+      format: 'hypstep-vcpu-layout',
+      version: 1,
+      discover: { function: 'kvm_arch_vcpu_load', arg: 'x0' },
+      arrays: { sys_regs: { offset: 0x100, stride: 8 }, ext: { offset: 0x10, stride: 16, via: 0x40 } },
+      sysregs: {
+        SCTLR_EL1: { array: 'sys_regs', index: 1 },
+        TTBR0_EL1: { array: 'sys_regs', index: 3, width: 4 },
+        VBAR_EL1: { array: 'ext', index: 2 },
+      },
+      flags: {
+        ON_CPU: { offset: 0x80, bit: 4, width: 4, governs: ['SCTLR_EL1'] },
+        HOST: { perPE: 'host_data', offset: 8, bit: 0, governs: ['TTBR0_EL1'] },
+        GLOBAL: { symbol: 'global_flags', via: 0, offset: 4, mask: '0x100', width: 4, governs: ['VBAR_EL1'] },
+      },
+    })();
+    expect(l.vcpus).toEqual([]);
+    expect(l.discover).toEqual({ function: 'kvm_arch_vcpu_load', arg: 0, prefix: 'vcpu' });
+    const mem = new Map<bigint, bigint>([
+      [0x5000_0040n, 0x5100_0000n], // the vcpu's pointer to its extension
+      [0x6000_0000n, 0x6100_0000n], // global_flags points to the flags block
+    ]);
+    const env: BindEnv = {
+      symbol: (n) => ({ host_data: 0x7000_0000n, global_flags: 0x6000_0000n })[n],
+      phys: Number,
+      pointer: (va) => mem.get(va) ?? 0n,
+      peOffset: () => 0x1000n,
+    };
+    const v = bindVcpu(l, 'vcpu0', 0x5000_0000n, env);
+    expect(v.slots.map((x) => [x.name, x.pa.toString(16), x.width])).toEqual([
+      ['SCTLR_EL1', '50000108', 8],
+      ['TTBR0_EL1', '50000118', 4],
+      ['VBAR_EL1', '51000030', 8],
+    ]);
+    expect(v.flags.map((f) => [f.name, f.pa.toString(16), f.mask])).toEqual([
+      ['ON_CPU', '50000080', 0x10n],
+      ['HOST', '70001008', 1n],
+      ['GLOBAL', '61000004', 0x100n],
+    ]);
+    expect(parse({ ...base, flags: { F: { offset: 32, bit: 40, width: 4, governs: [] } } })).toThrow(
+      'flags.F: the bit must lie within the 4-byte word',
+    );
+    expect(parse({ ...base, sysregs: { SCTLR_EL1: { array: 'nope', index: 0 } }, flags: {} })).toThrow(
+      'sysregs.SCTLR_EL1.array: no array "nope" in "arrays" (known: none)',
+    );
+    expect(parse({ ...base, discover: { function: 'f', arg: 'w0' } })).toThrow(
+      'discover.arg: expected a register x0…x30',
     );
   });
 
@@ -310,7 +425,7 @@ describe('layout files', () => {
       },
       sysregs: {
         ...(base.sysregs as object),
-        MYREG: { offset: 24, encoding: { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 } },
+        MY_IMPDEF: { offset: 24, encoding: { op0: 3, op1: 0, crn: 15, crm: 2, op2: 0 } },
       },
     };
     expect(parse(modes)).toThrow(/describes several modes \(plain, plain-deferred\)/);
@@ -319,6 +434,6 @@ describe('layout files', () => {
     ]);
     expect(parse(modes, { imagePath: '/x/other-plain-deferred-v2.elf' })().mode).toBe('plain-deferred');
     expect(parse(modes, { mode: 'plain' })().flags).toEqual([]);
-    expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MYREG')!.spec!.name).toBe('SCTLR_EL1');
+    expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MY_IMPDEF')!.spec).toBe(undefined);
   });
 });
