@@ -54,6 +54,8 @@ interface RunOptions {
   // world-switch layer (src/world/cli.ts)
   vcpuLayout?: string;
   checkResidency?: boolean;
+  checkResidencyStrict?: boolean;
+  failOnHazard?: boolean;
   report?: string;
   // gdb stub (src/debug/gdb.ts)
   s?: boolean;
@@ -67,8 +69,8 @@ function where(m: Machine): string {
   return m.pes.length > 1 ? `${pc} of PE${m.current.index}` : pc;
 }
 
-/** `ends` collects what must happen once the run is over (the world report). */
-async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Promise<number> {
+/** `ends` collects what must happen once the run is over (the world report); each may change the exit status. */
+async function run(imagePath: string, o: RunOptions, ends: ((status: number) => number)[]): Promise<number> {
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
   const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
@@ -96,14 +98,15 @@ async function run(imagePath: string, o: RunOptions, ends: (() => void)[]): Prom
     imagePath,
     {
       vcpuLayout: o.vcpuLayout,
-      checkResidency: o.checkResidency,
+      checkResidency: o.checkResidencyStrict ? 'strict' : o.checkResidency,
+      failOnHazard: o.failOnHazard,
       traceWorld: o.trace.includes('world'),
       report: o.report,
     },
     say,
     (msg) => new UsageError(msg),
   );
-  if (world) ends.push(() => world.finish());
+  if (world) ends.push((status) => world.finish(status));
 
   attachStdin(m);
 
@@ -193,8 +196,10 @@ export function buildProgram(): Command {
     )
     .option(
       '--check-residency',
-      'report hypervisor reads of stale vcpu-context slots, lost writes and missing loads (needs --vcpu-layout)',
+      'report stale reads, lost writes, missing and partial loads and puts (needs --vcpu-layout); --check-residency=strict also every access to a loaded slot',
     )
+    .addOption(new Option('--check-residency-strict').hideHelp()) // what --check-residency=strict becomes (main)
+    .option('--fail-on-hazard', 'exit with status 6 when the residency checker found a hazard (after its summary)')
     .option(
       '--report <file>',
       'write the guest exits, loads and puts with their costs: .json, or .html with an SVG timeline',
@@ -213,12 +218,17 @@ Examples:
 
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
-5 when every PE is off or asleep with nothing left to wake one.`,
+5 when every PE is off or asleep with nothing left to wake one; 6 with --fail-on-hazard when the
+residency checker found a hazard.`,
     )
     .action(async (image: string, opts: RunOptions) => {
-      const ends: (() => void)[] = [];
-      process.exitCode = await run(image, opts, ends);
-      for (const end of ends) end();
+      const ends: ((status: number) => number)[] = [];
+      let status = await run(image, opts, ends);
+      for (const end of ends) {
+        const s = end(status); // the report and the checker's summary are written whatever the status
+        if (status !== EXIT.UNIMPLEMENTED && status !== EXIT.IDLE && status !== EXIT.INTERRUPTED) status = s;
+      }
+      process.exitCode = status;
     });
   demoCommand(program);
   return program;
@@ -226,8 +236,17 @@ load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplem
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    // QEMU spells it -smp; commander's single-dash options are one letter.
-    await buildProgram().parseAsync(argv.map((a) => (a === '-smp' ? '--smp' : a.startsWith('-smp=') ? `-${a}` : a)));
+    // QEMU spells it -smp (commander's single-dash options are one letter); a boolean option with
+    // an optional `=value` would swallow the image that follows it.
+    const spelled = (a: string) =>
+      a === '-smp'
+        ? '--smp'
+        : a.startsWith('-smp=')
+          ? `-${a}`
+          : a === '--check-residency=strict'
+            ? '--check-residency-strict'
+            : a;
+    await buildProgram().parseAsync(argv.map(spelled));
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -6,23 +6,31 @@ import type { Machine } from '../board/machine.js';
 import { attachWorld } from './attach.js';
 import { timelineLine } from './format.js';
 import { buildReport, recordEntries, reportText } from './report.js';
-import type { World } from './world.js';
+import type { World, WorldEvent } from './world.js';
 import { registerWorldCommands } from './monitor.js';
 import type { MonitorRegistry } from '../../gdbstub/monitor.js';
 import type { MachineTarget } from '../debug/target.js';
 import { LayoutError } from './layout.js';
 
+/** `--fail-on-hazard`: the run found a residency hazard (README, exit statuses). */
+export const HAZARD_EXIT = 6;
+
 export interface WorldRunOptions {
   vcpuLayout?: string;
-  checkResidency?: boolean;
+  /** `--check-residency` (true) or `--check-residency=strict`. */
+  checkResidency?: boolean | string;
+  failOnHazard?: boolean;
   traceWorld?: boolean;
   report?: string;
 }
 
 export interface WorldRun {
   readonly world: World;
-  /** Writes the report, and says how many hazards were found; call once the run ends. */
-  finish(): void;
+  /**
+   * Writes the report and says how many hazards were found; call once the run ends with its
+   * exit status, which it returns (HAZARD_EXIT instead when asked to fail on a hazard).
+   */
+  finish(status: number): number;
 }
 
 /** A report that cannot be written is a usage error before the run, not a surprise after it. */
@@ -46,8 +54,13 @@ export function worldForRun(
   say: (line: string) => void,
   usage: (msg: string) => Error,
 ): WorldRun | null {
+  if (o.checkResidency !== undefined && o.checkResidency !== true && o.checkResidency !== 'strict')
+    throw usage(
+      `--check-residency=${String(o.checkResidency)}: expected --check-residency or --check-residency=strict`,
+    );
   if (o.checkResidency && !o.vcpuLayout)
     throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
+  if (o.failOnHazard && !o.checkResidency) throw usage('--fail-on-hazard needs --check-residency');
   if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report) return null;
   if (o.report) checkReportPath(o.report, usage);
   let world: World;
@@ -55,7 +68,8 @@ export function worldForRun(
     world = attachWorld(m, {
       ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}),
       imagePath,
-      check: o.checkResidency ?? false,
+      check: o.checkResidency !== undefined,
+      strict: o.checkResidency === 'strict',
     });
   } catch (e) {
     if (e instanceof LayoutError) throw usage(e.message);
@@ -63,28 +77,49 @@ export function worldForRun(
   }
   // Without a debugger a hazard is reported and the run goes on; the stub replaces this to stop.
   world.stop = () => {};
-  if (o.traceWorld) world.on((e) => say(timelineLine(e)));
+  // A hazard is printed the first time it is seen; repeats are counted for the summary.
+  const firstSight = (e: WorldEvent) => e.type !== 'hazard' || e.hazard.occurrence === 1;
+  if (o.traceWorld)
+    world.on((e) => {
+      if (firstSight(e)) say(timelineLine(e, world.locate));
+    });
   else if (o.checkResidency)
     world.on((e) => {
-      if (e.type === 'hazard') say(e.hazard.message.replace('[hypstep] ', ''));
+      if (e.type === 'hazard' && firstSight(e)) say(e.hazard.message.replace('[hypstep] ', ''));
     });
   const entries = o.report ? recordEntries(world) : [];
   return {
     world,
-    finish() {
-      if (o.checkResidency)
-        say(`residency checker: ${world.hazards.length} hazard${world.hazards.length === 1 ? '' : 's'}`);
-      if (!o.report) return;
-      const r = buildReport(world, { image: imagePath, icount: m.cpu.icount }, entries);
-      try {
-        writeFileSync(o.report, reportText(r, o.report));
-      } catch (e) {
-        say(`cannot write report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        return;
-      }
-      say(`world report written to ${o.report} (${r.exits.length} exits)`);
+    finish(status) {
+      if (o.checkResidency) for (const line of hazardSummary(world)) say(line);
+      const found = o.failOnHazard && world.hazards.length > 0;
+      if (o.report) writeReport();
+      return found ? HAZARD_EXIT : status;
     },
   };
+  function writeReport(): void {
+    if (!o.report) return;
+    const r = buildReport(world, { image: imagePath, icount: m.cpu.icount }, entries);
+    try {
+      writeFileSync(o.report, reportText(r, o.report));
+    } catch (e) {
+      say(`cannot write report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      return;
+    }
+    say(`world report written to ${o.report} (${r.exits.length} exits)`);
+  }
+}
+
+/** The checker's summary: the total, then each distinct hazard once with how often it was seen. */
+export function hazardSummary(w: World): string[] {
+  const n = w.hazards.length;
+  const groups = [...w.hazardGroups.values()];
+  const head = `residency checker${w.strict ? ' (strict)' : ''}: ${n} hazard${n === 1 ? '' : 's'}`;
+  if (n === 0) return [head];
+  return [
+    `${head}, ${groups.length} distinct:`,
+    ...groups.map((g) => `  ${g.count}× ${g.first.kind} of ${g.first.reg} (${g.first.vcpu}) at ${g.first.where}`),
+  ];
 }
 
 /**

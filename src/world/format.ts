@@ -4,6 +4,7 @@ import { hex } from '../cpu/bits.js';
 import type { World, WorldEvent, ResidencyRow } from './world.js';
 import { describeExit } from './world.js';
 import { summarise, type CostMeans } from './summary.js';
+import type { Locate } from '../loader/locate.js';
 
 const f1 = (n: number): string => n.toFixed(1);
 
@@ -16,6 +17,50 @@ export function table(rows: readonly (readonly string[])[]): string {
 /** What `monitor catch` stops at, e.g. `catch: entry, exit`. */
 export function catchLine(w: World): string {
   return `catch: ${w.catches.size ? [...w.catches].join(', ') : 'off'}`;
+}
+
+/** `monitor world --json`: the same state for scripts. */
+export function worldStateJson(w: World): string {
+  const cpu = w.cpu;
+  const open = w.openWindow();
+  const x = w.lastExit;
+  return (
+    JSON.stringify({
+      world: w.inGuest ? 'guest' : 'host',
+      el: cpu.ps.el,
+      pc: hex(cpu.pcs[0]!),
+      vmid: w.inGuest ? w.vmid : null,
+      vcpu: w.inGuest ? (w.running?.bound.name ?? null) : null,
+      exits: w.exits,
+      entries: w.entries,
+      lastExit: x && {
+        n: x.n,
+        vmid: x.vmid,
+        vcpu: x.vcpu,
+        reason: x.reason.text,
+        category: x.reason.category,
+        pc: hex(x.pc),
+        esr: hex(x.reason.esr),
+      },
+      sinceLastExit: open && { el2Insns: open.el2Insns, hostInsns: open.hostInsns, sysregs: open.sysregTotal },
+      layout: w.layout && {
+        hypervisor: w.layout.hypervisor,
+        mode: w.layout.mode,
+        vcpus: w.vcpus.map((v) => ({
+          name: v.bound.name,
+          address: hex(v.bound.va),
+          loaded: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name),
+        })),
+      },
+      catch: [...w.catches],
+      checker: w.checking ? (w.strict ? 'strict' : 'on') : 'off',
+    }) + '\n'
+  );
+}
+
+/** `monitor world stats --json`: the summary the text is made from. */
+export function worldStatsJson(w: World): string {
+  return JSON.stringify(summarise(w)) + '\n';
 }
 
 export function worldState(w: World): string {
@@ -46,12 +91,19 @@ export function worldState(w: World): string {
   } else {
     lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');
   }
-  lines.push(`${catchLine(w)}; residency checker: ${w.checking ? 'on' : 'off'}`);
+  lines.push(`${catchLine(w)}; residency checker: ${w.checking ? (w.strict ? 'strict' : 'on') : 'off'}`);
   return lines.join('\n') + '\n';
 }
 
+/** A count and its means, saying how many records the means are over when some are still open. */
 function meansLine(what: string, m: CostMeans): string {
-  return `${what}: ${m.count} (${f1(m.el2Insns)} EL2 instructions, ${f1(m.hostInsns)} host instructions, ${f1(m.sysregs)} MSR/MRS each)`;
+  if (m.count === 0) return `${what}: 0`;
+  const over = m.closed === m.count ? '' : `, ${m.closed} complete`;
+  const costs =
+    m.closed === 0
+      ? 'no costs yet: the guest has not been re-entered'
+      : `${f1(m.el2Insns)} EL2 instructions, ${f1(m.hostInsns)} host instructions, ${f1(m.sysregs)} MSR/MRS each`;
+  return `${what}: ${m.count}${over} (${costs})`;
 }
 
 export function worldStats(w: World): string {
@@ -60,7 +112,7 @@ export function worldStats(w: World): string {
   out.push(`exits ${s.exits}, entries ${s.entries}`);
   out.push(meansLine('per exit', s.perExit));
   for (const [cat, m] of Object.entries(s.byReason)) out.push('  ' + meansLine(cat, m));
-  if (s.hvcRoundTrip !== null) out.push(`HVC round trip (median): ${s.hvcRoundTrip} instructions`);
+  if (s.hvcRoundTrip !== null) out.push(`HVC round trip (mean): ${f1(s.hvcRoundTrip)} instructions`);
   if (s.sysregsPerExit.length) {
     out.push(
       'MSR/MRS per exit by register: ' +
@@ -71,9 +123,9 @@ export function worldStats(w: World): string {
     );
   }
   if (w.layout) {
-    out.push(meansLine('loads (medians)', s.perLoad));
-    out.push(meansLine('puts (medians)', s.perPut));
-    out.push(`residency hazards: ${s.hazards}`);
+    out.push(meansLine('loads', s.perLoad));
+    out.push(meansLine('puts', s.perPut));
+    out.push(`residency hazards: ${s.hazards}${s.hazards ? ` (${s.distinctHazards} distinct)` : ''}`);
   }
   return out.join('\n') + '\n';
 }
@@ -99,8 +151,11 @@ export function residencyJson(rows: readonly ResidencyRow[]): string {
   );
 }
 
-/** One `--trace world` line per entry, exit, load, put and hazard. */
-export function timelineLine(e: WorldEvent): string {
+/**
+ * One `--trace world` line per entry, exit, load, put and hazard. Host code is shown by
+ * `locate` (the world's symbol and line formatter); guest PCs stay addresses.
+ */
+export function timelineLine(e: WorldEvent, locate: Locate = hex): string {
   switch (e.type) {
     case 'exit': {
       const x = e.exit;
@@ -114,7 +169,7 @@ export function timelineLine(e: WorldEvent): string {
     case 'load':
     case 'put': {
       const r = e.record;
-      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
+      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
     }
     case 'hazard':
       return `[${e.hazard.icount}] ${e.hazard.message.replace('[hypstep] ', '')}`;

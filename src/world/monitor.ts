@@ -9,7 +9,16 @@ import type { World, CatchKind, WorldEvent } from './world.js';
 import type { StopEvent } from '../../gdbstub/target.js';
 import { readLayout, LayoutError } from './layout.js';
 import { useLayout } from './attach.js';
-import { catchLine, worldState, worldStats, residencyTable, residencyJson } from './format.js';
+import {
+  catchLine,
+  worldState,
+  worldStateJson,
+  worldStats,
+  worldStatsJson,
+  residencyTable,
+  residencyJson,
+} from './format.js';
+import { canonicalName } from './layout.js';
 
 const CATCH_WORDS: Record<string, readonly CatchKind[]> = {
   entry: ['entry'],
@@ -59,18 +68,24 @@ export function registerWorldCommands(
       ctx.out(`${catchLine(world)}\n`);
     },
   });
+  /** `--json` and nothing else. */
+  const jsonFlag = (args: readonly string[], other: string): boolean => {
+    const rest = args.filter((a) => a !== '--json');
+    if (rest.length) throw new MonitorError(`unexpected '${rest.join(' ')}' (${other})`);
+    return args.length > 0;
+  };
   reg.register({
     name: 'world',
+    args: '[--json]',
     help: 'host or guest, which vcpu is loaded, the last exit',
-    run: (args, ctx) => {
-      if (args.length) throw new MonitorError(`unexpected '${args.join(' ')}' (did you mean 'world stats'?)`);
-      ctx.out(worldState(world));
-    },
+    run: (args, ctx) =>
+      ctx.out(jsonFlag(args, "did you mean 'world stats'?") ? worldStateJson(world) : worldState(world)),
   });
   reg.register({
     name: 'world stats',
+    args: '[--json]',
     help: 'exits by reason, EL2 instructions and MSR/MRS per exit, per load and per put',
-    run: (_a, ctx) => ctx.out(worldStats(world)),
+    run: (args, ctx) => ctx.out(jsonFlag(args, 'only --json') ? worldStatsJson(world) : worldStats(world)),
   });
   reg.register({
     name: 'vcpu layout',
@@ -91,7 +106,7 @@ export function registerWorldCommands(
               "load the hypervisor's symbols in gdb ('symbol-file <elf>'), then repeat this command",
           );
         }
-        useLayout(world, target.machine, layout, (n) => target.symbol(n));
+        useLayout(world, target.machine, layout, (n) => target.symbol(n), imagePath);
       } catch (e) {
         throw e instanceof LayoutError ? new MonitorError(e.message) : e;
       }
@@ -114,7 +129,7 @@ export function registerWorldCommands(
       if (rest.length && world.vcpu(rest[0]!)) v = world.vcpu(rest.shift()!)!;
       const known = new Set(v.bound.slots.map((s) => s.name));
       for (const r of rest)
-        if (!known.has(r.toUpperCase())) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
+        if (!known.has(canonicalName(r))) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
       const rows = world.residency(v, rest.length ? rest : undefined);
       ctx.out(
         json
@@ -125,14 +140,16 @@ export function registerWorldCommands(
   });
   reg.register({
     name: 'check residency',
-    args: 'on|off',
-    help: 'stop when the hypervisor reads a stale context slot, writes one that will be lost, or enters without loading',
+    args: 'on|strict|off',
+    help: 'stop on stale reads, lost writes, missing or partial loads and puts; strict: also on any access to a loaded slot',
     run: (args, ctx) => {
-      if (args.length === 1 && (args[0] === 'on' || args[0] === 'off')) world.checking = args[0] === 'on';
-      else if (args.length) throw new MonitorError("expected 'on' or 'off'");
+      if (args.length === 1 && ['on', 'strict', 'off'].includes(args[0]!)) {
+        world.checking = args[0] !== 'off';
+        world.strict = args[0] === 'strict';
+      } else if (args.length) throw new MonitorError("expected 'on', 'strict' or 'off'");
       if (world.checking && !world.layout)
         ctx.out('note: the checker needs a vcpu layout (monitor vcpu layout <file>)\n');
-      ctx.out(`residency checker ${world.checking ? 'on' : 'off'}\n`);
+      ctx.out(`residency checker ${world.checking ? (world.strict ? 'strict' : 'on') : 'off'}\n`);
     },
   });
 }

@@ -14,7 +14,7 @@ import {
 } from '../cpu/events.js';
 import { HCR, SR } from '../sysregs/registry.js';
 import { readSysreg } from '../sysregs/access.js';
-import { decodeExit, exitingPc, vmidOf, type ExitReason } from './reason.js';
+import { decodeExit, exitingPc, vmidOf, type ExitCategory, type ExitReason } from './reason.js';
 import {
   LayoutError,
   canonicalName,
@@ -136,6 +136,40 @@ interface VcpuState {
 type Watched =
   { vcpu: VcpuState; slot: BoundSlot; flag?: undefined } | { vcpu: VcpuState; flag: BoundFlag; slot?: undefined };
 
+/** Running sums over a kind of record: what the stats are computed from, whatever the logs keep. */
+export interface CostSums {
+  /** Records seen. */
+  count: number;
+  /** Records whose costs are final (an exit's window closes at the next entry; loads and puts at once). */
+  closed: number;
+  el2Insns: number;
+  hostInsns: number;
+  sysregs: number;
+}
+
+export function newSums(): CostSums {
+  return { count: 0, closed: 0, el2Insns: 0, hostInsns: 0, sysregs: 0 };
+}
+
+function addCosts(s: CostSums, c: Costs): void {
+  s.closed++;
+  s.el2Insns += c.el2Insns;
+  s.hostInsns += c.hostInsns;
+  s.sysregs += c.sysregTotal;
+}
+
+/** The world layer's aggregates since attach. */
+export interface WorldSums {
+  readonly exits: CostSums;
+  readonly byReason: Map<ExitCategory, CostSums>;
+  /** MSR/MRS by register over closed exits. */
+  readonly sysregsClosed: Map<string, number>;
+  /** Instructions from a guest HVC to its next instruction, over closed HVC exits. */
+  readonly hvcRoundTrip: CostSums;
+  readonly load: CostSums;
+  readonly put: CostSums;
+}
+
 function newCosts(): Costs {
   return { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 };
 }
@@ -156,6 +190,14 @@ export class World implements CpuObserver {
   readonly exitLog: ExitRecord[] = [];
   readonly loadPutLog: LoadPutRecord[] = [];
   readonly hazards: Hazard[] = [];
+  readonly sums: WorldSums = {
+    exits: newSums(),
+    byReason: new Map(),
+    sysregsClosed: new Map(),
+    hvcRoundTrip: newSums(),
+    load: newSums(),
+    put: newSums(),
+  };
   /** Hazards grouped by kind, vcpu, register and instruction, in order of first sight. */
   readonly hazardGroups = new Map<string, HazardGroup>();
   readonly catches = new Set<CatchKind>();
@@ -507,6 +549,10 @@ export class World implements CpuObserver {
     this.windowEl2 = this.el2Total;
     this.lastExit = exit;
     this.exitLog.push(exit);
+    this.sums.exits.count++;
+    let cat = this.sums.byReason.get(reason.category);
+    if (cat === undefined) this.sums.byReason.set(reason.category, (cat = newSums()));
+    cat.count++;
     this.startSegment();
     this.emit({ type: 'exit', exit });
     if (this.catches.has('exit')) this.stop(describeExit(exit));
@@ -523,6 +569,7 @@ export class World implements CpuObserver {
     if (closed) {
       this.closeCosts(closed, closed.icount, this.windowEl2);
       closed.closed = true;
+      this.sumClosedExit(closed);
     }
     if (this.vcpus.length > 0) this.entered();
     const entry: EntryRecord = {
@@ -537,6 +584,18 @@ export class World implements CpuObserver {
     this.startSegment();
     this.emit({ type: 'entry', entry, closed });
     if (this.catches.has('entry')) this.stop(describeEntry(entry));
+  }
+
+  private sumClosedExit(x: ExitRecord): void {
+    addCosts(this.sums.exits, x);
+    addCosts(this.sums.byReason.get(x.reason.category)!, x);
+    for (const [r, n] of Object.entries(x.sysregs))
+      this.sums.sysregsClosed.set(r, (this.sums.sysregsClosed.get(r) ?? 0) + n);
+    if (x.reason.category === 'hvc') {
+      // The HVC itself retired after the exit event; the window ends before the ERET's successor.
+      this.sums.hvcRoundTrip.count++;
+      addCosts(this.sums.hvcRoundTrip, { ...x, hostInsns: x.hostInsns + 1 });
+    }
   }
 
   private entered(): void {
@@ -638,9 +697,12 @@ export class World implements CpuObserver {
     };
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     this.loadPutLog.push(record);
+    const sums = this.sums[record.type];
+    sums.count++;
+    addCosts(sums, record);
     this.startSegment();
     this.emit({ type: record.type, record });
-    if (this.catches.has(record.type)) this.stop(describeLoadPut(record));
+    if (this.catches.has(record.type)) this.stop(describeLoadPut(record, this.locate));
   }
 
   /**
@@ -798,6 +860,6 @@ export function describeEntry(e: EntryRecord): string {
   return `[hypstep] guest entry #${e.n} vmid ${e.vmid}${e.vcpu ? ` (${e.vcpu})` : ''} at ${hex(e.pc)} (ERET at ${hex(e.eretPc)})`;
 }
 
-export function describeLoadPut(r: LoadPutRecord): string {
-  return `[hypstep] vcpu ${r.type} ${r.vcpu}: ${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${hex(r.pc)}`;
+export function describeLoadPut(r: LoadPutRecord, locate: Locate = hex): string {
+  return `[hypstep] vcpu ${r.type} ${r.vcpu}: ${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}`;
 }

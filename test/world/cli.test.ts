@@ -35,14 +35,14 @@ describe('hypstep run with the world layer', () => {
       .filter((l) => /^hypstep: \[\d+\]/.test(l))
       .map((l) => l.replace(/^hypstep: \[\d+\] /, ''));
     expect(lines.map((l) => l.replace(/ at 0x[0-9a-f]+/g, ' at ADDR'))).toEqual([
-      'load vcpu0 (LOADED set at ADDR): 3 EL2 insns, 1 MSR/MRS', // the slot's ldr, msr, mov; up to the flag's str
+      'load vcpu0 (LOADED set at _start+64): 3 EL2 insns, 1 MSR/MRS', // the slot's ldr, msr, mov; up to the flag's str
       'entry vmid 7 vcpu0 at ADDR',
       'exit #1 vmid 7 vcpu0: HVC #0x42 at ADDR',
       'entry vmid 7 vcpu0 at ADDR after 5 EL2 insns, 1 MSR/MRS',
       'exit #2 vmid 7 vcpu0: HVC #0x43 at ADDR',
       'entry vmid 7 vcpu0 at ADDR after 5 EL2 insns, 1 MSR/MRS',
       'exit #3 vmid 7 vcpu0: HVC #0x1 at ADDR',
-      'put vcpu0 (LOADED cleared at ADDR): 1 EL2 insns, 0 MSR/MRS', // the save's str; up to the flag's str
+      'put vcpu0 (LOADED cleared at done+8): 2 EL2 insns, 1 MSR/MRS', // the save's mrs and str; up to the flag's str
     ]);
   });
 

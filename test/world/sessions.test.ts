@@ -103,10 +103,16 @@ describe('scripted gdb-multiarch sessions', () => {
 
   it('find-stale-read.gdb: the checker stops on the stale read in bug-stale-read, at its source line', async () => {
     const out = await withStub('bug-stale-read', (hyp, elf) => gdb('find-stale-read.gdb', elf, hyp.port));
-    expect(out).toMatch(/\[hypstep\] residency hazard: stale-read of [A-Z0-9_]+ \(vcpu\d\) at 0x[0-9a-f]+/);
-    // The stop is right after the load that read the slot: gdb's `info line *($pc - 4)` starts at the hazard's PC.
-    const pc = /stale-read of [A-Z0-9_]+ \(vcpu\d\) at (0x[0-9a-f]+)/.exec(out)![1];
-    expect(out).toMatch(new RegExp(`Line \\d+ of "hyp/host\\.c" starts at address ${pc} <handle_hvc\\+\\d+>`));
+    // The message names the instruction by symbol and line, from the ELF's symbols and DWARF line table.
+    const hz =
+      /\[hypstep\] residency hazard: stale-read of [A-Z0-9_]+ \(vcpu\d\) at (handle_hvc\+\d+) \(host\.c:(\d+)\)/.exec(
+        out,
+      );
+    expect(hz, out).not.toBeNull();
+    // The stop is right after the load that read the slot: gdb's `info line *($pc - 4)` names the same line and symbol.
+    expect(out).toMatch(
+      new RegExp(`Line ${hz![2]} of "hyp/host\\.c" starts at address 0x[0-9a-f]+ <${hz![1]!.replace('+', '\\+')}>`),
+    );
     expect(out).toMatch(/SCTLR_EL1\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+CPU\s+SYSREGS_LOADED\s+CPU live, memory stale/);
   });
 });
