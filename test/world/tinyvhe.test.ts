@@ -5,7 +5,7 @@
 // The KVM-shaped builds find their vcpus at run time from kvm_arch_vcpu_load's argument.
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runQemu } from '../helpers/qemu.js';
@@ -46,6 +46,31 @@ function addr2line(file: string, symbolPlusOffset: string): string {
 }
 
 const BUGS = ['stale-read', 'lost-write', 'missing-load', 'partial-load', 'partial-put', 'strict-access'] as const;
+
+describe('the tinyvhe fixture', () => {
+  it('rebuilds byte for byte from a copy of the sources at another absolute path', () => {
+    requireTool('make');
+    requireTool('aarch64-linux-gnu-gcc');
+    const tmp = mkdtempSync(join(tmpdir(), 'tinyvhe-repro-'));
+    try {
+      const fixtures = join(tmp, 'some', 'other', 'fixtures');
+      for (const f of ['common.mk', 'include', 'tinyvhe'])
+        cpSync(join(ROOT, 'fixtures', f), join(fixtures, f), {
+          recursive: true,
+          filter: (src) => !src.includes('/build'),
+        });
+      execFileSync('make', ['-C', join(fixtures, 'tinyvhe')], { stdio: 'pipe' });
+      const built = readdirSync(join(DIR, 'build')).sort();
+      expect(readdirSync(join(fixtures, 'tinyvhe', 'build')).sort()).toEqual(built);
+      const differ = built.filter(
+        (f) => !readFileSync(join(DIR, 'build', f)).equals(readFileSync(join(fixtures, 'tinyvhe', 'build', f))),
+      );
+      expect(differ, `committed ELFs differ from what the sources build (run 'npm run fixtures')`).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
 
 describe('tinyvhe on QEMU and on hypstep', () => {
   it.each(['correct', ...BUGS, 'kvm', 'kvm-stale-read'])('%s prints the same transcript and exits alike', (v) => {
