@@ -13,7 +13,12 @@ describe('README', () => {
     expect(r.status).toBe(0);
     const table = r.stdout.split('\n\n')[0]!.trimEnd();
     expect(table.split('\n')).toHaveLength(8); // header and seven modes
-    expect(readFileSync(`${ROOT}README.md`, 'utf8')).toContain('```\n' + table + '\n```');
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+    expect(readme).toContain('```\n' + table + '\n```');
+    // And the demo's reading of it, every figure from the same run.
+    const reading = r.stdout.split('\n\n')[1]!.trimEnd();
+    expect(reading).toMatch(/stops paying below [\d.]+ exits per put/);
+    expect(readme).toContain('```\n' + reading + '\n```');
   });
 
   it('keeps the two commands on its first screen', () => {
