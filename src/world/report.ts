@@ -40,11 +40,21 @@ export interface WorldReport {
     vcpu: string;
     flag: string;
     pc: string;
+    /** The flag store by symbol and line (the world's location formatter). */
+    where: string;
     icount: number;
     el2Insns: number;
     sysregTotal: number;
   }[];
-  readonly hazards: readonly { kind: string; vcpu: string; reg: string; pc: string; icount: number; message: string }[];
+  readonly hazards: readonly {
+    kind: string;
+    vcpu: string;
+    reg: string;
+    pc: string;
+    where: string;
+    icount: number;
+    message: string;
+  }[];
 }
 
 /** Collects entry times too (the exit records hold the rest); call before the run starts. */
@@ -85,6 +95,7 @@ export function buildReport(w: World, meta: ReportMeta, entries: WorldReport['en
       vcpu: r.vcpu,
       flag: r.flag,
       pc: hex(r.pc),
+      where: w.locate(r.pc),
       icount: r.icount,
       el2Insns: r.el2Insns,
       sysregTotal: r.sysregTotal,
@@ -94,6 +105,7 @@ export function buildReport(w: World, meta: ReportMeta, entries: WorldReport['en
       vcpu: h.vcpu,
       reg: h.reg,
       pc: hex(h.pc),
+      where: h.where,
       icount: h.icount,
       message: h.message,
     })),
@@ -171,7 +183,7 @@ function timelineSvg(r: WorldReport): string {
         ? `${cx - 4},${y + 8} ${cx + 4},${y + 8} ${cx},${y}`
         : `${cx - 4},${y - 8} ${cx + 4},${y - 8} ${cx},${y}`;
     parts.push(
-      `<polygon points="${pts}" class="${lp.type}"><title>${lp.type} ${lp.vcpu} (${lp.flag}) at ${lp.pc}</title></polygon>`,
+      `<polygon points="${pts}" class="${lp.type}"><title>${lp.type} ${lp.vcpu} (${lp.flag}) at ${esc(lp.where)}</title></polygon>`,
     );
   }
   for (const h of r.hazards) {
@@ -231,7 +243,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dt{color:#555
 <dt>exits / entries</dt><dd>${s.exits} / ${s.entries}</dd>
 <dt>EL2 instructions per exit</dt><dd>${s.perExit.el2Insns.toFixed(1)}</dd>
 <dt>MSR/MRS per exit</dt><dd>${s.perExit.sysregs.toFixed(1)}</dd>
-<dt>HVC round trip (median)</dt><dd>${s.hvcRoundTrip ?? '—'} instructions</dd>
+<dt>HVC round trip (mean)</dt><dd>${s.hvcRoundTrip === null ? '—' : s.hvcRoundTrip.toFixed(1)} instructions</dd>
 <dt>loads / puts</dt><dd>${r.layout ? `${s.loads} / ${s.puts}` : '— (needs --vcpu-layout)'}</dd>
 ${r.guestResult ? `<dt>guest</dt><dd>${esc(r.guestResult)}</dd>` : ''}
 </dl>

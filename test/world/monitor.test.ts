@@ -138,6 +138,29 @@ describe('world monitor commands', () => {
     await c.insertBreakpoint(sym('done'));
     await c.cont();
     expect(await c.monitor('world stats')).toMatch(/loads: 1 \(3\.0 EL2 instructions/);
+    // The same for scripts; the counts beside the means say what the means are over.
+    const stats = JSON.parse(await c.monitor('world stats --json')) as {
+      exits: number;
+      perExit: { count: number; closed: number };
+      byReason: Record<string, { count: number; closed: number }>;
+      loads: number;
+    };
+    expect(stats.exits).toBe(stats.perExit.count);
+    expect(Object.values(stats.byReason).reduce((n, r) => n + r.count, 0)).toBe(stats.exits);
+    expect(Object.values(stats.byReason).reduce((n, r) => n + r.closed, 0)).toBe(stats.perExit.closed);
+    expect(stats.loads).toBe(1);
+    const state = JSON.parse(await c.monitor('world --json')) as Record<string, unknown>;
+    expect(state).toMatchObject({
+      world: 'host',
+      el: 2,
+      layout: { hypervisor: 'snippet', vcpus: [{ name: 'vcpu0', loaded: ['LOADED'] }] },
+      checker: 'on',
+    });
+    expect(await c.monitor('check residency strict')).toBe('residency checker strict\n');
+    expect(await c.monitor('world')).toMatch(/residency checker: strict\n$/);
+    expect(await c.monitor('world stats --bogus')).toMatch(/unexpected '--bogus'/);
+    // A register's _EL12 spelling is the same register.
+    expect(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL12')).toMatch(/^SCTLR_EL1\s/m);
   });
 
   it('vcpu layout asks gdb (qSymbol) for a symbol the loaded image lacks', async () => {
