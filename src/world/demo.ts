@@ -116,7 +116,10 @@ export function guestResult(uart: string): 'PASS' | 'FAIL' | '?' {
 export interface DemoRow {
   readonly mode: string;
   readonly summary: WorldSummary;
-  /** Instructions outside the guest, from each exit to the next entry (exit handling, VMM, puts and loads in between), per closed exit. */
+  /**
+   * Instructions outside the guest from each exit to the next entry (exit handling, VMM, the puts and
+   * loads in between), per closed exit.
+   */
   readonly allInPerExit: number;
   /** Exits per put, as this run had them. */
   readonly exitsPerPut: number | null;

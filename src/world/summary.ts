@@ -23,7 +23,10 @@ export interface WorldSummary {
   readonly hvcRoundTrip: number | null;
   readonly loads: number;
   readonly puts: number;
-  /** Means over loads and puts, each charged from its start (its function's entry, or its first governed access) to its flag store. */
+  /**
+   * Means over loads and puts, each charged from its start (its function's entry, or its first
+   * governed access) to its flag store.
+   */
   readonly perLoad: CostMeans;
   readonly perPut: CostMeans;
   /** MSR/MRS per closed exit by register, most frequent first. */

@@ -206,7 +206,8 @@ describe('monitor world stats figures on a run whose counts are known by constru
     };
     expect([s.exits, s.entries, s.loads, s.puts]).toEqual([4, 4, 2, 2]);
     expect(s.perExit).toMatchObject({ count: 4, closed: 3 });
-    expect(s.byReason).toEqual({ hvc: expect.objectContaining({ count: 4, closed: 3 }) });
+    expect(Object.keys(s.byReason)).toEqual(['hvc']);
+    expect(s.byReason.hvc).toMatchObject({ count: 4, closed: 3 });
     expect([s.perLoad.hostInsns, s.perLoad.el2Insns, s.perLoad.sysregs]).toEqual([
       load.insns,
       load.insns,
