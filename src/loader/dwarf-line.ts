@@ -76,7 +76,8 @@ class Cursor {
     this.pos += 8;
     return v;
   }
-  uleb(): number {
+  /** LEB128; values beyond 2^53 lose their high bits (no line table has them). */
+  private leb(signed: boolean): number {
     let r = 0,
       shift = 0,
       b: number;
@@ -85,18 +86,13 @@ class Cursor {
       if (shift < 49) r += (b & 0x7f) * 2 ** shift;
       shift += 7;
     } while (b & 0x80);
-    return r;
+    return signed && b & 0x40 && shift < 53 ? r - 2 ** shift : r;
+  }
+  uleb(): number {
+    return this.leb(false);
   }
   sleb(): number {
-    let r = 0,
-      shift = 0,
-      b: number;
-    do {
-      b = this.u8();
-      if (shift < 49) r += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return b & 0x40 && shift < 53 ? r - 2 ** shift : r;
+    return this.leb(true);
   }
   cstr(): string {
     const end = this.buf.indexOf(0, this.pos);
