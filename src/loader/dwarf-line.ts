@@ -107,6 +107,15 @@ class Cursor {
   }
 }
 
+/** The constant forms a file entry may carry (an MD5, a size, a time), by their size in bytes. */
+const FIXED_SIZE: Readonly<Record<number, number>> = {
+  [DW_FORM.data1]: 1,
+  [DW_FORM.data2]: 2,
+  [DW_FORM.data4]: 4,
+  [DW_FORM.data8]: 8,
+  [DW_FORM.data16]: 16,
+};
+
 function strAt(sec: Uint8Array | undefined, off: number): string {
   if (sec === undefined || off >= sec.length) return '?';
   const end = sec.indexOf(0, off);
@@ -116,6 +125,11 @@ function strAt(sec: Uint8Array | undefined, off: number): string {
 /** Reads one attribute of a DWARF 5 entry format; returns the string for path forms. */
 function readForm(c: Cursor, form: number, s: LineSections, offset64: boolean): string | null {
   const off = () => (offset64 ? Number(c.u64()) : c.u32());
+  const fixed = FIXED_SIZE[form];
+  if (fixed !== undefined) {
+    c.skip(fixed);
+    return null;
+  }
   switch (form) {
     case DW_FORM.string:
       return c.cstr();
@@ -125,21 +139,6 @@ function readForm(c: Cursor, form: number, s: LineSections, offset64: boolean): 
       return strAt(s.str, off());
     case DW_FORM.udata:
       c.uleb();
-      return null;
-    case DW_FORM.data1:
-      c.skip(1);
-      return null;
-    case DW_FORM.data2:
-      c.skip(2);
-      return null;
-    case DW_FORM.data4:
-      c.skip(4);
-      return null;
-    case DW_FORM.data8:
-      c.skip(8);
-      return null;
-    case DW_FORM.data16:
-      c.skip(16);
       return null;
     case DW_FORM.block:
       c.skip(c.uleb());
