@@ -158,7 +158,7 @@ describe('world monitor commands', () => {
     });
     expect(await c.monitor('check residency strict')).toBe('residency checker strict\n');
     expect(await c.monitor('world')).toMatch(/residency checker: strict\n$/);
-    expect(await c.monitor('world stats --bogus')).toMatch(/unexpected '--bogus'/);
+    await expect(c.monitor('world stats --bogus')).rejects.toThrow(/unexpected '--bogus' \(only --json\)/);
     // A register's _EL12 spelling is the same register.
     expect(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL12')).toMatch(/^SCTLR_EL1\s/m);
   });
