@@ -109,9 +109,11 @@ export class Cpu implements CodeUser {
   readonly breakpoints = new Set<bigint>();
   /**
    * Called before the instruction at an address runs, without stopping (the world layer's
-   * function-entry hooks). A compiled block never runs past a hooked address.
+   * function-entry hooks; set them with `setCodeHook`). A compiled block never runs past one.
    */
-  readonly codeHooks = new Map<bigint, () => void>();
+  private readonly codeHooks = new Map<bigint, () => void>();
+  /** The hooked addresses as int32 halves (low, high, …), so the run loop tests them without BigInt. */
+  private hookHalves = new Int32Array(0);
   /**
    * Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while
    * `watchCount` ≠ 0.
@@ -428,10 +430,35 @@ export class Cpu implements CodeUser {
     return null;
   }
 
-  /** Whether a code hook lies after `pc` within the next `len` instructions. */
-  private hookWithin(pc: bigint, len: number): boolean {
-    const end = pc + BigInt(4 * len);
-    for (const a of this.codeHooks.keys()) if (a > pc && a < end) return true;
+  /** Calls `fn` (or no longer, with null) each time the instruction at `pc` is about to run. */
+  setCodeHook(pc: bigint, fn: (() => void) | null): void {
+    if (fn) this.codeHooks.set(pc, fn);
+    else this.codeHooks.delete(pc);
+    this.hookHalves = new Int32Array(BigUint64Array.from(this.codeHooks.keys()).buffer);
+  }
+
+  codeHook(pc: bigint): (() => void) | undefined {
+    return this.codeHooks.get(pc);
+  }
+
+  /** Whether a hook is at the VA whose int32 halves are `lo`, `hi`. */
+  private hookAt(lo: number, hi: number): boolean {
+    const h = this.hookHalves;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === lo && h[i + 1] === hi) return true;
+    return false;
+  }
+
+  /**
+   * Whether a hook lies at instruction index `from` up to `to` (exclusive) of the page whose VA
+   * halves are `lo` (page-aligned) and `hi`: blocks and the hooks' page never need BigInt.
+   */
+  private hookIn(lo: number, hi: number, from: number, to: number): boolean {
+    const h = this.hookHalves;
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i + 1] !== hi || (h[i]! & ~(PAGE_SIZE - 1)) !== lo) continue;
+      const idx = (h[i]! & (PAGE_SIZE - 1)) >>> 2;
+      if (idx >= from && idx < to) return true;
+    }
     return false;
   }
 
@@ -456,7 +483,6 @@ export class Cpu implements CodeUser {
     const p32 = this.pcs32;
     const mmu = this.mmu;
     const bps = this.breakpoints;
-    const hooks = this.codeHooks;
     // Straight-line execution stays on one decoded page: while the next PC is the previous
     // one plus 4 in the same page and no translation or code changed, the fetch needs
     // neither the TLB nor the page map. The PC is then kept as the page's VA (two int32
@@ -475,7 +501,7 @@ export class Cpu implements CodeUser {
             return { kind: 'breakpoint', pc: pcs[0]! };
           }
           first = false;
-          if (hooks.size !== 0) hooks.get(pcs[0]!)?.();
+          if (this.hookHalves.length !== 0 && this.hookAt(p32[0]!, p32[1]!)) this.codeHooks.get(pcs[0]!)?.();
           if (page === null) {
             const pc = pcs[0]!;
             pcs[1] = pc;
@@ -498,7 +524,7 @@ export class Cpu implements CodeUser {
             blk !== null &&
             bps.size === 0 &&
             this.icount + blk.len <= end &&
-            (hooks.size === 0 || !this.hookWithin(pcs[0]!, blk.len))
+            (this.hookHalves.length === 0 || !this.hookIn(pageLo, pageHi, idx + 1, idx + blk.len))
           ) {
             // A compiled block: blk.len instructions that cannot fault, stop or branch.
             blk.fn(this, this.x, this.ps, FLAG_SCRATCH, FLAG_SCRATCH32);

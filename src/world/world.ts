@@ -369,8 +369,8 @@ export class World implements CpuObserver {
    * long as the layout stays bound.
    */
   hookFunction(pc: bigint, fn: () => void): void {
-    const prev = this.cpu.codeHooks.get(pc);
-    this.cpu.codeHooks.set(pc, prev ? () => (prev(), fn()) : fn);
+    const prev = this.cpu.codeHook(pc);
+    this.cpu.setCodeHook(pc, prev ? () => (prev(), fn()) : fn);
     this.hookPcs.push(pc);
   }
 
@@ -389,7 +389,7 @@ export class World implements CpuObserver {
 
   unbind(): void {
     this.unwatch();
-    for (const pc of this.hookPcs) this.cpu.codeHooks.delete(pc);
+    for (const pc of this.hookPcs) this.cpu.setCodeHook(pc, null);
     this.hookPcs.length = 0;
     this.layout = null;
     this.governed.clear();
