@@ -101,8 +101,8 @@ export function useLayout(
     let found = 0;
     world.hookFunction(entry(d.function, 'discover.function'), () => {
       const va = cpu.x[d.arg]!;
-      if (world.knowsVcpuAt(va)) return;
-      world.addVcpu(bindVcpu(layout, `${d.prefix}${found++}`, va, env));
+      if (!world.knowsVcpuAt(va)) world.addVcpu(bindVcpu(layout, `${d.prefix}${found++}`, va, env));
+      world.vcpuEntered(va);
     });
   }
 }

@@ -49,7 +49,7 @@ export function worldStateJson(w: World): string {
         vcpus: w.vcpus.map((v) => ({
           name: v.bound.name,
           address: hex(v.bound.va),
-          loaded: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name),
+          loaded: v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name),
         })),
       },
       catch: [...w.catches],
@@ -78,7 +78,7 @@ export function worldState(w: World): string {
   if (w.layout) {
     const flagsSet = w.vcpus.map((v) => ({
       name: v.bound.name,
-      set: v.bound.flags.filter((f) => w.flagSet(f)).map((f) => f.name),
+      set: v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name),
     }));
     const vcpus = flagsSet.map((v) => `${v.name}${v.set.length ? ` [${v.set.join(', ')}]` : ''}`);
     lines.push(

@@ -239,6 +239,8 @@ export class World implements CpuObserver {
   private readonly hookPcs: bigint[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
   private discovered: BoundVcpu[] = [];
+  /** The vcpu the discovery function was last entered with: the one a shared flag speaks for. */
+  private current: VcpuState | null = null;
   /** Between the entry of the layout's put function and the flag store that completes it. */
   private inPut = false;
   private attachedTo: ObserverSet | null = null;
@@ -395,6 +397,7 @@ export class World implements CpuObserver {
     this.governed.clear();
     this.vcpus = [];
     this.discovered = [];
+    this.current = null;
     this.running = null;
     this.replace = null;
     this.inPut = false;
@@ -409,18 +412,36 @@ export class World implements CpuObserver {
     return this.cpu.bus.read(pa, width);
   }
 
+  /**
+   * Whether `f` is set for `v`. A flag outside the vcpu (at a symbol, or per PE) is one word for
+   * every vcpu: it speaks for the vcpu the layout's discovery function was last entered with
+   * (KVM's `kvm_arch_vcpu_load(vcpu, cpu)`), or for any vcpu without discovery.
+   */
+  flagOn(v: VcpuState, f: BoundFlag): boolean {
+    return this.flagSet(f) && this.flagIsVcpus(v, f);
+  }
+
+  private flagIsVcpus(v: VcpuState, f: BoundFlag): boolean {
+    return f.place.base.kind === 'vcpu' || this.current === null || this.current === v;
+  }
+
+  /** The vcpu at `va` is being loaded on this PE (the discovery function was entered with it). */
+  vcpuEntered(va: bigint): void {
+    this.current = this.vcpus.find((v) => v.bound.va === va) ?? null;
+  }
+
   flagSet(f: BoundFlag): boolean {
     return (this.peek(f.pa, f.width) & f.mask) !== 0n;
   }
 
   /** Whether any of the vcpu's loaded flags is set. */
   loaded(v: VcpuState): boolean {
-    return v.bound.flags.some((f) => this.flagSet(f));
+    return v.bound.flags.some((f) => this.flagOn(v, f));
   }
 
   /** Whether the live value of `slot` of `v` is on the CPU right now. */
   authority(v: VcpuState, slot: BoundSlot): Authority {
-    if (slot.flag !== null) return this.flagSet(slot.flag) ? 'cpu' : 'memory';
+    if (slot.flag !== null) return this.flagOn(v, slot.flag) ? 'cpu' : 'memory';
     return v.onCpu.has(slot.name) ? 'cpu' : 'memory';
   }
 
@@ -607,7 +628,7 @@ export class World implements CpuObserver {
     if (!this.checking) return;
     const pc = this.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
-      if (!this.flagSet(f)) {
+      if (!this.flagOn(v, f)) {
         this.hazard({
           kind: 'missing-load',
           vcpu: v.bound.name,
@@ -676,7 +697,7 @@ export class World implements CpuObserver {
   }
 
   private flagAccess(v: VcpuState, f: BoundFlag, e: MemoryAccessed): void {
-    if (!e.write) return;
+    if (!e.write || !this.flagIsVcpus(v, f)) return;
     const lo = Math.max(e.pa, f.pa),
       hi = Math.min(e.pa + e.size, f.pa + f.width);
     const mask = bytesOf(f.mask, f.pa, lo, hi);
