@@ -20,10 +20,18 @@ export interface GdbServerOptions {
   monitor?: MonitorRegistry;
   /** User-facing notices (attach, detach, refusals); the CLI sends them to stderr. */
   notice?: (line: string) => void;
+  /**
+   * Wait for a debugger rather than run on: a dropped connection leaves the machine stopped,
+   * and a stop with no debugger attached holds it until one attaches.
+   */
+  holdForDebugger?: boolean;
 }
 
-/** How the machine's run ended, when it ends without a debugger to report to. */
-export type RunEnd = TargetStop;
+/** How the machine's run ended: the guest's exit, a stop it cannot go on from, or a debugger's kill. */
+export type RunEnd = TargetStop | { readonly kind: 'killed' };
+
+/** A message's leading `[tag] ` is for the debugger's console; a notice has its own prefix. */
+const untagged = (message: string): string => message.replace(/^\[[^\]]*\] /, '');
 
 export class GdbServer implements SessionHost {
   readonly monitor: MonitorRegistry;
@@ -33,7 +41,11 @@ export class GdbServer implements SessionHost {
   private pending: Promise<TargetStop> | null = null;
   /** The interrupt of the pending resume (a debugger that attaches or drops uses it). */
   private pendingInterrupt: Interrupt | null = null;
-  private ended: RunEnd | null = null;
+  private ended: TargetStop | null = null;
+  private killed = false;
+  private closed = false;
+  /** The CPU has run since the server started: -S's hold ends at the first resume. */
+  private released = false;
   private resolveDone!: (r: RunEnd) => void;
   /** Resolves when the guest has exited (or the machine cannot go on) and no debugger is attached. */
   readonly done: Promise<RunEnd>;
@@ -79,19 +91,26 @@ export class GdbServer implements SessionHost {
 
   /** Lets the machine run until something stops it or a debugger attaches. */
   runFree(): void {
-    if (this.pending || this.ended) return;
+    if (this.pending || this.ended || this.killed || this.closed) return;
     const all = new Map(this.target.threads().map((t) => [t, 'continue' as const]));
     void this.resume(all, new Interrupt()).then((stop) => {
-      if (this.session !== null) return; // a debugger attached and took over
+      if (this.session !== null || this.killed) return; // a debugger attached and took over, or killed it
       // An exit, or an emulator that cannot go on (SIGABRT), ends the run.
-      if (stop.kind === 'exited' || stop.signal === SIGNAL.ABRT) this.finish(stop);
-      else if (stop.message) this.notice(`${stop.message} (waiting for a debugger)`);
+      if (stop.kind === 'exited' || stop.signal === SIGNAL.ABRT) return this.finish(stop);
+      // A stop meant for a debugger, with none there: said once, then the run goes on (unless told to hold).
+      if (this.opts.holdForDebugger) {
+        this.notice(`${untagged(stop.message ?? 'stopped')} (waiting for a debugger)`);
+        return;
+      }
+      if (stop.message) this.notice(untagged(stop.message));
+      this.runFree();
     });
   }
 
   resume(plan: ResumePlan, interrupt: Interrupt): Promise<TargetStop> {
     // A target that throws is a bug; it must not take the process down.
     const first = [...plan.keys()][0]!;
+    this.released = true;
     const p = this.target.resume(plan, interrupt).catch((e: unknown): TargetStop => ({
       kind: 'stopped',
       thread: first,
@@ -121,6 +140,7 @@ export class GdbServer implements SessionHost {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     this.notice(`debugger attached from ${peer}`);
+    this.target.presence?.attached();
     // A running machine stops for the new debugger; its first `?` waits for that stop.
     const running = this.pending;
     this.pendingInterrupt?.request();
@@ -158,33 +178,30 @@ export class GdbServer implements SessionHost {
     if (this.session !== s) return;
     this.session = null;
     this.target.breakpoints?.removeAll();
-    this.notice(
-      `debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program (machine reset)'}`,
-    );
-    if (this.ended) {
-      this.finish(this.ended);
-      return;
+    this.target.presence?.left(how);
+    this.notice(`debugger ${how === 'drop' ? 'disconnected' : how === 'detach' ? 'detached' : 'killed the program'}`);
+    if (this.ended) return this.finish(this.ended);
+    if (how === 'kill') {
+      // As QEMU: a kill ends the run (the server's owner exits).
+      this.pendingInterrupt?.request();
+      return this.finish({ kind: 'killed' });
     }
-    switch (how) {
-      case 'detach':
-        this.runFree();
-        break; // as gdb documents for D: the program resumes
-      case 'kill':
-        this.target.reset();
-        break; // held at reset for the next debugger
-      case 'drop':
-        this.pendingInterrupt?.request();
-        break; // stays where it is, for a re-attach
-    }
+    // Detach resumes the program (gdb's meaning of D); a dropped connection too, unless told to
+    // wait or the CPU is still held at reset (-S holds it until a debugger continues it).
+    if (how === 'drop' && (this.opts.holdForDebugger || !this.released)) this.pendingInterrupt?.request();
+    // A resume the session had going is being interrupted (its reply has nobody to go to): run on after it.
+    else void (this.pending ?? Promise.resolve()).then(() => this.session === null && this.runFree());
   }
 
   private finish(r: RunEnd): void {
-    this.ended = r;
+    if (r.kind === 'killed') this.killed = true;
+    else this.ended = r;
     this.resolveDone(r);
   }
 
   /** Stops listening and drops every connection; the machine is stopped. */
   async close(): Promise<void> {
+    this.closed = true;
     this.pendingInterrupt?.request();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((res) => this.server.close(() => res()));

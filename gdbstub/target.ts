@@ -108,6 +108,12 @@ export interface SymbolLookup {
   found(name: string, value: bigint | undefined): void;
 }
 
+/** Capability: told when a debugger comes and goes, so the target can drop what only a debugger needed. */
+export interface DebuggerPresence {
+  attached(): void;
+  left(how: 'detach' | 'kill' | 'drop'): void;
+}
+
 export interface Target {
   /** The target-description architecture name, e.g. 'aarch64'. */
   readonly architecture: string;
@@ -153,4 +159,5 @@ export interface Target {
   /** What the thread is doing, e.g. 'PE1 EL1 guest vmid 2' (qThreadExtraInfo, and `info threads`). */
   threadExtraInfo?(thread: ThreadId): string;
   readonly symbols?: SymbolLookup;
+  readonly presence?: DebuggerPresence;
 }

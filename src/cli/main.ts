@@ -11,7 +11,7 @@ import { ObserverSet } from '../cpu/events.js';
 import { worldForRun, worldForGdb } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
 import { LayoutError } from '../world/layout.js'; // a layout that turns out bad mid-run is still the user's file
-import { runUnderGdb } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
+import { runUnderGdb, KILLED_STATUS } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
 export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, IDLE: 5, INTERRUPTED: 130 } as const;
@@ -61,6 +61,7 @@ interface RunOptions {
   s?: boolean;
   S?: boolean;
   gdb?: string;
+  holdForDebugger?: boolean;
 }
 
 /** The PC of the PE that ran last, naming the PE when there are several. */
@@ -114,7 +115,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
   if (o.s || o.S || o.gdb !== undefined) {
     const end = await runUnderGdb(
       m,
-      { s: o.s, S: o.S, gdb: o.gdb },
+      { s: o.s, S: o.S, gdb: o.gdb, holdForDebugger: o.holdForDebugger },
       say,
       (msg) => new UsageError(msg),
       (h) => {
@@ -123,6 +124,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
     ); // world-switch monitor commands
     if (end.kind === 'exited') return end.code;
     if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
+    if (end.kind === 'killed') return KILLED_STATUS;
     say(end.message);
     return EXIT.UNIMPLEMENTED;
   }
@@ -208,6 +210,10 @@ export function buildProgram(): Command {
     .option('-s', 'serve gdb on 127.0.0.1:1234 (shorthand for --gdb 1234)')
     .option('-S', 'hold the CPU at reset until a debugger continues it')
     .option('--gdb <[host:]port>', 'serve the GDB remote protocol on this port (loopback unless a host is given)')
+    .option(
+      '--hold-for-debugger',
+      "when the debugger leaves, keep its catches and the stub's breakpoints and wait at the next one for a debugger",
+    )
     .addHelpText(
       'after',
       `
@@ -219,7 +225,7 @@ Examples:
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
 5 when every PE is off or asleep with nothing left to wake one; 6 with --fail-on-hazard when the
-residency checker found a hazard.`,
+residency checker found a hazard; 0 when the debugger kills the program (gdb's kill, as with QEMU).`,
     )
     .action(async (image: string, opts: RunOptions) => {
       const ends: ((status: number) => number)[] = [];

@@ -11,6 +11,8 @@ export interface GdbStartOptions {
   port: number;
   /** `-S`: hold the CPU at reset until a debugger continues it. */
   waitForDebugger: boolean;
+  /** `--hold-for-debugger`: keep catches and stub breakpoints when a debugger leaves, and wait at them. */
+  holdForDebugger?: boolean;
   /** One-line notices for the user (attach, detach, refusals). */
   notice?: (line: string) => void;
   /** Called before the machine starts: other layers add monitor commands, filters, observers. */
@@ -40,9 +42,17 @@ export function parseGdbAddress(s: string): { host: string; port: number } | und
 
 export async function startGdbServer(machine: Machine, opts: GdbStartOptions): Promise<GdbHandle> {
   const target = new MachineTarget(machine);
+  const hold = opts.holdForDebugger ?? false;
+  target.holdForDebugger = hold;
   const monitor = new MonitorRegistry();
   registerMonitorCommands(monitor, target);
-  const server = new GdbServer(target, { host: opts.host, port: opts.port, monitor, notice: opts.notice });
+  const server = new GdbServer(target, {
+    host: opts.host,
+    port: opts.port,
+    monitor,
+    holdForDebugger: hold,
+    ...(opts.notice ? { notice: opts.notice } : {}),
+  });
   const addr = await server.listen();
   const h: GdbHandle = {
     server,
@@ -63,10 +73,17 @@ export interface GdbCliOptions {
   s?: boolean;
   S?: boolean;
   gdb?: string;
+  holdForDebugger?: boolean;
 }
 
+/** hypstep's exit status when the debugger kills the program: QEMU's (it exits 0 on `k`). */
+export const KILLED_STATUS = 0;
+
 export type GdbRunEnd =
-  { kind: 'exited'; code: number } | { kind: 'aborted'; message: string } | { kind: 'interrupted' };
+  | { kind: 'exited'; code: number }
+  | { kind: 'aborted'; message: string }
+  | { kind: 'interrupted' }
+  | { kind: 'killed' };
 
 /**
  * `hypstep run` under the stub: listens, then lets the machine run (or holds it with -S)
@@ -87,6 +104,7 @@ export async function runUnderGdb(
     h = await startGdbServer(machine, {
       ...addr,
       waitForDebugger: o.S === true,
+      holdForDebugger: o.holdForDebugger === true,
       notice: say,
       ...(setup ? { setup } : {}),
     });
@@ -100,6 +118,7 @@ export async function runUnderGdb(
   const end = await Promise.race([h.done, interrupted]);
   await h.close();
   if (end === 'interrupted') return { kind: 'interrupted' };
+  if (end.kind === 'killed') return end;
   if (end.kind === 'exited') return { kind: 'exited', code: end.code };
   return { kind: 'aborted', message: end.message ?? 'the emulator stopped' };
 }

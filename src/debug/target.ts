@@ -7,6 +7,7 @@ import type { Cpu, StopReason as CpuStop } from '../cpu/cpu.js';
 import { PAGE_SIZE } from '../board/bus.js';
 import {
   SIGNAL,
+  type DebuggerPresence,
   type Interrupt,
   type ResumePlan,
   type SymbolLookup,
@@ -47,6 +48,12 @@ export class MachineTarget implements Target {
   readonly breakpoints: DebugPoints;
   /** Called when a debugger goes away, so layers drop what only a debugger needed (catches). */
   readonly detachHooks: (() => void)[] = [];
+  /**
+   * Keep catches and the stub's breakpoints when the debugger leaves, and stop for them with
+   * nobody attached (the server then holds the machine for the next debugger).
+   */
+  holdForDebugger = false;
+  private attended = false;
 
   private readonly walkers: DebugWalker[];
   private isRunning = false;
@@ -195,6 +202,8 @@ export class MachineTarget implements Target {
    * as the world layer calls this from inside an event to "catch" it).
    */
   raiseStop(stop: Omit<Extract<TargetStop, { kind: 'stopped' }>, 'kind' | 'thread'>, cpu = this.pes[0]!): void {
+    // Nobody to stop for: the layer's own output (a hazard line, the report) says it, and the run goes on.
+    if (!this.attended && !this.holdForDebugger) return;
     this.raised = { kind: 'stopped', thread: this.pes.indexOf(cpu) + 1, ...stop };
     cpu.requestStop({ kind: 'requested', why: 'debugger' });
   }
@@ -306,6 +315,18 @@ export class MachineTarget implements Target {
     this.exited = null;
     this.raised = null;
   }
+
+  readonly presence: DebuggerPresence = {
+    attached: () => {
+      this.attended = true;
+    },
+    left: () => {
+      this.attended = false;
+      if (this.holdForDebugger) return;
+      this.breakpoints.clearOwned();
+      for (const h of this.detachHooks) h();
+    },
+  };
 
   // --- symbols from gdb --------------------------------------------------------------------
 

@@ -1,26 +1,18 @@
 // End to end: the real gdb-multiarch, in batch mode, against `hypstep run -S --gdb`.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool } from '../helpers/tools.js';
-import { freePort, SESSION_ELF } from './harness.js';
+import { buildCli, CLI, freePort, ROOT, SESSION_ELF } from './harness.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'hypstep-gdb-'));
 const procs: ChildProcess[] = [];
 
 beforeAll(() => {
   requireTool('gdb-multiarch');
-  // The CLI runs from dist/: build it (tsc emits even when someone else's file has a type error).
-  try {
-    execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    /* emitted anyway */
-  }
-  if (!existsSync(CLI)) throw new Error(`${CLI} was not built`);
+  buildCli();
 }, 60_000);
 
 afterEach(() => {

@@ -1,7 +1,8 @@
 // Shared set-up for the debugger tests: hypstep's stub in-process on a free port, QEMU's
 // stub as a child process, and the fixture's symbols.
 import { readFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf, type Image } from '../../src/loader/elf.js';
@@ -33,7 +34,7 @@ export interface Hyp {
 }
 
 /** hypstep with the session fixture loaded, held at reset (-S) unless `run`. */
-export async function startHyp(opts: { run?: boolean; elf?: string } = {}): Promise<Hyp> {
+export async function startHyp(opts: { run?: boolean; elf?: string; hold?: boolean } = {}): Promise<Hyp> {
   let uart = '';
   const machine = new Machine({
     memory: 64 * 1024 * 1024,
@@ -43,7 +44,12 @@ export async function startHyp(opts: { run?: boolean; elf?: string } = {}): Prom
   });
   machine.load(opts.elf ? parseElf(readFileSync(opts.elf), opts.elf) : sessionImage());
   const notices: string[] = [];
-  const handle = await startGdbServer(machine, { port: 0, waitForDebugger: !opts.run, notice: (l) => notices.push(l) });
+  const handle = await startGdbServer(machine, {
+    port: 0,
+    waitForDebugger: !opts.run,
+    holdForDebugger: opts.hold ?? false,
+    notice: (l) => notices.push(l),
+  });
   return { handle, machine, port: handle.port, notices, uart: () => uart };
 }
 
@@ -195,4 +201,17 @@ export function gdbBatch(opts: {
       resolve({ out, code });
     });
   });
+}
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export const CLI = `${ROOT}dist/src/cli/main.js`;
+
+/** The CLI runs from dist/: build it (tsc emits even when someone else's file has a type error). */
+export function buildCli(): void {
+  try {
+    execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'pipe' });
+  } catch {
+    /* emitted anyway */
+  }
+  if (!existsSync(CLI)) throw new Error(`${CLI} was not built`);
 }

@@ -114,25 +114,48 @@ describe('connections', () => {
     first.close();
     await new Promise((r) => setTimeout(r, 50));
   });
-  it('survives a disconnect in the middle of a continue, leaving the machine stopped', async () => {
+  it('survives a disconnect in the middle of a continue; the machine runs on, and a new debugger stops it', async () => {
     const c = await RspClient.connect('127.0.0.1', hyp.port);
     const running = c.request('c', 0, true).catch((e: Error) => e.message);
     await new Promise((r) => setTimeout(r, 100));
     expect(hyp.handle.target.running).toBe(true);
     c.close();
     expect(await running).toMatch(/closed/);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(hyp.handle.target.running).toBe(false);
+    await waitDetached(hyp);
     const at = hyp.machine.cpu.icount;
-    await new Promise((r) => setTimeout(r, 50));
-    expect(hyp.machine.cpu.icount).toBe(at);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hyp.machine.cpu.icount).toBeGreaterThan(at); // never waits for a debugger that is gone
+    const c2 = await RspClient.connect('127.0.0.1', hyp.port);
+    expect(await c2.request('?')).toMatch(/^T05/);
+    expect(hyp.handle.target.running).toBe(false);
+    c2.close();
   });
   it('survives a peer that vanishes without closing (reset)', async () => {
     const p = await RawPeer.open(hyp.port);
     p.send(pkt('c'));
     await new Promise((r) => setTimeout(r, 50));
     p.socket.resetAndDestroy();
+    await waitDetached(hyp);
+    const c = await RspClient.connect('127.0.0.1', hyp.port);
+    expect(await c.request('?')).toMatch(/^T05/);
+    c.close();
+  });
+});
+
+describe('--hold-for-debugger', () => {
+  it("keeps a dropped session's machine stopped, and waits at a stop raised with nobody attached", async () => {
+    await hyp.handle.close();
+    hyp = await startHyp({ hold: true });
+    const c = await RspClient.connect('127.0.0.1', hyp.port);
+    const running = c.request('c', 0, true).catch((e: Error) => e.message);
+    await new Promise((r) => setTimeout(r, 50));
+    c.close();
+    await running;
+    await waitDetached(hyp);
+    await new Promise((r) => setTimeout(r, 50));
+    const at = hyp.machine.cpu.icount;
     await new Promise((r) => setTimeout(r, 100));
+    expect(hyp.machine.cpu.icount).toBe(at);
     expect(hyp.handle.target.running).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 // stepping across exception entry and return, monitor commands, attach/detach.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { RspClient } from '../../gdbstub/client.js';
-import { startHyp, sym, sessionImage, type Hyp } from './harness.js';
+import { startHyp, sym, sessionImage, waitDetached, type Hyp } from './harness.js';
 
 let hyp: Hyp;
 let c: RspClient;
@@ -212,14 +212,36 @@ describe('attach, detach and kill', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(hyp.machine.cpu.icount).toBe(at); // stopped
   });
-  it('k resets the machine and holds it for the next debugger', async () => {
+  it('k ends the run, as QEMU does', async () => {
     await c.step();
     await c.insertBreakpoint(sym('before_hvc'));
     c.kill();
-    await new Promise((r) => setTimeout(r, 50));
-    c = await RspClient.connect('127.0.0.1', hyp.port);
-    expect(await c.readRegister('pc')).toBe(sessionImage().entry);
-    expect(hyp.machine.cpu.breakpoints.size).toBe(0);
+    expect(await hyp.handle.done).toEqual({ kind: 'killed' });
+    expect(hyp.notices).toContain('debugger killed the program');
+    expect(hyp.handle.target.running).toBe(false);
+  });
+  it("detach clears the stub's breakpoints and catches, and a stop raised with nobody attached does not stop", async () => {
+    const t = hyp.handle.target;
+    t.world = { inGuest: () => false, vmid: () => 0, vcpu: () => null };
+    expect(await c.monitor('break host before_hvc')).toMatch(/breakpoint 1/);
+    let cleared = 0;
+    t.detachHooks.push(() => cleared++);
+    await c.detach();
+    await waitDetached(hyp);
+    expect(t.breakpoints.listOwned()).toEqual([]);
+    expect(cleared).toBe(1);
+    // An observer's stop (a catch, a hazard) with no debugger: the run goes on.
+    let raised = 0;
+    hyp.machine.cpu.observer = {
+      exceptionTaken: () => {
+        raised++;
+        t.raiseStop({ signal: 5, message: '[test] exception' });
+      },
+    };
+    await new Promise((r) => setTimeout(r, 100));
+    expect(raised).toBeGreaterThan(2);
+    expect(t.running).toBe(true);
+    hyp.machine.cpu.observer = null;
   });
 });
 
