@@ -138,7 +138,7 @@ const enum St {
 
 /**
  * Incremental frame parser. Bytes outside packets other than `+ - 0x03` are line noise
- * and ignored, as gdb does. A packet body longer than `maxData` is read to its end and
+ * and ignored, as gdb does; a `$` inside a packet abandons it and starts the next one. A packet body longer than `maxData` is read to its end and
  * reported as `oversize` (never buffered), so a hostile peer cannot make us allocate.
  * `data` of a packet is raw (still escaped and run-length encoded, as checksummed).
  *
@@ -180,6 +180,15 @@ export class FrameParser {
           // '#' always ends a packet (as in gdb): escaping guarantees it never occurs in data.
           if (b === HASH) {
             this.st = St.Check1;
+            break;
+          }
+          // Nor does '$': one inside a packet starts a new one, the unfinished one is dropped (as gdb does).
+          if (b === DOLLAR) {
+            this.len = 0;
+            this.sum = 0;
+            this.interrupts = 0;
+            this.oversize = false;
+            this.notification = false;
             break;
           }
           this.sum = (this.sum + b) & 0xff;
