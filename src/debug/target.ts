@@ -26,10 +26,18 @@ class WatchHit {
   constructor(readonly reason: StopReason) {}
 }
 
-const MIN_SLICE = 1_000;
-const MAX_SLICE = 1_000_000;
-/** Wall time per slice: short enough that ^C and a new connection feel immediate. */
-const SLICE_MS = 15;
+/**
+ * Execution runs in chunks of instructions, sized to take about CHUNK_MS, and the event loop
+ * gets a turn every TURN_MS (so ^C and a new connection are heard). The cap on a chunk bounds
+ * how long one can take when the code turns slow mid-chunk: an exception taken on every
+ * instruction costs ~6 µs each with the world layer, so 64 Ki of them take 0.4 s — where
+ * the former 4 M-instruction slices, grown in fast code, took tens of seconds (the ~60 s
+ * stalls of a fuzz campaign; test/gdb/interrupt.test.ts holds the bound).
+ */
+const MIN_CHUNK = 1_000;
+const MAX_CHUNK = 65_536;
+const CHUNK_MS = 1;
+const TURN_MS = 15;
 
 export class MachineTarget implements Target {
   readonly architecture = 'aarch64';
@@ -59,7 +67,7 @@ export class MachineTarget implements Target {
   private isRunning = false;
   private exited: TargetStop | null = null;
   private raised: TargetStop | null = null;
-  private slice = 50_000;
+  private chunk = 16_384;
   /** The watch hook ignores the first instruction of a resume: it already reported that access. */
   private watchSkipIcount = -1;
   private readonly gdbSymbols = new Map<string, bigint | undefined>();
@@ -227,12 +235,15 @@ export class MachineTarget implements Target {
       if (first !== null || action === 'step') return first ?? { kind: 'stopped', thread, signal: SIGNAL.TRAP };
       for (;;) {
         if (interrupt.requested) return sigint;
-        const t0 = performance.now();
-        const stop = this.runSlice(thread, this.slice, false);
-        if (stop !== null) return stop;
-        const ms = performance.now() - t0;
-        if (ms < SLICE_MS / 2) this.slice = Math.min(MAX_SLICE, this.slice * 2);
-        else if (ms > SLICE_MS * 2) this.slice = Math.max(MIN_SLICE, Math.floor((this.slice * SLICE_MS) / ms));
+        const turnEnd = performance.now() + TURN_MS;
+        for (let now = 0; now < turnEnd;) {
+          const t0 = performance.now();
+          const stop = this.runSlice(thread, this.chunk, false);
+          if (stop !== null) return stop;
+          now = performance.now();
+          if (now - t0 < CHUNK_MS / 2) this.chunk = Math.min(MAX_CHUNK, this.chunk * 2);
+          else if (now - t0 > CHUNK_MS * 2) this.chunk = Math.max(MIN_CHUNK, this.chunk >> 1);
+        }
         await new Promise<void>((res) => setImmediate(res));
       }
     } finally {

@@ -2,7 +2,7 @@
 // says they are live on the CPU. The file format is documented in the README (Vcpu layouts); this module
 // validates it strictly (a typo is an error, not a silent change of verdicts) and binds it to a
 // running image (symbols and pointers → physical addresses).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SYSREGS, sysregByName, sysregByKey, sysregKey, specOf, type SysregSpec } from '../sysregs/registry.js';
 
@@ -450,6 +450,8 @@ function parseRoot(raw: unknown, opts: { mode?: string; imagePath?: string }): V
   };
 }
 
+const MAX_LAYOUT_BYTES = 16 << 20;
+
 /** Reads a layout file; `path#mode` names the mode. */
 export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout {
   const hash = pathAndMode.lastIndexOf('#');
@@ -457,8 +459,13 @@ export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout 
   const mode = hash > 0 ? pathAndMode.slice(hash + 1) : undefined;
   let text: string;
   try {
+    // A device or a FIFO (`/dev/zero`) would be read forever: a layout is a small regular file.
+    const st = statSync(path);
+    if (!st.isFile()) throw new LayoutError(`cannot read vcpu layout ${path}: not a regular file`);
+    if (st.size > MAX_LAYOUT_BYTES) throw new LayoutError(`vcpu layout ${path} is ${st.size} bytes: too large for one`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof LayoutError) throw e;
     throw new LayoutError(`cannot read vcpu layout ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   return parseLayout(text, { source: path, ...(mode ? { mode } : {}), ...(imagePath ? { imagePath } : {}) });

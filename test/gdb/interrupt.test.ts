@@ -2,7 +2,7 @@
 // behind a queued packet, inside a packet, several for one continue — each continue that is
 // interrupted gets exactly one stop reply. While stopped, a 0x03 is ignored (documented).
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { frame } from '../../gdbstub/packet.js';
+import { frame, regToHex } from '../../gdbstub/packet.js';
 import { startHyp, RawPeer, sessionImage, type Hyp } from './harness.js';
 
 let hyp: Hyp;
@@ -84,5 +84,27 @@ describe('Ctrl-C during a continue', () => {
     expect(hyp.machine.cpu.icount).toBeGreaterThan(before);
     peer.send(INTR);
     await peer.waitFor(/\$T02/);
+  });
+});
+
+describe('Ctrl-C latency when the code turns slow', () => {
+  it('an exception on every instruction, after fast code grew the chunks, still stops within a second', async () => {
+    // Fast code first (the guest's loop), so the run's chunk size adapts upwards.
+    peer.send(CONT);
+    await sleep(300);
+    peer.send(INTR);
+    await exactlyStops(1);
+    // Then an exception storm: the PC and VBAR_EL2 in unmapped space, every fetch aborts.
+    const reg = (name: string) => hyp.handle.target.registers.find((r) => r.name === name)!.regnum.toString(16);
+    peer.send(frame(`P${reg('vbar_el2')}=${regToHex(0x2000n, 8)}`));
+    peer.send(frame(`P${reg('pc')}=${regToHex(0x1000n, 8)}`));
+    await peer.waitFor(/\$OK#9a[\s\S]*\$OK#9a/);
+    peer.send(CONT);
+    await sleep(50);
+    const t0 = Date.now();
+    peer.send(INTR);
+    await exactlyStops(2);
+    expect(Date.now() - t0 - 150).toBeLessThan(1000); // exactlyStops waits 150 ms after the reply
+    expect(hyp.machine.pes[0]!.pcs[0]! < 0x4000_0000n).toBe(true); // in the storm: outside RAM, every fetch aborts
   });
 });
