@@ -138,8 +138,9 @@ const enum St {
 
 /**
  * Incremental frame parser. Bytes outside packets other than `+ - 0x03` are line noise
- * and ignored, as gdb does; a `$` inside a packet abandons it and starts the next one. A packet body longer than `maxData` is read to its end and
- * reported as `oversize` (never buffered), so a hostile peer cannot make us allocate.
+ * and ignored, as gdb does; a `$` inside a packet abandons it and starts the next one. A
+ * packet body longer than `maxData` is read to its end and reported as `oversize` (never
+ * buffered), so a hostile peer cannot make us allocate.
  * `data` of a packet is raw (still escaped and run-length encoded, as checksummed).
  *
  * A 0x03 inside a packet is data when the checksum counts it (binary packets may hold one).
@@ -220,8 +221,11 @@ export class FrameParser {
           const n = this.interrupts;
           const interruptsInside = this.check !== this.sum && n > 0 && this.check === ((this.sum - n * INTR) & 0xff);
           if (interruptsInside) data = Buffer.from(data.filter((x) => x !== INTR));
-          if (this.check !== this.sum && !interruptsInside) emit({ type: 'bad-checksum', data });
-          else emit(this.notification ? { type: 'notification', data } : { type: 'packet', data });
+          const good = this.check === this.sum || interruptsInside;
+          // Notifications are never acknowledged: a damaged one is dropped without a NAK.
+          if (this.notification) {
+            if (good) emit({ type: 'notification', data });
+          } else emit(good ? { type: 'packet', data } : { type: 'bad-checksum', data });
           if (interruptsInside) for (let i = 0; i < n; i++) emit({ type: 'interrupt' });
           break;
         }

@@ -111,8 +111,9 @@ describe('frame parser', () => {
     expect(parse('$\x03c\x03#63').map((e) => e.type)).toEqual(['packet', 'interrupt', 'interrupt']);
     expect(parse('$c\x03#00')[0]!.type).toBe('bad-checksum');
   });
-  it('recognises notifications', () => {
+  it('recognises notifications, and drops a damaged one without a NAK (they are never acknowledged)', () => {
     expect(parse('%Stop:T05#99')[0]!.type).toBe('notification');
+    expect(parse('%Stop:T05#00')).toEqual([]);
   });
 });
 

@@ -33,7 +33,7 @@ async function session(lines: string[]): Promise<{ out: string; hypstep: string 
   });
   procs.push(p);
   let err = '';
-  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; !err.includes('gdb stub on'); i++) {
     if (i > 500) throw new Error(`hypstep did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -69,9 +69,9 @@ describe('world-qualified breakpoints (monitor break)', () => {
       expect(out).toMatch(/\[hypstep\] breakpoint \d+ \(vmid 7\) hit at 0x[0-9a-f]+ guest2 in the guest vmid 7, PE0/);
       expect(out).toMatch(/\$3 = 0x1/);
       // Hit counts: the host-only breakpoint on guest code and the wrong VMID never stopped.
-      expect(out).toMatch(/^\d+  host\s+0x[0-9a-f]+  guest  hits 0$/m);
-      expect(out).toMatch(/^\d+  vmid 8\s+0x[0-9a-f]+  common  hits 0$/m);
-      expect(out).toMatch(/^\d+  guest\s+0x[0-9a-f]+  common  hits 1$/m);
+      expect(out).toMatch(/^\d+ {2}host\s+0x[0-9a-f]+ {2}guest {2}hits 0$/m);
+      expect(out).toMatch(/^\d+ {2}vmid 8\s+0x[0-9a-f]+ {2}common {2}hits 0$/m);
+      expect(out).toMatch(/^\d+ {2}guest\s+0x[0-9a-f]+ {2}common {2}hits 1$/m);
       expect(out).not.toMatch(/Remote failure|Protocol error|internal-error/);
     },
     60_000,
@@ -105,6 +105,22 @@ describe('target-side breakpoint conditions', () => {
     expect(out.match(/Packet received: T05/g)).toHaveLength(1);
     expect(out).toMatch(/Breakpoint 1, /);
     expect(out).toMatch(/Packet received: T05[^\n]*;20:5c00084000000000;21:c5030000;/); // at common, EL1
+    expect(out).toMatch(/\$1 = 1\n\$2 = 1\n/);
+  }, 60_000);
+
+  it('a condition reading memory, with && and a comparison, also runs in the emulator', async () => {
+    const { out } = await session([
+      'set breakpoint condition-evaluation target',
+      // x20 = vcpu, whose first slot holds SCTLR_EL1 (0x30d00800); && compiles to jumps, the load to ref64.
+      'break *common if *(long *)$x20 == 0x30d00800 && $x7 > 0 && ($x7 * 3) % 2 == 1',
+      'set debug remote 1',
+      'continue',
+      'set debug remote 0',
+      'p $x7',
+      'p ($cpsr >> 2) & 3',
+    ]);
+    expect(out).toMatch(/Sending packet: \$Z0,[0-9a-f]+,4;X[0-9a-f]+,[0-9a-f]+/);
+    expect(out.match(/Packet received: T05/g)).toHaveLength(1);
     expect(out).toMatch(/\$1 = 1\n\$2 = 1\n/);
   }, 60_000);
 });
