@@ -3,7 +3,7 @@
 // one is fetched from the stub, as after a stop).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,20 +13,10 @@ import { startGdbServer } from '../../src/debug/gdb.js';
 import { repoRoot, requireTool } from '../helpers/tools.js';
 import { QEMU_BOARD } from '../helpers/qemu.js';
 import type { BenchRow } from './bench.js';
+import { freePort } from '../gdb/harness.js';
 
 const STEPS = 2000;
 const INFOS = 200;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

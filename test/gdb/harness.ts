@@ -1,8 +1,7 @@
 // Shared set-up for the debugger tests: hypstep's stub in-process on a free port, QEMU's
 // stub as a child process, and the fixture's symbols.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf, type Image } from '../../src/loader/elf.js';

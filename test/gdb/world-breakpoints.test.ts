@@ -89,38 +89,33 @@ describe('world-qualified breakpoints (monitor break)', () => {
 });
 
 describe('target-side breakpoint conditions', () => {
-  it('break *common if $x7 == 1 stops only when true, with no stop reply for the false hit', async () => {
-    const { out } = await session([
-      'set breakpoint condition-evaluation target',
-      'break *common if $x7 == 1', // at the first instruction (gdb's `break common` would skip the add)
-      'set debug remote 1',
-      'continue',
-      'set debug remote 0',
-      'p $x7',
-      'p ($cpsr >> 2) & 3',
-    ]);
-    // gdb sent the condition as bytecode with the breakpoint…
-    expect(out).toMatch(/Sending packet: \$Z0,[0-9a-f]+,4;X[0-9a-f]+,[0-9a-f]+/);
-    // …and got exactly one stop reply for the continue: the host's call (x7 == 0) never reached it.
-    expect(out.match(/Packet received: T05/g)).toHaveLength(1);
-    expect(out).toMatch(/Breakpoint 1, /);
-    expect(out).toMatch(/Packet received: T05[^\n]*;20:5c00084000000000;21:c5030000;/); // at common, EL1
-    expect(out).toMatch(/\$1 = 1\n\$2 = 1\n/);
-  }, 60_000);
-
-  it('a condition reading memory, with && and a comparison, also runs in the emulator', async () => {
-    const { out } = await session([
-      'set breakpoint condition-evaluation target',
-      // x20 = vcpu, whose first slot holds SCTLR_EL1 (0x30d00800); && compiles to jumps, the load to ref64.
-      'break *common if *(long *)$x20 == 0x30d00800 && $x7 > 0 && ($x7 * 3) % 2 == 1',
-      'set debug remote 1',
-      'continue',
-      'set debug remote 0',
-      'p $x7',
-      'p ($cpsr >> 2) & 3',
-    ]);
-    expect(out).toMatch(/Sending packet: \$Z0,[0-9a-f]+,4;X[0-9a-f]+,[0-9a-f]+/);
-    expect(out.match(/Packet received: T05/g)).toHaveLength(1);
-    expect(out).toMatch(/\$1 = 1\n\$2 = 1\n/);
-  }, 60_000);
+  /**
+   * `break *common if <cond>` evaluated by the target, then one continue: gdb must send the
+   * condition as bytecode with Z0 and get exactly one stop reply — the host's call (x7 == 0)
+   * never reaches it — at `common` in the guest (EL1) with x7 == 1.
+   */
+  it.each([
+    ['a register comparison', '$x7 == 1'],
+    // x20 = vcpu, whose first slot holds SCTLR_EL1 (0x30d00800); && compiles to jumps, the load to ref64.
+    ['memory, && and arithmetic', '*(long *)$x20 == 0x30d00800 && $x7 > 0 && ($x7 * 3) % 2 == 1'],
+  ])(
+    '%s stops only when true, with no stop reply for the false hit',
+    async (_what, cond) => {
+      const { out } = await session([
+        'set breakpoint condition-evaluation target',
+        `break *common if ${cond}`, // at the first instruction (gdb's `break common` would skip the add)
+        'set debug remote 1',
+        'continue',
+        'set debug remote 0',
+        'p $x7',
+        'p ($cpsr >> 2) & 3',
+      ]);
+      expect(out).toMatch(/Sending packet: \$Z0,[0-9a-f]+,4;X[0-9a-f]+,[0-9a-f]+/);
+      expect(out.match(/Packet received: T05/g)).toHaveLength(1);
+      expect(out).toMatch(/Breakpoint 1, /);
+      expect(out).toMatch(/Packet received: T05[^\n]*;20:5c00084000000000;21:c5030000;/); // at common, EL1
+      expect(out).toMatch(/\$1 = 1\n\$2 = 1\n/);
+    },
+    60_000,
+  );
 });

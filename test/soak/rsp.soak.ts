@@ -8,10 +8,11 @@
 // packets; test/gdb/fuzz.test.ts runs a short sample in CI.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FrameParser, frame, rleDecode, textToHex, checksum } from '../../gdbstub/packet.js';
 import type { SoakBudget } from './run.js';
+import { freePort } from '../gdb/harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
 const CLI = `${ROOT}dist/src/cli/main.js`;
@@ -58,17 +59,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 function rssMiB(pid: number): number {
