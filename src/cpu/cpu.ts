@@ -301,8 +301,9 @@ export class Cpu implements CodeUser {
       if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
       return v;
     }
+    // Crossing a page: Mem[] reads the bytes from the lowest address up, so a fault names the first byte that faults.
     let v = 0n;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | this.read(BigInt.asUintN(64, va + BigInt(i)), 1, flags);
+    for (let i = 0; i < size; i++) v |= this.read(BigInt.asUintN(64, va + BigInt(i)), 1, flags) << BigInt(8 * i);
     return v;
   }
 
@@ -324,9 +325,10 @@ export class Cpu implements CodeUser {
       if (watched) this.physAccessed(va, pa, size, true, BigInt.asUintN(size * 8, value), before);
       return;
     }
-    // Crossing a page: translate both pages before writing anything.
-    const last = BigInt.asUintN(64, va + BigInt(size - 1));
-    this.mmu.translate(last, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
+    // Crossing a page: translate the second page before writing anything (QEMU does; the ARM ARM leaves the bytes
+    // UNKNOWN), so a fault there names its first byte, the one Mem[]'s lowest-address-first order reaches first.
+    const next = BigInt.asUintN(64, va + BigInt(PAGE_SIZE - (pa & (PAGE_SIZE - 1))));
+    this.mmu.translate(next, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
     for (let i = 0; i < size; i++) {
       this.write(BigInt.asUintN(64, va + BigInt(i)), 1, (value >> BigInt(8 * i)) & 0xffn, flags);
     }
