@@ -25,6 +25,7 @@ export interface Image {
 
 const EM_AARCH64 = 183;
 const PT_LOAD = 1;
+const PF_X = 1;
 const SHT_SYMTAB = 2;
 
 export function isElf(buf: Uint8Array): boolean {
@@ -84,7 +85,6 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
   const r = new Reader(buf, fail);
   const machine = r.u16(18, 'e_machine');
   if (machine !== EM_AARCH64) fail(`ELF machine is ${machine}, not AArch64 (${EM_AARCH64})`);
-  const entry = r.u64(24, 'e_entry');
   const phoff = r.off(32, 'e_phoff');
   const shoff = r.off(40, 'e_shoff');
   const phentsize = r.u16(54, 'e_phentsize'),
@@ -95,6 +95,8 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
   if (phoff + phnum * phentsize > buf.length) fail('truncated program headers');
 
   const segments: Segment[] = [];
+  const index: number[] = []; // each segment's program header number, for messages
+  let entry = r.u64(24, 'e_entry');
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
     if (r.u32(p, 'p_type') !== PT_LOAD) continue;
@@ -106,10 +108,17 @@ export function parseElf(buf: Uint8Array, what = 'image'): Image {
     if (offset + filesz > buf.length)
       fail(`segment ${i} is truncated (needs bytes up to ${offset + filesz}, file has ${buf.length})`);
     if (filesz > memsz) fail(`segment ${i} has more file bytes (${filesz}) than memory bytes (${memsz})`);
+    // e_entry is a virtual address: inside an executable segment loaded elsewhere, QEMU enters at its physical twin.
+    const executable = (r.u32(p + 4, 'p_flags') & PF_X) !== 0;
+    if (executable && vaddr !== BigInt(paddr) && entry >= vaddr && entry < vaddr + BigInt(filesz))
+      entry = entry - vaddr + BigInt(paddr);
     if (memsz === 0) continue;
     segments.push({ paddr, vaddr, data: buf.subarray(offset, offset + filesz), memsz });
+    index.push(i);
   }
   if (segments.length === 0) fail('no loadable segments');
+  refuseOverlaps(segments, index, fail);
+  refuseEntry(entry, segments, fail);
   const debug = readDebugSections(r, shoff, shnum, shentsize);
   return { entry, segments, symbols: readSymbols(r, shoff, shnum, shentsize), ...(debug ? { debug } : {}) };
 }
@@ -141,6 +150,32 @@ function readDebugSections(r: Reader, shoff: number, shnum: number, shentsize: n
   const lineStr = found.get('.debug_line_str'),
     str = found.get('.debug_str');
   return { line, ...(lineStr ? { lineStr } : {}), ...(str ? { str } : {}) };
+}
+
+const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
+
+/** Two segments loading over each other: QEMU refuses the image ("rom: requested regions overlap"), and so do we. */
+function refuseOverlaps(segments: Segment[], index: number[], fail: (why: string) => never): void {
+  const order = segments.map((_, k) => k).sort((a, b) => segments[a]!.paddr - segments[b]!.paddr);
+  for (let k = 1; k < order.length; k++) {
+    const a = segments[order[k - 1]!]!,
+      b = segments[order[k]!]!;
+    if (b.paddr < a.paddr + a.memsz)
+      fail(
+        `segments ${index[order[k - 1]!]} (${hex(a.paddr)}..${hex(a.paddr + a.memsz)}) and ` +
+          `${index[order[k]!]} (${hex(b.paddr)}..${hex(b.paddr + b.memsz)}) overlap`,
+      );
+  }
+}
+
+/** An entry point the CPU cannot start at: it would spin in an instruction abort taken to an unset vector. */
+function refuseEntry(entry: bigint, segments: Segment[], fail: (why: string) => never): void {
+  if ((entry & 3n) !== 0n) fail(`entry point ${hex(entry)} is not 4-byte aligned`);
+  if (!segments.some((s) => entry >= BigInt(s.paddr) && entry < BigInt(s.paddr + s.memsz)))
+    fail(
+      `entry point ${hex(entry)} is outside every loaded segment ` +
+        `(${segments.map((s) => `${hex(s.paddr)}..${hex(s.paddr + s.memsz)}`).join(', ')})`,
+    );
 }
 
 /** The symbol table, if the section headers hold one (a stripped image simply has none). */
@@ -176,6 +211,9 @@ function readSymbols(r: Reader, shoff: number, shnum: number, shentsize: number)
 }
 
 /** A raw binary placed at `addr`, entered at its first byte. */
-export function rawImage(buf: Uint8Array, addr: bigint): Image {
+export function rawImage(buf: Uint8Array, addr: bigint, what = 'image'): Image {
+  if (buf.length === 0) throw new LoadError(`${what}: empty file`);
+  if ((addr & 3n) !== 0n)
+    throw new LoadError(`load address ${hex(addr)} is not 4-byte aligned (a raw image is entered at its first byte)`);
   return { entry: addr, segments: [{ paddr: Number(addr), vaddr: addr, data: buf, memsz: buf.length }], symbols: [] };
 }
