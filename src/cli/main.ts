@@ -15,6 +15,7 @@ import { runUnderGdb, KILLED_STATUS } from '../debug/gdb.js'; // gdb stub: -s, -
 
 /** Exit statuses besides the guest's own semihosting exit code. */
 export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, IDLE: 5, INTERRUPTED: 130 } as const;
+import { hostErrorText } from '../loader/host-error.js';
 const SLICE = 1 << 21;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,9 +29,9 @@ function loadImage(path: string, loadAddress: bigint | undefined): Image {
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new LoadError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new LoadError(`cannot read ${path}: ${hostErrorText(e)}`);
   }
-  if (loadAddress !== undefined) return rawImage(buf, loadAddress);
+  if (loadAddress !== undefined) return rawImage(buf, loadAddress, path);
   if (!isElf(buf)) throw new LoadError(`${path}: not an ELF file (use --load-address to run a raw binary)`);
   return parseElf(buf, path);
 }
@@ -49,7 +50,7 @@ interface RunOptions {
   smp: string;
   quantum: string;
   maxInsns?: string;
-  trace: string[];
+  trace?: string[];
   loadAddress?: string;
   // world-switch layer (src/world/cli.ts)
   vcpuLayout?: string;
@@ -75,7 +76,8 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
   const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
-  for (const t of o.trace)
+  const trace = o.trace ?? [];
+  for (const t of trace)
     if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
   const image = loadImage(imagePath, loadAddress);
 
@@ -85,7 +87,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
   const m = new Machine({ memory, smp, quantum });
   m.load(image);
   const observers = new ObserverSet();
-  if (o.trace.includes('exceptions')) {
+  if (trace.includes('exceptions')) {
     // With several PEs each line names its PE; the count is the machine's, over all PEs.
     m.pes.forEach((pe, i) => {
       const tracer = exceptionTracer(say, () => m.icount, smp > 1 ? `PE${i} ` : '');
@@ -101,7 +103,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
       vcpuLayout: o.vcpuLayout,
       checkResidency: o.checkResidencyStrict ? 'strict' : o.checkResidency,
       failOnHazard: o.failOnHazard,
-      traceWorld: o.trace.includes('world'),
+      traceWorld: trace.includes('world'),
       report: o.report,
     },
     say,
@@ -115,7 +117,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
   if (o.s || o.S || o.gdb !== undefined) {
     const end = await runUnderGdb(
       m,
-      { s: o.s, S: o.S, gdb: o.gdb, holdForDebugger: o.holdForDebugger },
+      { s: o.s, S: o.S, gdb: o.gdb, holdForDebugger: o.holdForDebugger, image: imagePath },
       say,
       (msg) => new UsageError(msg),
       (h) => {
@@ -169,7 +171,11 @@ export function buildProgram(): Command {
     .version(pkg.version, '-v, --version', 'print the version')
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Every user error is one line prefixed 'hypstep:', commander's own ('error: unknown option …') too.
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(s.replace(/^error: /, 'hypstep: ')),
+    });
 
   program
     .command('run')
@@ -186,10 +192,10 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--trace <what>',
-        'trace to stderr: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)',
+        'trace to stderr, repeatable: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)',
       )
-        .argParser((v: string, prev: string[]) => [...prev, v])
-        .default([]),
+        // Repeatable; no .default([]), which --help would print as '(default: [])'.
+        .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
     .option('--load-address <addr>', 'load a raw binary at this physical address and enter it there')
     .option(
@@ -225,7 +231,8 @@ Examples:
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
 5 when every PE is off or asleep with nothing left to wake one; 6 with --fail-on-hazard when the
-residency checker found a hazard; 0 when the debugger kills the program (gdb's kill, as with QEMU).`,
+residency checker found a hazard; 0 when the debugger kills the program (gdb's kill, as with QEMU);
+130 when interrupted (Ctrl-C).`,
     )
     .action(async (image: string, opts: RunOptions) => {
       const ends: ((status: number) => number)[] = [];

@@ -4,6 +4,7 @@ import { GdbServer, type RunEnd } from '../../gdbstub/server.js';
 import { MonitorRegistry } from '../../gdbstub/monitor.js';
 import { MachineTarget } from './target.js';
 import { registerMonitorCommands } from './monitor.js';
+import { hostErrorText } from '../loader/host-error.js';
 
 export interface GdbStartOptions {
   /** Loopback unless the user asks for another interface. */
@@ -74,6 +75,8 @@ export interface GdbCliOptions {
   S?: boolean;
   gdb?: string;
   holdForDebugger?: boolean;
+  /** The image's path, for the attach hint. */
+  image?: string;
 }
 
 /** hypstep's exit status when the debugger kills the program: QEMU's (it exits 0 on `k`). */
@@ -109,10 +112,10 @@ export async function runUnderGdb(
       ...(setup ? { setup } : {}),
     });
   } catch (e) {
-    throw usage(`cannot listen on ${addr.host}:${addr.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw usage(`cannot listen on ${addr.host}:${addr.port}: ${hostErrorText(e)}`);
   }
   say(
-    `gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' <image>`,
+    `gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' ${shellWord(o.image ?? '<image>')}`,
   );
   const interrupted = new Promise<'interrupted'>((res) => process.once('SIGINT', () => res('interrupted')));
   const end = await Promise.race([h.done, interrupted]);
@@ -121,4 +124,9 @@ export async function runUnderGdb(
   if (end.kind === 'killed') return end;
   if (end.kind === 'exited') return { kind: 'exited', code: end.code };
   return { kind: 'aborted', message: end.message ?? 'the emulator stopped' };
+}
+
+/** `w` as one word a shell reads back unchanged (the hint is meant to be pasted). */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
 }

@@ -11,6 +11,7 @@ import { registerWorldCommands } from './monitor.js';
 import type { MonitorRegistry } from '../../gdbstub/monitor.js';
 import type { MachineTarget } from '../debug/target.js';
 import { LayoutError } from './layout.js';
+import { hostErrorText } from '../loader/host-error.js';
 
 /** `--fail-on-hazard`: the run found a residency hazard (README, exit statuses). */
 export const HAZARD_EXIT = 6;
@@ -39,7 +40,7 @@ function checkReportPath(file: string, usage: (msg: string) => Error): void {
   try {
     accessSync(existsSync(file) ? file : dirname(resolve(file)), constants.W_OK);
   } catch (e) {
-    throw usage(`cannot write report ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw usage(`cannot write report ${file}: ${hostErrorText(e)}`);
   }
 }
 
@@ -103,7 +104,7 @@ export function worldForRun(
     try {
       writeFileSync(o.report, reportText(r, o.report));
     } catch (e) {
-      say(`cannot write report ${o.report}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      say(`cannot write report ${o.report}: ${hostErrorText(e)}`);
       return;
     }
     say(`world report written to ${o.report} (${r.exits.length} exits)`);

@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SYSREGS, sysregByName, sysregByKey, sysregKey, specOf, type SysregSpec } from '../sysregs/registry.js';
+import { hostErrorText } from '../loader/host-error.js';
 
 export const LAYOUT_FORMAT = 'hypstep-vcpu-layout';
 
@@ -466,7 +467,7 @@ export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout 
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof LayoutError) throw e;
-    throw new LayoutError(`cannot read vcpu layout ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new LayoutError(`cannot read vcpu layout ${path}: ${hostErrorText(e)}`);
   }
   return parseLayout(text, { source: path, ...(mode ? { mode } : {}), ...(imagePath ? { imagePath } : {}) });
 }

@@ -5,9 +5,23 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assembleElf, program } from '../helpers/asm.js';
+import { runQemu } from '../helpers/qemu.js';
 
 const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const HELLO = new URL('../../fixtures/hello/build/hello.elf', import.meta.url).pathname;
+const MINIHYP = new URL('../../fixtures/minihyp/build/minihyp-vhe-deferred.elf', import.meta.url).pathname;
+
+/** A copy of an ELF with its entry point, or one program header's p_paddr, changed. */
+function patched(path: string, o: { entry?: bigint; paddr?: [number, bigint] }): Buffer {
+  const b = Buffer.from(readFileSync(path));
+  if (o.entry !== undefined) b.writeBigUInt64LE(o.entry, 24);
+  if (o.paddr !== undefined) b.writeBigUInt64LE(o.paddr[1], Number(b.readBigUInt64LE(32)) + o.paddr[0] * 56 + 24);
+  return b;
+}
+
+/** minihyp with its second segment (0x5000 bytes) loaded 0x1000 into its first (0x40100000, 0x32fd bytes). */
+const overlapping = () => patched(MINIHYP, { paddr: [1, 0x4010_1000n] });
+const OVERLAP = /segments 0 \(0x40100000\.\.0x401032fd\) and 1 \(0x40101000\.\.0x40106000\) overlap$/m;
 
 function hypstep(args: string[], input?: string) {
   const r = spawnSync('node', [CLI, ...args], { encoding: 'latin1', input, timeout: 30_000 });
@@ -80,7 +94,7 @@ vectors:
   });
 
   const badImages: Array<[string, () => string, RegExp]> = [
-    ['a missing file', () => join(dir, 'nope.elf'), /cannot read .*nope\.elf: ENOENT/],
+    ['a missing file', () => join(dir, 'nope.elf'), /cannot read .*nope\.elf: no such file or directory$/m],
     ['a text file', () => file('text.elf', 'hello'), /not an ELF file/],
     ['a truncated ELF', () => file('trunc.elf', readFileSync(HELLO).subarray(0, 100)), /truncated/],
     [
@@ -102,11 +116,44 @@ vectors:
       /machine is 62, not AArch64/,
     ],
     [
+      'an entry point outside every loaded segment',
+      () => file('entry-out.elf', patched(HELLO, { entry: 0x5000_0000n })),
+      /entry point 0x50000000 is outside every loaded segment \(0x4007f000\.\.0x4008[0-9a-f]{4}\)$/m,
+    ],
+    [
+      'a misaligned entry point',
+      () => file('entry-odd.elf', patched(HELLO, { entry: 0x4008_0002n })),
+      /entry point 0x40080002 is not 4-byte aligned$/m,
+    ],
+    ['overlapping segments', () => file('overlap.elf', overlapping()), OVERLAP],
+    [
       'segments outside RAM',
       () => file('low.elf', assembleElf('.text\n.global _start\n_start: b .\n', 0x1000)),
       /outside RAM/,
     ],
   ];
+  it('refuses overlapping segments as QEMU does', () => {
+    const q = runQemu(file('overlap-qemu.elf', overlapping()));
+    expect(q.status).not.toBe(0);
+    // QEMU names the same two segments and ranges.
+    expect(q.stderr).toMatch(/regions are overlapping/);
+    expect(q.stderr).toMatch(/segment 0 \(addresses 0x0000000040100000 - 0x00000000401032fd\)/);
+    expect(q.stderr).toMatch(/segment 1 \(addresses 0x0000000040101000 - 0x0000000040106000\)/);
+  });
+
+  it('refuses a raw image at a misaligned load address, and an empty one', () => {
+    const raw = file('raw.bin', Buffer.from([0x1f, 0x20, 0x03, 0xd5]));
+    for (const [args, message] of [
+      [['--load-address', '0x40000001', raw], /load address 0x40000001 is not 4-byte aligned/],
+      [['--load-address', '0x40000000', file('empty.bin', '')], /empty\.bin: empty file$/m],
+    ] as const) {
+      const r = hypstep(['run', ...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(message)]);
+      expect(r.stderr).toMatch(/^hypstep: /);
+    }
+  });
+
   for (const [what, make, message] of badImages) {
     it(`refuses ${what} with one line and status 2`, () => {
       const r = hypstep(['run', make()]);
@@ -127,9 +174,16 @@ vectors:
     [['run', '--report', 'run.txt', HELLO], /--report run\.txt: the file name must end in \.json or \.html/],
     [
       ['run', '--report', '/nonexistent-dir/run.html', HELLO],
-      /cannot write report \/nonexistent-dir\/run\.html: ENOENT/,
+      /cannot write report \/nonexistent-dir\/run\.html: no such file or directory$/m,
     ],
-    [['run', '--vcpu-layout', '/nonexistent-dir/layout.json', HELLO], /cannot read vcpu layout .*: ENOENT/],
+    [
+      ['run', '--vcpu-layout', '/nonexistent-dir/layout.json', HELLO],
+      /cannot read vcpu layout .*: no such file or directory$/m,
+    ],
+    [['run', '/nonexistent-dir/image.elf'], /cannot read \/nonexistent-dir\/image\.elf: no such file or directory$/m],
+    [['run', '/'], /cannot read \/: is a directory$/m],
+    [['run', '--vcpu-layout', '/', HELLO], /cannot read vcpu layout \/: not a regular file$/m],
+    [['run', '--gdb', '192.0.2.1:1234', HELLO], /cannot listen on 192\.0\.2\.1:1234: address not available$/m],
     [['run', '--check-residency', HELLO], /--check-residency needs --vcpu-layout/],
   ];
   for (const [args, message] of badOptions) {
@@ -138,6 +192,10 @@ vectors:
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+      // One line, hypstep's (commander's 'error:' included), with no errno code in capitals.
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^hypstep: /);
+      expect(r.stderr).not.toMatch(/\bE[A-Z]{3,}\b/);
     });
   }
 
@@ -146,5 +204,10 @@ vectors:
     const help = hypstep(['run', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/Examples:/);
+    // Complete: every exit status the README lists, and no '(default: [])' from a repeatable option.
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on .*; 3 when --max-insns .*; 4 when .*; 130 when interrupted/,
+    );
+    expect(help.stdout).not.toMatch(/default: \[\]/);
   });
 });
