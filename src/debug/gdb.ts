@@ -114,10 +114,11 @@ export async function runUnderGdb(
   } catch (e) {
     throw usage(`cannot listen on ${addr.host}:${addr.port}: ${hostErrorText(e)}`);
   }
+  // Listening for Ctrl-C before the hint is printed: a script may interrupt as soon as it reads it.
+  const interrupted = new Promise<'interrupted'>((res) => process.once('SIGINT', () => res('interrupted')));
   say(
     `gdb stub on ${h.host}:${h.port}${o.S ? ', CPU held at reset' : ''}: gdb-multiarch -ex 'target remote ${h.host}:${h.port}' ${shellWord(o.image ?? '<image>')}`,
   );
-  const interrupted = new Promise<'interrupted'>((res) => process.once('SIGINT', () => res('interrupted')));
   const end = await Promise.race([h.done, interrupted]);
   await h.close();
   if (end === 'interrupted') return { kind: 'interrupted' };

@@ -1,6 +1,6 @@
 // The command line as a user meets it: exit statuses, one-line errors, stdout carrying only UART output.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,6 +198,28 @@ vectors:
       expect(r.stderr).not.toMatch(/\bE[A-Z]{3,}\b/);
     });
   }
+
+  it('prints an attach hint naming the image, and exits 130 on Ctrl-C', async () => {
+    const p = spawn('node', [CLI, 'run', '-S', '--gdb', '127.0.0.1:0', HELLO], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    const hint = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no attach hint: ${err}`)), 30_000);
+      p.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const line = err.split('\n').find((l) => l.includes('gdb stub on'));
+        if (line !== undefined && err.includes('\n')) {
+          clearTimeout(timer);
+          resolve(line);
+        }
+      });
+    });
+    const status = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
+    p.kill('SIGINT');
+    expect(hint).toMatch(/^hypstep: gdb stub on 127\.0\.0\.1:(\d+), CPU held at reset: /);
+    const port = /127\.0\.0\.1:(\d+)/.exec(hint)![1];
+    expect(hint.endsWith(`gdb-multiarch -ex 'target remote 127.0.0.1:${port}' ${HELLO}`)).toBe(true);
+    expect(await status).toBe(130);
+  });
 
   it('prints its version and help', () => {
     expect(hypstep(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
