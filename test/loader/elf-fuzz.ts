@@ -223,32 +223,41 @@ export interface Campaign {
 }
 
 /**
- * `count` damaged images from `seed`, each run once; stops collecting failures after ten.
- * A failing image is kept in a temporary directory named in its failure.
+ * `count` damaged images from `seed`, `parallel` runs at a time; stops collecting failures after ten.
+ * The images depend only on the seed. A failing image is kept in a temporary directory named in its failure.
  */
-export async function campaign(seed: number, count: number, log?: (line: string) => void): Promise<Campaign> {
+export async function campaign(
+  seed: number,
+  count: number,
+  o: { parallel?: number; log?: (line: string) => void } = {},
+): Promise<Campaign> {
   const elfs = fixtureElfs();
   const next = rng(seed);
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-elf-fuzz-'));
   const c: Campaign = { cases: 0, outcomes: new Map(), failures: [] };
   let keep = false;
-  try {
-    for (let i = 0; i < count && c.failures.length < 10; i++) {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < count && c.failures.length < 10) {
+      const n = i++;
       const src = elfs[next() % elfs.length]!;
       const m = mutate(next, src.bytes);
-      const path = join(dir, `case-${i}.elf`);
+      const path = join(dir, `case-${n}.elf`);
       writeFileSync(path, m.bytes);
       try {
-        const o = await runCase(path);
-        c.outcomes.set(o, (c.outcomes.get(o) ?? 0) + 1);
+        const outcome = await runCase(path);
+        c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1);
         rmSync(path);
       } catch (e) {
         keep = true;
-        c.failures.push(`case ${i} (${src.name}: ${m.what}; kept as ${path}): ${(e as Error).message}`);
+        c.failures.push(`case ${n} (${src.name}: ${m.what}; kept as ${path}): ${(e as Error).message}`);
       }
       c.cases++;
-      if (log && c.cases % 500 === 0) log(`${c.cases} cases: ${summary(c)}`);
+      if (o.log && c.cases % 250 === 0) o.log(`${c.cases} images: ${summary(c)}`);
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: o.parallel ?? 1 }, worker));
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
