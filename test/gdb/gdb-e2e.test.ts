@@ -212,6 +212,6 @@ describe('gdb-multiarch against hypstep run -S', () => {
       encoding: 'utf8',
     });
     expect(busy.status).toBe(2);
-    expect(busy.stderr).toMatch(/^hypstep: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE\n$/);
+    expect(busy.stderr).toMatch(/^hypstep: cannot listen on 127\.0\.0\.1:\d+: address already in use\n$/);
   });
 });
