@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, requireTool } from '../helpers/tools.js';
+import { run } from '../helpers/run.js';
 
 const ROOT = repoRoot();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -90,11 +91,7 @@ describe("the README's first session", () => {
       session.gdb.forEach((g, i) => args.push('-ex', `echo @@${i}\\n`, '-ex', g.command));
       args.push('-ex', `echo @@end\\n`, session.elf);
       // One stream, as a terminal shows it: gdb writes a monitor command's output to stderr.
-      const g = spawnSync('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 240_000,
-      });
+      const g = await run('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], { cwd: ROOT });
       const out = g.stdout;
       session.gdb.forEach((cmd, i) => {
         const from = out.indexOf(`@@${i}\n`);

@@ -1,11 +1,12 @@
 // The package as a user installs it: `npm pack` of the tree, `npm install -g` of the tarball into a
 // temporary prefix, and the installed `hypstep` run from outside the repository.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/tools.js';
+import { run, runOk } from '../helpers/run.js';
 
 const ROOT = repoRoot();
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -17,19 +18,14 @@ let tmp: string;
 let tarball: string;
 let bin: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hypstep-pkg-'));
   // dist/ is built by `npm test`'s pretest; packing with scripts would rebuild it under the running suite.
-  execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
+  await runOk('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp], { cwd: ROOT });
   tarball = join(tmp, `hypstep-${pkg.version}.tgz`);
   const prefix = join(tmp, 'prefix');
-  execFileSync('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+  await runOk('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], {
     cwd: tmp,
-    stdio: 'pipe',
-    timeout: 300_000,
   });
   bin = join(prefix, 'bin', 'hypstep');
 }, 360_000);
@@ -39,7 +35,7 @@ afterAll(() => {
 });
 
 function installed(args: string[]) {
-  return spawnSync(bin, args, { cwd: tmp, encoding: 'utf8', timeout: 300_000 });
+  return run(bin, args, { cwd: tmp });
 }
 
 describe('the package', () => {
@@ -65,18 +61,18 @@ describe('the package', () => {
     expect(first).toMatch(/hypstep demo/);
   });
 
-  it('installs a working hypstep: --version, run on the hello fixture, demo', () => {
-    const v = installed(['--version']);
+  it('installs a working hypstep: --version, run on the hello fixture, demo', async () => {
+    const v = await installed(['--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(pkg.version);
 
-    const hello = installed(['run', join(ROOT, 'fixtures/hello/build/hello.elf')]);
+    const hello = await installed(['run', join(ROOT, 'fixtures/hello/build/hello.elf')]);
     expect(hello.stderr).toBe('');
     expect(hello.stdout).toBe('Hello from hypstep: running at EL2\n');
     expect(hello.status).toBe(0);
 
     // The installed demo finds its minihyp builds inside the package and prints the table the repository's does.
-    const demo = installed(['demo']);
+    const demo = await installed(['demo']);
     expect(demo.status).toBe(0);
     const table = demo.stdout.split('\n\n')[0]!.trim().split('\n');
     expect(table[0]).toMatch(/^mode +exits/);
@@ -89,10 +85,7 @@ describe('the package', () => {
       'bug-lost-write',
       'bug-missing-load',
     ]);
-    const repo = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'demo'], {
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    const repo = await run(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'demo']);
     expect(demo.stdout).toBe(repo.stdout);
   }, 600_000);
 });
