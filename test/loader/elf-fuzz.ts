@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/tools.js';
+import { Rng } from '../diff/rng.js';
 
 const ROOT = repoRoot();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -26,19 +27,6 @@ export function fixtureElfs(): { name: string; bytes: Uint8Array }[] {
       out.push({ name: `${dir}/${f}`, bytes: readFileSync(join(ROOT, 'fixtures', dir, 'build', f)) });
   }
   return out;
-}
-
-/** xorshift32. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
 }
 
 const RAM = 0x4000_0000n;
@@ -232,7 +220,8 @@ export async function campaign(
   o: { parallel?: number; log?: (line: string) => void } = {},
 ): Promise<Campaign> {
   const elfs = fixtureElfs();
-  const next = rng(seed);
+  const r = new Rng(seed);
+  const next = (): number => r.u32();
   const dir = mkdtempSync(join(tmpdir(), 'hypstep-elf-fuzz-'));
   const c: Campaign = { cases: 0, outcomes: new Map(), failures: [] };
   let keep = false;

@@ -156,3 +156,22 @@ export function armArmEsrLine(line: string): string {
   if (m === null || Number.parseInt(m[2]!, 16) >>> 26 !== 0x25) return line;
   return `${m[1]}${(BigInt(`0x${m[2]}`) & ~0x01ff_c000n).toString(16).padStart(16, '0')}`;
 }
+
+/**
+ * The start of a program that runs with the EL2 MMU on: vectors at `vectors`, an identity map whose
+ * level-1 table the program defines at `l1_table` (MAIR attr0 Device-nGnRnE, attr1 Normal write-back),
+ * so that unaligned accesses to RAM are architecturally permitted; x24 holds the UART's address.
+ */
+export const EL2_MMU_ON = `	adr x0, vectors
+	msr vbar_el2, x0
+	ldr x0, =0xff00              // MAIR_EL2: attr0 Device-nGnRnE, attr1 Normal write-back
+	msr mair_el2, x0
+	ldr x0, =(25 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31))
+	msr tcr_el2, x0              // 39-bit VA, 4 KiB granule, walk starts at level 1
+	ldr x0, =l1_table
+	msr ttbr0_el2, x0
+	isb
+	ldr x0, =0x30c51835          // SCTLR_EL2: RES1 bits, M, C, I; A=0, SA=0
+	msr sctlr_el2, x0
+	isb
+	ldr x24, =UART_BASE`;

@@ -11,7 +11,7 @@
 import { describe, it, expect } from 'vitest';
 import { program } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
-import { armArmEsrLine } from './loadstore-harness.js';
+import { armArmEsrLine, EL2_MMU_ON } from './loadstore-harness.js';
 
 // RAM 0x4000_0000.. in 2 MiB blocks: the first two mapped, the third unmapped, the fourth mapped.
 const INTO = 0x4040_0000; // mapped below, unmapped above
@@ -65,19 +65,7 @@ function cases(): string[] {
 }
 
 function source(): string {
-  return program(`	adr x0, vectors
-	msr vbar_el2, x0
-	ldr x0, =0xff00              // MAIR_EL2: attr0 Device-nGnRnE, attr1 Normal write-back
-	msr mair_el2, x0
-	ldr x0, =(25 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31))
-	msr tcr_el2, x0              // 39-bit VA, 4 KiB granule, walk starts at level 1
-	ldr x0, =l1_table
-	msr ttbr0_el2, x0
-	isb
-	ldr x0, =0x30c51835          // SCTLR_EL2: RES1 bits, M, C, I; A=0, SA=0
-	msr sctlr_el2, x0
-	isb
-	ldr x24, =UART_BASE
+  return program(`${EL2_MMU_ON}
 	movq x3, 0xa3a2a1a0a7a6a5a4
 	movq x4, 0xb7b6b5b4b3b2b1b0
 ${cases().join('\n')}

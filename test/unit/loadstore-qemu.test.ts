@@ -18,7 +18,7 @@
 import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
-import { armArmEsrLine } from './loadstore-harness.js';
+import { armArmEsrLine, EL2_MMU_ON } from './loadstore-harness.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -164,21 +164,7 @@ function program(seed: number, cases: number): string {
   }
 
   const out: string[] = [];
-  out.push(
-    wholeProgram(`	adr x0, vectors
-	msr vbar_el2, x0
-	ldr x0, =0xff00              // MAIR_EL2: attr0 Device-nGnRnE, attr1 Normal write-back
-	msr mair_el2, x0
-	ldr x0, =(25 | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 23) | (1 << 31))
-	msr tcr_el2, x0              // 39-bit VA, 4 KiB granule, walk starts at level 1
-	ldr x0, =l1_table
-	msr ttbr0_el2, x0
-	isb
-	ldr x0, =0x30c51835          // SCTLR_EL2: RES1 bits, M, C, I; A=0, SA=0
-	msr sctlr_el2, x0
-	isb
-	ldr x24, =UART_BASE`),
-  );
+  out.push(wholeProgram(EL2_MMU_ON));
   for (let c = 0; c < cases; c++) {
     out.push(`\n\t// case ${c}`, `\tldr x20, =${c}`, '\tbl puthex', '\tbl newline');
     for (let i = 0; i < VALUE_REGS; i++) out.push(`\tldr x${i}, =${hex64()}`);
