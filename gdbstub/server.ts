@@ -31,7 +31,7 @@ export interface GdbServerOptions {
 export type RunEnd = TargetStop | { readonly kind: 'killed' };
 
 /** A message's leading `[tag] ` is for the debugger's console; a notice has its own prefix. */
-const untagged = (message: string): string => message.replace(/^\[[^\]]*\] /, '');
+export const untagged = (message: string): string => message.replace(/^\[[^\]]*\] /, '');
 
 export class GdbServer implements SessionHost {
   readonly monitor: MonitorRegistry;
@@ -97,13 +97,13 @@ export class GdbServer implements SessionHost {
       if (this.session !== null || this.killed) return; // a debugger attached and took over, or killed it
       // An exit, or an emulator that cannot go on (SIGABRT), ends the run.
       if (stop.kind === 'exited' || stop.signal === SIGNAL.ABRT) return this.finish(stop);
-      // A stop meant for a debugger, with none there: said once, then the run goes on (unless told to hold).
       if (this.opts.holdForDebugger) {
         this.notice(`${untagged(stop.message ?? 'stopped')} (waiting for a debugger)`);
         return;
       }
-      if (stop.message) this.notice(untagged(stop.message));
-      this.runFree();
+      // What a debugger set (breakpoints, catches) went with it, so what stops an unattended
+      // run is the machine itself (every PE asleep for good): the run ends there.
+      this.finish(stop);
     });
   }
 

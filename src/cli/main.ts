@@ -128,7 +128,7 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
     if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
     if (end.kind === 'killed') return KILLED_STATUS;
     say(end.message);
-    return EXIT.UNIMPLEMENTED;
+    return end.kind === 'stuck' ? EXIT.IDLE : EXIT.UNIMPLEMENTED;
   }
   // --- end gdb stub ---
   let interrupted = false;

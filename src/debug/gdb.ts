@@ -1,6 +1,7 @@
 // Puts a machine under the gdb stub: what `hypstep run -s/-S/--gdb` calls.
 import type { Machine } from '../board/machine.js';
-import { GdbServer, type RunEnd } from '../../gdbstub/server.js';
+import { GdbServer, untagged, type RunEnd } from '../../gdbstub/server.js';
+import { SIGNAL } from '../../gdbstub/target.js';
 import { MonitorRegistry } from '../../gdbstub/monitor.js';
 import { MachineTarget } from './target.js';
 import { registerMonitorCommands } from './monitor.js';
@@ -86,7 +87,9 @@ export type GdbRunEnd =
   | { kind: 'exited'; code: number }
   | { kind: 'aborted'; message: string }
   | { kind: 'interrupted' }
-  | { kind: 'killed' };
+  | { kind: 'killed' }
+  /** Stopped with no debugger attached and nothing that could make it go on (every PE asleep). */
+  | { kind: 'stuck'; message: string };
 
 /**
  * `hypstep run` under the stub: listens, then lets the machine run (or holds it with -S)
@@ -123,8 +126,10 @@ export async function runUnderGdb(
   await h.close();
   if (end === 'interrupted') return { kind: 'interrupted' };
   if (end.kind === 'killed') return end;
+  if (end.kind === 'stopped' && end.signal !== SIGNAL.ABRT)
+    return { kind: 'stuck', message: untagged(end.message ?? 'the machine stopped') };
   if (end.kind === 'exited') return { kind: 'exited', code: end.code };
-  return { kind: 'aborted', message: end.message ?? 'the emulator stopped' };
+  return { kind: 'aborted', message: untagged(end.message ?? 'the emulator stopped') };
 }
 
 /** `w` as one word a shell reads back unchanged (the hint is meant to be pasted). */

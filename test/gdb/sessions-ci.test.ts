@@ -3,7 +3,11 @@
 // killing the program, which ends hypstep (status 0, as QEMU), so nothing waits for a
 // debugger that is gone.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assembleElf } from '../helpers/asm.js';
 import { requireTool } from '../helpers/tools.js';
 import { buildCli, CLI, ROOT, freePort } from './harness.js';
 
@@ -76,4 +80,19 @@ describe('fixtures/sessions as a CI script runs them', () => {
     expect(r.out).toMatch(/saved to memory by vcpu_put: /);
     expect(r.code, r.out).toBe(0);
   }, 180_000);
+
+  it('a run under the stub with nobody attached that can never go on ends (status 5), said once', async () => {
+    // WFI with nothing to wake the PE: every PE asleep, no deadline.
+    const elf = join(mkdtempSync(join(tmpdir(), 'hypstep-idle-')), 'idle.elf');
+    writeFileSync(elf, assembleElf('.global _start\n_start:\n\twfi\n\tb\t_start\n'));
+    const port = await freePort();
+    const r = spawnSync(process.execPath, [CLI, 'run', '--gdb', `127.0.0.1:${port}`, elf], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(5);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2); // the stub's address, then why the run ended
+    expect(lines[1]).toMatch(/^hypstep: (?!\[hypstep\])/);
+  }, 60_000);
 });
