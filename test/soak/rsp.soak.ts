@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { FrameParser, frame, rleDecode, textToHex, checksum } from '../../gdbstub/packet.js';
 import type { SoakBudget } from './run.js';
 import { freePort } from '../gdb/harness.js';
+import { Rng } from '../diff/rng.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/dist\/$/, '');
 const CLI = `${ROOT}dist/src/cli/main.js`;
@@ -47,18 +48,6 @@ export interface FuzzReport {
   rssEndMiB: number;
   gdbAfterwards: string;
   seconds: number;
-}
-
-/** mulberry32: a small seeded PRNG, so a failing campaign can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function rssMiB(pid: number): number {
@@ -164,9 +153,9 @@ const SHAPES: Record<string, RegExp> = {
 };
 
 export async function fuzzRsp(opts: FuzzOptions): Promise<FuzzReport> {
-  const r = rng(opts.seed);
-  const int = (n: number) => Math.floor(r() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const r = new Rng(opts.seed);
+  const int = (n: number) => r.int(n);
+  const pick = <T>(xs: readonly T[]): T => r.pick(xs);
   const hexN = (digits: number) => Array.from({ length: digits }, () => '0123456789abcdef'[int(16)]).join('');
   const randHex = () => pick([hexN(1 + int(16)), '0', 'ffffffffffffffff', '40080000', hexN(20), '-1', 'zz']);
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
