@@ -45,6 +45,14 @@ export interface MachineOptions {
 
 const BUDGET: StopReason = { kind: 'budget' };
 
+/** How a debugger runs the machine: some PEs held still (gdb's scheduler-locking), one stepped without interrupts. */
+export interface RunOptions {
+  /** PEs that do not run (as if asleep); the others take their turns as usual. */
+  frozen?: ReadonlySet<Cpu>;
+  /** A PE that takes no interrupt in this run (a single step with `monitor step-irq off`). */
+  masked?: Cpu;
+}
+
 export class Machine {
   readonly bus: PhysBus;
   readonly pes: readonly Cpu[];
@@ -189,14 +197,14 @@ export class Machine {
    * instructions; handles board-level stops (reset) itself. A stop other than the budget
    * leaves the turn with the PE that stopped, so a resumed run carries on as if unbroken.
    */
-  run(budget: number, interrupts = true): StopReason {
+  run(budget: number, o: RunOptions = {}): StopReason {
     let left = budget;
     const single = this.pes.length === 1;
     for (;;) {
       if (left <= 0) return this.finish(BUDGET);
       const pe = this.pes[this.turn]!;
-      if (this.used === 0 && !this.ready(pe)) {
-        const idle = this.nextTurn();
+      if ((this.used === 0 || o.frozen?.has(pe)) && !this.ready(pe, o.frozen)) {
+        const idle = this.nextTurn(o.frozen);
         if (idle !== null) return this.finish(idle);
         continue;
       }
@@ -205,7 +213,7 @@ export class Machine {
       const n = Math.min(room, left, Math.max(1, this.clock.next() - now));
       pe.clockOffset = now - pe.icount;
       const start = (this.turnStartIcount = pe.icount);
-      const r: PeStop = pe.run(n, false, interrupts);
+      const r: PeStop = pe.run(n, false, pe !== o.masked);
       const ran = pe.icount - start;
       this.retiredBefore += ran;
       this.turnStartIcount = pe.icount;
@@ -221,15 +229,15 @@ export class Machine {
         continue;
       }
       // The turn ends when the PE gives it up or has used its quantum, whatever else stopped it.
-      const idle = r.kind === 'switch' || (!single && this.used >= this.quantum) ? this.nextTurn() : null;
+      const idle = r.kind === 'switch' || (!single && this.used >= this.quantum) ? this.nextTurn(o.frozen) : null;
       if (r.kind !== 'budget' && r.kind !== 'switch') return this.finish(r);
       if (idle !== null) return this.finish(idle);
     }
   }
 
-  /** Whether `pe` can run now: on, and awake (a sleeping PE wakes on what it waits for). */
-  private ready(pe: Cpu): boolean {
-    if (!pe.on) return false;
+  /** Whether `pe` can run now: on, not frozen, and awake (a sleeping PE wakes on what it waits for). */
+  private ready(pe: Cpu, frozen?: ReadonlySet<Cpu>): boolean {
+    if (!pe.on || frozen?.has(pe)) return false;
     if (pe.waiting === Wait.None) return true;
     if (!pe.wakes()) return false;
     pe.waiting = Wait.None;
@@ -241,7 +249,7 @@ export class Machine {
    * longest turn. A round in which no PE could run jumps time to the next deadline, or,
    * with none, is the idle stop returned here.
    */
-  private nextTurn(): StopReason | null {
+  private nextTurn(frozen?: ReadonlySet<Cpu>): StopReason | null {
     this.turn++;
     this.used = 0;
     this.turnStartIcount = this.pes[this.turn % this.pes.length]!.icount;
@@ -255,18 +263,20 @@ export class Machine {
       return null;
     }
     const next = this.clock.next();
-    if (next === Infinity) return { kind: 'idle', message: this.idleMessage() };
+    if (next === Infinity) return { kind: 'idle', message: this.idleMessage(frozen) };
     this.roundStart = Math.max(this.roundStart, next);
     this.clock.fireDue(this.roundStart);
     return null;
   }
 
-  private idleMessage(): string {
+  private idleMessage(frozen?: ReadonlySet<Cpu>): string {
     if (this.pes.every((pe) => !pe.on)) return 'every PE is off (PSCI CPU_OFF) and nothing can turn one on';
-    const states = this.pes.map(
-      (pe, i) =>
-        `PE${i} ${!pe.on ? 'off' : `in ${pe.waiting === Wait.Event ? 'WFE' : 'WFI'} at 0x${pe.pcs[1]!.toString(16)}`}`,
-    );
+    const state = (pe: Cpu): string => {
+      if (!pe.on) return 'off';
+      if (frozen?.has(pe)) return 'held by the debugger';
+      return `in ${pe.waiting === Wait.Event ? 'WFE' : 'WFI'} at 0x${pe.pcs[1]!.toString(16)}`;
+    };
+    const states = this.pes.map((pe, i) => `PE${i} ${state(pe)}`);
     return `every PE is asleep and nothing can wake one (no interrupt pending, no deadline set): ${states.join(', ')}`;
   }
 

@@ -211,6 +211,11 @@ export class Cpu implements CodeUser {
     if (this.stopRequest === null) this.stopRequest = ATTEND;
   }
 
+  /** Takes the interrupt that is pending and not masked now, if any (true when one was taken). */
+  takeInterrupt(): boolean {
+    return takePendingInterrupt(this);
+  }
+
   /** WFI (or a PSCI standby): the PE stops here until an interrupt is pending for it (at once if one is). */
   sleepUntilInterrupt(): void {
     if (wakeupPending(this)) return;

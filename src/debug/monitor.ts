@@ -135,7 +135,9 @@ export function registerMonitorCommands(reg: MonitorRegistry, t: MachineTarget):
       if (args.length === 1 && (args[0] === 'on' || args[0] === 'off')) t.stepIrq = args[0] === 'on';
       else if (args.length !== 0) throw new MonitorError("expected 'on' or 'off'");
       ctx.out(
-        `step-irq ${t.stepIrq ? 'on' : 'off'} (this board has no interrupt sources yet, so nothing can be pending)\n`,
+        t.stepIrq
+          ? 'step-irq on: a single step that finds an interrupt pending enters its vector\n'
+          : 'step-irq off: a single step runs the next instruction; pending interrupts wait for a continue\n',
       );
     },
   });

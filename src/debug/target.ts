@@ -2,8 +2,8 @@
 // registers, memory through the selected view as that PE sees it, execution in time slices
 // (so the event loop hears 0x03 and new connections), and the breakpoint and watchpoint
 // plumbing (breakpoints.ts).
-import type { Machine } from '../board/machine.js';
-import type { Cpu, StopReason as CpuStop } from '../cpu/cpu.js';
+import type { Machine, RunOptions } from '../board/machine.js';
+import { Wait, type Cpu, type StopReason as CpuStop } from '../cpu/cpu.js';
 import { PAGE_SIZE } from '../board/bus.js';
 import {
   SIGNAL,
@@ -49,7 +49,11 @@ export class MachineTarget implements Target {
 
   /** The debugger's memory view (`monitor memory …`). */
   view: MemoryView = 'current';
-  /** Whether single-step enters pending interrupts (`monitor step-irq`); no interrupt sources exist yet. */
+  /**
+   * Whether a single step may take a pending interrupt (`monitor step-irq`); off by default,
+   * as QEMU's gdbstub steps with SSTEP_NOIRQ: a step then runs the next instruction rather than
+   * entering a vector.
+   */
   stepIrq = false;
   /** The world layer's view of each PE, once it is attached (world-qualified breakpoints, thread info). */
   world: WorldView | null = null;
@@ -69,7 +73,9 @@ export class MachineTarget implements Target {
   private raised: TargetStop | null = null;
   private chunk = 16_384;
   /** The watch hook ignores the first instruction of a resume: it already reported that access. */
-  private watchSkipIcount = -1;
+  private watchSkip: { cpu: Cpu; icount: number } | null = null;
+  /** The thread whose stop was reported last. */
+  private reported: ThreadId = 1;
   private readonly gdbSymbols = new Map<string, bigint | undefined>();
   private readonly wanted = new Set<string>();
 
@@ -87,7 +93,7 @@ export class MachineTarget implements Target {
 
   /** The PEs, in thread order. */
   get pes(): readonly Cpu[] {
-    return [this.machine.cpu];
+    return this.machine.pes;
   }
 
   get running(): boolean {
@@ -184,7 +190,7 @@ export class MachineTarget implements Target {
   // --- watchpoints and conditions -----------------------------------------------------------
 
   private checkWatch(cpu: Cpu, va: bigint, size: number, write: boolean): void {
-    if (cpu.icount === this.watchSkipIcount) return;
+    if (cpu === this.watchSkip?.cpu && cpu.icount === this.watchSkip.icount) return;
     const hit = this.breakpoints.watchHit(va, size, write);
     if (hit) throw new WatchHit(hit);
   }
@@ -217,83 +223,154 @@ export class MachineTarget implements Target {
   }
 
   /**
-   * Runs the plan. The one PE of today's machine steps or continues as the plan says; the
-   * interrupt is looked at before anything runs and after every slice, so one that arrived
-   * while the resume was queued still stops it.
+   * Runs the plan, all-stop: when any PE stops, every PE is stopped. PEs the plan names take
+   * their round-robin turns; those it leaves out stay still (gdb's `scheduler-locking on`).
+   * A step ends when the stepped PE has retired one instruction (the others may run meanwhile,
+   * as their turns fall). The interrupt is looked at before anything runs and between slices,
+   * so one that arrived while the resume was queued still stops it.
    */
   async resume(plan: ResumePlan, interrupt: Interrupt): Promise<TargetStop> {
     if (this.exited) return this.exited;
     if (this.isRunning) throw new Error('resume while running');
-    const [thread, action] = [...plan].find(([t]) => this.pes[t - 1] !== undefined) ?? [];
-    if (thread === undefined || action === undefined) throw new Error('the plan resumes no PE');
-    const sigint: TargetStop = { kind: 'stopped', thread, signal: SIGNAL.INT };
+    const threads = [...plan.keys()].filter((t) => this.pes[t - 1] !== undefined);
+    if (threads.length === 0) throw new Error('the plan resumes no PE');
+    const stepping = threads.find((t) => plan.get(t) === 'step');
+    const frozen = new Set(this.pes.filter((_, i) => !plan.has(i + 1)));
+    const opts: RunOptions = {
+      frozen: frozen.size > 0 ? frozen : undefined,
+      masked: stepping !== undefined && !this.stepIrq ? this.pe(stepping) : undefined,
+    };
     this.isRunning = true;
     try {
-      if (interrupt.requested) return sigint;
-      // The first instruction runs alone: a breakpoint or watchpoint at the PC was already reported.
-      const first = this.runSlice(thread, 1, true);
-      if (first !== null || action === 'step') return first ?? { kind: 'stopped', thread, signal: SIGNAL.TRAP };
-      for (;;) {
-        if (interrupt.requested) return sigint;
-        const turnEnd = performance.now() + TURN_MS;
-        for (let now = 0; now < turnEnd;) {
-          const t0 = performance.now();
-          const stop = this.runSlice(thread, this.chunk, false);
-          if (stop !== null) return stop;
-          now = performance.now();
-          if (now - t0 < CHUNK_MS / 2) this.chunk = Math.min(MAX_CHUNK, this.chunk * 2);
-          else if (now - t0 > CHUNK_MS * 2) this.chunk = Math.max(MIN_CHUNK, this.chunk >> 1);
-        }
-        await new Promise<void>((res) => setImmediate(res));
-      }
+      const stop = await this.runPlan(threads, stepping, opts, interrupt);
+      if (stop.kind === 'stopped') this.reported = stop.thread;
+      return stop;
     } finally {
       this.isRunning = false;
     }
   }
 
+  private async runPlan(
+    threads: readonly ThreadId[],
+    stepping: ThreadId | undefined,
+    opts: RunOptions,
+    interrupt: Interrupt,
+  ): Promise<TargetStop> {
+    const sigint = (): TargetStop => ({ kind: 'stopped', thread: this.current(), signal: SIGNAL.INT });
+    if (interrupt.requested) return sigint();
+    // The PE that reported the last stop first retires the instruction at its PC alone: the
+    // breakpoint or watchpoint there was already reported.
+    const reported = threads.includes(this.reported) ? this.reported : (stepping ?? threads[0]!);
+    const steppedAt = stepping === undefined ? 0 : this.pe(stepping).icount;
+    // With `monitor step-irq on`, a step that finds an interrupt pending enters its vector, and
+    // that is the step (QEMU's single step without SSTEP_NOIRQ stops there too).
+    if (stepping !== undefined && this.stepIrq && this.pe(stepping).takeInterrupt()) {
+      return { kind: 'stopped', thread: stepping, signal: SIGNAL.TRAP };
+    }
+    const first = await this.stepOver(reported, opts, true, interrupt);
+    if (first !== null) return first;
+    if (stepping !== undefined) {
+      const cpu = this.pe(stepping);
+      const stop = await this.until(() => cpu.icount !== steppedAt || !this.awake(cpu), opts, interrupt);
+      return stop ?? { kind: 'stopped', thread: stepping, signal: SIGNAL.TRAP };
+    }
+    for (;;) {
+      if (interrupt.requested) return sigint();
+      const turnEnd = performance.now() + TURN_MS;
+      for (let now = 0; now < turnEnd;) {
+        const t0 = performance.now();
+        const stop = this.runSlice(this.chunk, opts);
+        if (stop !== null) return stop;
+        now = performance.now();
+        if (now - t0 < CHUNK_MS / 2) this.chunk = Math.min(MAX_CHUNK, this.chunk * 2);
+        else if (now - t0 > CHUNK_MS * 2) this.chunk = Math.max(MIN_CHUNK, this.chunk >> 1);
+      }
+      await new Promise<void>((res) => setImmediate(res));
+    }
+  }
+
+  /** The thread of the PE that ran last. */
+  private current(): ThreadId {
+    return this.machine.current.index + 1;
+  }
+
+  /** Whether a PE can retire instructions (on and not asleep). */
+  private awake(cpu: Cpu): boolean {
+    return cpu.on && cpu.waiting === Wait.None;
+  }
+
   /**
-   * Runs up to `budget` instructions; null when the budget ran out with nothing to report.
-   * `first`: the breakpoint at the PC (and, unless `watchToo` is false, a watchpoint hit by
-   * this instruction) was already reported and must not stop it again.
+   * Runs single instructions (of whichever PE's turn it is) until `done`, a stop, or the
+   * interrupt; null when `done` came first.
    */
-  private runSlice(thread: ThreadId, budget: number, first: boolean, watchToo = true): TargetStop | null {
-    const m = this.machine;
+  private async until(done: () => boolean, opts: RunOptions, interrupt: Interrupt): Promise<TargetStop | null> {
+    for (let n = 1; !done(); n++) {
+      const stop = this.runSlice(1, opts);
+      if (stop !== null) return stop;
+      if (n % 4096 === 0) {
+        await new Promise<void>((res) => setImmediate(res));
+        if (interrupt.requested) return { kind: 'stopped', thread: this.current(), signal: SIGNAL.INT };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Runs until the PE of `thread` has retired the instruction at its PC, with its breakpoint
+   * there (and, unless `watchToo` is false, a watchpoint that instruction hits) not stopping it.
+   */
+  private async stepOver(
+    thread: ThreadId,
+    opts: RunOptions,
+    watchToo: boolean,
+    interrupt: Interrupt,
+  ): Promise<TargetStop | null> {
     const cpu = this.pe(thread);
     const pc = cpu.pcs[0]!;
-    const hadBp = first && cpu.breakpoints.delete(pc);
-    if (first && watchToo) this.watchSkipIcount = cpu.icount;
+    const start = cpu.icount;
+    const hadBp = cpu.breakpoints.delete(pc);
+    if (watchToo) this.watchSkip = { cpu, icount: start };
+    try {
+      return await this.until(() => cpu.icount !== start || !this.awake(cpu), opts, interrupt);
+    } finally {
+      if (hadBp) cpu.breakpoints.add(pc);
+      this.watchSkip = null;
+    }
+  }
+
+  /** Runs up to `budget` instructions; null when the budget ran out with nothing to report. */
+  private runSlice(budget: number, opts: RunOptions): TargetStop | null {
+    const m = this.machine;
     let r: CpuStop;
     try {
-      r = m.run(budget);
+      r = m.run(budget, opts);
     } catch (e) {
       m.flush();
+      const cpu = m.current;
       if (!(e instanceof WatchHit)) {
         // A bug in the emulator: report it to the debugger rather than die with a stack trace.
         const msg = e instanceof Error ? e.message : String(e);
         return {
           kind: 'stopped',
-          thread,
+          thread: this.current(),
           signal: SIGNAL.ABRT,
           message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)`,
         };
       }
       cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
-      return { kind: 'stopped', thread, signal: SIGNAL.TRAP, reason: e.reason };
-    } finally {
-      if (hadBp) cpu.breakpoints.add(pc);
-      this.watchSkipIcount = -1;
+      return { kind: 'stopped', thread: this.current(), signal: SIGNAL.TRAP, reason: e.reason };
     }
-    return this.translateStop(thread, r);
+    return this.translateStop(this.current(), r, opts);
   }
 
-  private translateStop(thread: ThreadId, r: CpuStop): TargetStop | null {
+  private translateStop(thread: ThreadId, r: CpuStop, opts: RunOptions): TargetStop | null {
     switch (r.kind) {
       case 'budget':
         return null;
       case 'breakpoint': {
         const hit = this.breakpoints.decide(thread - 1, r.pc, this.agentEnvironment(thread));
         // Not a stop (a false condition, another world): step over it (its watchpoints still apply) and go on.
-        if (hit === null) return this.runSlice(thread, 1, true, false);
+        if (hit === null) return this.stepOverNow(thread, opts);
         return { kind: 'stopped', thread, signal: SIGNAL.TRAP, ...hit };
       }
       case 'exit':
@@ -318,6 +395,21 @@ export class MachineTarget implements Target {
         this.raised = null;
         return raised; // null: a board-level stop (PSCI reset) the machine has already handled
       }
+    }
+  }
+
+  /**
+   * stepOver for a breakpoint that is not a stop, from inside a slice: the PE is the one whose
+   * turn it is, so its next instruction is the next one the machine runs.
+   */
+  private stepOverNow(thread: ThreadId, opts: RunOptions): TargetStop | null {
+    const cpu = this.pe(thread);
+    const pc = cpu.pcs[0]!;
+    const hadBp = cpu.breakpoints.delete(pc);
+    try {
+      return this.runSlice(1, opts);
+    } finally {
+      if (hadBp) cpu.breakpoints.add(pc);
     }
   }
 

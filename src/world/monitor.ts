@@ -5,7 +5,7 @@
 import { MonitorError, type MonitorRegistry } from '../../gdbstub/monitor.js';
 import { SIGNAL } from '../../gdbstub/target.js';
 import type { MachineTarget } from '../debug/target.js';
-import type { World, CatchKind, WorldEvent } from './world.js';
+import { guestRunningOn, vmidOn, type World, type CatchKind, type WorldEvent } from './world.js';
 import type { StopEvent } from '../../gdbstub/target.js';
 import { readLayout, LayoutError } from './layout.js';
 import { useLayout } from './attach.js';
@@ -41,10 +41,11 @@ export function registerWorldCommands(
   // The world layer stops right after emitting the event it stops for: that event describes the stop.
   world.stop = (message) =>
     target.raiseStop({ signal: SIGNAL.TRAP, message, ...(last ? { event: stopEvent(last) } : {}) });
+  // The world layer follows PE 0 (its vcpu); any PE's world is read off its registers.
   target.world = {
-    inGuest: () => world.guestRunning(),
-    vmid: () => world.currentVmid(),
-    vcpu: () => world.running?.bound.name ?? null,
+    inGuest: (pe) => guestRunningOn(target.pe(pe + 1)),
+    vmid: (pe) => vmidOn(target.pe(pe + 1)),
+    vcpu: (pe) => (pe === 0 ? (world.running?.bound.name ?? null) : null),
   };
   // A debugger that has gone cannot be stopped for: its catches go with it.
   target.detachHooks.push(() => world.catches.clear());

@@ -179,6 +179,16 @@ function bytesOf(v: bigint, base: number, lo: number, hi: number): bigint {
   return (v >> BigInt(8 * (lo - base))) & ((1n << BigInt(8 * (hi - lo))) - 1n);
 }
 
+/** Whether a PE runs a guest: below EL2 with stage 2 on and not under a VHE host's TGE. */
+export function guestRunningOn(c: Cpu): boolean {
+  return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
+}
+
+/** The VMID a PE's VTTBR_EL2 holds. */
+export function vmidOn(c: Cpu): number {
+  return vmidOf(c.sr[SR.VTTBR_EL2!]!, c.sr[SR.VTCR_EL2!]!);
+}
+
 export class World implements CpuObserver {
   inGuest = false;
   vmid = 0;
@@ -286,12 +296,11 @@ export class World implements CpuObserver {
 
   /** The architectural test: below EL2 with stage 2 on and not under a VHE host's TGE. */
   guestRunning(): boolean {
-    const c = this.cpu;
-    return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
+    return guestRunningOn(this.cpu);
   }
 
   currentVmid(): number {
-    return vmidOf(this.cpu.sr[SR.VTTBR_EL2!]!, this.cpu.sr[SR.VTCR_EL2!]!);
+    return vmidOn(this.cpu);
   }
 
   // --- layouts ------------------------------------------------------------------------------

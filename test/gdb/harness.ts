@@ -32,11 +32,12 @@ export interface Hyp {
   uart: () => string;
 }
 
-/** hypstep with the session fixture loaded, held at reset (-S) unless `run`. */
-export async function startHyp(opts: { run?: boolean; elf?: string; hold?: boolean } = {}): Promise<Hyp> {
+/** hypstep with the session fixture loaded, held at reset (-S) unless `run`; `smp` PEs (1). */
+export async function startHyp(opts: { run?: boolean; elf?: string; hold?: boolean; smp?: number } = {}): Promise<Hyp> {
   let uart = '';
   const machine = new Machine({
     memory: 64 * 1024 * 1024,
+    smp: opts.smp,
     uartOut: (b) => {
       uart += Buffer.from(b).toString('latin1');
     },
