@@ -4,6 +4,7 @@
 import { Cpu, Wait, type PeStop, type StopReason } from '../cpu/cpu.js';
 import { CodeCache } from '../cpu/code.js';
 import { ExclusiveMonitor } from '../cpu/monitor.js';
+import { MachineSysregs } from '../sysregs/machine.js';
 import { PhysBus } from './bus.js';
 import { Pl011 } from './pl011.js';
 import { Clock } from './clock.js';
@@ -62,6 +63,8 @@ export class Machine {
   readonly clock = new Clock();
   readonly code: CodeCache;
   readonly monitor: ExclusiveMonitor;
+  /** The system registers every PE has: the architectural table and the rows devices register. */
+  readonly sysregs = new MachineSysregs();
   readonly quantum: number;
   image: Image | null = null;
   /** Set when the guest has asked to stop: semihosting exit code, 0 for PSCI SYSTEM_OFF. */
@@ -97,7 +100,14 @@ export class Machine {
     const pes: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       pes.push(
-        new Cpu(this.bus, { code: this.code, monitor: this.monitor, index: i, mpidr: virtMpidr(i), peers: pes }),
+        new Cpu(this.bus, {
+          code: this.code,
+          monitor: this.monitor,
+          sysregs: this.sysregs,
+          index: i,
+          mpidr: virtMpidr(i),
+          peers: pes,
+        }),
       );
     }
     this.pes = pes;

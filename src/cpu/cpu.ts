@@ -18,6 +18,7 @@ import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
 import { FLAG_SCRATCH, FLAG_SCRATCH32 } from './jit.js';
 import { CodeCache, type CodePage, type CodeUser } from './code.js';
 import { ExclusiveMonitor } from './monitor.js';
+import { MachineSysregs } from '../sysregs/machine.js';
 import { ACC_ALIGNED, ACC_UNPRIV } from './access.js';
 
 /** Executions of an instruction after which a block starting there is compiled. */
@@ -59,6 +60,8 @@ export interface CpuOptions {
   mpidr?: bigint;
   /** Every PE of the machine, this one included (SEV and Inner Shareable TLB maintenance reach them all). */
   peers?: readonly Cpu[];
+  /** The machine's system registers (the table and what devices added). */
+  sysregs?: MachineSysregs;
 }
 
 export class Cpu implements CodeUser {
@@ -105,6 +108,7 @@ export class Cpu implements CodeUser {
   readonly peers: readonly Cpu[];
   readonly code: CodeCache;
   readonly monitor: ExclusiveMonitor;
+  readonly sysregs: MachineSysregs;
 
   readonly breakpoints = new Set<bigint>();
   /**
@@ -147,6 +151,7 @@ export class Cpu implements CodeUser {
     this.peers = o.peers ?? [this];
     this.code = o.code ?? new CodeCache(bus);
     this.monitor = o.monitor ?? new ExclusiveMonitor(1);
+    this.sysregs = o.sysregs ?? new MachineSysregs();
     this.code.attach(this);
     this.physWatchPages = new Uint16Array(bus.codePages.length);
     this.mmu = new Mmu(this);

@@ -2,7 +2,6 @@
 // redirection and the _EL12/_EL02 aliases, then the read or write.
 import type { Cpu } from '../cpu/cpu.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction } from '../cpu/exceptions.js';
-import { SPECIAL, type SpecialAccess } from './special.js';
 import { type SysregSpec, specOf, SYSREGS, SR, OTHER_TRAP, EL0_CONTROL } from './registry.js';
 
 /** ESR ISS for a trapped MSR/MRS/System instruction (EC 0x18). */
@@ -14,7 +13,6 @@ export function sysTrapIss(
   return (s.op0 << 20) | (s.op2 << 17) | (s.op1 << 14) | (s.crn << 10) | (rt << 5) | (s.crm << 1) | (read ? 1 : 0);
 }
 
-const special: (SpecialAccess | undefined)[] = SYSREGS.map((s) => SPECIAL[s.name]);
 const vheTarget: (SysregSpec | undefined)[] = SYSREGS.map((s) => (s.vhe ? specOf(s.vhe) : undefined));
 const aliasTarget: (SysregSpec | undefined)[] = SYSREGS.map((s) => (s.aliasOf ? specOf(s.aliasOf) : undefined));
 const writeMask: (bigint | undefined)[] = SYSREGS.map((s) => s.writable);
@@ -98,7 +96,7 @@ export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number
 
 /** Reads a register's current value, with no checks (the debugger and the world layer use this too). */
 export function readSysreg(cpu: Cpu, s: SysregSpec): bigint {
-  const sp = special[s.id];
+  const sp = cpu.sysregs.access[s.id];
   if (sp?.read) return sp.read(cpu);
   const a = aliasTarget[s.id];
   if (a !== undefined) return readSysreg(cpu, a);
@@ -109,7 +107,7 @@ export function readSysreg(cpu: Cpu, s: SysregSpec): bigint {
 export function writeSysreg(cpu: Cpu, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];
   if (mask !== undefined) v &= mask;
-  const sp = special[s.id];
+  const sp = cpu.sysregs.access[s.id];
   if (sp?.write) {
     sp.write(cpu, v);
     cpu.mmu.controlWritten(s);

@@ -80,6 +80,7 @@ export function sysregKey(op0: number, op1: number, crn: number, crm: number, op
 }
 
 const READ_TRAPS: Partial<Record<Trap, number>> = {
+  TIDCP: 1 << HCR.TIDCP,
   TRVM: 1 << HCR.TRVM,
   TID1: 1 << HCR.TID1,
   TID2: 1 << HCR.TID2,
@@ -87,13 +88,14 @@ const READ_TRAPS: Partial<Record<Trap, number>> = {
   TACR: 1 << HCR.TACR,
 };
 const WRITE_TRAPS: Partial<Record<Trap, number>> = {
+  TIDCP: 1 << HCR.TIDCP,
   TVM: 1 << HCR.TVM,
   TID2: 1 << HCR.TID2,
   TACR: 1 << HCR.TACR,
 };
 
-let slots = 0;
-export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => {
+/** A row resolved for the access path: its position `id`, storage `slot` (-1: none), key and trap masks. */
+export function resolveRow(r: SysregRow, id: number, slot: number): SysregSpec {
   const [op0, op1, crn, crm, op2] = r.enc.split(' ').map(Number) as [number, number, number, number, number];
   const traps = r.traps ?? [];
   return {
@@ -105,14 +107,17 @@ export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => {
     crm,
     op2,
     key: sysregKey(op0, op1, crn, crm, op2),
-    slot: r.aliasOf ? -1 : slots++,
+    slot,
     trapRead: traps.reduce((m, t) => m | (READ_TRAPS[t] ?? 0), 0) >>> 0,
     trapWrite: traps.reduce((m, t) => m | (WRITE_TRAPS[t] ?? 0), 0) >>> 0,
     otherTraps: traps.reduce((m, t) => m | ((OTHER_TRAP as Record<string, number>)[t] ?? 0), 0),
     el0Control: r.el0 ? EL0_CONTROL[r.el0] : 0,
     lower: r.name.toLowerCase(),
   };
-});
+}
+
+let slots = 0;
+export const SYSREGS: readonly SysregSpec[] = SYSREG_ROWS.map((r, id) => resolveRow(r, id, r.aliasOf ? -1 : slots++));
 export const SYSREG_SLOTS = slots;
 
 const byName = new Map(SYSREGS.map((s) => [s.name, s]));

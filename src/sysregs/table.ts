@@ -6,11 +6,11 @@
 
 /**
  * Controls that trap an access from EL0/EL1 to EL2, named as in the ARM ARM:
- * HCR_EL2 bits, CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls
+ * HCR_EL2 bits (TIDCP for the IMPLEMENTATION DEFINED registers devices add), CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls
  * of the EL1 physical counter and timer (EL1PCTEN, EL1PCEN; EL1PTEN with E2H=1).
  */
 export type Trap =
-  'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';
+  'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TIDCP' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';
 
 /**
  * The SCTLR_EL1 (or CNTKCTL_EL1) control that lets EL0 reach a register marked EL0;

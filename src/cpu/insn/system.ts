@@ -32,7 +32,7 @@ function sysregName(raw: number): string {
 }
 
 function mrs(cpu: Cpu, d: { raw: number; Rt: number }): void {
-  const enc = sysregByKey((d.raw >>> 5) & 0xffff);
+  const enc = cpu.sysregs.byKey((d.raw >>> 5) & 0xffff);
   if (enc === undefined) throw undefinedInstruction(cpu);
   const s = resolveAccess(cpu, enc, true, d.Rt);
   const v = readSysreg(cpu, s);
@@ -41,7 +41,7 @@ function mrs(cpu: Cpu, d: { raw: number; Rt: number }): void {
 }
 
 function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
-  const enc = sysregByKey((d.raw >>> 5) & 0xffff);
+  const enc = cpu.sysregs.byKey((d.raw >>> 5) & 0xffff);
   if (enc === undefined) throw undefinedInstruction(cpu);
   const s = resolveAccess(cpu, enc, false, d.Rt);
   const v = cpu.x[d.Rt]!;
