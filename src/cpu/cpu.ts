@@ -18,6 +18,7 @@ import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
 import { FLAG_SCRATCH, FLAG_SCRATCH32 } from './jit.js';
 import { CodeCache, type CodePage, type CodeUser } from './code.js';
 import { ExclusiveMonitor } from './monitor.js';
+import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
 import { ACC_ALIGNED, ACC_UNPRIV } from './access.js';
 
@@ -27,6 +28,8 @@ const BLOCK_HOT = 16;
 export type StopReason =
   | { kind: 'budget' }
   | { kind: 'breakpoint'; pc: bigint }
+  /** A debugger's watchpoint, before the access (the PC is that of the instruction, not yet executed). */
+  | ({ kind: 'watchpoint' } & WatchHit)
   | { kind: 'requested'; why: string }
   | { kind: 'exit'; code: number; why: string }
   | { kind: 'unimplemented'; message: string }
@@ -110,7 +113,8 @@ export class Cpu implements CodeUser {
   readonly monitor: ExclusiveMonitor;
   readonly sysregs: MachineSysregs;
 
-  readonly breakpoints = new Set<bigint>();
+  /** The debugger's breakpoints and watchpoints on this PE. */
+  readonly debug = new DebugPort();
   /**
    * Called before the instruction at an address runs, without stopping (the world layer's
    * function-entry hooks; set them with `setCodeHook`). A compiled block never runs past one.
@@ -118,12 +122,6 @@ export class Cpu implements CodeUser {
   private readonly codeHooks = new Map<bigint, () => void>();
   /** The hooked addresses as int32 halves (low, high, …), so the run loop tests them without BigInt. */
   private hookHalves = new Int32Array(0);
-  /**
-   * Debugger watchpoints: `watcher` sees data accesses (and may throw to stop before one) only while
-   * `watchCount` ≠ 0.
-   */
-  watchCount = 0;
-  watcher: ((va: bigint, size: number, write: boolean) => void) | null = null;
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
    * `physWatchPages` counts ranges per RAM page and `physWatchGranules` per 8-byte granule of
@@ -303,7 +301,7 @@ export class Cpu implements CodeUser {
 
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
-    if (this.watchCount !== 0) this.watcher!(va, size, false);
+    if (this.debug.watching) this.watchTest(va, size, false);
     this.checkAlignment(va, size, flags, AccessType.Read);
     const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
@@ -318,7 +316,7 @@ export class Cpu implements CodeUser {
   }
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
-    if (this.watchCount !== 0) this.watcher!(va, size, true);
+    if (this.debug.watching) this.watchTest(va, size, true);
     this.checkAlignment(va, size, flags, AccessType.Write);
     const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
@@ -342,6 +340,11 @@ export class Cpu implements CodeUser {
     for (let i = 0; i < size; i++) {
       this.write(BigInt.asUintN(64, va + BigInt(i)), 1, (value >> BigInt(8 * i)) & 0xffn, flags);
     }
+  }
+
+  private watchTest(va: bigint, size: number, write: boolean): void {
+    const hit = this.debug.watch(va, size, write);
+    if (hit !== null) throw new WatchStop(hit);
   }
 
   /** Raises `memoryAccessed` for data accesses overlapping [pa, pa+size) of RAM. */
@@ -494,7 +497,7 @@ export class Cpu implements CodeUser {
     const pcs = this.pcs;
     const p32 = this.pcs32;
     const mmu = this.mmu;
-    const bps = this.breakpoints;
+    const bps = this.debug.breakpoints;
     // Straight-line execution stays on one decoded page: while the next PC is the previous
     // one plus 4 in the same page and no translation or code changed, the fetch needs
     // neither the TLB nor the page map. The PC is then kept as the page's VA (two int32
@@ -595,6 +598,10 @@ export class Cpu implements CodeUser {
         if (e instanceof MachineStop) {
           pcs[0] = pcs[1]!;
           return { kind: 'unimplemented', message: e.message };
+        }
+        if (e instanceof WatchStop) {
+          pcs[0] = pcs[1]!; // the instruction did not happen: it runs again on resume
+          return { kind: 'watchpoint', ...e.hit };
         }
         throw e;
       }

@@ -3,6 +3,7 @@
 // own breakpoints (`monitor break guest|host|vmid N …`), which gdb never sees and so can
 // never re-insert without their qualifier. The CPU tests one set of addresses: their union.
 import type { Cpu } from '../cpu/cpu.js';
+import type { WatchHit } from '../cpu/debug-port.js';
 import type { Breakpoints, BreakpointType, StopEvent, StopReason } from '../../gdbstub/target.js';
 import {
   AgentError,
@@ -135,11 +136,12 @@ export class DebugPoints implements Breakpoints {
   /** The CPUs test the union of every breakpoint's address, and call the watcher only while watchpoints exist. */
   private sync(): void {
     for (const cpu of this.pes()) {
-      cpu.breakpoints.clear();
-      for (const a of this.sw.keys()) cpu.breakpoints.add(a);
-      for (const a of this.hw.keys()) cpu.breakpoints.add(a);
-      for (const b of this.owned.values()) cpu.breakpoints.add(b.addr);
-      cpu.watchCount = this.watchpoints.length;
+      const bps = cpu.debug.breakpoints;
+      bps.clear();
+      for (const a of this.sw.keys()) bps.add(a);
+      for (const a of this.hw.keys()) bps.add(a);
+      for (const b of this.owned.values()) bps.add(b.addr);
+      cpu.debug.watching = this.watchpoints.length > 0;
     }
   }
 
@@ -187,7 +189,7 @@ export class DebugPoints implements Breakpoints {
   }
 
   /** The watchpoint an access of `size` bytes at `va` hits, as the stop reply reports it. */
-  watchHit(va: bigint, size: number, write: boolean): StopReason | null {
+  watchHit(va: bigint, size: number, write: boolean): WatchHit | null {
     const end = va + BigInt(size);
     for (const w of this.watchpoints) {
       if (w.type === 'write' && !write) continue;

@@ -4,6 +4,7 @@
 // plumbing (breakpoints.ts).
 import type { Machine, RunOptions } from '../board/machine.js';
 import { Wait, type Cpu, type StopReason as CpuStop } from '../cpu/cpu.js';
+import type { WatchHit } from '../cpu/debug-port.js';
 import { PAGE_SIZE } from '../board/bus.js';
 import {
   SIGNAL,
@@ -13,18 +14,12 @@ import {
   type SymbolLookup,
   type Target,
   type TargetStop,
-  type StopReason,
   type ThreadId,
 } from '../../gdbstub/target.js';
 import type { AgentEnvironment } from '../../gdbstub/agent.js';
 import { buildRegisters, FEATURES, REG, readRegister, writeRegister, type DebugRegister } from './registers.js';
 import { MmuWalker, type DebugWalker, type MemoryView } from './translate.js';
 import { DebugPoints, type WorldView } from './breakpoints.js';
-
-/** Thrown from the CPU's watch hook to stop before the access, as AArch64 watchpoints do. */
-class WatchHit {
-  constructor(readonly reason: StopReason) {}
-}
 
 /**
  * Execution runs in chunks of instructions, sized to take about CHUNK_MS, and the event loop
@@ -88,7 +83,7 @@ export class MachineTarget implements Target {
       () => this.pes,
       () => this.world,
     );
-    for (const cpu of this.pes) cpu.watcher = (va, size, write) => this.checkWatch(cpu, va, size, write);
+    for (const cpu of this.pes) cpu.debug.watch = (va, size, write) => this.checkWatch(cpu, va, size, write);
   }
 
   /** The PEs, in thread order. */
@@ -189,10 +184,9 @@ export class MachineTarget implements Target {
 
   // --- watchpoints and conditions -----------------------------------------------------------
 
-  private checkWatch(cpu: Cpu, va: bigint, size: number, write: boolean): void {
-    if (cpu === this.watchSkip?.cpu && cpu.icount === this.watchSkip.icount) return;
-    const hit = this.breakpoints.watchHit(va, size, write);
-    if (hit) throw new WatchHit(hit);
+  private checkWatch(cpu: Cpu, va: bigint, size: number, write: boolean): WatchHit | null {
+    if (cpu === this.watchSkip?.cpu && cpu.icount === this.watchSkip.icount) return null;
+    return this.breakpoints.watchHit(va, size, write);
   }
 
   /** What a breakpoint condition of `thread` reads: its registers, and memory as it sees it. */
@@ -328,12 +322,12 @@ export class MachineTarget implements Target {
     const cpu = this.pe(thread);
     const pc = cpu.pcs[0]!;
     const start = cpu.icount;
-    const hadBp = cpu.breakpoints.delete(pc);
+    const hadBp = cpu.debug.breakpoints.delete(pc);
     if (watchToo) this.watchSkip = { cpu, icount: start };
     try {
       return await this.until(() => cpu.icount !== start || !this.awake(cpu), opts, interrupt);
     } finally {
-      if (hadBp) cpu.breakpoints.add(pc);
+      if (hadBp) cpu.debug.breakpoints.add(pc);
       this.watchSkip = null;
     }
   }
@@ -345,20 +339,15 @@ export class MachineTarget implements Target {
     try {
       r = m.run(budget, opts);
     } catch (e) {
+      // A bug in the emulator: report it to the debugger rather than die with a stack trace.
       m.flush();
-      const cpu = m.current;
-      if (!(e instanceof WatchHit)) {
-        // A bug in the emulator: report it to the debugger rather than die with a stack trace.
-        const msg = e instanceof Error ? e.message : String(e);
-        return {
-          kind: 'stopped',
-          thread: this.current(),
-          signal: SIGNAL.ABRT,
-          message: `[hypstep] internal error at PC 0x${cpu.pcs[1]!.toString(16)}: ${msg} (please report it)`,
-        };
-      }
-      cpu.pcs[0] = cpu.pcs[1]!; // the instruction did not happen; it runs again on resume
-      return { kind: 'stopped', thread: this.current(), signal: SIGNAL.TRAP, reason: e.reason };
+      const msg = e instanceof Error ? e.message : String(e);
+      return {
+        kind: 'stopped',
+        thread: this.current(),
+        signal: SIGNAL.ABRT,
+        message: `[hypstep] internal error at PC 0x${m.current.pcs[1]!.toString(16)}: ${msg} (please report it)`,
+      };
     }
     return this.translateStop(this.current(), r, opts);
   }
@@ -373,6 +362,8 @@ export class MachineTarget implements Target {
         if (hit === null) return this.stepOverNow(thread, opts);
         return { kind: 'stopped', thread, signal: SIGNAL.TRAP, ...hit };
       }
+      case 'watchpoint':
+        return { kind: 'stopped', thread, signal: SIGNAL.TRAP, reason: { type: r.type, addr: r.addr } };
       case 'exit':
         this.exited = {
           kind: 'exited',
@@ -405,11 +396,11 @@ export class MachineTarget implements Target {
   private stepOverNow(thread: ThreadId, opts: RunOptions): TargetStop | null {
     const cpu = this.pe(thread);
     const pc = cpu.pcs[0]!;
-    const hadBp = cpu.breakpoints.delete(pc);
+    const hadBp = cpu.debug.breakpoints.delete(pc);
     try {
       return this.runSlice(1, opts);
     } finally {
-      if (hadBp) cpu.breakpoints.add(pc);
+      if (hadBp) cpu.debug.breakpoints.add(pc);
     }
   }
 

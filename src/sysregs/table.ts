@@ -6,8 +6,9 @@
 
 /**
  * Controls that trap an access from EL0/EL1 to EL2, named as in the ARM ARM:
- * HCR_EL2 bits (TIDCP for the IMPLEMENTATION DEFINED registers devices add), CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls
- * of the EL1 physical counter and timer (EL1PCTEN, EL1PCEN; EL1PTEN with E2H=1).
+ * HCR_EL2 bits (TIDCP for the IMPLEMENTATION DEFINED registers devices add),
+ * CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls of the EL1
+ * physical counter and timer (EL1PCTEN, EL1PCEN; EL1PTEN with E2H=1).
  */
 export type Trap =
   'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TIDCP' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';

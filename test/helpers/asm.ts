@@ -101,7 +101,7 @@ export function runSnippet(body: string, budget = 1_000_000): SnippetRun {
   });
   machine.load(image);
   const end = image.symbols.find((s) => s.name === '__end')!.value;
-  machine.cpu.breakpoints.add(end);
+  machine.cpu.debug.breakpoints.add(end);
   const r = machine.run(budget);
   const stop =
     r.kind === 'breakpoint' && r.pc === end

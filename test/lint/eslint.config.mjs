@@ -16,7 +16,7 @@ const SIGNALS = [
   { from: 'file', name: 'ArchException', path: 'src/cpu/exceptions.ts' },
   { from: 'file', name: 'MachineStop', path: 'src/cpu/exceptions.ts' },
   { from: 'file', name: 'BusError', path: 'src/board/bus.ts' },
-  { from: 'file', name: 'WatchHit', path: 'src/debug/target.ts' },
+  { from: 'file', name: 'WatchStop', path: 'src/cpu/debug-port.ts' },
 ];
 
 export default tseslint.config(

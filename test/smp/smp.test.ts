@@ -184,7 +184,7 @@ flag:	.quad 0
 `,
       2,
     );
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(10_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect(m.pes[1]!.waiting).not.toBe(0);
   });
@@ -219,7 +219,7 @@ word:	.quad 0
 
   it('a store by another PE to the reservation granule makes STXR fail and is an event for the waiter', () => {
     const { m, sym } = exclusive(8);
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(10_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect(m.cpu.x[2]).toBe(1n); // STXR failed
   });
@@ -275,7 +275,7 @@ go:	.quad 0
 `,
       2,
     );
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect([m.pes[1]!.x[7], m.pes[1]!.x[8]]).toEqual([1n, 2n]);
   });
@@ -360,14 +360,14 @@ l2:	.space 4096
 
   it('TLBI of the Inner Shareable domain (ALLE2IS) reaches the other PE: it reads through the new mapping', () => {
     const { m, sym } = tlbi('alle2is');
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect([m.pes[1]!.x[7], m.pes[1]!.x[8]]).toEqual([0xaaaan, 0xbbbbn]);
   });
 
   it('a local TLBI (ALLE2) leaves the other PE its cached translation', () => {
     const { m, sym } = tlbi('alle2');
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect([m.pes[1]!.x[7], m.pes[1]!.x[8]]).toEqual([0xaaaan, 0xaaaan]);
   });
@@ -404,7 +404,7 @@ vectors:
 	b	.
 ${VECTORS}`,
     );
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     const at = m.now + 1_000_000;
     m.clock.at(at, () => m.cpu.setLine(LINE.IRQ, true));
     expect(m.run(10_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
@@ -430,9 +430,9 @@ ${VECTORS}`,
     const world = new World(m.cpu).attach();
     const guest = image.symbols.find((s) => s.name === 'guest')!.value;
     const vector = image.symbols.find((s) => s.name === 'host_vectors')!.value + BigInt(offset);
-    m.cpu.breakpoints.add(guest);
+    m.cpu.debug.breakpoints.add(guest);
     expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: guest });
-    m.cpu.breakpoints.add(vector);
+    m.cpu.debug.breakpoints.add(vector);
     m.cpu.setLine(line, true);
     expect(m.run(100)).toEqual({ kind: 'breakpoint', pc: vector });
     return { world, m, vector };
@@ -466,7 +466,7 @@ ${VECTORS}`,
 ${VECTORS}`,
     );
     m.cpu.setLine(LINE.IRQ, true);
-    m.cpu.breakpoints.add(sym('__end'));
+    m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect(m.cpu.x[1]).toBe(2n); // taken right after the MSR that unmasked it
     expect(m.cpu.sr[SR.ELR_EL2!]).toBe(sym('_start') + 20n); // the preferred return: the next instruction

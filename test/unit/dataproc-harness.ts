@@ -98,9 +98,9 @@ export function runOnHypstep(cases: readonly Case[], source = caseSource(cases))
   m.load(image);
   const cpu = m.cpu;
   const stops = cases.map((_, i) => sym.get(`__case_${i}`)!);
-  for (const s of stops) cpu.breakpoints.add(s);
+  for (const s of stops) cpu.debug.breakpoints.add(s);
   const done = sym.get('__done')!;
-  cpu.breakpoints.add(done);
+  cpu.debug.breakpoints.add(done);
   const results: Result[] = [];
   for (let i = 0; ;) {
     const r = m.run(10_000_000);

@@ -72,7 +72,7 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
   for (const s of image.symbols) {
     if (s.name === '__end' || s.name.startsWith('snap_')) stops.set(s.value, [...(stops.get(s.value) ?? []), s.name]);
   }
-  for (const pc of stops.keys()) m.cpu.breakpoints.add(pc);
+  for (const pc of stops.keys()) m.cpu.debug.breakpoints.add(pc);
   const snaps = new Map<string, Regs>();
   let r: PeStop = m.run(budget);
   for (;;) {

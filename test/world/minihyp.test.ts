@@ -101,7 +101,7 @@ function residencyAround(mode: string, fn: 'vcpu_load' | 'vcpu_put', calls = 3) 
   });
   const entry = machine.symbol(fn)!;
   expect(entry, `${fn} symbol`).toBeDefined();
-  machine.cpu.breakpoints.add(entry);
+  machine.cpu.debug.breakpoints.add(entry);
   const auth = (vcpuPa: bigint) => {
     const v = world.vcpus.find((x) => x.bound.va === vcpuPa)!;
     const rows = world.residency(v);
@@ -120,15 +120,15 @@ function residencyAround(mode: string, fn: 'vcpu_load' | 'vcpu_put', calls = 3) 
     const vcpu = machine.cpu.x[0]!;
     const ret = machine.cpu.x[30]!;
     const before = auth(vcpu).a;
-    machine.cpu.breakpoints.delete(entry);
-    machine.cpu.breakpoints.add(ret);
+    machine.cpu.debug.breakpoints.delete(entry);
+    machine.cpu.debug.breakpoints.add(ret);
     let r2 = machine.run(10_000_000);
     while (r2.kind === 'requested' || r2.kind === 'budget') r2 = machine.run(10_000_000);
     expect(r2).toEqual({ kind: 'breakpoint', pc: ret });
     const after = auth(vcpu);
     seen.push({ before, after: after.a, verdictsAfter: after.v });
-    machine.cpu.breakpoints.delete(ret);
-    machine.cpu.breakpoints.add(entry);
+    machine.cpu.debug.breakpoints.delete(ret);
+    machine.cpu.debug.breakpoints.add(entry);
   }
   return seen;
 }

@@ -58,7 +58,7 @@ function build(source: string): { m: Machine; end: bigint; sym: (n: string) => b
 }
 
 function runToEnd(m: Machine, end: bigint): void {
-  m.cpu.breakpoints.add(end);
+  m.cpu.debug.breakpoints.add(end);
   for (let i = 0; i < 100; i++) {
     const r = m.run(1_000_000);
     if (r.kind === 'breakpoint' && r.pc === end) return;
