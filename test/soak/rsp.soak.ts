@@ -473,8 +473,9 @@ export async function fuzzRsp(opts: FuzzOptions): Promise<FuzzReport> {
             Buffer.from('$#'),
             Buffer.from(`$m0,4#z`),
             Buffer.from('$$$'),
-            // Noise (no '-': a NAK makes the stub resend its last reply, tested apart below).
-            bytes(1 + int(40)).filter((b) => b !== 3 && b !== 0x24 && b !== 0x2d),
+            // Noise (no '-': a NAK makes the stub resend its last reply, tested apart below; no '%':
+            // a notification is never acknowledged, so one that swallows the next packet goes unseen).
+            bytes(1 + int(40)).filter((b) => b !== 3 && b !== 0x24 && b !== 0x2d && b !== 0x25),
             Buffer.from('+++'),
           ]);
       report.packets++;
@@ -570,7 +571,8 @@ export async function fuzzRsp(opts: FuzzOptions): Promise<FuzzReport> {
     }
     rssSample();
     report.rssEndMiB = rssMiB(child.pid!);
-    // Afterwards gdb-multiarch still works on the same server.
+    // Afterwards gdb-multiarch still works on the same server (parked first: the machine runs on meanwhile).
+    await park();
     peer.close();
     await sleep(100);
     const g = spawnSync(
