@@ -6,6 +6,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_QUANTUM, MAX_PES, Machine } from '../board/machine.js';
 import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.js';
 import { exceptionTracer } from './trace.js';
+import { HeapWatch } from './limits.js';
+import { writeStderr } from './stderr.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
 import { worldForRun, worldForGdb } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
@@ -14,14 +16,21 @@ import { LayoutError } from '../world/layout.js'; // a layout that turns out bad
 import { runUnderGdb, KILLED_STATUS } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
-export const EXIT = { USAGE: 2, INSN_LIMIT: 3, UNIMPLEMENTED: 4, IDLE: 5, INTERRUPTED: 130 } as const;
+export const EXIT = {
+  USAGE: 2,
+  INSN_LIMIT: 3,
+  UNIMPLEMENTED: 4,
+  IDLE: 5,
+  RESOURCE_LIMIT: 7,
+  INTERRUPTED: 130,
+} as const;
 import { hostErrorText } from '../loader/host-error.js';
 const SLICE = 1 << 21;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function say(line: string): void {
-  process.stderr.write(`hypstep: ${line}\n`);
+  writeStderr(`hypstep: ${line}\n`);
 }
 
 function loadImage(path: string, loadAddress: bigint | undefined): Image {
@@ -71,14 +80,26 @@ function where(m: Machine): string {
   return m.pes.length > 1 ? `${pc} of PE${m.current.index}` : pc;
 }
 
-/** `ends` collects what must happen once the run is over (the world report); each may change the exit status. */
-async function run(imagePath: string, o: RunOptions, ends: ((status: number) => number)[]): Promise<number> {
+/** How a run ended: the exit status, and the same in words for the world report. */
+interface RunEnd {
+  readonly code: number;
+  readonly outcome: string;
+}
+
+/** What must happen once the run is over (the world report); it may change the exit status. */
+type RunFinish = (status: number, outcome: string) => number;
+
+/** `ends` collects what must happen once the run is over. */
+async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise<RunEnd> {
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
   const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
   const trace = o.trace ?? [];
+  const worldTraces = trace.filter((t) => /^world([=:]|$)/.test(t));
   for (const t of trace)
-    if (t !== 'exceptions' && t !== 'world') throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
+    if (t !== 'exceptions' && !worldTraces.includes(t))
+      throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
+  if (worldTraces.length > 1) throw new UsageError('--trace world given twice (one takes every filter)');
   const image = loadImage(imagePath, loadAddress);
 
   const smp = parseCount(o.smp, 'number of PEs');
@@ -103,32 +124,59 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
       vcpuLayout: o.vcpuLayout,
       checkResidency: o.checkResidencyStrict ? 'strict' : o.checkResidency,
       failOnHazard: o.failOnHazard,
-      traceWorld: trace.includes('world'),
+      traceWorld: worldTraces[0]?.slice('world'.length),
       report: o.report,
     },
     say,
     (msg) => new UsageError(msg),
   );
-  if (world) ends.push((status) => world.finish(status));
+  if (world) ends.push((status, outcome) => world.finish(status, { icount: m.cpu.icount, guestResult: outcome }));
 
   attachStdin(m);
 
+  // A resource limit stops the run with one line; what the report holds so far is kept.
+  const heap = new HeapWatch();
+  const overLimit = (): RunEnd | null => {
+    const why = world?.failure ?? heap.exhausted();
+    if (why === null) return null;
+    const line = `stopped after ${m.icount} instructions: ${why}`;
+    say(line);
+    return { code: EXIT.RESOURCE_LIMIT, outcome: line };
+  };
+
   // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
   if (o.s || o.S || o.gdb !== undefined) {
-    const end = await runUnderGdb(
+    let watch: NodeJS.Timeout | undefined;
+    // The stub runs the machine, so the limits are checked on a timer rather than between slices.
+    const limited = new Promise<RunEnd>((res) => {
+      watch = setInterval(() => {
+        const over = overLimit();
+        if (over !== null) res(over);
+      }, 250);
+      watch.unref();
+    });
+    const underGdb = runUnderGdb(
       m,
       { s: o.s, S: o.S, gdb: o.gdb, holdForDebugger: o.holdForDebugger, image: imagePath },
       say,
       (msg) => new UsageError(msg),
       (h) => {
-        worldForGdb(h, world?.world ?? null, imagePath);
+        worldForGdb(h, world?.world ?? null, imagePath); // world-switch monitor commands
       },
-    ); // world-switch monitor commands
-    if (end.kind === 'exited') return end.code;
-    if (end.kind === 'interrupted') return EXIT.INTERRUPTED;
-    if (end.kind === 'killed') return KILLED_STATUS;
-    say(end.message);
-    return end.kind === 'stuck' ? EXIT.IDLE : EXIT.UNIMPLEMENTED;
+    ).then((end): RunEnd => {
+      const over = overLimit(); // met since the last tick of the watch
+      if (over !== null) return over;
+      if (end.kind === 'exited') return { code: end.code, outcome: `guest exited: exit status ${end.code}` };
+      if (end.kind === 'interrupted') return { code: EXIT.INTERRUPTED, outcome: 'interrupted' };
+      if (end.kind === 'killed') return { code: KILLED_STATUS, outcome: 'killed by the debugger' };
+      say(end.message);
+      return { code: end.kind === 'stuck' ? EXIT.IDLE : EXIT.UNIMPLEMENTED, outcome: `stopped: ${end.message}` };
+    });
+    try {
+      return await Promise.race([underGdb, limited]);
+    } finally {
+      clearInterval(watch);
+    }
   }
   // --- end gdb stub ---
   let interrupted = false;
@@ -140,26 +188,28 @@ async function run(imagePath: string, o: RunOptions, ends: ((status: number) => 
     const left = maxInsns - m.icount;
     if (left <= 0) {
       say(`stopped after ${m.icount} instructions (--max-insns) at ${where(m)}`);
-      return EXIT.INSN_LIMIT;
+      return { code: EXIT.INSN_LIMIT, outcome: `stopped after ${m.icount} instructions (--max-insns)` };
     }
     const r = m.run(Math.min(SLICE, left));
     switch (r.kind) {
       case 'exit':
-        return r.code;
+        return { code: r.code, outcome: `${r.why}: exit status ${r.code}` };
       case 'unimplemented':
         say(`stopped at ${where(m)} (EL${m.current.ps.el}): ${r.message}`);
-        return EXIT.UNIMPLEMENTED;
+        return { code: EXIT.UNIMPLEMENTED, outcome: `stopped: ${r.message}` };
       case 'idle':
         say(`stopped after ${m.icount} instructions: ${r.message}`);
-        return EXIT.IDLE;
+        return { code: EXIT.IDLE, outcome: `stopped after ${m.icount} instructions: ${r.message}` };
       case 'budget':
       case 'requested':
       case 'breakpoint':
         break;
     }
+    const over = overLimit();
+    if (over !== null) return over;
     if (interrupted) {
       say(`interrupted after ${m.icount} instructions at ${where(m)}`);
-      return EXIT.INTERRUPTED;
+      return { code: EXIT.INTERRUPTED, outcome: `interrupted after ${m.icount} instructions` };
     }
     await new Promise((res) => setImmediate(res));
   }
@@ -192,7 +242,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--trace <what>',
-        'trace to stderr, repeatable: exceptions (one line per exception and ERET), world (one line per guest entry, exit, vcpu load and put)',
+        'trace to stderr, repeatable: exceptions (one line per exception and ERET), world (one line per guest entry, ' +
+          'exit, vcpu load, put and hazard; world=exit,entry:vcpu=NAME:vmid=N:reason=hvc|dabort keeps some of them)',
       )
         // Repeatable; no .default([]), which --help would print as '(default: [])'.
         .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
@@ -231,15 +282,18 @@ Examples:
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
 5 when every PE is off or asleep with nothing left to wake one; 6 with --fail-on-hazard when the
-residency checker found a hazard; 0 when the debugger kills the program (gdb's kill, as with QEMU);
+residency checker found a hazard; 7 when a resource runs out (memory, or disk for --report:
+the report keeps what was written); 0 when the debugger kills the program (gdb's kill, as with QEMU);
 130 when interrupted (Ctrl-C).`,
     )
     .action(async (image: string, opts: RunOptions) => {
-      const ends: ((status: number) => number)[] = [];
-      let status = await run(image, opts, ends);
+      const ends: RunFinish[] = [];
+      const r = await run(image, opts, ends);
+      let status = r.code;
+      const final = [EXIT.UNIMPLEMENTED, EXIT.IDLE, EXIT.RESOURCE_LIMIT, EXIT.INTERRUPTED] as number[];
       for (const end of ends) {
-        const s = end(status); // the report and the checker's summary are written whatever the status
-        if (status !== EXIT.UNIMPLEMENTED && status !== EXIT.IDLE && status !== EXIT.INTERRUPTED) status = s;
+        const s = end(status, r.outcome); // the report and the checker's summary are written whatever the status
+        if (!final.includes(status)) status = s;
       }
       process.exitCode = status;
     });

@@ -1,11 +1,18 @@
 // The world layer's part of `hypstep run`: --vcpu-layout, --check-residency, --trace world,
 // --report. Kept here so the CLI only forwards options.
-import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Machine } from '../board/machine.js';
 import { attachWorld } from './attach.js';
 import { timelineLine } from './format.js';
-import { buildReport, recordEntries, reportText } from './report.js';
+import { ReportStream, type ReportEnd } from './report.js';
+import {
+  checkTraceVcpus,
+  parseWorldTrace,
+  traceMatches,
+  TraceFilterError,
+  type WorldTraceFilter,
+} from './trace-filter.js';
 import type { World, WorldEvent } from './world.js';
 import { registerWorldCommands } from './monitor.js';
 import type { MonitorRegistry } from '../../gdbstub/monitor.js';
@@ -21,17 +28,20 @@ export interface WorldRunOptions {
   /** `--check-residency` (true) or `--check-residency=strict`. */
   checkResidency?: boolean | string;
   failOnHazard?: boolean;
-  traceWorld?: boolean;
+  /** The `--trace world…` option's text after `world` ('' for every event), when given. */
+  traceWorld?: string;
   report?: string;
 }
 
 export interface WorldRun {
   readonly world: World;
+  /** Why the run must stop (the report could not be written), once that happens. */
+  readonly failure: string | null;
   /**
-   * Writes the report and says how many hazards were found; call once the run ends with its
+   * Finishes the report and says how many hazards were found; call once the run ends with its
    * exit status, which it returns (HAZARD_EXIT instead when asked to fail on a hazard).
    */
-  finish(status: number): number;
+  finish(status: number, end: ReportEnd): number;
 }
 
 /** A report that cannot be written is a usage error before the run, not a surprise after it. */
@@ -62,58 +72,64 @@ export function worldForRun(
   if (o.checkResidency && !o.vcpuLayout)
     throw usage('--check-residency needs --vcpu-layout <file> (where the vcpu context is)');
   if (o.failOnHazard && !o.checkResidency) throw usage('--fail-on-hazard needs --check-residency');
-  if (!o.vcpuLayout && !o.checkResidency && !o.traceWorld && !o.report) return null;
+  if (!o.vcpuLayout && !o.checkResidency && o.traceWorld === undefined && !o.report) return null;
   if (o.report) checkReportPath(o.report, usage);
   let world: World;
+  let trace: WorldTraceFilter | null = null;
   try {
+    if (o.traceWorld !== undefined) trace = parseWorldTrace(o.traceWorld);
     world = attachWorld(m, {
       ...(o.vcpuLayout ? { layout: o.vcpuLayout } : {}),
       imagePath,
       check: o.checkResidency !== undefined,
       strict: o.checkResidency === 'strict',
     });
+    if (trace) checkTraceVcpus(trace, world);
   } catch (e) {
-    if (e instanceof LayoutError) throw usage(e.message);
+    if (e instanceof LayoutError || e instanceof TraceFilterError) throw usage(e.message);
     throw e;
   }
   // Without a debugger a hazard is reported and the run goes on; the stub replaces this to stop.
   world.stop = () => {};
-  // A hazard is printed the first time it is seen; repeats are counted for the summary.
+  const w = world;
+  // The timeline prints what its filter keeps; the checker's hazards are printed either way. A
+  // hazard is printed the first time it is seen; repeats are counted for the summary.
   const firstSight = (e: WorldEvent) => e.type !== 'hazard' || e.hazard.occurrence === 1;
-  if (o.traceWorld)
-    world.on((e) => {
-      if (firstSight(e)) say(timelineLine(e, world.locate));
+  const f = trace;
+  if (f !== null || o.checkResidency)
+    w.on((e) => {
+      if (!firstSight(e)) return;
+      if (f !== null && traceMatches(f, w, e)) say(timelineLine(e, w.locate));
+      else if (e.type === 'hazard' && o.checkResidency) say(e.hazard.message.replace('[hypstep] ', ''));
     });
-  else if (o.checkResidency)
-    world.on((e) => {
-      if (e.type === 'hazard' && firstSight(e)) say(e.hazard.message.replace('[hypstep] ', ''));
-    });
-  const entries = o.report ? recordEntries(world) : [];
+  let failure: string | null = null;
+  const report = o.report
+    ? new ReportStream(o.report, w, imagePath, (why) => {
+        failure = `cannot write report ${o.report}: ${why}`;
+        m.cpu.requestStop({ kind: 'requested', why: failure });
+      })
+    : null;
   return {
-    world,
-    finish(status) {
-      if (o.checkResidency) for (const line of hazardSummary(world)) say(line);
-      const found = o.failOnHazard && world.hazards.length > 0;
-      if (o.report) writeReport();
+    world: w,
+    get failure() {
+      return failure;
+    },
+    finish(status, end) {
+      if (o.checkResidency) for (const line of hazardSummary(w)) say(line);
+      const found = o.failOnHazard && w.recent.hazards.total > 0;
+      if (report) {
+        const told = failure !== null; // the run stopped for it, and said so
+        if (report.finish(end)) say(`world report written to ${report.file} (${report.exits} exits)`);
+        else if (!told) say(`world report ${report.file} is incomplete: ${report.error} after ${report.exits} exits`);
+      }
       return found ? HAZARD_EXIT : status;
     },
   };
-  function writeReport(): void {
-    if (!o.report) return;
-    const r = buildReport(world, { image: imagePath, icount: m.cpu.icount }, entries);
-    try {
-      writeFileSync(o.report, reportText(r, o.report));
-    } catch (e) {
-      say(`cannot write report ${o.report}: ${hostErrorText(e)}`);
-      return;
-    }
-    say(`world report written to ${o.report} (${r.exits.length} exits)`);
-  }
 }
 
 /** The checker's summary: the total, then each distinct hazard once with how often it was seen. */
 export function hazardSummary(w: World): string[] {
-  const n = w.hazards.length;
+  const n = w.recent.hazards.total;
   const groups = [...w.hazardGroups.values()];
   const head = `residency checker${w.strict ? ' (strict)' : ''}: ${n} hazard${n === 1 ? '' : 's'}`;
   if (n === 0) return [head];

@@ -138,7 +138,7 @@ export function demoRow(r: ModeRun): DemoRow {
     exitsPerPut: s.puts ? s.exits / s.puts : null,
     deferred: (r.world.layout?.flags.length ?? 0) > 0,
     result,
-    hazards: r.world.hazards.length,
+    hazards: r.world.recent.hazards.total,
   };
 }
 

@@ -1,266 +1,365 @@
-// `hypstep run --report <file.json|file.html>`: the exits, loads, puts and hazards of a run,
-// as JSON for scripts or as one self-contained HTML page (an SVG timeline and the per-exit
-// cost table) readable in a browser with no server.
+// `hypstep run --report <file.json|file.html>`: every exit, load, put and hazard of a run,
+// written to the file as the run goes, so a report of any length takes a fixed amount of
+// memory. An exit's row is written when the guest is re-entered (its costs are final then),
+// or at the end of the run for one never re-entered.
+import { basename, dirname, join } from 'node:path';
 import { hex } from '../cpu/bits.js';
+import type { Locate } from '../loader/locate.js';
 import type { ExitCategory } from './reason.js';
-import type { World } from './world.js';
+import type { ExitRecord, Hazard, LoadPutRecord, World, WorldEvent } from './world.js';
 import { summarise, type WorldSummary } from './summary.js';
+import { FileOutput } from './output.js';
+import { pageHead, pageTail } from './report-page.js';
 
-export interface ReportMeta {
-  readonly image: string;
+export interface ExitRow {
+  readonly n: number;
+  readonly vmid: number;
+  readonly vcpu: string | null;
+  readonly pc: string;
+  readonly reason: string;
+  readonly category: ExitCategory;
+  readonly esr: string;
+  /** The instruction count at the entry that started the guest stretch this exit ended (null: none seen). */
+  readonly entered: number | null;
   readonly icount: number;
-  readonly guestResult?: string;
+  /** The instruction count at the entry that closed this exit (null: never re-entered). */
+  readonly resumed: number | null;
+  /** From the exit to the next entry: instructions at EL2, at any host EL, MSR/MRS (null: never re-entered). */
+  readonly el2Insns: number | null;
+  readonly hostInsns: number | null;
+  readonly sysregTotal: number | null;
+  readonly sysregs: Record<string, number>;
 }
 
+export interface LoadPutRow {
+  readonly type: 'load' | 'put';
+  readonly vcpu: string;
+  readonly flag: string;
+  readonly pc: string;
+  /** The flag store by symbol and line (the world's location formatter). */
+  readonly where: string;
+  readonly icount: number;
+  readonly el2Insns: number;
+  readonly hostInsns: number;
+  readonly sysregTotal: number;
+}
+
+export interface HazardRow {
+  readonly kind: string;
+  readonly vcpu: string;
+  readonly reg: string;
+  readonly pc: string;
+  readonly icount: number;
+  readonly cpu: string | null;
+  readonly memory: string | null;
+  /** The access by symbol and line (the world's location formatter). */
+  readonly where: string;
+  readonly message: string;
+}
+
+/** How the run ended, for the report's trailer. */
+export interface ReportEnd {
+  readonly icount: number;
+  /** e.g. `PSCI SYSTEM_OFF (status 0)`, `stopped after 1000 instructions (--max-insns)`. */
+  readonly guestResult: string;
+}
+
+/** The JSON report, as a reader sees it once the run is over. */
 export interface WorldReport {
   readonly format: 'hypstep-world-report';
-  readonly version: 1;
+  readonly version: 2;
   readonly image: string;
   readonly layout: { readonly hypervisor: string; readonly mode: string | null } | null;
+  readonly exits: readonly ExitRow[];
+  readonly loadPut: readonly LoadPutRow[];
+  readonly hazards: readonly HazardRow[];
   readonly icount: number;
-  readonly guestResult: string | null;
+  readonly guestResult: string;
   readonly summary: WorldSummary;
-  readonly exits: readonly {
-    n: number;
-    vmid: number;
-    vcpu: string | null;
-    pc: string;
-    reason: string;
-    category: ExitCategory;
-    esr: string;
-    icount: number;
-    el2Insns: number | null;
-    hostInsns: number | null;
-    sysregTotal: number | null;
-    sysregs: Record<string, number>;
-  }[];
-  readonly entries: readonly { icount: number; vmid: number; vcpu: string | null }[];
-  readonly loadPut: readonly {
-    type: 'load' | 'put';
-    vcpu: string;
-    flag: string;
-    pc: string;
-    /** The flag store by symbol and line (the world's location formatter). */
-    where: string;
-    icount: number;
-    el2Insns: number;
-    sysregTotal: number;
-  }[];
-  readonly hazards: readonly {
-    kind: string;
-    vcpu: string;
-    reg: string;
-    pc: string;
-    where: string;
-    icount: number;
-    message: string;
-  }[];
 }
 
-/** Collects entry times too (the exit records hold the rest); call before the run starts. */
-export function recordEntries(w: World): { icount: number; vmid: number; vcpu: string | null }[] {
-  const list: { icount: number; vmid: number; vcpu: string | null }[] = [];
-  w.on((e) => {
-    if (e.type === 'entry') list.push({ icount: e.entry.icount, vmid: e.entry.vmid, vcpu: e.entry.vcpu });
-  });
-  return list;
-}
+/**
+ * The HTML page keeps the first rows up to these counts (a browser holds the page's data in
+ * memory); its summary and the JSON report cover every row.
+ */
+export const HTML_ROWS = { exits: 200_000, loadPut: 200_000, hazards: 10_000 } as const;
 
-export function buildReport(w: World, meta: ReportMeta, entries: WorldReport['entries']): WorldReport {
+function exitRow(x: ExitRecord, entered: number | null, resumed: number | null): ExitRow {
+  const closed = resumed !== null;
   return {
-    format: 'hypstep-world-report',
-    version: 1,
-    image: meta.image,
-    layout: w.layout ? { hypervisor: w.layout.hypervisor, mode: w.layout.mode } : null,
-    icount: meta.icount,
-    guestResult: meta.guestResult ?? null,
-    summary: summarise(w),
-    exits: w.exitLog.map((x) => ({
-      n: x.n,
-      vmid: x.vmid,
-      vcpu: x.vcpu,
-      pc: hex(x.pc),
-      reason: x.reason.text,
-      category: x.reason.category,
-      esr: hex(x.reason.esr),
-      icount: x.icount,
-      el2Insns: x.closed ? x.el2Insns : null,
-      hostInsns: x.closed ? x.hostInsns : null,
-      sysregTotal: x.closed ? x.sysregTotal : null,
-      sysregs: x.sysregs,
-    })),
-    entries,
-    loadPut: w.loadPutLog.map((r) => ({
-      type: r.type,
-      vcpu: r.vcpu,
-      flag: r.flag,
-      pc: hex(r.pc),
-      where: w.locate(r.pc),
-      icount: r.icount,
-      el2Insns: r.el2Insns,
-      sysregTotal: r.sysregTotal,
-    })),
-    hazards: w.hazards.map((h) => ({
-      kind: h.kind,
-      vcpu: h.vcpu,
-      reg: h.reg,
-      pc: hex(h.pc),
-      where: h.where,
-      icount: h.icount,
-      message: h.message,
-    })),
+    n: x.n,
+    vmid: x.vmid,
+    vcpu: x.vcpu,
+    pc: hex(x.pc),
+    reason: x.reason.text,
+    category: x.reason.category,
+    esr: hex(x.reason.esr),
+    entered,
+    icount: x.icount,
+    resumed,
+    el2Insns: closed ? x.el2Insns : null,
+    hostInsns: closed ? x.hostInsns : null,
+    sysregTotal: closed ? x.sysregTotal : null,
+    sysregs: x.sysregs,
   };
 }
 
-export const CATEGORY_COLOURS: Record<ExitCategory, string> = {
-  hvc: '#4c78a8',
-  smc: '#9467bd',
-  sysreg: '#f58518',
-  dabort: '#e45756',
-  iabort: '#b279a2',
-  wfi: '#72b7b2',
-  wfe: '#54a24b',
-  irq: '#eeca3b',
-  fiq: '#ff9da6',
-  serror: '#9d755d',
-  other: '#bab0ac',
-};
-
-const esc = (s: string): string =>
-  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
-
-/** How many exits the timeline and the table draw individually; the summary covers all of them. */
-const DRAWN = 400;
-
-function timelineSvg(r: WorldReport): string {
-  const exits = r.exits.slice(0, DRAWN);
-  const entries = r.entries;
-  const start = Math.min(
-    exits[0]?.icount ?? r.icount,
-    entries[0]?.icount ?? r.icount,
-    r.loadPut[0]?.icount ?? r.icount,
-  );
-  const lastExit = exits[exits.length - 1];
-  const end = Math.max(
-    start + 1,
-    lastExit ? (entries.find((e) => e.icount > lastExit.icount)?.icount ?? lastExit.icount + 1) : r.icount,
-  );
-  const W = Math.max(1000, exits.length * 8);
-  const x = (i: number) => (((i - start) / (end - start)) * (W - 20) + 10).toFixed(1);
-  const HOST_Y = 30,
-    GUEST_Y = 80,
-    BAND = 30;
-  const parts: string[] = [];
-  parts.push(
-    `<text x="2" y="${HOST_Y - 6}" class="lbl">host (EL2 and host kernel)</text><text x="2" y="${GUEST_Y - 6}" class="lbl">guest</text>`,
-  );
-  parts.push(
-    `<rect x="10" y="${HOST_Y}" width="${W - 20}" height="${BAND}" class="band"/><rect x="10" y="${GUEST_Y}" width="${W - 20}" height="${BAND}" class="band"/>`,
-  );
-  // Guest time: from each entry to the next exit.
-  let ei = 0;
-  for (const e of entries) {
-    if (e.icount > end) break;
-    while (ei < exits.length && exits[ei]!.icount < e.icount) ei++;
-    const until = exits[ei]?.icount ?? end;
-    parts.push(
-      `<rect x="${x(e.icount)}" y="${GUEST_Y}" width="${Math.max(0.5, Number(x(until)) - Number(x(e.icount))).toFixed(1)}" height="${BAND}" class="g"><title>vmid ${e.vmid}${e.vcpu ? ` ${e.vcpu}` : ''} running</title></rect>`,
-    );
-  }
-  for (const ex of exits) {
-    const to = entries.find((e) => e.icount > ex.icount)?.icount ?? end;
-    const w = Math.max(1, Number(x(to)) - Number(x(ex.icount))).toFixed(1);
-    parts.push(
-      `<rect x="${x(ex.icount)}" y="${HOST_Y}" width="${w}" height="${BAND}" fill="${CATEGORY_COLOURS[ex.category]}"><title>exit #${ex.n} vmid ${ex.vmid}: ${esc(ex.reason)} at ${ex.pc}; ${ex.el2Insns ?? '?'} EL2 insns, ${ex.sysregTotal ?? '?'} MSR/MRS</title></rect>`,
-    );
-  }
-  for (const lp of r.loadPut) {
-    if (lp.icount < start || lp.icount > end) continue;
-    const cx = Number(x(lp.icount));
-    const y = lp.type === 'load' ? HOST_Y + BAND + 2 : HOST_Y - 2;
-    const pts =
-      lp.type === 'load'
-        ? `${cx - 4},${y + 8} ${cx + 4},${y + 8} ${cx},${y}`
-        : `${cx - 4},${y - 8} ${cx + 4},${y - 8} ${cx},${y}`;
-    parts.push(
-      `<polygon points="${pts}" class="${lp.type}"><title>${lp.type} ${lp.vcpu} (${lp.flag}) at ${esc(lp.where)}</title></polygon>`,
-    );
-  }
-  for (const h of r.hazards) {
-    if (h.icount < start || h.icount > end) continue;
-    parts.push(
-      `<line x1="${x(h.icount)}" x2="${x(h.icount)}" y1="10" y2="${GUEST_Y + BAND + 8}" class="hz"><title>${esc(h.message)}</title></line>`,
-    );
-  }
-  parts.push(
-    `<text x="10" y="${GUEST_Y + BAND + 22}" class="lbl">instruction ${start}</text><text x="${W - 10}" y="${GUEST_Y + BAND + 22}" text-anchor="end" class="lbl">instruction ${end}</text>`,
-  );
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${GUEST_Y + BAND + 30}" role="img" aria-label="world-switch timeline">${parts.join('')}</svg>`;
+function loadPutRow(r: LoadPutRecord, locate: Locate): LoadPutRow {
+  return {
+    type: r.type,
+    vcpu: r.vcpu,
+    flag: r.flag,
+    pc: hex(r.pc),
+    where: locate(r.pc),
+    icount: r.icount,
+    el2Insns: r.el2Insns,
+    hostInsns: r.hostInsns,
+    sysregTotal: r.sysregTotal,
+  };
 }
 
-export function reportHtml(r: WorldReport): string {
-  const s = r.summary;
-  const legend = Object.entries(CATEGORY_COLOURS)
-    .filter(([c]) => s.byReason[c as ExitCategory])
-    .map(
-      ([c, col]) =>
-        `<span class="key"><i style="background:${col}"></i>${c} (${s.byReason[c as ExitCategory]!.count})</span>`,
-    )
-    .join(' ');
-  const rows = r.exits
-    .slice(0, DRAWN)
-    .map((x) => {
-      const regs = Object.entries(x.sysregs)
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => `${k}×${v}`)
-        .join(' ');
-      return `<tr><td>${x.n}</td><td>${x.vmid}${x.vcpu ? ` ${esc(x.vcpu)}` : ''}</td><td><i class="dot" style="background:${CATEGORY_COLOURS[x.category]}"></i>${esc(x.reason)}</td><td>${x.pc}</td><td class="n">${x.el2Insns ?? '—'}</td><td class="n">${x.hostInsns ?? '—'}</td><td class="n">${x.sysregTotal ?? '—'}</td><td class="regs">${esc(regs)}</td></tr>`;
-    })
-    .join('\n');
-  const hazards = r.hazards.length
-    ? `<h2>Residency hazards</h2><ul>${r.hazards.map((h) => `<li>${esc(h.message)}</li>`).join('')}</ul>`
-    : '';
-  const more =
-    r.exits.length > DRAWN
-      ? `<p>The timeline and the table show the first ${DRAWN} of ${r.exits.length} exits; the summary covers all of them.</p>`
-      : '';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hypstep world report: ${esc(r.image)}</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.3em}h2{font-size:1.1em;margin-top:1.5em}
-.tl{overflow-x:auto;border:1px solid #ddd;padding:4px}
-.band{fill:#f4f4f4}.g{fill:#8fbf8f}.load{fill:#2a7}.put{fill:#c33}.hz{stroke:#d00;stroke-width:2;stroke-dasharray:3 2}
-.lbl{font-size:11px;fill:#555}
-.key{margin-right:1em;white-space:nowrap}.key i,.dot{display:inline-block;width:.8em;height:.8em;margin-right:.3em;vertical-align:-1px}
-table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}td.regs{font-size:12px;color:#555}
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dt{color:#555}dd{margin:0}
-</style></head><body>
-<h1>World switches: ${esc(r.image)}${r.layout?.mode ? ` (${esc(r.layout.mode)})` : ''}</h1>
-<dl>
-<dt>instructions</dt><dd>${r.icount}</dd>
-<dt>exits / entries</dt><dd>${s.exits} / ${s.entries}</dd>
-<dt>EL2 instructions per exit</dt><dd>${s.perExit.el2Insns.toFixed(1)}</dd>
-<dt>MSR/MRS per exit</dt><dd>${s.perExit.sysregs.toFixed(1)}</dd>
-<dt>HVC round trip (mean)</dt><dd>${s.hvcRoundTrip === null ? '—' : s.hvcRoundTrip.toFixed(1)} instructions</dd>
-<dt>loads / puts</dt><dd>${r.layout ? `${s.loads} / ${s.puts}` : '— (needs --vcpu-layout)'}</dd>
-${r.guestResult ? `<dt>guest</dt><dd>${esc(r.guestResult)}</dd>` : ''}
-</dl>
-<h2>Timeline</h2>
-<p>${legend} <span class="key"><i style="background:#8fbf8f"></i>guest running</span> <span class="key">▲ load ▼ put</span></p>
-<div class="tl">${timelineSvg(r)}</div>
-${more}
-${hazards}
-<h2>Cost per exit</h2>
-<table><thead><tr><th>#</th><th>vmid</th><th>reason</th><th>guest PC</th><th>EL2 insns</th><th>host insns</th><th>MSR/MRS</th><th>by register</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-</body></html>
-`;
+function hazardRow(h: Hazard): HazardRow {
+  return {
+    kind: h.kind,
+    vcpu: h.vcpu,
+    reg: h.reg,
+    pc: hex(h.pc),
+    icount: h.icount,
+    cpu: h.cpu === undefined ? null : hex(h.cpu),
+    memory: h.memory === undefined ? null : hex(h.memory),
+    where: h.where,
+    message: h.message,
+  };
 }
 
-export function reportText(r: WorldReport, file: string): string {
-  return /\.html?$/i.test(file) ? reportHtml(r) : JSON.stringify(r, null, 1) + '\n';
+/** Where rows go: the JSON and HTML files frame them differently. */
+interface RowSink {
+  exit(r: ExitRow): void;
+  loadPut(r: LoadPutRow): void;
+  hazard(r: HazardRow): void;
+  /** Writes the rest of the file; the summary covers every row. */
+  end(trailer: { icount: number; guestResult: string; summary: WorldSummary }): void;
+  /** Closes the files without finishing (after a write error). */
+  abandon(): void;
+}
+
+type Header = Pick<WorldReport, 'format' | 'version' | 'image' | 'layout'>;
+
+/**
+ * JSON: the exits go straight into the file; loads, puts and hazards go to spool files beside
+ * it and are copied in after the exits, so each kind stays one array.
+ */
+class JsonSink implements RowSink {
+  private readonly out: FileOutput;
+  private readonly spools: { loadPut: FileOutput; hazards: FileOutput };
+  private readonly first = { exits: true, loadPut: true, hazards: true };
+
+  constructor(file: string, header: Header) {
+    this.out = new FileOutput(file);
+    const spool = (what: string) => join(dirname(file), `.${basename(file)}.${what}.tmp`);
+    this.spools = { loadPut: new FileOutput(spool('loadput')), hazards: new FileOutput(spool('hazards')) };
+    const h = JSON.stringify(header, null, 1);
+    this.out.write(`${h.slice(0, -2)},\n "exits": [`);
+  }
+
+  private row(to: FileOutput, kind: keyof JsonSink['first'], r: object): void {
+    to.write(`${this.first[kind] ? '' : ','}\n  ${JSON.stringify(r)}`);
+    this.first[kind] = false;
+  }
+
+  exit(r: ExitRow): void {
+    this.row(this.out, 'exits', r);
+  }
+  loadPut(r: LoadPutRow): void {
+    this.row(this.spools.loadPut, 'loadPut', r);
+  }
+  hazard(r: HazardRow): void {
+    this.row(this.spools.hazards, 'hazards', r);
+  }
+
+  end(t: { icount: number; guestResult: string; summary: WorldSummary }): void {
+    this.out.write('\n ],\n "loadPut": [');
+    this.out.append(this.spools.loadPut);
+    this.out.write('\n ],\n "hazards": [');
+    this.out.append(this.spools.hazards);
+    const trailer = JSON.stringify(t, null, 1);
+    this.out.write(`\n ],\n${trailer.slice(2)}\n`);
+    this.out.close();
+  }
+
+  abandon(): void {
+    this.out.abandon();
+    this.spools.loadPut.remove();
+    this.spools.hazards.remove();
+  }
+}
+
+/** A JSON value inside a `<script>` element: `<` escaped so no row can close the element. */
+const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
+
+/**
+ * HTML: the page's style and script first, then the rows in chunks (`<script
+ * type="application/json" class="hyp-rows">`) as they come, then the summary. The page reads
+ * the chunks when it opens; a row is an array (see report-page.ts for the field order).
+ */
+class HtmlSink implements RowSink {
+  private readonly out: FileOutput;
+  private chunk = { x: [] as unknown[][], l: [] as unknown[][], h: [] as unknown[][] };
+  private rows = 0;
+  private readonly kept = { exits: 0, loadPut: 0, hazards: 0 };
+  private readonly seen = { exits: 0, loadPut: 0, hazards: 0 };
+
+  constructor(file: string, header: Header) {
+    this.out = new FileOutput(file);
+    this.out.write(pageHead(header.image, header.layout?.mode ?? null, scriptJson(header)));
+  }
+
+  private add(kind: keyof HtmlSink['kept'], list: unknown[][], row: unknown[]): void {
+    this.seen[kind]++;
+    if (this.kept[kind] >= HTML_ROWS[kind]) return;
+    this.kept[kind]++;
+    list.push(row);
+    if (++this.rows >= 2000) this.flush();
+  }
+
+  private flush(): void {
+    if (this.rows === 0) return;
+    this.out.write(`<script type="application/json" class="hyp-rows">${scriptJson(this.chunk)}</script>\n`);
+    this.chunk = { x: [], l: [], h: [] };
+    this.rows = 0;
+  }
+
+  exit(r: ExitRow): void {
+    const regs = Object.entries(r.sysregs)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ');
+    this.add('exits', this.chunk.x, [
+      r.n,
+      r.vmid,
+      r.vcpu,
+      r.pc,
+      r.reason,
+      r.category,
+      r.entered,
+      r.icount,
+      r.resumed,
+      r.el2Insns,
+      r.hostInsns,
+      r.sysregTotal,
+      regs,
+      r.esr,
+    ]);
+  }
+  loadPut(r: LoadPutRow): void {
+    this.add('loadPut', this.chunk.l, [
+      r.type,
+      r.vcpu,
+      r.flag,
+      r.pc,
+      r.icount,
+      r.el2Insns,
+      r.hostInsns,
+      r.sysregTotal,
+      r.where,
+    ]);
+  }
+  hazard(r: HazardRow): void {
+    this.add('hazards', this.chunk.h, [r.kind, r.vcpu, r.reg, r.pc, r.icount, r.where, r.message]);
+  }
+
+  end(t: { icount: number; guestResult: string; summary: WorldSummary }): void {
+    this.flush();
+    const end = { ...t, rows: { kept: this.kept, total: this.seen } };
+    this.out.write(`<script type="application/json" id="hyp-end">${scriptJson(end)}</script>\n${pageTail()}`);
+    this.out.close();
+  }
+
+  abandon(): void {
+    this.out.abandon();
+  }
+}
+
+export const isHtmlReport = (file: string): boolean => /\.html?$/i.test(file);
+
+/**
+ * Streams a run's report to `file` from the world's events. A write that fails (disk full)
+ * stops the report, leaving what was written, and calls `failed` once with the reason.
+ */
+export class ReportStream {
+  private readonly sink: RowSink;
+  private readonly off: () => void;
+  /** The last exit, until its row is written; the entry before it. */
+  private pending: ExitRecord | null = null;
+  private pendingEntered: number | null = null;
+  private lastEntry: number | null = null;
+  exits = 0;
+  error: string | null = null;
+
+  constructor(
+    readonly file: string,
+    private readonly world: World,
+    image: string,
+    private readonly failed: (why: string) => void,
+  ) {
+    const l = world.layout;
+    const header: Header = {
+      format: 'hypstep-world-report',
+      version: 2,
+      image,
+      layout: l ? { hypervisor: l.hypervisor, mode: l.mode } : null,
+    };
+    this.sink = isHtmlReport(file) ? new HtmlSink(file, header) : new JsonSink(file, header);
+    this.off = world.on((e) => this.guard(() => this.event(e)));
+  }
+
+  private guard(f: () => void): void {
+    if (this.error !== null) return;
+    try {
+      f();
+    } catch (e) {
+      this.error = (e as NodeJS.ErrnoException).code ?? String(e);
+      this.off();
+      this.sink.abandon();
+      this.failed(this.error);
+    }
+  }
+
+  private writePending(resumed: number | null): void {
+    if (this.pending === null) return;
+    this.sink.exit(exitRow(this.pending, this.pendingEntered, resumed));
+    this.exits++;
+    this.pending = null;
+  }
+
+  private event(e: WorldEvent): void {
+    switch (e.type) {
+      case 'exit':
+        this.writePending(null); // ended without an entry (a board reset)
+        this.pending = e.exit;
+        this.pendingEntered = this.lastEntry;
+        break;
+      case 'entry':
+        if (e.closed !== null && e.closed === this.pending) this.writePending(e.entry.icount);
+        this.lastEntry = e.entry.icount;
+        break;
+      case 'load':
+      case 'put':
+        this.sink.loadPut(loadPutRow(e.record, this.world.locate));
+        break;
+      case 'hazard':
+        this.sink.hazard(hazardRow(e.hazard));
+        break;
+    }
+  }
+
+  /** Writes the last rows and the trailer; true when the whole report is in the file. */
+  finish(end: ReportEnd): boolean {
+    this.guard(() => {
+      this.off();
+      this.writePending(null);
+      this.sink.end({ icount: end.icount, guestResult: end.guestResult, summary: summarise(this.world) });
+    });
+    return this.error === null;
+  }
 }

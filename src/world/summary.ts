@@ -65,7 +65,7 @@ export function summarise(w: World): WorldSummary {
     sysregsPerExit: [...s.sysregsClosed]
       .map(([r, n]) => [r, closed ? n / closed : 0] as const)
       .sort((a, b) => b[1] - a[1]),
-    hazards: w.hazards.length,
+    hazards: w.recent.hazards.total,
     distinctHazards: w.hazardGroups.size,
   };
 }

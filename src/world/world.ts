@@ -24,6 +24,7 @@ import {
   type VcpuLayout,
 } from './layout.js';
 import type { Locate } from '../loader/locate.js';
+import { Recent } from './history.js';
 
 export interface Costs {
   /** Instructions retired at EL2. */
@@ -196,10 +197,11 @@ export class World implements CpuObserver {
   entries = 0;
   lastExit: ExitRecord | null = null;
   lastEntry: EntryRecord | null = null;
-  /** Every exit, load and put since attach (for reports); the costs of the open window are still growing. */
-  readonly exitLog: ExitRecord[] = [];
-  readonly loadPutLog: LoadPutRecord[] = [];
-  readonly hazards: Hazard[] = [];
+  /**
+   * The most recent exits, loads, puts and hazards (bounded however long the run; the report and
+   * the trace take every record from the events). The costs of the open window are still growing.
+   */
+  readonly recent = new Recent();
   readonly sums: WorldSums = {
     exits: newSums(),
     byReason: new Map(),
@@ -578,7 +580,7 @@ export class World implements CpuObserver {
     this.window = exit;
     this.windowEl2 = this.el2Total;
     this.lastExit = exit;
-    this.exitLog.push(exit);
+    this.recent.exits.push(exit);
     this.sums.exits.count++;
     let cat = this.sums.byReason.get(reason.category);
     if (cat === undefined) this.sums.byReason.set(reason.category, (cat = newSums()));
@@ -726,7 +728,7 @@ export class World implements CpuObserver {
       ...this.segment,
     };
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
-    this.loadPutLog.push(record);
+    this.recent.loadPut.push(record);
     const sums = this.sums[record.type];
     sums.count++;
     addCosts(sums, record);
@@ -857,7 +859,7 @@ export class World implements CpuObserver {
     };
     if (group === undefined) this.hazardGroups.set(key, (group = { first: hazard, count: 0 }));
     group.count = occurrence;
-    this.hazards.push(hazard);
+    this.recent.hazards.push(hazard);
     this.emit({ type: 'hazard', hazard });
     this.stop(hazard.message);
   }

@@ -447,7 +447,7 @@ ${VECTORS}`,
     it(`a physical ${category} in the guest exits to EL2 (lower-EL vector 0x${offset.toString(16)}); the world layer decodes it`, () => {
       const { world, m } = physicalExit(line, offset);
       expect(m.cpu.ps.el).toBe(2);
-      const exit = world.exitLog.at(-1)!;
+      const exit = world.lastExit!;
       expect(exit.reason.category).toBe(category);
       expect(exit.vmid).toBe(1);
     });

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs what the tests need. Debian packages only when missing
 # (the cross toolchain, QEMU as the reference machine, gdb-multiarch as the reference
-# debugger), then the npm packages from the lockfile.
+# debugger, Chromium for the HTML report's test, driven by playwright-core), then the npm
+# packages from the lockfile. The browser is Debian's: playwright-core never downloads one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need=()
 for pair in aarch64-linux-gnu-as:binutils-aarch64-linux-gnu aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
-            qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make; do
+            qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MINIHYP_DIR, minihypElf, minihypModes, runMode, guestResult, type ModeRun } from '../../src/world/demo.js';
-import type { World } from '../../src/world/world.js';
+import type { ExitRecord, World } from '../../src/world/world.js';
 import type { Machine } from '../../src/board/machine.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -26,11 +26,18 @@ function lineOf(elf: string, pc: bigint): string {
   }).trim();
 }
 
-const runs = new Map<string, ModeRun>();
-function run(mode: string): ModeRun {
+const runs = new Map<string, ModeRun & { exits: ExitRecord[] }>();
+/** A mode's run, with every exit (the world layer keeps only the recent ones). */
+function run(mode: string): ModeRun & { exits: ExitRecord[] } {
   let r = runs.get(mode);
   if (!r) {
-    r = runMode(mode, { check: true });
+    const exits: ExitRecord[] = [];
+    const prepare = (w: World) => {
+      w.on((e) => {
+        if (e.type === 'exit') exits.push(e.exit);
+      });
+    };
+    r = { ...runMode(mode, { check: true, prepare }), exits };
     runs.set(mode, r);
   }
   return r;
@@ -56,14 +63,14 @@ describe.each(CORRECT)('minihyp %s', (mode) => {
     const r = run(mode);
     expect(r.stop).toBe('exit');
     expect(guestResult(r.uart)).toBe('PASS');
-    expect(r.world.hazards.map((h) => h.message)).toEqual([]);
+    expect(r.world.recent.hazards.toArray().map((h) => h.message)).toEqual([]);
   });
 
   it('decodes the same exits, per vcpu and reason, as the guest and the hypervisor counted', () => {
     const r = run(mode);
     for (const [i, name] of ['vcpu0', 'vcpu1'].entries()) {
       const c = counters(r.uart, i);
-      const mine = r.world.exitLog.filter((x) => x.vcpu === name);
+      const mine = r.exits.filter((x) => x.vcpu === name);
       const count = (cat: string) => mine.filter((x) => x.reason.category === cat).length;
       expect(c.hvc).toBe(c.ghvc);
       expect(c.mmio).toBe(c.gmmio);
@@ -76,7 +83,7 @@ describe.each(CORRECT)('minihyp %s', (mode) => {
         wfi: count('wfi'),
       }).toEqual({ exits: c.exits, hvc: c.ghvc, mmio: c.gmmio, sysreg: c.sysreg, wfi: c.gwfi });
     }
-    expect(r.world.exitLog.every((x) => x.reason.category !== 'other')).toBe(true);
+    expect(r.exits.every((x) => x.reason.category !== 'other')).toBe(true);
   });
 });
 
@@ -192,11 +199,11 @@ describe.each(BUGS)('minihyp %s', (mode) => {
     expect(r.stop).toBe('exit');
     expect(guestResult(r.uart)).toBe('FAIL');
     const want = BUG_EXPECT[mode]!;
-    expect(r.world.hazards.length).toBeGreaterThan(0);
-    const first = r.world.hazards[0]!;
+    expect(r.world.recent.hazards.total).toBeGreaterThan(0);
+    const first = r.world.recent.hazards.toArray()[0]!;
     expect(first.kind).toBe(want.kind);
     expect(lineOf(minihypElf(mode), first.pc)).toMatch(want.line());
     // Every finding is the one bug: the same kind at the same instruction.
-    expect(new Set(r.world.hazards.map((h) => `${h.kind}@${h.pc}`)).size).toBe(1);
+    expect(new Set(r.world.recent.hazards.toArray().map((h) => `${h.kind}@${h.pc}`)).size).toBe(1);
   });
 });

@@ -77,7 +77,7 @@ describe('world layer on a hypervisor snippet', () => {
     const lines: string[] = [];
     w.on((e) => lines.push(timelineLine(e)));
     runToEnd(m, end);
-    expect(w.exitLog.map((x) => [x.reason.text, x.pc, x.vmid])).toEqual([
+    expect(w.recent.exits.toArray().map((x) => [x.reason.text, x.pc, x.vmid])).toEqual([
       ['HVC #0x42', sym('guest'), 5],
       ['trapped MSR SCTLR_EL1, x3', sym('guest_msr'), 5],
       ['data abort at IPA 0xa000008 (write, 4 bytes, w5)', sym('guest_mmio'), 5],
@@ -86,11 +86,11 @@ describe('world layer on a hypervisor snippet', () => {
     expect(w.entries).toBe(4);
     expect(w.lastEntry!.eretPc).toBeGreaterThan(sym('vectors'));
     // Closed windows: the handler's instructions, all at EL2, and its MRS/MSR.
-    const first = w.exitLog[0]!;
+    const first = w.recent.exits.toArray()[0]!;
     expect(first.el2Insns).toBe(first.hostInsns);
     expect(first.el2Insns).toBe(8); // mrs, lsr, cmp, b.ne, and, cmp, b.eq, eret (the HVC is the guest's)
     expect(first.sysregs).toEqual({ ESR_EL2: 1 });
-    expect(w.exitLog[1]!.sysregs).toEqual({ ESR_EL2: 1, ELR_EL2: 2 });
+    expect(w.recent.exits.toArray()[1]!.sysregs).toEqual({ ESR_EL2: 1, ELR_EL2: 2 });
     expect(lines[0]).toMatch(/^\[\d+\] entry vmid 5 at 0x/);
     expect(lines[1]).toMatch(/^\[\d+\] exit #1 vmid 5: HVC #0x42 at 0x/);
   });
@@ -146,11 +146,11 @@ ${S2_TABLE}
       m.cpu.requestStop({ kind: 'requested', why: msg });
     };
     runToEnd(m, end);
-    expect(w.loadPutLog.map((r) => [r.type, r.pc])).toEqual([
+    expect(w.recent.loadPut.toArray().map((r) => [r.type, r.pc])).toEqual([
       ['load', sym('load_flag')],
       ['put', sym('put_flag')],
     ]);
-    expect(w.hazards.map((h) => [h.kind, h.reg, h.pc, h.memory, h.cpu])).toEqual([
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg, h.pc, h.memory, h.cpu])).toEqual([
       ['stale-read', 'SCTLR_EL1', sym('stale'), 0x30d00800n, 0x30d00805n],
     ]);
     expect(stops).toHaveLength(1);

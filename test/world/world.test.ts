@@ -87,7 +87,7 @@ describe('entry and exit detection', () => {
     w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1008n }); // the guest's own: not counted
 
     expect(events.map((e) => e.type)).toEqual(['entry', 'exit', 'entry']);
-    const x = w.exitLog[0]!;
+    const x = w.recent.exits.toArray()[0]!;
     expect(x).toMatchObject({
       n: 1,
       vmid: 3,
@@ -165,8 +165,8 @@ describe('residency and the hazard checker', () => {
     cpu.write(VCPU, 8, 0x2222n, 0); // the put's save: equal to the CPU, not a lost write
     cpu.write(VCPU + 32n, 4, 0n, 0); // a 4-byte clear of the flag: put
     expect(events).toEqual(['load', 'put']);
-    expect(w.hazards).toEqual([]);
-    expect(w.loadPutLog.map((r) => [r.type, r.vcpu, r.flag])).toEqual([
+    expect(w.recent.hazards.toArray()).toEqual([]);
+    expect(w.recent.loadPut.toArray().map((r) => [r.type, r.vcpu, r.flag])).toEqual([
       ['load', 'v0', 'LOADED'],
       ['put', 'v0', 'LOADED'],
     ]);
@@ -183,18 +183,18 @@ describe('residency and the hazard checker', () => {
     cpu.read(VCPU + 8n, 8, 0);
     cpu.pcs[1] = 0x4000_2004n;
     cpu.write(VCPU + 8n, 8, 0x7000n, 0);
-    expect(w.hazards.map((h) => [h.kind, h.reg, h.pc, h.cpu, h.memory])).toEqual([
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg, h.pc, h.cpu, h.memory])).toEqual([
       ['stale-read', 'TTBR0_EL1', 0x4000_2000n, 0x8000n, 0n],
       ['lost-write', 'TTBR0_EL1', 0x4000_2004n, 0x8000n, 0x7000n],
     ]);
-    expect(w.hazards[0]!.message).toMatch(/stale-read of TTBR0_EL1 \(v0\) at 0x40002000/);
+    expect(w.recent.hazards.toArray()[0]!.message).toMatch(/stale-read of TTBR0_EL1 \(v0\) at 0x40002000/);
   });
 
   it('catches a missing load on entry, and tracks switched registers from entry until saved', () => {
     const { cpu, w } = withLayout();
     cpu.ps.el = 1;
     w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4000_3000n, spsr: 0x3c5 });
-    expect(w.hazards.map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
     expect(w.running?.bound.name).toBe('v0');
     // DACR32_EL2 is switched on entry/exit: on the CPU after the entry, in memory once saved.
     cpu.sr[SR.DACR32_EL2!] = 0x55n;
@@ -202,7 +202,7 @@ describe('residency and the hazard checker', () => {
     expect(w.residency(w.vcpus[0]!, ['DACR32_EL2'])[0]!.authority).toBe('cpu');
     cpu.write(VCPU + 16n, 8, 0x55n, 0);
     expect(w.residency(w.vcpus[0]!, ['DACR32_EL2'])[0]!.authority).toBe('memory');
-    expect(w.hazards.length).toBe(1);
+    expect(w.recent.hazards.total).toBe(1);
   });
 
   it('refuses a layout that places a vcpu outside RAM', () => {
@@ -232,7 +232,7 @@ describe('board reset', () => {
     exit(cpu, w, 0x5a00_0001);
     cpu.icount = 14;
     entry(cpu, w);
-    expect(w.exitLog.map((x) => [x.n, x.el2Insns])).toEqual([
+    expect(w.recent.exits.toArray().map((x) => [x.n, x.el2Insns])).toEqual([
       [1, 10],
       [2, 4],
     ]);
@@ -257,7 +257,7 @@ describe('load and put costs', () => {
     w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
     cpu.icount = 1025;
     cpu.write(VCPU + 32n, 8, 1n, 0);
-    expect(w.loadPutLog).toEqual([
+    expect(w.recent.loadPut.toArray()).toEqual([
       expect.objectContaining({ type: 'load', el2Insns: 20, hostInsns: 25, sysregTotal: 1 }),
     ]);
   });
