@@ -11,7 +11,7 @@ export function soak(budget: SoakBudget): Promise<void> {
       const r = runMode(mode, { check: true, sliceExits: slice });
       const bug = mode.startsWith('bug-');
       const result = guestResult(r.uart);
-      const found = r.world.hazards.length;
+      const found = r.world.recent.hazards.total;
       if (r.stop !== 'exit' || result !== (bug ? 'FAIL' : 'PASS') || found > 0 !== bug)
         throw new Error(`${mode} with a slice of ${slice} exits: ${r.stop}, guest ${result}, ${found} hazards`);
       if (!bug && r.world.sums.load.count !== r.world.sums.put.count)
