@@ -1,6 +1,6 @@
 // A file written as a run goes: text is buffered up to a fixed size and written synchronously
 // (the run loop is synchronous, so nothing piles up behind a slow disk), and a spool file can be
-// copied into another in fixed-size pieces. Write errors (ENOSPC) throw to the caller.
+// copied into another in fixed-size pieces. Write errors (a full disk) throw to the caller.
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 
 const BUFFER = 1 << 16;

@@ -4,6 +4,7 @@
 // or at the end of the run for one never re-entered.
 import { basename, dirname, join } from 'node:path';
 import { hex } from '../cpu/bits.js';
+import { hostErrorText } from '../loader/host-error.js';
 import type { Locate } from '../loader/locate.js';
 import type { ExitCategory } from './reason.js';
 import type { ExitRecord, Hazard, LoadPutRecord, World, WorldEvent } from './world.js';
@@ -318,7 +319,7 @@ export class ReportStream {
     try {
       f();
     } catch (e) {
-      this.error = (e as NodeJS.ErrnoException).code ?? String(e);
+      this.error = hostErrorText(e);
       this.off();
       this.sink.abandon();
       this.failed(this.error);
