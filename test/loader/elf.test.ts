@@ -3,22 +3,10 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parseElf, LoadError } from '../../src/loader/elf.js';
+import { rng } from '../helpers/xorshift.js';
 
 const HELLO = readFileSync(new URL('../../fixtures/hello/build/hello.elf', import.meta.url));
 const MINIHYP = readFileSync(new URL('../../fixtures/minihyp/build/minihyp-vhe-deferred.elf', import.meta.url));
-
-/** xorshift32: a fixed, reproducible sequence of damage. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 function outcome(buf: Uint8Array): 'loaded' | 'refused' {
   try {

@@ -6,6 +6,7 @@ import { Wait } from '../../src/cpu/cpu.js';
 import { SR } from '../../src/sysregs/registry.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { readFileSync } from 'node:fs';
+import { rng } from '../helpers/xorshift.js';
 
 /** Real instruction words (minihyp's code), so that mutations land near allocated encodings. */
 const REAL = (() => {
@@ -13,18 +14,6 @@ const REAL = (() => {
   const seg = img.segments[0]!.data;
   return new Uint32Array(seg.buffer.slice(seg.byteOffset, seg.byteOffset + (seg.length & ~3)));
 })();
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 const BASE = 0x4000_0000;
 const SPAN = 1 << 20;

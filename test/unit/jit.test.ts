@@ -10,6 +10,7 @@ import { compileBlock, FLAG_SCRATCH, FLAG_SCRATCH32 } from '../../src/cpu/jit.js
 import { parsePattern } from '../../src/cpu/decode.js';
 import { assemble, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
+import { rng } from '../helpers/xorshift.js';
 
 /** The encodings the block compiler handles (as in the ARM ARM's diagrams). */
 const PATTERNS = [
@@ -38,18 +39,6 @@ const EDGE = [
   0xffff_ffff_ffff_ffffn,
   0xffff_ffff_ffff_fffen,
 ];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 function state(c: Cpu): string {
   return [...c.x, ...c.spEl, BigInt(c.ps.nzcv)].map((v) => v.toString(16)).join(',');

@@ -15,19 +15,7 @@ import { join } from 'node:path';
 import { requireTool } from '../helpers/tools.js';
 import { assembleElf } from '../helpers/asm.js';
 import { decodeA64, disassemble } from '../../src/cpu/disasm.js';
-
-/** Deterministic xorshift32. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { rng } from '../helpers/xorshift.js';
 
 /** Three rounds of the same field walk, with fresh registers and immediates each time. */
 function words(): number[] {

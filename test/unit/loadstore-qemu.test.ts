@@ -19,18 +19,7 @@ import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
 import { armArmEsrLine, EL2_MMU_ON } from './loadstore-harness.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
+import { rng } from '../helpers/xorshift.js';
 
 // Registers: x0–x12 values, x13 small positive index, x14 small negative index, x15 the
 // exclusives' 16-byte-aligned block, x16–x18 and SP bases into the buffer; x19–x24, x29,
