@@ -3,12 +3,12 @@ import { enc, type AnyEncoding } from '../decode.js';
 import { undefinedInstruction } from '../exceptions.js';
 
 /**
- * An UNDEFINED carve-out: listed before the general encoding it overlaps, so the
- * decoder's first match rejects the unallocated combination at no run-time cost.
+ * An UNDEFINED carve-out: it wins over every encoding it overlaps (decode.ts), so the
+ * decoder rejects the unallocated combination at no run-time cost.
  * `x` bits in the pattern are don't-care.
  */
 export function unallocated(pattern: string, why: string): AnyEncoding {
-  return enc(
+  const row = enc(
     pattern as 'x',
     `UNALLOCATED (${why})`,
     (cpu) => {
@@ -16,6 +16,7 @@ export function unallocated(pattern: string, why: string): AnyEncoding {
     },
     (d) => undefinedText(d.raw),
   );
+  return { ...row, carveOut: true };
 }
 
 /** What objdump prints for a word that is not an instruction. */

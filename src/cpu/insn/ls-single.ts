@@ -9,7 +9,7 @@
 //   opc<1> = 1: size = 11 is PRFM (opc<0> = 1 UNDEFINED; pre/post/unprivileged UNDEFINED);
 //               otherwise a sign-extending load of 8 << size bits into X (opc<0> = 0)
 //               or W (opc<0> = 1), where size = 10 with opc<0> = 1 is UNDEFINED.
-import type { AnyEncoding } from '../decode.js';
+import { refining, type AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { extendReg, UXTX } from '../alu.js';
@@ -232,45 +232,64 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
   // Register offset: option<1> = 0 (UXTB/UXTH/SXTB/SXTH) is UNDEFINED, PRFM included.
   unallocated('xx 111 0 00 xx 1 xxxxx x0x x 10 xxxxx xxxxx', 'register offset with option<1>=0'),
 
-  encPrepared(
-    '11 111 0 01 10 imm12:12 Rn:5 Rt:5',
-    'PRFM (immediate)',
-    (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, f.imm12 * 8, false, false) }),
-    prefetch,
-    prefetchText('prfm'),
+  refining(
+    encPrepared(
+      '11 111 0 01 10 imm12:12 Rn:5 Rt:5',
+      'PRFM (immediate)',
+      (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, f.imm12 * 8, false, false) }),
+      prefetch,
+      prefetchText('prfm'),
+    ),
+    'LDR (unsigned offset)',
   ),
-  encPrepared(
-    '11 111 0 00 10 0 imm9:9 00 Rn:5 Rt:5',
-    'PRFUM',
-    (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, sextNum(f.imm9, 9), false, false) }),
-    prefetch,
-    prefetchText('prfum'),
+  refining(
+    encPrepared(
+      '11 111 0 00 10 0 imm9:9 00 Rn:5 Rt:5',
+      'PRFUM',
+      (f): Prefetch => ({
+        raw: f.raw,
+        op: f.Rt,
+        address: () => immAddressText(f.Rn, sextNum(f.imm9, 9), false, false),
+      }),
+      prefetch,
+      prefetchText('prfum'),
+    ),
+    'LDR (immediate, 9-bit)',
   ),
-  encPrepared(
-    '11 111 0 00 10 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
-    'PRFM (register)',
-    (f): Prefetch => ({
-      raw: f.raw,
-      op: f.Rt,
-      address: () => registerOffsetText({ n: f.Rn, m: f.Rm, option: f.option, raw: f.raw, shift: f.S * 3 }),
-    }),
-    prefetch,
-    prefetchText('prfm'),
+  refining(
+    encPrepared(
+      '11 111 0 00 10 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
+      'PRFM (register)',
+      (f): Prefetch => ({
+        raw: f.raw,
+        op: f.Rt,
+        address: () => registerOffsetText({ n: f.Rn, m: f.Rm, option: f.option, raw: f.raw, shift: f.S * 3 }),
+      }),
+      prefetch,
+      prefetchText('prfm'),
+    ),
+    'LDR (register)',
   ),
-  encPrepared(
-    '11 011 0 00 imm19:19 Rt:5',
-    'PRFM (literal)',
-    (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => target(pc, sextNum(f.imm19, 19) * 4) }),
-    prefetch,
-    prefetchText('prfm'),
+  refining(
+    encPrepared(
+      '11 011 0 00 imm19:19 Rt:5',
+      'PRFM (literal)',
+      (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => target(pc, sextNum(f.imm19, 19) * 4) }),
+      prefetch,
+      prefetchText('prfm'),
+    ),
+    'LDR (literal)',
   ),
 
-  encPrepared(
-    'size:2 111 0 01 00 imm12:12 Rn:5 Rt:5',
-    'STR (unsigned offset)',
-    (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
-    storeImmediate,
-    singleText,
+  refining(
+    encPrepared(
+      'size:2 111 0 01 00 imm12:12 Rn:5 Rt:5',
+      'STR (unsigned offset)',
+      (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
+      storeImmediate,
+      singleText,
+    ),
+    'LDR (unsigned offset)',
   ),
   encPrepared(
     'size:2 111 0 01 opc:2 imm12:12 Rn:5 Rt:5',
@@ -279,12 +298,15 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     loadImmediate,
     singleText,
   ),
-  encPrepared(
-    'size:2 111 0 00 00 0 imm9:9 idx:2 Rn:5 Rt:5',
-    'STR (immediate, 9-bit)',
-    (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
-    storeImmediate,
-    singleText,
+  refining(
+    encPrepared(
+      'size:2 111 0 00 00 0 imm9:9 idx:2 Rn:5 Rt:5',
+      'STR (immediate, 9-bit)',
+      (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
+      storeImmediate,
+      singleText,
+    ),
+    'LDR (immediate, 9-bit)',
   ),
   encPrepared(
     'size:2 111 0 00 opc:2 0 imm9:9 idx:2 Rn:5 Rt:5',
@@ -293,12 +315,15 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     loadImmediate,
     singleText,
   ),
-  encPrepared(
-    'size:2 111 0 00 00 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
-    'STR (register)',
-    (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
-    storeRegister,
-    singleText,
+  refining(
+    encPrepared(
+      'size:2 111 0 00 00 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',
+      'STR (register)',
+      (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
+      storeRegister,
+      singleText,
+    ),
+    'LDR (register)',
   ),
   encPrepared(
     'size:2 111 0 00 opc:2 1 Rm:5 option:3 S:1 10 Rn:5 Rt:5',

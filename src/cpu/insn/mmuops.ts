@@ -1,6 +1,6 @@
 // TLB maintenance and address translation instructions: TLBI and AT (SYS encodings,
 // CRn = 8 and CRn = 7/CRm = 8). The semantics live in src/mmu.
-import { enc, type AnyEncoding } from '../decode.js';
+import { enc, refining, type AnyEncoding } from '../decode.js';
 import { ArchException, EC, el2TrapsApply, undefinedInstruction } from '../exceptions.js';
 import { sysTrapIss } from '../../sysregs/access.js';
 import { HCR, SR } from '../../sysregs/registry.js';
@@ -67,6 +67,7 @@ function checkEL(cpu: Cpu, op1: number): void {
   if (el === 0 || (op1 === 4 && el < 2) || (op1 !== 0 && op1 !== 4)) throw undefinedInstruction(cpu);
 }
 
+// TLBI and AT are the SYS instruction with CRn = 8 and CRn:CRm = 7:8.
 export const MMU_OPS: readonly AnyEncoding[] = [
   enc(
     '1101010100 0 01 op1:3 1000 CRm:4 op2:3 Rt:5',
@@ -106,4 +107,4 @@ export const MMU_OPS: readonly AnyEncoding[] = [
       return op === undefined ? `sys\t#${d.op1}, C7, C8, #${d.op2}, ${rt}` : `at\t${op.name.toLowerCase()}, ${rt}`;
     },
   ),
-];
+].map((row) => refining(row, 'SYS'));
