@@ -1,6 +1,7 @@
 // The processing element: register file, PSTATE, system-register storage and the run loop
 // (fetch through the MMU → decoded-instruction cache → execute).
 import { PState } from './pstate.js';
+import { VRegs } from './vregs.js';
 import {
   ArchException,
   MachineStop,
@@ -74,6 +75,8 @@ export class Cpu implements CodeUser {
   readonly spEl = new BigUint64Array(3);
   /** [0] the PC of the next instruction, [1] the address of the instruction executing now. */
   readonly pcs = new BigUint64Array(2);
+  /** V0–V31, the SIMD&FP registers (FPCR and FPSR are system registers). */
+  readonly v = new VRegs();
   /**
    * The same two PCs as int32 halves ([0] = pcs[0] bits 31:0, [1] its bits 63:32, [2], [3] pcs[1]):
    * the run loop's view.
@@ -158,6 +161,7 @@ export class Cpu implements CodeUser {
 
   reset(entry: bigint): void {
     this.x.fill(0n);
+    this.v.reset();
     this.spEl.fill(0n);
     for (const s of SYSREGS) if (s.slot >= 0) this.sr[s.slot] = resetValue(s);
     this.sr[SR.VMPIDR_EL2!] = this.mpidr; // UNKNOWN at reset; QEMU starts it at MPIDR_EL1

@@ -6,6 +6,7 @@ import { SR, HCR } from '../sysregs/registry.js';
 export const EC = {
   UNKNOWN: 0x00,
   WFX: 0x01,
+  FP_ACCESS: 0x07,
   ILLEGAL_STATE: 0x0e,
   SVC: 0x15,
   HVC: 0x16,

@@ -1,4 +1,4 @@
-// The registers gdb sees: the standard AArch64 core feature, then every register of the
+// The registers gdb sees: the standard AArch64 core and fpu features, then every register of the
 // system-register table under its architectural lower-case name in a `system` group.
 // Reads and writes use the same accessors as MRS/MSR, minus the access checks and traps.
 import type { Cpu } from '../cpu/cpu.js';
@@ -7,6 +7,7 @@ import { readSysreg, writeSysreg } from '../sysregs/access.js';
 import type { FeatureDescription, RegisterDescription } from '../../gdbstub/target.js';
 
 export const CORE_FEATURE = 'org.gnu.gdb.aarch64.core';
+export const FPU_FEATURE = 'org.gnu.gdb.aarch64.fpu';
 export const SYSTEM_FEATURE = 'org.hypstep.aarch64.system';
 
 /** gdb's numbering of the core registers (fixed by gdb's AArch64 port). */
@@ -30,8 +31,53 @@ const CPSR_TYPE = `    <flags id="cpsr_flags" size="4">
       <field name="N" start="31" end="31"/>
     </flags>`;
 
+// gdb's vector union for V0–V31 (`p $v0.d.u[1]`, `$d0`, `$s0` … are gdb's views of it), as QEMU
+// declares it, so gdb prints the registers alike on both.
+const VECTOR_TYPE = `    <vector id="v2d" type="ieee_double" count="2"/>
+    <vector id="v2u" type="uint64" count="2"/>
+    <vector id="v2i" type="int64" count="2"/>
+    <vector id="v4f" type="ieee_single" count="4"/>
+    <vector id="v4u" type="uint32" count="4"/>
+    <vector id="v4i" type="int32" count="4"/>
+    <vector id="v8u" type="uint16" count="8"/>
+    <vector id="v8i" type="int16" count="8"/>
+    <vector id="v16u" type="uint8" count="16"/>
+    <vector id="v16i" type="int8" count="16"/>
+    <vector id="v1u" type="uint128" count="1"/>
+    <vector id="v1i" type="int128" count="1"/>
+    <union id="vnd">
+      <field name="f" type="v2d"/>
+      <field name="u" type="v2u"/>
+      <field name="s" type="v2i"/>
+    </union>
+    <union id="vns">
+      <field name="f" type="v4f"/>
+      <field name="u" type="v4u"/>
+      <field name="s" type="v4i"/>
+    </union>
+    <union id="vnh">
+      <field name="u" type="v8u"/>
+      <field name="s" type="v8i"/>
+    </union>
+    <union id="vnb">
+      <field name="u" type="v16u"/>
+      <field name="s" type="v16i"/>
+    </union>
+    <union id="vnq">
+      <field name="u" type="v1u"/>
+      <field name="s" type="v1i"/>
+    </union>
+    <union id="aarch64v">
+      <field name="d" type="vnd"/>
+      <field name="s" type="vns"/>
+      <field name="h" type="vnh"/>
+      <field name="b" type="vnb"/>
+      <field name="q" type="vnq"/>
+    </union>`;
+
 export const FEATURES: readonly FeatureDescription[] = [
   { name: CORE_FEATURE, types: CPSR_TYPE },
+  { name: FPU_FEATURE, types: VECTOR_TYPE },
   { name: SYSTEM_FEATURE },
 ];
 
@@ -41,12 +87,18 @@ export type RegisterAccess =
   | { kind: 'sp' }
   | { kind: 'pc' }
   | { kind: 'cpsr' }
+  /** V[n], 128 bits. */
+  | { kind: 'v'; n: number }
   | { kind: 'sysreg'; spec: SysregSpec }
   /** SP_EL2 has no MRS encoding (only EL3 could name it) but a hypervisor author wants it. */
   | { kind: 'sp_el2' };
 
 export interface DebugRegister extends RegisterDescription {
   readonly access: RegisterAccess;
+}
+
+function sysreg(name: string): RegisterAccess {
+  return { kind: 'sysreg', spec: SYSREGS.find((s) => s.name === name)! };
 }
 
 function typeOf(s: SysregSpec): string {
@@ -63,6 +115,10 @@ export function buildRegisters(): DebugRegister[] {
   add({ name: 'sp', bitsize: 64, type: 'data_ptr', feature: CORE_FEATURE, access: { kind: 'sp' } });
   add({ name: 'pc', bitsize: 64, type: 'code_ptr', feature: CORE_FEATURE, access: { kind: 'pc' } });
   add({ name: 'cpsr', bitsize: 32, type: 'cpsr_flags', feature: CORE_FEATURE, access: { kind: 'cpsr' } });
+  for (let i = 0; i < 32; i++)
+    add({ name: `v${i}`, bitsize: 128, type: 'aarch64v', feature: FPU_FEATURE, access: { kind: 'v', n: i } });
+  for (const name of ['FPSR', 'FPCR'])
+    add({ name: name.toLowerCase(), bitsize: 32, type: 'int', feature: FPU_FEATURE, access: sysreg(name) });
   const taken = new Set(regs.map((r) => r.name));
   for (const s of SYSREGS) {
     if (taken.has(s.lower)) continue;
@@ -99,6 +155,8 @@ export function readRegister(cpu: Cpu, a: RegisterAccess): bigint {
       return cpu.pcs[0]!;
     case 'cpsr':
       return BigInt(cpu.ps.toSpsr());
+    case 'v':
+      return cpu.v.q(a.n);
     case 'sp_el2':
       return cpu.spEl[2]!;
     case 'sysreg':
@@ -120,6 +178,9 @@ export function writeRegister(cpu: Cpu, a: RegisterAccess, v: bigint): boolean {
       return true;
     case 'sp_el2':
       cpu.spEl[2] = v;
+      return true;
+    case 'v':
+      cpu.v.setQ(a.n, v);
       return true;
     case 'cpsr': {
       const m = Number(v & 0x1fn);

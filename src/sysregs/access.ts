@@ -2,6 +2,7 @@
 // redirection and the _EL12/_EL02 aliases, then the read or write.
 import type { Cpu } from '../cpu/cpu.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction } from '../cpu/exceptions.js';
+import { checkFPEnabled } from '../cpu/fpaccess.js';
 import { type SysregSpec, specOf, SYSREGS, SR, OTHER_TRAP, EL0_CONTROL } from './registry.js';
 
 /** ESR ISS for a trapped MSR/MRS/System instruction (EC 0x18). */
@@ -78,6 +79,7 @@ export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number
     return alias;
   }
   if (s.id === SP_EL0_ID && cpu.ps.sp === 0) throw undefinedInstruction(cpu);
+  if (s.fp === true) checkFPEnabled(cpu);
   const host = cpu.e2h && cpu.tge;
   if (el === 0 && s.el0Control !== 0 && !el0Allowed(cpu, s.el0Control)) {
     throw new ArchException(defaultTargetEL(cpu), EC.SYS, sysTrapIss(s, rt, read));

@@ -21,7 +21,7 @@ export type Trap =
 export type El0Control = 'UMA' | 'UCT' | 'EL0PCTEN' | 'EL0VCTEN' | 'EL0CTEN' | 'EL0PTEN' | 'EL0VTEN';
 
 /** Which part of the guest's state a register belongs to, for the world-switch layer. */
-export type Group = 'el1' | 'el0' | 'aarch32' | 'el2' | 'id' | 'pstate' | 'timer' | 'debug';
+export type Group = 'el1' | 'el0' | 'fp' | 'aarch32' | 'el2' | 'id' | 'pstate' | 'timer' | 'debug';
 
 export interface SysregRow {
   readonly name: string;
@@ -41,6 +41,8 @@ export interface SysregRow {
   readonly writable?: bigint;
   /** At EL2 with HCR_EL2.E2H=1, this encoding reaches the named register instead. */
   readonly vhe?: string;
+  /** A SIMD&FP register: its accesses first pass AArch64.CheckFPAdvSIMDEnabled (EC 0x07 traps). */
+  readonly fp?: boolean;
   /** An alias encoding (_EL12/_EL02) of the named register, usable only at EL2 with E2H=1. */
   readonly aliasOf?: string;
   readonly group: Group;
@@ -187,10 +189,14 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   row('SP_EL1', '3 4 4 1 0', 2, 'el1'),
   row('TPIDR_EL0', '3 3 13 0 2', 0, 'el0', { reset: 0n }),
   row('TPIDRRO_EL0', '3 3 13 0 3', 0, 'el0', { reset: 0n, el0ReadOnly: true }),
+  // --- SIMD&FP control and status: AHP, DN, FZ, RMode, and the AArch32 Stride and Len (no FP16,
+  // no trapped exceptions); NZCV, QC and the cumulative flags IDC, IXC, UFC, OFC, DZC, IOC ---
+  row('FPCR', '3 3 4 4 0', 0, 'fp', { reset: 0n, writable: 0x07f7_0000n, fp: true }),
+  row('FPSR', '3 3 4 4 1', 0, 'fp', { reset: 0n, writable: 0xf800_009fn, fp: true }),
   // --- AArch32 EL1 state an AArch64 hypervisor saves for 32-bit guests ---
   row('DACR32_EL2', '3 4 3 0 0', 2, 'aarch32', { reset: 0n, writable: 0xffff_ffffn }),
   row('IFSR32_EL2', '3 4 5 0 1', 2, 'aarch32', { reset: 0n, writable: 0xffff_ffffn }),
-  row('FPEXC32_EL2', '3 4 5 3 0', 2, 'aarch32', { reset: 0x700n, writable: 0xffff_ffffn }),
+  row('FPEXC32_EL2', '3 4 5 3 0', 2, 'aarch32', { reset: 0x700n, writable: 0xffff_ffffn, fp: true }),
   row('SPSR_irq', '3 4 4 3 0', 2, 'aarch32', { reset: 0n, writable: 0xffff_ffffn }),
   row('SPSR_abt', '3 4 4 3 1', 2, 'aarch32', { reset: 0n, writable: 0xffff_ffffn }),
   row('SPSR_und', '3 4 4 3 2', 2, 'aarch32', { reset: 0n, writable: 0xffff_ffffn }),

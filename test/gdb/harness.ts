@@ -70,13 +70,13 @@ export interface Qemu {
   stop(): Promise<void>;
 }
 
-/** QEMU's virt board with its own gdbstub, held at reset (-S). */
-export async function startQemu(elf: string): Promise<Qemu> {
+/** QEMU's virt board with its own gdbstub, held at reset (-S); `extra` options come last (a later -cpu wins). */
+export async function startQemu(elf: string, extra: readonly string[] = []): Promise<Qemu> {
   requireTool('qemu-system-aarch64');
   const port = await freePort();
   const proc = spawn(
     'qemu-system-aarch64',
-    [...QEMU_BOARD, '-m', '64M', '-serial', 'null', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf],
+    [...QEMU_BOARD, '-m', '64M', '-serial', 'null', '-S', '-gdb', `tcp:127.0.0.1:${port}`, '-kernel', elf, ...extra],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
