@@ -80,7 +80,7 @@ export type TargetStop =
     }
   | { readonly kind: 'exited'; readonly code: number; readonly message?: string };
 
-export const SIGNAL = { NONE: 0, INT: 2, TRAP: 5, ABRT: 6, KILL: 9 } as const;
+export const SIGNAL = { NONE: 0, INT: 2, TRAP: 5, ABRT: 6, KILL: 9, SEGV: 11 } as const;
 
 /** Capability: breakpoints and watchpoints (`Z`/`z`). */
 export interface Breakpoints {

@@ -22,6 +22,7 @@ export const EXIT = {
   UNIMPLEMENTED: 4,
   IDLE: 5,
   RESOURCE_LIMIT: 7,
+  STUCK: 8,
   INTERRUPTED: 130,
 } as const;
 import { hostErrorText } from '../loader/host-error.js';
@@ -170,7 +171,8 @@ async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise
       if (end.kind === 'interrupted') return { code: EXIT.INTERRUPTED, outcome: 'interrupted' };
       if (end.kind === 'killed') return { code: KILLED_STATUS, outcome: 'killed by the debugger' };
       say(end.message);
-      return { code: end.kind === 'stuck' ? EXIT.IDLE : EXIT.UNIMPLEMENTED, outcome: `stopped: ${end.message}` };
+      const code = end.kind === 'stuck' ? EXIT.IDLE : end.kind === 'looping' ? EXIT.STUCK : EXIT.UNIMPLEMENTED;
+      return { code, outcome: `stopped: ${end.message}` };
     });
     try {
       return await Promise.race([underGdb, limited]);
@@ -197,6 +199,9 @@ async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise
       case 'unimplemented':
         say(`stopped at ${where(m)} (EL${m.current.ps.el}): ${r.message}`);
         return { code: EXIT.UNIMPLEMENTED, outcome: `stopped: ${r.message}` };
+      case 'stuck':
+        say(`stopped after ${m.icount} instructions: ${r.message}`);
+        return { code: EXIT.STUCK, outcome: `stopped: ${r.message}` };
       case 'idle':
         say(`stopped after ${m.icount} instructions: ${r.message}`);
         return { code: EXIT.IDLE, outcome: `stopped after ${m.icount} instructions: ${r.message}` };
@@ -283,14 +288,15 @@ Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usa
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;
 5 when every PE is off or asleep with nothing left to wake one; 6 with --fail-on-hazard when the
 residency checker found a hazard; 7 when a resource runs out (memory, or disk for --report:
-the report keeps what was written); 0 when the debugger kills the program (gdb's kill, as with QEMU);
+the report keeps what was written); 8 when a PE keeps taking the same exception at the same
+vector without progress (the message names the exception that began it); 0 when the debugger kills the program (gdb's kill, as with QEMU);
 130 when interrupted (Ctrl-C).`,
     )
     .action(async (image: string, opts: RunOptions) => {
       const ends: RunFinish[] = [];
       const r = await run(image, opts, ends);
       let status = r.code;
-      const final = [EXIT.UNIMPLEMENTED, EXIT.IDLE, EXIT.RESOURCE_LIMIT, EXIT.INTERRUPTED] as number[];
+      const final = [EXIT.UNIMPLEMENTED, EXIT.IDLE, EXIT.RESOURCE_LIMIT, EXIT.STUCK, EXIT.INTERRUPTED] as number[];
       for (const end of ends) {
         const s = end(status, r.outcome); // the report and the checker's summary are written whatever the status
         if (!final.includes(status)) status = s;

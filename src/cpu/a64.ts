@@ -1,9 +1,17 @@
-// The A64 instruction set: every encoding table, in decode priority order.
+// The A64 instruction set: every encoding table (their order decides nothing: see decode.ts).
 import type { AnyEncoding } from './decode.js';
 import { DATA_PROCESSING } from './insn/dataproc.js';
 import { BRANCHES } from './insn/branch.js';
 import { LOADS_STORES } from './insn/loadstore.js';
 import { MMU_OPS } from './insn/mmuops.js';
 import { SYSTEM } from './insn/system.js';
+import { UDF } from './insn/dp-common.js';
 
-export const A64: readonly AnyEncoding[] = [...MMU_OPS, ...SYSTEM, ...BRANCHES, ...LOADS_STORES, ...DATA_PROCESSING];
+export const A64: readonly AnyEncoding[] = [
+  ...MMU_OPS,
+  ...SYSTEM,
+  ...BRANCHES,
+  ...LOADS_STORES,
+  ...DATA_PROCESSING,
+  UDF,
+];

@@ -2,6 +2,7 @@
 // (fetch through the MMU → decoded-instruction cache → execute).
 import { PState } from './pstate.js';
 import { VRegs } from './vregs.js';
+import { StuckDetector } from './stuck.js';
 import {
   ArchException,
   MachineStop,
@@ -34,6 +35,8 @@ export type StopReason =
   | { kind: 'requested'; why: string }
   | { kind: 'exit'; code: number; why: string }
   | { kind: 'unimplemented'; message: string }
+  /** The PE takes the same exception at the same vector over and over, never progressing (stuck.ts). */
+  | { kind: 'stuck'; message: string }
   /** Every PE is off or asleep and nothing will wake one (the machine's run only). */
   | { kind: 'idle'; message: string };
 
@@ -141,6 +144,7 @@ export class Cpu implements CodeUser {
   private readonly vaSplit64 = new BigUint64Array(1);
   private readonly vaSplit32 = new Int32Array(this.vaSplit64.buffer);
   private lastPage: CodePage | null = null;
+  private readonly stuck: StuckDetector;
   private lastPageNum = -1;
 
   constructor(
@@ -156,6 +160,7 @@ export class Cpu implements CodeUser {
     this.code.attach(this);
     this.physWatchPages = new Uint16Array(bus.codePages.length);
     this.mmu = new Mmu(this);
+    this.stuck = new StuckDetector(bus);
     this.reset(0n);
   }
 
@@ -586,12 +591,17 @@ export class Cpu implements CodeUser {
         }
         return { kind: 'budget' };
       } catch (e) {
+        // The faulting instruction's PA, when it was fetched (not for an instruction abort).
+        const pa = page === null ? -1 : page.pa + idx * 4;
         page = null;
         // A fetch from outside RAM is a synchronous external abort on fetch, taken like any other.
         const x = e instanceof BusError ? this.mmu.abort(pcs[1]!, AccessType.Fetch, FSC.SYNC_EXTERNAL) : e;
         if (x instanceof ArchException) {
+          const fromEl = this.ps.el;
           takeSync(this, x, pcs[1]!);
           this.icount++;
+          const stuck = this.stuck.taken(x, pcs[1]!, fromEl, pa, pcs[0]!, this.icount);
+          if (stuck !== null) return { kind: 'stuck', message: stuck };
           if (this.stopRequest !== null) {
             const r = this.attend();
             if (r !== null) return r;

@@ -6,6 +6,7 @@ import { cacheOpName } from './insn/system.js';
 const EC_NAMES: Record<number, string> = {
   [EC.UNKNOWN]: 'UNDEFINED',
   [EC.WFX]: 'WFx',
+  [EC.FP_ACCESS]: 'SIMD&FP access trap',
   [EC.ILLEGAL_STATE]: 'illegal execution state',
   [EC.SVC]: 'SVC',
   [EC.HVC]: 'HVC',
@@ -20,6 +21,11 @@ const EC_NAMES: Record<number, string> = {
   [EC.SERROR]: 'SError',
   [EC.BRK]: 'BRK',
 };
+
+/** The exception class in words. */
+export function ecName(ec: number): string {
+  return EC_NAMES[ec] ?? `exception class 0x${ec.toString(16)}`;
+}
 
 const FSC_NAMES: Record<number, string> = {
   0x00: 'address size fault',

@@ -89,7 +89,9 @@ export type GdbRunEnd =
   | { kind: 'interrupted' }
   | { kind: 'killed' }
   /** Stopped with no debugger attached and nothing that could make it go on (every PE asleep). */
-  | { kind: 'stuck'; message: string };
+  | { kind: 'stuck'; message: string }
+  /** A PE that loops on the same exception stopped the run with no debugger attached. */
+  | { kind: 'looping'; message: string };
 
 /**
  * `hypstep run` under the stub: listens, then lets the machine run (or holds it with -S)
@@ -126,6 +128,8 @@ export async function runUnderGdb(
   await h.close();
   if (end === 'interrupted') return { kind: 'interrupted' };
   if (end.kind === 'killed') return end;
+  if (end.kind === 'stopped' && end.signal === SIGNAL.SEGV)
+    return { kind: 'looping', message: untagged(end.message ?? 'the PE is stuck') };
   if (end.kind === 'stopped' && end.signal !== SIGNAL.ABRT)
     return { kind: 'stuck', message: untagged(end.message ?? 'the machine stopped') };
   if (end.kind === 'exited') return { kind: 'exited', code: end.code };

@@ -378,6 +378,9 @@ export class MachineTarget implements Target {
           signal: SIGNAL.ABRT,
           message: `[hypstep] emulator stopped at PC 0x${this.pe(thread).pcs[0]!.toString(16)}: ${r.message}`,
         };
+      case 'stuck':
+        // A crash, as gdb knows one: the PE loops on a missing vector.
+        return { kind: 'stopped', thread, signal: SIGNAL.SEGV, message: `[hypstep] ${r.message}` };
       case 'idle':
         // Nothing will happen until the debugger changes something: stop where the machine is.
         return { kind: 'stopped', thread, signal: SIGNAL.TRAP, message: `[hypstep] ${r.message}` };

@@ -19,6 +19,19 @@ export function unallocated(pattern: string, why: string): AnyEncoding {
   return { ...row, carveOut: true };
 }
 
+/** UDF #imm16: the permanently UNDEFINED encoding, which objdump names. */
+export const UDF: AnyEncoding = {
+  ...enc(
+    '0000000000000000 imm16:16',
+    'UDF',
+    (cpu) => {
+      throw undefinedInstruction(cpu);
+    },
+    (d) => `udf\t#${d.imm16}`,
+  ),
+  carveOut: true,
+};
+
 /** What objdump prints for a word that is not an instruction. */
 export function undefinedText(raw: number): string {
   return `.inst 0x${(raw >>> 0).toString(16).padStart(8, '0')} ; undefined`;
