@@ -6,6 +6,7 @@ import { LOADS_STORES } from './insn/loadstore.js';
 import { MMU_OPS } from './insn/mmuops.js';
 import { SYSTEM } from './insn/system.js';
 import { UDF } from './insn/dp-common.js';
+import { SIMD_FP } from './insn/simd.js';
 
 export const A64: readonly AnyEncoding[] = [
   ...MMU_OPS,
@@ -14,4 +15,5 @@ export const A64: readonly AnyEncoding[] = [
   ...LOADS_STORES,
   ...DATA_PROCESSING,
   UDF,
+  ...SIMD_FP,
 ];

@@ -188,7 +188,7 @@ function prefetch(): void {}
 
 const EXTEND_NAME = ['', '', 'uxtw', 'lsl', '', '', 'sxtw', 'sxtx'];
 
-function registerOffsetText(d: { n: number; m: number; option: number; raw: number; shift: number }): string {
+export function registerOffsetText(d: { n: number; m: number; option: number; raw: number; shift: number }): string {
   const s = (d.raw >>> 12) & 1;
   const rm = rz(d.m, (d.option & 1) !== 0);
   const amount = s !== 0 ? ` #${d.shift}` : '';

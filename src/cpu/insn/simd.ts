@@ -1,0 +1,6 @@
+// The SIMD&FP instructions: loads and stores, moves, integer vector and scalar arithmetic,
+// floating point.
+import type { AnyEncoding } from '../decode.js';
+import { SIMD_LOADS_STORES } from './simd-ls.js';
+
+export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES];
