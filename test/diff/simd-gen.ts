@@ -174,9 +174,78 @@ function lsTemplates(): Template[] {
   ];
 }
 
+function moveTemplates(): Template[] {
+  const lane = (r: Rng, size: number): string => `v${pickReg(r)}.${'bhsd'[size]}[${r.int(16 >> size)}]`;
+  return [
+    (r) => {
+      const size = r.int(4);
+      const arr = ARRANGEMENTS[size * 2 + (size === 3 ? 1 : r.int(2))]!;
+      return r.chance(0.5)
+        ? `dup v${pickReg(r)}.${arr}, ${lane(r, size)}`
+        : `dup v${pickReg(r)}.${arr}, ${size === 3 ? 'x' : 'w'}${r.int(16)}`;
+    },
+    (r) => {
+      const size = r.int(4);
+      return `dup ${'bhsd'[size]}${pickReg(r)}, ${lane(r, size)}`;
+    },
+    (r) => {
+      const size = r.int(4);
+      return r.chance(0.5)
+        ? `mov ${lane(r, size)}, ${size === 3 ? 'x' : 'w'}${r.int(16)}`
+        : `mov ${lane(r, size)}, ${lane(r, size)}`;
+    },
+    (r) => {
+      const size = r.int(4);
+      return size < 2
+        ? `umov w${r.int(16)}, ${lane(r, size)}`
+        : `mov ${size === 3 ? 'x' : 'w'}${r.int(16)}, ${lane(r, size)}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      return `smov ${size < 2 && r.chance(0.5) ? 'w' : 'x'}${r.int(16)}, ${lane(r, size)}`;
+    },
+    (r) => {
+      const d = pickReg(r);
+      const imm = `#0x${r.int(256).toString(16)}`;
+      switch (r.int(7)) {
+        case 0:
+          return `movi v${d}.${r.pick(['2s', '4s'])}, ${imm}, lsl #${8 * r.int(4)}`;
+        case 1:
+          return `${r.pick(['mvni', 'orr', 'bic'])} v${d}.${r.pick(['4h', '8h'])}, ${imm}, lsl #${8 * r.int(2)}`;
+        case 2:
+          return `${r.pick(['movi', 'mvni'])} v${d}.${r.pick(['2s', '4s'])}, ${imm}, msl #${r.pick([8, 16])}`;
+        case 3:
+          return `movi v${d}.${r.pick(['8b', '16b'])}, ${imm}`;
+        case 4: {
+          let v = 0n;
+          for (let b = 0; b < 8; b++) if (r.chance(0.5)) v |= 0xffn << BigInt(8 * b);
+          return r.chance(0.5) ? `movi d${d}, #0x${v.toString(16)}` : `movi v${d}.2d, #0x${v.toString(16)}`;
+        }
+        case 5:
+          return `fmov v${d}.${r.pick(['2s', '4s', '2d'])}, #${r.pick(['1.0', '-0.5', '31.0', '0.125', '-2.75', '15.5'])}`;
+        default:
+          return `${r.pick(['orr', 'bic', 'mvni'])} v${d}.${r.pick(['2s', '4s'])}, ${imm}, lsl #${8 * r.int(4)}`;
+      }
+    },
+    (r) => {
+      const d = pickReg(r);
+      const g = r.int(16);
+      return r.pick([
+        `fmov s${d}, w${g}`,
+        `fmov d${d}, x${g}`,
+        `fmov w${g}, s${d}`,
+        `fmov x${g}, d${d}`,
+        `fmov v${d}.d[1], x${g}`,
+        `fmov x${g}, v${d}.d[1]`,
+      ]);
+    },
+    (r) => `fmov ${r.pick(['s', 'd'])}${pickReg(r)}, #${r.pick(['1.0', '-0.5', '31.0', '0.125', '-2.75', '0.1875'])}`,
+  ];
+}
+
 const TEMPLATES: Record<SimdClass, Template[]> = {
   ls: lsTemplates(),
-  move: [],
+  move: moveTemplates(),
   int: [],
   fp: [],
 };

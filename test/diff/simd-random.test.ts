@@ -11,7 +11,10 @@ const fresh =
     ? Number(process.env.HYPSTEP_SIMD_SEED)
     : Math.floor(Math.random() * 0x7fff_ffff);
 
-const CLASSES: [SimdClass, number][] = [['ls', 20260101]];
+const CLASSES: [SimdClass, number][] = [
+  ['ls', 20260101],
+  ['move', 20260102],
+];
 
 describe('SIMD&FP programs: hypstep as QEMU', () => {
   for (const [cls, seed] of CLASSES) {

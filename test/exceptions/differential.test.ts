@@ -69,6 +69,32 @@ describe('exception fixtures: QEMU and hypstep print the same', () => {
     expect(tge[2]).toContain(esr(EC.UNKNOWN, 0));
   });
 
+  it('SIMD&FP access traps: CPACR_EL1.FPEN, CPTR_EL2.TFP, CPTR_EL2.FPEN (E2H), EC 0x07 to the right EL', () => {
+    const { hypstep } = same('fptrap');
+    const FP = 0x07;
+    const fpIss = (1 << 24) | (0xe << 20); // CV=1, COND=0b1110
+    // The brief reports ("EL<n> <esr> <elr>") printed under a title.
+    const section = (title: string): string[] => {
+      const after = hypstep.slice(hypstep.indexOf(`${title}\n`) + title.length + 1).split('\n');
+      const n = after.findIndex((l) => !/^EL\d [0-9a-f]{16} /.test(l));
+      expect(n).toBeGreaterThanOrEqual(4);
+      return after.slice(0, n);
+    };
+    // Each access (FMOV to and from, MRS FPSR, MSR FPCR) traps to the EL that controls it.
+    const all = (lines: string[], el: number, ec: number, iss: number): boolean =>
+      lines.every((l) => l.startsWith(`EL${el} ${esr(ec, iss).slice(4)} `));
+    expect(all(section('EL2, CPTR_EL2.TFP=1'), 2, FP, fpIss)).toBe(true);
+    expect(hypstep).toContain('EL2, CPTR_EL2.TFP=0\nEL2, CPTR_EL2.TFP=1\n'); // no trap with TFP=0
+    expect(section('EL2, CPTR_EL2.TFP=1')).toHaveLength(5); // FPEXC32_EL2 too
+    expect(all(section('EL1, CPACR_EL1.FPEN=00'), 1, FP, fpIss)).toBe(true);
+    expect(hypstep).toContain('EL1, FPEN=01\nEL0, FPEN=01\nEL1 '); // EL1 free, EL0 trapped
+    expect(section('EL1 and EL0, FPEN=11, CPTR_EL2.TFP=1')).toHaveLength(8);
+    expect(section('EL0 under TGE=1 (E2H=0), FPEN=00').every((l) => l.startsWith(`EL2 ${esr(0, 0).slice(4)}`))).toBe(
+      true,
+    );
+    expect(section('E2H=1: CPTR_EL2.FPEN=00 traps EL2 itself').every((l) => l.startsWith('EL2 '))).toBe(true);
+  });
+
   it('illegal exception returns: PSTATE.IL, then an Illegal Execution State exception at the same EL', () => {
     const { hypstep } = same('eret');
     const illegal = `vector 0000000000000200 ${esr(EC.ILLEGAL, 0)}`;

@@ -2,5 +2,6 @@
 // floating point.
 import type { AnyEncoding } from '../decode.js';
 import { SIMD_LOADS_STORES } from './simd-ls.js';
+import { SIMD_MOVES } from './simd-move.js';
 
-export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES];
+export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES, ...SIMD_MOVES];
