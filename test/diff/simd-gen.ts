@@ -243,10 +243,224 @@ function moveTemplates(): Template[] {
   ];
 }
 
+function intTemplates(): Template[] {
+  const arr = (r: Rng, sizes: number[], q64 = false): [string, number, number] => {
+    const size = r.pick(sizes);
+    const q = size === 3 && !q64 ? 1 : r.int(2);
+    return [ARRANGEMENTS[size * 2 + q]!, size, q];
+  };
+  const v = (r: Rng, a: string): string => `v${pickReg(r)}.${a}`;
+  const same =
+    (names: string[], sizes: number[]): Template =>
+    (r) => {
+      const [a] = arr(r, sizes);
+      return `${r.pick(names)} ${v(r, a)}, ${v(r, a)}, ${v(r, a)}`;
+    };
+  const misc =
+    (names: string[], sizes: number[], suffix = ''): Template =>
+    (r) => {
+      const [a] = arr(r, sizes);
+      return `${r.pick(names)} ${v(r, a)}, ${v(r, a)}${suffix}`;
+    };
+  const W = ['b', 'h', 's', 'd'];
+  return [
+    same(
+      [
+        'add',
+        'sub',
+        'cmeq',
+        'cmhs',
+        'cmhi',
+        'cmgt',
+        'cmge',
+        'cmtst',
+        'sqadd',
+        'uqadd',
+        'sqsub',
+        'uqsub',
+        'sshl',
+        'ushl',
+        'srshl',
+        'urshl',
+        'sqshl',
+        'uqshl',
+        'sqrshl',
+        'uqrshl',
+      ],
+      [0, 1, 2, 3],
+    ),
+    same(
+      [
+        'shadd',
+        'uhadd',
+        'srhadd',
+        'urhadd',
+        'shsub',
+        'uhsub',
+        'smax',
+        'umax',
+        'smin',
+        'umin',
+        'sabd',
+        'uabd',
+        'saba',
+        'uaba',
+        'mla',
+        'mls',
+        'mul',
+        'smaxp',
+        'umaxp',
+        'sminp',
+        'uminp',
+        'addp',
+      ],
+      [0, 1, 2],
+    ),
+    same(['sqdmulh', 'sqrdmulh'], [1, 2]),
+    same(['pmul'], [0]),
+    same(['and', 'bic', 'orr', 'orn', 'eor', 'bsl', 'bit', 'bif'], [0]),
+    (r) => {
+      const s = r.pick([0, 1, 2, 3]);
+      const op =
+        s === 3
+          ? r.pick(['add', 'sub', 'cmeq', 'cmhs', 'cmgt', 'cmtst', 'sqadd', 'uqsub', 'ushl', 'srshl'])
+          : r.pick(['sqadd', 'uqadd', 'sqsub', 'uqsub', 'sqshl', 'uqrshl']);
+      return `${op} ${W[s]}${pickReg(r)}, ${W[s]}${pickReg(r)}, ${W[s]}${pickReg(r)}`;
+    },
+    misc(['cmeq', 'cmge', 'cmgt', 'cmle', 'cmlt'], [0, 1, 2, 3], ', #0'),
+    misc(['abs', 'neg', 'sqabs', 'sqneg', 'suqadd', 'usqadd'], [0, 1, 2, 3]),
+    misc(['cls', 'clz', 'rev64'], [0, 1, 2]),
+    misc(['cnt', 'rev16', 'mvn', 'rbit'], [0]),
+    misc(['rev32'], [0, 1]),
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick(['saddlp', 'uaddlp', 'sadalp', 'uadalp']);
+      return `${op} v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + q]}, v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick(['xtn', 'sqxtn', 'uqxtn', 'sqxtun']);
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}, v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + 1]}`;
+    },
+    (r) => {
+      const size = r.pick([0, 1, 2]);
+      const q = size === 2 ? 1 : r.int(2);
+      const op = r.pick(['addv', 'smaxv', 'umaxv', 'sminv', 'uminv', 'saddlv', 'uaddlv']);
+      const dst = op.endsWith('lv') ? W[size + 1] : W[size];
+      return `${op} ${dst}${pickReg(r)}, v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}`;
+    },
+    (r) => `addp d${pickReg(r)}, v${pickReg(r)}.2d`,
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick([
+        'saddl',
+        'uaddl',
+        'ssubl',
+        'usubl',
+        'sabal',
+        'uabal',
+        'sabdl',
+        'uabdl',
+        'smlal',
+        'umlal',
+        'smlsl',
+        'umlsl',
+        'smull',
+        'umull',
+      ]);
+      const n = `${ARRANGEMENTS[size * 2 + q]}`;
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + 1]}, v${pickReg(r)}.${n}, v${pickReg(r)}.${n}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick(['saddw', 'uaddw', 'ssubw', 'usubw']);
+      const w = ARRANGEMENTS[(size + 1) * 2 + 1];
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${w}, v${pickReg(r)}.${w}, v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick(['addhn', 'raddhn', 'subhn', 'rsubhn']);
+      const w = ARRANGEMENTS[(size + 1) * 2 + 1];
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}, v${pickReg(r)}.${w}, v${pickReg(r)}.${w}`;
+    },
+    (r) => {
+      const size = r.pick([1, 2]);
+      const q = r.int(2);
+      const op = r.pick(['sqdmull', 'sqdmlal', 'sqdmlsl']);
+      const n = ARRANGEMENTS[size * 2 + q];
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + 1]}, v${pickReg(r)}.${n}, v${pickReg(r)}.${n}`;
+    },
+    (r) =>
+      `pmull${r.chance(0.5) ? '2 v0.8h, v1.16b, v2.16b' : ` v${pickReg(r)}.8h, v${pickReg(r)}.8b, v${pickReg(r)}.8b`}`,
+    (r) => {
+      const [a, size] = arr(r, [0, 1, 2, 3]);
+      const bits = 8 << size;
+      const op = r.pick([
+        'sshr',
+        'ushr',
+        'ssra',
+        'usra',
+        'srshr',
+        'urshr',
+        'srsra',
+        'ursra',
+        'sri',
+        'shl',
+        'sli',
+        'sqshl',
+        'uqshl',
+        'sqshlu',
+      ]);
+      const left = ['shl', 'sli', 'sqshl', 'uqshl', 'sqshlu'].includes(op);
+      return `${op} ${v(r, a)}, ${v(r, a)}, #${left ? r.int(bits) : 1 + r.int(bits)}`;
+    },
+    (r) => {
+      const op = r.pick(['sshr', 'ushr', 'srsra', 'shl', 'sli', 'sri', 'sqshl', 'uqshl']);
+      const left = ['shl', 'sli', 'sqshl', 'uqshl'].includes(op);
+      return `${op} d${pickReg(r)}, d${pickReg(r)}, #${left ? r.int(64) : 1 + r.int(64)}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const bits = 8 << size;
+      const op = r.pick(['shrn', 'rshrn', 'sqshrn', 'uqshrn', 'sqrshrn', 'uqrshrn', 'sqshrun', 'sqrshrun']);
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}, v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + 1]}, #${1 + r.int(bits)}`;
+    },
+    (r) => {
+      const size = r.int(3);
+      const q = r.int(2);
+      const op = r.pick(['sshll', 'ushll']);
+      return `${op}${q ? '2' : ''} v${pickReg(r)}.${ARRANGEMENTS[(size + 1) * 2 + 1]}, v${pickReg(r)}.${ARRANGEMENTS[size * 2 + q]}, #${r.int(8 << size)}`;
+    },
+    (r) => {
+      const [a] = arr(r, [0, 1, 2, 3]);
+      return `${r.pick(['zip1', 'zip2', 'uzp1', 'uzp2', 'trn1', 'trn2'])} ${v(r, a)}, ${v(r, a)}, ${v(r, a)}`;
+    },
+    (r) => {
+      const q = r.int(2);
+      const a = q ? '16b' : '8b';
+      return `ext ${v(r, a)}, ${v(r, a)}, ${v(r, a)}, #${r.int(q ? 16 : 8)}`;
+    },
+    (r) => {
+      const q = r.int(2);
+      const a = q ? '16b' : '8b';
+      const len = 1 + r.int(4);
+      const t0 = pickReg(r);
+      const list = Array.from({ length: len }, (_, i) => `v${(t0 + i) % 32}.16b`).join(', ');
+      return `${r.pick(['tbl', 'tbx'])} ${v(r, a)}, {${list}}, ${v(r, a)}`;
+    },
+  ];
+}
+
 const TEMPLATES: Record<SimdClass, Template[]> = {
   ls: lsTemplates(),
   move: moveTemplates(),
-  int: [],
+  int: intTemplates(),
   fp: [],
 };
 

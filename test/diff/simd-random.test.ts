@@ -14,17 +14,18 @@ const fresh =
 const CLASSES: [SimdClass, number][] = [
   ['ls', 20260101],
   ['move', 20260102],
+  ['int', 20260103],
 ];
 
 describe('SIMD&FP programs: hypstep as QEMU', () => {
   for (const [cls, seed] of CLASSES) {
     it(`${cls}: fixed seed ${seed}`, async () => {
-      const r = await compareSimd(seed, [cls], 100);
+      const r = await compareSimd(seed, [cls], 150, 6);
       expect(r.diffs).toEqual([]);
-      expect(r.cases).toBe(100);
+      expect(r.cases).toBe(150);
     }, 300_000);
     it(`${cls}: fresh seed ${fresh}`, async () => {
-      const r = await compareSimd(fresh, [cls], 60);
+      const r = await compareSimd(fresh, [cls], 80, 6);
       expect(r.diffs).toEqual([]);
     }, 300_000);
   }

@@ -3,5 +3,6 @@
 import type { AnyEncoding } from '../decode.js';
 import { SIMD_LOADS_STORES } from './simd-ls.js';
 import { SIMD_MOVES } from './simd-move.js';
+import { SIMD_INTEGER } from './simd-int.js';
 
-export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES, ...SIMD_MOVES];
+export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES, ...SIMD_MOVES, ...SIMD_INTEGER];
