@@ -457,11 +457,79 @@ function intTemplates(): Template[] {
   ];
 }
 
+function fpTemplates(): Template[] {
+  const f = (r: Rng, t: string): string => `${t}${pickReg(r)}`;
+  const t = (r: Rng): string => r.pick(['s', 'd']);
+  return [
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['fmov', 'fabs', 'fneg', 'fsqrt', 'frintn', 'frintp', 'frintm', 'frintz', 'frinta', 'frintx', 'frinti'])} ${f(r, p)}, ${f(r, p)}`;
+    },
+    (r) => {
+      const [a, b] = r.pick([
+        ['s', 'd'],
+        ['d', 's'],
+        ['h', 's'],
+        ['s', 'h'],
+        ['h', 'd'],
+        ['d', 'h'],
+      ]);
+      return `fcvt ${f(r, a!)}, ${f(r, b!)}`;
+    },
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['fmul', 'fdiv', 'fadd', 'fsub', 'fmax', 'fmin', 'fmaxnm', 'fminnm', 'fnmul'])} ${f(r, p)}, ${f(r, p)}, ${f(r, p)}`;
+    },
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['fmadd', 'fmsub', 'fnmadd', 'fnmsub'])} ${f(r, p)}, ${f(r, p)}, ${f(r, p)}, ${f(r, p)}`;
+    },
+    (r) => {
+      const p = t(r);
+      return r.chance(0.3)
+        ? `${r.pick(['fcmp', 'fcmpe'])} ${f(r, p)}, #0.0`
+        : `${r.pick(['fcmp', 'fcmpe'])} ${f(r, p)}, ${f(r, p)}`;
+    },
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['fccmp', 'fccmpe'])} ${f(r, p)}, ${f(r, p)}, #${r.int(16)}, ${r.pick(['eq', 'ne', 'lt', 'ge', 'hi', 'vs', 'al'])}`;
+    },
+    (r) => {
+      const p = t(r);
+      return `fcsel ${f(r, p)}, ${f(r, p)}, ${f(r, p)}, ${r.pick(['eq', 'ne', 'lt', 'ge', 'hi', 'vs'])}`;
+    },
+    (r) => {
+      const g = `${r.pick(['w', 'x'])}${r.int(16)}`;
+      const op = r.pick([
+        'fcvtns',
+        'fcvtnu',
+        'fcvtps',
+        'fcvtpu',
+        'fcvtms',
+        'fcvtmu',
+        'fcvtzs',
+        'fcvtzu',
+        'fcvtas',
+        'fcvtau',
+      ]);
+      return `${op} ${g}, ${f(r, t(r))}`;
+    },
+    (r) => `${r.pick(['scvtf', 'ucvtf'])} ${f(r, t(r))}, ${r.pick(['w', 'x'])}${r.int(16)}`,
+    (r) => {
+      const x = r.chance(0.5);
+      const fb = 1 + r.int(x ? 64 : 32);
+      return r.chance(0.5)
+        ? `${r.pick(['fcvtzs', 'fcvtzu'])} ${x ? 'x' : 'w'}${r.int(16)}, ${f(r, t(r))}, #${fb}`
+        : `${r.pick(['scvtf', 'ucvtf'])} ${f(r, t(r))}, ${x ? 'x' : 'w'}${r.int(16)}, #${fb}`;
+    },
+  ];
+}
+
 const TEMPLATES: Record<SimdClass, Template[]> = {
   ls: lsTemplates(),
   move: moveTemplates(),
   int: intTemplates(),
-  fp: [],
+  fp: fpTemplates(),
 };
 
 export function registerTemplates(cls: SimdClass, t: Template[]): void {

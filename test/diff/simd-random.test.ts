@@ -15,6 +15,7 @@ const CLASSES: [SimdClass, number][] = [
   ['ls', 20260101],
   ['move', 20260102],
   ['int', 20260103],
+  ['fp', 20260104],
 ];
 
 describe('SIMD&FP programs: hypstep as QEMU', () => {

@@ -61,6 +61,6 @@ describe('random instruction words', () => {
     }
     expect(executed).toBeGreaterThan(1_000_000);
     for (const k of stops.keys())
-      expect(k).toMatch(/^(budget|exit|requested|idle|unimplemented: .*(AArch32|not implemented))/);
+      expect(k).toMatch(/^(budget|exit|requested|idle|stuck|unimplemented: .*(AArch32|not implemented))/);
   });
 });

@@ -4,5 +4,6 @@ import type { AnyEncoding } from '../decode.js';
 import { SIMD_LOADS_STORES } from './simd-ls.js';
 import { SIMD_MOVES } from './simd-move.js';
 import { SIMD_INTEGER } from './simd-int.js';
+import { FP_SCALAR } from './fp-scalar.js';
 
-export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES, ...SIMD_MOVES, ...SIMD_INTEGER];
+export const SIMD_FP: readonly AnyEncoding[] = [...SIMD_LOADS_STORES, ...SIMD_MOVES, ...SIMD_INTEGER, ...FP_SCALAR];
