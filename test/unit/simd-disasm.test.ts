@@ -128,7 +128,7 @@ function unimplemented(text: string): boolean {
   const [mn, ops = ''] =
     text.split(' ', 2).length === 2 ? [text.split(' ')[0]!, text.slice(text.indexOf(' '))] : [text];
   if (
-    /^(fjcvtzs|[su]dot|usdot|sudot|fcmla|fcadd|sqrdmlah|sqrdmlsh|bf\w*|fmlal2?|fmlsl2?|aes\w+|sha\w+|sm3\w+|sm4\w+|eor3|bcax|rax1|xar)$/.test(
+    /^(fjcvtzs|frint32[xz]|frint64[xz]|[su]dot|usdot|sudot|fcmla|fcadd|sqrdmlah|sqrdmlsh|bf\w*|fmlal2?|fmlsl2?|aes\w+|sha\w+|sm3\w+|sm4\w+|eor3|bcax|rax1|xar)$/.test(
       mn!,
     )
   )

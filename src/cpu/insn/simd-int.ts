@@ -10,6 +10,7 @@ import { SR } from '../../sysregs/registry.js';
 import { undefinedText } from './dp-common.js';
 import { encPrepared } from './ls-common.js';
 import { arrangement, elem, setElem, setV } from './simd-common.js';
+import { decodeFixed, execF } from './fp-vector.js';
 import type { Cpu } from '../cpu.js';
 
 /** FPSR.QC: cumulative saturation. */
@@ -756,6 +757,10 @@ function decodeShift(
   d: number,
   scalar: boolean,
 ): Vec {
+  if (opcode === 0b11100 || opcode === 0b11111) {
+    const fixed = decodeFixed(raw, q, u, immhb, opcode, n, d, scalar);
+    return vec(raw, { run: fixed.run === null ? null : (cpu) => execF(cpu, fixed), text: fixed.text });
+  }
   const pair = SHIFTS[opcode];
   const op = pair?.[u];
   const bits = 8 << size;
