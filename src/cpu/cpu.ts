@@ -1,15 +1,8 @@
 // The processing element: register file, PSTATE, system-register storage and the run loop
 // (fetch through the MMU → decoded-instruction cache → execute).
-import { PState } from './pstate.js';
-import {
-  ArchException,
-  MachineStop,
-  EC,
-  takeSync,
-  defaultTargetEL,
-  takePendingInterrupt,
-  wakeupPending,
-} from './exceptions.js';
+import { PState } from '../pe/pstate.js';
+import { takeSync, takePendingInterrupt } from './exceptions.js';
+import { ArchException, MachineStop, EC, defaultTargetEL, wakeupPending } from '../pe/exception.js';
 import type { CpuObserver } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
@@ -48,9 +41,6 @@ export const enum Wait {
   Interrupt = 1,
   Event = 2,
 }
-
-/** The IRQ, FIQ and SError inputs, as bits of Cpu.lines. */
-export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4 } as const;
 
 export interface CpuOptions {
   /** The machine's decoded-instruction cache (a PE alone makes its own). */

@@ -1,14 +1,32 @@
 // System registers whose behaviour is more than storage: PSTATE views, counters and
 // timers, identification values, and writes with side effects or layout-dependent
 // RES1 bits. Keyed by table name.
-import type { Cpu } from '../cpu/cpu.js';
+import type { MmuOwner } from '../mmu/mmu.js';
 import type { SysregSpec } from './registry.js';
 import { SR, HCR } from './registry.js';
-import { pendingInterrupts } from '../cpu/exceptions.js';
+import { pendingInterrupts } from '../pe/exception.js';
 
+/** What system-register behaviour reads and changes of the PE making the access. */
+export interface SysregPe extends MmuOwner {
+  /** The PE's position in the machine: a device keeps its per-PE state (a CPU interface) by it. */
+  readonly index: number;
+  readonly icount: number;
+  readonly clockOffset: number;
+  readonly mpidr: bigint;
+  /** The banked stack pointers SP_EL0..SP_EL2. */
+  readonly spEl: BigUint64Array;
+  /** SCTLR_ELx of the current translation regime. */
+  sctlr(): bigint;
+  /** After a write to HCR_EL2 (its cached views change). */
+  hcrChanged(): void;
+  /** After a change that can make an interrupt takeable. */
+  interruptsChanged(): void;
+}
+
+/** A register's behaviour beyond storage; devices' handlers get the PE that made the access. */
 export interface SpecialAccess {
-  read?(cpu: Cpu): bigint;
-  write?(cpu: Cpu, v: bigint): void;
+  read?(cpu: SysregPe): bigint;
+  write?(cpu: SysregPe, v: bigint): void;
 }
 
 /**
@@ -52,23 +70,23 @@ const CPTR_EL2_BITS_E2H0 = 0xc010_0400n; // TCPAC, TAM, TTA, TFP
 const CPTR_EL2_BITS_E2H1 = 0xd030_0000n; // TCPAC, TAM, TTA, FPEN
 const OSLSR_OSLM = 0x8n; // OS lock implemented (OSLM = 0b10)
 
-function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void): SpecialAccess {
+function pstate(read: (cpu: SysregPe) => bigint, write: (cpu: SysregPe, v: bigint) => void): SpecialAccess {
   return { read, write };
 }
 
 /** The deterministic clock: one counter tick per retired instruction. */
-export function physicalCount(cpu: Cpu): bigint {
+export function physicalCount(cpu: SysregPe): bigint {
   return BigInt(cpu.icount + cpu.clockOffset);
 }
 
 /** The virtual count: CNTVOFF_EL2 does not apply at EL2 with E2H=1 nor in the VHE host's EL0. */
-export function virtualCount(cpu: Cpu): bigint {
+export function virtualCount(cpu: SysregPe): bigint {
   const noOffset = cpu.e2h && (cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge));
   return noOffset ? physicalCount(cpu) : BigInt.asUintN(64, physicalCount(cpu) - cpu.sr[SR.CNTVOFF_EL2!]!);
 }
 
 /** A generic timer's CTL/CVAL/TVAL over storage slots; ISTATUS and TVAL are computed from the count. */
-function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, SpecialAccess> {
+function timerRegs(prefix: string, count: (cpu: SysregPe) => bigint): Record<string, SpecialAccess> {
   const el = prefix.startsWith('CNTH') ? 'EL2' : 'EL0';
   const ctl = SR[`${prefix}_CTL_${el}`]!;
   const cval = SR[`${prefix}_CVAL_${el}`]!;
@@ -93,7 +111,7 @@ function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, 
 }
 
 /** Whether DC ZVA is prohibited at the current EL (DCZID_EL0.DZP). */
-export function dcZvaProhibited(cpu: Cpu): boolean {
+export function dcZvaProhibited(cpu: SysregPe): boolean {
   const el = cpu.ps.el;
   if (el === 2) return false;
   const host = cpu.e2h && cpu.tge;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Machine, virtMpidr } from '../../src/board/machine.js';
-import { LINE } from '../../src/cpu/cpu.js';
+import { LINE } from '../../src/pe/state.js';
 import { parseElf, type Image } from '../../src/loader/elf.js';
 import { World } from '../../src/world/world.js';
 import { SR } from '../../src/sysregs/registry.js';

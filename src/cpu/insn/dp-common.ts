@@ -1,6 +1,6 @@
 // Shared pieces of the data-processing tables.
 import { enc, type AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 
 /**
  * An UNDEFINED carve-out: listed before the general encoding it overlaps, so the

@@ -8,7 +8,7 @@
 // other values are CONSTRAINED UNPREDICTABLE and behave here as if they were ones.
 import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import type { Cpu } from '../cpu.js';
 import { ACC_ALIGNED } from '../access.js';
 import { baseReg, checkAligned, dataAbortSyndrome, encPrepared, AccessType } from './ls-common.js';
