@@ -332,6 +332,47 @@ export class Cpu implements CodeUser {
     }
   }
 
+  // --- atomic read-modify-write (FEAT_LSE) ---------------------------------------------
+
+  /**
+   * The checks of an atomic access of `size` bytes at `va` (AArch64.TranslateAddressForAtomicAccess),
+   * made before anything is read or written, so a faulting atomic changes nothing: the debugger's
+   * watchpoints (it reads and writes), alignment (an atomic must be aligned to its size whatever
+   * SCTLR_ELx.A says, so it never crosses a page), translation for reading and then for writing.
+   * A fault a read would take reports WnR=0, one only the write takes WnR=1 (ESR_ELx ISS.WnR for
+   * atomics); no instruction syndrome (ISV=0). For the exclusive monitors an atomic is a store,
+   * whether or not a CAS then writes. Returns the PA.
+   */
+  atomicAccess(va: bigint, size: number): number {
+    if (this.debug.watching) {
+      this.watchTest(va, size, false);
+      this.watchTest(va, size, true);
+    }
+    if (this.misaligned(va, size)) throw this.mmu.abort(va, AccessType.Read, FSC.ALIGNMENT);
+    const pa = this.mmu.translate(va, AccessType.Read, 0, false);
+    this.mmu.translate(va, AccessType.Write, 0, false);
+    if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
+    return pa;
+  }
+
+  /** The read of an atomic at `pa` (from `atomicAccess`; 1 to 8 bytes). */
+  atomicRead(va: bigint, pa: number, size: number): bigint {
+    const v = this.physRead(va, pa, size, AccessType.Read);
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
+    return v;
+  }
+
+  /** The write of an atomic at `pa`, which read `before` there. */
+  atomicWrite(va: bigint, pa: number, size: number, value: bigint, before: bigint): void {
+    try {
+      this.bus.write(pa, size, value);
+    } catch (e) {
+      if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
+      throw e;
+    }
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, true, value, before);
+  }
+
   private watchTest(va: bigint, size: number, write: boolean): void {
     const hit = this.debug.watch(va, size, write);
     if (hit !== null) throw new WatchStop(hit);

@@ -43,7 +43,10 @@ export const ID_VALUES: Readonly<Record<string, bigint>> = {
   // Armv8.0 debug (DebugVer 6), two breakpoints (BRPs 1), two watchpoints (WRPs 1), one
   // context-aware breakpoint (CTX_CMPs 0); no PMU, no trace. Debug exceptions are storage only for now.
   ID_AA64DFR0_EL1: 0x0000_0000_0010_1006n,
-  // FEAT_DPB (DC CVAP); nothing else of ISAR0/1 (no CRC32, LSE atomics, PAuth, SB).
+  // Atomic [23:20] = 2 (FEAT_LSE), CRC32 [19:16] = 1 (FEAT_CRC32); no AES, SHA, RDM, SM3/SM4,
+  // DotProd, FHM, TS (flag manipulation), TLB range or RNDR.
+  ID_AA64ISAR0_EL1: 0x0000_0000_0021_0000n,
+  // FEAT_DPB (DC CVAP); nothing else of ISAR1 (no PAuth, SB, LRCPC, FRINTTS, BF16, I8MM).
   ID_AA64ISAR1_EL1: 0x1n,
   // PARange 48 bits, 16-bit ASIDs, 4K/16K/64K granules at stage 1 and 2.
   ID_AA64MMFR0_EL1: 0x0000_0000_0010_0025n,

@@ -175,3 +175,52 @@ export const EL2_MMU_ON = `	adr x0, vectors
 	msr sctlr_el2, x0
 	isb
 	ldr x24, =UART_BASE`;
+
+/**
+ * The printing runtime of the programs compared with QEMU over the UART (x24 = its address): `puthex`
+ * (x20 as 16 hex digits; uses x21-x23), `newline`, `dump` (the `body` given, which may call both;
+ * x29 holds the return address) and the EL2 vectors whose current-EL synchronous handler prints
+ * 'E', ESR and ELR (and FAR for a data abort) and resumes after the instruction.
+ */
+export function printing(dumpBody: string): string {
+  return `puthex:	// x20 as 16 hex digits; uses x21, x22, x23
+	UART_HEX 24, 20, 21, 22, 23
+	ret
+newline:
+	mov w22, #10
+	strb w22, [x24]
+	ret
+dump:
+	mov x29, x30
+${dumpBody}
+	mov x30, x29
+	ret
+
+	.balign 2048
+vectors:
+	.fill 128, 4, 0xd4200000
+	b handler
+handler:	// 'E' ESR ELR [FAR for data aborts], then resume after the instruction
+	mov x29, x30
+	mov w22, #'E'
+	strb w22, [x24]
+	mrs x20, esr_el2
+	bl puthex
+	bl newline
+	mrs x20, elr_el2
+	bl puthex
+	bl newline
+	mrs x20, esr_el2
+	lsr x20, x20, #26
+	cmp x20, #0x25
+	b.ne 1f
+	mrs x20, far_el2
+	bl puthex
+	bl newline
+1:	mrs x20, elr_el2
+	add x20, x20, #4
+	msr elr_el2, x20
+	mov x30, x29
+	eret
+`;
+}
