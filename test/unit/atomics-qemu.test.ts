@@ -224,7 +224,10 @@ describe('FEAT_LSE atomics against QEMU', () => {
     // Compare line by line, so that a failure names the first difference and its case.
     const first = ql.findIndex((l, i) => l !== hl[i]);
     const where = (i: number) => {
-      const header = ql.slice(0, i + 1).findLast((l) => l.startsWith('C'));
+      const header = ql
+        .slice(0, i + 1)
+        .reverse()
+        .find((l) => l.startsWith('C'));
       return header === undefined ? 'before the first case' : cases[Number.parseInt(header.slice(1), 16)]!.insn;
     };
     expect(
