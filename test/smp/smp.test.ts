@@ -29,7 +29,7 @@ function hypstep(args: string[]) {
 }
 
 describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 4', () => {
-  for (const name of ['psci', 'spinlock', 'virq']) {
+  for (const name of ['psci', 'spinlock', 'virq', 'atomics']) {
     it(name, () => {
       const q = runQemu(elf(name), 30_000, ['-smp', '4']);
       expect(q.status).toBe(0);
@@ -50,6 +50,26 @@ describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 
     expect(psci).toContain('pe 1 off again\n');
     const lock = runHypstep(elf('spinlock'), 50_000_000, { smp: 4 }).stdout;
     expect(lock).toBe('counter 00000000000007d0\nmost PEs inside at once 0000000000000001\n');
+    const atomics = runHypstep(elf('atomics'), 50_000_000, { smp: 4 }).stdout;
+    expect(atomics).toBe(
+      'ldaddal counter 0000000000009c40\ncas-locked counter 0000000000009c40\nmost PEs inside at once 0000000000000001\n',
+    );
+  });
+
+  it('the LSE counters hold at every quantum, and the CAS lock is contended (PEs wait for it)', () => {
+    const image = parseElf(readFileSync(elf('atomics')));
+    const contended = image.symbols.find((s) => s.name === 'contended')!.value;
+    for (const quantum of [1, 13, 100_000]) {
+      let out = '';
+      const m = new Machine({ smp: 4, quantum, uartOut: (b) => (out += Buffer.from(b).toString('latin1')) });
+      m.load(image);
+      expect(m.run(100_000_000).kind).toBe('exit');
+      expect({ quantum, out }).toEqual({
+        quantum,
+        out: 'ldaddal counter 0000000000009c40\ncas-locked counter 0000000000009c40\nmost PEs inside at once 0000000000000001\n',
+      });
+      expect(m.bus.read(Number(contended), 8)).toBeGreaterThan(100n);
+    }
   });
 
   it('the spinlock holds at every quantum (turns ending between any two instructions)', () => {
@@ -78,7 +98,7 @@ describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 
         filter: (src) => !src.includes('/build'),
       });
       await promisify(execFile)('make', ['-C', join(copy, 'smp')]);
-      for (const name of ['psci', 'spinlock', 'virq'])
+      for (const name of ['psci', 'spinlock', 'virq', 'atomics'])
         expect(readFileSync(join(copy, 'smp', 'build', `${name}.elf`)).equals(readFileSync(elf(name)))).toBe(true);
     } finally {
       rmSync(copy, { recursive: true, force: true });
