@@ -211,10 +211,14 @@ flag:	.quad 0
 });
 
 describe('memory between PEs', () => {
-  /** PE 0: LDXR, a DMB (its turn ends: PE 1 runs), then STXR; PE 1 stores at `offset` from the reserved word. */
-  const exclusive = (offset: number) =>
+  /**
+   * PE 0: LDXR, a DMB (its turn ends: PE 1 runs), then STXR; PE 1 stores 9 at `offset` from the
+   * reserved word, with `store` (x0 the address, x1 = 9, x2 = 5).
+   */
+  const exclusive = (offset: number, store = 'str x1, [x0]') =>
     machine(
       `
+	.arch	armv8.1-a
 	movq	x0, 0xc4000003
 	mov	x1, #1
 	adr	x2, pe1
@@ -227,8 +231,10 @@ describe('memory between PEs', () => {
 	wfe				// sleeps unless the lost reservation was an event
 	b	__end
 pe1:	adr	x0, word
+	add	x0, x0, #${offset}
 	mov	x1, #9
-	str	x1, [x0, #${offset}]
+	mov	x2, #5
+	${store}
 	wfi
 	.balign 128
 word:	.quad 0
@@ -250,6 +256,31 @@ word:	.quad 0
     // No event arrived, so the second WFE sleeps with PE 1 asleep too: the machine is idle.
     expect(r.kind).toBe('idle');
     expect(m.cpu.x[2]).toBe(0n);
+  });
+
+  // An atomic is a store for the monitors (AArch64.TranslateAddressForAtomicAccess clears the other
+  // PEs' reservations of the location), whether or not it writes: a CAS that fails its compare too.
+  for (const store of [
+    'stadd x1, [x0]',
+    'ldaddal x1, x3, [x0]',
+    'swpb w1, w3, [x0]',
+    'cas x2, x1, [x0]',
+    'casp w2, w3, w4, w5, [x0]',
+  ])
+    it(`an atomic (${store}) by another PE to the reservation granule makes STXR fail and is an event for the waiter`, () => {
+      const { m, sym } = exclusive(8, store);
+      m.cpu.debug.breakpoints.add(sym('__end'));
+      expect(m.run(10_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
+      expect(m.cpu.x[2]).toBe(1n);
+      expect(m.pes[1]!.pcs[1]).toBe(sym('pe1') + 20n); // PE 1 did run its atomic and reached its WFI
+    });
+
+  it('an atomic outside the 64-byte granule leaves the reservation: STXR succeeds', () => {
+    const { m } = exclusive(64, 'ldaddal x1, x3, [x0]');
+    expect(m.run(10_000).kind).toBe('idle');
+    expect(m.cpu.x[2]).toBe(0n);
+    expect(m.pes[1]!.x[3]).toBe(0n); // the old value, and the add happened
+    expect(m.bus.read(Number(m.pes[1]!.x[0]), 8)).toBe(9n);
   });
 
   it('code one PE rewrites is seen by another that had executed (and cached) it', () => {
