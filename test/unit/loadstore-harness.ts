@@ -59,9 +59,16 @@ __log: .fill 96, 8, 0
 
 /**
  * Runs `body` at EL2 (it may switch sections, but must end in .text) until it falls
- * off its end, snapshotting the registers at every label named `snap_<name>`.
+ * off its end, snapshotting the registers at every label named `snap_<name>`. `prepare`
+ * sees the loaded machine before it runs; `otherStop` sees any other stop (a watchpoint),
+ * after which the run goes on.
  */
-export function runLs(body: string, budget = 1_000_000): LsRun {
+export function runLs(
+  body: string,
+  budget = 1_000_000,
+  prepare?: (m: Machine, sym: (name: string) => bigint) => void,
+  otherStop?: (m: Machine, stop: PeStop) => void,
+): LsRun {
   const image = assemble(
     `#include "virt.inc"\n.text\n.global _start\n_start:\n${HEAD}\n${body}\n\t.text\n__end:\n\tb __end\n${TAIL}`,
   );
@@ -73,10 +80,21 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     if (s.name === '__end' || s.name.startsWith('snap_')) stops.set(s.value, [...(stops.get(s.value) ?? []), s.name]);
   }
   for (const pc of stops.keys()) m.cpu.debug.breakpoints.add(pc);
+  const sym = (name: string): bigint => {
+    const s = image.symbols.find((e) => e.name === name);
+    if (s === undefined) throw new Error(`no symbol ${name}`);
+    return s.value;
+  };
+  prepare?.(m, sym);
   const snaps = new Map<string, Regs>();
   let r: PeStop = m.run(budget);
   for (;;) {
     const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
+    if (names === undefined && otherStop !== undefined && r.kind !== 'budget') {
+      otherStop(m, r);
+      r = m.cpu.run(budget);
+      continue;
+    }
     if (names === undefined)
       throw new Error(
         `snippet stopped unexpectedly: ${JSON.stringify(r, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
@@ -87,11 +105,6 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     if (names.includes('__end')) break;
     r = m.cpu.run(budget, true);
   }
-  const sym = (name: string): bigint => {
-    const s = image.symbols.find((e) => e.name === name);
-    if (s === undefined) throw new Error(`no symbol ${name}`);
-    return s.value;
-  };
   const read = (pa: bigint, bytes: number): bigint => {
     let v = 0n;
     for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | m.bus.read(Number(pa) + i, 1);
