@@ -98,7 +98,7 @@ describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 
         filter: (src) => !src.includes('/build'),
       });
       await promisify(execFile)('make', ['-C', join(copy, 'smp')]);
-      for (const name of ['psci', 'spinlock', 'virq', 'atomics'])
+      for (const name of ['psci', 'spinlock', 'virq', 'atomics', 'monitor'])
         expect(readFileSync(join(copy, 'smp', 'build', `${name}.elf`)).equals(readFileSync(elf(name)))).toBe(true);
     } finally {
       rmSync(copy, { recursive: true, force: true });
