@@ -11,7 +11,7 @@
 import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
-import { armArmEsrLine, EL2_MMU_ON, printing } from './loadstore-harness.js';
+import { armArmEsrLine, EL2_MMU_ON, printing, printQuads, printRegs } from './loadstore-harness.js';
 import { rng } from '../helpers/xorshift.js';
 
 const OPS = ['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin'];
@@ -178,16 +178,10 @@ export function atomicsProgram(seed: number): { source: string; cases: Case[] } 
     );
   });
   out.push(`
-	ldr x19, =cells
-	ldr x25, =cells + ${16 * CELLS}
-1:	ldr x20, [x19], #8
-	bl puthex
-	bl newline
-	cmp x19, x25
-	b.lo 1b
+${printQuads('cells', `cells + ${16 * CELLS}`)}
 	SEMIHOSTING_EXIT
 
-${printing(`${[...Array(15).keys()].map((i) => `\tmov x20, x${i}\n\tbl puthex\n\tbl newline`).join('\n')}
+${printing(`${printRegs(15)}
 	mrs x20, nzcv
 	bl puthex
 	bl newline

@@ -14,9 +14,7 @@ import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { runLs } from './loadstore-harness.js';
 import { Machine } from '../../src/board/machine.js';
 import { assemble, assembleElf } from '../helpers/asm.js';
-import { World } from '../../src/world/world.js';
-import { parseLayout, bindLayout } from '../../src/world/layout.js';
-import { stage2Setup, S2_TABLE, VCPU } from '../world/snippets.js';
+import { stage2Setup, vcpuWorld, S2_TABLE, VCPU } from '../world/snippets.js';
 
 const OPS = ['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin'];
 const ORDERS = ['', 'a', 'l', 'al'];
@@ -215,21 +213,7 @@ ${S2_TABLE}
     const m = new Machine({ memory: 64 * 1024 * 1024, uartOut: () => {} });
     m.load(image);
     const sym = (n: string) => image.symbols.find((e) => e.name === n)!.value;
-    const w = new World(m.cpu).attach();
-    w.checking = true;
-    const layout = parseLayout(
-      JSON.stringify({
-        format: 'hypstep-vcpu-layout',
-        version: 1,
-        vcpus: [{ name: 'vcpu0', symbol: 'vcpu' }],
-        sysregs: { SCTLR_EL1: { offset: 0 } },
-        flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
-      }),
-    );
-    w.bind(
-      layout,
-      bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
-    );
+    const w = vcpuWorld(m);
     w.stop = () => {};
     m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(1_000_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });

@@ -189,6 +189,22 @@ export const EL2_MMU_ON = `	adr x0, vectors
 	isb
 	ldr x24, =UART_BASE`;
 
+/** Prints the quads from `from` up to `to` (assembler expressions), one a line; uses x19, x25. */
+export function printQuads(from: string, to: string): string {
+  return `	ldr x19, =${from}
+	ldr x25, =${to}
+1:	ldr x20, [x19], #8
+	bl puthex
+	bl newline
+	cmp x19, x25
+	b.lo 1b`;
+}
+
+/** `dump`'s body for printing X0 to X<n-1>, one a line. */
+export function printRegs(n: number): string {
+  return [...Array(n).keys()].map((i) => `\tmov x20, x${i}\n\tbl puthex\n\tbl newline`).join('\n');
+}
+
 /**
  * The printing runtime of the programs compared with QEMU over the UART (x24 = its address): `puthex`
  * (x20 as 16 hex digits; uses x21-x23), `newline`, `dump` (the `body` given, which may call both;

@@ -18,7 +18,7 @@
 import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
-import { armArmEsrLine, EL2_MMU_ON, printing } from './loadstore-harness.js';
+import { armArmEsrLine, EL2_MMU_ON, printing, printQuads, printRegs } from './loadstore-harness.js';
 import { rng } from '../helpers/xorshift.js';
 
 // Registers: x0–x12 values, x13 small positive index, x14 small negative index, x15 the
@@ -183,16 +183,10 @@ function program(seed: number, cases: number): string {
   }
   out.push(`
 	// the buffer and the exclusives' block, as quads
-	ldr x19, =exblock
-	ldr x25, =buf + ${BUF_SIZE}
-1:	ldr x20, [x19], #8
-	bl puthex
-	bl newline
-	cmp x19, x25
-	b.lo 1b
+${printQuads('exblock', `buf + ${BUF_SIZE}`)}
 	SEMIHOSTING_EXIT
 
-${printing(`${[...Array(19).keys()].map((i) => `\tmov x20, x${i}\n\tbl puthex\n\tbl newline`).join('\n')}
+${printing(`${printRegs(19)}
 	mov x20, sp
 	bl puthex
 	bl newline`)}
