@@ -11,7 +11,7 @@
 // every BigInt expression sits inside asUintN(64, ...), NOT is written `x ^ mask`, and
 // flag bits are tested with `!== 0n`. 32-bit forms use the same BigInt path masked to
 // 32 bits: converting register values to Number and back cost more than it saved.
-import type { PState } from './pstate.js';
+import type { PState } from '../pe/pstate.js';
 import { MASK64 } from './bits.js';
 
 /** Datasize mask and sign bit, indexed by sf. */

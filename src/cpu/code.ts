@@ -6,7 +6,7 @@ import { A64 } from './a64.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
 import { compileBlock, type Block } from './jit.js';
 import type { Cpu } from './cpu.js';
-import { ArchException, EC, defaultTargetEL } from './exceptions.js';
+import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 
 export type Handler = (cpu: Cpu, d: never) => void;
 

@@ -1,17 +1,10 @@
 // The processing element: register file, PSTATE, system-register storage and the run loop
 // (fetch through the MMU → decoded-instruction cache → execute).
-import { PState } from './pstate.js';
 import { VRegs } from './vregs.js';
 import { StuckDetector } from './stuck.js';
-import {
-  ArchException,
-  MachineStop,
-  EC,
-  takeSync,
-  defaultTargetEL,
-  takePendingInterrupt,
-  wakeupPending,
-} from './exceptions.js';
+import { PState } from '../pe/pstate.js';
+import { takeSync, takePendingInterrupt } from './exceptions.js';
+import { ArchException, MachineStop, EC, defaultTargetEL, wakeupPending } from '../pe/exception.js';
 import type { CpuObserver } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
@@ -52,9 +45,6 @@ export const enum Wait {
   Interrupt = 1,
   Event = 2,
 }
-
-/** The IRQ, FIQ and SError inputs, as bits of Cpu.lines. */
-export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4 } as const;
 
 export interface CpuOptions {
   /** The machine's decoded-instruction cache (a PE alone makes its own). */
@@ -349,6 +339,47 @@ export class Cpu implements CodeUser {
     for (let i = 0; i < size; i++) {
       this.write(BigInt.asUintN(64, va + BigInt(i)), 1, (value >> BigInt(8 * i)) & 0xffn, flags);
     }
+  }
+
+  // --- atomic read-modify-write (FEAT_LSE) ---------------------------------------------
+
+  /**
+   * The checks of an atomic access of `size` bytes at `va` (AArch64.TranslateAddressForAtomicAccess),
+   * made before anything is read or written, so a faulting atomic changes nothing: the debugger's
+   * watchpoints (it reads and writes), alignment (an atomic must be aligned to its size whatever
+   * SCTLR_ELx.A says, so it never crosses a page), translation for reading and then for writing.
+   * A fault a read would take reports WnR=0, one only the write takes WnR=1 (ESR_ELx ISS.WnR for
+   * atomics); no instruction syndrome (ISV=0). For the exclusive monitors an atomic is a store,
+   * whether or not a CAS then writes. Returns the PA.
+   */
+  atomicAccess(va: bigint, size: number): number {
+    if (this.debug.watching) {
+      this.watchTest(va, size, false);
+      this.watchTest(va, size, true);
+    }
+    if (this.misaligned(va, size)) throw this.mmu.abort(va, AccessType.Read, FSC.ALIGNMENT);
+    const pa = this.mmu.translate(va, AccessType.Read, 0, false);
+    this.mmu.translate(va, AccessType.Write, 0, false);
+    if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
+    return pa;
+  }
+
+  /** The read of an atomic at `pa` (from `atomicAccess`; 1 to 8 bytes). */
+  atomicRead(va: bigint, pa: number, size: number): bigint {
+    const v = this.physRead(va, pa, size, AccessType.Read);
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
+    return v;
+  }
+
+  /** The write of an atomic at `pa`, which read `before` there. */
+  atomicWrite(va: bigint, pa: number, size: number, value: bigint, before: bigint): void {
+    try {
+      this.bus.write(pa, size, value);
+    } catch (e) {
+      if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
+      throw e;
+    }
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, true, value, before);
   }
 
   private watchTest(va: bigint, size: number, write: boolean): void {

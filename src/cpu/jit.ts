@@ -21,7 +21,7 @@
 import type { Cpu } from './cpu.js';
 import type { AnyEncoding } from './decode.js';
 import { WMASK, bitMaskKey, LOGICAL_IMM, LOGICAL_IMM_OK, BITFIELD_WMASK, BITFIELD_TMASK } from './alu.js';
-import type { PState } from './pstate.js';
+import type { PState } from '../pe/pstate.js';
 
 export type BlockFn = (cpu: Cpu, x: BigUint64Array, ps: PState, f: BigUint64Array, f32: Int32Array) => void;
 

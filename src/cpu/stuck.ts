@@ -3,7 +3,7 @@
 // vector table that is not there yet: VBAR still 0, an unmapped or UNDEFINED handler). After
 // STUCK_CHAIN such exceptions the run stops with one line naming the exception that started
 // the chain and its instruction, rather than spinning silently.
-import type { ArchException } from './exceptions.js';
+import type { ArchException } from '../pe/exception.js';
 import type { PhysBus } from '../board/bus.js';
 import { disassemble } from './disasm.js';
 import { ecName } from './syndrome.js';

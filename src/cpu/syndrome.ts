@@ -1,5 +1,5 @@
 // Human-readable syndromes: ESR_ELx decoded as the ARM ARM names its fields.
-import { EC } from './exceptions.js';
+import { EC } from '../pe/exception.js';
 import { sysregByKey, sysregKey } from '../sysregs/registry.js';
 import { cacheOpName } from './insn/system.js';
 

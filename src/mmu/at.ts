@@ -1,6 +1,6 @@
 // The AT (address translate) instructions: a translation without taking the fault,
 // reported in PAR_EL1 (AArch64.AT_S1 / AArch64.AT_S12 and the PAR_EL1 formats).
-import type { Cpu } from '../cpu/cpu.js';
+import type { MmuOwner } from './mmu.js';
 import { ISS_CM } from './mmu.js';
 import { Regime, translationRegime, e1Regime, stage2Enabled } from './regime.js';
 import { AccessType, Translator, Stage2Use, PERM_SHIFT_EL0, PERM_SHIFT_PRIV, type Translation } from './walk.js';
@@ -80,7 +80,7 @@ export function parFault(fsc: number, stage: 1 | 2, s1ptw: boolean): bigint {
  * Returns the PAR_EL1 value, or the exception to take: a stage-2 fault on a stage-1
  * table walk during an AT S1E0 or S1E1 from EL1 is taken to EL2 (ISS.CM = 1), not reported.
  */
-export function addressTranslate(cpu: Cpu, op: AtOp, va: bigint): bigint {
+export function addressTranslate(cpu: MmuOwner, op: AtOp, va: bigint): bigint {
   const regime = op.el === 'E2' ? translationRegime(cpu, 2) : e1Regime(cpu);
   const s2 = regime === Regime.EL10 && stage2Enabled(cpu);
   const use = !s2 ? Stage2Use.None : op.stage12 ? Stage2Use.Full : Stage2Use.WalksOnly;

@@ -27,7 +27,7 @@
 // Also here: staleTlbEntries(cpu), the cached translations of the current context that
 // the tables no longer give (what a missing TLBI leaves behind), built on
 // Mmu.tlbEntries() (every live TLB entry with its regime, VMID, ASID and permissions).
-import type { Cpu } from '../cpu/cpu.js';
+import type { MmuOwner } from './mmu.js';
 import type { TlbEntry } from './mmu.js';
 import { Regime, REGIME_NAMES, translationRegime, stage2Enabled, s2Params } from './regime.js';
 import {
@@ -148,7 +148,7 @@ const TYPES: Record<DebugAccess, AccessType> = {
 
 /** Translates `va` in `regime` without side effects; see the file comment. */
 export function debugTranslate(
-  cpu: Cpu,
+  cpu: MmuOwner,
   va: bigint,
   regime: DebugRegime,
   access: DebugAccess = 'read',
@@ -194,7 +194,7 @@ export function debugTranslate(
 }
 
 /** Stage-2 parameters as the debugger shows them (VTCR_EL2 decoded). */
-export function describeStage2(cpu: Cpu): {
+export function describeStage2(cpu: MmuOwner): {
   enabled: boolean;
   granule: number;
   inputBits: number;
@@ -229,7 +229,7 @@ export interface StaleEntry {
  * missing TLBI leaves behind; a hypervisor developer hunting a stale-translation bug
  * sees them here before the guest trips over one.
  */
-export function staleTlbEntries(cpu: Cpu): StaleEntry[] {
+export function staleTlbEntries(cpu: MmuOwner): StaleEntry[] {
   const out: StaleEntry[] = [];
   for (const e of cpu.mmu.tlbEntries()) {
     if (!e.current) continue;

@@ -29,10 +29,9 @@
 // TTBR/TCR/SCTLR change takes effect without TLBI (entries made under the old value
 // belong to another context); IPAS2E1* invalidates every entry of the VMID (entries
 // combine both stages, so the IPA is not kept).
-import type { Cpu } from '../cpu/cpu.js';
-import { ArchException, EC, defaultTargetEL } from '../cpu/exceptions.js';
+import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
-import { Regime, translationRegime, e1Regime, stage2Enabled, currentVmid, s1Params } from './regime.js';
+import { Regime, type MmuPe, translationRegime, e1Regime, stage2Enabled, currentVmid, s1Params } from './regime.js';
 import {
   AccessType,
   Translator,
@@ -120,6 +119,11 @@ for (const name of [
 ])
   CONTEXT_REG[specOf(name).id] = 1;
 
+/** A PE with its MMU: what address translation instructions and the debugger's views use. */
+export interface MmuOwner extends MmuPe {
+  readonly mmu: Mmu;
+}
+
 export class Mmu {
   private readonly tagLo = new Int32Array(TLB_ENTRIES);
   private readonly tagHi = new Int32Array(TLB_ENTRIES);
@@ -173,7 +177,7 @@ export class Mmu {
    */
   generation = 0;
 
-  constructor(private readonly cpu: Cpu) {
+  constructor(private readonly cpu: MmuPe) {
     this.translator = new Translator(cpu, false);
   }
 

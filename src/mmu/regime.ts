@@ -1,7 +1,13 @@
 // Translation regimes and the walk parameters each stage takes from the system registers
 // (AArch64.GetS1TTWParams / AArch64.GetS2TTWParams in the ARM ARM pseudocode).
-import type { Cpu } from '../cpu/cpu.js';
+import type { PeState } from '../pe/state.js';
+import type { PhysBus } from '../board/bus.js';
 import { SR, HCR } from '../sysregs/registry.js';
+
+/** What translation reads of its PE: the architectural state and the physical bus its walks read. */
+export interface MmuPe extends PeState {
+  readonly bus: PhysBus;
+}
 
 export const enum Regime {
   EL10 = 0,
@@ -14,14 +20,14 @@ export const REGIME_NAMES = ['EL1&0', 'EL2', 'EL2&0'] as const;
 export const PA_BITS = 48;
 
 /** TranslationRegime(el) for a PE without EL3. */
-export function translationRegime(cpu: Cpu, el: number): Regime {
+export function translationRegime(cpu: MmuPe, el: number): Regime {
   if (el === 2) return cpu.e2h ? Regime.EL20 : Regime.EL2;
   if (el === 0 && cpu.e2h && cpu.tge) return Regime.EL20;
   return Regime.EL10;
 }
 
 /** The regime the TLBI …E1 and AT S1E0/S1E1 forms act on: EL2&0 in a VHE host's EL2, else EL1&0. */
-export function e1Regime(cpu: Cpu): Regime {
+export function e1Regime(cpu: MmuPe): Regime {
   return cpu.ps.el === 2 && cpu.e2h && cpu.tge ? Regime.EL20 : Regime.EL10;
 }
 
@@ -29,7 +35,7 @@ export function e1Regime(cpu: Cpu): Regime {
  * Stage 2 applies to the EL1&0 regime when HCR_EL2.VM (or DC) is set; under a VHE host
  * (E2H, TGE = 1, 1) both behave as 0.
  */
-export function stage2Enabled(cpu: Cpu): boolean {
+export function stage2Enabled(cpu: MmuPe): boolean {
   if (cpu.e2h && cpu.tge) return false;
   return (cpu.hcr & ((1 << HCR.VM) | (1 << HCR.DC))) !== 0;
 }
@@ -112,7 +118,7 @@ const ALL64 = (1n << 64n) - 1n;
  * in the two-range regimes. Also returns the input address the walk resolves and the
  * mask of the VA bits that are not ignored (AddrTop: bit 55 and below under TBI).
  */
-export function s1Params(cpu: Cpu, regime: Regime, va: bigint): { p: StageParams; ia: number; topMask: bigint } {
+export function s1Params(cpu: MmuPe, regime: Regime, va: bigint): { p: StageParams; ia: number; topMask: bigint } {
   const sr = cpu.sr;
   const el2 = regime !== Regime.EL10;
   const sctlr = Number(sr[el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & 0xffff_ffffn);
@@ -204,7 +210,7 @@ export function s2StartLevel(sl0: number, g: number, inputSize: number): number 
 }
 
 /** The stage-2 walk parameters (VTCR_EL2, VTTBR_EL2). */
-export function s2Params(cpu: Cpu): StageParams {
+export function s2Params(cpu: MmuPe): StageParams {
   const sr = cpu.sr;
   const vtcr = Number(sr[SR.VTCR_EL2!]! & 0xffff_ffffn);
   const vttbr = sr[SR.VTTBR_EL2!]!;
@@ -232,6 +238,6 @@ export function s2Params(cpu: Cpu): StageParams {
 }
 
 /** VTTBR_EL2.VMID (8 bits: ID_AA64MMFR1_EL1.VMIDBits = 0). */
-export function currentVmid(cpu: Cpu): number {
+export function currentVmid(cpu: MmuPe): number {
   return Number((cpu.sr[SR.VTTBR_EL2!]! >> 48n) & 0xffn);
 }

@@ -3,9 +3,8 @@
 // AArch64.FullTranslate (stage 1, the stage-2 walks of stage-1 table fetches, stage 2).
 // It never raises exceptions and never touches the TLB: callers turn a fault into an
 // abort (Mmu), a PAR_EL1 value (AT) or a report (the debugger).
-import type { Cpu } from '../cpu/cpu.js';
 import { BusError } from '../board/bus.js';
-import { type StageParams, type Regime, PA_BITS, s1Params, s2Params } from './regime.js';
+import { type StageParams, type Regime, type MmuPe, PA_BITS, s1Params, s2Params } from './regime.js';
 
 /** Access kinds, in the order of their permission bits. */
 export const enum AccessType {
@@ -197,7 +196,7 @@ export class Translator {
    * @param record where to append each descriptor read, or null.
    */
   constructor(
-    private readonly cpu: Cpu,
+    private readonly cpu: MmuPe,
     private readonly sideEffectFree: boolean,
     public record: WalkLevel[] | null = null,
   ) {}

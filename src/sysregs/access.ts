@@ -1,9 +1,15 @@
 // MRS/MSR semantics: access checks by EL, EL0 access controls, traps to EL2, VHE
 // redirection and the _EL12/_EL02 aliases, then the read or write.
-import type { Cpu } from '../cpu/cpu.js';
-import { ArchException, EC, defaultTargetEL, undefinedInstruction } from '../cpu/exceptions.js';
-import { checkFPEnabled } from '../cpu/fpaccess.js';
+import type { SysregPe } from './special.js';
+import type { MachineSysregs } from './machine.js';
+import { ArchException, EC, defaultTargetEL, undefinedInstruction } from '../pe/exception.js';
+import { checkFPEnabled } from '../pe/fp.js';
 import { type SysregSpec, specOf, SYSREGS, SR, OTHER_TRAP, EL0_CONTROL } from './registry.js';
+
+/** A PE as MRS and MSR see it: its state and its machine's system registers. */
+export interface SysregAccessor extends SysregPe {
+  readonly sysregs: MachineSysregs;
+}
 
 /** ESR ISS for a trapped MSR/MRS/System instruction (EC 0x18). */
 export function sysTrapIss(
@@ -38,7 +44,7 @@ const EL0_BITS: readonly number[] = (() => {
 })();
 
 /** Whether EL0 may make this access: SCTLR_EL1/CNTKCTL_EL1, or the EL2 registers in a VHE host. */
-function el0Allowed(cpu: Cpu, code: number): boolean {
+function el0Allowed(cpu: SysregAccessor, code: number): boolean {
   const host = cpu.e2h && cpu.tge;
   const timer = code >= EL0_CONTROL.EL0PCTEN;
   const ctl = timer ? cpu.sr[host ? SR.CNTHCTL_EL2! : SR.CNTKCTL_EL1!]! : cpu.sctlr();
@@ -46,7 +52,7 @@ function el0Allowed(cpu: Cpu, code: number): boolean {
 }
 
 /** The CPTR_EL2, MDCR_EL2 and CNTHCTL_EL2 traps of an EL0/EL1 access (outside a VHE host). */
-function otherTrapped(cpu: Cpu, traps: number): boolean {
+function otherTrapped(cpu: SysregAccessor, traps: number): boolean {
   if ((traps & OTHER_TRAP.TCPAC) !== 0 && cpu.ps.el === 1 && (cpu.sr[SR.CPTR_EL2!]! & CPTR_TCPAC) !== 0n) return true;
   if ((traps & (OTHER_TRAP.TDA | OTHER_TRAP.TDOSA)) !== 0) {
     const mdcr = cpu.sr[SR.MDCR_EL2!]!;
@@ -67,7 +73,7 @@ function otherTrapped(cpu: Cpu, traps: number): boolean {
  * in the order the ARM ARM's accessor pseudocode makes them; throws the UNDEFINED
  * or trap exception the access takes instead.
  */
-export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number): SysregSpec {
+export function resolveAccess(cpu: SysregAccessor, s: SysregSpec, read: boolean, rt: number): SysregSpec {
   const el = cpu.ps.el;
   if (s.el > el) throw undefinedInstruction(cpu);
   if (read ? s.access === 'wo' : s.access === 'ro' || (el === 0 && s.el0ReadOnly === true) || el < (s.writeEl ?? 0)) {
@@ -97,7 +103,7 @@ export function resolveAccess(cpu: Cpu, s: SysregSpec, read: boolean, rt: number
 }
 
 /** Reads a register's current value, with no checks (the debugger and the world layer use this too). */
-export function readSysreg(cpu: Cpu, s: SysregSpec): bigint {
+export function readSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
   const sp = cpu.sysregs.access[s.id];
   if (sp?.read) return sp.read(cpu);
   const a = aliasTarget[s.id];
@@ -106,7 +112,7 @@ export function readSysreg(cpu: Cpu, s: SysregSpec): bigint {
 }
 
 /** Writes a register with its side effects and write mask, with no checks. */
-export function writeSysreg(cpu: Cpu, s: SysregSpec, v: bigint): void {
+export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];
   if (mask !== undefined) v &= mask;
   const sp = cpu.sysregs.access[s.id];

@@ -1,14 +1,32 @@
 // System registers whose behaviour is more than storage: PSTATE views, counters and
 // timers, identification values, and writes with side effects or layout-dependent
 // RES1 bits. Keyed by table name.
-import type { Cpu } from '../cpu/cpu.js';
+import type { MmuOwner } from '../mmu/mmu.js';
 import type { SysregSpec } from './registry.js';
 import { SR, HCR } from './registry.js';
-import { pendingInterrupts } from '../cpu/exceptions.js';
+import { pendingInterrupts } from '../pe/exception.js';
 
+/** What system-register behaviour reads and changes of the PE making the access. */
+export interface SysregPe extends MmuOwner {
+  /** The PE's position in the machine: a device keeps its per-PE state (a CPU interface) by it. */
+  readonly index: number;
+  readonly icount: number;
+  readonly clockOffset: number;
+  readonly mpidr: bigint;
+  /** The banked stack pointers SP_EL0..SP_EL2. */
+  readonly spEl: BigUint64Array;
+  /** SCTLR_ELx of the current translation regime. */
+  sctlr(): bigint;
+  /** After a write to HCR_EL2 (its cached views change). */
+  hcrChanged(): void;
+  /** After a change that can make an interrupt takeable. */
+  interruptsChanged(): void;
+}
+
+/** A register's behaviour beyond storage; devices' handlers get the PE that made the access. */
 export interface SpecialAccess {
-  read?(cpu: Cpu): bigint;
-  write?(cpu: Cpu, v: bigint): void;
+  read?(cpu: SysregPe): bigint;
+  write?(cpu: SysregPe, v: bigint): void;
 }
 
 /**
@@ -20,12 +38,16 @@ export const ID_VALUES: Readonly<Record<string, bigint>> = {
   REVIDR_EL1: 0n,
   AIDR_EL1: 0n,
   // EL0 and EL1: AArch64 and AArch32 state (a hypervisor may host 32-bit guests; executing
-  // AArch32 stops the machine); EL2 AArch64; no EL3; FP and AdvSIMD not implemented (0xF).
-  ID_AA64PFR0_EL1: 0x0000_0000_00ff_0122n,
+  // AArch32 stops the machine); EL2 AArch64; no EL3; FP and AdvSIMD implemented
+  // (0: single and double precision, no half-precision arithmetic).
+  ID_AA64PFR0_EL1: 0x0000_0000_0000_0122n,
   // Armv8.0 debug (DebugVer 6), two breakpoints (BRPs 1), two watchpoints (WRPs 1), one
   // context-aware breakpoint (CTX_CMPs 0); no PMU, no trace. Debug exceptions are storage only for now.
   ID_AA64DFR0_EL1: 0x0000_0000_0010_1006n,
-  // FEAT_DPB (DC CVAP); nothing else of ISAR0/1 (no CRC32, LSE atomics, PAuth, SB).
+  // Atomic [23:20] = 2 (FEAT_LSE), CRC32 [19:16] = 1 (FEAT_CRC32); no AES, SHA, RDM, SM3/SM4,
+  // DotProd, FHM, TS (flag manipulation), TLB range or RNDR.
+  ID_AA64ISAR0_EL1: 0x0000_0000_0021_0000n,
+  // FEAT_DPB (DC CVAP); nothing else of ISAR1 (no PAuth, SB, LRCPC, FRINTTS, BF16, I8MM).
   ID_AA64ISAR1_EL1: 0x1n,
   // PARange 48 bits, 16-bit ASIDs, 4K/16K/64K granules at stage 1 and 2.
   ID_AA64MMFR0_EL1: 0x0000_0000_0010_0025n,
@@ -52,23 +74,23 @@ const CPTR_EL2_BITS_E2H0 = 0xc010_0400n; // TCPAC, TAM, TTA, TFP
 const CPTR_EL2_BITS_E2H1 = 0xd030_0000n; // TCPAC, TAM, TTA, FPEN
 const OSLSR_OSLM = 0x8n; // OS lock implemented (OSLM = 0b10)
 
-function pstate(read: (cpu: Cpu) => bigint, write: (cpu: Cpu, v: bigint) => void): SpecialAccess {
+function pstate(read: (cpu: SysregPe) => bigint, write: (cpu: SysregPe, v: bigint) => void): SpecialAccess {
   return { read, write };
 }
 
 /** The deterministic clock: one counter tick per retired instruction. */
-export function physicalCount(cpu: Cpu): bigint {
+export function physicalCount(cpu: SysregPe): bigint {
   return BigInt(cpu.icount + cpu.clockOffset);
 }
 
 /** The virtual count: CNTVOFF_EL2 does not apply at EL2 with E2H=1 nor in the VHE host's EL0. */
-export function virtualCount(cpu: Cpu): bigint {
+export function virtualCount(cpu: SysregPe): bigint {
   const noOffset = cpu.e2h && (cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge));
   return noOffset ? physicalCount(cpu) : BigInt.asUintN(64, physicalCount(cpu) - cpu.sr[SR.CNTVOFF_EL2!]!);
 }
 
 /** A generic timer's CTL/CVAL/TVAL over storage slots; ISTATUS and TVAL are computed from the count. */
-function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, SpecialAccess> {
+function timerRegs(prefix: string, count: (cpu: SysregPe) => bigint): Record<string, SpecialAccess> {
   const el = prefix.startsWith('CNTH') ? 'EL2' : 'EL0';
   const ctl = SR[`${prefix}_CTL_${el}`]!;
   const cval = SR[`${prefix}_CVAL_${el}`]!;
@@ -93,7 +115,7 @@ function timerRegs(prefix: string, count: (cpu: Cpu) => bigint): Record<string, 
 }
 
 /** Whether DC ZVA is prohibited at the current EL (DCZID_EL0.DZP). */
-export function dcZvaProhibited(cpu: Cpu): boolean {
+export function dcZvaProhibited(cpu: SysregPe): boolean {
   const el = cpu.ps.el;
   if (el === 2) return false;
   const host = cpu.e2h && cpu.tge;

@@ -2,7 +2,7 @@
 // category the accounting and the report colour by. Works for any hypervisor: it reads only
 // the architectural syndrome registers.
 import { hex } from '../cpu/bits.js';
-import { EC } from '../cpu/exceptions.js';
+import { EC } from '../pe/exception.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
 export type ExitCategory =

@@ -1,4 +1,5 @@
-// Random A64 integer programs for the differential test against QEMU.
+// Random A64 integer programs for the differential test against QEMU, FEAT_LSE atomics and
+// FEAT_CRC32 included.
 //
 // A program is a pure function of (seed, index). It starts from random "interesting" values in
 // X0–X30, SP and NZCV, runs a few hundred random instructions (units), then dumps X0–X30, SP,
@@ -523,6 +524,68 @@ class Generator {
     return out;
   }
 
+  /**
+   * A FEAT_LSE atomic on an aligned address: LD<op>, ST<op>, SWP, CAS or CASP in any size and
+   * ordering. A CAS or CASP loads its compare value from memory first half the time, so both
+   * outcomes occur.
+   */
+  private atomic(): string[] {
+    const kind = this.rng.weighted<'ld' | 'st' | 'swp' | 'cas' | 'casp'>([
+      [5, 'ld'],
+      [2, 'st'],
+      [2, 'swp'],
+      [3, 'cas'],
+      [2, 'casp'],
+    ]);
+    const order = this.rng.pick(kind === 'st' ? ['', 'l'] : ['', 'a', 'l', 'al']);
+    const size = kind === 'casp' ? this.rng.pick([4, 8]) : this.rng.pick([1, 2, 4, 8]);
+    const x = size === 8;
+    const sfx = kind === 'casp' || size >= 4 ? '' : size === 1 ? 'b' : 'h';
+    const a = this.dst(false);
+    const out = [this.addressOf(a, kind === 'casp' ? 2 * size : size)];
+    this.reserved.add(a);
+    const op = this.rng.pick(['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin']);
+    const match = this.rng.chance(0.5);
+    switch (kind) {
+      case 'ld':
+      case 'swp':
+        out.push(
+          `${kind === 'ld' ? `ld${op}` : 'swp'}${order}${sfx} ${this.r(x, this.src())}, ${this.r(x, this.dst())}, [x${a}]`,
+        );
+        break;
+      case 'st':
+        out.push(`st${op}${order}${sfx} ${this.r(x, this.src())}, [x${a}]`);
+        break;
+      case 'cas': {
+        const s = this.dst();
+        if (match && s !== 31)
+          out.push(`${size === 1 ? 'ldrb' : size === 2 ? 'ldrh' : 'ldr'} ${this.r(x, s)}, [x${a}]`);
+        out.push(`cas${order}${sfx} ${this.r(x, s)}, ${this.r(x, this.src())}, [x${a}]`);
+        break;
+      }
+      default: {
+        // The pairs start at even registers; the compare pair is written (30 pairs with ZR).
+        let s: number;
+        do s = 2 * this.rng.int(16);
+        while ([s, s + 1].some((n) => n === this.base || this.reserved.has(n)));
+        const t = 2 * this.rng.int(16);
+        const pair = (n: number) => `${this.r(x, n)}, ${this.r(x, n + 1)}`;
+        if (match && s !== 30) out.push(`ldp ${pair(s)}, [x${a}]`);
+        out.push(`casp${order} ${pair(s)}, ${pair(t)}, [x${a}]`);
+      }
+    }
+    this.reserved.delete(a);
+    return out;
+  }
+
+  private crc32(): string[] {
+    const sz = this.rng.pick(['b', 'h', 'w', 'x']);
+    const c = this.rng.chance(0.5) ? 'c' : '';
+    return [
+      `crc32${c}${sz} ${this.r(false, this.dst())}, ${this.r(false, this.src())}, ${this.r(sz === 'x', this.src())}`,
+    ];
+  }
+
   private literal(): Unit {
     const kind = this.rng.pick(['ldr x', 'ldr w', 'ldrsw x', 'prfm']);
     const line =
@@ -651,6 +714,7 @@ class Generator {
     () => this.divide(),
     () => this.shiftVariable(),
     () => this.dataProc1(),
+    () => this.crc32(),
   ];
 
   private unit(): Unit {
@@ -678,6 +742,8 @@ class Generator {
       [5, wrap(() => this.pair())],
       [2, wrap(() => this.exclusive())],
       [1.5, wrap(() => this.acquireRelease())],
+      [5, wrap(() => this.atomic())],
+      [2, wrap(() => this.crc32())],
       [1.5, () => this.literal()],
       [1, wrap(() => this.prefetch())],
       [0.3, wrap(() => this.recenter())],
@@ -819,6 +885,7 @@ function runtime(): string[] {
     'b exc_common',
   ]).flat();
   return [
+    '.arch armv8.1-a+crc',
     '.text',
     '.global _start',
     // No ISB after the VBAR write: the vectors matter only once a program has gone wrong, and the

@@ -3,6 +3,8 @@
 // QEMU prints (so that a QEMU that changes is noticed) and what the ARM ARM requires.
 import { describe, it, expect } from 'vitest';
 import { runBoth } from './fixtures.js';
+import { runQemu } from '../helpers/qemu.js';
+import { runHypstep } from '../helpers/hypstep.js';
 
 function cases(out: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -92,4 +94,42 @@ describe('QEMU 7.2 and the ARM ARM disagree: hypstep follows the ARM ARM', () =>
       expect(hypstep.get(d.case)).toBe(d.armArm);
     });
   }
+});
+
+// The global exclusive monitor: another PE's write to a location this PE reserved with LDXR makes
+// its STXR fail, whatever value the write leaves there ("the global monitor for the PE ... is
+// cleared by a store from another observer"), and an atomic clears it whether or not it writes
+// (AArch64.TranslateAddressForAtomicAccess: ClearExclusiveByAddress for the other PEs). QEMU 7.2
+// implements STXR as a compare-and-swap against the value LDXR read, so a write that leaves that
+// value, or a CAS that fails, goes unnoticed there. fixtures/smp/monitor.S, -smp 2: PE 0 prints
+// the status of PE 1's STXR after each of its writes (1: failed).
+describe('QEMU 7.2 and the ARM ARM disagree on the exclusive monitor: hypstep follows the ARM ARM', () => {
+  const elf = new URL('../../fixtures/smp/build/monitor.elf', import.meta.url).pathname;
+  const cases = [
+    'str of the same value',
+    'stadd of zero',
+    'stclr of clear bits',
+    'cas that fails',
+    'swp of the same value',
+    'ldadd of one',
+    'casp that fails',
+  ];
+  const status = (out: string) =>
+    new Map(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, -17), l.slice(-16)]),
+    );
+
+  it('a write by another PE makes STXR fail even when it leaves the value LDXR read; QEMU sees only a changed value', () => {
+    const q = runQemu(elf, 30_000, ['-smp', '2']);
+    expect(q.status).toBe(0);
+    const h = runHypstep(elf, 50_000_000, { smp: 2 });
+    expect(h.stop).toBe('exit');
+    const fail = '0000000000000001',
+      pass = '0000000000000000';
+    expect([...status(q.stdout)]).toEqual(cases.map((c) => [c, c === 'ldadd of one' ? fail : pass]));
+    expect([...status(h.stdout)]).toEqual(cases.map((c) => [c, fail]));
+  });
 });

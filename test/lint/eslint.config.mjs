@@ -13,8 +13,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
  * captures a stack trace, which a guest's page fault or trapped MSR should not pay for.
  */
 const SIGNALS = [
-  { from: 'file', name: 'ArchException', path: 'src/cpu/exceptions.ts' },
-  { from: 'file', name: 'MachineStop', path: 'src/cpu/exceptions.ts' },
+  { from: 'file', name: 'ArchException', path: 'src/pe/exception.ts' },
+  { from: 'file', name: 'MachineStop', path: 'src/pe/exception.ts' },
   { from: 'file', name: 'BusError', path: 'src/board/bus.ts' },
   { from: 'file', name: 'WatchStop', path: 'src/cpu/debug-port.ts' },
 ];

@@ -25,7 +25,7 @@ import {
 } from './tables.js';
 import { debugTranslate, staleTlbEntries } from '../../src/mmu/debug.js';
 import { AccessType } from '../../src/mmu/mmu.js';
-import { ArchException } from '../../src/cpu/exceptions.js';
+import { ArchException } from '../../src/pe/exception.js';
 import type { Machine } from '../../src/board/machine.js';
 
 const POOL = 0x4100_0000;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseElf } from '../../src/loader/elf.js';
-import { LINE } from '../../src/cpu/cpu.js';
+import { LINE } from '../../src/pe/state.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RspClient } from '../../gdbstub/client.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Machine, virtMpidr } from '../../src/board/machine.js';
-import { LINE } from '../../src/cpu/cpu.js';
+import { LINE } from '../../src/pe/state.js';
 import { parseElf, type Image } from '../../src/loader/elf.js';
 import { World } from '../../src/world/world.js';
 import { SR } from '../../src/sysregs/registry.js';
@@ -29,7 +29,7 @@ function hypstep(args: string[]) {
 }
 
 describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 4', () => {
-  for (const name of ['psci', 'spinlock', 'virq']) {
+  for (const name of ['psci', 'spinlock', 'virq', 'atomics']) {
     it(name, () => {
       const q = runQemu(elf(name), 30_000, ['-smp', '4']);
       expect(q.status).toBe(0);
@@ -50,6 +50,26 @@ describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 
     expect(psci).toContain('pe 1 off again\n');
     const lock = runHypstep(elf('spinlock'), 50_000_000, { smp: 4 }).stdout;
     expect(lock).toBe('counter 00000000000007d0\nmost PEs inside at once 0000000000000001\n');
+    const atomics = runHypstep(elf('atomics'), 50_000_000, { smp: 4 }).stdout;
+    expect(atomics).toBe(
+      'ldaddal counter 0000000000009c40\ncas-locked counter 0000000000009c40\nmost PEs inside at once 0000000000000001\n',
+    );
+  });
+
+  it('the LSE counters hold at every quantum, and the CAS lock is contended (PEs wait for it)', () => {
+    const image = parseElf(readFileSync(elf('atomics')));
+    const contended = image.symbols.find((s) => s.name === 'contended')!.value;
+    for (const quantum of [1, 13, 100_000]) {
+      let out = '';
+      const m = new Machine({ smp: 4, quantum, uartOut: (b) => (out += Buffer.from(b).toString('latin1')) });
+      m.load(image);
+      expect(m.run(100_000_000).kind).toBe('exit');
+      expect({ quantum, out }).toEqual({
+        quantum,
+        out: 'ldaddal counter 0000000000009c40\ncas-locked counter 0000000000009c40\nmost PEs inside at once 0000000000000001\n',
+      });
+      expect(m.bus.read(Number(contended), 8)).toBeGreaterThan(100n);
+    }
   });
 
   it('the spinlock holds at every quantum (turns ending between any two instructions)', () => {
@@ -78,7 +98,7 @@ describe('fixtures/smp: the same transcript on QEMU -smp 4 and on hypstep --smp 
         filter: (src) => !src.includes('/build'),
       });
       await promisify(execFile)('make', ['-C', join(copy, 'smp')]);
-      for (const name of ['psci', 'spinlock', 'virq'])
+      for (const name of ['psci', 'spinlock', 'virq', 'atomics', 'monitor'])
         expect(readFileSync(join(copy, 'smp', 'build', `${name}.elf`)).equals(readFileSync(elf(name)))).toBe(true);
     } finally {
       rmSync(copy, { recursive: true, force: true });
@@ -191,10 +211,14 @@ flag:	.quad 0
 });
 
 describe('memory between PEs', () => {
-  /** PE 0: LDXR, a DMB (its turn ends: PE 1 runs), then STXR; PE 1 stores at `offset` from the reserved word. */
-  const exclusive = (offset: number) =>
+  /**
+   * PE 0: LDXR, a DMB (its turn ends: PE 1 runs), then STXR; PE 1 stores 9 at `offset` from the
+   * reserved word, with `store` (x0 the address, x1 = 9, x2 = 5).
+   */
+  const exclusive = (offset: number, store = 'str x1, [x0]') =>
     machine(
       `
+	.arch	armv8.1-a
 	movq	x0, 0xc4000003
 	mov	x1, #1
 	adr	x2, pe1
@@ -207,8 +231,10 @@ describe('memory between PEs', () => {
 	wfe				// sleeps unless the lost reservation was an event
 	b	__end
 pe1:	adr	x0, word
+	add	x0, x0, #${offset}
 	mov	x1, #9
-	str	x1, [x0, #${offset}]
+	mov	x2, #5
+	${store}
 	wfi
 	.balign 128
 word:	.quad 0
@@ -230,6 +256,31 @@ word:	.quad 0
     // No event arrived, so the second WFE sleeps with PE 1 asleep too: the machine is idle.
     expect(r.kind).toBe('idle');
     expect(m.cpu.x[2]).toBe(0n);
+  });
+
+  // An atomic is a store for the monitors (AArch64.TranslateAddressForAtomicAccess clears the other
+  // PEs' reservations of the location), whether or not it writes: a CAS that fails its compare too.
+  for (const store of [
+    'stadd x1, [x0]',
+    'ldaddal x1, x3, [x0]',
+    'swpb w1, w3, [x0]',
+    'cas x2, x1, [x0]',
+    'casp w2, w3, w4, w5, [x0]',
+  ])
+    it(`an atomic (${store}) by another PE to the reservation granule makes STXR fail and is an event for the waiter`, () => {
+      const { m, sym } = exclusive(8, store);
+      m.cpu.debug.breakpoints.add(sym('__end'));
+      expect(m.run(10_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
+      expect(m.cpu.x[2]).toBe(1n);
+      expect(m.pes[1]!.pcs[1]).toBe(sym('pe1') + 20n); // PE 1 did run its atomic and reached its WFI
+    });
+
+  it('an atomic outside the 64-byte granule leaves the reservation: STXR succeeds', () => {
+    const { m } = exclusive(64, 'ldaddal x1, x3, [x0]');
+    expect(m.run(10_000).kind).toBe('idle');
+    expect(m.cpu.x[2]).toBe(0n);
+    expect(m.pes[1]!.x[3]).toBe(0n); // the old value, and the add happened
+    expect(m.bus.read(Number(m.pes[1]!.x[0]), 8)).toBe(9n);
   });
 
   it('code one PE rewrites is seen by another that had executed (and cached) it', () => {

@@ -5,8 +5,8 @@
 // with register and immediate fields from a fixed-seed generator. objdump is the oracle:
 // where it prints an integer load/store that hypstep implements, our `asm` text must be
 // its text; where it prints `undefined`, a SIMD&FP transfer (V=1, not implemented) or an
-// instruction of a feature this PE does not advertise (LSE, LRCPC, MTE, PAuth, LOR),
-// hypstep must decode the word as UNDEFINED.
+// instruction of a feature this PE does not advertise (LRCPC, MTE, PAuth, LOR), hypstep must
+// decode the word as UNDEFINED. The FEAT_LSE atomics (CAS, CASP, LD<op>, ST<op>, SWP) are implemented.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -92,6 +92,8 @@ function walk(r: () => number, push: (w: number) => void): void {
   }
 }
 
+const LSE_OPS = ['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin'];
+
 const IMPLEMENTED = new Set([
   ...['', 'b', 'h', 'sb', 'sh', 'sw'].flatMap((s) => [`ldr${s}`, `ldur${s}`, `ldtr${s}`]),
   ...['', 'b', 'h'].flatMap((s) => [
@@ -116,6 +118,16 @@ const IMPLEMENTED = new Set([
   'stxp',
   'ldaxp',
   'stlxp',
+  // FEAT_LSE: every ordering and size.
+  ...['', 'a', 'l', 'al'].flatMap((o) => [
+    `casp${o}`,
+    ...['', 'b', 'h'].flatMap((s) => [
+      `cas${o}${s}`,
+      `swp${o}${s}`,
+      ...LSE_OPS.map((op) => `ld${op}${o}${s}`),
+      ...(o === '' || o === 'l' ? LSE_OPS.map((op) => `st${op}${o}${s}`) : []),
+    ]),
+  ]),
 ]);
 
 /**

@@ -59,9 +59,16 @@ __log: .fill 96, 8, 0
 
 /**
  * Runs `body` at EL2 (it may switch sections, but must end in .text) until it falls
- * off its end, snapshotting the registers at every label named `snap_<name>`.
+ * off its end, snapshotting the registers at every label named `snap_<name>`. `prepare`
+ * sees the loaded machine before it runs; `otherStop` sees any other stop (a watchpoint),
+ * after which the run goes on.
  */
-export function runLs(body: string, budget = 1_000_000): LsRun {
+export function runLs(
+  body: string,
+  budget = 1_000_000,
+  prepare?: (m: Machine, sym: (name: string) => bigint) => void,
+  otherStop?: (m: Machine, stop: PeStop) => void,
+): LsRun {
   const image = assemble(
     `#include "virt.inc"\n.text\n.global _start\n_start:\n${HEAD}\n${body}\n\t.text\n__end:\n\tb __end\n${TAIL}`,
   );
@@ -73,10 +80,21 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     if (s.name === '__end' || s.name.startsWith('snap_')) stops.set(s.value, [...(stops.get(s.value) ?? []), s.name]);
   }
   for (const pc of stops.keys()) m.cpu.debug.breakpoints.add(pc);
+  const sym = (name: string): bigint => {
+    const s = image.symbols.find((e) => e.name === name);
+    if (s === undefined) throw new Error(`no symbol ${name}`);
+    return s.value;
+  };
+  prepare?.(m, sym);
   const snaps = new Map<string, Regs>();
   let r: PeStop = m.run(budget);
   for (;;) {
     const names = r.kind === 'breakpoint' ? stops.get(r.pc) : undefined;
+    if (names === undefined && otherStop !== undefined && r.kind !== 'budget') {
+      otherStop(m, r);
+      r = m.cpu.run(budget);
+      continue;
+    }
     if (names === undefined)
       throw new Error(
         `snippet stopped unexpectedly: ${JSON.stringify(r, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
@@ -87,11 +105,6 @@ export function runLs(body: string, budget = 1_000_000): LsRun {
     if (names.includes('__end')) break;
     r = m.cpu.run(budget, true);
   }
-  const sym = (name: string): bigint => {
-    const s = image.symbols.find((e) => e.name === name);
-    if (s === undefined) throw new Error(`no symbol ${name}`);
-    return s.value;
-  };
   const read = (pa: bigint, bytes: number): bigint => {
     let v = 0n;
     for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | m.bus.read(Number(pa) + i, 1);
@@ -175,3 +188,68 @@ export const EL2_MMU_ON = `	adr x0, vectors
 	msr sctlr_el2, x0
 	isb
 	ldr x24, =UART_BASE`;
+
+/** Prints the quads from `from` up to `to` (assembler expressions), one a line; uses x19, x25. */
+export function printQuads(from: string, to: string): string {
+  return `	ldr x19, =${from}
+	ldr x25, =${to}
+1:	ldr x20, [x19], #8
+	bl puthex
+	bl newline
+	cmp x19, x25
+	b.lo 1b`;
+}
+
+/** `dump`'s body for printing X0 to X<n-1>, one a line. */
+export function printRegs(n: number): string {
+  return [...Array(n).keys()].map((i) => `\tmov x20, x${i}\n\tbl puthex\n\tbl newline`).join('\n');
+}
+
+/**
+ * The printing runtime of the programs compared with QEMU over the UART (x24 = its address): `puthex`
+ * (x20 as 16 hex digits; uses x21-x23), `newline`, `dump` (the `body` given, which may call both;
+ * x29 holds the return address) and the EL2 vectors whose current-EL synchronous handler prints
+ * 'E', ESR and ELR (and FAR for a data abort) and resumes after the instruction.
+ */
+export function printing(dumpBody: string): string {
+  return `puthex:	// x20 as 16 hex digits; uses x21, x22, x23
+	UART_HEX 24, 20, 21, 22, 23
+	ret
+newline:
+	mov w22, #10
+	strb w22, [x24]
+	ret
+dump:
+	mov x29, x30
+${dumpBody}
+	mov x30, x29
+	ret
+
+	.balign 2048
+vectors:
+	.fill 128, 4, 0xd4200000
+	b handler
+handler:	// 'E' ESR ELR [FAR for data aborts], then resume after the instruction
+	mov x29, x30
+	mov w22, #'E'
+	strb w22, [x24]
+	mrs x20, esr_el2
+	bl puthex
+	bl newline
+	mrs x20, elr_el2
+	bl puthex
+	bl newline
+	mrs x20, esr_el2
+	lsr x20, x20, #26
+	cmp x20, #0x25
+	b.ne 1f
+	mrs x20, far_el2
+	bl puthex
+	bl newline
+1:	mrs x20, elr_el2
+	add x20, x20, #4
+	msr elr_el2, x20
+	mov x30, x29
+	eret
+`;
+}

@@ -18,7 +18,7 @@
 import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
-import { armArmEsrLine, EL2_MMU_ON } from './loadstore-harness.js';
+import { armArmEsrLine, EL2_MMU_ON, printing, printQuads, printRegs } from './loadstore-harness.js';
 import { rng } from '../helpers/xorshift.js';
 
 // Registers: x0–x12 values, x13 small positive index, x14 small negative index, x15 the
@@ -183,58 +183,13 @@ function program(seed: number, cases: number): string {
   }
   out.push(`
 	// the buffer and the exclusives' block, as quads
-	ldr x19, =exblock
-	ldr x25, =buf + ${BUF_SIZE}
-1:	ldr x20, [x19], #8
-	bl puthex
-	bl newline
-	cmp x19, x25
-	b.lo 1b
+${printQuads('exblock', `buf + ${BUF_SIZE}`)}
 	SEMIHOSTING_EXIT
 
-puthex:	// x20 as 16 hex digits; uses x21, x22, x23
-	UART_HEX 24, 20, 21, 22, 23
-	ret
-newline:
-	mov w22, #10
-	strb w22, [x24]
-	ret
-dump:
-	mov x29, x30
-${[...Array(19).keys()].map((i) => `\tmov x20, x${i}\n\tbl puthex\n\tbl newline`).join('\n')}
+${printing(`${printRegs(19)}
 	mov x20, sp
 	bl puthex
-	bl newline
-	mov x30, x29
-	ret
-
-	.balign 2048
-vectors:
-	.fill 128, 4, 0xd4200000
-	b handler
-handler:	// 'E' ESR ELR [FAR for data aborts], then resume after the instruction
-	mov x29, x30
-	mov w22, #'E'
-	strb w22, [x24]
-	mrs x20, esr_el2
-	bl puthex
-	bl newline
-	mrs x20, elr_el2
-	bl puthex
-	bl newline
-	mrs x20, esr_el2
-	lsr x20, x20, #26
-	cmp x20, #0x25
-	b.ne 1f
-	mrs x20, far_el2
-	bl puthex
-	bl newline
-1:	mrs x20, elr_el2
-	add x20, x20, #4
-	msr elr_el2, x20
-	mov x30, x29
-	eret
-
+	bl newline`)}
 	.data
 	.balign 4096
 l1_table:

@@ -3,8 +3,9 @@
 // stores of every kind on that hole. Each one is a stage-2 translation fault taken to EL2,
 // whose handler prints ESR_EL2, FAR_EL2 and HPFAR_EL2 and skips the instruction. QEMU and
 // hypstep must print the same: ISV=1 with SAS/SSE/SRT/SF/AR for single-register loads and
-// stores (acquire/release and unprivileged ones included), ISV=0 for pairs, writeback forms
-// and exclusives, WnR for stores.
+// stores (acquire/release and unprivileged ones included), ISV=0 for pairs, writeback forms,
+// exclusives and atomics, WnR for stores. The atomics also meet read-only and write-only IPAs,
+// where WnR says which of their two accesses stage 2 refused.
 import { describe, it, expect } from 'vitest';
 import { program as wholeProgram } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
@@ -46,15 +47,32 @@ const ACCESSES = [
   'ldxr x5, [x10]',
   'ldaxr w6, [x10]',
   'ldxp x7, x8, [x10]',
+  // FEAT_LSE atomics: ISV=0; on the hole WnR=0 (a read would fault too); x12 is IPA 2 GiB + 0x1230,
+  // mapped read-only at stage 2 (the write faults: WnR=1), x13 IPA 3 GiB + 0x1230, write-only (the
+  // read faults: WnR=0).
+  'ldaddal x1, x2, [x10]',
+  'stsetl w3, [x10]',
+  'swpab w4, w5, [x10]',
+  'casa x6, x7, [x10]',
+  'caspl x0, x1, x2, x3, [x10]',
+  'ldumaxh w14, w15, [x12]',
+  'stclr x16, [x12]',
+  'cas w17, w18, [x12]',
+  'casp w0, w1, w2, w3, [x12]',
+  'ldeor x19, x20, [x13]',
+  'swpl w21, w22, [x13]',
+  'casb w23, w24, [x13]',
   'prfm pldl1keep, [x10]',
 ];
 
 function program(): string {
-  return wholeProgram(`	adr x0, vectors
+  return wholeProgram(`	.arch armv8.1-a
+	adr x0, vectors
 	msr vbar_el2, x0
 	ldr x24, =UART_BASE
 	// Stage 2: 39-bit IPA, 4 KiB granule, start at level 1 (SL0=1), 40-bit PA; IPA 1-2 GiB maps
-	// RAM 1:1 (Normal write-back, read/write, AF); IPA 0-1 GiB (the UART included) is a hole.
+	// RAM 1:1 (Normal write-back, read/write, AF); IPA 0-1 GiB (the UART included) is a hole; IPA
+	// 2-3 GiB maps the RAM read-only (S2AP=01), IPA 3-4 GiB write-only (S2AP=10).
 	ldr x0, =(25 | (1 << 6) | (1 << 8) | (1 << 10) | (3 << 12) | (2 << 16) | (1 << 31))
 	msr vtcr_el2, x0
 	ldr x0, =s2_l1
@@ -72,6 +90,8 @@ guest:	// EL1, stage 1 off
 	ldr x10, =0x08001230
 	mov x11, #8
 	mov sp, x10
+	ldr x12, =0x80001230
+	ldr x13, =0xc0001230
 ${ACCESSES.map((a) => `\t${a}`).join('\n')}
 	hvc #1
 
@@ -107,7 +127,9 @@ done:
 s2_l1:
 	.quad 0
 	.quad 0x40000000 | (1 << 10) | (3 << 8) | (3 << 6) | (0xf << 2) | 1
-	.fill 510, 8, 0
+	.quad 0x40000000 | (1 << 10) | (3 << 8) | (1 << 6) | (0xf << 2) | 1
+	.quad 0x40000000 | (1 << 10) | (3 << 8) | (2 << 6) | (0xf << 2) | 1
+	.fill 508, 8, 0
 `);
 }
 
@@ -146,6 +168,14 @@ describe('stage-2 data abort syndromes against QEMU', () => {
     expect(esr('ldr x25, [x10], #8')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
     expect(esr('stp w1, w2, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 1));
     expect(esr('ldxr x5, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
+    expect(esr('ldaddal x1, x2, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
+    expect(esr('caspl x0, x1, x2, x3, [x10]')).toBe(iss(0, 0, 0, 0, 0, 0, 0));
+    // Permission faults, level 1 (DFSC 0b001101): the write of an atomic on read-only, its read on write-only.
+    const perm = (wnr: number) => ((iss(0, 0, 0, 0, 0, 0, wnr) & ~0b111111) | 0b001101) >>> 0;
+    expect(esr('stclr x16, [x12]')).toBe(perm(1));
+    expect(esr('cas w17, w18, [x12]')).toBe(perm(1));
+    expect(esr('swpl w21, w22, [x13]')).toBe(perm(0));
+    expect(esr('casb w23, w24, [x13]')).toBe(perm(0));
     expect(hl[1]).toBe('0000000008001230');
     expect(hl[2]).toBe('0000000000080010'); // HPFAR_EL2.FIPA = IPA[47:12] at bit 4
   });

@@ -118,7 +118,10 @@ describe('the table', () => {
     expect([field(mmfr1, 4), field(mmfr1, 8), field(mmfr1, 20), field(mmfr1, 16), field(mmfr1, 0)]).toEqual([
       0, 1, 1, 0, 0,
     ]);
-    expect(ID_VALUES.ID_AA64ISAR0_EL1 ?? 0n).toBe(0n);
+    // ISAR0: Atomic (FEAT_LSE) = 2 and CRC32 = 1; every other field (AES, SHA1/2/3, RDM, SM3/4, DP, FHM, TS, TLB, RNDR) 0.
+    const isar0 = ID_VALUES.ID_AA64ISAR0_EL1!;
+    const fields = Array.from({ length: 16 }, (_, i) => field(isar0, 4 * i));
+    expect(fields).toEqual(fields.map((_, i) => (i === 5 ? 2 : i === 4 ? 1 : 0)));
     expect(ID_VALUES.ID_AA64PFR1_EL1 ?? 0n).toBe(0n);
   });
 });

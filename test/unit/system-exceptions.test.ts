@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { exec, esrOf, getReg, VECTORS } from '../exceptions/harness.js';
 import { HCR } from '../../src/sysregs/registry.js';
-import { physicalInterruptTarget, virtualInterruptPending, VectorKind } from '../../src/cpu/exceptions.js';
+import { physicalInterruptTarget, virtualInterruptPending, VectorKind } from '../../src/pe/exception.js';
 
 const bit = (n: number) => 1n << BigInt(n);
 const SCTLR_EL1_BASE = 0x30d0_0800n; // SPAN (bit 23) set

@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/board/machine.js';
 import { assemble } from '../helpers/asm.js';
 import { World } from '../../src/world/world.js';
-import { parseLayout, bindLayout } from '../../src/world/layout.js';
 import { timelineLine } from '../../src/world/format.js';
-import { stage2Setup, vcpuLoad, S2_TABLE, VCPU } from './snippets.js';
+import { stage2Setup, vcpuLoad, vcpuWorld, S2_TABLE, VCPU } from './snippets.js';
 
 // Stage 2 as stage2Setup makes it (IPA 1G..2G mapped; IPA 0..1G, where the MMIO hole is, unmapped),
 // VMID 5, HCR_EL2 = VM | TWI | TVM | RW.
@@ -125,21 +124,7 @@ ${VCPU}
 ${S2_TABLE}
 `;
     const { m, end, sym } = build(src);
-    const w = new World(m.cpu).attach();
-    w.checking = true;
-    const layout = parseLayout(
-      JSON.stringify({
-        format: 'hypstep-vcpu-layout',
-        version: 1,
-        vcpus: [{ name: 'vcpu0', symbol: 'vcpu' }],
-        sysregs: { SCTLR_EL1: { offset: 0 } },
-        flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
-      }),
-    );
-    w.bind(
-      layout,
-      bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
-    );
+    const w = vcpuWorld(m);
     const stops: string[] = [];
     w.stop = (msg) => {
       stops.push(msg);

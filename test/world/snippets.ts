@@ -1,5 +1,8 @@
 // Hypervisor snippets shared by the world tests (assembled with the GNU assembler), and the
 // pieces they are made of.
+import type { Machine } from '../../src/board/machine.js';
+import { World } from '../../src/world/world.js';
+import { parseLayout, bindLayout } from '../../src/world/layout.js';
 
 /**
  * The hypervisor's set-up: stage 2 from one level-1 table at `s2_l1` (see S2_TABLE, T0SZ=32,
@@ -46,6 +49,29 @@ ${
     : `${flagStore}:
 `
 }	str	x1, [x20, #8]`;
+}
+
+/**
+ * A checking World on `m`'s PE with the layout of VCPU bound: vcpu0 at the symbol `vcpu`, SCTLR_EL1
+ * in its slot at +0, governed by the LOADED flag (bit 0 at +8).
+ */
+export function vcpuWorld(m: Machine): World {
+  const w = new World(m.cpu).attach();
+  w.checking = true;
+  const layout = parseLayout(
+    JSON.stringify({
+      format: 'hypstep-vcpu-layout',
+      version: 1,
+      vcpus: [{ name: 'vcpu0', symbol: 'vcpu' }],
+      sysregs: { SCTLR_EL1: { offset: 0 } },
+      flags: { LOADED: { offset: 8, mask: 1, governs: ['SCTLR_EL1'] } },
+    }),
+  );
+  w.bind(
+    layout,
+    bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
+  );
+  return w;
 }
 
 /** The vcpu of vcpuLoad: SCTLR_EL1's slot (its reset value) and the loaded flag. */

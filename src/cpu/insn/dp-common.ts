@@ -1,6 +1,6 @@
 // Shared pieces of the data-processing tables.
 import { enc, type AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 
 /**
  * An UNDEFINED carve-out: it wins over every encoding it overlaps (decode.ts), so the

@@ -1,7 +1,7 @@
 // Data Processing -- Immediate: PC-relative addressing, add/subtract (immediate),
 // logical (immediate), move wide, bitfield, extract.
 import { enc, type AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import { X, setX, XSP, setXSP } from '../regs.js';
 import { sextNum, MASK64 } from '../bits.js';
 import {

@@ -4,8 +4,8 @@
 // fixed point. Single and double precision; half precision only as FCVT's source or destination
 // (FEAT_FP16 arithmetic is not implemented, and ID_AA64PFR0_EL1 says so).
 import type { AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
-import { checkFPEnabled } from '../fpaccess.js';
+import { undefinedInstruction } from '../../pe/exception.js';
+import { checkFPEnabled } from '../../pe/fp.js';
 import { conditionHolds } from '../alu.js';
 import { setX } from '../regs.js';
 import { SR } from '../../sysregs/registry.js';

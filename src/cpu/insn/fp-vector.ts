@@ -5,7 +5,7 @@
 // fixed-point conversions of the shift-by-immediate group. Each lane runs through the same
 // ARM ARM functions as the scalar instructions (src/cpu/fp).
 import type { AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import { undefinedText } from './dp-common.js';
 import { encPrepared } from './ls-common.js';
 import { elem, setElem, setV, arrangement } from './simd-common.js';

@@ -2,7 +2,7 @@
 // check, alignment checks for exclusives, the data-abort syndrome, an encoding wrapper
 // that precomputes operands at decode time, and the operand formatting objdump uses.
 import { enc, type AnyEncoding, type Fields } from '../decode.js';
-import { ArchException, EC, defaultTargetEL } from '../exceptions.js';
+import { ArchException, EC, defaultTargetEL } from '../../pe/exception.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
 import { setXSP } from '../regs.js';

@@ -2,13 +2,13 @@
 // forms) over the CPU's local exclusive monitor, and load-acquire/store-release
 // (LDAR/STLR and their byte and halfword forms).
 //
-// Not here, so UNDEFINED: LDLAR/STLLR (FEAT_LOR), CAS/CASP (FEAT_LSE), LDAPR and
-// LDAPUR/STLUR (FEAT_LRCPC, FEAT_LRCPC2) — none is advertised in the ID registers.
+// CAS and CASP, in the same space, are FEAT_LSE's (ls-atomic.ts). Not here, so UNDEFINED:
+// LDLAR/STLLR (FEAT_LOR), LDAPUR/STLUR (FEAT_LRCPC2) — neither is advertised in the ID registers.
 // The Rs and Rt2 fields that the single-register forms do not use "should be" ones;
 // other values are CONSTRAINED UNPREDICTABLE and behave here as if they were ones.
 import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import type { Cpu } from '../cpu.js';
 import { ACC_ALIGNED } from '../access.js';
 import { baseReg, checkAligned, dataAbortSyndrome, encPrepared, AccessType } from './ls-common.js';

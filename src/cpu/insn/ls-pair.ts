@@ -3,7 +3,7 @@
 import type { AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import { unallocated, rz } from './dp-common.js';
 import { encPrepared, immAddressText, immediateAddress, writeback } from './ls-common.js';
 import type { Cpu } from '../cpu.js';

@@ -13,7 +13,7 @@ import { refining, type AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { extendReg, UXTX } from '../alu.js';
-import { undefinedInstruction } from '../exceptions.js';
+import { undefinedInstruction } from '../../pe/exception.js';
 import { unallocated, target, rz, rsp } from './dp-common.js';
 import {
   baseReg,

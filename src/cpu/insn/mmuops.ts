@@ -1,7 +1,7 @@
 // TLB maintenance and address translation instructions: TLBI and AT (SYS encodings,
 // CRn = 8 and CRn = 7/CRm = 8). The semantics live in src/mmu.
 import { enc, refining, type AnyEncoding } from '../decode.js';
-import { ArchException, EC, el2TrapsApply, undefinedInstruction } from '../exceptions.js';
+import { ArchException, EC, el2TrapsApply, undefinedInstruction } from '../../pe/exception.js';
 import { sysTrapIss } from '../../sysregs/access.js';
 import { HCR, SR } from '../../sysregs/registry.js';
 import { addressTranslate, type AtOp } from '../../mmu/at.js';

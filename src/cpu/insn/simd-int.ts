@@ -4,8 +4,8 @@
 // objdump's text once; the lane arithmetic is done on unbounded BigInts and then truncated or
 // saturated (SatQ, which sets FPSR.QC) to the element size, as the ARM ARM's pseudocode does.
 import type { AnyEncoding } from '../decode.js';
-import { undefinedInstruction } from '../exceptions.js';
-import { checkFPEnabled } from '../fpaccess.js';
+import { undefinedInstruction } from '../../pe/exception.js';
+import { checkFPEnabled } from '../../pe/fp.js';
 import { SR } from '../../sysregs/registry.js';
 import { undefinedText } from './dp-common.js';
 import { encPrepared } from './ls-common.js';

@@ -4,8 +4,8 @@
 import type { AnyEncoding } from '../decode.js';
 import { encPrepared } from './ls-common.js';
 import { setX } from '../regs.js';
-import { undefinedInstruction } from '../exceptions.js';
-import { checkFPEnabled } from '../fpaccess.js';
+import { undefinedInstruction } from '../../pe/exception.js';
+import { checkFPEnabled } from '../../pe/fp.js';
 import { rz, undefinedText } from './dp-common.js';
 import { arrangement, elem, setElem, setV } from './simd-common.js';
 import type { Cpu } from '../cpu.js';

@@ -1,15 +1,15 @@
 // AArch64.CheckFPAdvSIMDEnabled: the enables every SIMD&FP instruction and the FPCR, FPSR and
 // FPEXC32_EL2 accesses pass (CPACR_EL1.FPEN, then CPTR_EL2.TFP, or CPTR_EL2.FPEN with E2H=1).
 // There is no EL3, and EL2 is always enabled.
-import type { Cpu } from './cpu.js';
-import { ArchException, EC } from './exceptions.js';
+import type { PeState } from './state.js';
+import { ArchException, EC } from './exception.js';
 import { SR } from '../sysregs/registry.js';
 
 /** ISS of EC 0x07 from AArch64 state: CV = 1, COND = 0b1110 (QEMU and hardware report 0x1E00000). */
 const FP_TRAP_ISS = 0x1e0_0000;
 
 /** AArch64.AdvSIMDFPAccessTrap: to EL2 as Uncategorized when an EL1 trap is routed there by TGE. */
-function fpAccessTrap(cpu: Cpu, targetEL: number): ArchException {
+function fpAccessTrap(cpu: PeState, targetEL: number): ArchException {
   if (targetEL === 1 && cpu.tge) return new ArchException(2, EC.UNKNOWN, 0);
   return new ArchException(targetEL, EC.FP_ACCESS, FP_TRAP_ISS);
 }
@@ -19,7 +19,7 @@ function fpen(reg: bigint): number {
   return Number((reg >> 20n) & 3n);
 }
 
-export function checkFPEnabled(cpu: Cpu): void {
+export function checkFPEnabled(cpu: PeState): void {
   const el = cpu.ps.el;
   // IsInHost(): EL0 (or EL2) with E2H and TGE set; CPACR_EL1 does not apply there.
   if (el < 2 && !(cpu.e2h && cpu.tge)) {

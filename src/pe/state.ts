@@ -1,0 +1,19 @@
+// What the layers below the run loop read of a PE: the MMU, the system registers and
+// exception routing see a PE through this (and their own extensions of it), so they
+// never depend on the run loop that implements it (cpu/cpu.ts).
+import type { PState } from './pstate.js';
+
+/** The IRQ, FIQ and SError inputs, as bits of PeState.lines. */
+export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4 } as const;
+
+export interface PeState {
+  readonly ps: PState;
+  /** System-register storage, indexed by SR.<name>. */
+  readonly sr: BigUint64Array;
+  /** Cached from HCR_EL2 on every write: its low 32 bits, E2H and TGE. */
+  readonly hcr: number;
+  readonly e2h: boolean;
+  readonly tge: boolean;
+  /** The IRQ/FIQ/SError inputs devices drive (LINE bits). */
+  readonly lines: number;
+}
