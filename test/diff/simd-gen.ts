@@ -466,7 +466,7 @@ function fpTemplates(): Template[] {
       return `${r.pick(['fmov', 'fabs', 'fneg', 'fsqrt', 'frintn', 'frintp', 'frintm', 'frintz', 'frinta', 'frintx', 'frinti'])} ${f(r, p)}, ${f(r, p)}`;
     },
     (r) => {
-      const [a, b] = r.pick([
+      const [a, b] = r.pick<[string, string]>([
         ['s', 'd'],
         ['d', 's'],
         ['h', 's'],
@@ -474,7 +474,7 @@ function fpTemplates(): Template[] {
         ['h', 'd'],
         ['d', 'h'],
       ]);
-      return `fcvt ${f(r, a!)}, ${f(r, b!)}`;
+      return `fcvt ${f(r, a)}, ${f(r, b)}`;
     },
     (r) => {
       const p = t(r);

@@ -129,12 +129,12 @@ function unimplemented(text: string): boolean {
     text.split(' ', 2).length === 2 ? [text.split(' ')[0]!, text.slice(text.indexOf(' '))] : [text];
   if (
     /^(fjcvtzs|frint32[xz]|frint64[xz]|[su]dot|usdot|sudot|fcmla|fcadd|sqrdmlah|sqrdmlsh|bf\w*|fmlal2?|fmlsl2?|aes\w+|sha\w+|sm3\w+|sm4\w+|eor3|bcax|rax1|xar)$/.test(
-      mn!,
+      mn,
     )
   )
     return true;
   if (mn === 'pmull' || mn === 'pmull2') return ops.includes('.1q');
-  const fp = /^(f|[su]cvtf)/.test(mn!);
+  const fp = /^(f|[su]cvtf)/.test(mn);
   return fp && /(\bh\d+\b|\.[48]h\b|\.h\[)/.test(ops);
 }
 

@@ -255,7 +255,7 @@ export const enum Cmp {
   GT,
 }
 
-/** FPCompareEQ/GE/GT for the vector and scalar compares: false on NaN (IOC for any NaN, for EQ only signalling ones). */
+/** FPCompareEQ/GE/GT for the vector and scalar compares: false on NaN (IOC for any NaN; for EQ, signalling ones). */
 export function fpCompareMask(a: bigint, b: bigint, cmp: Cmp, fmt: FPFormat, fpcr: FPCRView, flags: FPFlags): boolean {
   const [x, y] = unpack2(a, b, fmt, fpcr, flags);
   if (isNaN(x.type) || isNaN(y.type)) {
