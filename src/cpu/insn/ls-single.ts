@@ -225,7 +225,10 @@ const IMM9_FORM = [Form.Unscaled, Form.PostIndex, Form.Unprivileged, Form.PreInd
 /** Every single-register encoding, UNDEFINED carve-outs first. */
 export const SINGLE_REGISTER: readonly AnyEncoding[] = [
   // size = 1x, opc = 11: no sign-extending load into W of 32 or 64 bits, no such PRFM.
-  unallocated('1x 111 0 0x 11 xxxxxxxxxxxx xxxxx xxxxx', 'load/store size=1x opc=11'),
+  // (Only the register forms: the same bits with bit 21 set and [11:10] = 00 are the LSE atomics.)
+  unallocated('1x 111 0 01 11 xxxxxxxxxxxx xxxxx xxxxx', 'load/store size=1x opc=11'),
+  unallocated('1x 111 0 00 11 0 xxxxxxxxx xx xxxxx xxxxx', 'load/store size=1x opc=11'),
+  unallocated('1x 111 0 00 11 1 xxxxx xxxx 10 xxxxx xxxxx', 'load/store size=1x opc=11'),
   // size = 11, opc = 10 is PRFM only in the offset forms: no pre/post-index or unprivileged prefetch.
   unallocated('11 111 0 00 10 0 xxxxxxxxx x1 xxxxx xxxxx', 'prefetch with writeback'),
   unallocated('11 111 0 00 10 0 xxxxxxxxx 10 xxxxx xxxxx', 'unprivileged prefetch'),
