@@ -94,16 +94,17 @@ describe('Ctrl-C latency when the code turns slow', () => {
     await sleep(300);
     peer.send(INTR);
     await exactlyStops(1);
-    // Then an exception storm at EL1, where the guest stopped: the PC in unmapped space, so every
-    // fetch aborts, and a vector that
-    // returns there at once (an ERET: one instruction completes per exception, so the PE is not
-    // stuck, which would end the continue by itself: test/cli/stuck.test.ts).
+    // Then an exception storm at the EL where the guest stopped: the PC in unmapped space, so every
+    // fetch aborts, and a vector (EL1's and EL2's) that returns there at once (an ERET: one
+    // instruction completes per exception, so the PE is not stuck, which would end the continue by
+    // itself: test/cli/stuck.test.ts).
     const reg = (name: string) => hyp.handle.target.registers.find((r) => r.name === name)!.regnum.toString(16);
     const VECTORS = 0x4010_0000n;
     peer.send(frame(`M${(VECTORS + 0x200n).toString(16)},4:${regToHex(0xd69f03e0n, 4)}`));
     peer.send(frame(`P${reg('vbar_el1')}=${regToHex(VECTORS, 8)}`));
+    peer.send(frame(`P${reg('vbar_el2')}=${regToHex(VECTORS, 8)}`));
     peer.send(frame(`P${reg('pc')}=${regToHex(0x1000n, 8)}`));
-    await peer.waitFor(/\$OK#9a[\s\S]*\$OK#9a[\s\S]*\$OK#9a/);
+    await peer.waitFor(/\$OK#9a[\s\S]*\$OK#9a[\s\S]*\$OK#9a[\s\S]*\$OK#9a/);
     peer.send(CONT);
     await sleep(50);
     const t0 = Date.now();
