@@ -18,6 +18,8 @@ const FIXTURES = [
   'guest',
   // TLBI/AT as instructions: UNDEFINED at EL0 and for the EL2 forms at EL1, HCR_EL2.TTLB traps, AT with the MMU off.
   'mmuops',
+  // TLBI by VA and ASID at EL1: blocks (2 MiB, 1 GiB) dropped by another page's TLBI, global vs nG, other ASIDs.
+  'tlbi',
 ];
 
 /**
