@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { runQemu } from '../helpers/qemu.js';
 import { runHypstep } from '../helpers/hypstep.js';
+import { rebuildDiffers } from '../helpers/rebuild.js';
 
 const dir = new URL('../../fixtures/mmu/build/', import.meta.url).pathname;
 
@@ -63,4 +64,10 @@ describe('MMU fixtures: hypstep vs QEMU', () => {
     },
     60_000,
   );
+});
+
+describe('MMU fixtures: the build', () => {
+  it('rebuilds byte for byte from a copy at another path', async () => {
+    expect(await rebuildDiffers('mmu')).toEqual([]);
+  }, 300_000);
 });
