@@ -46,8 +46,8 @@ export const QUICK = process.argv.includes('--quick') || env.HYPSTEP_BENCH_QUICK
 /** Interleaved rounds per row: each gives one figure for hypstep and one for QEMU. */
 const ROUNDS = QUICK ? 1 : Number(env.HYPSTEP_BENCH_ROUNDS ?? 5);
 /** CPU seconds a long run should take beyond start-up, for hypstep and for QEMU. */
-const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 2);
-const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 1);
+const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 1);
+const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 0.5);
 /** Another build's CLI (HYPSTEP_BENCH_CLI): the in-process detail rows would be this tree's, so they are left out. */
 const OTHER_BUILD = env.HYPSTEP_BENCH_CLI !== undefined;
 
