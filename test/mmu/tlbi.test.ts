@@ -9,6 +9,7 @@ import { AccessType } from '../../src/mmu/mmu.js';
 import { tlbiScope, type TlbiOp } from '../../src/mmu/tlbi.js';
 import { Machine } from '../../src/board/machine.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
+import { tlbiCampaign } from './tlbi-random.js';
 
 const POOL = 0x4100_0000;
 const read = (cpu: Cpu, va: number): number => cpu.mmu.translate(BigInt(va), AccessType.Read, 0, false);
@@ -194,5 +195,13 @@ describe('TLBI scope', () => {
       expect(cost(pe, () => read(pe, 0x1000)).walks).toBe(1);
       expect(cost(pe, () => read(pe, 0x2000)).walks).toBe(0);
     }
+  });
+});
+
+describe('TLBI against a walk of the tables (random; npm run soak runs it longer)', () => {
+  it('two PEs, three ASIDs, blocks and pages: no entry outlives the TLBI that covers its change', () => {
+    const r = tlbiCampaign(0x5eed_71b1, 4000);
+    expect(r.changes).toBeGreaterThan(500);
+    expect(r.accesses).toBeGreaterThan(1000);
   });
 });
