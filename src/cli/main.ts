@@ -10,10 +10,10 @@ import { HeapWatch } from './limits.js';
 import { writeStderr } from './stderr.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
-import { worldForRun, worldForGdb } from '../world/cli.js'; // world-switch layer: --vcpu-layout, --check-residency, --trace world, --report
+// The world-switch layer (--vcpu-layout, --check-residency, --trace world, --report: ../world/cli.js) and the
+// gdb stub (-s, -S, --gdb: ../debug/gdb.js) are imported when an option asks for them: a plain run starts sooner.
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
 import { LayoutError } from '../world/layout.js'; // a layout that turns out bad mid-run is still the user's file
-import { runUnderGdb, KILLED_STATUS } from '../debug/gdb.js'; // gdb stub: -s, -S, --gdb
 
 /** Exit statuses besides the guest's own semihosting exit code. */
 export const EXIT = {
@@ -118,19 +118,28 @@ async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise
     });
   }
   if (observers.size > 0) m.cpu.observer = observers;
-  const world = worldForRun(
-    m,
-    imagePath,
-    {
-      vcpuLayout: o.vcpuLayout,
-      checkResidency: o.checkResidencyStrict ? 'strict' : o.checkResidency,
-      failOnHazard: o.failOnHazard,
-      traceWorld: worldTraces[0]?.slice('world'.length),
-      report: o.report,
-    },
-    say,
-    (msg) => new UsageError(msg),
-  );
+  const wantsWorld =
+    o.vcpuLayout !== undefined ||
+    o.checkResidency !== undefined ||
+    o.checkResidencyStrict !== undefined ||
+    o.failOnHazard !== undefined ||
+    worldTraces.length > 0 ||
+    o.report !== undefined;
+  const world = !wantsWorld
+    ? null
+    : (await import('../world/cli.js')).worldForRun(
+        m,
+        imagePath,
+        {
+          vcpuLayout: o.vcpuLayout,
+          checkResidency: o.checkResidencyStrict ? 'strict' : o.checkResidency,
+          failOnHazard: o.failOnHazard,
+          traceWorld: worldTraces[0]?.slice('world'.length),
+          report: o.report,
+        },
+        say,
+        (msg) => new UsageError(msg),
+      );
   if (world) ends.push((status, outcome) => world.finish(status, { icount: m.cpu.icount, guestResult: outcome }));
 
   attachStdin(m);
@@ -147,6 +156,8 @@ async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise
 
   // --- gdb stub (src/debug/gdb.ts): the stub owns execution while it serves a debugger ---
   if (o.s || o.S || o.gdb !== undefined) {
+    const { runUnderGdb, KILLED_STATUS } = await import('../debug/gdb.js');
+    const { worldForGdb } = await import('../world/cli.js');
     let watch: NodeJS.Timeout | undefined;
     // The stub runs the machine, so the limits are checked on a timer rather than between slices.
     const limited = new Promise<RunEnd>((res) => {

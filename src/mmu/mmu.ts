@@ -2,16 +2,10 @@
 // (./walk.ts), the aborts a failed translation raises, TLB maintenance, and top-byte-ignore
 // for branch targets.
 //
-// The TLB is direct-mapped, split like a CPU's into a data half and an instruction-fetch
-// half (so that a loop's code page and the data it walks never evict each other), each of
-// TLB_SIZE entries indexed by VA bits [23:12] XOR a hash of the translation context (so
-// that a guest and its host don't evict each other either). An entry holds
-// the VA page as two int32 tags (VA[31:12], VA[63:32]), a translation context id, the
-// PA of the page (a number: PAs are 48 bits) and the permissions of every privilege
-// (walk.ts PERM mask). A hit stores the VA into a BigUint64Array and reads it back as two
-// int32 halves, then does four integer compares: no BigInt arithmetic, no allocation.
-// Measured on Node 20 (test/mmu/tlb-lookup-bench.mjs, VAs computed with BigInt.asUintN
-// as the load/store code produces them): 3 to 5 times the lookups per second of
+// The TLB's storage and index are ./tlb.ts. A hit (Mmu.hit) splits the VA through a
+// BigUint64Array into two int32 halves, then does four integer compares: no BigInt arithmetic,
+// no allocation. Measured on Node 20 (test/mmu/tlb-lookup-bench.mjs, VAs computed with
+// BigInt.asUintN as the load/store code produces them): 3 to 5 times the lookups per second of
 // Number(BigInt.asUintN(32, va)) / Number(va >> 32n), and more against a BigUint64Array
 // tag compare (30-110 M/s against 7-20 M/s, depending on the load of the machine).
 //
@@ -22,8 +16,10 @@
 // a translation register or taking an exception just marks the current id stale. So a
 // world switch that restores a guest's registers finds the guest's old entries again
 // (they are tagged with its VMID and ASID, as on hardware). TLBI by ASID/VMID/regime
-// retires the matching contexts (their ids are never matched again); TLBI by VA scans
-// the entries.
+// retires the matching contexts (their ids are never matched again), at a cost in the number of
+// live contexts; TLBI by VA looks only where the page's entries can be (./tlb.ts). A TLBI
+// resolves its scope on the issuing PE (./tlbi.ts), and the Inner Shareable forms apply that
+// same scope to every PE's TLB.
 //
 // Deviations, all permitted by the architecture: the Contiguous hint is ignored; a
 // TTBR/TCR/SCTLR change takes effect without TLBI (entries made under the old value
@@ -31,7 +27,9 @@
 // combine both stages, so the IPA is not kept).
 import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
-import { Regime, type MmuPe, translationRegime, e1Regime, stage2Enabled, currentVmid, s1Params } from './regime.js';
+import { Regime, type MmuPe, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
+import { BlockLeaves, TLB_ENTRIES, TLB_SIZE, TlbArrays, tlbIndex, tlbSalt } from './tlb.js';
+import { ANY_ASID, type TlbiScope } from './tlbi.js';
 import {
   AccessType,
   Translator,
@@ -46,11 +44,6 @@ import {
 export { AccessType, FSC } from './walk.js';
 export { PA_BITS } from './regime.js';
 
-const TLB_BITS = 12;
-const TLB_SIZE = 1 << TLB_BITS;
-const TLB_MASK = TLB_SIZE - 1;
-/** Both halves: data entries at [0, TLB_SIZE), instruction-fetch entries above. */
-const TLB_ENTRIES = 2 * TLB_SIZE;
 /** When this many contexts are live, start over (a runaway of distinct TTBR values). */
 const MAX_CONTEXTS = 4096;
 /** ISS[24:14] of a data abort: ISV, SAS, SSE, SRT, SF, AR — what the load/store passes as `syndrome`. */
@@ -71,9 +64,8 @@ interface ElContext {
   privShift: number;
   unprivShift: number;
   panApplies: boolean;
-  ctx: number;
-  gctx: number;
-  salt: number;
+  ctx: Context | null;
+  gctx: Context | null;
 }
 
 interface Context {
@@ -83,6 +75,14 @@ interface Context {
   /** -1 for the context of global entries. */
   readonly asid: number;
   readonly key: string;
+  /** XORed into the TLB index of the entries filled while this context is current (tlbSalt of the key). */
+  readonly salt: number;
+  /**
+   * The salts its entries were filled under: its own, and for a global context those of every
+   * ASID context its global entries were filled from (a TLBI by VA looks under each).
+   */
+  readonly salts: Set<number>;
+  readonly blocks: BlockLeaves;
 }
 
 /** One cached translation (Mmu.tlbEntries). */
@@ -125,27 +125,23 @@ export interface MmuOwner extends MmuPe {
 }
 
 export class Mmu {
-  private readonly tagLo = new Int32Array(TLB_ENTRIES);
-  private readonly tagHi = new Int32Array(TLB_ENTRIES);
-  private readonly ctxOf = new Int32Array(TLB_ENTRIES);
-  private readonly pageBase = new Float64Array(TLB_ENTRIES);
-  private readonly perms = new Uint16Array(TLB_ENTRIES);
-  /** log2 of the stage-1 leaf an entry came from: a TLBI by VA covers the whole block. */
-  private readonly leafBits = new Uint8Array(TLB_ENTRIES);
+  readonly tlb = new TlbArrays();
 
+  // The current context, read by the hit path (compiled code may read them too; only this class writes them).
   /** Current context ids (ASID-tagged and global); -1 when stale. */
-  private ctx = -1;
-  private gctx = -1;
-  /**
-   * Hash of the context XORed into the index, so that a guest and its host (or two address spaces)
-   * don't evict each other.
-   */
-  private salt = 0;
+  ctx = -1;
+  gctx = -1;
+  /** Salt of the current context, XORed into the index (tlbIndex). */
+  salt = 0;
+  /** PERM shift of an ordinary access and of LDTR/STTR at the current EL. */
+  privShift = PERM_SHIFT_PRIV;
+  unprivShift = PERM_SHIFT_PRIV;
+  /** PSTATE.PAN restricts privileged accesses in this regime. */
+  panApplies = false;
+  private cur: Context | null = null;
+  private curGlobal: Context | null = null;
   private regime: Regime = Regime.EL2;
   private s2on = false;
-  private privShift = PERM_SHIFT_PRIV;
-  private unprivShift = PERM_SHIFT_PRIV;
-  private panApplies = false;
   private nextId = 1;
   /** Bumped by translation-register writes, TLB maintenance and flushes: invalidates elCache. */
   private epoch = 0;
@@ -158,9 +154,8 @@ export class Mmu {
     privShift: 0,
     unprivShift: 0,
     panApplies: false,
-    ctx: -1,
-    gctx: -1,
-    salt: 0,
+    ctx: null,
+    gctx: null,
   }));
   private readonly contexts = new Map<string, Context>();
   private readonly translator: Translator;
@@ -191,15 +186,24 @@ export class Mmu {
     this.vaSplit64[0] = va;
     const lo = this.vaSplit32[0]!;
     const hi = this.vaSplit32[1]!;
-    // AccessType.Fetch (2) >> 1 selects the instruction half.
-    const idx = (((lo >>> 12) ^ this.salt) & TLB_MASK) | ((type >>> 1) << TLB_BITS);
-    const c = this.ctxOf[idx]!;
-    if ((c === this.ctx || c === this.gctx) && this.tagLo[idx] === (lo & ~0xfff) && this.tagHi[idx] === hi) {
+    const pa = this.hit(lo, hi, type, unprivileged);
+    return pa >= 0 ? pa : this.translateSlow(va, type, syndrome, unprivileged, lo, hi);
+  }
+
+  /**
+   * The TLB-hit path: the PA of VA = hi:lo (two int32 halves) for an access of `type`, or -1
+   * when the TLB has no entry allowing it (then `translate` walks).
+   */
+  hit(lo: number, hi: number, type: AccessType, unprivileged: boolean): number {
+    const t = this.tlb;
+    const idx = tlbIndex(lo, this.salt, type);
+    const c = t.ctxOf[idx]!;
+    if ((c === this.ctx || c === this.gctx) && t.tagLo[idx] === (lo & ~0xfff) && t.tagHi[idx] === hi) {
       let sh = unprivileged ? this.unprivShift : this.privShift;
       if (sh === PERM_SHIFT_PRIV && this.panApplies && this.cpu.ps.pan !== 0) sh = PERM_SHIFT_PAN;
-      if (((this.perms[idx]! >>> (sh + type)) & 1) !== 0) return this.pageBase[idx]! + (lo & 0xfff);
+      if (((t.perms[idx]! >>> (sh + type)) & 1) !== 0) return t.pageBase[idx]! + (lo & 0xfff);
     }
-    return this.translateSlow(va, type, syndrome, unprivileged, lo, hi, idx);
+    return -1;
   }
 
   private translateSlow(
@@ -209,7 +213,6 @@ export class Mmu {
     unpriv: boolean,
     lo: number,
     hi: number,
-    idx: number,
   ): number {
     if (this.ctx < 0) {
       this.refreshContext();
@@ -225,17 +228,15 @@ export class Mmu {
       this.s2on ? Stage2Use.Full : Stage2Use.None,
     );
     if (t.fault !== null) throw this.faultException(t.fault, va, type, syndrome);
-    this.fill(idx, lo, hi, t);
+    this.fill(lo, hi, type, t);
     return t.pa;
   }
 
-  private fill(idx: number, lo: number, hi: number, t: Translation): void {
-    this.ctxOf[idx] = t.global ? this.gctx : this.ctx;
-    this.tagLo[idx] = lo & ~0xfff;
-    this.tagHi[idx] = hi;
-    this.pageBase[idx] = t.pa - (lo & 0xfff);
-    this.perms[idx] = t.perms;
-    this.leafBits[idx] = t.sizeBits;
+  private fill(lo: number, hi: number, type: AccessType, t: Translation): void {
+    const c = t.global ? this.curGlobal! : this.cur!;
+    this.tlb.fill(tlbIndex(lo, this.salt, type), c.id, lo, hi, t.pa, t.perms, t.sizeBits);
+    c.salts.add(this.salt);
+    if (t.sizeBits > 12) c.blocks.add((hi & 0xff_ffff) * 2 ** 20 + (lo >>> 12), t.sizeBits);
   }
 
   /** The current regime, stage-2 use and context ids, from PSTATE and the registers. */
@@ -253,9 +254,7 @@ export class Mmu {
       this.privShift = cached.privShift;
       this.unprivShift = cached.unprivShift;
       this.panApplies = cached.panApplies;
-      this.ctx = cached.ctx;
-      this.gctx = cached.gctx;
-      this.salt = cached.salt;
+      this.setContext(cached.ctx!, cached.gctx!);
       return;
     }
     this.computeContext(el);
@@ -268,10 +267,17 @@ export class Mmu {
       privShift: this.privShift,
       unprivShift: this.unprivShift,
       panApplies: this.panApplies,
-      ctx: this.ctx,
-      gctx: this.gctx,
-      salt: this.salt,
+      ctx: this.cur,
+      gctx: this.curGlobal,
     });
+  }
+
+  private setContext(c: Context, g: Context): void {
+    this.cur = c;
+    this.curGlobal = g;
+    this.ctx = c.id;
+    this.gctx = g.id;
+    this.salt = c.salt;
   }
 
   private computeContext(el: number): void {
@@ -305,15 +311,15 @@ export class Mmu {
     ];
     const gkey = parts.join(':');
     const asid = regime === Regime.EL2 ? -1 : s1Params(cpu, regime, 0n).p.asid;
-    this.gctx = this.context(gkey, regime, vmid, -1).id;
-    this.ctx = asid < 0 ? this.gctx : this.context(`${gkey}:${asid}`, regime, vmid, asid).id;
-    this.salt = Math.imul(this.ctx, 0x9e37_79b1) >>> (32 - TLB_BITS);
+    const g = this.context(gkey, regime, vmid, -1);
+    this.setContext(asid < 0 ? g : this.context(`${gkey}:${asid}`, regime, vmid, asid), g);
   }
 
   private context(key: string, regime: Regime, vmid: number, asid: number): Context {
     let c = this.contexts.get(key);
     if (c === undefined) {
-      c = { id: this.nextId++, regime, vmid, asid, key };
+      const salt = tlbSalt(key);
+      c = { id: this.nextId++, regime, vmid, asid, key, salt, salts: new Set([salt]), blocks: new BlockLeaves() };
       this.contexts.set(key, c);
     }
     return c;
@@ -375,93 +381,38 @@ export class Mmu {
   /** Drops every cached translation. */
   flushAll(): void {
     this.contexts.clear();
-    this.ctxOf.fill(0);
+    this.tlb.clear();
     this.registersChanged();
-  }
-
-  /** Retires the contexts `match` selects: their entries never hit again. */
-  private retire(match: (c: Context) => boolean): void {
-    for (const [k, c] of this.contexts) if (match(c)) this.contexts.delete(k);
-    this.registersChanged();
-  }
-
-  private liveIds(match: (c: Context) => boolean): Set<number> {
-    const ids = new Set<number>();
-    for (const c of this.contexts.values()) if (match(c)) ids.add(c.id);
-    return ids;
-  }
-
-  /** The VMID an EL1&0 invalidation applies to (none for the host's EL2&0). */
-  private matchVmid(regime: Regime): (c: Context) => boolean {
-    if (regime !== Regime.EL10) return (c) => c.regime === regime;
-    const vmid = currentVmid(this.cpu);
-    return (c) => c.regime === Regime.EL10 && c.vmid === vmid;
-  }
-
-  /** TLBI VMALLE1(IS): every stage-1 entry of the current VMID (or of the host's EL2&0). */
-  tlbiVmallE1(): void {
-    this.retire(this.matchVmid(e1Regime(this.cpu)));
-  }
-
-  /** TLBI ASIDE1(IS): the non-global entries of one ASID. */
-  tlbiAsidE1(xt: bigint): void {
-    const regime = e1Regime(this.cpu);
-    const inVm = this.matchVmid(regime);
-    const asid = this.asidOperand(regime, xt);
-    this.retire((c) => inVm(c) && c.asid === asid);
-  }
-
-  /** TLBI VAE1/VALE1 (allAsids false) and VAAE1/VAALE1 (true). */
-  tlbiVaE1(xt: bigint, allAsids: boolean): void {
-    const regime = e1Regime(this.cpu);
-    this.invalidateVa(xt, this.matchVmid(regime), allAsids ? -2 : this.asidOperand(regime, xt));
-  }
-
-  /** TLBI VAE2/VALE2: EL2 (E2H=0) or EL2&0 (E2H=1, by ASID) entries. */
-  tlbiVaE2(xt: bigint): void {
-    const regime = translationRegime(this.cpu, 2);
-    this.invalidateVa(xt, (c) => c.regime === regime, regime === Regime.EL2 ? -2 : this.asidOperand(regime, xt));
-  }
-
-  /** TLBI ALLE2(IS): every EL2 and EL2&0 entry. */
-  tlbiAllE2(): void {
-    this.retire((c) => c.regime !== Regime.EL10);
-  }
-
-  /** TLBI ALLE1(IS): every EL1&0 entry of every VMID. */
-  tlbiAllE1(): void {
-    this.retire((c) => c.regime === Regime.EL10);
-  }
-
-  /** TLBI VMALLS12E1(IS) and IPAS2(L)E1(IS): every EL1&0 entry of the current VMID. */
-  tlbiVmallS12E1(): void {
-    this.retire(this.matchVmid(Regime.EL10));
-  }
-
-  /** The ASID of a TLBI operand (Xt[63:48]), cut to the regime's ASID size. */
-  private asidOperand(regime: Regime, xt: bigint): number {
-    const tcr = this.cpu.sr[regime === Regime.EL10 ? SR.TCR_EL1! : SR.TCR_EL2!]!;
-    const as16 = ((tcr >> 36n) & 1n) === 1n;
-    return Number(xt >> 48n) & (as16 ? 0xffff : 0xff);
   }
 
   /**
-   * Invalidates the entries whose stage-1 leaf contains VA[55:12] = Xt[43:0], in the
-   * contexts `inScope` selects, for one ASID (plus global entries), or any (asid -2).
+   * TLB maintenance (a TLBI on this PE, or an Inner Shareable one from any PE): drops the
+   * entries `scope` names. Whole contexts are retired (their ids never match again); a VA
+   * drops only the entries that can hold it.
    */
-  private invalidateVa(xt: bigint, inScope: (c: Context) => boolean, asid: number): void {
-    const page = Number(xt & 0xfff_ffff_ffffn); // VA[55:12]
-    const vaHi = Math.floor(page / 2 ** 20) & 0xff_ffff; // VA[55:32]
-    const vaLo = (page % 2 ** 20) * 4096; // VA[31:12] << 12
-    const ids = this.liveIds((c) => inScope(c) && (asid === -2 || c.asid === -1 || c.asid === asid));
-    this.generation++;
-    for (let i = 0; i < TLB_ENTRIES; i++) {
-      if (!ids.has(this.ctxOf[i]!)) continue;
-      if ((this.tagHi[i]! & 0xff_ffff) !== vaHi) continue;
-      const bits = this.leafBits[i]!;
-      const eLo = this.tagLo[i]! >>> 0;
-      if (Math.floor(eLo / 2 ** bits) === Math.floor(vaLo / 2 ** bits)) this.ctxOf[i] = 0;
+  invalidate(scope: TlbiScope): void {
+    const inScope = (c: Context): boolean =>
+      ((scope.regimes >>> c.regime) & 1) !== 0 &&
+      (scope.vmid < 0 || c.vmid === scope.vmid) &&
+      (scope.asid === ANY_ASID || (c.asid < 0 ? scope.global : c.asid === scope.asid));
+    if (scope.page < 0) {
+      for (const [k, c] of this.contexts) if (inScope(c)) this.contexts.delete(k);
+      this.registersChanged();
+      return;
     }
+    // Look under each salt an entry in scope can have been filled under, once.
+    const bySalt = new Map<number, { ids: Set<number>; blocks: BlockLeaves[] }>();
+    for (const c of this.contexts.values()) {
+      if (!inScope(c)) continue;
+      for (const salt of c.salts) {
+        let g = bySalt.get(salt);
+        if (g === undefined) bySalt.set(salt, (g = { ids: new Set(), blocks: [] }));
+        g.ids.add(c.id);
+        g.blocks.push(c.blocks);
+      }
+    }
+    for (const [salt, g] of bySalt) this.tlb.invalidatePage(scope.page, salt, g.ids, g.blocks);
+    this.generation++;
   }
 
   // --- inspection (the debugger) ----------------------------------------------------
@@ -475,16 +426,17 @@ export class Mmu {
     const byId = new Map<number, Context>();
     for (const c of this.contexts.values()) byId.set(c.id, c);
     const out: TlbEntry[] = [];
+    const t = this.tlb;
     for (let i = 0; i < TLB_ENTRIES; i++) {
-      const c = byId.get(this.ctxOf[i]!);
+      const c = byId.get(t.ctxOf[i]!);
       if (c === undefined) continue;
       out.push({
-        va: (BigInt(this.tagHi[i]! >>> 0) << 32n) | BigInt(this.tagLo[i]! >>> 0),
-        pa: this.pageBase[i]!,
+        va: (BigInt(t.tagHi[i]! >>> 0) << 32n) | BigInt(t.tagLo[i]! >>> 0),
+        pa: t.pageBase[i]!,
         regime: c.regime,
         vmid: c.vmid >= 0 ? c.vmid : null,
         asid: c.asid >= 0 ? c.asid : null,
-        perms: this.perms[i]!,
+        perms: t.perms[i]!,
         fetch: i >= TLB_SIZE,
         current: c.id === this.ctx || c.id === this.gctx,
       });

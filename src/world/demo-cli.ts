@@ -1,7 +1,6 @@
 // `hypstep demo`: the table of every minihyp mode (see ./demo.ts).
 import type { Command } from 'commander';
 import { UsageError, parseCount } from '../cli/options.js';
-import { demoReading, demoTable, minihypModes, runDemo } from './demo.js';
 
 export function demoCommand(program: Command): void {
   program
@@ -15,7 +14,9 @@ export function demoCommand(program: Command): void {
       "the host's time slice: put a vcpu after at most N exits (sooner when the VMM must run; minihyp's default 24)",
     )
     .option('--json', 'print the rows as JSON')
-    .action((o: { modes?: string; json?: boolean; exitsPerPut?: string }) => {
+    .action(async (o: { modes?: string; json?: boolean; exitsPerPut?: string }) => {
+      // Loaded for the demo only: `hypstep run` starts without it.
+      const { demoReading, demoTable, minihypModes, runDemo } = await import('./demo.js');
       const all = minihypModes();
       const modes = o.modes ? o.modes.split(',').map((m) => m.trim()) : all;
       for (const m of modes)

@@ -1,73 +1,82 @@
-// `npm run bench`: hypstep next to QEMU on the same fixtures in the same run, as a table of
-// rows (name, hypstep, QEMU, unit, hypstep/QEMU). Rows come from a list of providers; a
-// provider whose module or fixture is not in the tree yet prints a "not available yet" line.
+// `npm run bench`: hypstep next to QEMU 7.2 on the same programs, timed the same way, as
+// tables of rows (name, hypstep, QEMU, unit, hypstep/QEMU). `npm run bench -- --quick` (or
+// HYPSTEP_BENCH_QUICK=1) runs every row once at a tiny length, to check that each prints:
+// its figures mean nothing. HYPSTEP_BENCH_ROWS=key,… picks rows (the keys are in PROVIDERS).
 //
-// Method for the loop fixtures (instructions per second):
-// - hypstep runs in this process; the time is that of Machine.run alone and the instruction
-//   count is its retired-instruction counter, so start-up is not in the figure.
-// - QEMU is timed by wall clock around the whole process. Its start-up (~0.1–0.5 s) is removed
-//   by timing two run lengths of the same ELF (one iteration, and about QEMU_SECONDS of work) and
-//   dividing the instruction difference by the time difference (best of several runs each,
-//   against noise from the shared machine). The run
-//   length is the fixture's `iterations` word, patched in a copy of the ELF; a fixture without
-//   that symbol is timed as is, minus an empty run (intloop with one iteration).
-// - The instructions per iteration come from hypstep's counter (two short runs), and hypstep's
-//   UART output must equal QEMU's for the same ELF: a fast but wrong run doesn't count.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Method (printed with the tables): see METHOD below.
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/board/machine.js';
 import { parseElf } from '../../src/loader/elf.js';
-import { QEMU_ARGS } from '../helpers/qemu.js';
 import { repoRoot, requireTool } from '../helpers/tools.js';
+import {
+  GNU_TIME,
+  HYPSTEP_CLI,
+  removeWorkDir,
+  runTimed,
+  stats,
+  withIterations,
+  type Engine,
+  type RunOptions,
+  type Stats,
+} from './measure.js';
 
 export interface BenchRow {
   name: string;
-  hypstep: number;
-  /** null when QEMU has nothing to compare (the row is then a ratio of hypstep runs, or a time). */
-  qemu: number | null;
+  /** A measurement's median and range, or a single figure. */
+  hypstep: Stats | number;
+  /** null when QEMU has nothing to compare. */
+  qemu: Stats | number | null;
   unit: string;
+  /** The table it goes in (default: speed). */
+  group?: 'speed' | 'memory' | 'detail';
 }
 
 export interface RowProvider {
   /** Short key for HYPSTEP_BENCH_ROWS. */
   key: string;
   title: string;
-  /** The rows, or null when what they measure is not in the tree yet. */
-  rows: () => Promise<BenchRow[] | null>;
+  rows: () => Promise<BenchRow[]>;
 }
 
 const env = process.env;
-/** How long hypstep's timed run of a loop fixture should take. */
-const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 6);
-/** How long QEMU's long run of a loop fixture should compute, beyond its start-up. */
-const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 1.5);
-const QEMU_REPEATS = 3;
+export const QUICK = process.argv.includes('--quick') || env.HYPSTEP_BENCH_QUICK === '1';
+/** Interleaved rounds per row: each gives one figure for hypstep and one for QEMU. */
+const ROUNDS = QUICK ? 1 : Number(env.HYPSTEP_BENCH_ROUNDS ?? 5);
+/** CPU seconds a long run should take beyond start-up, for hypstep and for QEMU. */
+const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 1);
+const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 0.5);
+/** Another build's CLI (HYPSTEP_BENCH_CLI): the in-process detail rows would be this tree's, so they are left out. */
+const OTHER_BUILD = env.HYPSTEP_BENCH_CLI !== undefined;
+
+const METHOD = `\
+Method: whole processes, hypstep (\`node ${HYPSTEP_CLI.replace(repoRoot() + '/', '')} run\`) and QEMU
+(qemu-system-aarch64 -M virt,virtualization=on -cpu max -m 512M, TCG, no -icount) alike, each
+under GNU time: CPU time (user + system, all threads) and peak RSS (ru_maxrss) of the child.
+Start-up is subtracted by running each program at two lengths (its \`iterations\` word patched
+to 1 and to N, N sized for each engine to about ${HYPSTEP_SECONDS} s of hypstep and ${QEMU_SECONDS} s of QEMU CPU time);
+rate = (work at N - work at 1) / (CPU at N - CPU at 1). ${ROUNDS} rounds, hypstep and QEMU
+interleaved within each; median (min-max) over the rounds. Instructions per iteration are
+hypstep's retired-instruction count (the programs are deterministic); every hypstep run's UART
+output must equal QEMU's for the same length.`;
 
 const ROOT = repoRoot();
-const workDir = mkdtempSync(join(tmpdir(), 'hypstep-bench-'));
+const fixture = (dir: string, name: string): string => join(ROOT, 'fixtures', dir, 'build', `${name}.elf`);
 
-// --- running one ELF ------------------------------------------------------------
+// --- in-process runs: instruction counts, and the in-process detail -------------------
 
-interface HypstepRun {
+interface InProcessRun {
   seconds: number;
   icount: number;
   uart: string;
 }
 
-function runHypstep(elf: Uint8Array, smp = 1): HypstepRun {
+function runInProcess(elf: string, smp = 1): InProcessRun {
   let uart = '';
-  const m = new Machine({
-    smp,
-    uartOut: (b) => {
-      uart += Buffer.from(b).toString('latin1');
-    },
-    consoleOut: () => {},
-  });
-  m.load(parseElf(elf));
+  const m = new Machine({ smp, uartOut: (b) => (uart += Buffer.from(b).toString('latin1')), consoleOut: () => {} });
+  m.load(parseElf(readFileSync(elf)));
   const t0 = performance.now();
   const r = m.run(1e12);
   const seconds = (performance.now() - t0) / 1000;
@@ -76,157 +85,262 @@ function runHypstep(elf: Uint8Array, smp = 1): HypstepRun {
   return { seconds, icount: m.icount, uart };
 }
 
-interface QemuRun {
-  seconds: number;
-  uart: string;
+/** hypstep's instructions per iteration of `elf` (every iteration runs the same instructions). */
+function insnsPerIteration(elf: string, smp = 1): number {
+  const n = 21;
+  const d = runInProcess(withIterations(elf, n), smp).icount - runInProcess(withIterations(elf, 1), smp).icount;
+  return d / (n - 1);
 }
 
-function runQemu(elf: Uint8Array, smp = 1): QemuRun {
-  const path = join(workDir, 'run.elf');
-  writeFileSync(path, elf);
-  const t0 = performance.now();
-  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, '-smp', String(smp), '-kernel', path], {
-    encoding: 'latin1',
-    timeout: 300_000,
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.error || r.status !== 0)
-    throw new Error(`qemu failed (${r.error?.message ?? `status ${r.status}`}): ${r.stderr.slice(0, 500)}`);
-  return { seconds, uart: r.stdout };
+// --- whole-process rates --------------------------------------------------------------
+
+interface Workload {
+  name: string;
+  elf: string;
+  run?: RunOptions;
+  /** Units of work per iteration (instructions, round trips, lock acquisitions). */
+  perIteration: number;
+  /** The rate's unit, and the factor from work per second to it. */
+  unit: string;
+  scale: number;
 }
 
-/** The fastest of `n` QEMU runs (the run least disturbed by the other users of the machine). */
-function bestQemu(elf: Uint8Array, n = QEMU_REPEATS, smp = 1): QemuRun {
-  let best: QemuRun | null = null;
-  for (let i = 0; i < n; i++) {
-    const r = runQemu(elf, smp);
-    if (best === null || r.seconds < best.seconds) best = r;
+interface RateResult {
+  hypstep: Stats;
+  qemu: Stats;
+  rss: { hypstep: Stats; qemu: Stats };
+  n: { hypstep: number; qemu: number };
+}
+
+/** Iterations for a long run of about `seconds` CPU seconds beyond start-up on `engine`. */
+function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: number): number {
+  let n = Math.max(2, Math.round(2e6 / w.perIteration / (w.unit === 'MIPS' ? 1 : 100)));
+  for (let probe = 0; probe < 8; probe++) {
+    const extra = runTimed(engine, withIterations(w.elf, n), w.run).cpu - startCpu;
+    if (extra >= Math.min(0.3, seconds / 3)) return Math.max(2, Math.round((n * seconds) / extra));
+    n *= extra > 0.03 ? Math.ceil(seconds / extra) : 10;
   }
-  return best!;
+  return n;
 }
 
-/** A copy of `elf` with its 64-bit `iterations` word set to `n`, or null if it has none. */
-function withIterations(elf: Uint8Array, n: number): Uint8Array | null {
-  const copy = Uint8Array.from(elf);
-  const image = parseElf(copy);
-  const sym = image.symbols.find((s) => s.name === 'iterations');
-  if (!sym) return null;
-  const seg = image.segments.find((s) => sym.value >= s.vaddr && sym.value + 8n <= s.vaddr + BigInt(s.data.length));
-  if (!seg) throw new Error('the iterations word is not in a loaded segment');
-  new DataView(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength).setBigUint64(
-    Number(sym.value - seg.vaddr),
-    BigInt(n),
-    true,
+function measureRate(w: Workload): RateResult {
+  const short = withIterations(w.elf, 1);
+  let n: { hypstep: number; qemu: number };
+  if (QUICK) {
+    const q = Math.max(2, Math.round(2e5 / w.perIteration / (w.unit === 'MIPS' ? 1 : 100)));
+    n = { hypstep: q, qemu: q };
+  } else {
+    n = {
+      hypstep: calibrate('hypstep', w, HYPSTEP_SECONDS, runTimed('hypstep', short, w.run).cpu),
+      qemu: calibrate('QEMU', w, QEMU_SECONDS, runTimed('QEMU', short, w.run).cpu),
+    };
+  }
+  // What hypstep must print at each of its lengths: QEMU's output for the same ELF.
+  const want = new Map<number, string>(
+    [1, n.hypstep].map((k) => [k, runTimed('QEMU', withIterations(w.elf, k), w.run).stdout]),
   );
-  return copy;
+  const rates = { hypstep: [] as number[], qemu: [] as number[] };
+  const rss = { hypstep: [] as number[], qemu: [] as number[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const engines: Engine[] = round % 2 === 0 ? ['hypstep', 'QEMU'] : ['QEMU', 'hypstep'];
+    for (const engine of engines) {
+      const key = engine === 'hypstep' ? 'hypstep' : 'qemu';
+      const s = runTimed(engine, short, w.run);
+      const l = runTimed(engine, withIterations(w.elf, n[key]), w.run);
+      if (engine === 'hypstep')
+        for (const [k, r] of [
+          [1, s],
+          [n.hypstep, l],
+        ] as const)
+          if (r.stdout !== want.get(k))
+            throw new Error(
+              `${w.name}: hypstep's UART output differs from QEMU's at ${k} iterations\n` +
+                `  hypstep: ${JSON.stringify(r.stdout.slice(0, 200))}\n  QEMU:    ${JSON.stringify(want.get(k)!.slice(0, 200))}`,
+            );
+      const cpu = l.cpu - s.cpu;
+      if (cpu <= 0 && !QUICK) throw new Error(`${w.name}: ${engine}'s long run took no longer than its short one`);
+      rates[key].push(((n[key] - 1) * w.perIteration * w.scale) / Math.max(cpu, 0.01));
+      rss[key].push(l.rss);
+    }
+  }
+  return {
+    hypstep: stats(rates.hypstep),
+    qemu: stats(rates.qemu),
+    rss: { hypstep: stats(rss.hypstep), qemu: stats(rss.qemu) },
+    n,
+  };
 }
 
-function sameOutput(what: string, h: string, q: string): void {
-  if (h !== q)
-    throw new Error(
-      `${what}: hypstep's UART output differs from QEMU's\n  hypstep: ${JSON.stringify(h.slice(0, 200))}\n  QEMU:    ${JSON.stringify(q.slice(0, 200))}`,
-    );
+/** A loop fixture in MIPS (all PEs' instructions), its peak memory, and hypstep in process. */
+function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
+  const perIteration = insnsPerIteration(elf, smp);
+  const w: Workload = { name, elf, run: smp > 1 ? { smp } : {}, perIteration, unit: 'MIPS', scale: 1e-6 };
+  const r = measureRate(w);
+  const m = (k: number): string => `${((k * perIteration) / 1e6).toFixed(0)} M`;
+  const rows: BenchRow[] = [
+    {
+      name: `${name} (${perIteration} insns/iteration; N: hypstep ${m(r.n.hypstep)}, QEMU ${m(r.n.qemu)} insns)`,
+      hypstep: r.hypstep,
+      qemu: r.qemu,
+      unit: 'MIPS',
+    },
+    {
+      name: `${name}: peak RSS of the long run`,
+      hypstep: r.rss.hypstep,
+      qemu: r.rss.qemu,
+      unit: 'MiB',
+      group: 'memory',
+    },
+  ];
+  if (!OTHER_BUILD) {
+    // In process, after a warm-up run: what the run loop does without process start-up.
+    const long = withIterations(elf, r.n.hypstep);
+    runInProcess(long, smp);
+    const h = runInProcess(long, smp);
+    rows.push({
+      name: `${name}, hypstep in process after warm-up`,
+      hypstep: h.icount / h.seconds / 1e6,
+      qemu: null,
+      unit: 'MIPS',
+      group: 'detail',
+    });
+  }
+  return rows;
 }
 
-/**
- * Millions of instructions per second on a loop fixture, hypstep and QEMU; with `smp` PEs
- * the figure counts every PE's instructions (QEMU's PEs run on host threads of their own).
- */
-function loopMips(name: string, elfPath: string, smp = 1): BenchRow[] | null {
-  if (!existsSync(elfPath)) return null;
-  const elf = readFileSync(elfPath);
-  const at = (n: number): Uint8Array => withIterations(elf, n)!;
-  if (withIterations(elf, 1) === null) {
-    // Fixed length: QEMU's start-up estimated by an empty run of the integer loop.
-    const h = runHypstep(elf, smp);
-    const q = bestQemu(elf, 5, smp);
-    sameOutput(name, h.uart, q.uart);
-    const empty = bestQemu(withIterations(readFileSync(join(ROOT, 'fixtures/bench/build/intloop.elf')), 1)!, 5);
-    const qemuSeconds = q.seconds - empty.seconds;
-    if (qemuSeconds <= 0) throw new Error(`${name}: too short to time on QEMU (give it an 'iterations' word)`);
-    return [
-      {
-        name: `${name} (${(h.icount / 1e6).toFixed(1)} M insns, fixed length)`,
-        hypstep: h.icount / h.seconds / 1e6,
-        qemu: h.icount / qemuSeconds / 1e6,
-        unit: 'MIPS',
-      },
-    ];
-  }
-  const perIter = (runHypstep(at(1001), smp).icount - runHypstep(at(1), smp).icount) / 1000;
-  // Calibrate hypstep's run length to about HYPSTEP_SECONDS: a short run, then one of about a
-  // second (the first is mostly JIT warm-up and would underestimate the speed).
-  let rate = 2e6;
-  for (const seconds of [1, 1]) {
-    const calib = runHypstep(at(Math.max(1, Math.round((rate * seconds) / perIter))), smp);
-    rate = calib.icount / calib.seconds;
-  }
-  const iters = Math.max(1, Math.round((rate * HYPSTEP_SECONDS) / perIter));
-  const h = runHypstep(at(iters), smp);
-  sameOutput(name, h.uart, runQemu(at(iters), smp).uart);
+const HVC_LAYOUT = ['--vcpu-layout', join(ROOT, 'fixtures/bench/hvc-layout.json'), '--check-residency'];
 
-  // QEMU's long run: sized from a probe of ~50 M instructions to compute for about QEMU_SECONDS
-  // (its speed differs a hundredfold between the fixtures, and too short a run drowns in start-up jitter).
-  const qShort = bestQemu(at(1), QEMU_REPEATS, smp);
-  const probeIters = Math.max(1, Math.round(50e6 / perIter));
-  const probe = runQemu(at(probeIters), smp);
-  const roughRate = (probeIters * perIter) / Math.max(probe.seconds - qShort.seconds, 0.01);
-  const long = Math.max(probeIters, Math.round((roughRate * QEMU_SECONDS) / perIter));
-  const qLong = bestQemu(at(long), QEMU_REPEATS, smp);
-  const qemuSeconds = qLong.seconds - qShort.seconds;
-  if (qemuSeconds <= 0) throw new Error(`${name}: QEMU's long run was not slower than its short one`);
+function hvcRows(world: boolean): BenchRow[] {
+  const elf = fixture('bench', 'hvc');
+  const name = world ? 'HVC round trips, layout bound, residency checker on' : 'HVC round trips, world layer off';
+  const run = world ? { hypstepArgs: HVC_LAYOUT } : {};
+  const r = measureRate({ name, elf, run, perIteration: 1, unit: 'M round trips/s', scale: 1e-6 });
+  const rows: BenchRow[] = [{ name, hypstep: r.hypstep, qemu: r.qemu, unit: 'M round trips/s' }];
+  if (world) {
+    // Peak memory over a million exits with the layout bound (the world layer's records stay bounded).
+    const n = QUICK ? 10_000 : 1_000_000;
+    const long = withIterations(elf, n);
+    const h = runTimed('hypstep', long, run);
+    const q = runTimed('QEMU', long);
+    if (h.stdout !== q.stdout) throw new Error(`${name}: hypstep's output differs from QEMU's at ${n} round trips`);
+    rows.push({
+      name: `${n.toLocaleString('en-US')} HVC round trips, layout bound, checker on: peak RSS`,
+      hypstep: h.rss,
+      qemu: q.rss,
+      unit: 'MiB',
+      group: 'memory',
+    });
+  }
+  return rows;
+}
+
+/** fixtures/smp/spinlock on 4 PEs: lock acquisitions per second (the PEs' spinning differs between the two). */
+function spinlockRows(): BenchRow[] {
+  const elf = fixture('smp', 'spinlock');
+  const name = 'spinlock among 4 PEs (fixtures/smp/spinlock, -smp 4)';
+  const r = measureRate({ name, elf, run: { smp: 4 }, perIteration: 4, unit: 'k acquisitions/s', scale: 1e-3 });
+  const perAcquisition = insnsPerIteration(elf, 4) / 4;
   return [
     {
-      name: `${name} (${perIter} insns/iteration; hypstep ${(h.icount / 1e6).toFixed(0)} M, QEMU ${((long * perIter) / 1e6).toFixed(0)} M insns)`,
-      hypstep: h.icount / h.seconds / 1e6,
-      qemu: ((long - 1) * perIter) / qemuSeconds / 1e6,
-      unit: 'MIPS',
+      name: `${name}; hypstep retires ${perAcquisition.toFixed(0)} insns per acquisition: ${((r.hypstep.median * 1e3 * perAcquisition) / 1e6).toFixed(1)} MIPS`,
+      hypstep: r.hypstep,
+      qemu: r.qemu,
+      unit: 'k acquisitions/s',
+    },
+  ];
+}
+
+/** `hypstep run` of the hello fixture beside QEMU's run of it: wall time, start to exit. */
+function startupRows(): BenchRow[] {
+  const elf = fixture('hello', 'hello');
+  const wall = { hypstep: [] as number[], qemu: [] as number[] };
+  const cpu = { hypstep: [] as number[], qemu: [] as number[] };
+  const rss = { hypstep: [] as number[], qemu: [] as number[] };
+  const rounds = QUICK ? 1 : 2 * ROUNDS + 1;
+  for (let round = 0; round < rounds; round++) {
+    const engines: Engine[] = round % 2 === 0 ? ['hypstep', 'QEMU'] : ['QEMU', 'hypstep'];
+    const out: string[] = [];
+    for (const engine of engines) {
+      const key = engine === 'hypstep' ? 'hypstep' : 'qemu';
+      const r = runTimed(engine, elf);
+      out.push(r.stdout);
+      wall[key].push(r.wall);
+      cpu[key].push(r.cpu);
+      rss[key].push(r.rss);
+    }
+    if (out[0] !== out[1]) throw new Error(`hello: hypstep's output differs from QEMU's`);
+  }
+  return [
+    {
+      name: 'start-up: hello fixture, start to exit (wall)',
+      hypstep: stats(wall.hypstep),
+      qemu: stats(wall.qemu),
+      unit: 's',
+    },
+    { name: 'start-up: hello fixture, CPU time', hypstep: stats(cpu.hypstep), qemu: stats(cpu.qemu), unit: 's' },
+    {
+      name: 'hello fixture: peak RSS',
+      hypstep: stats(rss.hypstep),
+      qemu: stats(rss.qemu),
+      unit: 'MiB',
+      group: 'memory',
     },
   ];
 }
 
 // --- providers --------------------------------------------------------------------
 
-/**
- * Rows from another module of this directory (gdb.ts, world.ts), loaded when present: `null`
- * when the module isn't there yet; any other failure is a failure of the bench.
- */
-function fromModule(file: string, exportName: string): () => Promise<BenchRow[] | null> {
+/** Rows from another module of this directory (gdb.ts, world.ts). */
+function fromModule(file: string, exportName: string, arg: unknown): () => Promise<BenchRow[]> {
   return async () => {
-    const url = new URL(file, import.meta.url);
-    if (!existsSync(fileURLToPath(url))) return null;
-    const mod = (await import(url.href)) as Record<string, unknown>;
-    const f = mod[exportName];
-    if (typeof f !== 'function') return null;
-    return (await (f as () => BenchRow[] | Promise<BenchRow[]>)()) ?? null;
+    const mod = (await import(new URL(file, import.meta.url).href)) as Record<string, unknown>;
+    const f = mod[exportName] as (a: unknown) => BenchRow[] | Promise<BenchRow[]>;
+    return await f(arg);
   };
 }
 
+const sync = (f: () => BenchRow[]) => () => Promise.resolve(f());
+
 export const PROVIDERS: RowProvider[] = [
+  { key: 'start', title: 'start-up', rows: sync(startupRows) },
   {
-    key: 'int',
-    title: 'integer loop',
-    rows: () => Promise.resolve(loopMips('integer loop', join(ROOT, 'fixtures/bench/build/intloop.elf'))),
+    key: 'loop4',
+    title: '4-instruction loop',
+    rows: sync(() => loopRows('4-instruction loop', fixture('bench', 'loop4'))),
   },
+  { key: 'int', title: 'integer loop', rows: sync(() => loopRows('integer loop', fixture('bench', 'intloop'))) },
   {
     key: 'int4',
     title: 'integer loop on 4 PEs',
-    rows: () => Promise.resolve(loopMips('integer loop, 4 PEs', join(ROOT, 'fixtures/bench/build/smploop.elf'), 4)),
+    rows: sync(() => loopRows('integer loop on 4 PEs (-smp 4), all PEs', fixture('bench', 'smploop'), 4)),
+  },
+  {
+    key: 'ldst',
+    title: 'load/store loop, 64 pages',
+    rows: sync(() => loopRows('loads and stores, MMU on, 64 pages', fixture('bench', 'ldst64'))),
+  },
+  {
+    key: 'sort',
+    title: 'insertion sort and CRC-32',
+    rows: sync(() => loopRows('insertion sort + bitwise CRC-32', fixture('bench', 'sortcrc'))),
   },
   {
     key: 'mem',
-    title: 'memory loop',
-    rows: () => Promise.resolve(loopMips('memory loop, MMU on', join(ROOT, 'fixtures/bench/build/memloop.elf'))),
+    title: 'memory loop, 1024 pages',
+    rows: sync(() => loopRows('memory loop, MMU on, 1024 pages', fixture('bench', 'memloop'))),
   },
-  { key: 'gdb', title: 'gdb-multiarch rows (test/bench/gdb.ts)', rows: fromModule('./gdb.js', 'benchGdb') },
+  { key: 'hvc', title: 'HVC round trips', rows: sync(() => hvcRows(false)) },
+  { key: 'hvc-world', title: 'HVC round trips under the world layer', rows: sync(() => hvcRows(true)) },
+  { key: 'lock', title: 'spinlock on 4 PEs', rows: sync(spinlockRows) },
+  { key: 'gdb', title: 'gdb-multiarch rows (test/bench/gdb.ts)', rows: fromModule('./gdb.js', 'benchGdb', QUICK) },
   {
     key: 'world',
-    title: 'world-switch layer rows (test/bench/world.ts)',
-    rows: fromModule('./world.js', 'benchWorld'),
+    title: 'world-switch layer, in process (test/bench/world.ts)',
+    rows: fromModule('./world.js', 'benchWorld', QUICK ? 1 : 5),
   },
 ];
 
-// --- the table -----------------------------------------------------------------------
+// --- the tables -----------------------------------------------------------------------
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -234,18 +348,24 @@ function fmt(v: number): string {
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
 
-function printTable(rows: BenchRow[]): void {
+const median = (v: Stats | number): number => (typeof v === 'number' ? v : v.median);
+const cell = (v: Stats | number | null): string =>
+  v === null ? '-' : typeof v === 'number' ? fmt(v) : `${fmt(v.median)} (${fmt(v.min)}-${fmt(v.max)})`;
+
+function printTable(title: string, rows: BenchRow[]): void {
+  if (rows.length === 0) return;
   const cells = rows.map((r) => [
     r.name,
-    fmt(r.hypstep),
-    r.qemu === null ? '-' : fmt(r.qemu),
+    cell(r.hypstep),
+    cell(r.qemu),
     r.unit,
-    r.qemu === null ? '-' : (r.hypstep / r.qemu).toPrecision(3),
+    r.qemu === null ? '-' : (median(r.hypstep) / median(r.qemu)).toPrecision(3),
   ]);
   const head = ['row', 'hypstep', 'QEMU', 'unit', 'hypstep/QEMU'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) =>
     c.map((s, i) => (i === 0 || i === 3 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ');
+  console.log(`\n${title}`);
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const c of cells) console.log(line(c));
@@ -254,38 +374,57 @@ function printTable(rows: BenchRow[]): void {
 async function main(): Promise<number> {
   try {
     requireTool('qemu-system-aarch64');
+    requireTool(GNU_TIME);
   } catch (e) {
     console.error(`bench: ${(e as Error).message}`);
     return 1;
   }
   const only = env.HYPSTEP_BENCH_ROWS?.split(',');
+  const unknown = only?.filter((k) => !PROVIDERS.some((p) => p.key === k)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`bench: unknown rows ${unknown.join(', ')} (known: ${PROVIDERS.map((p) => p.key).join(', ')})`);
+    return 1;
+  }
   const rows: BenchRow[] = [];
   let failed = false;
   for (const p of PROVIDERS) {
     if (only && !only.includes(p.key)) continue;
     const t0 = performance.now();
     try {
-      const r = await p.rows();
-      if (r === null) console.error(`bench: ${p.title}: not available yet`);
-      else rows.push(...r);
+      rows.push(...(await p.rows()));
       console.error(`bench: ${p.title}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (e) {
       failed = true;
       console.error(`bench: ${p.title} FAILED: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  printTable(rows);
+  console.log(QUICK ? 'QUICK MODE: every row ran once at a tiny length; the figures are not measurements.\n' : '');
+  console.log(METHOD);
+  printTable(
+    'Speed (rates: higher is better; times: lower is better)',
+    rows.filter((r) => (r.group ?? 'speed') === 'speed'),
+  );
+  printTable(
+    'Peak memory (lower is better)',
+    rows.filter((r) => r.group === 'memory'),
+  );
+  printTable(
+    'Extra detail (hypstep in process; not comparable with the rows above)',
+    rows.filter((r) => r.group === 'detail'),
+  );
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    rmSync(workDir, { recursive: true, force: true });
-    process.exit(code);
-  },
-  (e: unknown) => {
-    console.error(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    rmSync(workDir, { recursive: true, force: true });
-    process.exit(1);
-  },
-);
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(
+    (code) => {
+      removeWorkDir();
+      process.exit(code);
+    },
+    (e: unknown) => {
+      console.error(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      removeWorkDir();
+      process.exit(1);
+    },
+  );
+}

@@ -15,9 +15,6 @@ import { QEMU_BOARD } from '../helpers/qemu.js';
 import type { BenchRow } from './bench.js';
 import { freePort } from '../gdb/harness.js';
 
-const STEPS = 2000;
-const INFOS = 200;
-
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => {
@@ -29,7 +26,8 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** Runs the measuring gdb script against a stub; returns [stepi/s, info registers/s]. */
-async function measure(port: number, elf: string, dir: string): Promise<[number, number]> {
+async function measure(port: number, elf: string, dir: string, quick: boolean): Promise<[number, number]> {
+  const [STEPS, INFOS] = quick ? [20, 5] : [2000, 200];
   const script = join(dir, `bench-${port}.gdb`);
   writeFileSync(
     script,
@@ -74,7 +72,8 @@ async function stopQemu(p: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
+/** `quick`: a few steps, to check that the rows print. */
+export async function benchGdb(quick = false): Promise<(BenchRow & { hypstep: number; qemu: number })[]> {
   requireTool('gdb-multiarch');
   requireTool('qemu-system-aarch64');
   const elf = join(repoRoot(), 'fixtures/gdb/build/session.elf');
@@ -84,7 +83,7 @@ export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
     const machine = new Machine({ memory: 64 * 1024 * 1024, uartOut: () => {} });
     machine.load(parseElf(readFileSync(elf), elf));
     const h = await startGdbServer(machine, { port: 0, waitForDebugger: true, notice: () => {} });
-    const hyp = await measure(h.port, elf, dir);
+    const hyp = await measure(h.port, elf, dir, quick);
     await h.close();
 
     const port = await freePort();
@@ -100,7 +99,7 @@ export async function benchGdb(): Promise<(BenchRow & { qemu: number })[]> {
         await new Promise((r) => setTimeout(r, 50));
       }
       await new Promise((r) => setTimeout(r, 200)); // QEMU takes one connection at a time: let it see the probe close
-      const q = await measure(port, elf, dir);
+      const q = await measure(port, elf, dir, quick);
       return [
         { name: 'gdb-multiarch stepi', hypstep: hyp[0], qemu: q[0], unit: 'stepi/s' },
         { name: 'gdb-multiarch info registers (cache flushed)', hypstep: hyp[1], qemu: q[1], unit: 'info registers/s' },

@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { runQemu } from '../helpers/qemu.js';
 import { runHypstep } from '../helpers/hypstep.js';
+import { rebuildDiffers } from '../helpers/rebuild.js';
 
 const dir = new URL('../../fixtures/mmu/build/', import.meta.url).pathname;
 
@@ -18,6 +19,8 @@ const FIXTURES = [
   'guest',
   // TLBI/AT as instructions: UNDEFINED at EL0 and for the EL2 forms at EL1, HCR_EL2.TTLB traps, AT with the MMU off.
   'mmuops',
+  // TLBI by VA and ASID at EL1: blocks (2 MiB, 1 GiB) dropped by another page's TLBI, global vs nG, other ASIDs.
+  'tlbi',
 ];
 
 /**
@@ -61,4 +64,10 @@ describe('MMU fixtures: hypstep vs QEMU', () => {
     },
     60_000,
   );
+});
+
+describe('MMU fixtures: the build', () => {
+  it('rebuilds byte for byte from a copy at another path', async () => {
+    expect(await rebuildDiffers('mmu')).toEqual([]);
+  }, 300_000);
 });

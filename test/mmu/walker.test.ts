@@ -27,9 +27,15 @@ import { debugTranslate, staleTlbEntries } from '../../src/mmu/debug.js';
 import { AccessType } from '../../src/mmu/mmu.js';
 import { ArchException } from '../../src/pe/exception.js';
 import type { Machine } from '../../src/board/machine.js';
+import { tlbiScope, type TlbiOp } from '../../src/mmu/tlbi.js';
 
 const POOL = 0x4100_0000;
 const MAIR = 0x04ffn << 0n; // attr0 Normal WB, attr1 Device-nGnRE
+
+/** TLBI `op` with operand `xt` on the machine's PE, as the instruction does it. */
+function tlbi(m: Machine, op: TlbiOp, xt = 0n): void {
+  m.cpu.mmu.invalidate(tlbiScope(m.cpu, op, xt));
+}
 
 /** The exception `fn` throws (an ArchException), or fails the test. */
 function abortOf(fn: () => unknown): ArchException {
@@ -268,17 +274,17 @@ describe('stage 1, EL1&0 regime', () => {
     lo.write(d, 0x4090_5000n | AF | NG | 3n);
     setReg(m.cpu, 'TTBR0_EL1', BigInt(lo.root) | (5n << 48n));
     expect(mmu.translate(0x5010n, AccessType.Read, 0, false)).toBe(0x4070_5010);
-    mmu.tlbiVaE1((5n << 48n) | 0x5n, false);
-    mmu.tlbiVaE1((5n << 48n) | 0x6n, false);
+    tlbi(m, 'VAE1', (5n << 48n) | 0x5n);
+    tlbi(m, 'VAE1', (5n << 48n) | 0x6n);
     expect(mmu.translate(0x5010n, AccessType.Read, 0, false)).toBe(0x4090_5010);
     expect(mmu.translate(0x6010n, AccessType.Read, 0, false)).toBe(0x4080_6010);
     // TLBI ASIDE1 drops the ASID's entries; VMALLE1 drops everything of the VMID.
     lo.write(d, 0x40a0_5000n | AF | NG | 3n);
-    mmu.tlbiAsidE1(5n << 48n);
+    tlbi(m, 'ASIDE1', 5n << 48n);
     expect(mmu.translate(0x5010n, AccessType.Read, 0, false)).toBe(0x40a0_5010);
     expect(mmu.translate(0x6010n, AccessType.Read, 0, false)).toBe(0x4080_6010);
     lo.write(g, 0x40a0_6000n | AF | 3n);
-    mmu.tlbiVmallE1();
+    tlbi(m, 'VMALLE1');
     expect(mmu.translate(0x6010n, AccessType.Read, 0, false)).toBe(0x40a0_6010);
   });
 
@@ -288,7 +294,7 @@ describe('stage 1, EL1&0 regime', () => {
     const mmu = m.cpu.mmu;
     expect(mmu.translate(0x2f_f000n, AccessType.Read, 0, false)).toBe(0x402f_f000);
     lo.write(d, 0x4040_0000n | AF | 1n);
-    mmu.tlbiVaE1(0x200n, true); // VA 0x20_0000, the block's first page
+    tlbi(m, 'VAAE1', 0x200n); // VA 0x20_0000, the block's first page
     expect(mmu.translate(0x2f_f000n, AccessType.Read, 0, false)).toBe(0x404f_f000);
   });
 });
@@ -379,7 +385,7 @@ describe('stage 2', () => {
     expect(mmu.translate(0x1000n, AccessType.Read, 0, false)).toBe(0x4500_1000);
     setReg(m.cpu, 'VTTBR_EL2', BigInt(s2.root) | (7n << 48n));
     expect(mmu.translate(0x1000n, AccessType.Read, 0, false)).toBe(0x4400_1000);
-    mmu.tlbiVmallS12E1();
+    tlbi(m, 'VMALLS12E1');
     expect(mmu.translate(0x1000n, AccessType.Read, 0, false)).toBe(0x4500_1000);
   });
 
@@ -502,7 +508,7 @@ describe('TLB inspection', () => {
     expect(stale.length).toBe(1);
     expect(stale[0]).toMatchObject({ regime: 'EL1&0', walkPa: null, cachedPerms: '--x rwx' });
     expect(stale[0]!.walkFault).toMatchObject({ stage: 2, fsc: 0x07 });
-    mmu.tlbiVmallS12E1();
+    tlbi(m, 'VMALLS12E1');
     expect(staleTlbEntries(m.cpu)).toEqual([]);
   });
 });

@@ -365,6 +365,7 @@ go:	.quad 0
 	movq	x1, 0x41200000 | 0x701		// block 0 -> page B
 	str	x1, [x0]
 	dsb	ish
+	movq	x5, 0x80010			// VA 0x8001_0000: another page of the block
 	tlbi	${op}
 	dsb	ish
 	mov	x3, #2
@@ -411,6 +412,13 @@ l2:	.space 4096
 
   it('TLBI of the Inner Shareable domain (ALLE2IS) reaches the other PE: it reads through the new mapping', () => {
     const { m, sym } = tlbi('alle2is');
+    m.cpu.debug.breakpoints.add(sym('__end'));
+    expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
+    expect([m.pes[1]!.x[7], m.pes[1]!.x[8]]).toEqual([0xaaaan, 0xbbbbn]);
+  });
+
+  it('TLBI by VA (VAE2IS) of another page of the block reaches the other PE: it drops the whole block', () => {
+    const { m, sym } = tlbi('vae2is, x5');
     m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100_000)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect([m.pes[1]!.x[7], m.pes[1]!.x[8]]).toEqual([0xaaaan, 0xbbbbn]);

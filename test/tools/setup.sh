@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs what the tests need. Debian packages only when missing
 # (the cross toolchain, QEMU as the reference machine, gdb-multiarch as the reference
-# debugger, Chromium for the HTML report's test, driven by playwright-core), then the npm
+# debugger, Chromium for the HTML report's test, driven by playwright-core, GNU time for
+# the bench), then the npm
 # packages from the lockfile. The browser is Debian's: playwright-core never downloads one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +12,8 @@ for pair in aarch64-linux-gnu-as:binutils-aarch64-linux-gnu aarch64-linux-gnu-gc
             qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
+# GNU time for the bench's peak-memory rows (`time` alone is the shell's keyword).
+[ -x /usr/bin/time ] || need+=(time)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"

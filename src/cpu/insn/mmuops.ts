@@ -5,44 +5,42 @@ import { ArchException, EC, el2TrapsApply, undefinedInstruction } from '../../pe
 import { sysTrapIss } from '../../sysregs/access.js';
 import { HCR, SR } from '../../sysregs/registry.js';
 import { addressTranslate, type AtOp } from '../../mmu/at.js';
-import type { Mmu } from '../../mmu/mmu.js';
+import { tlbiScope, type TlbiOp } from '../../mmu/tlbi.js';
 import type { Cpu } from '../cpu.js';
 import { rz } from './dp-common.js';
 
-type Tlbi = (mmu: Mmu, xt: bigint) => void;
-
 /**
- * TLBI operations by op1:CRm:op2. An Inner Shareable form (…IS) acts on the issuing PE's TLB
- * as its local form does and reaches every other PE of the machine, whose TLBs then drop
- * everything (a TLB may always hold fewer entries than it could).
+ * TLBI operations by op1:CRm:op2. An Inner Shareable form (…IS) acts on every PE of the
+ * machine with the scope its local form has on the issuing PE (src/mmu/tlbi.ts).
  */
-const TLBI_OPS = new Map<number, { name: string; op: Tlbi; operand: boolean; broadcast: boolean }>();
-function tlbi(op1: number, crm: number, op2: number, name: string, op: Tlbi): void {
+const TLBI_OPS = new Map<number, { name: string; op: TlbiOp; operand: boolean; broadcast: boolean }>();
+function tlbi(op1: number, crm: number, op2: number, op: TlbiOp, broadcast: boolean): void {
+  const name = broadcast ? `${op}IS` : op;
   // The ALL/VMALL forms take no address or ASID (objdump omits their Xt).
-  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name), broadcast: name.endsWith('IS') });
+  TLBI_OPS.set((op1 << 7) | (crm << 3) | op2, { name, op, operand: !/ALL/.test(name), broadcast });
 }
-for (const [crm, sfx] of [
-  [3, 'IS'],
-  [7, ''],
+for (const [crm, broadcast] of [
+  [3, true],
+  [7, false],
 ] as const) {
-  tlbi(0, crm, 0, `VMALLE1${sfx}`, (m) => m.tlbiVmallE1());
-  tlbi(0, crm, 1, `VAE1${sfx}`, (m, x) => m.tlbiVaE1(x, false));
-  tlbi(0, crm, 2, `ASIDE1${sfx}`, (m, x) => m.tlbiAsidE1(x));
-  tlbi(0, crm, 3, `VAAE1${sfx}`, (m, x) => m.tlbiVaE1(x, true));
-  tlbi(0, crm, 5, `VALE1${sfx}`, (m, x) => m.tlbiVaE1(x, false));
-  tlbi(0, crm, 7, `VAALE1${sfx}`, (m, x) => m.tlbiVaE1(x, true));
-  tlbi(4, crm, 0, `ALLE2${sfx}`, (m) => m.tlbiAllE2());
-  tlbi(4, crm, 1, `VAE2${sfx}`, (m, x) => m.tlbiVaE2(x));
-  tlbi(4, crm, 4, `ALLE1${sfx}`, (m) => m.tlbiAllE1());
-  tlbi(4, crm, 5, `VALE2${sfx}`, (m, x) => m.tlbiVaE2(x));
-  tlbi(4, crm, 6, `VMALLS12E1${sfx}`, (m) => m.tlbiVmallS12E1());
+  tlbi(0, crm, 0, 'VMALLE1', broadcast);
+  tlbi(0, crm, 1, 'VAE1', broadcast);
+  tlbi(0, crm, 2, 'ASIDE1', broadcast);
+  tlbi(0, crm, 3, 'VAAE1', broadcast);
+  tlbi(0, crm, 5, 'VALE1', broadcast);
+  tlbi(0, crm, 7, 'VAALE1', broadcast);
+  tlbi(4, crm, 0, 'ALLE2', broadcast);
+  tlbi(4, crm, 1, 'VAE2', broadcast);
+  tlbi(4, crm, 4, 'ALLE1', broadcast);
+  tlbi(4, crm, 5, 'VALE2', broadcast);
+  tlbi(4, crm, 6, 'VMALLS12E1', broadcast);
 }
-for (const [crm, sfx] of [
-  [0, 'IS'],
-  [4, ''],
+for (const [crm, broadcast] of [
+  [0, true],
+  [4, false],
 ] as const) {
-  tlbi(4, crm, 1, `IPAS2E1${sfx}`, (m) => m.tlbiVmallS12E1());
-  tlbi(4, crm, 5, `IPAS2LE1${sfx}`, (m) => m.tlbiVmallS12E1());
+  tlbi(4, crm, 1, 'IPAS2E1', broadcast);
+  tlbi(4, crm, 5, 'IPAS2LE1', broadcast);
 }
 
 /** AT operations by op1:op2 (CRn = 7, CRm = 8). */
@@ -83,8 +81,9 @@ export const MMU_OPS: readonly AnyEncoding[] = [
           sysTrapIss({ op0: 1, op1: d.op1, crn: 8, crm: d.CRm, op2: d.op2 }, d.Rt, false),
         );
       }
-      t.op(cpu.mmu, cpu.x[d.Rt]!);
-      if (t.broadcast) for (const pe of cpu.peers) if (pe !== cpu) pe.mmu.flushAll();
+      const scope = tlbiScope(cpu, t.op, cpu.x[d.Rt]!);
+      if (!t.broadcast) cpu.mmu.invalidate(scope);
+      else for (const pe of cpu.peers) pe.mmu.invalidate(scope);
     },
     (d) => {
       const t = TLBI_OPS.get((d.op1 << 7) | (d.CRm << 3) | d.op2);
