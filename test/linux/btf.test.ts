@@ -3,14 +3,12 @@
 // against pahole (member offsets along the paths the KVM layout uses).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { Btf, BtfError, findBtf } from '../../src/loader/btf.js';
 import { kernelBytes } from '../../src/loader/kernel-image.js';
 import { requireTool } from '../helpers/tools.js';
-import { debianKernel } from '../helpers/linux.js';
+import { btfBlob, debianKernel, pahole } from '../helpers/linux.js';
 
 let image: Uint8Array;
 let btf: Btf;
@@ -19,9 +17,7 @@ let blobPath: string;
 beforeAll(() => {
   image = readFileSync(debianKernel());
   btf = Btf.fromImage(image);
-  const loc = findBtf(image)[0]!;
-  blobPath = join(mkdtempSync(join(tmpdir(), 'hypstep-btf-')), 'vmlinux.btf');
-  writeFileSync(blobPath, image.subarray(loc.offset, loc.offset + loc.length));
+  blobPath = btfBlob(image);
 });
 
 interface BpftoolType {
@@ -34,18 +30,6 @@ interface BpftoolType {
   nr_elems?: number;
   members?: { name: string; type_id: number; bits_offset: number; bitfield_size?: number }[];
   values?: { name: string; val: number | string }[];
-}
-
-/** pahole's offset and size of a member of a struct, from its C-like print (`/* offset size *\/`). */
-function pahole(struct: string): Map<string, { offset: number; size: number }> {
-  const text = execFileSync(requireTool('pahole'), ['-F', 'btf', '-C', struct, blobPath], { encoding: 'utf8' });
-  const out = new Map<string, { offset: number; size: number }>();
-  for (const line of text.split('\n')) {
-    // Top-level members only: one tab of indentation.
-    const m = /^\t[^\t].*?\b(\w+)(?:\[\d+\])*(?::\d+)?;\s+\/\*\s+(\d+)(?::\d+)?\s+(\d+)\s+\*\//.exec(line);
-    if (m) out.set(m[1]!, { offset: Number(m[2]), size: Number(m[3]) });
-  }
-  return out;
 }
 
 describe('BTF reader on the Debian kernel', () => {
@@ -130,14 +114,14 @@ describe('BTF reader on the Debian kernel', () => {
   });
 
   it("resolves the KVM layout's member paths to pahole's offsets", () => {
-    const vcpu = pahole('kvm_vcpu');
-    const arch = pahole('kvm_vcpu_arch');
-    const ctxt = pahole('kvm_cpu_context');
-    const v3 = pahole('vgic_v3_cpu_if');
-    const timerCpu = pahole('arch_timer_cpu');
-    const timerCtx = pahole('arch_timer_context');
-    const fp = pahole('user_fpsimd_state');
-    const vgicCpu = pahole('vgic_cpu');
+    const vcpu = pahole(blobPath, 'kvm_vcpu');
+    const arch = pahole(blobPath, 'kvm_vcpu_arch');
+    const ctxt = pahole(blobPath, 'kvm_cpu_context');
+    const v3 = pahole(blobPath, 'vgic_v3_cpu_if');
+    const timerCpu = pahole(blobPath, 'arch_timer_cpu');
+    const timerCtx = pahole(blobPath, 'arch_timer_context');
+    const fp = pahole(blobPath, 'user_fpsimd_state');
+    const vgicCpu = pahole(blobPath, 'vgic_cpu');
     const a = vcpu.get('arch')!.offset;
     // vgic_v2 and vgic_v3 share a union at the start of struct vgic_cpu: pahole names the union's members.
     const unionAt = vgicCpu.get('vgic_v3')?.offset ?? 0;
