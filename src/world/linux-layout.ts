@@ -15,7 +15,7 @@ export interface LinuxKvmFacts {
   readonly deferred: readonly string[];
   /** Registers saved and restored at every guest exit and entry, also under VHE. */
   readonly switched: readonly string[];
-  /** The timer contexts (an array indexed by `enum kvm_arch_timers`), each with a `loaded` flag, and their registers. */
+  /** The timer contexts (an array indexed by `enum kvm_arch_timers`), each with a `loaded` flag; their registers. */
   readonly timers: {
     readonly array: string;
     readonly loaded: string;

@@ -33,10 +33,9 @@ beforeAll(() => {
 
 describe("the KVM layout derived from Debian's kernel", () => {
   it('reads the kernel version from its banner', () => {
-    expect(kernelVersion(image)).toMatchObject({
-      version: '6.1',
-      release: expect.stringMatching(/^6\.1\.0-\d+-cloud-arm64$/),
-    });
+    const v = kernelVersion(image)!;
+    expect(v.version).toBe('6.1');
+    expect(v.release).toMatch(/^6\.1\.0-\d+-cloud-arm64$/);
   });
 
   it('places every slot and flag where pahole and bpftool say (VHE)', () => {
