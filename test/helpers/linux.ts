@@ -1,18 +1,24 @@
-// Debian's arm64 cloud kernel, fetched by `npm run setup` into fixtures/linux/cache (never committed).
+// Debian's arm64 cloud kernel, fetched by `npm run setup` into the Linux cache (never committed):
+// $HYPSTEP_LINUX_DIR, or $XDG_CACHE_HOME/hypstep/linux, or ~/.cache/hypstep/linux.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBtf } from '../../src/loader/btf.js';
-import { repoRoot, requireTool } from './tools.js';
+import { requireTool } from './tools.js';
 
-/** The path of the kernel (`vmlinuz-*-cloud-arm64`); fails loudly when setup has not fetched it. */
+export function linuxCacheDir(): string {
+  return (
+    process.env.HYPSTEP_LINUX_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hypstep/linux')
+  );
+}
+
+/** The kernel's path; fails loudly when setup has not fetched it. */
 export function debianKernel(): string {
-  const dir = join(repoRoot(), 'fixtures/linux/cache/boot');
-  const name = existsSync(dir) ? readdirSync(dir).find((f) => /^vmlinuz-.*-cloud-arm64$/.test(f)) : undefined;
-  if (!name)
-    throw new Error(`Debian's arm64 kernel is not in ${dir}: run 'npm run setup' (fetches linux-image-*-cloud-arm64)`);
-  return join(dir, name);
+  const path = join(linuxCacheDir(), 'vmlinuz');
+  if (!existsSync(path))
+    throw new Error(`Debian's arm64 kernel is not at ${path}: run 'npm run setup' (fetches linux-image-*-cloud-arm64)`);
+  return path;
 }
 
 /** The image's BTF blob written to a file, for bpftool and pahole. */
