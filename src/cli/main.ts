@@ -13,6 +13,7 @@ import { ObserverSet } from '../cpu/events.js';
 // The world-switch layer (--vcpu-layout, --check-residency, --trace world, --report: ../world/cli.js) and the
 // gdb stub (-s, -S, --gdb: ../debug/gdb.js) are imported when an option asks for them: a plain run starts sooner.
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
+import { kernelCommands } from './kernel.js'; // hypstep symbols, hypstep layout linux
 import { LayoutError } from '../world/layout.js'; // a layout that turns out bad mid-run is still the user's file
 
 /** Exit statuses besides the guest's own semihosting exit code. */
@@ -315,6 +316,7 @@ vector without progress (the message names the exception that began it); 0 when 
       process.exitCode = status;
     });
   demoCommand(program);
+  kernelCommands(program);
   return program;
 }
 

@@ -2,15 +2,18 @@
 # `npm run setup`: installs what the tests need. Debian packages only when missing
 # (the cross toolchain, QEMU as the reference machine, gdb-multiarch as the reference
 # debugger, Chromium for the HTML report's test, driven by playwright-core, GNU time for
-# the bench), then the npm
+# the bench, bpftool and pahole as the references for the BTF reader), Debian's arm64 cloud
+# kernel into the Linux cache (never committed), then the npm
 # packages from the lockfile. The browser is Debian's: playwright-core never downloads one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need=()
 for pair in aarch64-linux-gnu-as:binutils-aarch64-linux-gnu aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
-            qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make chromium:chromium; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+            qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make chromium:chromium \
+            bpftool:bpftool pahole:pahole; do
+  # bpftool lives in /usr/sbin, which a non-root PATH may lack.
+  command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
 # GNU time for the bench's peak-memory rows (`time` alone is the shell's keyword).
 [ -x /usr/bin/time ] || need+=(time)
@@ -28,4 +31,25 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
+fi
+
+# Debian's arm64 cloud kernel (the Linux fixture): the current linux-image-*-cloud-arm64 package's
+# Image, as $cache/vmlinuz, fetched once (the cache of test/helpers/linux.ts).
+cache="${HYPSTEP_LINUX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hypstep/linux}"
+if [ ! -f "$cache/vmlinuz" ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+  fi
+  kernel_pkg() { apt-cache depends linux-image-cloud-arm64:arm64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^:]*\).*/\1/p' | head -n1; }
+  kpkg="$(kernel_pkg)"
+  [ -n "$kpkg" ] || { $sudo apt-get update -qq; kpkg="$(kernel_pkg)"; }
+  echo "setup: fetching Debian's $kpkg (arm64) into $cache"
+  mkdir -p "$cache"
+  work="$(mktemp -d)"
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg:arm64" &&
+    dpkg-deb --fsys-tarfile linux-image-*.deb | tar -x ./boot && cp boot/vmlinuz-* "$cache/vmlinuz")
+  rm -rf "$work"
 fi

@@ -1,0 +1,256 @@
+// `--vcpu-layout linux`: KVM's vcpu layout derived from the kernel image itself. Offsets and
+// register indexes come from the kernel's BTF (they change with every configuration); what BTF
+// cannot say (a flag that is a macro, which registers vcpu_load defers) comes from a small table
+// of facts per kernel version, each checked against the kernel source (see LINUX_FACTS).
+import { Btf, BtfError } from '../loader/btf.js';
+import { LoadError } from '../loader/elf.js';
+import { sysregByName } from '../sysregs/registry.js';
+import { LAYOUT_FORMAT } from './layout.js';
+
+/** What a kernel version's KVM does that its BTF does not say. */
+export interface LinuxKvmFacts {
+  /** The loaded flag of the EL1 registers: a member of `struct kvm_vcpu` and its bit (a macro in the source). */
+  readonly sysregsOnCpu: { readonly member: string; readonly bit: number };
+  /** `enum vcpu_sysreg` registers that VHE's vcpu_load restores and vcpu_put saves under that flag. */
+  readonly deferred: readonly string[];
+  /** Registers saved and restored at every guest exit and entry, also under VHE. */
+  readonly switched: readonly string[];
+  /** The timer contexts (an array indexed by `enum kvm_arch_timers`), each with a `loaded` flag; their registers. */
+  readonly timers: {
+    readonly array: string;
+    readonly loaded: string;
+    readonly registers: Readonly<Record<string, readonly string[]>>;
+  };
+  /** The vGIC v3 CPU interface's saved state. */
+  readonly vgic: {
+    readonly base: string;
+    readonly vmcr: string;
+    readonly ap0r: string;
+    readonly ap1r: string;
+    readonly lr: string;
+  };
+  /** The functions that load and put a vcpu (the first argument is the vcpu). */
+  readonly load: string;
+  readonly put: string;
+}
+
+/**
+ * Per major.minor. Linux 6.1 (checked against the source of v6.1 and Debian's 6.1.0 BTF):
+ * - arch/arm64/include/asm/kvm_host.h: `#define SYSREGS_ON_CPU __vcpu_single_flag(sflags, BIT(4))`
+ *   (since "KVM: arm64: Convert vcpu sysregs_loaded_on_cpu to a state flag", v6.0; renumbered to
+ *   BIT(2) when the host SVE/SME flags moved to kvm_host_data, after 6.1);
+ * - arch/arm64/kvm/hyp/vhe/sysreg-sr.c: kvm_vcpu_load_sysregs_vhe restores
+ *   __sysreg_restore_user_state + __sysreg_restore_el1_state, then sets SYSREGS_ON_CPU;
+ *   kvm_vcpu_put_sysregs_vhe saves __sysreg_save_el1_state + __sysreg_save_user_state, then clears it;
+ * - arch/arm64/kvm/hyp/include/hyp/sysreg-sr.h: __sysreg_save_el1_state saves CSSELR, SCTLR, CPACR,
+ *   TTBR0/1, TCR, ESR, AFSR0/1, FAR, MAIR, VBAR, CONTEXTIDR, AMAIR, CNTKCTL, PAR, TPIDR_EL1, SP_EL1,
+ *   ELR_EL1, SPSR_EL1 (MTE's TFSR* only with MTE, which hypstep does not advertise);
+ *   __sysreg_save_user_state TPIDR_EL0, TPIDRRO_EL0; __sysreg_save_common_state MDSCR_EL1, called by
+ *   sysreg_save_guest_state_vhe at every exit;
+ * - kvm_host.h: `enum { FP_STATE_FREE, FP_STATE_HOST_OWNED, FP_STATE_GUEST_OWNED } fp_state`;
+ *   arch/arm64/kvm/hyp/include/hyp/switch.h (kvm_hyp_handle_fpsimd) restores ctxt.fp_regs then sets
+ *   FP_STATE_GUEST_OWNED;
+ * - arch/arm64/kvm/arch_timer.c: timer_restore_state / timer_save_state write and read CNTV_* or
+ *   CNTP_* (kept in sys_regs[]) and set / clear `ctx->loaded`;
+ * - arch/arm64/kvm/vgic/vgic-v3.c: vgic_v3_load / vgic_v3_put restore and save vgic_vmcr and the
+ *   APRs; the list registers are saved and restored at every exit and entry (__vgic_v3_save_state).
+ */
+export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
+  '6.1': {
+    sysregsOnCpu: { member: 'arch.sflags', bit: 4 },
+    deferred: [
+      'CSSELR_EL1',
+      'SCTLR_EL1',
+      'CPACR_EL1',
+      'TTBR0_EL1',
+      'TTBR1_EL1',
+      'TCR_EL1',
+      'ESR_EL1',
+      'AFSR0_EL1',
+      'AFSR1_EL1',
+      'FAR_EL1',
+      'MAIR_EL1',
+      'VBAR_EL1',
+      'CONTEXTIDR_EL1',
+      'AMAIR_EL1',
+      'CNTKCTL_EL1',
+      'PAR_EL1',
+      'TPIDR_EL1',
+      'SP_EL1',
+      'ELR_EL1',
+      'SPSR_EL1',
+      'TPIDR_EL0',
+      'TPIDRRO_EL0',
+    ],
+    switched: ['MDSCR_EL1'],
+    timers: {
+      array: 'arch.timer_cpu.timers',
+      loaded: 'loaded',
+      registers: { TIMER_VTIMER: ['CNTV_CTL_EL0', 'CNTV_CVAL_EL0'], TIMER_PTIMER: ['CNTP_CTL_EL0', 'CNTP_CVAL_EL0'] },
+    },
+    vgic: {
+      base: 'arch.vgic_cpu.vgic_v3',
+      vmcr: 'vgic_vmcr',
+      ap0r: 'vgic_ap0r',
+      ap1r: 'vgic_ap1r',
+      lr: 'vgic_lr',
+    },
+    load: 'kvm_arch_vcpu_load',
+    put: 'kvm_arch_vcpu_put',
+  },
+};
+
+/** The architectural encodings of the registers the derived layout may name that hypstep's table lacks. */
+function encodingOf(name: string): { op0: number; op1: number; crn: number; crm: number; op2: number } | undefined {
+  if (sysregByName(name)) return undefined;
+  const lr = /^ICH_LR(\d+)_EL2$/.exec(name);
+  if (lr) return { op0: 3, op1: 4, crn: 12, crm: 12 + (Number(lr[1]) >> 3), op2: Number(lr[1]) & 7 };
+  const ap = /^ICH_AP([01])R(\d)_EL2$/.exec(name);
+  if (ap) return { op0: 3, op1: 4, crn: 12, crm: ap[1] === '0' ? 8 : 9, op2: (ap[1] === '0' ? 4 : 0) + Number(ap[2]) };
+  const fixed: Record<string, [number, number, number, number, number]> = {
+    ICH_VMCR_EL2: [3, 4, 12, 11, 7],
+    FPCR: [3, 3, 4, 4, 0],
+    FPSR: [3, 3, 4, 4, 1],
+  };
+  const f = fixed[name];
+  return f ? { op0: f[0], op1: f[1], crn: f[2], crm: f[3], op2: f[4] } : undefined;
+}
+
+/** The kernel release (`6.1.0-56-cloud-arm64`) and major.minor from the image's `linux_banner`. */
+export function kernelVersion(image: Uint8Array): { release: string; version: string } | undefined {
+  const banner = Buffer.from(image.buffer, image.byteOffset, image.byteLength).indexOf('Linux version ');
+  if (banner < 0) return undefined;
+  const text = Buffer.from(image.subarray(banner + 14, banner + 14 + 128)).toString('latin1');
+  const m = /^((\d+)\.(\d+)\S*)/.exec(text);
+  return m ? { release: m[1]!, version: `${m[2]}.${m[3]}` } : undefined;
+}
+
+export interface LinuxLayoutOptions {
+  /** 'vhe' (the default: KVM's VHE mode) or 'nvhe' (kvm-arm.mode=nvhe: every register switched on entry and exit). */
+  mode?: 'vhe' | 'nvhe';
+  /** Use this version's facts instead of the image's own (for a kernel the table does not know). */
+  facts?: string;
+  /** The machine's vGIC: list registers and active-priority registers per group (hypstep's: 4 and 1). */
+  listRegisters?: number;
+  aprs?: number;
+  what?: string;
+}
+
+type Json = Record<string, unknown>;
+
+/** The derived layout as the JSON object `--vcpu-layout` files hold. */
+export function deriveLinuxLayout(image: Uint8Array, btf: Btf, opts: LinuxLayoutOptions = {}): Json {
+  const what = opts.what ?? 'the kernel';
+  const mode = opts.mode ?? 'vhe';
+  const ver = kernelVersion(image);
+  const key = opts.facts ?? ver?.version;
+  const facts = key === undefined ? undefined : LINUX_FACTS[key];
+  const known = Object.keys(LINUX_FACTS).join(', ');
+  if (!facts) {
+    if (opts.facts !== undefined) throw new LoadError(`no KVM facts for Linux ${opts.facts} (known: ${known})`);
+    throw new LoadError(
+      `${what} is Linux ${ver?.release ?? '(no version banner found)'}: hypstep knows KVM's facts for ${known} only ` +
+        `(SYSREGS_ON_CPU's bit, which registers vcpu_load defers); check them in your kernel's source, then ` +
+        `'hypstep layout linux IMAGE --facts ${Object.keys(LINUX_FACTS).at(-1)} > kvm.json', correct what differs and pass --vcpu-layout kvm.json`,
+    );
+  }
+  try {
+    return build(btf, facts, mode, opts, ver?.release ?? key!);
+  } catch (e) {
+    if (e instanceof BtfError) throw new LoadError(`${what}: ${e.message} (do the facts for ${key} fit this kernel?)`);
+    throw e;
+  }
+}
+
+function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: LinuxLayoutOptions, release: string): Json {
+  const vcpu = (member: string) => btf.path(`kvm_vcpu.${member}`);
+  const sysregIndex = btf.enumValues('vcpu_sysreg');
+  const sysRegs = btf.arrayAt('kvm_vcpu.arch.ctxt.sys_regs');
+  const arrays: Json = {
+    sys_regs: {
+      offset: sysRegs.offset,
+      stride: sysRegs.stride,
+      description: 'kvm_vcpu.arch.ctxt.sys_regs[enum vcpu_sysreg]',
+    },
+  };
+  const sysregs: Json = {};
+  const slot = (name: string, place: Json, description: string): void => {
+    const enc = encodingOf(name);
+    sysregs[name] = { ...place, ...(enc ? { encoding: enc } : {}), description };
+  };
+  const inSysRegs = (name: string): void => {
+    const index = sysregIndex.get(name);
+    if (index === undefined) throw new BtfError(`enum vcpu_sysreg has no ${name}`);
+    slot(name, { array: 'sys_regs', index: Number(index) }, `kvm_vcpu.arch.ctxt.sys_regs[${name}]`);
+  };
+  const flags: Json = {};
+
+  // The EL1 registers: deferred to load/put under VHE, switched on every entry and exit otherwise.
+  for (const r of [...facts.deferred, ...facts.switched]) inSysRegs(r);
+  if (mode === 'vhe') {
+    const f = vcpu(facts.sysregsOnCpu.member);
+    flags.SYSREGS_ON_CPU = {
+      offset: f.offset,
+      width: f.size,
+      bit: facts.sysregsOnCpu.bit,
+      governs: facts.deferred,
+      description: `kvm_vcpu.${facts.sysregsOnCpu.member} bit ${facts.sysregsOnCpu.bit}: vcpu_load restored them, vcpu_put saves them`,
+    };
+  }
+
+  // The timers: each context's `loaded` governs its registers, kept in sys_regs[].
+  const timerIndex = btf.enumValues('kvm_arch_timers');
+  for (const [timer, regs] of Object.entries(facts.timers.registers)) {
+    const idx = timerIndex.get(timer);
+    if (idx === undefined) throw new BtfError(`enum kvm_arch_timers has no ${timer}`);
+    const loaded = vcpu(`${facts.timers.array}[${idx}].${facts.timers.loaded}`);
+    for (const r of regs) inSysRegs(r);
+    flags[`${timer}_LOADED`] = {
+      offset: loaded.offset,
+      width: loaded.size,
+      bit: 0,
+      governs: regs,
+      description: `kvm_vcpu.${facts.timers.array}[${timer}].${facts.timers.loaded}`,
+    };
+  }
+
+  // The vGIC v3 CPU interface. KVM keeps no word in memory that says VMCR and the APRs are loaded
+  // (vgic_v3_load and vgic_v3_put bracket SYSREGS_ON_CPU's window): they are listed as switched.
+  const base = facts.vgic.base;
+  const vmcr = vcpu(`${base}.${facts.vgic.vmcr}`);
+  slot('ICH_VMCR_EL2', { offset: vmcr.offset, width: vmcr.size }, `kvm_vcpu.${base}.${facts.vgic.vmcr}`);
+  const nAprs = opts.aprs ?? 1;
+  const nLrs = opts.listRegisters ?? 4;
+  for (const [group, member] of [
+    ['0', facts.vgic.ap0r],
+    ['1', facts.vgic.ap1r],
+  ] as const) {
+    const a = btf.arrayAt(`kvm_vcpu.${base}.${member}`);
+    arrays[member] = { offset: a.offset, stride: a.stride, width: a.stride, description: `kvm_vcpu.${base}.${member}` };
+    for (let n = 0; n < Math.min(nAprs, a.nelems); n++)
+      slot(`ICH_AP${group}R${n}_EL2`, { array: member, index: n }, `kvm_vcpu.${base}.${member}[${n}]`);
+  }
+  const lrs = btf.arrayAt(`kvm_vcpu.${base}.${facts.vgic.lr}`);
+  arrays[facts.vgic.lr] = {
+    offset: lrs.offset,
+    stride: lrs.stride,
+    width: lrs.stride,
+    description: `kvm_vcpu.${base}.${facts.vgic.lr}`,
+  };
+  for (let n = 0; n < Math.min(nLrs, lrs.nelems); n++)
+    slot(`ICH_LR${n}_EL2`, { array: facts.vgic.lr, index: n }, `kvm_vcpu.${base}.${facts.vgic.lr}[${n}]`);
+
+  return {
+    format: LAYOUT_FORMAT,
+    version: 1,
+    hypervisor: `KVM in Linux ${release} (${mode === 'vhe' ? 'VHE' : 'nVHE'})`,
+    description:
+      `Derived by hypstep from the kernel's BTF with the KVM facts of Linux ${Object.keys(LINUX_FACTS).find((k) => LINUX_FACTS[k] === facts)}. ` +
+      'Offsets are bytes into struct kvm_vcpu; edit and pass with --vcpu-layout FILE to override.',
+    discover: { function: facts.load, arg: 'x0' },
+    arrays,
+    sysregs,
+    flags,
+    functions: { load: { symbol: facts.load }, put: { symbol: facts.put } },
+  };
+}

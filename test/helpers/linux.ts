@@ -1,0 +1,57 @@
+// Debian's arm64 cloud kernel, fetched by `npm run setup` into the Linux cache (never committed):
+// $HYPSTEP_LINUX_DIR, or $XDG_CACHE_HOME/hypstep/linux, or ~/.cache/hypstep/linux.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBtf } from '../../src/loader/btf.js';
+import { requireTool } from './tools.js';
+
+export function linuxCacheDir(): string {
+  return (
+    process.env.HYPSTEP_LINUX_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hypstep/linux')
+  );
+}
+
+/** The kernel's path; fails loudly when setup has not fetched it. */
+export function debianKernel(): string {
+  const path = join(linuxCacheDir(), 'vmlinuz');
+  if (!existsSync(path))
+    throw new Error(`Debian's arm64 kernel is not at ${path}: run 'npm run setup' (fetches linux-image-*-cloud-arm64)`);
+  return path;
+}
+
+/** The image's BTF blob written to a file, for bpftool and pahole. */
+export function btfBlob(image: Uint8Array): string {
+  const loc = findBtf(image)[0];
+  if (!loc) throw new Error('no BTF in the image');
+  const path = join(mkdtempSync(join(tmpdir(), 'hypstep-btf-')), 'vmlinux.btf');
+  writeFileSync(path, image.subarray(loc.offset, loc.offset + loc.length));
+  return path;
+}
+
+/** pahole's offset and size of each top-level member of a struct, from its print (`/* offset size *\/`). */
+export function pahole(blob: string, struct: string): Map<string, { offset: number; size: number }> {
+  const text = execFileSync(requireTool('pahole'), ['-F', 'btf', '-C', struct, blob], { encoding: 'utf8' });
+  const out = new Map<string, { offset: number; size: number }>();
+  for (const line of text.split('\n')) {
+    // Top-level members only: one tab of indentation.
+    const m = /^\t[^\t].*?\b(\w+)(?:\[\d+\])*(?::\d+)?;\s+\/\*\s+(\d+)(?::\d+)?\s+(\d+)\s+\*\//.exec(line);
+    if (m) out.set(m[1]!, { offset: Number(m[2]), size: Number(m[3]) });
+  }
+  if (out.size === 0) throw new Error(`pahole printed no members of ${struct}`);
+  return out;
+}
+
+/** bpftool's C dump of an enum's enumerators. */
+export function bpftoolEnum(blob: string, name: string): Map<string, bigint> {
+  const c = execFileSync(requireTool('bpftool'), ['btf', 'dump', 'file', blob, 'format', 'c'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  const body = new RegExp(`enum ${name} \\{\\n([^}]*)\\};`).exec(c);
+  if (!body) throw new Error(`bpftool printed no enum ${name}`);
+  return new Map(
+    [...body[1]!.matchAll(/^\t(\w+) = (\d+)(?:ULL)?,$/gm)].map((m) => [m[1]!, BigInt(m[2]!)] as [string, bigint]),
+  );
+}
