@@ -22,6 +22,7 @@ export function catchLine(w: World): string {
 /** One PE's world in words: `in the guest: vmid 1 (vcpu0), EL1, PC 0x…` or `in the host: EL2, PC 0x…`. */
 function peState(p: PeWorld): string {
   const cpu = p.cpu;
+  if (!cpu.on) return 'off';
   return p.inGuest
     ? `in the guest: vmid ${p.vmid}${p.running ? ` (${p.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
     : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`;
@@ -30,7 +31,7 @@ function peState(p: PeWorld): string {
 function peJson(p: PeWorld) {
   return {
     pe: p.index,
-    world: p.inGuest ? 'guest' : 'host',
+    world: !p.cpu.on ? 'off' : p.inGuest ? 'guest' : 'host',
     el: p.cpu.ps.el,
     pc: hex(p.cpu.pcs[0]!),
     vmid: p.inGuest ? p.vmid : null,
@@ -44,7 +45,7 @@ function peJson(p: PeWorld) {
 function vcpuStates(w: World) {
   return w.vcpus.map((v) => {
     const loaded = v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name);
-    return { v, loaded, pe: loaded.length > 0 || v.onCpu.size > 0 ? (v.pe?.index ?? null) : null };
+    return { v, loaded, pe: loaded.length > 0 || v.switched ? (v.pe?.index ?? null) : null };
   });
 }
 
@@ -102,7 +103,7 @@ export function worldState(w: World, pe = 0): string {
   if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
   if (w.pes.length > 1) {
     lines.push('every PE:');
-    for (const q of w.pes) lines.push(`  ${q.name}: ${peState(q)}; ${q.sums.exits.count} exits, ${q.entries} entries`);
+    for (const q of w.pes) lines.push(`  ${q.name}: ${peState(q)}; exits ${q.sums.exits.count}, entries ${q.entries}`);
   }
   if (w.layout) {
     const states = vcpuStates(w);

@@ -41,8 +41,12 @@ export function addCosts(s: CostSums, el2Insns: number, hostInsns: number, sysre
   s.sysregs += sysregs;
 }
 
+/** The counts of a record with no MSR/MRS yet (most exits of a busy loop have few): shared, never written. */
+const NO_SYSREGS: Record<string, number> = Object.freeze({});
+
 /** Counts one MSR/MRS of `name` into a cost record. */
 function countSysreg(c: Costs, name: string): void {
+  if (c.sysregTotal === 0) c.sysregs = {};
   c.sysregs[name] = (c.sysregs[name] ?? 0) + 1;
   c.sysregTotal++;
 }
@@ -77,7 +81,7 @@ export class PeWorld implements CpuObserver {
   private window: Costs | null = null;
   /** The EL2 instruction total when the current window opened. */
   private windowEl2 = 0;
-  private segment: Costs = { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 };
+  private segment: Costs = { el2Insns: 0, hostInsns: 0, sysregs: NO_SYSREGS, sysregTotal: 0 };
   private segmentStart: number;
   private el2AtSegment = 0;
   private segmentProvisional = true;
@@ -165,7 +169,7 @@ export class PeWorld implements CpuObserver {
       closed: false,
       el2Insns: 0,
       hostInsns: 0,
-      sysregs: {},
+      sysregs: NO_SYSREGS,
       sysregTotal: 0,
     };
     this.window = exit;
@@ -309,9 +313,9 @@ export class PeWorld implements CpuObserver {
   private startSegment(provisional = true): void {
     if (!provisional) this.advance();
     const s = this.segment;
-    // A new counts object only when the old one was used (a load or put record may hold it).
+    // The counts object may now be a load's or put's: the next count starts another.
     if (s.sysregTotal !== 0) {
-      s.sysregs = {};
+      s.sysregs = NO_SYSREGS;
       s.sysregTotal = 0;
     }
     this.segmentStart = this.cpu.icount;

@@ -123,8 +123,14 @@ export interface ResidencyRow {
 /** Per-vcpu residency state that memory does not already hold (the flags are read from memory). */
 export interface VcpuState {
   bound: BoundVcpu;
-  /** Registers switched on entry/exit that are still on the CPU: entered and not yet saved since. */
-  readonly onCpu: Set<string>;
+  /** Its slots switched on every entry and exit (no flag governs them). */
+  switchedSlots: readonly BoundSlot[];
+  /**
+   * Whether its switched registers are on the CPU of `pe`: it was entered there and nothing else
+   * has been entered there since. Those saved since the entry are in `savedSwitched`.
+   */
+  switched: boolean;
+  readonly savedSwitched: Set<string>;
   /**
    * Flag-governed registers saved (their slot written with the CPU's value) since their flag was
    * set: a put may then hand the register back to the host before it clears the flag, as KVM's
@@ -309,7 +315,8 @@ export class World {
       for (const v of this.vcpus) {
         const old = before.get(v.bound.name);
         if (old === undefined) continue;
-        for (const r of old.onCpu) v.onCpu.add(r);
+        v.switched = old.switched;
+        for (const r of old.savedSwitched) v.savedSwitched.add(r);
         v.pe = old.pe;
         v.placedOn = old.placedOn;
       }
@@ -325,7 +332,7 @@ export class World {
         const v = (p.running = this.identify(p));
         if (v === null) continue;
         v.pe = p;
-        for (const s of v.bound.slots) if (s.flag === null) v.onCpu.add(s.name);
+        v.switched = true;
       }
     }
   }
@@ -342,7 +349,15 @@ export class World {
   }
 
   private watchVcpu(bound: BoundVcpu): VcpuState {
-    const v: VcpuState = { bound, onCpu: new Set(), saved: new Set(), pe: null, placedOn: null };
+    const v: VcpuState = {
+      bound,
+      switchedSlots: bound.slots.filter((s) => s.flag === null),
+      switched: false,
+      savedSwitched: new Set(),
+      saved: new Set(),
+      pe: null,
+      placedOn: null,
+    };
     this.vcpus.push(v);
     this.watchLocations(v);
     return v;
@@ -383,6 +398,7 @@ export class World {
     if (v === null) return;
     if (this.perPeFlags && v.placedOn !== null && v.placedOn !== p) {
       v.bound = place();
+      v.switchedSlots = v.bound.slots.filter((s) => s.flag === null);
       this.discovered = this.discovered.map((b) => (b.va === va ? v.bound : b));
       this.rewatch();
     }
@@ -473,7 +489,7 @@ export class World {
   /** Whether the live value of `slot` of `v` is on a CPU right now (the CPU of `v.pe`). */
   authority(v: VcpuState, slot: BoundSlot): Authority {
     if (slot.flag !== null) return this.flagOn(v, slot.flag) ? 'cpu' : 'memory';
-    return v.onCpu.has(slot.name) ? 'cpu' : 'memory';
+    return v.switched && !v.savedSwitched.has(slot.name) ? 'cpu' : 'memory';
   }
 
   /** The PE whose CPU holds `v`'s registers while they are live. */
@@ -581,7 +597,7 @@ export class World {
 
   /** PE `p` restarted: the registers it held are gone. */
   peRestarted(p: PeWorld): void {
-    for (const v of this.vcpus) if (v.pe === p) v.onCpu.clear();
+    for (const v of this.vcpus) if (v.pe === p) v.switched = false;
   }
 
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
@@ -589,10 +605,12 @@ export class World {
     const v = this.identify(p);
     p.running = v;
     // Entering overwrote the switched registers of whichever vcpu this PE held.
-    for (const o of this.vcpus) if (o.pe === p) o.onCpu.clear();
+    const vcpus = this.vcpus;
+    for (let i = 0; i < vcpus.length; i++) if (vcpus[i]!.pe === p) vcpus[i]!.switched = false;
     if (v === null) return;
     v.pe = p;
-    for (const s of v.bound.slots) if (s.flag === null) v.onCpu.add(s.name);
+    v.switched = true;
+    if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
     if (!this.checking) return;
     const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
@@ -607,8 +625,7 @@ export class World {
         return;
       }
     }
-    for (const s of v.bound.slots) {
-      if (s.flag !== null) continue;
+    for (const s of v.switchedSlots) {
       const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
       if (cpu !== null && cpu !== memory) {
@@ -714,7 +731,7 @@ export class World {
     if (cpu === mem) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory.
       if (e.write && whole) {
-        if (slot.flag === null) v.onCpu.delete(slot.name);
+        if (slot.flag === null) v.savedSwitched.add(slot.name);
         else v.saved.add(slot.name);
       }
       return;

@@ -215,6 +215,81 @@ describe('residency and the hazard checker', () => {
   });
 });
 
+describe('several PEs', () => {
+  /** Two PEs on one bus, two vcpus of one VM (VMID 3), each with its own loaded flag. */
+  function twoPes() {
+    const bus = new PhysBus(RAM, 1 << 20);
+    const pes = [0, 1].map((index) => {
+      const c = new Cpu(bus, { index });
+      writeSysreg(c, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
+      c.sr[SR.VTTBR_EL2!] = 3n << 48n;
+      c.ps.el = 2;
+      return c;
+    });
+    const w = new World(pes).attach();
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(
+      JSON.stringify({
+        format: 'hypstep-vcpu-layout',
+        version: 1,
+        vcpus: [
+          { name: 'v0', address: '0x40010000', vmid: 3 },
+          { name: 'v1', address: '0x40010100', vmid: 3 },
+        ],
+        sysregs: { TPIDR_EL1: { offset: 0 } },
+        flags: { LOADED: { offset: 8, bit: 0, governs: ['TPIDR_EL1'] } },
+      }),
+    );
+    w.bind(layout, bindLayout(layout, PHYS));
+    const load = (c: Cpu, vcpu: bigint, value: bigint) => {
+      c.sr[SR.TPIDR_EL1!] = value;
+      c.write(vcpu, 8, value, 0);
+      c.write(vcpu + 8n, 8, 1n, 0);
+    };
+    return { pes, w, load };
+  }
+
+  it("keeps each PE's loaded vcpu and entries apart, and checks a slot against the CPU of the PE that holds the vcpu", () => {
+    const { pes, w, load } = twoPes();
+    const [c0, c1] = pes as [Cpu, Cpu];
+    load(c1, 0x4001_0100n, 0x11n); // v1 loaded on PE1
+    load(c0, 0x4001_0000n, 0x22n); // v0 loaded on PE0
+    for (const [c, p] of [
+      [c1, w.pes[1]!],
+      [c0, w.pes[0]!],
+    ] as const) {
+      c.ps.el = 1;
+      p.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4000_1000n, spsr: 0x3c5 });
+    }
+    expect(w.pes.map((p) => [p.inGuest, p.running?.bound.name])).toEqual([
+      [true, 'v0'],
+      [true, 'v1'],
+    ]);
+    expect(w.recent.loadPut.toArray().map((r) => [r.pe, r.type, r.vcpu])).toEqual([
+      [1, 'load', 'v1'],
+      [0, 'load', 'v0'],
+    ]);
+    // v1's guest changes its TPIDR_EL1 on PE1; PE0's hypervisor reads v1's slot: stale against PE1's register.
+    c1.sr[SR.TPIDR_EL1!] = 0x33n;
+    c0.ps.el = 2;
+    w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0x4000_1004n, vector: 0n });
+    c0.pcs[1] = 0x4000_2000n;
+    c0.read(0x4001_0100n, 8, 0);
+    const [h] = w.recent.hazards.toArray();
+    expect([h?.kind, h?.pe, h?.vcpu, h?.cpu, h?.memory]).toEqual(['stale-read', 0, 'v1', 0x33n, 0x11n]);
+    expect(h?.message).toMatch(
+      /^\[hypstep\] PE0: residency hazard: stale-read of TPIDR_EL1 \(v1\) at 0x40002000: .*live on PE1's CPU/,
+    );
+    expect(w.residency(w.vcpu('v1')!).map((r) => [r.pe, r.cpu, r.verdict])).toEqual([
+      [1, 0x33n, 'CPU live, memory stale (expected while loaded)'],
+    ]);
+    // The exit is PE0's alone, numbered over the machine.
+    expect(w.recent.exits.toArray().map((x) => [x.n, x.pe, x.vcpu])).toEqual([[1, 0, 'v0']]);
+    expect(w.pes.map((p) => p.inGuest)).toEqual([false, true]);
+  });
+});
+
 describe('board reset', () => {
   it('notices the instruction count going back and restarts in the host', () => {
     const cpu = machine();
