@@ -206,27 +206,41 @@ ${Array.from({ length: 2 * CELLS }, () => `\t.quad ${hex64()}`).join('\n')}
   return { source: out.join('\n'), cases };
 }
 
+/** Runs the program of `seed` on both and requires identical output, naming the first difference and its case. */
+function compare(seed: number): void {
+  const { source, cases } = atomicsProgram(seed);
+  const { qemu: q, hypstep: h } = runSourceOnBoth(source);
+  expect(h.stop).toBe('exit');
+  const ql = q.stdout.split('\n').map((l) => (l.startsWith('E') ? armArmEsrLine(l) : l));
+  const hl = h.stdout.split('\n');
+  expect(ql.filter((l) => l.startsWith('C')).length).toBe(cases.length);
+  expect(ql.filter((l) => l.startsWith('E')).length).toBeGreaterThan(40);
+  const first = ql.findIndex((l, i) => l !== hl[i]);
+  const where = (i: number) => {
+    const header = ql
+      .slice(0, i + 1)
+      .reverse()
+      .find((l) => l.startsWith('C'));
+    return header === undefined ? 'before the first case' : cases[Number.parseInt(header.slice(1), 16)]!.insn;
+  };
+  expect(
+    first === -1
+      ? 'identical'
+      : `seed ${seed} line ${first} (${where(first)}): qemu '${ql[first]}' hypstep '${hl[first]}'`,
+  ).toBe('identical');
+  expect(hl.length).toBe(ql.length);
+}
+
+const freshSeed =
+  process.env.HYPSTEP_LSE_SEED !== undefined
+    ? Number(process.env.HYPSTEP_LSE_SEED)
+    : Math.floor(Math.random() * 0x7fff_ffff);
+
 describe('FEAT_LSE atomics against QEMU', () => {
   it('every form, misalignment and fault prints the same registers, NZCV, exceptions and memory on both', () => {
-    const { source, cases } = atomicsProgram(0x1a70_1c5e);
-    const { qemu: q, hypstep: h } = runSourceOnBoth(source);
-    expect(h.stop).toBe('exit');
-    const ql = q.stdout.split('\n').map((l) => (l.startsWith('E') ? armArmEsrLine(l) : l));
-    const hl = h.stdout.split('\n');
-    expect(ql.filter((l) => l.startsWith('C')).length).toBe(cases.length);
-    expect(ql.filter((l) => l.startsWith('E')).length).toBeGreaterThan(40);
-    // Compare line by line, so that a failure names the first difference and its case.
-    const first = ql.findIndex((l, i) => l !== hl[i]);
-    const where = (i: number) => {
-      const header = ql
-        .slice(0, i + 1)
-        .reverse()
-        .find((l) => l.startsWith('C'));
-      return header === undefined ? 'before the first case' : cases[Number.parseInt(header.slice(1), 16)]!.insn;
-    };
-    expect(
-      first === -1 ? 'identical' : `line ${first} (${where(first)}): qemu '${ql[first]}' hypstep '${hl[first]}'`,
-    ).toBe('identical');
-    expect(hl.length).toBe(ql.length);
+    compare(0x1a70_1c5e);
+  });
+  it(`the same with fresh registers, values and cells: seed ${freshSeed} (HYPSTEP_LSE_SEED=${freshSeed} reproduces)`, () => {
+    compare(freshSeed);
   });
 });
