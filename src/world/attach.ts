@@ -1,15 +1,8 @@
 // Puts the world layer on a machine: what `hypstep run`, the gdb stub and the demo call.
 import type { Machine } from '../board/machine.js';
 import { World } from './world.js';
-import {
-  bindLayout,
-  bindVcpu,
-  checkModeMatches,
-  readLayout,
-  LayoutError,
-  type BindEnv,
-  type VcpuLayout,
-} from './layout.js';
+import { bindLayout, bindVcpu, checkModeMatches, LayoutError, type BindEnv, type VcpuLayout } from './layout.js';
+import { layoutFromOption } from './linux-layout.js';
 import { SR } from '../sysregs/registry.js';
 import { debugTranslate } from '../mmu/debug.js';
 import { locator } from '../loader/locate.js';
@@ -32,7 +25,7 @@ export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
   const world = new World(machine.pes).attach();
   world.locate = locator(machine.image);
   if (opts.layout !== undefined)
-    useLayout(world, machine, readLayout(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
+    useLayout(world, machine, layoutFromOption(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
   world.checking = opts.check ?? false;
   world.strict = opts.strict ?? false;
   return world;

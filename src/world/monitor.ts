@@ -7,7 +7,8 @@ import { SIGNAL } from '../../gdbstub/target.js';
 import type { MachineTarget } from '../debug/target.js';
 import { guestRunningOn, vmidOn, type World, type CatchKind, type WorldEvent } from './world.js';
 import type { StopEvent } from '../../gdbstub/target.js';
-import { readLayout, LayoutError } from './layout.js';
+import { LayoutError } from './layout.js';
+import { layoutFromOption, layoutSymbols } from './linux-layout.js';
 import { useLayout } from './attach.js';
 import {
   catchLine,
@@ -92,15 +93,13 @@ export function registerWorldCommands(
   });
   reg.register({
     name: 'vcpu layout',
-    args: '<file.json>[#mode]',
+    args: '<file.json>[#mode] | linux[#nvhe]',
     help: "read a vcpu layout (where each vcpu's sysregs are saved, which flag says they are loaded)",
     run: (args, ctx) => {
       if (args.length !== 1) throw new MonitorError('expected one file name');
       try {
-        const layout = readLayout(args[0]!, imagePath);
-        const missing = layout.vcpus
-          .filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined)
-          .map((v) => v.symbol!);
+        const layout = layoutFromOption(args[0]!, imagePath);
+        const missing = layoutSymbols(layout).filter((s) => target.symbol(s) === undefined);
         if (missing.length) {
           // Not in the image hypstep loaded: ask gdb at its next qSymbol exchange (after it loads symbols).
           for (const m of missing) target.wantSymbol(m);
