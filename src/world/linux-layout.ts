@@ -277,14 +277,3 @@ export function layoutFromOption(spec: string, imagePath?: string): VcpuLayout {
   }
   return parseLayout(JSON.stringify(derived), { source: spec });
 }
-
-/** The symbols a layout needs from the image or the debugger: its vcpus', its functions' and discovery's. */
-export function layoutSymbols(layout: VcpuLayout): string[] {
-  const names = [
-    ...layout.vcpus.filter((v) => v.address === undefined).map((v) => v.symbol!),
-    ...(layout.loadSymbol ? [layout.loadSymbol] : []),
-    ...(layout.putSymbol ? [layout.putSymbol] : []),
-    ...(layout.discover ? [layout.discover.function] : []),
-  ];
-  return [...new Set(names)];
-}

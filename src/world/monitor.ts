@@ -8,7 +8,7 @@ import type { MachineTarget } from '../debug/target.js';
 import { guestRunningOn, vmidOn, type World, type CatchKind, type WorldEvent } from './world.js';
 import type { StopEvent } from '../../gdbstub/target.js';
 import { LayoutError } from './layout.js';
-import { layoutFromOption, layoutSymbols } from './linux-layout.js';
+import { layoutFromOption } from './linux-layout.js';
 import { useLayout } from './attach.js';
 import {
   catchLine,
@@ -99,7 +99,9 @@ export function registerWorldCommands(
       if (args.length !== 1) throw new MonitorError('expected one file name');
       try {
         const layout = layoutFromOption(args[0]!, imagePath);
-        const missing = layoutSymbols(layout).filter((s) => target.symbol(s) === undefined);
+        const missing = layout.vcpus
+          .filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined)
+          .map((v) => v.symbol!);
         if (missing.length) {
           // Not in the image hypstep loaded: ask gdb at its next qSymbol exchange (after it loads symbols).
           for (const m of missing) target.wantSymbol(m);
