@@ -268,7 +268,7 @@ export function buildProgram(): Command {
     .option('--load-address <addr>', 'load a raw binary at this physical address and enter it there')
     .option(
       '--vcpu-layout <file>',
-      "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode)",
+      "where the hypervisor keeps each vcpu's sysregs (JSON; file.json#mode picks a mode; linux[#nvhe]: KVM's, from the kernel's BTF)",
     )
     .option(
       '--check-residency',

@@ -67,8 +67,8 @@ export function tlbiScope(cpu: MmuPe, op: TlbiOp, xt: bigint): TlbiScope {
       return { regimes: bit(Regime.EL2) | bit(Regime.EL20), vmid: -1, ...all };
     case 'ALLE1':
       return { regimes: bit(Regime.EL10), vmid: -1, ...all };
-    case 'VMALLS12E1':
     // Entries combine both stages and keep no IPA: by IPA drops every EL1&0 entry of the VMID.
+    case 'VMALLS12E1':
     case 'IPAS2E1':
     case 'IPAS2LE1':
       return { ...inVm(cpu, Regime.EL10), ...all };

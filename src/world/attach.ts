@@ -1,19 +1,13 @@
 // Puts the world layer on a machine: what `hypstep run`, the gdb stub and the demo call.
 import type { Machine } from '../board/machine.js';
 import { World } from './world.js';
-import {
-  bindLayout,
-  bindVcpu,
-  checkModeMatches,
-  readLayout,
-  LayoutError,
-  type BindEnv,
-  type VcpuLayout,
-} from './layout.js';
+import { bindLayout, bindVcpu, checkModeMatches, LayoutError, type BindEnv, type VcpuLayout } from './layout.js';
+import { layoutFromOption } from './linux-layout.js';
 import { SR } from '../sysregs/registry.js';
 import { debugTranslate } from '../mmu/debug.js';
 import { locator } from '../loader/locate.js';
 import type { Image } from '../loader/elf.js';
+import type { Cpu } from '../cpu/cpu.js';
 
 export interface WorldOptions {
   /** A layout file (`path` or `path#mode`). */
@@ -28,10 +22,10 @@ export interface WorldOptions {
 }
 
 export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
-  const world = new World(machine.cpu).attach();
+  const world = new World(machine.pes).attach();
   world.locate = locator(machine.image);
   if (opts.layout !== undefined)
-    useLayout(world, machine, readLayout(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
+    useLayout(world, machine, layoutFromOption(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
   world.checking = opts.check ?? false;
   world.strict = opts.strict ?? false;
   return world;
@@ -62,30 +56,37 @@ export function useLayout(
   symbol?: (name: string) => bigint | undefined,
   imagePath?: string,
 ): void {
-  const cpu = machine.cpu;
   const lookup = symbol ?? ((n: string) => machine.symbol(n));
   checkModeMatches(layout, imagePath, (s) => imageCString(machine.image, lookup(s)));
-  const el2MmuOn = () => (cpu.sr[SR.SCTLR_EL2!]! & 1n) === 1n;
-  const phys = (va: bigint): number => {
-    if (el2MmuOn()) {
-      const t = debugTranslate(cpu, va, 'el2');
-      if (t.pa !== null) return t.pa;
-    }
-    return Number(va);
+  const el2MmuOn = (cpu: Cpu) => (cpu.sr[SR.SCTLR_EL2!]! & 1n) === 1n;
+  /** Binding as PE `cpu` sees memory: its EL2 translation regime, its per-CPU offset. */
+  const envOf = (cpu: Cpu): BindEnv => {
+    const phys = (va: bigint): number => {
+      if (el2MmuOn(cpu)) {
+        const t = debugTranslate(cpu, va, 'el2');
+        if (t.pa !== null) return t.pa;
+      }
+      return Number(va);
+    };
+    return {
+      symbol: lookup,
+      phys,
+      pointer: (va) => {
+        const pa = phys(va);
+        if (!cpu.bus.isRam(pa, 8))
+          throw new LayoutError(`a pointer the layout follows would be at PA 0x${pa.toString(16)}, which is not RAM`);
+        return cpu.bus.read(pa, 8);
+      },
+      peOffset: () => cpu.sr[SR.TPIDR_EL2!]!,
+    };
   };
-  const env: BindEnv = {
-    symbol: lookup,
-    phys,
-    pointer: (va) => {
-      const pa = phys(va);
-      if (!cpu.bus.isRam(pa, 8))
-        throw new LayoutError(`a pointer the layout follows would be at PA 0x${pa.toString(16)}, which is not RAM`);
-      return cpu.bus.read(pa, 8);
-    },
-    peOffset: () => cpu.sr[SR.TPIDR_EL2!]!,
-  };
+  const boot = machine.cpu;
   world.unbind();
-  world.bind(layout, bindLayout(layout, env), el2MmuOn() ? null : () => (el2MmuOn() ? bindLayout(layout, env) : null));
+  world.bind(
+    layout,
+    bindLayout(layout, envOf(boot)),
+    el2MmuOn(boot) ? null : (p) => (el2MmuOn(p.cpu) ? bindLayout(layout, envOf(p.cpu)) : null),
+  );
   const entry = (sym: string, what: string): bigint => {
     const a = lookup(sym);
     if (a === undefined)
@@ -93,16 +94,16 @@ export function useLayout(
     return a;
   };
   if (layout.loadSymbol)
-    world.hookFunction(entry(layout.loadSymbol, 'functions.load'), () => world.functionEntered('load'));
-  if (layout.putSymbol)
-    world.hookFunction(entry(layout.putSymbol, 'functions.put'), () => world.functionEntered('put'));
+    world.hookFunction(entry(layout.loadSymbol, 'functions.load'), (p) => p.functionEntered('load'));
+  if (layout.putSymbol) world.hookFunction(entry(layout.putSymbol, 'functions.put'), (p) => p.functionEntered('put'));
   const d = layout.discover;
   if (d) {
     let found = 0;
-    world.hookFunction(entry(d.function, 'discover.function'), () => {
-      const va = cpu.x[d.arg]!;
-      if (!world.knowsVcpuAt(va)) world.addVcpu(bindVcpu(layout, `${d.prefix}${found++}`, va, env));
-      world.vcpuEntered(va);
+    world.hookFunction(entry(d.function, 'discover.function'), (p) => {
+      const va = p.cpu.x[d.arg]!;
+      const place = (name: string) => bindVcpu(layout, name, va, envOf(p.cpu));
+      if (!world.knowsVcpuAt(va)) world.addVcpu(place(`${d.prefix}${found++}`));
+      world.vcpuEntered(p, va, () => place(world.vcpus.find((v) => v.bound.va === va)!.bound.name));
     });
   }
 }

@@ -106,7 +106,7 @@ export function worldForRun(
   const report = o.report
     ? new ReportStream(o.report, w, imagePath, (why) => {
         failure = `cannot write report ${o.report}: ${why}`;
-        m.cpu.requestStop({ kind: 'requested', why: failure });
+        m.current.requestStop({ kind: 'requested', why: failure });
       })
     : null;
   return {
@@ -135,7 +135,10 @@ export function hazardSummary(w: World): string[] {
   if (n === 0) return [head];
   return [
     `${head}, ${groups.length} distinct:`,
-    ...groups.map((g) => `  ${g.count}× ${g.first.kind} of ${g.first.reg} (${g.first.vcpu}) at ${g.first.where}`),
+    ...groups.map(
+      (g) =>
+        `  ${g.count}× ${g.first.kind} of ${g.first.reg} (${g.first.vcpu}) at ${g.first.where}${w.pes.length > 1 ? `, first on PE${g.first.pe}` : ''}`,
+    ),
   ];
 }
 

@@ -1,7 +1,7 @@
 // Text for people: the `monitor world` state, `monitor world stats`, the residency table and
 // the `--trace world` timeline lines.
 import { hex } from '../cpu/bits.js';
-import type { World, WorldEvent, ResidencyRow } from './world.js';
+import type { PeWorld, World, WorldEvent, ResidencyRow } from './world.js';
 import { describeExit } from './world.js';
 import { summarise, type CostMeans } from './summary.js';
 import type { Locate } from '../loader/locate.js';
@@ -19,22 +19,49 @@ export function catchLine(w: World): string {
   return `catch: ${w.catches.size ? [...w.catches].join(', ') : 'off'}`;
 }
 
-/** `monitor world --json`: the same state for scripts. */
-export function worldStateJson(w: World): string {
-  const cpu = w.cpu;
-  const open = w.openWindow();
-  const x = w.lastExit;
+/** One PE's world in words: `in the guest: vmid 1 (vcpu0), EL1, PC 0x…` or `in the host: EL2, PC 0x…`. */
+function peState(p: PeWorld): string {
+  const cpu = p.cpu;
+  if (!cpu.on) return 'off';
+  return p.inGuest
+    ? `in the guest: vmid ${p.vmid}${p.running ? ` (${p.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
+    : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`;
+}
+
+function peJson(p: PeWorld) {
+  return {
+    pe: p.index,
+    world: !p.cpu.on ? 'off' : p.inGuest ? 'guest' : 'host',
+    el: p.cpu.ps.el,
+    pc: hex(p.cpu.pcs[0]!),
+    vmid: p.inGuest ? p.vmid : null,
+    vcpu: p.inGuest ? (p.running?.bound.name ?? null) : null,
+    exits: p.sums.exits.count,
+    entries: p.entries,
+  };
+}
+
+/** The vcpus of the layout with the flags set for each, and the PE that holds each loaded one. */
+function vcpuStates(w: World) {
+  return w.vcpus.map((v) => {
+    const loaded = v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name);
+    return { v, loaded, pe: loaded.length > 0 || v.switched ? (v.pe?.index ?? null) : null };
+  });
+}
+
+/** `monitor world --json`: the same state for scripts; `pe` is the PE asked about, `pes` every PE. */
+export function worldStateJson(w: World, pe = 0): string {
+  const p = w.pe(pe);
+  const open = p.openWindow();
+  const x = p.lastExit;
   return (
     JSON.stringify({
-      world: w.inGuest ? 'guest' : 'host',
-      el: cpu.ps.el,
-      pc: hex(cpu.pcs[0]!),
-      vmid: w.inGuest ? w.vmid : null,
-      vcpu: w.inGuest ? (w.running?.bound.name ?? null) : null,
+      ...peJson(p),
       exits: w.exits,
       entries: w.entries,
       lastExit: x && {
         n: x.n,
+        pe: x.pe,
         vmid: x.vmid,
         vcpu: x.vcpu,
         reason: x.reason.text,
@@ -43,13 +70,15 @@ export function worldStateJson(w: World): string {
         esr: hex(x.reason.esr),
       },
       sinceLastExit: open && { el2Insns: open.el2Insns, hostInsns: open.hostInsns, sysregs: open.sysregTotal },
+      pes: w.pes.map(peJson),
       layout: w.layout && {
         hypervisor: w.layout.hypervisor,
         mode: w.layout.mode,
-        vcpus: w.vcpus.map((v) => ({
+        vcpus: vcpuStates(w).map(({ v, loaded, pe }) => ({
           name: v.bound.name,
           address: hex(v.bound.va),
-          loaded: v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name),
+          loaded,
+          pe,
         })),
       },
       catch: [...w.catches],
@@ -63,30 +92,30 @@ export function worldStatsJson(w: World): string {
   return JSON.stringify(summarise(w)) + '\n';
 }
 
-export function worldState(w: World): string {
+/** `monitor world`: the PE asked about (gdb's current thread) first, then every PE when there are several. */
+export function worldState(w: World, pe = 0): string {
   const lines: string[] = [];
-  const cpu = w.cpu;
-  lines.push(
-    w.inGuest
-      ? `in the guest: vmid ${w.vmid}${w.running ? ` (${w.running.bound.name})` : ''}, EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`
-      : `in the host: EL${cpu.ps.el}, PC ${hex(cpu.pcs[0]!)}`,
-  );
+  const p = w.pe(pe);
+  lines.push(`${p.name}: ${peState(p)}`);
   lines.push(`exits ${w.exits}, entries ${w.entries}`);
-  if (w.lastExit) lines.push(`last exit: ${describeExit(w.lastExit).replace('[hypstep] ', '')}`);
-  const open = w.openWindow();
+  if (p.lastExit) lines.push(`last exit: ${describeExit(p.lastExit).replace('[hypstep] ', '')}`);
+  const open = p.openWindow();
   if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
+  if (w.pes.length > 1) {
+    lines.push('every PE:');
+    for (const q of w.pes) lines.push(`  ${q.name}: ${peState(q)}; exits ${q.sums.exits.count}, entries ${q.entries}`);
+  }
   if (w.layout) {
-    const flagsSet = w.vcpus.map((v) => ({
-      name: v.bound.name,
-      set: v.bound.flags.filter((f) => w.flagOn(v, f)).map((f) => f.name),
-    }));
-    const vcpus = flagsSet.map((v) => `${v.name}${v.set.length ? ` [${v.set.join(', ')}]` : ''}`);
+    const states = vcpuStates(w);
+    const vcpus = states.map(({ v, loaded }) => `${v.bound.name}${loaded.length ? ` [${loaded.join(', ')}]` : ''}`);
     lines.push(
       `layout: ${w.layout.hypervisor}${w.layout.mode ? ` (${w.layout.mode})` : ''}; vcpus ${vcpus.join(', ')}`,
     );
-    const loadedNames = flagsSet.filter((v) => v.set.length > 0).map((v) => v.name);
+    const loadedNames = states
+      .filter((s) => s.loaded.length > 0)
+      .map((s) => `${s.v.bound.name}${s.pe !== null ? ` (PE${s.pe})` : ''}`);
     lines.push(
-      `loaded on the CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`,
+      `loaded on a CPU: ${loadedNames.length ? loadedNames.join(', ') : w.vcpus.some((v) => v.bound.flags.length) ? 'none' : '— (this layout has no loaded flags: registers are switched on entry and exit)'}`,
     );
   } else {
     lines.push('no vcpu layout (monitor vcpu layout <file>): residency, load/put and the checker need one');
@@ -121,6 +150,13 @@ export function worldStats(w: World): string {
           .map(([r, n]) => `${r} ${n.toFixed(2)}`)
           .join(', '),
     );
+  }
+  if (s.pes.length > 1) {
+    out.push('by PE:');
+    for (const p of s.pes) {
+      const lp = w.layout ? `, ${p.loads} loads, ${p.puts} puts, ${p.hazards} hazards` : '';
+      out.push(`  ${meansLine(`PE${p.pe} exits`, p.perExit)}; ${p.entries} entries${lp}`);
+    }
   }
   if (w.layout) {
     out.push(meansLine('loads', s.perLoad));
@@ -159,17 +195,17 @@ export function timelineLine(e: WorldEvent, locate: Locate = hex): string {
   switch (e.type) {
     case 'exit': {
       const x = e.exit;
-      return `[${x.icount}] exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` ${x.vcpu}` : ''}: ${x.reason.text} at ${hex(x.pc)}`;
+      return `[${x.icount}] PE${x.pe}: exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` ${x.vcpu}` : ''}: ${x.reason.text} at ${hex(x.pc)}`;
     }
     case 'entry': {
       const c = e.closed;
       const cost = c ? ` after ${c.el2Insns} EL2 insns, ${c.sysregTotal} MSR/MRS` : '';
-      return `[${e.entry.icount}] entry vmid ${e.entry.vmid}${e.entry.vcpu ? ` ${e.entry.vcpu}` : ''} at ${hex(e.entry.pc)}${cost}`;
+      return `[${e.entry.icount}] PE${e.entry.pe}: entry vmid ${e.entry.vmid}${e.entry.vcpu ? ` ${e.entry.vcpu}` : ''} at ${hex(e.entry.pc)}${cost}`;
     }
     case 'load':
     case 'put': {
       const r = e.record;
-      return `[${r.icount}] ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
+      return `[${r.icount}] PE${r.pe}: ${r.type} ${r.vcpu} (${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}): ${r.el2Insns} EL2 insns, ${r.sysregTotal} MSR/MRS`;
     }
     case 'hazard':
       return `[${e.hazard.icount}] ${e.hazard.message.replace('[hypstep] ', '')}`;

@@ -4,8 +4,9 @@
 // of facts per kernel version, each checked against the kernel source (see LINUX_FACTS).
 import { Btf, BtfError } from '../loader/btf.js';
 import { LoadError } from '../loader/elf.js';
+import { readKernelImage } from '../loader/kernel-image.js';
 import { sysregByName } from '../sysregs/registry.js';
-import { LAYOUT_FORMAT } from './layout.js';
+import { LAYOUT_FORMAT, LayoutError, parseLayout, readLayout, type VcpuLayout } from './layout.js';
 
 /** What a kernel version's KVM does that its BTF does not say. */
 export interface LinuxKvmFacts {
@@ -253,4 +254,26 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
     flags,
     functions: { load: { symbol: facts.load }, put: { symbol: facts.put } },
   };
+}
+
+/**
+ * A `--vcpu-layout` (or `monitor vcpu layout`) argument: `linux` or `linux#nvhe` derives the layout
+ * from the kernel image being run; anything else names a layout file (`./linux` for a file so named).
+ */
+export function layoutFromOption(spec: string, imagePath?: string): VcpuLayout {
+  const m = /^linux(?:#(vhe|nvhe))?$/.exec(spec);
+  if (!m) return readLayout(spec, imagePath);
+  if (!imagePath) throw new LayoutError(`vcpu layout ${spec}: no kernel image to derive it from`);
+  let derived: Json;
+  try {
+    const image = readKernelImage(imagePath);
+    derived = deriveLinuxLayout(image, Btf.fromImage(image, imagePath), {
+      mode: m[1] === 'nvhe' ? 'nvhe' : 'vhe',
+      what: imagePath,
+    });
+  } catch (e) {
+    if (e instanceof LoadError) throw new LayoutError(e.message);
+    throw e;
+  }
+  return parseLayout(JSON.stringify(derived), { source: spec });
 }

@@ -7,7 +7,8 @@ import { SIGNAL } from '../../gdbstub/target.js';
 import type { MachineTarget } from '../debug/target.js';
 import { guestRunningOn, vmidOn, type World, type CatchKind, type WorldEvent } from './world.js';
 import type { StopEvent } from '../../gdbstub/target.js';
-import { readLayout, LayoutError } from './layout.js';
+import { LayoutError } from './layout.js';
+import { layoutFromOption } from './linux-layout.js';
 import { useLayout } from './attach.js';
 import {
   catchLine,
@@ -39,13 +40,13 @@ export function registerWorldCommands(
     last = e;
   });
   // The world layer stops right after emitting the event it stops for: that event describes the stop.
-  world.stop = (message) =>
-    target.raiseStop({ signal: SIGNAL.TRAP, message, ...(last ? { event: stopEvent(last) } : {}) });
-  // The world layer follows PE 0 (its vcpu); any PE's world is read off its registers.
+  world.stop = (message, pe) =>
+    target.raiseStop({ signal: SIGNAL.TRAP, message, ...(last ? { event: stopEvent(last) } : {}) }, pe.cpu);
+  // Each PE's world is read off its registers; the vcpu it runs is the layer's.
   target.world = {
     inGuest: (pe) => guestRunningOn(target.pe(pe + 1)),
     vmid: (pe) => vmidOn(target.pe(pe + 1)),
-    vcpu: (pe) => (pe === 0 ? (world.running?.bound.name ?? null) : null),
+    vcpu: (pe) => world.pe(pe).running?.bound.name ?? null,
   };
   // A debugger that has gone cannot be stopped for: its catches go with it.
   target.detachHooks.push(() => world.catches.clear());
@@ -78,9 +79,11 @@ export function registerWorldCommands(
   reg.register({
     name: 'world',
     args: '[--json]',
-    help: 'host or guest, which vcpu is loaded, the last exit',
-    run: (args, ctx) =>
-      ctx.out(jsonFlag(args, "did you mean 'world stats'?") ? worldStateJson(world) : worldState(world)),
+    help: "the selected PE's world (host or guest, its vcpu, its last exit), every PE's, which vcpus are loaded",
+    run: (args, ctx) => {
+      const pe = ctx.thread - 1;
+      ctx.out(jsonFlag(args, "did you mean 'world stats'?") ? worldStateJson(world, pe) : worldState(world, pe));
+    },
   });
   reg.register({
     name: 'world stats',
@@ -90,12 +93,12 @@ export function registerWorldCommands(
   });
   reg.register({
     name: 'vcpu layout',
-    args: '<file.json>[#mode]',
+    args: '<file.json>[#mode] | linux[#nvhe]',
     help: "read a vcpu layout (where each vcpu's sysregs are saved, which flag says they are loaded)",
     run: (args, ctx) => {
       if (args.length !== 1) throw new MonitorError('expected one file name');
       try {
-        const layout = readLayout(args[0]!, imagePath);
+        const layout = layoutFromOption(args[0]!, imagePath);
         const missing = layout.vcpus
           .filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined)
           .map((v) => v.symbol!);
@@ -126,16 +129,23 @@ export function registerWorldCommands(
       if (!world.layout) throw new MonitorError('no vcpu layout: monitor vcpu layout <file>');
       const json = args.includes('--json');
       const rest = args.filter((a) => a !== '--json');
-      let v = world.running ?? world.vcpus.find((x) => world.loaded(x)) ?? world.vcpus[0]!;
+      const p = world.pe(ctx.thread - 1);
+      // By default the vcpu the selected PE runs, else one loaded on it, else any loaded one.
+      let v =
+        p.running ??
+        world.vcpus.find((x) => x.pe === p && world.loaded(x)) ??
+        world.vcpus.find((x) => world.loaded(x)) ??
+        world.vcpus[0]!;
       if (rest.length && world.vcpu(rest[0]!)) v = world.vcpu(rest.shift()!)!;
       const known = new Set(v.bound.slots.map((s) => s.name));
       for (const r of rest)
         if (!known.has(canonicalName(r))) throw new MonitorError(`no register or vcpu '${r}' in the layout`);
       const rows = world.residency(v, rest.length ? rest : undefined);
+      const home = rows[0]?.pe ?? p.index;
       ctx.out(
         json
           ? residencyJson(rows)
-          : `${v.bound.name} (${world.inGuest ? 'guest running' : 'host running'}):\n${residencyTable(rows)}`,
+          : `${v.bound.name} (${p.name}, ${p.inGuest ? 'guest' : 'host'} running${home === p.index ? '' : `; the CPU column is PE${home}'s`}):\n${residencyTable(rows)}`,
       );
     },
   });
@@ -157,7 +167,6 @@ export function registerWorldCommands(
 
 /** A world event as the stop reply's structured event (RspClient's `stop.event`). */
 function stopEvent(e: WorldEvent): StopEvent {
-  const pe = 0; // the world layer watches the one PE of today's machine
   switch (e.type) {
     case 'exit':
       return {
@@ -169,7 +178,7 @@ function stopEvent(e: WorldEvent): StopEvent {
         category: e.exit.reason.category,
         esr: e.exit.reason.esr,
         pc: `0x${e.exit.pc.toString(16)}`,
-        pe,
+        pe: e.exit.pe,
       };
     case 'entry':
       return {
@@ -179,7 +188,7 @@ function stopEvent(e: WorldEvent): StopEvent {
         vcpu: e.entry.vcpu,
         reason: null,
         pc: `0x${e.entry.pc.toString(16)}`,
-        pe,
+        pe: e.entry.pe,
       };
     case 'load':
     case 'put':
@@ -190,7 +199,7 @@ function stopEvent(e: WorldEvent): StopEvent {
         vcpu: e.record.vcpu,
         reason: e.record.flag,
         pc: `0x${e.record.pc.toString(16)}`,
-        pe,
+        pe: e.record.pe,
       };
     case 'hazard':
       return {
@@ -200,7 +209,7 @@ function stopEvent(e: WorldEvent): StopEvent {
         vcpu: e.hazard.vcpu,
         reason: `${e.hazard.kind} of ${e.hazard.reg}`,
         pc: `0x${e.hazard.pc.toString(16)}`,
-        pe,
+        pe: e.hazard.pe,
       };
   }
 }

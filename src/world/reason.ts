@@ -72,6 +72,26 @@ export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint
   }
 }
 
+/** Exits whose text depends on the syndrome alone, decoded once per syndrome (a run repeats a few). */
+const byEsr = new Map<number, ExitReason>();
+const BY_ESR_MAX = 4096;
+
+/**
+ * `decodeExit` for the exit path: the same reasons, without formatting text again for a
+ * syndrome already seen (aborts, whose text names the address, are decoded each time).
+ */
+export function exitReason(kind: number, esr: number, far: bigint, hpfar: bigint): ExitReason {
+  const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
+  const ec = esr >>> 26;
+  if (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER)) return decodeExit(kind, esr, far, hpfar);
+  let r = byEsr.get(key);
+  if (r === undefined) {
+    if (byEsr.size >= BY_ESR_MAX) byEsr.clear();
+    byEsr.set(key, (r = decodeExit(kind, esr, far, hpfar)));
+  }
+  return r;
+}
+
 /** The address of the instruction that caused the exit: HVC's preferred return is the next instruction. */
 export function exitingPc(kind: number, esr: number, elr: bigint): bigint {
   return kind === 0 && esr >>> 26 === EC.HVC ? BigInt.asUintN(64, elr - 4n) : elr;

@@ -4,9 +4,10 @@
 //
 // Row fields, in order (arrays keep a large page small):
 //   exit:   n, vmid, vcpu, guest PC, reason, category, entered, icount, resumed,
-//           EL2 insns, host insns, MSR/MRS, by register, ESR
-//   load/put: type, vcpu, flag, PC, icount, EL2 insns, host insns, MSR/MRS, where (symbol and line)
-//   hazard: kind, vcpu, register, PC, icount, where, message
+//           EL2 insns, host insns, MSR/MRS, by register, ESR, PE
+//   load/put: type, vcpu, flag, PC, icount, EL2 insns, host insns, MSR/MRS, where (symbol and line), PE
+//   hazard: kind, vcpu, register, PC, icount, where, message, PE
+// (icounts are the PE's own instruction counts.)
 import type { ExitCategory } from './reason.js';
 
 export const CATEGORY_COLOURS: Record<ExitCategory, string> = {
@@ -182,6 +183,9 @@ const SCRIPT = String.raw`
   function columns() {
     cols = [
       { h: '#', w: 70, n: 1, f: function (r) { return num(r[0]); } },
+    ];
+    if (head.pes > 1) cols.push({ h: 'PE', w: 40, n: 1, f: function (r) { return r[14]; } });
+    cols = cols.concat([
       { h: 'at instruction', w: 120, n: 1, f: function (r) { return num(r[7]); } },
       { h: 'vcpu', w: 80, f: function (r) { return r[2] === null ? '\u2014' : esc(r[2]); } },
       { h: 'vmid', w: 60, n: 1, f: function (r) { return r[1]; } },
@@ -191,7 +195,7 @@ const SCRIPT = String.raw`
       { h: 'guest PC', w: 110, f: function (r) { return r[3]; } },
       { h: 'guest ran', w: 90, n: 1, tip: 'instructions the guest ran from its entry to this exit',
         f: function (r) { return r[6] === null ? '\u2014' : num(r[7] - r[6]); } }
-    ];
+    ]);
     if (split) {
       cols.push({ h: 'EL2 insns', w: 90, n: 1, tip: 'instructions at EL2 from the exit to the next entry',
         f: function (r) { return num(r[9]); } });

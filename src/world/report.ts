@@ -14,6 +14,8 @@ import { pageHead, pageTail } from './report-page.js';
 
 export interface ExitRow {
   readonly n: number;
+  /** The PE that exited; `entered`, `icount` and `resumed` are that PE's instruction counts. */
+  readonly pe: number;
   readonly vmid: number;
   readonly vcpu: string | null;
   readonly pc: string;
@@ -34,6 +36,7 @@ export interface ExitRow {
 
 export interface LoadPutRow {
   readonly type: 'load' | 'put';
+  readonly pe: number;
   readonly vcpu: string;
   readonly flag: string;
   readonly pc: string;
@@ -47,6 +50,7 @@ export interface LoadPutRow {
 
 export interface HazardRow {
   readonly kind: string;
+  readonly pe: number;
   readonly vcpu: string;
   readonly reg: string;
   readonly pc: string;
@@ -70,6 +74,8 @@ export interface WorldReport {
   readonly format: 'hypstep-world-report';
   readonly version: 2;
   readonly image: string;
+  /** PEs of the machine (rows name theirs; an exit's row is written when its PE re-enters the guest). */
+  readonly pes: number;
   readonly layout: { readonly hypervisor: string; readonly mode: string | null } | null;
   readonly exits: readonly ExitRow[];
   readonly loadPut: readonly LoadPutRow[];
@@ -89,6 +95,7 @@ function exitRow(x: ExitRecord, entered: number | null, resumed: number | null):
   const closed = resumed !== null;
   return {
     n: x.n,
+    pe: x.pe,
     vmid: x.vmid,
     vcpu: x.vcpu,
     pc: hex(x.pc),
@@ -108,6 +115,7 @@ function exitRow(x: ExitRecord, entered: number | null, resumed: number | null):
 function loadPutRow(r: LoadPutRecord, locate: Locate): LoadPutRow {
   return {
     type: r.type,
+    pe: r.pe,
     vcpu: r.vcpu,
     flag: r.flag,
     pc: hex(r.pc),
@@ -122,6 +130,7 @@ function loadPutRow(r: LoadPutRecord, locate: Locate): LoadPutRow {
 function hazardRow(h: Hazard): HazardRow {
   return {
     kind: h.kind,
+    pe: h.pe,
     vcpu: h.vcpu,
     reg: h.reg,
     pc: hex(h.pc),
@@ -144,7 +153,7 @@ interface RowSink {
   abandon(): void;
 }
 
-type Header = Pick<WorldReport, 'format' | 'version' | 'image' | 'layout'>;
+type Header = Pick<WorldReport, 'format' | 'version' | 'image' | 'pes' | 'layout'>;
 
 /**
  * JSON: the exits go straight into the file; loads, puts and hazards go to spool files beside
@@ -250,6 +259,7 @@ class HtmlSink implements RowSink {
       r.sysregTotal,
       regs,
       r.esr,
+      r.pe,
     ]);
   }
   loadPut(r: LoadPutRow): void {
@@ -263,10 +273,11 @@ class HtmlSink implements RowSink {
       r.hostInsns,
       r.sysregTotal,
       r.where,
+      r.pe,
     ]);
   }
   hazard(r: HazardRow): void {
-    this.add('hazards', this.chunk.h, [r.kind, r.vcpu, r.reg, r.pc, r.icount, r.where, r.message]);
+    this.add('hazards', this.chunk.h, [r.kind, r.vcpu, r.reg, r.pc, r.icount, r.where, r.message, r.pe]);
   }
 
   end(t: { icount: number; guestResult: string; summary: WorldSummary }): void {
@@ -290,10 +301,10 @@ export const isHtmlReport = (file: string): boolean => /\.html?$/i.test(file);
 export class ReportStream {
   private readonly sink: RowSink;
   private readonly off: () => void;
-  /** The last exit, until its row is written; the entry before it. */
-  private pending: ExitRecord | null = null;
-  private pendingEntered: number | null = null;
-  private lastEntry: number | null = null;
+  /** Per PE: its last exit, until its row is written; the entry before that exit; its last entry. */
+  private readonly pending: (ExitRecord | null)[];
+  private readonly pendingEntered: (number | null)[];
+  private readonly lastEntry: (number | null)[];
   exits = 0;
   error: string | null = null;
 
@@ -308,8 +319,12 @@ export class ReportStream {
       format: 'hypstep-world-report',
       version: 2,
       image,
+      pes: world.pes.length,
       layout: l ? { hypervisor: l.hypervisor, mode: l.mode } : null,
     };
+    this.pending = world.pes.map(() => null);
+    this.pendingEntered = world.pes.map(() => null);
+    this.lastEntry = world.pes.map(() => null);
     this.sink = isHtmlReport(file) ? new HtmlSink(file, header) : new JsonSink(file, header);
     this.off = world.on((e) => this.guard(() => this.event(e)));
   }
@@ -326,24 +341,29 @@ export class ReportStream {
     }
   }
 
-  private writePending(resumed: number | null): void {
-    if (this.pending === null) return;
-    this.sink.exit(exitRow(this.pending, this.pendingEntered, resumed));
+  private writePending(pe: number, resumed: number | null): void {
+    const x = this.pending[pe];
+    if (x == null) return;
+    this.sink.exit(exitRow(x, this.pendingEntered[pe] ?? null, resumed));
     this.exits++;
-    this.pending = null;
+    this.pending[pe] = null;
   }
 
   private event(e: WorldEvent): void {
     switch (e.type) {
-      case 'exit':
-        this.writePending(null); // ended without an entry (a board reset)
-        this.pending = e.exit;
-        this.pendingEntered = this.lastEntry;
+      case 'exit': {
+        const pe = e.exit.pe;
+        this.writePending(pe, null); // ended without an entry (a reset)
+        this.pending[pe] = e.exit;
+        this.pendingEntered[pe] = this.lastEntry[pe] ?? null;
         break;
-      case 'entry':
-        if (e.closed !== null && e.closed === this.pending) this.writePending(e.entry.icount);
-        this.lastEntry = e.entry.icount;
+      }
+      case 'entry': {
+        const pe = e.entry.pe;
+        if (e.closed !== null && e.closed === this.pending[pe]) this.writePending(pe, e.entry.icount);
+        this.lastEntry[pe] = e.entry.icount;
         break;
+      }
       case 'load':
       case 'put':
         this.sink.loadPut(loadPutRow(e.record, this.world.locate));
@@ -358,7 +378,9 @@ export class ReportStream {
   finish(end: ReportEnd): boolean {
     this.guard(() => {
       this.off();
-      this.writePending(null);
+      // Exits never re-entered, in the order they were taken.
+      const open = this.pending.filter((x) => x !== null).sort((a, b) => a.n - b.n);
+      for (const x of open) this.writePending(x.pe, null);
       this.sink.end({ icount: end.icount, guestResult: end.guestResult, summary: summarise(this.world) });
     });
     return this.error === null;

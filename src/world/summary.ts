@@ -34,6 +34,18 @@ export interface WorldSummary {
   readonly hazards: number;
   /** Hazards counted once per kind, vcpu, register and instruction. */
   readonly distinctHazards: number;
+  /** Each PE's share: its exits (with their means), entries, loads, puts and hazards. */
+  readonly pes: readonly PeSummary[];
+}
+
+export interface PeSummary {
+  readonly pe: number;
+  readonly exits: number;
+  readonly entries: number;
+  readonly perExit: CostMeans;
+  readonly loads: number;
+  readonly puts: number;
+  readonly hazards: number;
 }
 
 export function means(s: CostSums): CostMeans {
@@ -67,5 +79,14 @@ export function summarise(w: World): WorldSummary {
       .sort((a, b) => b[1] - a[1]),
     hazards: w.recent.hazards.total,
     distinctHazards: w.hazardGroups.size,
+    pes: w.pes.map((p) => ({
+      pe: p.index,
+      exits: p.sums.exits.count,
+      entries: p.entries,
+      perExit: means(p.sums.exits),
+      loads: p.sums.loads,
+      puts: p.sums.puts,
+      hazards: p.sums.hazards,
+    })),
   };
 }

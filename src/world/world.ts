@@ -1,20 +1,17 @@
-// The world-switch layer: an observer of architectural events that knows when the CPU runs a
-// guest and when the hypervisor, numbers and decodes every exit, accounts the hypervisor's
-// work per exit, and — given a vcpu layout — tracks where each guest sysreg lives and checks
-// the hypervisor's accesses to the vcpu context against that.
+// The world-switch layer: an observer of architectural events that knows, for every PE of the
+// machine, when it runs a guest and when the hypervisor, numbers and decodes every exit,
+// accounts the hypervisor's work per exit, and — given a vcpu layout — tracks where each guest
+// sysreg lives (on which PE's CPU, or in the vcpu context in memory) and checks the
+// hypervisor's accesses to the vcpu context against that.
+//
+// What it keeps costs a fixed amount of memory however long the run: running sums, and ring
+// buffers of the most recent records. Whoever needs every record (the report, the trace)
+// listens to the events.
 import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
-import {
-  ObserverSet,
-  type CpuObserver,
-  type ExceptionReturned,
-  type ExceptionTaken,
-  type MemoryAccessed,
-  type SysregAccessed,
-} from '../cpu/events.js';
-import { HCR, SR } from '../sysregs/registry.js';
+import { ObserverSet, type MemoryAccessed } from '../cpu/events.js';
 import { readSysreg } from '../sysregs/access.js';
-import { decodeExit, exitingPc, vmidOf, type ExitCategory, type ExitReason } from './reason.js';
+import type { ExitCategory, ExitReason } from './reason.js';
 import {
   LayoutError,
   canonicalName,
@@ -25,31 +22,28 @@ import {
 } from './layout.js';
 import type { Locate } from '../loader/locate.js';
 import { Recent } from './history.js';
+import { PeWorld, addCosts, newSums, type Costs } from './pe.js';
 
-export interface Costs {
-  /** Instructions retired at EL2. */
-  el2Insns: number;
-  /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
-  hostInsns: number;
-  /** MSR/MRS executed outside the guest, by register (after VHE redirection). */
-  sysregs: Record<string, number>;
-  sysregTotal: number;
-}
+export { PeWorld, guestRunningOn, vmidOn, newSums, describeExit, describeEntry, type Costs } from './pe.js';
 
 export interface ExitRecord extends Costs {
   readonly n: number;
+  /** The PE that exited. */
+  readonly pe: number;
   readonly vmid: number;
   readonly vcpu: string | null;
   /** The guest instruction that exited (for IRQ/FIQ/SError: the next one it would have run). */
   readonly pc: bigint;
   readonly reason: ExitReason;
+  /** The exiting PE's instruction count. */
   readonly icount: number;
-  /** False until the next entry closes the window the costs cover. */
+  /** False until the next entry on its PE closes the window the costs cover. */
   closed: boolean;
 }
 
 export interface EntryRecord {
   readonly n: number;
+  readonly pe: number;
   readonly vmid: number;
   readonly vcpu: string | null;
   readonly pc: bigint;
@@ -60,6 +54,8 @@ export interface EntryRecord {
 
 export interface LoadPutRecord extends Costs {
   readonly type: 'load' | 'put';
+  /** The PE that set or cleared the flag. */
+  readonly pe: number;
   readonly vcpu: string;
   readonly flag: string;
   /** The store that set or cleared the flag. */
@@ -84,6 +80,8 @@ export interface HazardGroup {
 
 export interface Hazard {
   readonly kind: HazardKind;
+  /** The PE whose access (or ERET, or flag store) it is. */
+  readonly pe: number;
   readonly vcpu: string;
   /** The register, or the flag for a missing load with the flag clear. */
   readonly reg: string;
@@ -111,7 +109,9 @@ export type Authority = 'cpu' | 'memory';
 export interface ResidencyRow {
   readonly reg: string;
   readonly vcpu: string;
-  /** The real register on the CPU (null when hypstep does not model it). */
+  /** The PE whose CPU holds (or last held) the vcpu's registers: the `cpu` column is its. */
+  readonly pe: number;
+  /** The real register on that PE's CPU (null when hypstep does not model it). */
   readonly cpu: bigint | null;
   readonly memory: bigint;
   readonly authority: Authority;
@@ -121,21 +121,32 @@ export interface ResidencyRow {
 }
 
 /** Per-vcpu residency state that memory does not already hold (the flags are read from memory). */
-interface VcpuState {
-  readonly bound: BoundVcpu;
-  /** Registers switched on entry/exit that are still on the CPU: entered and not yet saved since. */
-  readonly onCpu: Set<string>;
+export interface VcpuState {
+  bound: BoundVcpu;
+  /** Its slots switched on every entry and exit (no flag governs them). */
+  switchedSlots: readonly BoundSlot[];
+  /**
+   * Whether its switched registers are on the CPU of `pe`: it was entered there and nothing else
+   * has been entered there since. Those saved since the entry are in `savedSwitched`.
+   */
+  switched: boolean;
+  readonly savedSwitched: Set<string>;
   /**
    * Flag-governed registers saved (their slot written with the CPU's value) since their flag was
    * set: a put may then hand the register back to the host before it clears the flag, as KVM's
    * put restores the host's TPIDR_EL0.
    */
   readonly saved: Set<string>;
+  /** The PE whose CPU holds its registers when they are live (where it was last loaded or entered). */
+  pe: PeWorld | null;
+  /** The PE its per-PE flags were placed for (where discovery last saw it); null for a vcpu the layout lists. */
+  placedOn: PeWorld | null;
 }
 
-/** A watched location: a slot or a flag of a vcpu. */
-type Watched =
-  { vcpu: VcpuState; slot: BoundSlot; flag?: undefined } | { vcpu: VcpuState; flag: BoundFlag; slot?: undefined };
+/** A watched location: a slot or a flag of a vcpu, `width` bytes. */
+type Watched = { vcpu: VcpuState; width: number } & (
+  { slot: BoundSlot; flag?: undefined } | { flag: BoundFlag; slot?: undefined }
+);
 
 /** Running sums over a kind of record: what the stats are computed from, whatever the logs keep. */
 export interface CostSums {
@@ -148,18 +159,7 @@ export interface CostSums {
   sysregs: number;
 }
 
-export function newSums(): CostSums {
-  return { count: 0, closed: 0, el2Insns: 0, hostInsns: 0, sysregs: 0 };
-}
-
-function addCosts(s: CostSums, c: Costs): void {
-  s.closed++;
-  s.el2Insns += c.el2Insns;
-  s.hostInsns += c.hostInsns;
-  s.sysregs += c.sysregTotal;
-}
-
-/** The world layer's aggregates since attach. */
+/** The world layer's aggregates since attach, over every PE. */
 export interface WorldSums {
   readonly exits: CostSums;
   readonly byReason: Map<ExitCategory, CostSums>;
@@ -171,35 +171,23 @@ export interface WorldSums {
   readonly put: CostSums;
 }
 
-function newCosts(): Costs {
-  return { el2Insns: 0, hostInsns: 0, sysregs: {}, sysregTotal: 0 };
-}
-
 /** Bytes [lo, hi) of a little-endian value that starts at `base`. */
 function bytesOf(v: bigint, base: number, lo: number, hi: number): bigint {
   return (v >> BigInt(8 * (lo - base))) & ((1n << BigInt(8 * (hi - lo))) - 1n);
 }
 
-/** Whether a PE runs a guest: below EL2 with stage 2 on and not under a VHE host's TGE. */
-export function guestRunningOn(c: Cpu): boolean {
-  return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
-}
-
-/** The VMID a PE's VTTBR_EL2 holds. */
-export function vmidOn(c: Cpu): number {
-  return vmidOf(c.sr[SR.VTTBR_EL2!]!, c.sr[SR.VTCR_EL2!]!);
-}
-
-export class World implements CpuObserver {
-  inGuest = false;
-  vmid = 0;
+export class World {
+  /** One view per PE of the machine, in PE order; each is that PE's observer. */
+  readonly pes: readonly PeWorld[];
+  /** Exits and entries over all PEs (records are numbered by these). */
   exits = 0;
   entries = 0;
+  /** The latest exit and entry of any PE. */
   lastExit: ExitRecord | null = null;
   lastEntry: EntryRecord | null = null;
   /**
    * The most recent exits, loads, puts and hazards (bounded however long the run; the report and
-   * the trace take every record from the events). The costs of the open window are still growing.
+   * the trace take every record from the events). The costs of open windows are still growing.
    */
   readonly recent = new Recent();
   readonly sums: WorldSums = {
@@ -221,70 +209,66 @@ export class World implements CpuObserver {
   locate: Locate = hex;
   layout: VcpuLayout | null = null;
   vcpus: VcpuState[] = [];
-  running: VcpuState | null = null;
   /**
-   * Stops the CPU after the current instruction with a message for the user. The gdb stub
-   * replaces it to send the message as console output and report SIGTRAP.
+   * Stops the machine after the current instruction of `pe` with a message for the user. The
+   * gdb stub replaces it to send the message as console output and report SIGTRAP on that PE.
    */
-  stop: (message: string) => void;
+  stop: (message: string, pe: PeWorld) => void = (message, pe) =>
+    pe.cpu.requestStop({ kind: 'requested', why: message });
 
   private readonly listeners: ((e: WorldEvent) => void)[] = [];
-  private el: number;
-  private mark: number;
-  private el2Total = 0;
-  /** Costs of the current window (since the last exit) and segment (since the last world event). */
-  private window: Costs = newCosts();
-  /** The EL2 instruction total when the current window opened. */
-  private windowEl2 = 0;
-  private segment: Costs = newCosts();
-  private segmentStart: number;
-  private el2AtSegment = 0;
-  private segmentProvisional = true;
-  /** Inside a hyp call from a split-mode host kernel that started while the segment was provisional. */
-  private inHypCall = false;
   private readonly watched = new Map<number, Watched[]>();
-  private replace: (() => readonly BoundVcpu[] | null) | null = null;
+  private replace: ((pe: PeWorld) => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
   /** Registers some flag of the layout governs. */
   private governed = new Set<string>();
-  /** Function-entry hooks this layer put on the CPU. */
+  /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
   private discovered: BoundVcpu[] = [];
-  /** The vcpu the discovery function was last entered with: the one a shared flag speaks for. */
-  private current: VcpuState | null = null;
-  /** Between the entry of the layout's put function and the flag store that completes it. */
-  private inPut = false;
-  private attachedTo: ObserverSet | null = null;
+  /** Whether some flag of the layout is per PE (its vcpus are placed again when they move). */
+  private perPeFlags = false;
+  private attachedTo: { cpu: Cpu; set: ObserverSet | null }[] = [];
 
-  constructor(readonly cpu: Cpu) {
-    this.el = cpu.ps.el;
-    this.mark = cpu.icount;
-    this.segmentStart = cpu.icount;
-    this.stop = (message) => cpu.requestStop({ kind: 'requested', why: message });
-    this.inGuest = this.guestRunning();
+  constructor(cpus: readonly Cpu[]) {
+    this.pes = cpus.map((c, i) => new PeWorld(this, c, i));
   }
 
-  /** Starts observing: joins the CPU's observer set (creating one if needed). */
+  /** Starts observing: each PE's view becomes (or joins) its CPU's observer. */
   attach(): this {
-    const cur = this.cpu.observer;
-    let set: ObserverSet;
-    if (cur instanceof ObserverSet) set = cur;
-    else {
-      set = new ObserverSet();
-      if (cur !== null) set.add(cur);
-      this.cpu.observer = set;
+    for (const p of this.pes) {
+      const cpu = p.cpu;
+      const cur = cpu.observer;
+      // Alone, the view is the observer itself (no fan-out on the exit path).
+      if (cur === null) {
+        cpu.observer = p;
+        this.attachedTo.push({ cpu, set: null });
+        continue;
+      }
+      let set: ObserverSet;
+      if (cur instanceof ObserverSet) set = cur;
+      else {
+        set = new ObserverSet();
+        set.add(cur);
+        cpu.observer = set;
+      }
+      set.add(p);
+      this.attachedTo.push({ cpu, set });
     }
-    set.add(this);
-    this.attachedTo = set;
     return this;
   }
 
   detach(): void {
-    this.attachedTo?.remove(this);
-    if (this.attachedTo && this.attachedTo.size === 0 && this.cpu.observer === this.attachedTo)
-      this.cpu.observer = null;
-    this.attachedTo = null;
+    for (const [i, { cpu, set }] of this.attachedTo.entries()) {
+      const p = this.pes[i]!;
+      if (set === null) {
+        if (cpu.observer === p) cpu.observer = null;
+        continue;
+      }
+      set.remove(p);
+      if (set.size === 0 && cpu.observer === set) cpu.observer = null;
+    }
+    this.attachedTo = [];
     this.unbind();
   }
 
@@ -296,13 +280,13 @@ export class World implements CpuObserver {
     };
   }
 
-  /** The architectural test: below EL2 with stage 2 on and not under a VHE host's TGE. */
-  guestRunning(): boolean {
-    return guestRunningOn(this.cpu);
+  emit(e: WorldEvent): void {
+    for (const l of this.listeners) l(e);
   }
 
-  currentVmid(): number {
-    return vmidOn(this.cpu);
+  /** The view of PE `index` (0 when out of range, as a machine of one PE has). */
+  pe(index: number): PeWorld {
+    return this.pes[index] ?? this.pes[0]!;
   }
 
   // --- layouts ------------------------------------------------------------------------------
@@ -314,35 +298,49 @@ export class World implements CpuObserver {
   bind(
     layout: VcpuLayout,
     vcpus: readonly BoundVcpu[],
-    replace: (() => readonly BoundVcpu[] | null) | null = null,
+    replace: ((pe: PeWorld) => readonly BoundVcpu[] | null) | null = null,
   ): void {
     for (const v of vcpus) this.checkRam(v);
-    const running = this.running?.bound.name;
-    const onCpu = new Map(this.vcpus.map((v) => [v.bound.name, v.onCpu]));
+    const before = new Map(this.vcpus.map((v) => [v.bound.name, v]));
     // Placed again (or for the first time): function hooks and discovered vcpus stay; `unbind` drops them.
     this.unwatch();
     this.vcpus = [];
-    this.running = null;
     this.replace = replace;
     this.layout = layout;
     this.governed = new Set(layout.flags.flatMap((f) => f.governs));
+    this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
-    if (onCpu.size > 0) {
+    if (before.size > 0) {
       // Placed again: the state that memory does not hold carries over.
-      for (const v of this.vcpus) for (const r of onCpu.get(v.bound.name) ?? []) v.onCpu.add(r);
-      this.running = this.vcpus.find((v) => v.bound.name === running) ?? null;
-    } else if (this.inGuest) {
-      // A guest already running when the layout arrives: its switched registers are on the CPU.
-      this.running = this.identify();
-      this.running?.bound.slots.forEach((s) => {
-        if (s.flag === null) this.running!.onCpu.add(s.name);
-      });
+      for (const v of this.vcpus) {
+        const old = before.get(v.bound.name);
+        if (old === undefined) continue;
+        v.switched = old.switched;
+        for (const r of old.savedSwitched) v.savedSwitched.add(r);
+        v.pe = old.pe;
+        v.placedOn = old.placedOn;
+      }
+      for (const p of this.pes) {
+        p.running = (p.running && this.vcpu(p.running.bound.name)) ?? null;
+        p.current = (p.current && this.vcpu(p.current.bound.name)) ?? null;
+      }
+    } else {
+      for (const p of this.pes) {
+        p.running = null;
+        if (!p.inGuest) continue;
+        // A guest already running when the layout arrives: its switched registers are on that PE's CPU.
+        const v = (p.running = this.identify(p));
+        if (v === null) continue;
+        v.pe = p;
+        v.switched = true;
+      }
     }
   }
 
   private checkRam(v: BoundVcpu): void {
+    const bus = this.pes[0]!.cpu.bus;
     for (const x of [...v.slots, ...v.flags]) {
-      if (!this.cpu.bus.isRam(x.pa, x.width)) {
+      if (!bus.isRam(x.pa, x.width)) {
         throw new LayoutError(
           `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol, address or pointer)`,
         );
@@ -351,18 +349,30 @@ export class World implements CpuObserver {
   }
 
   private watchVcpu(bound: BoundVcpu): VcpuState {
-    const v: VcpuState = { bound, onCpu: new Set<string>(), saved: new Set<string>() };
+    const v: VcpuState = {
+      bound,
+      switchedSlots: bound.slots.filter((s) => s.flag === null),
+      switched: false,
+      savedSwitched: new Set(),
+      saved: new Set(),
+      pe: null,
+      placedOn: null,
+    };
     this.vcpus.push(v);
-    const add = (pa: number, size: number, w: Watched) => {
+    this.watchLocations(v);
+    return v;
+  }
+
+  private watchLocations(v: VcpuState): void {
+    const add = (pa: number, w: Watched) => {
       const list = this.watched.get(pa) ?? [];
       list.push(w);
       this.watched.set(pa, list);
-      this.cpu.watchPhys(pa, size);
-      this.watchedRanges.push({ pa, size });
+      for (const p of this.pes) p.cpu.watchPhys(pa, w.width);
+      this.watchedRanges.push({ pa, size: w.width });
     };
-    for (const slot of bound.slots) add(slot.pa, slot.width, { vcpu: v, slot });
-    for (const flag of bound.flags) add(flag.pa, flag.width, { vcpu: v, flag });
-    return v;
+    for (const slot of v.bound.slots) add(slot.pa, { vcpu: v, slot, width: slot.width });
+    for (const flag of v.bound.flags) add(flag.pa, { vcpu: v, flag, width: flag.width });
   }
 
   /** Binds a vcpu found at run time (the layout's `discover`); it keeps its own residency from now on. */
@@ -378,67 +388,93 @@ export class World implements CpuObserver {
   }
 
   /**
-   * Calls `fn` each time the instruction at `pc` is about to run (a function's entry), for as
-   * long as the layout stays bound.
+   * The vcpu at `va` is being loaded on PE `p` (the discovery function was entered with it):
+   * the PE's per-PE flags speak for it from now on. A vcpu that moved to another PE has its
+   * per-PE flags placed again, at that PE's copy (`place` binds it as seen from `p`).
    */
-  hookFunction(pc: bigint, fn: () => void): void {
-    const prev = this.cpu.codeHook(pc);
-    this.cpu.setCodeHook(pc, prev ? () => (prev(), fn()) : fn);
+  vcpuEntered(p: PeWorld, va: bigint, place: () => BoundVcpu): void {
+    const v = this.vcpus.find((x) => x.bound.va === va) ?? null;
+    p.current = v;
+    if (v === null) return;
+    if (this.perPeFlags && v.placedOn !== null && v.placedOn !== p) {
+      v.bound = place();
+      v.switchedSlots = v.bound.slots.filter((s) => s.flag === null);
+      this.discovered = this.discovered.map((b) => (b.va === va ? v.bound : b));
+      this.rewatch();
+    }
+    v.placedOn = p;
+    if (!this.loaded(v)) v.pe = p;
+  }
+
+  /**
+   * Calls `fn` with the PE each time the instruction at `pc` is about to run on it (a
+   * function's entry), for as long as the layout stays bound.
+   */
+  hookFunction(pc: bigint, fn: (pe: PeWorld) => void): void {
+    for (const p of this.pes) {
+      const prev = p.cpu.codeHook(pc);
+      const mine = () => fn(p);
+      p.cpu.setCodeHook(pc, prev ? () => (prev(), mine()) : mine);
+    }
     this.hookPcs.push(pc);
   }
 
-  /** The entry of the layout's load or put function: the span it is charged with starts here. */
-  functionEntered(which: 'load' | 'put'): void {
-    if (this.inGuest) return;
-    this.startSegment(false);
-    this.inPut = which === 'put';
-  }
-
   private unwatch(): void {
-    for (const r of this.watchedRanges) this.cpu.unwatchPhys(r.pa, r.size);
+    for (const r of this.watchedRanges) for (const p of this.pes) p.cpu.unwatchPhys(r.pa, r.size);
     this.watchedRanges.length = 0;
     this.watched.clear();
   }
 
+  private rewatch(): void {
+    this.unwatch();
+    for (const v of this.vcpus) this.watchLocations(v);
+  }
+
   unbind(): void {
     this.unwatch();
-    for (const pc of this.hookPcs) this.cpu.setCodeHook(pc, null);
+    for (const pc of this.hookPcs) for (const p of this.pes) p.cpu.setCodeHook(pc, null);
     this.hookPcs.length = 0;
     this.layout = null;
     this.governed.clear();
     this.vcpus = [];
     this.discovered = [];
-    this.current = null;
-    this.running = null;
+    this.perPeFlags = false;
+    for (const p of this.pes) {
+      p.current = null;
+      p.running = null;
+      p.inPut = false;
+    }
     this.replace = null;
-    this.inPut = false;
   }
 
   vcpu(name: string): VcpuState | undefined {
     return this.vcpus.find((v) => v.bound.name === name);
   }
 
+  /** Whether a flag of the layout governs the register. */
+  governs(reg: string): boolean {
+    return this.governed.size !== 0 && this.governed.has(reg);
+  }
+
   /** A slot's or flag's value in memory: `bind` checked they are RAM, so reading has no side effects. */
   private peek(pa: number, width: number): bigint {
-    return this.cpu.bus.read(pa, width);
+    return this.pes[0]!.cpu.bus.read(pa, width);
   }
 
   /**
    * Whether `f` is set for `v`. A flag outside the vcpu (at a symbol, or per PE) is one word for
-   * every vcpu: it speaks for the vcpu the layout's discovery function was last entered with
-   * (KVM's `kvm_arch_vcpu_load(vcpu, cpu)`), or for any vcpu without discovery.
+   * every vcpu: it speaks for the vcpu the layout's discovery function was last entered with on
+   * the PE the vcpu was placed for (KVM's `kvm_arch_vcpu_load(vcpu, cpu)`), or for any vcpu
+   * without discovery.
    */
   flagOn(v: VcpuState, f: BoundFlag): boolean {
     return this.flagSet(f) && this.flagIsVcpus(v, f);
   }
 
   private flagIsVcpus(v: VcpuState, f: BoundFlag): boolean {
-    return f.place.base.kind === 'vcpu' || this.current === null || this.current === v;
-  }
-
-  /** The vcpu at `va` is being loaded on this PE (the discovery function was entered with it). */
-  vcpuEntered(va: bigint): void {
-    this.current = this.vcpus.find((v) => v.bound.va === va) ?? null;
+    if (f.place.base.kind === 'vcpu') return true;
+    const p = v.placedOn;
+    return p === null || p.current === null || p.current === v;
   }
 
   flagSet(f: BoundFlag): boolean {
@@ -450,22 +486,29 @@ export class World implements CpuObserver {
     return v.bound.flags.some((f) => this.flagOn(v, f));
   }
 
-  /** Whether the live value of `slot` of `v` is on the CPU right now. */
+  /** Whether the live value of `slot` of `v` is on a CPU right now (the CPU of `v.pe`). */
   authority(v: VcpuState, slot: BoundSlot): Authority {
     if (slot.flag !== null) return this.flagOn(v, slot.flag) ? 'cpu' : 'memory';
-    return v.onCpu.has(slot.name) ? 'cpu' : 'memory';
+    return v.switched && !v.savedSwitched.has(slot.name) ? 'cpu' : 'memory';
   }
 
-  private cpuValue(slot: BoundSlot): bigint | null {
-    return slot.spec === undefined ? null : BigInt.asUintN(slot.width * 8, readSysreg(this.cpu, slot.spec));
+  /** The PE whose CPU holds `v`'s registers while they are live. */
+  private home(v: VcpuState): PeWorld {
+    return v.pe ?? v.placedOn ?? this.pes[0]!;
+  }
+
+  /** The register a slot holds, as the CPU of `p` has it (null when hypstep does not model it). */
+  private cpuValue(p: PeWorld, slot: BoundSlot): bigint | null {
+    return slot.spec === undefined ? null : BigInt.asUintN(slot.width * 8, readSysreg(p.cpu, slot.spec));
   }
 
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
     const want = regs?.map(canonicalName);
+    const home = this.home(v);
     return v.bound.slots
       .filter((s) => !want || want.includes(s.name))
       .map((slot) => {
-        const cpu = this.cpuValue(slot);
+        const cpu = this.cpuValue(home, slot);
         const memory = this.peek(slot.pa, slot.width);
         const authority = this.authority(v, slot);
         let verdict: string;
@@ -477,6 +520,7 @@ export class World implements CpuObserver {
         return {
           reg: slot.name,
           vcpu: v.bound.name,
+          pe: home.index,
           cpu,
           memory,
           authority,
@@ -486,161 +530,92 @@ export class World implements CpuObserver {
       });
   }
 
-  /** Which vcpu an entry runs: by VMID, else the only one with a flag set, else the only one. */
-  private identify(): VcpuState | null {
-    const vmid = this.currentVmid();
-    const byVmid = this.vcpus.filter((v) => v.bound.vmid === vmid);
-    if (byVmid.length === 1) return byVmid[0]!;
-    const loaded = this.vcpus.filter((v) => this.loaded(v));
-    if (loaded.length === 1) return loaded[0]!;
+  /**
+   * Which vcpu an entry on `p` runs: the one with the guest's VMID when only one has it; else,
+   * among those (or all, when the layout names no VMIDs), the only one loaded on this PE, the
+   * one discovery last saw on it, the only one loaded anywhere, or the only one.
+   */
+  private identify(p: PeWorld): VcpuState | null {
+    const vmid = p.currentVmid();
+    let byVmid: VcpuState | null = null,
+      nVmid = 0;
+    for (const v of this.vcpus)
+      if (v.bound.vmid === vmid) {
+        byVmid = v;
+        nVmid++;
+      }
+    if (nVmid === 1) return byVmid;
+    const candidate = (v: VcpuState) => nVmid === 0 || v.bound.vmid === vmid;
+    let here: VcpuState | null = null,
+      nHere = 0,
+      anywhere: VcpuState | null = null,
+      nAnywhere = 0;
+    for (const v of this.vcpus) {
+      if (!candidate(v) || !this.loaded(v)) continue;
+      anywhere = v;
+      nAnywhere++;
+      if (this.home(v) === p) {
+        here = v;
+        nHere++;
+      }
+    }
+    if (nHere === 1) return here;
+    if (p.current !== null && candidate(p.current)) return p.current;
+    if (nAnywhere === 1) return anywhere;
     return this.vcpus.length === 1 ? this.vcpus[0]! : null;
   }
 
-  // --- events ---------------------------------------------------------------------------------
+  // --- what the PEs report --------------------------------------------------------------------
 
-  private emit(e: WorldEvent): void {
-    for (const l of this.listeners) l(e);
+  /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
+  exitTaken(p: PeWorld): void {
+    if (this.replace === null) return;
+    const placed = this.replace(p);
+    if (placed !== null) this.bind(this.layout!, placed);
   }
 
-  /** Attributes the instructions since the last EL change to the EL that ran them. */
-  private advance(): void {
-    const now = this.cpu.icount;
-    if (now < this.mark) this.machineReset();
-    const n = now - this.mark;
-    if (this.el === 2) this.el2Total += n;
-    this.mark = now;
-  }
-
-  /**
-   * The instruction count went backwards: the board was reset (`monitor reset`, PSCI reset).
-   * The CPU restarted in the host at EL2 with nothing loaded; the records so far stay.
-   */
-  private machineReset(): void {
-    this.mark = 0;
-    this.el = 2;
-    this.inGuest = false;
-    this.running = null;
-    for (const v of this.vcpus) v.onCpu.clear();
-    if (this.lastExit) this.lastExit.closed = true;
-    this.startSegment();
-  }
-
-  /** Closes the costs of a span that started at icount `start` with EL2 total `el2Start`. */
-  private closeCosts(c: Costs, start: number, el2Start: number): void {
-    c.el2Insns = this.el2Total - el2Start;
-    c.hostInsns = this.cpu.icount - start;
-  }
-
-  /**
-   * Starts the span a load or put is charged with. A world event starts one provisionally; the
-   * first access to a flag-governed context slot after it starts it again (or the hyp call
-   * that access is in, for a split-mode host), so that a load or put is charged with moving
-   * its registers up to its flag store, not with the exit handling or entry/exit switching
-   * that came before.
-   */
-  private startSegment(provisional = true): void {
-    if (!provisional) this.advance();
-    this.segment = newCosts();
-    this.segmentStart = this.cpu.icount;
-    this.el2AtSegment = this.el2Total;
-    this.segmentProvisional = provisional;
-  }
-
-  exceptionTaken(e: ExceptionTaken): void {
-    this.advance();
-    this.el = e.toEL;
-    if (!this.inGuest && e.fromEL === 1 && e.toEL === 2) {
-      // A split-mode host kernel calls its hyp: if that call moves registers, the call is part of the cost.
-      if (this.segmentProvisional) {
-        this.startSegment();
-        this.inHypCall = true;
-      }
-      return;
-    }
-    if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
-    // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
-    this.inGuest = false;
-    if (this.replace !== null) {
-      const placed = this.replace();
-      if (placed !== null) this.bind(this.layout!, placed);
-    }
-    const sr = this.cpu.sr;
-    const reason = decodeExit(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
-    // The record is the window: its costs grow until the next entry closes it.
-    const exit: ExitRecord = {
-      n: ++this.exits,
-      vmid: this.vmid,
-      vcpu: this.running?.bound.name ?? null,
-      pc: exitingPc(e.kind, e.esr, e.elr),
-      reason,
-      icount: this.cpu.icount,
-      closed: false,
-      ...newCosts(),
-    };
-    this.window = exit;
-    this.windowEl2 = this.el2Total;
-    this.lastExit = exit;
-    this.recent.exits.push(exit);
+  exitOpened(x: ExitRecord): void {
+    this.recent.exits.push(x);
     this.sums.exits.count++;
-    let cat = this.sums.byReason.get(reason.category);
-    if (cat === undefined) this.sums.byReason.set(reason.category, (cat = newSums()));
+    let cat = this.sums.byReason.get(x.reason.category);
+    if (cat === undefined) this.sums.byReason.set(x.reason.category, (cat = newSums()));
     cat.count++;
-    this.startSegment();
-    this.emit({ type: 'exit', exit });
-    if (this.catches.has('exit')) this.stop(describeExit(exit));
   }
 
-  exceptionReturned(e: ExceptionReturned): void {
-    this.advance();
-    this.el = e.toEL;
-    this.inHypCall = false;
-    if (e.fromEL !== 2 || e.toEL === 2 || !this.guestRunning()) return;
-    this.inGuest = true;
-    this.vmid = this.currentVmid();
-    const closed = this.lastExit !== null && !this.lastExit.closed ? this.lastExit : null;
-    if (closed) {
-      this.closeCosts(closed, closed.icount, this.windowEl2);
-      closed.closed = true;
-      this.sumClosedExit(closed);
-    }
-    if (this.vcpus.length > 0) this.entered();
-    const entry: EntryRecord = {
-      n: ++this.entries,
-      vmid: this.vmid,
-      vcpu: this.running?.bound.name ?? null,
-      pc: e.pc,
-      eretPc: this.cpu.pcs[1]!,
-      icount: this.cpu.icount,
-    };
-    this.lastEntry = entry;
-    this.startSegment();
-    this.emit({ type: 'entry', entry, closed });
-    if (this.catches.has('entry')) this.stop(describeEntry(entry));
-  }
-
-  private sumClosedExit(x: ExitRecord): void {
-    addCosts(this.sums.exits, x);
-    addCosts(this.sums.byReason.get(x.reason.category)!, x);
-    for (const [r, n] of Object.entries(x.sysregs))
-      this.sums.sysregsClosed.set(r, (this.sums.sysregsClosed.get(r) ?? 0) + n);
+  exitClosed(x: ExitRecord): void {
+    const s = this.sums;
+    addCosts(s.exits, x.el2Insns, x.hostInsns, x.sysregTotal);
+    addCosts(s.byReason.get(x.reason.category)!, x.el2Insns, x.hostInsns, x.sysregTotal);
+    if (x.sysregTotal !== 0)
+      for (const r in x.sysregs) s.sysregsClosed.set(r, (s.sysregsClosed.get(r) ?? 0) + x.sysregs[r]!);
     if (x.reason.category === 'hvc') {
       // The HVC itself retired after the exit event; the window ends before the ERET's successor.
-      this.sums.hvcRoundTrip.count++;
-      addCosts(this.sums.hvcRoundTrip, { ...x, hostInsns: x.hostInsns + 1 });
+      s.hvcRoundTrip.count++;
+      addCosts(s.hvcRoundTrip, x.el2Insns, x.hostInsns + 1, x.sysregTotal);
     }
   }
 
-  private entered(): void {
-    const v = this.identify();
-    this.running = v;
-    for (const o of this.vcpus) o.onCpu.clear();
+  /** PE `p` restarted: the registers it held are gone. */
+  peRestarted(p: PeWorld): void {
+    for (const v of this.vcpus) if (v.pe === p) v.switched = false;
+  }
+
+  /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
+  entered(p: PeWorld): void {
+    const v = this.identify(p);
+    p.running = v;
+    // Entering overwrote the switched registers of whichever vcpu this PE held.
+    const vcpus = this.vcpus;
+    for (let i = 0; i < vcpus.length; i++) if (vcpus[i]!.pe === p) vcpus[i]!.switched = false;
     if (v === null) return;
-    for (const s of v.bound.slots) if (s.flag === null) v.onCpu.add(s.name);
+    v.pe = p;
+    v.switched = true;
+    if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
     if (!this.checking) return;
-    const pc = this.cpu.pcs[1]!;
+    const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
       if (!this.flagOn(v, f)) {
-        this.hazard({
+        this.hazard(p, {
           kind: 'missing-load',
           vcpu: v.bound.name,
           reg: f.name,
@@ -650,12 +625,11 @@ export class World implements CpuObserver {
         return;
       }
     }
-    for (const s of v.bound.slots) {
-      if (s.flag !== null) continue;
-      const cpu = this.cpuValue(s);
+    for (const s of v.switchedSlots) {
+      const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
       if (cpu !== null && cpu !== memory) {
-        this.hazard({
+        this.hazard(p, {
           kind: 'missing-load',
           vcpu: v.bound.name,
           reg: s.name,
@@ -669,45 +643,32 @@ export class World implements CpuObserver {
     }
   }
 
-  sysregAccessed(e: SysregAccessed): void {
-    if (this.inGuest) return;
-    const name = e.reg.name;
-    // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
-    if (this.el === 2 && this.governed.has(e.reg.aliasOf ?? name)) this.governedAccess();
-    const w = this.window,
-      s = this.segment;
-    w.sysregs[name] = (w.sysregs[name] ?? 0) + 1;
-    w.sysregTotal++;
-    s.sysregs[name] = (s.sysregs[name] ?? 0) + 1;
-    s.sysregTotal++;
-  }
-
-  memoryAccessed(e: MemoryAccessed): void {
+  memoryAccessed(p: PeWorld, e: MemoryAccessed): void {
     // The exact-address lookup serves an access no wider than what starts there; a wider one
     // (an 8-byte store over two 4-byte slots) may reach a neighbour, so it takes the full scan.
-    const exact = this.watched.get(e.pa);
-    const hits =
-      exact !== undefined && exact.every((w) => (w.flag ? w.flag.width : w.slot.width) >= e.size)
-        ? exact
-        : this.overlapping(e.pa, e.size);
+    let hits = this.watched.get(e.pa);
+    if (hits !== undefined) {
+      for (const w of hits)
+        if (w.width < e.size) {
+          hits = undefined;
+          break;
+        }
+    }
+    if (hits === undefined) hits = this.overlapping(e.pa, e.size);
     for (const w of hits) {
-      if (w.flag) this.flagAccess(w.vcpu, w.flag, e);
-      else this.slotAccess(w.vcpu, w.slot, e);
+      if (w.flag) this.flagAccess(p, w.vcpu, w.flag, e);
+      else this.slotAccess(p, w.vcpu, w.slot, e);
     }
   }
 
   private overlapping(pa: number, size: number): Watched[] {
     const out: Watched[] = [];
-    for (const [start, list] of this.watched) {
-      for (const w of list) {
-        const width = w.flag ? w.flag.width : w.slot.width;
-        if (pa < start + width && pa + size > start) out.push(w);
-      }
-    }
+    for (const [start, list] of this.watched)
+      for (const w of list) if (pa < start + w.width && pa + size > start) out.push(w);
     return out;
   }
 
-  private flagAccess(v: VcpuState, f: BoundFlag, e: MemoryAccessed): void {
+  private flagAccess(p: PeWorld, v: VcpuState, f: BoundFlag, e: MemoryAccessed): void {
     if (!e.write || !this.flagIsVcpus(v, f)) return;
     const lo = Math.max(e.pa, f.pa),
       hi = Math.min(e.pa + e.size, f.pa + f.width);
@@ -715,39 +676,32 @@ export class World implements CpuObserver {
     const was = (bytesOf(e.before, e.pa, lo, hi) & mask) !== 0n;
     const now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
     if (was === now) return;
-    this.advance();
-    if (this.checking) this.checkTransition(v, f, now, e.pc);
-    if (!now) this.inPut = false;
+    // A load completes on the PE that sets the flag: the registers are live on its CPU now.
+    if (now) v.pe = p;
+    p.advance();
+    if (this.checking) this.checkTransition(p, v, f, now, e.pc);
+    if (!now) p.inPut = false;
     for (const g of f.governs) v.saved.delete(g);
-    const record: LoadPutRecord = {
-      type: now ? 'load' : 'put',
-      vcpu: v.bound.name,
-      flag: f.name,
-      pc: e.pc,
-      icount: this.cpu.icount,
-      ...this.segment,
-    };
-    this.closeCosts(record, this.segmentStart, this.el2AtSegment);
+    const record = p.closeLoadPut(now ? 'load' : 'put', v.bound.name, f.name, e.pc);
     this.recent.loadPut.push(record);
     const sums = this.sums[record.type];
     sums.count++;
-    addCosts(sums, record);
-    this.startSegment();
+    addCosts(sums, record.el2Insns, record.hostInsns, record.sysregTotal);
     this.emit({ type: record.type, record });
-    if (this.catches.has(record.type)) this.stop(describeLoadPut(record, this.locate));
+    if (this.catches.has(record.type)) this.stop(describeLoadPut(record, this.locate), p);
   }
 
   /**
-   * A load or put completes: every register the flag governs must now be equal on the CPU and
-   * in its slot (a load restored them all, a put saved them all).
+   * A load or put completes on `p`: every register the flag governs must now be equal on its CPU
+   * and in its slot (a load restored them all, a put saved them all).
    */
-  private checkTransition(v: VcpuState, f: BoundFlag, set: boolean, pc: bigint): void {
+  private checkTransition(p: PeWorld, v: VcpuState, f: BoundFlag, set: boolean, pc: bigint): void {
     for (const slot of v.bound.slots) {
       if (slot.flag?.name !== f.name) continue;
-      const cpu = this.cpuValue(slot);
+      const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
       if (cpu === null || cpu === memory || (!set && v.saved.has(slot.name))) continue;
-      this.hazard({
+      this.hazard(p, {
         kind: set ? 'partial-load' : 'partial-put',
         vcpu: v.bound.name,
         reg: slot.name,
@@ -761,24 +715,13 @@ export class World implements CpuObserver {
     }
   }
 
-  /**
-   * The start of a load's or put's span when the layout names no functions: the first access
-   * of a governed register, on the CPU (MSR/MRS) or as a slot read (a put starts by reading the
-   * CPU, a load by reading the slots; initialising a context only writes slots).
-   */
-  private governedAccess(): void {
-    if (!this.segmentProvisional || this.inGuest) return;
-    if (this.inHypCall)
-      this.segmentProvisional = false; // charged from the hyp call's start
-    else this.startSegment(false);
-  }
-
-  private slotAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
-    if (slot.flag !== null && !e.write) this.governedAccess();
+  private slotAccess(p: PeWorld, v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    if (slot.flag !== null && !e.write) p.governedAccess();
     const live = this.authority(v, slot) === 'cpu';
-    if (this.checking && this.strict && live && slot.flag !== null) this.strictAccess(v, slot, e);
+    if (this.checking && this.strict && live && slot.flag !== null) this.strictAccess(p, v, slot, e);
     if (!live) return;
-    const cpuFull = this.cpuValue(slot);
+    // Live on a CPU: the one of the PE that holds the vcpu, whichever PE makes the access.
+    const cpuFull = this.cpuValue(this.home(v), slot);
     if (cpuFull === null) return;
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
@@ -788,32 +731,33 @@ export class World implements CpuObserver {
     if (cpu === mem) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory.
       if (e.write && whole) {
-        if (slot.flag === null) v.onCpu.delete(slot.name);
+        if (slot.flag === null) v.savedSwitched.add(slot.name);
         else v.saved.add(slot.name);
       }
       return;
     }
     if (!this.checking) return;
     const loaded = slot.flag !== null ? `${slot.flag.name} set` : 'on the CPU since the last entry, not yet saved';
+    const where = this.home(v) === p ? 'the CPU' : `PE${this.home(v).index}'s CPU`;
     if (e.write) {
-      this.hazard({
+      this.hazard(p, {
         kind: 'lost-write',
         vcpu: v.bound.name,
         reg: slot.name,
         pc: e.pc,
         cpu: cpuFull,
         memory: e.value,
-        detail: `write of ${hex(e.value)} to the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}); the CPU holds ${hex(cpuFull)}, so the write is lost when the register is next saved`,
+        detail: `write of ${hex(e.value)} to the ${slot.name} slot of ${v.bound.name} while the register is live on ${where} (${loaded}); the CPU holds ${hex(cpuFull)}, so the write is lost when the register is next saved`,
       });
     } else {
-      this.hazard({
+      this.hazard(p, {
         kind: 'stale-read',
         vcpu: v.bound.name,
         reg: slot.name,
         pc: e.pc,
         cpu: cpuFull,
         memory: e.value,
-        detail: `read of the ${slot.name} slot of ${v.bound.name} while the register is live on the CPU (${loaded}): memory holds ${hex(e.value)}, the CPU ${hex(cpuFull)}`,
+        detail: `read of the ${slot.name} slot of ${v.bound.name} while the register is live on ${where} (${loaded}): memory holds ${hex(e.value)}, the CPU ${hex(cpuFull)}`,
       });
     }
   }
@@ -824,14 +768,14 @@ export class World implements CpuObserver {
    * CPU's value) are the put saving the register. Accesses the value checks report already are
    * left to them.
    */
-  private strictAccess(v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
-    const cpu = this.cpuValue(slot);
+  private strictAccess(p: PeWorld, v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+    const cpu = this.cpuValue(this.home(v), slot);
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const differs = cpu !== null && bytesOf(cpu, slot.pa, lo, hi) !== bytesOf(e.value, e.pa, lo, hi);
     if (differs) return;
-    if (e.write && (this.inPut || (this.layout?.putSymbol === undefined && cpu !== null))) return;
-    this.hazard({
+    if (e.write && (p.inPut || (this.layout?.putSymbol === undefined && cpu !== null))) return;
+    this.hazard(p, {
       kind: 'strict-access',
       vcpu: v.bound.name,
       reg: slot.name,
@@ -842,7 +786,10 @@ export class World implements CpuObserver {
     });
   }
 
-  private hazard(h: Omit<Hazard, 'message' | 'icount' | 'where' | 'occurrence'> & { detail: string }): void {
+  private hazard(
+    p: PeWorld,
+    h: Omit<Hazard, 'message' | 'icount' | 'where' | 'occurrence' | 'pe'> & { detail: string },
+  ): void {
     const { detail, ...rest } = h;
     const key = `${h.kind}|${h.vcpu}|${h.reg}|${h.pc}`;
     let group = this.hazardGroups.get(key);
@@ -850,48 +797,23 @@ export class World implements CpuObserver {
     const where = this.locate(h.pc);
     const hazard: Hazard = {
       ...rest,
+      pe: p.index,
       where,
-      icount: this.cpu.icount,
+      icount: p.cpu.icount,
       occurrence,
       message:
-        `[hypstep] residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${where}: ${detail}` +
+        `[hypstep] ${p.name}: residency hazard: ${h.kind} of ${h.reg} (${h.vcpu}) at ${where}: ${detail}` +
         (occurrence > 1 ? ` (seen ${occurrence} times)` : ''),
     };
     if (group === undefined) this.hazardGroups.set(key, (group = { first: hazard, count: 0 }));
     group.count = occurrence;
+    p.sums.hazards++;
     this.recent.hazards.push(hazard);
     this.emit({ type: 'hazard', hazard });
-    this.stop(hazard.message);
+    this.stop(hazard.message, p);
   }
-
-  /** The costs of the window still open (since the last exit), for `monitor world`. */
-  openWindow(): Costs | null {
-    if (this.inGuest || this.lastExit === null || this.lastExit.closed) return null;
-    this.advance();
-    const c = { ...this.window, sysregs: { ...this.window.sysregs } };
-    this.closeCosts(c, this.lastExit.icount, this.windowEl2);
-    // The instruction that exited synchronously retires after the event (the window's count
-    // includes it and leaves out the closing ERET, which evens out once the window closes).
-    const cat = this.lastExit.reason.category;
-    if (cat !== 'irq' && cat !== 'fiq' && cat !== 'serror') {
-      c.el2Insns--;
-      c.hostInsns--;
-    }
-    return c;
-  }
-}
-
-export function describeExit(x: ExitRecord): string {
-  return (
-    `[hypstep] guest exit #${x.n} vmid ${x.vmid}${x.vcpu ? ` (${x.vcpu})` : ''}: ${x.reason.text} at ${hex(x.pc)}` +
-    (x.reason.category === 'irq' || x.reason.category === 'fiq' ? '' : ` (ESR_EL2 ${hex(x.reason.esr)})`)
-  );
-}
-
-export function describeEntry(e: EntryRecord): string {
-  return `[hypstep] guest entry #${e.n} vmid ${e.vmid}${e.vcpu ? ` (${e.vcpu})` : ''} at ${hex(e.pc)} (ERET at ${hex(e.eretPc)})`;
 }
 
 export function describeLoadPut(r: LoadPutRecord, locate: Locate = hex): string {
-  return `[hypstep] vcpu ${r.type} ${r.vcpu}: ${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}`;
+  return `[hypstep] PE${r.pe}: vcpu ${r.type} ${r.vcpu}: ${r.flag} ${r.type === 'load' ? 'set' : 'cleared'} at ${locate(r.pc)}`;
 }

@@ -103,6 +103,8 @@ interface Workload {
   /** The rate's unit, and the factor from work per second to it. */
   unit: string;
   scale: number;
+  /** Iterations of the first calibration run (a tenth of them in quick mode): a few milliseconds' work. */
+  probe: number;
 }
 
 interface RateResult {
@@ -114,7 +116,7 @@ interface RateResult {
 
 /** Iterations for a long run of about `seconds` CPU seconds beyond start-up on `engine`. */
 function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: number): number {
-  let n = Math.max(2, Math.round(2e6 / w.perIteration / (w.unit === 'MIPS' ? 1 : 100)));
+  let n = w.probe;
   for (let probe = 0; probe < 8; probe++) {
     const extra = runTimed(engine, withIterations(w.elf, n), w.run).cpu - startCpu;
     if (extra >= Math.min(0.3, seconds / 3)) return Math.max(2, Math.round((n * seconds) / extra));
@@ -127,7 +129,7 @@ function measureRate(w: Workload): RateResult {
   const short = withIterations(w.elf, 1);
   let n: { hypstep: number; qemu: number };
   if (QUICK) {
-    const q = Math.max(2, Math.round(2e5 / w.perIteration / (w.unit === 'MIPS' ? 1 : 100)));
+    const q = Math.max(2, Math.round(w.probe / 10));
     n = { hypstep: q, qemu: q };
   } else {
     n = {
@@ -174,7 +176,15 @@ function measureRate(w: Workload): RateResult {
 /** A loop fixture in MIPS (all PEs' instructions), its peak memory, and hypstep in process. */
 function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
   const perIteration = insnsPerIteration(elf, smp);
-  const w: Workload = { name, elf, run: smp > 1 ? { smp } : {}, perIteration, unit: 'MIPS', scale: 1e-6 };
+  const w: Workload = {
+    name,
+    elf,
+    run: smp > 1 ? { smp } : {},
+    perIteration,
+    unit: 'MIPS',
+    scale: 1e-6,
+    probe: Math.max(2, Math.round(2e6 / perIteration)),
+  };
   const r = measureRate(w);
   const m = (k: number): string => `${((k * perIteration) / 1e6).toFixed(0)} M`;
   const rows: BenchRow[] = [
@@ -214,7 +224,7 @@ function hvcRows(world: boolean): BenchRow[] {
   const elf = fixture('bench', 'hvc');
   const name = world ? 'HVC round trips, layout bound, residency checker on' : 'HVC round trips, world layer off';
   const run = world ? { hypstepArgs: HVC_LAYOUT } : {};
-  const r = measureRate({ name, elf, run, perIteration: 1, unit: 'M round trips/s', scale: 1e-6 });
+  const r = measureRate({ name, elf, run, perIteration: 1, unit: 'M round trips/s', scale: 1e-6, probe: 20_000 });
   const rows: BenchRow[] = [{ name, hypstep: r.hypstep, qemu: r.qemu, unit: 'M round trips/s' }];
   if (world) {
     // Peak memory over a million exits with the layout bound (the world layer's records stay bounded).
@@ -238,7 +248,15 @@ function hvcRows(world: boolean): BenchRow[] {
 function spinlockRows(): BenchRow[] {
   const elf = fixture('smp', 'spinlock');
   const name = 'spinlock among 4 PEs (fixtures/smp/spinlock, -smp 4)';
-  const r = measureRate({ name, elf, run: { smp: 4 }, perIteration: 4, unit: 'k acquisitions/s', scale: 1e-3 });
+  const r = measureRate({
+    name,
+    elf,
+    run: { smp: 4 },
+    perIteration: 4,
+    unit: 'k acquisitions/s',
+    scale: 1e-3,
+    probe: 500,
+  });
   const perAcquisition = insnsPerIteration(elf, 4) / 4;
   return [
     {

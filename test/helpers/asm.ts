@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseElf, type Image } from '../../src/loader/elf.js';
 import { Machine } from '../../src/board/machine.js';
-import { requireTool } from './tools.js';
+import { repoRoot, requireTool } from './tools.js';
 
 export const LOAD_ADDR = 0x4008_0000;
-const INCLUDE = new URL('../../fixtures/include', import.meta.url).pathname;
+/** fixtures/include, from the source tree or from dist/ (the soak campaigns run there). */
+const INCLUDE = join(repoRoot(), 'fixtures', 'include');
 
 /**
  * A whole program: the board's constants and macros (fixtures/include/virt.inc: UART_BASE,

@@ -486,7 +486,7 @@ ${VECTORS}`,
     const image = parseElf(readFileSync(elf('virq')));
     const m = new Machine({ uartOut: () => {} });
     m.load(image);
-    const world = new World(m.cpu).attach();
+    const world = new World(m.pes).attach();
     const guest = image.symbols.find((s) => s.name === 'guest')!.value;
     const vector = image.symbols.find((s) => s.name === 'host_vectors')!.value + BigInt(offset);
     m.cpu.debug.breakpoints.add(guest);

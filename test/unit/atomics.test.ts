@@ -1,8 +1,8 @@
 // FEAT_LSE and FEAT_CRC32 inside hypstep: the disassembly of every form against objdump (encodings
 // from the assembler), what an atomic raises to the world layer's watched memory and to a debugger's
 // watchpoints, that an atomic which faults writes nothing, and CRC32/CRC32C against their published
-// check values. Results against QEMU: atomics-qemu.test.ts, loadstore-stage2.test.ts, test/diff,
-// test/smp.
+// check values and against QEMU. The atomics' results against QEMU: atomics-qemu.test.ts,
+// loadstore-stage2.test.ts, test/diff, test/smp.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -13,7 +13,8 @@ import { disassemble } from '../../src/cpu/disasm.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { runLs } from './loadstore-harness.js';
 import { Machine } from '../../src/board/machine.js';
-import { assemble, assembleElf } from '../helpers/asm.js';
+import { assemble, assembleElf, program } from '../helpers/asm.js';
+import { runSourceOnBoth } from '../helpers/both.js';
 import { stage2Setup, vcpuWorld, S2_TABLE, VCPU } from '../world/snippets.js';
 
 const OPS = ['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin'];
@@ -281,5 +282,52 @@ msg:	.ascii "123456789"
     );
     expect(run.x(0)).toBe(0xcbf43926n); // CRC-32 (ISO-HDLC)
     expect(run.x(1)).toBe(0xe3069283n); // CRC-32C (Castagnoli)
+  });
+});
+
+describe('CRC32 and CRC32C against QEMU', () => {
+  it('every form over accumulators and values at the edges prints the same results on both', () => {
+    const values = [
+      0n,
+      1n,
+      0x80n,
+      0xffn,
+      0x8000n,
+      0xffffn,
+      0x8000_0000n,
+      0xffff_ffffn,
+      0x8000_0000_0000_0000n,
+      0xffff_ffff_ffff_ffffn,
+      0x0123_4567_89ab_cdefn,
+      0xfedc_ba98_7654_3210n,
+    ];
+    const lines: string[] = [];
+    for (const c of ['', 'c'])
+      for (const sz of ['b', 'h', 'w', 'x'])
+        for (const [i, acc] of values.entries()) {
+          const val = values[(i * 5 + 3) % values.length]!;
+          // The accumulator's upper half must not matter: it is given junk there.
+          lines.push(
+            `movq x1, 0x${(acc | 0xdead_0000_0000_0000n).toString(16)}`,
+            `movq x2, 0x${val.toString(16)}`,
+            `crc32${c}${sz} w0, w1, ${sz === 'x' ? 'x' : 'w'}2`,
+            'mov x20, x0',
+            'bl puthex',
+          );
+        }
+    const source = program(`	.arch armv8-a+crc
+	ldr x24, =UART_BASE
+${lines.map((l) => `\t${l}`).join('\n')}
+	SEMIHOSTING_EXIT
+puthex:
+	UART_HEX 24, 20, 21, 22, 23
+	mov w22, #10
+	strb w22, [x24]
+	ret
+`);
+    const { qemu: q, hypstep: h } = runSourceOnBoth(source);
+    expect(h.stop).toBe('exit');
+    expect(q.stdout.split('\n')).toHaveLength(2 * 4 * values.length + 1);
+    expect(h.stdout).toBe(q.stdout);
   });
 });

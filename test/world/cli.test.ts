@@ -37,7 +37,7 @@ describe('hypstep run with the world layer', () => {
     const lines = r.stderr
       .split('\n')
       .filter((l) => /^hypstep: \[\d+\]/.test(l))
-      .map((l) => l.replace(/^hypstep: \[\d+\] /, ''));
+      .map((l) => l.replace(/^hypstep: \[\d+\] PE0: /, ''));
     expect(lines.map((l) => l.replace(/ at 0x[0-9a-f]+/g, ' at ADDR'))).toEqual([
       'load vcpu0 (LOADED set at _start+64): 3 EL2 insns, 1 MSR/MRS', // the slot's ldr, msr, mov; up to the flag's str
       'entry vmid 7 vcpu0 at ADDR',
@@ -62,7 +62,7 @@ describe('hypstep run with the world layer', () => {
     // The full timeline, each line with its kind, vcpu and (for an entry) the reason of the exit it ends.
     let lastExit = '';
     const parsed = all.map((l) => {
-      const m = /^hypstep: \[\d+\] (\w+) (?:#\d+ )?(?:vmid (\d+) )?(vcpu\d)[: (]/.exec(l)!;
+      const m = /^hypstep: \[\d+\] PE0: (\w+) (?:#\d+ )?(?:vmid (\d+) )?(vcpu\d)[: (]/.exec(l)!;
       expect(m, l).not.toBeNull();
       const kind = m[1]!;
       if (kind === 'exit') lastExit = l;

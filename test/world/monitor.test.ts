@@ -59,10 +59,10 @@ describe('world monitor commands', () => {
       pe: 0,
     });
     expect(c.console.slice(mark)).toBe(
-      `[hypstep] guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`,
+      `[hypstep] PE0: guest exit #1 vmid 7: HVC #0x42 at 0x${(sym('guest') + 4n).toString(16)} (ESR_EL2 0x5a000042)\n`,
     );
     expect(await c.monitor('world')).toMatch(
-      /^in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: guest exit #1 vmid 7: HVC #0x42/,
+      /^PE0: in the host: EL2, PC 0x[0-9a-f]+\nexits 1, entries 1\nlast exit: PE0: guest exit #1 vmid 7: HVC #0x42/,
     );
     expect(await c.monitor('world')).toMatch(/\nsince that exit: 0 EL2 instructions, 0 MSR\/MRS\n/); // stopped before the vector's first instruction
     await c.monitor('catch off');
@@ -73,9 +73,9 @@ describe('world monitor commands', () => {
     expect(await c.readRegister('pc')).toBe(sym('guest2'));
     expect(stop.event).toMatchObject({ kind: 'entry', number: 2, vmid: 7, pe: 0 });
     expect(c.console.slice(mark)).toMatch(
-      /^\[hypstep\] guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/,
+      /^\[hypstep\] PE0: guest entry #2 vmid 7 at 0x[0-9a-f]+ \(ERET at 0x[0-9a-f]+\)\n$/,
     );
-    expect(await c.monitor('world')).toMatch(/^in the guest: vmid 7, EL1/);
+    expect(await c.monitor('world')).toMatch(/^PE0: in the guest: vmid 7, EL1/);
     expect(await c.monitor('world stats')).toMatch(/^exits 1, entries 2\nper exit: 1 \(5\.0 EL2 instructions/);
     await expect(c.monitor('catch bogus')).rejects.toThrow(/unknown event 'bogus'/);
   });
@@ -116,7 +116,7 @@ describe('world monitor commands', () => {
     await c.monitor('catch load put');
     const mark = c.console.length;
     await c.cont();
-    expect(c.console.slice(mark)).toMatch(/^\[hypstep\] vcpu load vcpu0: LOADED set at _start\+\d+\n$/);
+    expect(c.console.slice(mark)).toMatch(/^\[hypstep\] PE0: vcpu load vcpu0: LOADED set at _start\+\d+\n$/);
     const text = await c.monitor('vcpu sysregs');
     expect(text).toMatch(/SCTLR_EL1\s+0x30d00800\s+0x30d00800\s+CPU\s+LOADED\s+in sync/);
     const rows = JSON.parse(await c.monitor('vcpu sysregs vcpu0 SCTLR_EL1 --json')) as {

@@ -81,15 +81,15 @@ describe('scripted gdb-multiarch sessions', () => {
       expect(entry, out).not.toBeNull();
       expect(hex(entry![1]!)).toBe(hex(entry![2]!));
       expect(entry![3]).toBe('1');
-      expect(out).toMatch(/\[hypstep\] guest exit #1 vmid 1: HVC #0x0 at 0x[0-9a-f]+ \(ESR_EL2 0x5a000000\)/);
-      expect(out).toMatch(/\[hypstep\] guest entry #\d+ vmid \d+/);
+      expect(out).toMatch(/\[hypstep\] PE0: guest exit #1 vmid 1: HVC #0x0 at 0x[0-9a-f]+ \(ESR_EL2 0x5a000000\)/);
+      expect(out).toMatch(/\[hypstep\] PE0: guest entry #\d+ vmid \d+/);
       expect(out).toMatch(/in the (guest|host)/);
     },
   );
 
   it('first-exit.gdb: residency at the first exit, in vcpu_put, and after it', async () => {
     const out = await withStub('vhe-deferred', (hyp, elf) => gdb('first-exit.gdb', elf, hyp.port));
-    expect(out).toMatch(/\[hypstep\] guest exit #1/);
+    expect(out).toMatch(/\[hypstep\] PE0: guest exit #1/);
     const at = /SESSION stopped at pc (0x[0-9a-f]+), EL2 vector for a lower EL is (0x[0-9a-f]+)/.exec(out);
     expect(at, out).not.toBeNull();
     expect(hex(at![1]!)).toBe(hex(at![2]!));
@@ -105,7 +105,7 @@ describe('scripted gdb-multiarch sessions', () => {
     const out = await withStub('bug-stale-read', (hyp, elf) => gdb('find-stale-read.gdb', elf, hyp.port));
     // The message names the instruction by symbol and line, from the ELF's symbols and DWARF line table.
     const hz =
-      /\[hypstep\] residency hazard: stale-read of [A-Z0-9_]+ \(vcpu\d\) at (handle_hvc\+\d+) \(host\.c:(\d+)\)/.exec(
+      /\[hypstep\] PE0: residency hazard: stale-read of [A-Z0-9_]+ \(vcpu\d\) at (handle_hvc\+\d+) \(host\.c:(\d+)\)/.exec(
         out,
       );
     expect(hz, out).not.toBeNull();
@@ -123,7 +123,7 @@ describe('TypeScript RSP-client session', () => {
       worldSession('127.0.0.1', hyp.port, hyp.machine.symbol('vcpu_put')!, join(MINIHYP_DIR, 'vcpu-layout.json')),
     );
     expect(lines[0]).toMatch(/vcpu layout minihyp mode vhe-deferred/);
-    expect(lines[1]).toMatch(/stop: signal 5; \[hypstep\] guest exit #1/);
+    expect(lines[1]).toMatch(/stop: signal 5; \[hypstep\] PE0: guest exit #1/);
     expect(lines[2]).toMatch(/live on the CPU at the exit: .*SCTLR_EL1/);
     expect(lines[3]).toMatch(/saved to memory by vcpu_put: .*SCTLR_EL1=0x/);
   });

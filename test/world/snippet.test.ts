@@ -72,7 +72,7 @@ function runToEnd(m: Machine, end: bigint): void {
 describe('world layer on a hypervisor snippet', () => {
   it('detects each entry and exit and decodes every exit', () => {
     const { m, end, sym } = build(HYP);
-    const w = new World(m.cpu).attach();
+    const w = new World(m.pes).attach();
     const lines: string[] = [];
     w.on((e) => lines.push(timelineLine(e)));
     runToEnd(m, end);
@@ -90,8 +90,8 @@ describe('world layer on a hypervisor snippet', () => {
     expect(first.el2Insns).toBe(8); // mrs, lsr, cmp, b.ne, and, cmp, b.eq, eret (the HVC is the guest's)
     expect(first.sysregs).toEqual({ ESR_EL2: 1 });
     expect(w.recent.exits.toArray()[1]!.sysregs).toEqual({ ESR_EL2: 1, ELR_EL2: 2 });
-    expect(lines[0]).toMatch(/^\[\d+\] entry vmid 5 at 0x/);
-    expect(lines[1]).toMatch(/^\[\d+\] exit #1 vmid 5: HVC #0x42 at 0x/);
+    expect(lines[0]).toMatch(/^\[\d+\] PE0: entry vmid 5 at 0x/);
+    expect(lines[1]).toMatch(/^\[\d+\] PE0: exit #1 vmid 5: HVC #0x42 at 0x/);
   });
 
   it('with a layout: load/put from flag stores, and a stale read caught at its load instruction', () => {

@@ -56,7 +56,7 @@ ${
  * in its slot at +0, governed by the LOADED flag (bit 0 at +8).
  */
 export function vcpuWorld(m: Machine): World {
-  const w = new World(m.cpu).attach();
+  const w = new World(m.pes).attach();
   w.checking = true;
   const layout = parseLayout(
     JSON.stringify({

@@ -97,7 +97,7 @@ describe('tinyvhe under the residency checker', () => {
     ]);
     const line = markedLine(kind);
     const m = new RegExp(
-      `^hypstep: residency hazard: ${kind} of (\\w+) \\(vcpu0\\) at ([\\w+]+) \\(tinyvhe\\.S:(\\d+)\\)`,
+      `^hypstep: PE0: residency hazard: ${kind} of (\\w+) \\(vcpu0\\) at ([\\w+]+) \\(tinyvhe\\.S:(\\d+)\\)`,
       'm',
     ).exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
@@ -144,7 +144,7 @@ describe.each([
   it('discovers both vcpus at run time from kvm_arch_vcpu_load, each with its own residency; silent when correct', () => {
     const r = hypstep(['run', '--vcpu-layout', KVM_LAYOUT, '--check-residency=strict', '--trace', 'world', elf('kvm')]);
     expect(r.status).toBe(0);
-    const loads = [...r.stderr.matchAll(new RegExp(`\\] (load|put) (vcpu\\d) \\(${flag}`, 'g'))].map(
+    const loads = [...r.stderr.matchAll(new RegExp(`\\] PE0: (load|put) (vcpu\\d) \\(${flag}`, 'g'))].map(
       (m) => `${m[1]} ${m[2]}`,
     );
     expect(loads).toEqual([

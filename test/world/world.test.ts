@@ -24,11 +24,11 @@ function machine(): Cpu {
 /** Drives the observer as the core would: an exit from EL1, `n` EL2 instructions, an entry. */
 function exit(cpu: Cpu, w: World, esr: number, elr = 0x4000_1000n, kind = 0): void {
   cpu.ps.el = 2;
-  w.exceptionTaken({ fromEL: 1, toEL: 2, kind, esr, far: 0n, elr, vector: 0x4000_0400n });
+  w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind, esr, far: 0n, elr, vector: 0x4000_0400n });
 }
 function entry(cpu: Cpu, w: World, pc = 0x4000_1004n): void {
   cpu.ps.el = 1;
-  w.exceptionReturned({ fromEL: 2, toEL: 1, pc, spsr: 0x3c5 });
+  w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc, spsr: 0x3c5 });
 }
 
 describe('exit reasons', () => {
@@ -71,20 +71,20 @@ describe('entry and exit detection', () => {
   it('numbers exits, names the exiting PC, and accounts EL2 work until the next entry', () => {
     const cpu = machine();
     cpu.ps.el = 1;
-    const w = new World(cpu).attach();
+    const w = new World([cpu]).attach();
     const events: WorldEvent[] = [];
     w.on((e) => events.push(e));
     entry(cpu, w); // the CPU is already at EL1 with VM=1: an ERET from EL2 is what counts as an entry
     cpu.icount = 100;
     exit(cpu, w, 0x5a00_0007, 0x4000_1004n);
     cpu.icount = 130;
-    w.sysregAccessed({ reg: specOf('ESR_EL2'), write: false, value: 0n, pc: 0x1000n });
-    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1004n });
-    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1008n });
+    w.pes[0]!.sysregAccessed({ reg: specOf('ESR_EL2'), write: false, value: 0n, pc: 0x1000n });
+    w.pes[0]!.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1004n });
+    w.pes[0]!.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1008n });
     cpu.icount = 142;
     entry(cpu, w);
     cpu.icount = 150;
-    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1008n }); // the guest's own: not counted
+    w.pes[0]!.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0x1008n }); // the guest's own: not counted
 
     expect(events.map((e) => e.type)).toEqual(['entry', 'exit', 'entry']);
     const x = w.recent.exits.toArray()[0]!;
@@ -99,21 +99,21 @@ describe('entry and exit detection', () => {
     });
     expect(x.reason.text).toBe('HVC #0x7');
     expect(x.sysregs).toEqual({ ESR_EL2: 1, SCTLR_EL1: 2 });
-    expect(w.inGuest).toBe(true);
+    expect(w.pes[0]!.inGuest).toBe(true);
   });
 
   it('ignores exceptions that are not world switches (TGE=1, VM=0, EL2 to EL2, guest EL0 to EL1)', () => {
     const cpu = machine();
     cpu.ps.el = 2;
-    const w = new World(cpu).attach();
+    const w = new World([cpu]).attach();
     // A VHE host: TGE=1 — its EL0 is not a guest.
     writeSysreg(cpu, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.TGE)) | (1n << 34n));
     cpu.ps.el = 0;
-    w.exceptionReturned({ fromEL: 2, toEL: 0, pc: 0n, spsr: 0 });
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 0, pc: 0n, spsr: 0 });
     exit(cpu, w, 0x5400_0000);
     writeSysreg(cpu, specOf('HCR_EL2'), 0n);
     cpu.ps.el = 1;
-    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
     exit(cpu, w, 0x5a00_0000);
     expect(w.exits).toBe(0);
     expect(w.entries).toBe(0);
@@ -137,7 +137,7 @@ const LAYOUT = JSON.stringify({
 function withLayout(): { cpu: Cpu; w: World } {
   const cpu = machine();
   cpu.ps.el = 2;
-  const w = new World(cpu).attach();
+  const w = new World([cpu]).attach();
   w.checking = true;
   w.stop = () => {};
   const layout = parseLayout(LAYOUT);
@@ -193,9 +193,9 @@ describe('residency and the hazard checker', () => {
   it('catches a missing load on entry, and tracks switched registers from entry until saved', () => {
     const { cpu, w } = withLayout();
     cpu.ps.el = 1;
-    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4000_3000n, spsr: 0x3c5 });
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4000_3000n, spsr: 0x3c5 });
     expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
-    expect(w.running?.bound.name).toBe('v0');
+    expect(w.pes[0]!.running?.bound.name).toBe('v0');
     // DACR32_EL2 is switched on entry/exit: on the CPU after the entry, in memory once saved.
     cpu.sr[SR.DACR32_EL2!] = 0x55n;
     exit(cpu, w, 0x5a00_0000);
@@ -207,7 +207,7 @@ describe('residency and the hazard checker', () => {
 
   it('refuses a layout that places a vcpu outside RAM', () => {
     const cpu = machine();
-    const w = new World(cpu).attach();
+    const w = new World([cpu]).attach();
     const layout = parseLayout(LAYOUT.replace('0x40010000', '0x10000'));
     expect(() => w.bind(layout, bindLayout(layout, PHYS))).toThrow(
       /vcpu v0: SCTLR_EL1 would be at PA 0x10000, which is not RAM/,
@@ -215,17 +215,92 @@ describe('residency and the hazard checker', () => {
   });
 });
 
+describe('several PEs', () => {
+  /** Two PEs on one bus, two vcpus of one VM (VMID 3), each with its own loaded flag. */
+  function twoPes() {
+    const bus = new PhysBus(RAM, 1 << 20);
+    const pes = [0, 1].map((index) => {
+      const c = new Cpu(bus, { index });
+      writeSysreg(c, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
+      c.sr[SR.VTTBR_EL2!] = 3n << 48n;
+      c.ps.el = 2;
+      return c;
+    });
+    const w = new World(pes).attach();
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(
+      JSON.stringify({
+        format: 'hypstep-vcpu-layout',
+        version: 1,
+        vcpus: [
+          { name: 'v0', address: '0x40010000', vmid: 3 },
+          { name: 'v1', address: '0x40010100', vmid: 3 },
+        ],
+        sysregs: { TPIDR_EL1: { offset: 0 } },
+        flags: { LOADED: { offset: 8, bit: 0, governs: ['TPIDR_EL1'] } },
+      }),
+    );
+    w.bind(layout, bindLayout(layout, PHYS));
+    const load = (c: Cpu, vcpu: bigint, value: bigint) => {
+      c.sr[SR.TPIDR_EL1!] = value;
+      c.write(vcpu, 8, value, 0);
+      c.write(vcpu + 8n, 8, 1n, 0);
+    };
+    return { pes, w, load };
+  }
+
+  it("keeps each PE's loaded vcpu and entries apart, and checks a slot against the CPU of the PE that holds the vcpu", () => {
+    const { pes, w, load } = twoPes();
+    const [c0, c1] = pes as [Cpu, Cpu];
+    load(c1, 0x4001_0100n, 0x11n); // v1 loaded on PE1
+    load(c0, 0x4001_0000n, 0x22n); // v0 loaded on PE0
+    for (const [c, p] of [
+      [c1, w.pes[1]!],
+      [c0, w.pes[0]!],
+    ] as const) {
+      c.ps.el = 1;
+      p.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4000_1000n, spsr: 0x3c5 });
+    }
+    expect(w.pes.map((p) => [p.inGuest, p.running?.bound.name])).toEqual([
+      [true, 'v0'],
+      [true, 'v1'],
+    ]);
+    expect(w.recent.loadPut.toArray().map((r) => [r.pe, r.type, r.vcpu])).toEqual([
+      [1, 'load', 'v1'],
+      [0, 'load', 'v0'],
+    ]);
+    // v1's guest changes its TPIDR_EL1 on PE1; PE0's hypervisor reads v1's slot: stale against PE1's register.
+    c1.sr[SR.TPIDR_EL1!] = 0x33n;
+    c0.ps.el = 2;
+    w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0x4000_1004n, vector: 0n });
+    c0.pcs[1] = 0x4000_2000n;
+    c0.read(0x4001_0100n, 8, 0);
+    const [h] = w.recent.hazards.toArray();
+    expect([h?.kind, h?.pe, h?.vcpu, h?.cpu, h?.memory]).toEqual(['stale-read', 0, 'v1', 0x33n, 0x11n]);
+    expect(h?.message).toMatch(
+      /^\[hypstep\] PE0: residency hazard: stale-read of TPIDR_EL1 \(v1\) at 0x40002000: .*live on PE1's CPU/,
+    );
+    expect(w.residency(w.vcpu('v1')!).map((r) => [r.pe, r.cpu, r.verdict])).toEqual([
+      [1, 0x33n, 'CPU live, memory stale (expected while loaded)'],
+    ]);
+    // The exit is PE0's alone, numbered over the machine.
+    expect(w.recent.exits.toArray().map((x) => [x.n, x.pe, x.vcpu])).toEqual([[1, 0, 'v0']]);
+    expect(w.pes.map((p) => p.inGuest)).toEqual([false, true]);
+  });
+});
+
 describe('board reset', () => {
   it('notices the instruction count going back and restarts in the host', () => {
     const cpu = machine();
     cpu.ps.el = 1;
-    const w = new World(cpu).attach();
+    const w = new World([cpu]).attach();
     entry(cpu, w);
     cpu.icount = 500;
     exit(cpu, w, 0x5a00_0000);
     cpu.icount = 510;
     entry(cpu, w);
-    expect(w.inGuest).toBe(true);
+    expect(w.pes[0]!.inGuest).toBe(true);
     cpu.icount = 3; // reset, then the boot code runs at EL2 and enters again
     entry(cpu, w);
     cpu.icount = 10;
@@ -244,17 +319,17 @@ describe('load and put costs', () => {
     const { cpu, w } = withLayout();
     writeSysreg(cpu, specOf('HCR_EL2'), 1n << BigInt(HCR.RW)); // the host kernel runs: VM=0
     cpu.ps.el = 1;
-    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
     cpu.icount = 1000; // host work before the hyp call is not the load's
-    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
+    w.pes[0]!.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
     cpu.ps.el = 2;
-    w.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0n, vector: 0n });
+    w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0n, vector: 0n });
     cpu.icount = 1010;
     cpu.read(VCPU, 8, 0); // the hyp restores from the governed slot
-    w.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
+    w.pes[0]!.sysregAccessed({ reg: specOf('SCTLR_EL1'), write: true, value: 0n, pc: 0n });
     cpu.icount = 1020;
     cpu.ps.el = 1;
-    w.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0n, spsr: 0x3c5 });
     cpu.icount = 1025;
     cpu.write(VCPU + 32n, 8, 1n, 0);
     expect(w.recent.loadPut.toArray()).toEqual([
