@@ -94,7 +94,15 @@ export function takeException(
   cpu.exclusiveClear();
   cpu.contextChanged();
   if (cpu.observer !== null) {
-    cpu.observer.exceptionTaken?.({ fromEL, toEL: targetEL, kind, esr, far: far ?? 0n, elr: preferred, vector });
+    const t = TAKEN;
+    t.fromEL = fromEL;
+    t.toEL = targetEL;
+    t.kind = kind;
+    t.esr = esr;
+    t.far = far ?? 0n;
+    t.elr = preferred;
+    t.vector = vector;
+    cpu.observer.exceptionTaken?.(t);
   }
 }
 
@@ -216,5 +224,16 @@ export function exceptionReturn(cpu: Cpu): void {
   cpu.eventRegister = true; // an exception return sets the Event Register
   cpu.contextChanged();
   cpu.interruptsChanged();
-  if (cpu.observer !== null) cpu.observer.exceptionReturned?.({ fromEL, toEL: ps.el, pc: target, spsr });
+  if (cpu.observer !== null) {
+    const r = RETURNED;
+    r.fromEL = fromEL;
+    r.toEL = ps.el;
+    r.pc = target;
+    r.spsr = spsr;
+    cpu.observer.exceptionReturned?.(r);
+  }
 }
+
+// The events' objects, filled in for each event: an observer reads them during its call and keeps what it needs.
+const TAKEN = { fromEL: 0, toEL: 0, kind: 0, esr: 0, far: 0n, elr: 0n, vector: 0n };
+const RETURNED = { fromEL: 0, toEL: 0, pc: 0n, spsr: 0 };

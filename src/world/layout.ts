@@ -506,6 +506,8 @@ export interface BoundSlot extends LayoutSlot {
 }
 export interface BoundFlag extends LayoutFlag {
   readonly pa: number;
+  /** The mask as little-endian bytes, one per byte of the word. */
+  readonly maskBytes: readonly number[];
 }
 export interface BoundVcpu {
   readonly name: string;
@@ -550,6 +552,7 @@ export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: Bind
   const flags = layout.flags.map((f): BoundFlag => ({
     ...f,
     pa: env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
+    maskBytes: Array.from({ length: f.width }, (_, i) => Number((f.mask >> BigInt(8 * i)) & 0xffn)),
   }));
   const slots = layout.slots.map((s): BoundSlot => ({
     ...s,

@@ -4,20 +4,72 @@
 // (which the vcpus of every PE share) to the World.
 import type { Cpu } from '../cpu/cpu.js';
 import type { CpuObserver, ExceptionReturned, ExceptionTaken, MemoryAccessed, SysregAccessed } from '../cpu/events.js';
-import { HCR, SR } from '../sysregs/registry.js';
+import { HCR, SR, type SysregSpec } from '../sysregs/registry.js';
 import { hex } from '../cpu/bits.js';
-import { exitReason, exitingPc, vmidOf } from './reason.js';
+import { exitReason, vmidOf, type ExitReason } from './reason.js';
 import type { CostSums, EntryRecord, ExitRecord, LoadPutRecord, VcpuState, World } from './world.js';
 
-/** What the hypervisor did between two points: instructions and MSR/MRS outside the guest. */
-export interface Costs {
+/**
+ * What the hypervisor did between two points: instructions and MSR/MRS outside the guest. The
+ * registers are kept as accessed and counted by name only when someone asks (the exit path
+ * stays free of string-keyed objects).
+ */
+export class Costs {
   /** Instructions retired at EL2. */
-  el2Insns: number;
+  el2Insns = 0;
   /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
-  hostInsns: number;
-  /** MSR/MRS executed outside the guest, by register (after VHE redirection). */
-  sysregs: Record<string, number>;
-  sysregTotal: number;
+  hostInsns = 0;
+  sysregTotal = 0;
+  /** The register of each MSR/MRS, in order (after VHE redirection); null before the first. */
+  regs: SysregSpec[] | null = null;
+
+  /** MSR/MRS by register. */
+  get sysregs(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.regs !== null) for (const r of this.regs) out[r.name] = (out[r.name] ?? 0) + 1;
+    return out;
+  }
+
+  count(reg: SysregSpec): void {
+    if (this.regs === null) this.regs = [reg];
+    else this.regs.push(reg);
+    this.sysregTotal++;
+  }
+}
+
+/** An exit; the costs of its window grow until the next entry on its PE closes it. */
+class Exit extends Costs implements ExitRecord {
+  closed = false;
+  constructor(
+    readonly n: number,
+    readonly pe: number,
+    readonly vmid: number,
+    readonly vcpu: string | null,
+    /** The preferred return address (ELR_EL2). */
+    private readonly elr: bigint,
+    readonly reason: ExitReason,
+    readonly icount: number,
+  ) {
+    super();
+  }
+
+  /** The instruction that exited: an HVC's preferred return is the next one. */
+  get pc(): bigint {
+    return this.reason.category === 'hvc' ? BigInt.asUintN(64, this.elr - 4n) : this.elr;
+  }
+}
+
+class LoadPut extends Costs implements LoadPutRecord {
+  constructor(
+    readonly type: 'load' | 'put',
+    readonly pe: number,
+    readonly vcpu: string,
+    readonly flag: string,
+    readonly pc: bigint,
+    readonly icount: number,
+  ) {
+    super();
+  }
 }
 
 /** Whether a PE runs a guest: below EL2 with stage 2 on and not under a VHE host's TGE. */
@@ -30,6 +82,10 @@ export function vmidOn(c: Cpu): number {
   return vmidOf(c.sr[SR.VTTBR_EL2!]!, c.sr[SR.VTCR_EL2!]!);
 }
 
+// The 32-bit halves of VTTBR_EL2 and VTCR_EL2 in the system-register file, read without making a BigInt.
+const VTTBR_HI = 2 * SR.VTTBR_EL2! + 1;
+const VTCR_LO = 2 * SR.VTCR_EL2!;
+
 export function newSums(): CostSums {
   return { count: 0, closed: 0, el2Insns: 0, hostInsns: 0, sysregs: 0 };
 }
@@ -39,16 +95,6 @@ export function addCosts(s: CostSums, el2Insns: number, hostInsns: number, sysre
   s.el2Insns += el2Insns;
   s.hostInsns += hostInsns;
   s.sysregs += sysregs;
-}
-
-/** The counts of a record with no MSR/MRS yet (most exits of a busy loop have few): shared, never written. */
-const NO_SYSREGS: Record<string, number> = Object.freeze({});
-
-/** Counts one MSR/MRS of `name` into a cost record. */
-function countSysreg(c: Costs, name: string): void {
-  if (c.sysregTotal === 0) c.sysregs = {};
-  c.sysregs[name] = (c.sysregs[name] ?? 0) + 1;
-  c.sysregTotal++;
 }
 
 /** The PE's figures, for the summary's per-PE rows. */
@@ -81,16 +127,14 @@ export class PeWorld implements CpuObserver {
   private window: Costs | null = null;
   /** The EL2 instruction total when the current window opened. */
   private windowEl2 = 0;
-  private segment: Costs = { el2Insns: 0, hostInsns: 0, sysregs: NO_SYSREGS, sysregTotal: 0 };
+  private readonly segment = new Costs();
   private segmentStart: number;
   private el2AtSegment = 0;
   private segmentProvisional = true;
   /** Inside a hyp call from a split-mode host kernel that started while the segment was provisional. */
   private inHypCall = false;
-  // VTTBR_EL2/VTCR_EL2 as last read, and the VMID they give (an entry reads them; they rarely change).
-  private vttbr = -1n;
-  private vtcr = -1n;
-  private vmidCache = 0;
+  /** The PE's system registers as 32-bit words (VTTBR_EL2's VMID is read at every entry). */
+  private readonly sr32: Uint32Array;
 
   constructor(
     readonly world: World,
@@ -101,6 +145,7 @@ export class PeWorld implements CpuObserver {
     this.mark = cpu.icount;
     this.segmentStart = cpu.icount;
     this.inGuest = guestRunningOn(cpu);
+    this.sr32 = new Uint32Array(cpu.sr.buffer, cpu.sr.byteOffset, cpu.sr.length * 2);
   }
 
   /** `PE2`: how messages name this PE. */
@@ -108,16 +153,10 @@ export class PeWorld implements CpuObserver {
     return `PE${this.index}`;
   }
 
+  /** VTTBR_EL2.VMID: bits [63:48] with VTCR_EL2.VS (bit 19), else [55:48] (as `vmidOf`). */
   currentVmid(): number {
-    const sr = this.cpu.sr;
-    const vttbr = sr[SR.VTTBR_EL2!]!,
-      vtcr = sr[SR.VTCR_EL2!]!;
-    if (vttbr !== this.vttbr || vtcr !== this.vtcr) {
-      this.vttbr = vttbr;
-      this.vtcr = vtcr;
-      this.vmidCache = vmidOf(vttbr, vtcr);
-    }
-    return this.vmidCache;
+    const hi = this.sr32[VTTBR_HI]! >>> 16;
+    return (this.sr32[VTCR_LO]! >>> 19) & 1 ? hi : hi & 0xff;
   }
 
   /** The costs of the window still open (since this PE's last exit), for `monitor world`. */
@@ -125,7 +164,9 @@ export class PeWorld implements CpuObserver {
     const x = this.lastExit;
     if (this.inGuest || x === null || x.closed || this.window === null) return null;
     this.advance();
-    const c: Costs = { ...this.window, sysregs: { ...this.window.sysregs } };
+    const c = new Costs();
+    c.sysregTotal = this.window.sysregTotal;
+    c.regs = this.window.regs && [...this.window.regs];
     this.closeCosts(c, x.icount, this.windowEl2);
     // The instruction that exited synchronously retires after the event (the window's count
     // includes it and leaves out the closing ERET, which evens out once the window closes).
@@ -155,23 +196,17 @@ export class PeWorld implements CpuObserver {
     this.inGuest = false;
     const w = this.world;
     w.exitTaken(this);
-    const sr = this.cpu.sr;
-    const reason = exitReason(e.kind, e.esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
+    const reason = exitReason(e.kind, e.esr, this.cpu.sr);
     // The record is the window: its costs grow until the next entry closes it.
-    const exit: ExitRecord = {
-      n: ++w.exits,
-      pe: this.index,
-      vmid: this.vmid,
-      vcpu: this.running?.bound.name ?? null,
-      pc: exitingPc(e.kind, e.esr, e.elr),
+    const exit = new Exit(
+      ++w.exits,
+      this.index,
+      this.vmid,
+      this.running?.bound.name ?? null,
+      e.elr,
       reason,
-      icount: this.cpu.icount,
-      closed: false,
-      el2Insns: 0,
-      hostInsns: 0,
-      sysregs: NO_SYSREGS,
-      sysregTotal: 0,
-    };
+      this.cpu.icount,
+    );
     this.window = exit;
     this.windowEl2 = this.el2Total;
     this.lastExit = w.lastExit = exit;
@@ -218,11 +253,14 @@ export class PeWorld implements CpuObserver {
 
   sysregAccessed(e: SysregAccessed): void {
     if (this.inGuest) return;
-    const name = e.reg.name;
-    // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
-    if (this.el === 2 && this.world.governs(e.reg.aliasOf ?? name)) this.governedAccess();
-    if (this.window !== null) countSysreg(this.window, name);
-    countSysreg(this.segment, name);
+    const w = this.world;
+    if (w.governed.size !== 0) {
+      // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
+      if (this.el === 2 && w.governed.has(e.reg.aliasOf ?? e.reg.name)) this.governedAccess();
+      // Loads and puts, charged with the segment, need a layout with flags.
+      this.segment.count(e.reg);
+    }
+    if (this.window !== null) this.window.count(e.reg);
   }
 
   memoryAccessed(e: MemoryAccessed): void {
@@ -254,18 +292,9 @@ export class PeWorld implements CpuObserver {
   closeLoadPut(type: 'load' | 'put', vcpu: string, flag: string, pc: bigint): LoadPutRecord {
     this.advance();
     const s = this.segment;
-    const record: LoadPutRecord = {
-      type,
-      pe: this.index,
-      vcpu,
-      flag,
-      pc,
-      icount: this.cpu.icount,
-      el2Insns: 0,
-      hostInsns: 0,
-      sysregs: s.sysregs,
-      sysregTotal: s.sysregTotal,
-    };
+    const record = new LoadPut(type, this.index, vcpu, flag, pc, this.cpu.icount);
+    record.regs = s.regs;
+    record.sysregTotal = s.sysregTotal;
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     if (type === 'load') this.sums.loads++;
     else this.sums.puts++;
@@ -313,9 +342,9 @@ export class PeWorld implements CpuObserver {
   private startSegment(provisional = true): void {
     if (!provisional) this.advance();
     const s = this.segment;
-    // The counts object may now be a load's or put's: the next count starts another.
+    // The register list may now be a load's or put's: the next count starts another.
     if (s.sysregTotal !== 0) {
-      s.sysregs = NO_SYSREGS;
+      s.regs = null;
       s.sysregTotal = 0;
     }
     this.segmentStart = this.cpu.icount;

@@ -3,6 +3,7 @@
 // the architectural syndrome registers.
 import { hex } from '../cpu/bits.js';
 import { EC } from '../pe/exception.js';
+import { SR } from '../sysregs/registry.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
 export type ExitCategory =
@@ -80,21 +81,17 @@ const BY_ESR_MAX = 4096;
  * `decodeExit` for the exit path: the same reasons, without formatting text again for a
  * syndrome already seen (aborts, whose text names the address, are decoded each time).
  */
-export function exitReason(kind: number, esr: number, far: bigint, hpfar: bigint): ExitReason {
-  const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
+export function exitReason(kind: number, esr: number, sr: BigUint64Array): ExitReason {
   const ec = esr >>> 26;
-  if (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER)) return decodeExit(kind, esr, far, hpfar);
+  if (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER))
+    return decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
+  const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
   let r = byEsr.get(key);
   if (r === undefined) {
     if (byEsr.size >= BY_ESR_MAX) byEsr.clear();
-    byEsr.set(key, (r = decodeExit(kind, esr, far, hpfar)));
+    byEsr.set(key, (r = decodeExit(kind, esr, 0n, 0n)));
   }
   return r;
-}
-
-/** The address of the instruction that caused the exit: HVC's preferred return is the next instruction. */
-export function exitingPc(kind: number, esr: number, elr: bigint): bigint {
-  return kind === 0 && esr >>> 26 === EC.HVC ? BigInt.asUintN(64, elr - 4n) : elr;
 }
 
 /** VTTBR_EL2.VMID: 16 bits when VTCR_EL2.VS (bit 19) is set, else 8. */

@@ -74,7 +74,8 @@ export function summarise(w: World): WorldSummary {
     puts: s.put.count,
     perLoad: means(s.load),
     perPut: means(s.put),
-    sysregsPerExit: [...s.sysregsClosed]
+    sysregsPerExit: s.sysregsClosed
+      .entries()
       .map(([r, n]) => [r, closed ? n / closed : 0] as const)
       .sort((a, b) => b[1] - a[1]),
     hazards: w.recent.hazards.total,

@@ -11,6 +11,7 @@ import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed } from '../cpu/events.js';
 import { readSysreg } from '../sysregs/access.js';
+import type { SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
 import {
   LayoutError,
@@ -164,11 +165,32 @@ export interface WorldSums {
   readonly exits: CostSums;
   readonly byReason: Map<ExitCategory, CostSums>;
   /** MSR/MRS by register over closed exits. */
-  readonly sysregsClosed: Map<string, number>;
+  readonly sysregsClosed: SysregCounts;
   /** Instructions from a guest HVC to its next instruction, over closed HVC exits. */
   readonly hvcRoundTrip: CostSums;
   readonly load: CostSums;
   readonly put: CostSums;
+}
+
+/** MSR/MRS counted by register, indexed by the register's id (no string keys on the exit path). */
+export class SysregCounts {
+  private readonly counts: number[] = [];
+  private readonly specs: SysregSpec[] = [];
+
+  add(regs: readonly SysregSpec[]): void {
+    for (const r of regs) {
+      const n = this.counts[r.id];
+      if (n === undefined) {
+        this.counts[r.id] = 1;
+        this.specs.push(r);
+      } else this.counts[r.id] = n + 1;
+    }
+  }
+
+  /** [register name, count], in order of first sight. */
+  entries(): [string, number][] {
+    return this.specs.map((r) => [r.name, this.counts[r.id]!]);
+  }
 }
 
 /** Bytes [lo, hi) of a little-endian value that starts at `base`. */
@@ -193,7 +215,7 @@ export class World {
   readonly sums: WorldSums = {
     exits: newSums(),
     byReason: new Map(),
-    sysregsClosed: new Map(),
+    sysregsClosed: new SysregCounts(),
     hvcRoundTrip: newSums(),
     load: newSums(),
     put: newSums(),
@@ -221,7 +243,7 @@ export class World {
   private replace: ((pe: PeWorld) => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
   /** Registers some flag of the layout governs. */
-  private governed = new Set<string>();
+  readonly governed = new Set<string>();
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
@@ -307,7 +329,8 @@ export class World {
     this.vcpus = [];
     this.replace = replace;
     this.layout = layout;
-    this.governed = new Set(layout.flags.flatMap((f) => f.governs));
+    this.governed.clear();
+    for (const f of layout.flags) for (const g of f.governs) this.governed.add(g);
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
@@ -451,11 +474,6 @@ export class World {
     return this.vcpus.find((v) => v.bound.name === name);
   }
 
-  /** Whether a flag of the layout governs the register. */
-  governs(reg: string): boolean {
-    return this.governed.size !== 0 && this.governed.has(reg);
-  }
-
   /** A slot's or flag's value in memory: `bind` checked they are RAM, so reading has no side effects. */
   private peek(pa: number, width: number): bigint {
     return this.pes[0]!.cpu.bus.read(pa, width);
@@ -477,8 +495,12 @@ export class World {
     return p === null || p.current === null || p.current === v;
   }
 
+  /** Whether any bit of the flag's mask is set in memory (read byte by byte: no BigInt on the access path). */
   flagSet(f: BoundFlag): boolean {
-    return (this.peek(f.pa, f.width) & f.mask) !== 0n;
+    const bus = this.pes[0]!.cpu.bus;
+    const at = f.pa - bus.ramBase;
+    for (let i = 0; i < f.maskBytes.length; i++) if ((bus.ram[at + i]! & f.maskBytes[i]!) !== 0) return true;
+    return false;
   }
 
   /** Whether any of the vcpu's loaded flags is set. */
@@ -586,8 +608,7 @@ export class World {
     const s = this.sums;
     addCosts(s.exits, x.el2Insns, x.hostInsns, x.sysregTotal);
     addCosts(s.byReason.get(x.reason.category)!, x.el2Insns, x.hostInsns, x.sysregTotal);
-    if (x.sysregTotal !== 0)
-      for (const r in x.sysregs) s.sysregsClosed.set(r, (s.sysregsClosed.get(r) ?? 0) + x.sysregs[r]!);
+    if (x.regs !== null) s.sysregsClosed.add(x.regs);
     if (x.reason.category === 'hvc') {
       // The HVC itself retired after the exit event; the window ends before the ERET's successor.
       s.hvcRoundTrip.count++;
@@ -723,12 +744,12 @@ export class World {
     // Live on a CPU: the one of the PE that holds the vcpu, whichever PE makes the access.
     const cpuFull = this.cpuValue(this.home(v), slot);
     if (cpuFull === null) return;
+    // The common case, an access of the whole slot, compares the values as they are.
+    const whole = e.pa === slot.pa && e.size === slot.width;
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
-    const cpu = bytesOf(cpuFull, slot.pa, lo, hi);
-    const mem = bytesOf(e.value, e.pa, lo, hi);
-    const whole = lo === slot.pa && hi === slot.pa + slot.width;
-    if (cpu === mem) {
+    const same = whole ? cpuFull === e.value : bytesOf(cpuFull, slot.pa, lo, hi) === bytesOf(e.value, e.pa, lo, hi);
+    if (same) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory.
       if (e.write && whole) {
         if (slot.flag === null) v.savedSwitched.add(slot.name);
