@@ -10,6 +10,7 @@ import { Pl011 } from './pl011.js';
 import { Clock } from './clock.js';
 import { semihostingCall } from './semihosting.js';
 import { psciCall } from './psci.js';
+import { mapAbsentDevices } from './absent.js';
 import { LoadError, type Image } from '../loader/elf.js';
 import createDebug from 'debug';
 
@@ -117,6 +118,7 @@ export class Machine {
       if (this.uartBuf.length >= 4096) this.flush();
     });
     this.bus.map(VIRT.UART_BASE, VIRT.UART_SIZE, this.uart);
+    mapAbsentDevices(this.bus); // virt's devices that hypstep leaves out answer probes (src/board/absent.ts)
     const exit = (code: number, why: string) => {
       this.exitCode = code;
       this.current.requestStop({ kind: 'exit', code, why });
@@ -151,7 +153,7 @@ export class Machine {
 
   /** Copies an image into RAM and resets the CPU to its entry at EL2h with DAIF masked. */
   load(image: Image): void {
-    for (const s of image.segments) {
+    for (const s of [...image.segments, ...(image.writes ?? [])]) {
       if (!this.bus.isRam(s.paddr, s.memsz)) {
         const end = s.paddr + s.memsz;
         throw new LoadError(
@@ -172,7 +174,7 @@ export class Machine {
     this.dirty = true;
     this.code.clear();
     if (image) {
-      for (const s of image.segments) {
+      for (const s of [...image.segments, ...(image.writes ?? [])]) {
         this.bus.poke(s.paddr, s.data);
       }
     }
@@ -181,6 +183,7 @@ export class Machine {
       pe.reset(entry);
       pe.on = i === 0;
     });
+    this.cpu.x[0] = image?.x0 ?? 0n; // the Linux boot protocol's DTB address
     this.clock.clear();
     this.turn = this.used = this.roundStart = this.roundLength = this.retiredBefore = this.turnStartIcount = 0;
     this.roundRan = false;

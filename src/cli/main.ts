@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // hypstep's command line. Standard output carries exactly the guest's UART output;
 // everything hypstep itself says goes to standard error.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_QUANTUM, MAX_PES, Machine } from '../board/machine.js';
-import { isElf, parseElf, rawImage, LoadError, type Image } from '../loader/elf.js';
+import { rawImage, LoadError, type Image } from '../loader/elf.js';
+import { prepareBoot, type BootFile } from '../loader/boot.js';
+import { checkCpu, checkMachine, checkSerial, fromQemuSpelling, gdbFromQemu, parseDevice } from './qemu.js';
 import { exceptionTracer } from './trace.js';
 import { HeapWatch } from './limits.js';
 import { writeStderr } from './stderr.js';
@@ -35,16 +37,45 @@ function say(line: string): void {
   writeStderr(`hypstep: ${line}\n`);
 }
 
-function loadImage(path: string, loadAddress: bigint | undefined): Image {
-  let buf: Uint8Array;
+function readBootFile(path: string): BootFile {
   try {
-    buf = readFileSync(path);
+    return { path, bytes: readFileSync(path) };
   } catch (e) {
     throw new LoadError(`cannot read ${path}: ${hostErrorText(e)}`);
   }
-  if (loadAddress !== undefined) return rawImage(buf, loadAddress, path);
-  if (!isElf(buf)) throw new LoadError(`${path}: not an ELF file (use --load-address to run a raw binary)`);
-  return parseElf(buf, path);
+}
+
+/** What the options load: the image argument or -kernel, -initrd, -dtb, -append, -device loader. */
+function bootImage(imageArg: string | undefined, o: RunOptions, memory: number, smp: number) {
+  if (imageArg !== undefined && o.kernel !== undefined)
+    throw new UsageError(`both an image (${imageArg}) and -kernel (${o.kernel}) given: give one`);
+  if (o.loadAddress !== undefined) {
+    if (imageArg === undefined) throw new UsageError('--load-address needs the image argument');
+    for (const [opt, v] of [
+      ['-initrd', o.initrd],
+      ['-dtb', o.dtb],
+      ['-append', o.append],
+      ['-device', o.device],
+    ] as const)
+      if (v !== undefined) throw new UsageError(`--load-address runs a raw binary alone: ${opt} cannot go with it`);
+    const image: Image = rawImage(readBootFile(imageArg).bytes, parseAddress(o.loadAddress, 'load address'), imageArg);
+    return { image, dtb: null, notes: [] as string[] };
+  }
+  const kernelPath = imageArg ?? o.kernel;
+  const loaders = (o.device ?? []).map(parseDevice).map(({ file, ...l }) => ({
+    ...l,
+    ...(file !== undefined ? { file: readBootFile(file) } : {}),
+  }));
+  return prepareBoot({
+    ...(kernelPath !== undefined ? { kernel: readBootFile(kernelPath) } : {}),
+    kernelFromArgument: imageArg !== undefined,
+    ...(o.initrd !== undefined ? { initrd: readBootFile(o.initrd) } : {}),
+    ...(o.dtb !== undefined ? { dtb: readBootFile(o.dtb) } : {}),
+    ...(o.append !== undefined ? { append: o.append } : {}),
+    loaders,
+    ramSize: memory,
+    smp,
+  });
 }
 
 /** UART input comes from stdin when it is a terminal or a pipe; a file or /dev/null gives none. */
@@ -74,6 +105,16 @@ interface RunOptions {
   S?: boolean;
   gdb?: string;
   holdForDebugger?: boolean;
+  // QEMU's boot options (src/cli/qemu.ts)
+  kernel?: string;
+  initrd?: string;
+  dtb?: string;
+  append?: string;
+  machine?: string[];
+  cpu?: string;
+  serial?: string;
+  device?: string[];
+  dumpDtb?: string;
 }
 
 /** The PC of the PE that ran last, naming the PE when there are several. */
@@ -92,23 +133,37 @@ interface RunEnd {
 type RunFinish = (status: number, outcome: string) => number;
 
 /** `ends` collects what must happen once the run is over. */
-async function run(imagePath: string, o: RunOptions, ends: RunFinish[]): Promise<RunEnd> {
+async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[]): Promise<RunEnd> {
   const memory = parseSize(o.memory);
   const maxInsns = o.maxInsns === undefined ? Infinity : parseCount(o.maxInsns, 'instruction count');
-  const loadAddress = o.loadAddress === undefined ? undefined : parseAddress(o.loadAddress, 'load address');
+  const machine = checkMachine(o.machine ?? []);
+  checkCpu(o.cpu);
+  checkSerial(o.serial);
   const trace = o.trace ?? [];
   const worldTraces = trace.filter((t) => /^world([=:]|$)/.test(t));
   for (const t of trace)
     if (t !== 'exceptions' && !worldTraces.includes(t))
       throw new UsageError(`unknown trace '${t}' (known: exceptions, world)`);
   if (worldTraces.length > 1) throw new UsageError('--trace world given twice (one takes every filter)');
-  const image = loadImage(imagePath, loadAddress);
-
   const smp = parseCount(o.smp, 'number of PEs');
   if (smp > MAX_PES) throw new UsageError(`-smp ${smp}: this machine has at most ${MAX_PES} PEs`);
   const quantum = parseCount(o.quantum, 'quantum');
+  const boot = bootImage(imageArg, o, memory, smp);
+  const dumpTo = o.dumpDtb ?? machine.dumpDtb;
+  if (dumpTo !== undefined) {
+    // As QEMU's dumpdtb: write the tree the guest would get, and stop there.
+    if (!boot.dtb) throw new UsageError('this image gets no device tree (an ELF that starts at the base of RAM)');
+    try {
+      writeFileSync(dumpTo, boot.dtb.blob);
+    } catch (e) {
+      throw new LoadError(`cannot write ${dumpTo}: ${hostErrorText(e)}`);
+    }
+    return { code: 0, outcome: `device tree written to ${dumpTo}` };
+  }
+  for (const note of boot.notes) say(note);
+  const imagePath = imageArg ?? o.kernel ?? o.device?.map(parseDevice).find((l) => l.file)?.file ?? '';
   const m = new Machine({ memory, smp, quantum });
-  m.load(image);
+  m.load(boot.image);
   const observers = new ObserverSet();
   if (trace.includes('exceptions')) {
     // With several PEs each line names its PE; the count is the machine's, over all PEs.
@@ -247,7 +302,7 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('run an AArch64 image on the virt-compatible board (reset at EL2h at its entry point)')
-    .argument('<image>', 'ELF64 AArch64 image, or a raw binary with --load-address')
+    .argument('[image]', 'ELF64 AArch64 image, a Linux arm64 Image (raw or gzip), or a raw binary with --load-address')
     .option('-m, --memory <size>', 'RAM size at 0x40000000 (QEMU style: 512M, 1G)', '512M')
     .option('--smp <n>', `number of PEs, 1 to ${MAX_PES} (QEMU's -smp; also spelt -smp)`, '1')
     .option(
@@ -284,6 +339,29 @@ export function buildProgram(): Command {
     .option('-s', 'serve gdb on 127.0.0.1:1234 (shorthand for --gdb 1234)')
     .option('-S', 'hold the CPU at reset until a debugger continues it')
     .option('--gdb <[host:]port>', 'serve the GDB remote protocol on this port (loopback unless a host is given)')
+    // QEMU's boot options (src/cli/qemu.ts): QEMU spells them with one dash, and so may you
+    .option('--kernel <file>', "QEMU's -kernel: an ELF, or a Linux arm64 Image (raw or gzip) booted with x0 = the DTB")
+    .option('--initrd <file>', "QEMU's -initrd: the initial ramdisk, placed as QEMU places it")
+    .option('--dtb <file>', "QEMU's -dtb: this device tree instead of the generated one (/chosen and /memory fixed up)")
+    .option('--append <cmdline>', "QEMU's -append: the kernel command line (/chosen/bootargs)")
+    .addOption(
+      new Option(
+        '--machine <props>',
+        "QEMU's -machine/-M: virt,virtualization=on[,gic-version=3][,its=off][,dumpdtb=FILE]",
+      ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
+    .option('--cpu <model>', "QEMU's -cpu: max")
+    .option('--serial <dev>', "QEMU's -serial: stdio or mon:stdio (the PL011 is on stdio)")
+    .addOption(
+      new Option(
+        '--device <loader>',
+        "QEMU's -device loader,file=F[,addr=A][,cpu-num=N] or loader,addr=A,data=V,data-len=N (repeatable)",
+      ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
+    .option(
+      '--dump-dtb <file>',
+      'write the device tree the guest would get to FILE and exit (QEMU: -M virt,dumpdtb=FILE)',
+    )
     .option(
       '--hold-for-debugger',
       "when the debugger leaves, keep its catches and the stub's breakpoints and wait at the next one for a debugger",
@@ -304,7 +382,8 @@ the report keeps what was written); 8 when a PE keeps taking the same exception 
 vector without progress (the message names the exception that began it); 0 when the debugger kills the program (gdb's kill, as with QEMU);
 130 when interrupted (Ctrl-C).`,
     )
-    .action(async (image: string, opts: RunOptions) => {
+    .action(async (image: string | undefined, opts: RunOptions) => {
+      if (opts.gdb !== undefined) opts.gdb = gdbFromQemu(opts.gdb);
       const ends: RunFinish[] = [];
       const r = await run(image, opts, ends);
       let status = r.code;
@@ -332,7 +411,11 @@ export async function main(argv: string[]): Promise<number> {
           : a === '--check-residency=strict'
             ? '--check-residency-strict'
             : a;
-    await buildProgram().parseAsync(argv.map(spelled));
+    const args = argv.map(spelled);
+    // After `run`, QEMU's single-dash options (-kernel, -M …) become long ones.
+    await buildProgram().parseAsync(
+      args[2] === 'run' ? [...args.slice(0, 3), ...fromQemuSpelling(args.slice(3))] : args,
+    );
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -21,6 +21,10 @@ export interface Image {
   symbols: ElfSymbol[];
   /** The DWARF sections a line table needs, when the image was built with -g. */
   debug?: LineSections;
+  /** x0 at reset (the Linux boot protocol's DTB address); 0 when absent. */
+  x0?: bigint;
+  /** Values written after the segments load, over them if they overlap (QEMU's -device loader,data=). */
+  writes?: Segment[];
 }
 
 const EM_AARCH64 = 183;
@@ -154,18 +158,26 @@ function readDebugSections(r: Reader, shoff: number, shnum: number, shentsize: n
 
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
-/** Two segments loading over each other: QEMU refuses the image ("rom: requested regions overlap"), and so do we. */
-function refuseOverlaps(segments: Segment[], index: number[], fail: (why: string) => never): void {
+/** The first two of `segments` (by address) that load over each other, as indices into `segments`. */
+export function overlapping(segments: readonly Segment[]): [number, number] | null {
   const order = segments.map((_, k) => k).sort((a, b) => segments[a]!.paddr - segments[b]!.paddr);
   for (let k = 1; k < order.length; k++) {
     const a = segments[order[k - 1]!]!,
       b = segments[order[k]!]!;
-    if (b.paddr < a.paddr + a.memsz)
-      fail(
-        `segments ${index[order[k - 1]!]} (${hex(a.paddr)}..${hex(a.paddr + a.memsz)}) and ` +
-          `${index[order[k]!]} (${hex(b.paddr)}..${hex(b.paddr + b.memsz)}) overlap`,
-      );
+    if (b.paddr < a.paddr + a.memsz) return [order[k - 1]!, order[k]!];
   }
+  return null;
+}
+
+export const segmentRange = (s: Segment): string => `${hex(s.paddr)}..${hex(s.paddr + s.memsz)}`;
+
+/** Two segments loading over each other: QEMU refuses the image ("rom: requested regions overlap"), and so do we. */
+function refuseOverlaps(segments: Segment[], index: number[], fail: (why: string) => never): void {
+  const o = overlapping(segments);
+  if (o)
+    fail(
+      `segments ${index[o[0]]} (${segmentRange(segments[o[0]]!)}) and ${index[o[1]]} (${segmentRange(segments[o[1]]!)}) overlap`,
+    );
 }
 
 /** An entry point the CPU cannot start at: it would spin in an instruction abort taken to an unset vector. */
