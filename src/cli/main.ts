@@ -373,6 +373,7 @@ Examples:
   hypstep run fixtures/hello/build/hello.elf
   hypstep run --trace exceptions --max-insns 100000 prog.elf
   hypstep run -m 1G --load-address 0x40080000 Image
+  hypstep run -M virt,virtualization=on,gic-version=3 -cpu max -m 1G -kernel vmlinuz -initrd initrd -append console=ttyAMA0
 
 Exit status: the guest's semihosting exit code; 0 on PSCI SYSTEM_OFF; 2 on a usage or
 load error; 3 when --max-insns is reached; 4 when the emulator meets an unimplemented feature;

@@ -19,8 +19,6 @@ const ACCEPTED_WITH_VALUE: Record<string, readonly string[]> = {
 const OWN_WITH_VALUE = new Set([
   '-m',
   '--memory',
-  '--smp',
-  '-smp',
   '--quantum',
   '--max-insns',
   '--trace',
@@ -40,6 +38,10 @@ export function fromQemuSpelling(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    if (a === '--smp' && i + 1 < args.length) {
+      out.push(a, smpCount(args[++i]!));
+      continue;
+    }
     if (OWN_WITH_VALUE.has(a) && i + 1 < args.length) {
       out.push(a, args[++i]!);
       continue;

@@ -249,6 +249,7 @@ export function prepareBoot(req: BootRequest): Boot {
       `${k.path}: an EFI zboot kernel: not supported (give the Image inside it, as vmlinuz or Image)`,
     );
   const bytes = decompressed(k);
+  if (bytes.length === 0) throw new LoadError(`${k.path}: empty${isGzip(k.bytes) ? ' once decompressed' : ' file'}`);
   if (req.kernelFromArgument && !imageHeader(bytes))
     throw new LoadError(
       `${k.path}: not an ELF file or an arm64 Linux Image (use --load-address to run a raw binary, or -kernel for QEMU's placement)`,

@@ -2,8 +2,8 @@
 # `npm run setup`: installs what the tests need. Debian packages only when missing
 # (the cross toolchain, QEMU as the reference machine, gdb-multiarch as the reference
 # debugger, Chromium for the HTML report's test, driven by playwright-core, GNU time for
-# the bench, bpftool and pahole as the references for the BTF reader), Debian's arm64 cloud
-# kernel into the Linux cache (never committed), then the npm
+# the bench, bpftool and pahole as the references for the BTF reader, dtc and fdtget to read
+# device trees), Debian's arm64 cloud kernel into the Linux cache (never committed), then the npm
 # packages from the lockfile. The browser is Debian's: playwright-core never downloads one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 need=()
 for pair in aarch64-linux-gnu-as:binutils-aarch64-linux-gnu aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu \
             qemu-system-aarch64:qemu-system-arm gdb-multiarch:gdb-multiarch make:make chromium:chromium \
-            bpftool:bpftool pahole:pahole; do
+            bpftool:bpftool pahole:pahole dtc:device-tree-compiler fdtget:device-tree-compiler; do
   # bpftool lives in /usr/sbin, which a non-root PATH may lack.
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair##*:}")
 done
