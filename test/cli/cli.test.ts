@@ -186,7 +186,7 @@ vectors:
     [['run', '--max-insns', '-5', HELLO], /invalid instruction count/],
     [['run', '--trace', 'everything', HELLO], /unknown trace 'everything'/],
     [['run', '--frobnicate', HELLO], /unknown option '--frobnicate'/],
-    [['run'], /missing required argument 'image'/],
+    [['run'], /nothing to run: give an image, -kernel, or -device loader/],
     [['explode'], /unknown command 'explode'/],
     [['run', '--report', 'run.txt', HELLO], /--report run\.txt: the file name must end in \.json or \.html/],
     [
