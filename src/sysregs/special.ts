@@ -40,7 +40,11 @@ export const ID_VALUES: Readonly<Record<string, bigint>> = {
   // EL0 and EL1: AArch64 and AArch32 state (a hypervisor may host 32-bit guests; executing
   // AArch32 stops the machine); EL2 AArch64; no EL3; FP and AdvSIMD implemented
   // (0: single and double precision, no half-precision arithmetic).
-  ID_AA64PFR0_EL1: 0x0000_0000_0000_0122n,
+  // CSV2 1 and CSV3 1: nothing executes speculatively here, so no branch predictor or faulting load
+  // leaks across contexts (Linux then takes QEMU -cpu max's path: no KPTI, no Spectre-v2 workaround).
+  ID_AA64PFR0_EL1: 0x1100_0000_0000_0122n,
+  // CSV2_frac 1 (FEAT_CSV2_1p1): CSV2 without the SCXTNUM_ELx registers, which are not implemented.
+  ID_AA64PFR1_EL1: 0x0000_0001_0000_0000n,
   // Armv8.0 debug (DebugVer 6), two breakpoints (BRPs 1), two watchpoints (WRPs 1), one
   // context-aware breakpoint (CTX_CMPs 0); no PMU, no trace. Debug exceptions are storage only for now.
   ID_AA64DFR0_EL1: 0x0000_0000_0010_1006n,
