@@ -182,12 +182,16 @@ export function checkSerial(v: string | undefined): void {
     throw new UsageError(`-serial ${v}: not supported (the PL011 is on standard input and output: -serial stdio)`);
 }
 
-/** QEMU's -gdb tcp::PORT or tcp:HOST:PORT as hypstep's --gdb value (loopback when the host is empty, as -s). */
+/**
+ * QEMU's -gdb tcp::PORT or tcp:HOST:PORT as hypstep's --gdb value (loopback when the host is empty,
+ * as -s); QEMU's other character devices are refused by name; anything else is --gdb's own.
+ */
 export function gdbFromQemu(v: string): string {
-  const m = /^tcp:([^:]*):(\d+)$/.exec(v);
+  const m = /^tcp:([^:,]*):(\d+)$/.exec(v);
   if (m) return m[1] === '' ? m[2]! : `${m[1]}:${m[2]}`;
-  if (/^\d+$/.test(v) || /^[^:]+:\d+$/.test(v)) return v; // hypstep's own --gdb [host:]port
-  throw new UsageError(`-gdb ${v}: not supported (use tcp::PORT or tcp:HOST:PORT)`);
+  if (/^(tcp|unix|stdio|pty|none|file|pipe|udp|telnet|websocket|vc|serial|chardev)(:|$)/.test(v))
+    throw new UsageError(`-gdb ${v}: not supported (use tcp::PORT or tcp:HOST:PORT)`);
+  return v;
 }
 
 /** A -device loader description, files not yet read. */
