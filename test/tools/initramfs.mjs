@@ -21,7 +21,21 @@ const pad4 = () => {
 };
 let ino = 1;
 function entry(name, mode, data = Buffer.alloc(0), rdev = [0, 0]) {
-  const fields = [ino++, mode, 0, 0, mode & 0o040000 ? 2 : 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length + 1, 0];
+  const fields = [
+    ino++,
+    mode,
+    0,
+    0,
+    mode & 0o040000 ? 2 : 1,
+    0,
+    data.length,
+    0,
+    0,
+    rdev[0],
+    rdev[1],
+    name.length + 1,
+    0,
+  ];
   push(Buffer.from('070701' + fields.map((f) => f.toString(16).padStart(8, '0')).join(''), 'latin1'));
   push(Buffer.from(`${name}\0`, 'latin1'));
   pad4();
