@@ -41,6 +41,8 @@ export interface MachineOptions {
   quantum?: number;
   /** UART transmit bytes (the CLI writes them to stdout). */
   uartOut?: (bytes: Uint8Array) => void;
+  /** QEMU's -no-reboot: PSCI SYSTEM_RESET ends the run (status 0) instead of resetting the board. */
+  noReboot?: boolean;
   /** Semihosting console bytes (stderr, as QEMU does). */
   consoleOut?: (bytes: Uint8Array) => void;
 }
@@ -132,6 +134,7 @@ export class Machine {
       pes,
       systemOff: () => exit(0, 'PSCI SYSTEM_OFF'),
       systemReset: () => {
+        if (opts.noReboot) return exit(0, 'PSCI SYSTEM_RESET with -no-reboot');
         this.pendingReset = true;
         this.current.requestStop({ kind: 'requested', why: 'PSCI SYSTEM_RESET' });
       },

@@ -115,6 +115,7 @@ interface RunOptions {
   serial?: string;
   device?: string[];
   dumpDtb?: string;
+  reboot: boolean;
 }
 
 /** The PC of the PE that ran last, naming the PE when there are several. */
@@ -162,7 +163,7 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
   }
   for (const note of boot.notes) say(note);
   const imagePath = imageArg ?? o.kernel ?? o.device?.map(parseDevice).find((l) => l.file)?.file ?? '';
-  const m = new Machine({ memory, smp, quantum });
+  const m = new Machine({ memory, smp, quantum, noReboot: !o.reboot });
   m.load(boot.image);
   const observers = new ObserverSet();
   if (trace.includes('exceptions')) {
@@ -357,6 +358,10 @@ export function buildProgram(): Command {
         '--device <loader>',
         "QEMU's -device loader,file=F[,addr=A][,cpu-num=N] or loader,addr=A,data=V,data-len=N (repeatable)",
       ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
+    .option(
+      '--no-reboot',
+      "QEMU's -no-reboot: end the run (status 0) when the guest resets the board (PSCI SYSTEM_RESET)",
     )
     .option(
       '--dump-dtb <file>',

@@ -6,6 +6,8 @@ import type { LoaderDevice } from '../loader/boot.js';
 
 /** QEMU options that take a value and become the long option of the same name. */
 const WITH_VALUE = new Set(['kernel', 'initrd', 'append', 'dtb', 'machine', 'cpu', 'serial', 'gdb', 'device']);
+/** QEMU flags that become the long option of the same name. */
+const FLAGS = new Set(['no-reboot']);
 const ALIASES: Record<string, string> = { M: 'machine' };
 /** QEMU options that describe what hypstep already is: no display, no monitor, no NIC, semihosting on. */
 const ACCEPTED_FLAGS = new Set(['nographic', 'semihosting']);
@@ -58,6 +60,7 @@ export function fromQemuSpelling(args: string[]): string[] {
       return args[++i]!;
     };
     if (WITH_VALUE.has(name)) out.push(`--${name}`, value());
+    else if (FLAGS.has(name)) out.push(`--${name}`);
     else if (ACCEPTED_FLAGS.has(name)) continue;
     else if (name in ACCEPTED_WITH_VALUE) {
       const v = value();

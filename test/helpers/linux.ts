@@ -1,7 +1,7 @@
 // Debian's arm64 cloud kernel, fetched by `npm run setup` into the Linux cache (never committed):
 // $HYPSTEP_LINUX_DIR, or $XDG_CACHE_HOME/hypstep/linux, or ~/.cache/hypstep/linux.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBtf } from '../../src/loader/btf.js';
@@ -55,3 +55,49 @@ export function bpftoolEnum(blob: string, name: string): Map<string, bigint> {
     [...body[1]!.matchAll(/^\t(\w+) = (\d+)(?:ULL)?,$/gm)].map((m) => [m[1]!, BigInt(m[2]!)] as [string, bigint]),
   );
 }
+
+/** The Linux fixture `npm run setup` leaves beside the kernel (test/tools/linux.sh). */
+export interface LinuxFixture {
+  dir: string;
+  kernel: string;
+  /** busybox, fixtures/linux/init and kvm-hello, as cpio newc, gzip-compressed. */
+  initrd: string;
+  /** The Debian packages they came from, one per line. */
+  versions: string;
+}
+
+/** The kernel and initramfs; fails loudly when setup has not built them. */
+export function linuxFixture(): LinuxFixture {
+  const dir = linuxCacheDir();
+  const kernel = debianKernel(),
+    initrd = join(dir, 'initramfs.cpio.gz'),
+    versions = join(dir, 'versions');
+  for (const f of [initrd, versions])
+    if (!existsSync(f))
+      throw new Error(`the Linux fixture is missing (${f}): run 'npm run setup' (fetches Debian's kernel and busybox)`);
+  return { dir, kernel, initrd, versions: readFileSync(versions, 'utf8') };
+}
+
+/** The board and command line both machines boot the fixture with. */
+export const LINUX_BOOT = (f: LinuxFixture): string[] => [
+  '-M',
+  'virt,virtualization=on,gic-version=3',
+  '-cpu',
+  'max',
+  '-m',
+  '1G',
+  '-smp',
+  '2',
+  '-nographic',
+  '-no-reboot',
+  '-kernel',
+  f.kernel,
+  '-initrd',
+  f.initrd,
+  '-append',
+  // earlycon: the console from the first line; panic=-1 with -no-reboot: a panic ends the run.
+  'console=ttyAMA0 earlycon panic=-1',
+];
+
+/** A console transcript without the printk timestamps. */
+export const untimed = (s: string): string[] => s.split('\n').map((l) => l.replace(/^\[ *\d+\.\d+\] /, ''));

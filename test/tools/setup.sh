@@ -18,6 +18,9 @@ done
 # GNU time for the bench's peak-memory rows (`time` alone is the shell's keyword).
 [ -x /usr/bin/time ] || need+=(time)
 
+# The kernel's UAPI headers for arm64 (linux/kvm.h), for fixtures/linux's KVM program.
+[ -f /usr/aarch64-linux-gnu/include/linux/kvm.h ] || need+=(linux-libc-dev-arm64-cross)
+
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   sudo=""
@@ -33,23 +36,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-# Debian's arm64 cloud kernel (the Linux fixture): the current linux-image-*-cloud-arm64 package's
-# Image, as $cache/vmlinuz, fetched once (the cache of test/helpers/linux.ts).
-cache="${HYPSTEP_LINUX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hypstep/linux}"
-if [ ! -f "$cache/vmlinuz" ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    $sudo dpkg --add-architecture arm64
-    $sudo apt-get update -qq
-  fi
-  kernel_pkg() { apt-cache depends linux-image-cloud-arm64:arm64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^:]*\).*/\1/p' | head -n1; }
-  kpkg="$(kernel_pkg)"
-  [ -n "$kpkg" ] || { $sudo apt-get update -qq; kpkg="$(kernel_pkg)"; }
-  echo "setup: fetching Debian's $kpkg (arm64) into $cache"
-  mkdir -p "$cache"
-  work="$(mktemp -d)"
-  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg:arm64" &&
-    dpkg-deb --fsys-tarfile linux-image-*.deb | tar -x ./boot && cp boot/vmlinuz-* "$cache/vmlinuz")
-  rm -rf "$work"
-fi
+# Debian's arm64 cloud kernel and busybox, and the initramfs the Linux boot tests run, in the
+# Linux cache (test/helpers/linux.ts), fetched again only when Debian has newer packages.
+bash test/tools/linux.sh
