@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_QUANTUM, MAX_PES, Machine } from '../board/machine.js';
 import { rawImage, LoadError, type Image } from '../loader/elf.js';
 import { prepareBoot, type BootFile } from '../loader/boot.js';
+import { startStatusLine, type StatusLine } from './status.js';
 import { checkCpu, checkMachine, checkSerial, fromQemuSpelling, gdbFromQemu, parseDevice } from './qemu.js';
 import { exceptionTracer } from './trace.js';
 import { HeapWatch } from './limits.js';
@@ -33,7 +34,11 @@ const SLICE = 1 << 21;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** The status line of the run, while one is drawn (a terminal, no --quiet). */
+let status: StatusLine | null = null;
+
 function say(line: string): void {
+  status?.clear();
   writeStderr(`hypstep: ${line}\n`);
 }
 
@@ -105,6 +110,7 @@ interface RunOptions {
   S?: boolean;
   gdb?: string;
   holdForDebugger?: boolean;
+  quiet?: boolean;
   // QEMU's boot options (src/cli/qemu.ts)
   kernel?: string;
   initrd?: string;
@@ -163,7 +169,23 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
   }
   for (const note of boot.notes) say(note);
   const imagePath = imageArg ?? o.kernel ?? o.device?.map(parseDevice).find((l) => l.file)?.file ?? '';
-  const m = new Machine({ memory, smp, quantum, noReboot: !o.reboot });
+  // The status line is erased before the guest's output, and not drawn while a UART line is unfinished.
+  let midLine = false;
+  const m = new Machine({
+    memory,
+    smp,
+    quantum,
+    noReboot: !o.reboot,
+    uartOut: (b) => {
+      status?.clear();
+      process.stdout.write(b);
+      midLine = b[b.length - 1] !== 0x0a;
+    },
+    consoleOut: (b) => {
+      status?.clear();
+      process.stderr.write(b);
+    },
+  });
   m.load(boot.image);
   const observers = new ObserverSet();
   if (trace.includes('exceptions')) {
@@ -254,6 +276,22 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
     interrupted = true;
   });
 
+  status = o.quiet || !process.stderr.isTTY ? null : startStatusLine(m, writeStderr, () => !midLine);
+  try {
+    return await runLoop(m, maxInsns, () => interrupted, overLimit);
+  } finally {
+    status?.stop();
+    status = null;
+  }
+}
+
+/** Runs the machine in slices until it stops, the budget runs out or a limit is met. */
+async function runLoop(
+  m: Machine,
+  maxInsns: number,
+  interrupted: () => boolean,
+  overLimit: () => RunEnd | null,
+): Promise<RunEnd> {
   for (;;) {
     const left = maxInsns - m.icount;
     if (left <= 0) {
@@ -280,7 +318,7 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
     }
     const over = overLimit();
     if (over !== null) return over;
-    if (interrupted) {
+    if (interrupted()) {
       say(`interrupted after ${m.icount} instructions at ${where(m)}`);
       return { code: EXIT.INTERRUPTED, outcome: `interrupted after ${m.icount} instructions` };
     }
@@ -359,6 +397,7 @@ export function buildProgram(): Command {
         "QEMU's -device loader,file=F[,addr=A][,cpu-num=N] or loader,addr=A,data=V,data-len=N (repeatable)",
       ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
+    .option('--quiet', 'no status line on a terminal (instructions, MIPS, each PE, guest exits; stderr only)')
     .option(
       '--no-reboot',
       "QEMU's -no-reboot: end the run (status 0) when the guest resets the board (PSCI SYSTEM_RESET)",

@@ -76,3 +76,17 @@ export class ObserverSet implements CpuObserver {
     for (const o of this.list) o.memoryAccessed?.(e);
   }
 }
+
+/** Adds `o` to the observers of `holder` (a PE), turning a single observer into a set; returns the set. */
+export function joinObservers(holder: { observer: CpuObserver | null }, o: CpuObserver): ObserverSet {
+  const cur = holder.observer;
+  let set: ObserverSet;
+  if (cur instanceof ObserverSet) set = cur;
+  else {
+    set = new ObserverSet();
+    if (cur !== null) set.add(cur);
+    holder.observer = set;
+  }
+  set.add(o);
+  return set;
+}

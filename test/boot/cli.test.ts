@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { repoRoot } from '../helpers/tools.js';
+import { assembleElf, program } from '../helpers/asm.js';
 
 const CLI = join(repoRoot(), 'dist/src/cli/main.js');
 const HELLO = join(repoRoot(), 'fixtures/hello/build/hello.elf');
@@ -112,6 +113,27 @@ describe("QEMU's boot options", () => {
     const r = hypstep(['-kernel', HELLO, '-initrd', IMAGE]);
     expect(r.stderr).toBe('hypstep: -initrd is not loaded for an ELF kernel (QEMU loads one only for a Linux Image)\n');
     expect(r.status).toBe(0);
+  });
+
+  it('-no-reboot: a PSCI SYSTEM_RESET ends the run with status 0 (without it the board resets and runs again)', () => {
+    // Prints 'R' and resets; run again after a reset it prints 'R' again, so --max-insns ends it.
+    const reset = file(
+      'reset.elf',
+      assembleElf(
+        program(`
+      mov x1, #0x09000000
+      mov w2, #'R'
+      strb w2, [x1]
+      movz x0, #0x0009
+      movk x0, #0x8400, lsl #16
+      smc #0
+    `),
+      ),
+    );
+    expect(hypstep(['-no-reboot', reset])).toEqual({ status: 0, stdout: 'R', stderr: '' });
+    const again = hypstep(['--max-insns', '100', reset]);
+    expect(again.stdout).toMatch(/^R{10,}$/);
+    expect(again.status).toBe(3);
   });
 
   it('--dump-dtb and -M dumpdtb= write the same tree and run nothing', () => {
