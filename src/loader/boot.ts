@@ -64,8 +64,6 @@ export interface BootRequest {
 
 export interface Boot {
   image: Image;
-  /** 'linux' for the boot protocol (x0 = DTB), 'elf' for an ELF kernel, 'loader' for -device loader alone. */
-  kind: 'linux' | 'elf' | 'loader';
   /** The tree the guest gets and where it lies, if it gets one. */
   dtb: { addr: number; blob: Uint8Array } | null;
   /** Things QEMU does silently that a user should know (one line each). */
@@ -221,7 +219,6 @@ export function prepareBoot(req: BootRequest): Boot {
     const blob = tree();
     return {
       image: image(null, loaded.entry, undefined, [dtbSegment(VIRT.RAM_BASE, blob)]),
-      kind: 'loader',
       dtb: { addr: VIRT.RAM_BASE, blob },
       notes,
     };
@@ -238,7 +235,6 @@ export function prepareBoot(req: BootRequest): Boot {
     const fits = low > VIRT.RAM_BASE ? blob.length <= low - VIRT.RAM_BASE : false;
     return {
       image: image(elf, elf.entry, undefined, fits ? [dtbSegment(VIRT.RAM_BASE, blob)] : []),
-      kind: 'elf',
       dtb: fits ? { addr: VIRT.RAM_BASE, blob } : null,
       notes,
     };
@@ -274,7 +270,6 @@ export function prepareBoot(req: BootRequest): Boot {
   extra.push(dtbSegment(dtbAddr, blob));
   return {
     image: image({ entry: 0n, segments: [kernel.seg], symbols: [] }, BigInt(kernel.entry), BigInt(dtbAddr), extra),
-    kind: 'linux',
     dtb: { addr: dtbAddr, blob },
     notes,
   };
