@@ -26,7 +26,7 @@ function onTerminal(args: string[], name: string): Promise<{ tty: string; stdout
   const cmd = ['node', CLI, 'run', ...args].map((a) => `'${a}'`).join(' ');
   return new Promise((res, rej) =>
     execFile('script', ['-qec', `${cmd} > '${out}'`, tty], { timeout: 300_000 }, (err) => {
-      if (err && err.code !== 3) return rej(err);
+      if (err && err.code !== 3) return rej(new Error(`script: ${err.message}`));
       res({ tty: readFileSync(tty, 'latin1'), stdout: readFileSync(out, 'latin1') });
     }),
   );
