@@ -100,4 +100,4 @@ export const LINUX_BOOT = (f: LinuxFixture): string[] => [
 ];
 
 /** A console transcript without the printk timestamps. */
-export const untimed = (s: string): string[] => s.split('\n').map((l) => l.replace(/^\[ *\d+\.\d+\] /, ''));
+export const untimed = (s: string): string[] => s.split(/\r?\n/).map((l) => l.replace(/^\[ *\d+\.\d+\] /, ''));
