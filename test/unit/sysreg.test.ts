@@ -123,7 +123,8 @@ describe('the table', () => {
     const isar0 = ID_VALUES.ID_AA64ISAR0_EL1!;
     const fields = Array.from({ length: 16 }, (_, i) => field(isar0, 4 * i));
     expect(fields).toEqual(fields.map((_, i) => (i === 5 ? 2 : i === 4 ? 1 : 0)));
-    expect([field(pfr0, 56), field(pfr0, 60), field(ID_VALUES.ID_AA64PFR1_EL1!, 32)]).toEqual([1, 1, 1]); // CSV2, CSV3, CSV2_frac
+    // CSV2, CSV3, CSV2_frac
+    expect([field(pfr0, 56), field(pfr0, 60), field(ID_VALUES.ID_AA64PFR1_EL1!, 32)]).toEqual([1, 1, 1]);
     expect(ID_VALUES.ID_AA64PFR1_EL1! & ~(0xfn << 32n)).toBe(0n);
   });
 });
