@@ -343,7 +343,7 @@ export class ReportStream {
 
   private writePending(pe: number, resumed: number | null): void {
     const x = this.pending[pe];
-    if (x == null) return;
+    if (x === null || x === undefined) return;
     this.sink.exit(exitRow(x, this.pendingEntered[pe] ?? null, resumed));
     this.exits++;
     this.pending[pe] = null;

@@ -175,7 +175,8 @@ describe('the world layer on 4 PEs', () => {
       };
       const a = run(1),
         b = run(2);
-      expect(timeline(a.stderr).length).toBe(4 * 12 + 1); // a load, 4 entries, 4 exits, a put, a load and a put per PE; the hazard
+      // A load, 4 entries, 4 exits, a put, a load and a put per PE; the hazard
+      expect(timeline(a.stderr).length).toBe(4 * 12 + 1);
       expect(b.stderr).toBe(a.stderr.replaceAll('r1.json', 'r2.json'));
       expect(b.report).toBe(a.report);
       // The report names each row's PE, and sums each PE's share.
@@ -197,7 +198,7 @@ describe('the world layer on 4 PEs', () => {
           pe,
           exits: 4,
           entries: 4,
-          perExit: expect.anything(),
+          perExit: expect.anything() as unknown,
           loads: 2,
           puts: 2,
           hazards: pe === 1 ? 1 : 0,
