@@ -11,6 +11,10 @@ import { Clock } from './clock.js';
 import { semihostingCall } from './semihosting.js';
 import { psciCall } from './psci.js';
 import { mapAbsentDevices } from './absent.js';
+import { Gic, GIC, INTID } from './gic.js';
+import { registerGicSysregs } from './gic-sysregs.js';
+import { GenericTimers } from './timer.js';
+import { ID_VALUES } from '../sysregs/special.js';
 import { LoadError, type Image } from '../loader/elf.js';
 import createDebug from 'debug';
 
@@ -19,7 +23,7 @@ const log = createDebug('hypstep:board');
 /** QEMU virt's memory map. */
 export const VIRT = { RAM_BASE: 0x4000_0000, UART_BASE: 0x0900_0000, UART_SIZE: 0x1000 } as const;
 export const DEFAULT_RAM = 512 * 1024 * 1024;
-/** PEs a machine may have (QEMU's virt with its default GICv2 takes up to 8). */
+/** PEs a machine may have (QEMU's virt takes up to 8 with a GICv2, more with a GICv3; 8 here). */
 export const MAX_PES = 8;
 /** Instructions a PE runs before the next one's turn, unless it sleeps, yields or meets a barrier first. */
 export const DEFAULT_QUANTUM = 1000;
@@ -64,6 +68,9 @@ export class Machine {
   readonly cpu: Cpu;
   readonly uart: Pl011;
   readonly clock = new Clock();
+  /** The GICv3 (always present, as on QEMU's virt with gic-version=3) and each PE's generic timers. */
+  readonly gic: Gic;
+  readonly timers: GenericTimers;
   readonly code: CodeCache;
   readonly monitor: ExclusiveMonitor;
   /** The system registers every PE has: the architectural table and the rows devices register. */
@@ -120,6 +127,16 @@ export class Machine {
       if (this.uartBuf.length >= 4096) this.flush();
     });
     this.bus.map(VIRT.UART_BASE, VIRT.UART_SIZE, this.uart);
+    this.gic = new Gic(pes);
+    this.bus.map(GIC.DIST_BASE, GIC.DIST_SIZE, this.gic.distributor);
+    this.bus.map(GIC.REDIST_BASE, GIC.REDIST_STRIDE * n, this.gic.redistributors);
+    registerGicSysregs(this.sysregs, this.gic);
+    // ID_AA64PFR0_EL1.GIC: the system-register interface of a GICv3 CPU interface is there.
+    const pfr0 = ID_VALUES.ID_AA64PFR0_EL1! | (1n << 24n);
+    this.sysregs.override('ID_AA64PFR0_EL1', { read: () => pfr0 });
+    this.timers = new GenericTimers(pes, this.clock, this.gic, this.sysregs);
+    this.uart.irq = (level) => this.gic.setSpi(INTID.UART, level);
+    this.gic.source(INTID.UART, 'PL011 UART');
     mapAbsentDevices(this.bus); // virt's devices that hypstep leaves out answer probes (src/board/absent.ts)
     const exit = (code: number, why: string) => {
       this.exitCode = code;
@@ -188,6 +205,9 @@ export class Machine {
     });
     this.cpu.x[0] = image?.x0 ?? 0n; // the Linux boot protocol's DTB address
     this.clock.clear();
+    this.timers.reset();
+    this.gic.reset();
+    this.uart.reset();
     this.turn = this.used = this.roundStart = this.roundLength = this.retiredBefore = this.turnStartIcount = 0;
     this.roundRan = false;
     this.exitCode = null;

@@ -1,4 +1,5 @@
-// The PL011 UART as QEMU's virt board has it: transmit to a sink, receive from a queue.
+// The PL011 UART as QEMU's virt board has it: transmit to a sink, receive from a queue, and
+// its combined interrupt (UARTINTR: RIS & IMSC) on SPI 1, INTID 33.
 import type { MmioDevice } from './bus.js';
 
 const DR = 0x000,
@@ -23,14 +24,41 @@ const ID = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 export class Pl011 implements MmioDevice {
   readonly name = 'pl011';
   private readonly rx: number[] = [];
-  private regs = { ibrd: 0, fbrd: 0, lcr: 0, cr: 0x300, ifls: 0x12, imsc: 0, ris: TX_INT };
+  private regs = Pl011.resetRegs();
+  /** Drives the interrupt output (the machine wires it to the GIC). */
+  irq: (level: boolean) => void = () => {};
+  private level = false;
 
   constructor(private readonly sink: (byte: number) => void) {}
+
+  private static resetRegs() {
+    return { ibrd: 0, fbrd: 0, lcr: 0, cr: 0x300, ifls: 0x12, imsc: 0, ris: TX_INT };
+  }
+
+  /** The registers at reset (input already queued stays queued). */
+  reset(): void {
+    this.regs = Pl011.resetRegs();
+    if (this.rx.length !== 0) this.regs.ris |= RX_INT;
+    this.update();
+  }
 
   /** Queues input bytes (from stdin, or a debugger). */
   receive(bytes: Uint8Array): void {
     for (const b of bytes) this.rx.push(b);
-    this.regs.ris |= RX_INT;
+    if (bytes.length !== 0) this.regs.ris |= RX_INT;
+    this.update();
+  }
+
+  /** Whether input is waiting to be read. */
+  get inputPending(): boolean {
+    return this.rx.length !== 0;
+  }
+
+  private update(): void {
+    const level = (this.regs.ris & this.regs.imsc) !== 0;
+    if (level === this.level) return;
+    this.level = level;
+    this.irq(level);
   }
 
   read(offset: number, _size: number): bigint {
@@ -39,6 +67,7 @@ export class Pl011 implements MmioDevice {
       case DR: {
         const b = this.rx.shift();
         if (this.rx.length === 0) r.ris &= ~RX_INT;
+        this.update();
         return BigInt(b ?? 0);
       }
       case RSR:
@@ -73,6 +102,7 @@ export class Pl011 implements MmioDevice {
     switch (offset) {
       case DR:
         this.sink(v & 0xff);
+        r.ris |= TX_INT; // transmitted at once: the transmit interrupt asks for more
         break;
       case IBRD:
         r.ibrd = v & 0xffff;
@@ -98,5 +128,6 @@ export class Pl011 implements MmioDevice {
       default:
         break; // RSR/ECR clears, and writes to read-only registers, are ignored
     }
+    this.update();
   }
 }

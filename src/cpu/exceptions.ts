@@ -11,6 +11,7 @@ import {
   physicalInterruptTarget,
   virtualInterruptPending,
 } from '../pe/exception.js';
+import { PHYSICAL_LINES } from '../pe/state.js';
 
 const SERROR_ESR = ((EC.SERROR << 26) | (1 << 25)) >>> 0;
 /** Physical before virtual; within each FIQ, IRQ, SError (QEMU's order of checks). */
@@ -23,7 +24,7 @@ const ASYNC_ORDER = [VectorKind.Fiq, VectorKind.Irq, VectorKind.SError] as const
  */
 export function takePendingInterrupt(cpu: Cpu): boolean {
   const lines = cpu.lines;
-  if (lines !== 0) {
+  if ((lines & PHYSICAL_LINES) !== 0) {
     for (const kind of ASYNC_ORDER) {
       if ((lines & LINE_BIT[kind]!) === 0) continue;
       const target = physicalInterruptTarget(cpu, kind);
@@ -32,7 +33,7 @@ export function takePendingInterrupt(cpu: Cpu): boolean {
       return true;
     }
   }
-  if ((cpu.hcr & VIRTUAL_MASK) === 0) return false;
+  if ((cpu.hcr & VIRTUAL_MASK) === 0 && (lines & ~PHYSICAL_LINES) === 0) return false;
   const order = [VectorKind.Irq, VectorKind.Fiq, VectorKind.SError] as const;
   for (const kind of order) {
     if (!virtualInterruptPending(cpu, kind)) continue;

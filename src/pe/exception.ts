@@ -3,7 +3,7 @@
 // cpu/exceptions.ts's job).
 import type { PeState } from './state.js';
 import { HCR } from '../sysregs/registry.js';
-import { LINE } from './state.js';
+import { LINE, PHYSICAL_LINES } from './state.js';
 
 /** Exception classes (ESR_ELx.EC) this PE can report. */
 export const EC = {
@@ -78,13 +78,15 @@ const VIRTUAL_BIT = [0, HCR.VI, HCR.VF, HCR.VSE];
 
 /**
  * The EL a physical IRQ, FIQ or SError would be taken to now, or -1 while it is masked.
- * From EL0/EL1 it is routed to EL2 under HCR_EL2.TGE or IMO/FMO/AMO (all three read as 1
- * in a VHE host), and is then taken whatever PSTATE says; taken to the current EL, it
- * is masked by PSTATE.{I,F,A}. There is no EL3.
+ * It is routed to EL2 under HCR_EL2.TGE or IMO/FMO/AMO (all three read as 1 in a VHE host),
+ * else to EL1; one routed to EL1 is not taken at EL2 (QEMU and the ARM ARM agree), one routed
+ * above the current EL is taken whatever PSTATE says, and one taken to the current EL is
+ * masked by PSTATE.{I,F,A}. There is no EL3.
  */
 export function physicalInterruptTarget(cpu: PeState, kind: VectorKind): number {
   const el = cpu.ps.el;
-  const target = el === 2 || cpu.tge || ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0 ? 2 : 1;
+  const target = cpu.tge || ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0 ? 2 : 1;
+  if (target < el) return -1;
   if (target > el) return target;
   return ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) !== 0 ? -1 : target;
 }
@@ -98,16 +100,17 @@ export function virtualInterruptPending(cpu: PeState, kind: VectorKind): boolean
   return virtualPending(cpu, kind) && ((cpu.ps.daif >>> MASK_BIT[kind]!) & 1) === 0;
 }
 
-/** PeState.lines bits by VectorKind (Irq, Fiq, SError). */
+/** PeState.lines bits by VectorKind (Irq, Fiq, SError), and of the GIC's virtual IRQ and FIQ. */
 export const LINE_BIT = [0, LINE.IRQ, LINE.FIQ, LINE.SERROR];
+const VIRTUAL_LINE_BIT = [0, LINE.VIRQ, LINE.VFIQ, 0];
 
 /**
- * Whether a virtual interrupt of this kind is pending for the PE: HCR_EL2.VI/VF/VSE with
- * IMO/FMO/AMO, at EL0/EL1 outside a VHE host (whatever PSTATE masks).
+ * Whether a virtual interrupt of this kind is pending for the PE: HCR_EL2.VI/VF/VSE or the
+ * GIC's virtual IRQ/FIQ, with IMO/FMO/AMO, at EL0/EL1 outside a VHE host (whatever PSTATE masks).
  */
 function virtualPending(cpu: PeState, kind: VectorKind): boolean {
-  if (cpu.ps.el === 2 || cpu.tge) return false;
-  return ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) !== 0 && ((cpu.hcr >>> VIRTUAL_BIT[kind]!) & 1) !== 0;
+  if (cpu.ps.el === 2 || cpu.tge || ((cpu.hcr >>> ROUTE_BIT[kind]!) & 1) === 0) return false;
+  return ((cpu.hcr >>> VIRTUAL_BIT[kind]!) & 1) !== 0 || (cpu.lines & VIRTUAL_LINE_BIT[kind]!) !== 0;
 }
 
 /**
@@ -131,7 +134,7 @@ export function pendingInterrupts(cpu: PeState): number {
 /** A WFI wake-up event: any physical input, or a virtual interrupt pending for the current EL, masked or not. */
 export function wakeupPending(cpu: PeState): boolean {
   return (
-    cpu.lines !== 0 ||
+    (cpu.lines & PHYSICAL_LINES) !== 0 ||
     virtualPending(cpu, VectorKind.Irq) ||
     virtualPending(cpu, VectorKind.Fiq) ||
     virtualPending(cpu, VectorKind.SError)

@@ -3,8 +3,13 @@
 // never depend on the run loop that implements it (cpu/cpu.ts).
 import type { PState } from './pstate.js';
 
-/** The IRQ, FIQ and SError inputs, as bits of PeState.lines. */
-export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4 } as const;
+/**
+ * The IRQ, FIQ and SError inputs, and the virtual IRQ and FIQ a GIC's virtual CPU interface
+ * signals (taken as HCR_EL2.VI/VF are), as bits of PeState.lines.
+ */
+export const LINE = { IRQ: 1, FIQ: 2, SERROR: 4, VIRQ: 8, VFIQ: 16 } as const;
+/** The physical inputs among the LINE bits. */
+export const PHYSICAL_LINES = LINE.IRQ | LINE.FIQ | LINE.SERROR;
 
 export interface PeState {
   readonly ps: PState;

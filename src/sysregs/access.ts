@@ -93,7 +93,8 @@ export function resolveAccess(cpu: SysregAccessor, s: SysregSpec, read: boolean,
   if (el < 2 && !host) {
     if (
       ((read ? s.trapRead : s.trapWrite) & cpu.hcr) !== 0 ||
-      (s.otherTraps !== 0 && otherTrapped(cpu, s.otherTraps))
+      (s.otherTraps !== 0 && otherTrapped(cpu, s.otherTraps)) ||
+      cpu.sysregs.access[s.id]?.trap?.(cpu, read) === true
     ) {
       throw new ArchException(2, EC.SYS, sysTrapIss(s, rt, read));
     }

@@ -2,7 +2,7 @@
 // behaviour special.ts gives its rows, plus the rows devices add — a GIC CPU interface, a
 // timer, an IMPLEMENTATION DEFINED register — each with handlers that reach the device, and
 // trapped by the same row attributes as the table's (e.g. TIDCP).
-import { SYSREGS, sysregByKey, resolveRow, type SysregSpec } from './registry.js';
+import { SYSREGS, sysregByKey, sysregByName, resolveRow, specOf, type SysregSpec } from './registry.js';
 import { SPECIAL, type SpecialAccess } from './special.js';
 import type { SysregRow } from './table.js';
 
@@ -14,6 +14,20 @@ export class MachineSysregs {
   /** The register an MRS/MSR encoding (bits [20:5]) names on this machine. */
   byKey(key: number): SysregSpec | undefined {
     return sysregByKey(key) ?? this.added.get(key & 0xffff);
+  }
+
+  /** A register by name (either case): the table's, or one a device added. */
+  byName(name: string): SysregSpec | undefined {
+    const upper = name.toUpperCase();
+    return sysregByName(name) ?? this.deviceRegisters.find((s) => s.name === upper);
+  }
+
+  /**
+   * Gives a register of the table this machine's behaviour (a device's timer registers, an
+   * ID field a device sets): `access` replaces special.ts's for it on this machine.
+   */
+  override(name: string, access: SpecialAccess): void {
+    this.access[specOf(name).id] = access;
   }
 
   /** The registers devices added, in the order they were added. */

@@ -1,6 +1,6 @@
-// System registers whose behaviour is more than storage: PSTATE views, counters and
-// timers, identification values, and writes with side effects or layout-dependent
-// RES1 bits. Keyed by table name.
+// System registers whose behaviour is more than storage: PSTATE views, the counters,
+// identification values, and writes with side effects or layout-dependent RES1 bits.
+// Keyed by table name. (The timers are the board's: src/board/timer.ts.)
 import type { MmuOwner } from '../mmu/mmu.js';
 import type { SysregSpec } from './registry.js';
 import { SR, HCR } from './registry.js';
@@ -27,6 +27,8 @@ export interface SysregPe extends MmuOwner {
 export interface SpecialAccess {
   read?(cpu: SysregPe): bigint;
   write?(cpu: SysregPe, v: bigint): void;
+  /** A device's own controls trapping an EL0/EL1 access to EL2 (the GIC's ICH_HCR_EL2.TC/TALL0/TALL1/TDIR). */
+  trap?(cpu: SysregPe, read: boolean): boolean;
 }
 
 /**
@@ -91,31 +93,6 @@ export function physicalCount(cpu: SysregPe): bigint {
 export function virtualCount(cpu: SysregPe): bigint {
   const noOffset = cpu.e2h && (cpu.ps.el === 2 || (cpu.ps.el === 0 && cpu.tge));
   return noOffset ? physicalCount(cpu) : BigInt.asUintN(64, physicalCount(cpu) - cpu.sr[SR.CNTVOFF_EL2!]!);
-}
-
-/** A generic timer's CTL/CVAL/TVAL over storage slots; ISTATUS and TVAL are computed from the count. */
-function timerRegs(prefix: string, count: (cpu: SysregPe) => bigint): Record<string, SpecialAccess> {
-  const el = prefix.startsWith('CNTH') ? 'EL2' : 'EL0';
-  const ctl = SR[`${prefix}_CTL_${el}`]!;
-  const cval = SR[`${prefix}_CVAL_${el}`]!;
-  return {
-    [`${prefix}_CTL_${el}`]: {
-      read: (c) => {
-        const v = c.sr[ctl]! & 3n;
-        const fired = (v & 1n) !== 0n && count(c) >= c.sr[cval]!;
-        return fired ? v | 4n : v;
-      },
-      write: (c, v) => {
-        c.sr[ctl] = v & 3n;
-      },
-    },
-    [`${prefix}_TVAL_${el}`]: {
-      read: (c) => BigInt.asUintN(32, c.sr[cval]! - count(c)),
-      write: (c, v) => {
-        c.sr[cval] = BigInt.asUintN(64, count(c) + BigInt.asIntN(32, v));
-      },
-    },
-  };
 }
 
 /** Whether DC ZVA is prohibited at the current EL (DCZID_EL0.DZP). */
@@ -198,10 +175,6 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   MDRAR_EL1: { read: () => 0n }, // no memory-mapped debug
   CNTPCT_EL0: { read: physicalCount },
   CNTVCT_EL0: { read: virtualCount },
-  ...timerRegs('CNTP', physicalCount),
-  ...timerRegs('CNTV', virtualCount),
-  ...timerRegs('CNTHP', physicalCount),
-  ...timerRegs('CNTHV', physicalCount),
 };
 
 const RESET_FROM: Readonly<Record<string, bigint>> = {

@@ -21,7 +21,7 @@ export type Trap =
 export type El0Control = 'UMA' | 'UCT' | 'EL0PCTEN' | 'EL0VCTEN' | 'EL0CTEN' | 'EL0PTEN' | 'EL0VTEN';
 
 /** Which part of the guest's state a register belongs to, for the world-switch layer. */
-export type Group = 'el1' | 'el0' | 'fp' | 'aarch32' | 'el2' | 'id' | 'pstate' | 'timer' | 'debug';
+export type Group = 'el1' | 'el0' | 'fp' | 'aarch32' | 'el2' | 'id' | 'pstate' | 'timer' | 'debug' | 'gic';
 
 export interface SysregRow {
   readonly name: string;

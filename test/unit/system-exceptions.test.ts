@@ -80,9 +80,10 @@ describe('interrupt routing (for the interrupt sources to come)', () => {
     c.ps.daif = 0;
     expect(physicalInterruptTarget(c, VectorKind.Fiq)).toBe(1);
     c.ps.el = 2;
-    expect(physicalInterruptTarget(c, VectorKind.SError)).toBe(2);
-    c.ps.daif = 0x4;
-    expect(physicalInterruptTarget(c, VectorKind.SError)).toBe(-1);
+    expect(physicalInterruptTarget(c, VectorKind.SError)).toBe(-1); // routed to EL1 (AMO clear): not taken at EL2
+    expect(physicalInterruptTarget(c, VectorKind.Irq)).toBe(2); // IMO: taken at EL2 while PSTATE.I is clear
+    c.ps.daif = 0x2;
+    expect(physicalInterruptTarget(c, VectorKind.Irq)).toBe(-1);
   });
 
   it('takes a virtual interrupt at EL1 only with the routing bit set, TGE clear and PSTATE unmasked', () => {
