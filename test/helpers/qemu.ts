@@ -21,15 +21,26 @@ export const QEMU_BOARD = [
   'none',
 ];
 
-export const QEMU_ARGS = [...QEMU_BOARD, '-m', '512M', '-semihosting', '-serial', 'stdio'];
+/** The same board with the GICv3 hypstep has (QEMU's virt defaults to a GICv2). */
+export const QEMU_GIC_BOARD = QEMU_BOARD.map((a) => (a === 'virt,virtualization=on' ? `${a},gic-version=3` : a));
+
+/**
+ * Where timing matters: QEMU's counter ticks once per instruction, as hypstep's does
+ * (62.5 MHz, 16 ns an instruction), and an idle PE jumps to the next timer deadline instead
+ * of sleeping in real time.
+ */
+export const QEMU_ICOUNT = ['-icount', 'shift=4,sleep=off'];
+
+const QEMU_RUN = ['-m', '512M', '-semihosting', '-serial', 'stdio'];
+export const QEMU_ARGS = [...QEMU_BOARD, ...QEMU_RUN];
 
 /**
  * Runs `elfPath` on qemu-system-aarch64 until it exits (semihosting or PSCI SYSTEM_OFF);
- * `extra` adds options (-smp 4).
+ * `extra` adds options (-smp 4); `board` is QEMU_BOARD or QEMU_GIC_BOARD.
  */
-export function runQemu(elfPath: string, timeoutMs = 20_000, extra: string[] = []): QemuRun {
+export function runQemu(elfPath: string, timeoutMs = 20_000, extra: string[] = [], board = QEMU_BOARD): QemuRun {
   requireTool('qemu-system-aarch64');
-  const r = spawnSync('qemu-system-aarch64', [...QEMU_ARGS, ...extra, '-kernel', elfPath], {
+  const r = spawnSync('qemu-system-aarch64', [...board, ...QEMU_RUN, ...extra, '-kernel', elfPath], {
     timeout: timeoutMs,
     encoding: 'latin1',
     stdio: ['ignore', 'pipe', 'pipe'],
