@@ -180,6 +180,9 @@ describe('gdb-multiarch with -smp 4', () => {
         elf,
         assembleElf(
           program(`
+	movz	x0, #0x8000, lsl #16	// HCR_EL2.RW and IMO: an IRQ is taken at EL2 only when routed there
+	movk	x0, #0x10
+	msr	hcr_el2, x0
 	adr	x0, vectors
 	msr	vbar_el2, x0
 	msr	daifclr, #2

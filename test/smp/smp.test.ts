@@ -454,6 +454,9 @@ vectors:
   it('a WFI at EL2 with IRQs masked sleeps until a deadline raises the line; time jumps to it', () => {
     const { m, sym } = machine(
       `
+	movz	x0, #0x8000, lsl #16	// HCR_EL2.RW and IMO: an IRQ is taken at EL2 only when routed there
+	movk	x0, #0x10
+	msr	hcr_el2, x0
 	adr	x0, vectors
 	msr	vbar_el2, x0
 	mrs	x10, cntpct_el0
@@ -515,6 +518,9 @@ ${VECTORS}`,
   it('a physical IRQ at EL2 waits for PSTATE.I, then is taken at the current-EL vector', () => {
     const { m, sym } = machine(
       `
+	movz	x0, #0x8000, lsl #16	// HCR_EL2.RW and IMO: an IRQ is taken at EL2 only when routed there
+	movk	x0, #0x10
+	msr	hcr_el2, x0
 	adr	x0, vectors
 	msr	vbar_el2, x0
 	mov	x1, #1
@@ -528,6 +534,6 @@ ${VECTORS}`,
     m.cpu.debug.breakpoints.add(sym('__end'));
     expect(m.run(100)).toEqual({ kind: 'breakpoint', pc: sym('__end') });
     expect(m.cpu.x[1]).toBe(2n); // taken right after the MSR that unmasked it
-    expect(m.cpu.sr[SR.ELR_EL2!]).toBe(sym('_start') + 20n); // the preferred return: the next instruction
+    expect(m.cpu.sr[SR.ELR_EL2!]).toBe(sym('_start') + 32n); // the preferred return: the next instruction
   });
 });
