@@ -20,6 +20,8 @@ const PROGRAMS: readonly { name: string; smp: number; timed: boolean }[] = [
   { name: 'vtimer', smp: 1, timed: true },
   { name: 'hyptimer', smp: 1, timed: true },
   { name: 'priority', smp: 1, timed: false },
+  { name: 'vgic', smp: 1, timed: false },
+  { name: 'vwfi', smp: 1, timed: true },
 ];
 
 describe('fixtures/gic: the same transcript on QEMU (gic-version=3) and on hypstep', () => {
@@ -44,6 +46,12 @@ describe('fixtures/gic: the same transcript on QEMU (gic-version=3) and on hypst
     const prio = runHypstep(elf('priority')).stdout;
     expect(prio).toContain('  ICC_IAR1_EL1 00000000000003ff\n');
     expect(prio).toContain('  GICR_ISACTIVER0 after EOIR 0000000000000040\n');
+    const vgic = runHypstep(elf('vgic')).stdout;
+    expect(vgic).toContain('guest: ICV_IAR1_EL1 000000000000002a\n');
+    expect(vgic).toContain('host: IRQ exit, ICC_IAR1_EL1 0000000000000019\n'); // the maintenance interrupt
+    expect(vgic).toContain('host: ICH_MISR_EL2 0000000000000001\n'); // EOI
+    const vwfi = runHypstep(elf('vwfi')).stdout;
+    expect(vwfi).toContain('guest: WFI returned, ISR_EL1 0000000000000080\n');
   });
 
   it('rebuild byte for byte from a copy of the sources at another absolute path', async () => {
