@@ -63,6 +63,7 @@ export function registerGicSysregs(sysregs: MachineSysregs, gic: Gic): void {
       1,
       {
         ...(phys.read && { read: (c) => (virtual(c, kind) ? virt.read! : phys.read!)(c) }),
+        ...(phys.peek && { peek: (c) => (virtual(c, kind) ? virt.peek! : phys.peek!)(c) }),
         ...(phys.write && { write: (c, v) => (virtual(c, kind) ? virt.write! : phys.write!)(c, v) }),
         trap: (c) =>
           (pe(c).ich.hcr & TRAP[kind]) !== 0 ||
@@ -92,8 +93,11 @@ export function registerGicSysregs(sysregs: MachineSysregs, gic: Gic): void {
       `ICC_IAR${group}_EL1`,
       `3 0 12 ${crm} 0`,
       kind,
-      { read: (c) => BigInt(gic.acknowledge(c.index, group)) },
-      { read: (c) => BigInt(pe(c).ich.acknowledge(group)) },
+      {
+        read: (c) => BigInt(gic.acknowledge(c.index, group)),
+        peek: (c) => BigInt(gic.acknowledgeable(c.index, group)),
+      },
+      { read: (c) => BigInt(pe(c).ich.acknowledge(group)), peek: (c) => BigInt(pe(c).ich.acknowledgeable(group)) },
       { access: 'ro' },
     );
     icc(

@@ -258,12 +258,25 @@ export class VirtualCpuInterface {
     return canPreempt(lr.priority, this.mask(lr.group), this.vpmr, runningPriority(this.apr));
   }
 
+  /** The list register ICV_IAR0/1_EL1 would acknowledge now, -1 for none. */
+  private acknowledgeableLr(group: number): number {
+    const i = this.highestPending();
+    if (i < 0) return -1;
+    const d = decodeLr(this.lr[i]!);
+    return d.group === group && this.canSignal(d) ? i : -1;
+  }
+
+  /** The INTID ICV_IAR0/1_EL1 would return now, without acknowledging it. */
+  acknowledgeable(group: number): number {
+    const i = this.acknowledgeableLr(group);
+    return i < 0 ? SPURIOUS : decodeLr(this.lr[i]!).vintid;
+  }
+
   /** ICV_IAR0/1_EL1. */
   acknowledge(group: number): number {
-    const i = this.highestPending();
+    const i = this.acknowledgeableLr(group);
     if (i < 0) return SPURIOUS;
     const d = decodeLr(this.lr[i]!);
-    if (d.group !== group || !this.canSignal(d)) return SPURIOUS;
     if (d.vintid >= 1020 && d.vintid < 1024) {
       this.lr[i] = this.lr[i]! & ~(1n << LR.STATE_SHIFT); // a special INTID goes from pending to invalid
     } else {

@@ -324,13 +324,27 @@ export class Gic {
     return p.hppi !== null && p.icc.canSignal(p.hppi) ? p.hppi : null;
   }
 
+  /** What an IRQ (vector kind 1) or FIQ (2) PE `pe` takes now is for: `INTID 27, EL1 virtual timer`. */
+  describeSignalled(pe: number, kind: number): string | undefined {
+    const s = this.signalled(pe);
+    if (s === null || (s.group === 1) !== (kind === 1)) return undefined;
+    return `INTID ${s.intid}, ${this.describe(pe, s.intid)}`;
+  }
+
   // --- the CPU interface's operations --------------------------------------------
+
+  /** The INTID ICC_IAR0/1_EL1 would return now (1023 when none), without acknowledging it. */
+  acknowledgeable(pe: number, group: number): number {
+    const p = this.pes[pe]!;
+    const h = p.hppi;
+    return h === null || h.group !== group || !p.icc.canSignal(h) ? SPURIOUS : h.intid;
+  }
 
   /** ICC_IAR0/1_EL1: acknowledges the signalled interrupt of `group`, or returns 1023. */
   acknowledge(pe: number, group: number): number {
     const p = this.pes[pe]!;
     const h = p.hppi;
-    if (h === null || h.group !== group || !p.icc.canSignal(h)) return SPURIOUS;
+    if (this.acknowledgeable(pe, group) === SPURIOUS || h === null) return SPURIOUS;
     const b = this.bankOf(pe, h.intid);
     b.active[h.intid] = 1;
     b.latch[h.intid] = 0;

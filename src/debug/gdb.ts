@@ -5,6 +5,7 @@ import { SIGNAL } from '../../gdbstub/target.js';
 import { MonitorRegistry } from '../../gdbstub/monitor.js';
 import { MachineTarget } from './target.js';
 import { registerMonitorCommands } from './monitor.js';
+import { registerGicMonitorCommands } from './gic-monitor.js';
 import { hostErrorText } from '../loader/host-error.js';
 
 export interface GdbStartOptions {
@@ -48,6 +49,7 @@ export async function startGdbServer(machine: Machine, opts: GdbStartOptions): P
   target.holdForDebugger = hold;
   const monitor = new MonitorRegistry();
   registerMonitorCommands(monitor, target);
+  registerGicMonitorCommands(monitor, target);
   const server = new GdbServer(target, {
     host: opts.host,
     port: opts.port,

@@ -1,9 +1,10 @@
 // The registers gdb sees: the standard AArch64 core and fpu features, then every register of the
-// system-register table under its architectural lower-case name in a `system` group.
+// system-register table and of the machine's devices under its architectural lower-case name
+// in a `system` group.
 // Reads and writes use the same accessors as MRS/MSR, minus the access checks and traps.
 import type { Cpu } from '../cpu/cpu.js';
 import { SYSREGS, type SysregSpec } from '../sysregs/registry.js';
-import { readSysreg, writeSysreg } from '../sysregs/access.js';
+import { peekSysreg, writeSysreg } from '../sysregs/access.js';
 import type { FeatureDescription, RegisterDescription } from '../../gdbstub/target.js';
 
 export const CORE_FEATURE = 'org.gnu.gdb.aarch64.core';
@@ -107,7 +108,8 @@ function typeOf(s: SysregSpec): string {
   return 'uint64';
 }
 
-export function buildRegisters(): DebugRegister[] {
+/** gdb's register list: the core registers, the table's system registers, then `devices`' (a machine's GIC). */
+export function buildRegisters(devices: readonly SysregSpec[] = []): DebugRegister[] {
   const regs: DebugRegister[] = [];
   const add = (r: Omit<DebugRegister, 'regnum'>) => regs.push({ ...r, regnum: regs.length });
   for (let i = 0; i < 31; i++)
@@ -120,7 +122,8 @@ export function buildRegisters(): DebugRegister[] {
   for (const name of ['FPSR', 'FPCR'])
     add({ name: name.toLowerCase(), bitsize: 32, type: 'int', feature: FPU_FEATURE, access: sysreg(name) });
   const taken = new Set(regs.map((r) => r.name));
-  for (const s of SYSREGS) {
+  // A device's write-only register (ICC_EOIR1_EL1, ICC_SGI1R_EL1) has nothing to show.
+  for (const s of [...SYSREGS, ...devices.filter((d) => d.access !== 'wo')]) {
     if (taken.has(s.lower)) continue;
     taken.add(s.lower);
     add({
@@ -160,7 +163,7 @@ export function readRegister(cpu: Cpu, a: RegisterAccess): bigint {
     case 'sp_el2':
       return cpu.spEl[2]!;
     case 'sysreg':
-      return readSysreg(cpu, a.spec);
+      return peekSysreg(cpu, a.spec);
   }
 }
 

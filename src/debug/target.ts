@@ -37,9 +37,10 @@ const TURN_MS = 15;
 export class MachineTarget implements Target {
   readonly architecture = 'aarch64';
   readonly features = FEATURES;
-  readonly registers: readonly DebugRegister[] = buildRegisters();
+  /** The table's registers and those the machine's devices added (the GIC's ICC_* and ICH_*). */
+  readonly registers: readonly DebugRegister[];
   /** Every register rides in `g`: one round trip for `info registers` instead of one per sysreg. */
-  readonly gRegisterCount = this.registers.length;
+  readonly gRegisterCount: number;
   readonly expedited = [REG.SP, REG.PC, REG.CPSR];
 
   /** The debugger's memory view (`monitor memory …`). */
@@ -78,6 +79,8 @@ export class MachineTarget implements Target {
     readonly machine: Machine,
     walker?: DebugWalker,
   ) {
+    this.registers = buildRegisters(machine.sysregs.deviceRegisters);
+    this.gRegisterCount = this.registers.length;
     this.walkers = this.pes.map((cpu) => walker ?? new MmuWalker(cpu));
     this.breakpoints = new DebugPoints(
       () => this.pes,

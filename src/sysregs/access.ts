@@ -103,13 +103,19 @@ export function resolveAccess(cpu: SysregAccessor, s: SysregSpec, read: boolean,
   return s;
 }
 
-/** Reads a register's current value, with no checks (the debugger and the world layer use this too). */
+/** Reads a register's current value, with no checks (as MRS does, side effects included; the world layer too). */
 export function readSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
   const sp = cpu.sysregs.access[s.id];
   if (sp?.read) return sp.read(cpu);
   const a = aliasTarget[s.id];
   if (a !== undefined) return readSysreg(cpu, a);
   return cpu.sr[s.slot]!;
+}
+
+/** What a read would give, without a read's side effects (acknowledging an interrupt): the debugger's read. */
+export function peekSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
+  const peek = cpu.sysregs.access[s.id]?.peek;
+  return peek ? peek(cpu) : readSysreg(cpu, s);
 }
 
 /** Writes a register with its side effects and write mask, with no checks. */

@@ -27,6 +27,11 @@ export interface SysregPe extends MmuOwner {
 export interface SpecialAccess {
   read?(cpu: SysregPe): bigint;
   write?(cpu: SysregPe, v: bigint): void;
+  /**
+   * The value a read would give, without its side effects, for the debugger (ICC_IAR1_EL1:
+   * the INTID an acknowledge would return, not acknowledged). Without it `read` has none.
+   */
+  peek?(cpu: SysregPe): bigint;
   /** A device's own controls trapping an EL0/EL1 access to EL2 (the GIC's ICH_HCR_EL2.TC/TALL0/TALL1/TDIR). */
   trap?(cpu: SysregPe, read: boolean): boolean;
 }

@@ -23,9 +23,11 @@ export interface WorldOptions {
 
 export function attachWorld(machine: Machine, opts: WorldOptions = {}): World {
   const world = new World(machine.pes).attach();
+  world.interruptSource = (pe, kind) => machine.gic.describeSignalled(pe, kind);
   world.locate = locator(machine.image);
+  const registers = (n: string) => machine.sysregs.byName(n);
   if (opts.layout !== undefined)
-    useLayout(world, machine, layoutFromOption(opts.layout, opts.imagePath), opts.symbol, opts.imagePath);
+    useLayout(world, machine, layoutFromOption(opts.layout, opts.imagePath, registers), opts.symbol, opts.imagePath);
   world.checking = opts.check ?? false;
   world.strict = opts.strict ?? false;
   return world;

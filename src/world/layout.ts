@@ -83,6 +83,9 @@ export interface VcpuLayout {
 
 type Json = Record<string, unknown>;
 
+/** The registers a machine's devices add (its GIC's ICH_*), by name: a layout may name them too. */
+export type MachineRegisters = (name: string) => SysregSpec | undefined;
+
 /** The canonical register for a name: `SCTLR_EL12` and `sctlr_el1` are SCTLR_EL1. */
 export function canonicalSysreg(name: string): SysregSpec | undefined {
   const s = sysregByName(name);
@@ -199,8 +202,9 @@ function parseSlot(
   name: string,
   s: Obj,
   arrays: ReadonlyMap<string, { offset: number; stride: number; width: number; via?: number }>,
+  registers?: MachineRegisters,
 ): LayoutSlot {
-  let spec: SysregSpec | undefined = canonicalSysreg(name);
+  let spec: SysregSpec | undefined = canonicalSysreg(name) ?? registers?.(name);
   if (s.has('encoding')) {
     const e = Obj.of(s.o.encoding, s.at('encoding'), ENCODING_KEYS);
     const byKey = sysregByKey(sysregKey(e.int('op0'), e.int('op1'), e.int('crn'), e.int('crm'), e.int('op2')));
@@ -297,7 +301,7 @@ export function modeForImage(
  */
 export function parseLayout(
   text: string,
-  opts: { mode?: string; imagePath?: string; source?: string } = {},
+  opts: { mode?: string; imagePath?: string; source?: string; registers?: MachineRegisters } = {},
 ): VcpuLayout {
   const src = opts.source ?? 'layout';
   let raw: unknown;
@@ -314,7 +318,10 @@ export function parseLayout(
   }
 }
 
-function parseRoot(raw: unknown, opts: { mode?: string; imagePath?: string }): VcpuLayout {
+function parseRoot(
+  raw: unknown,
+  opts: { mode?: string; imagePath?: string; registers?: MachineRegisters },
+): VcpuLayout {
   const root = Obj.of(raw, '(top level)', ROOT_KEYS);
   if (root.o.format !== LAYOUT_FORMAT) throw new LayoutError(`"format" must be "${LAYOUT_FORMAT}"`);
   if (root.o.version !== 1)
@@ -373,7 +380,7 @@ function parseRoot(raw: unknown, opts: { mode?: string; imagePath?: string }): V
   const sys = Obj.map(root.o.sysregs, 'sysregs');
   const slots: LayoutSlot[] = [];
   for (const [name, v] of Object.entries(sys.o)) {
-    const slot = parseSlot(name, Obj.of(v, `sysregs.${name}`, SLOT_KEYS), arrays);
+    const slot = parseSlot(name, Obj.of(v, `sysregs.${name}`, SLOT_KEYS), arrays, opts.registers);
     const dup = slots.find((s) => s.name === slot.name);
     if (dup) throw new LayoutError(`sysregs.${name}: ${slot.name} has a slot already`);
     const hit = slots.find((s) => overlaps(s.place, s.width, slot.place, slot.width));
@@ -454,7 +461,7 @@ function parseRoot(raw: unknown, opts: { mode?: string; imagePath?: string }): V
 const MAX_LAYOUT_BYTES = 16 << 20;
 
 /** Reads a layout file; `path#mode` names the mode. */
-export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout {
+export function readLayout(pathAndMode: string, imagePath?: string, registers?: MachineRegisters): VcpuLayout {
   const hash = pathAndMode.lastIndexOf('#');
   const path = hash > 0 ? pathAndMode.slice(0, hash) : pathAndMode;
   const mode = hash > 0 ? pathAndMode.slice(hash + 1) : undefined;
@@ -469,7 +476,12 @@ export function readLayout(pathAndMode: string, imagePath?: string): VcpuLayout 
     if (e instanceof LayoutError) throw e;
     throw new LayoutError(`cannot read vcpu layout ${path}: ${hostErrorText(e)}`);
   }
-  return parseLayout(text, { source: path, ...(mode ? { mode } : {}), ...(imagePath ? { imagePath } : {}) });
+  return parseLayout(text, {
+    source: path,
+    ...(mode ? { mode } : {}),
+    ...(imagePath ? { imagePath } : {}),
+    ...(registers ? { registers } : {}),
+  });
 }
 
 /**

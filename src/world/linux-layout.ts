@@ -6,7 +6,14 @@ import { Btf, BtfError } from '../loader/btf.js';
 import { LoadError } from '../loader/elf.js';
 import { readKernelImage } from '../loader/kernel-image.js';
 import { sysregByName } from '../sysregs/registry.js';
-import { LAYOUT_FORMAT, LayoutError, parseLayout, readLayout, type VcpuLayout } from './layout.js';
+import {
+  LAYOUT_FORMAT,
+  LayoutError,
+  parseLayout,
+  readLayout,
+  type MachineRegisters,
+  type VcpuLayout,
+} from './layout.js';
 
 /** What a kernel version's KVM does that its BTF does not say. */
 export interface LinuxKvmFacts {
@@ -260,9 +267,9 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
  * A `--vcpu-layout` (or `monitor vcpu layout`) argument: `linux` or `linux#nvhe` derives the layout
  * from the kernel image being run; anything else names a layout file (`./linux` for a file so named).
  */
-export function layoutFromOption(spec: string, imagePath?: string): VcpuLayout {
+export function layoutFromOption(spec: string, imagePath?: string, registers?: MachineRegisters): VcpuLayout {
   const m = /^linux(?:#(vhe|nvhe))?$/.exec(spec);
-  if (!m) return readLayout(spec, imagePath);
+  if (!m) return readLayout(spec, imagePath, registers);
   if (!imagePath) throw new LayoutError(`vcpu layout ${spec}: no kernel image to derive it from`);
   let derived: Json;
   try {

@@ -98,7 +98,7 @@ export function registerWorldCommands(
     run: (args, ctx) => {
       if (args.length !== 1) throw new MonitorError('expected one file name');
       try {
-        const layout = layoutFromOption(args[0]!, imagePath);
+        const layout = layoutFromOption(args[0]!, imagePath, (n) => target.machine.sysregs.byName(n));
         const missing = layout.vcpus
           .filter((v) => v.address === undefined && target.symbol(v.symbol!) === undefined)
           .map((v) => v.symbol!);

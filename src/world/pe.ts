@@ -196,7 +196,8 @@ export class PeWorld implements CpuObserver {
     this.inGuest = false;
     const w = this.world;
     w.exitTaken(this);
-    const reason = exitReason(e.kind, e.esr, this.cpu.sr);
+    const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
+    const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
     // The record is the window: its costs grow until the next entry closes it.
     const exit = new Exit(
       ++w.exits,

@@ -28,9 +28,11 @@ export function faultIpa(hpfar: bigint, far: bigint): bigint {
   return (((hpfar >> 4n) & ((1n << 40n) - 1n)) << 12n) | (far & 0xfffn);
 }
 
-export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint): ExitReason {
+/** `interrupt` names what an IRQ or FIQ is for (`INTID 27, EL1 virtual timer`), when the machine knows. */
+export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint, interrupt?: string): ExitReason {
   if (kind !== 0) {
-    return { category: ASYNC[kind]!, text: ASYNC_TEXT[kind]!, esr: kind === 3 ? esr : 0 };
+    const text = interrupt === undefined ? ASYNC_TEXT[kind]! : `${ASYNC_TEXT[kind]!} (${interrupt})`;
+    return { category: ASYNC[kind]!, text, esr: kind === 3 ? esr : 0 };
   }
   const ec = esr >>> 26;
   const iss = esr & 0x1ff_ffff;
@@ -81,10 +83,11 @@ const BY_ESR_MAX = 4096;
  * `decodeExit` for the exit path: the same reasons, without formatting text again for a
  * syndrome already seen (aborts, whose text names the address, are decoded each time).
  */
-export function exitReason(kind: number, esr: number, sr: BigUint64Array): ExitReason {
+export function exitReason(kind: number, esr: number, sr: BigUint64Array, interrupt?: string): ExitReason {
   const ec = esr >>> 26;
-  if (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER))
-    return decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!);
+  // An IRQ or FIQ that names its INTID, and an abort (its text names the address), are not cached.
+  if (interrupt !== undefined || (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER)))
+    return decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, interrupt);
   const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
   let r = byEsr.get(key);
   if (r === undefined) {

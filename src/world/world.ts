@@ -252,6 +252,9 @@ export class World {
   private perPeFlags = false;
   private attachedTo: { cpu: Cpu; set: ObserverSet | null }[] = [];
 
+  /** What an IRQ or FIQ (vector kind 1, 2) taken now by PE `pe` is for: the machine's interrupt controller. */
+  interruptSource: ((pe: number, kind: number) => string | undefined) | null = null;
+
   constructor(cpus: readonly Cpu[]) {
     this.pes = cpus.map((c, i) => new PeWorld(this, c, i));
   }

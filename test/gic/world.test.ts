@@ -1,0 +1,118 @@
+// The GIC in the world layer and under gdb: an IRQ exit names its INTID and device; a layout
+// names ICH_* registers as deferred state, and the residency checker catches the deferral
+// fixture's stale read of ICH_VMCR_EL2; gdb-multiarch end to end (monitor gic, monitor timer,
+// $ich_vtr_el2, monitor catch exit on an IRQ exit).
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { QEMU_GIC_BOARD, runQemu } from '../helpers/qemu.js';
+import { repoRoot, requireTool } from '../helpers/tools.js';
+import { run } from '../helpers/run.js';
+
+const ROOT = repoRoot();
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const GIC = join(ROOT, 'fixtures', 'gic');
+const elf = (name: string) => join(GIC, 'build', `${name}.elf`);
+const LAYOUT = join(GIC, 'vgicdefer-layout.json');
+
+function hypstep(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'latin1', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the world layer', () => {
+  it('an IRQ exit names the interrupt that caused it: INTID and device', () => {
+    const vgic = hypstep(['run', '--trace', 'world=exit', elf('vgic')]);
+    expect(vgic.status).toBe(0);
+    const irqs = vgic.stderr.split('\n').filter((l) => / IRQ /.test(l));
+    expect(irqs).toHaveLength(2);
+    for (const l of irqs) expect(l).toMatch(/exit #\d+ vmid 1: IRQ \(INTID 25, GIC maintenance\) at 0x/);
+    const vwfi = hypstep(['run', '--trace', 'world=exit', elf('vwfi')]);
+    expect(vwfi.stderr).toMatch(/exit #1 vmid 1: IRQ \(INTID 27, EL1 virtual timer\) at 0x/);
+  });
+
+  it('the deferral fixture prints the same on QEMU, and the checker is silent on it', () => {
+    const q = runQemu(elf('vgicdefer'), 30_000, [], QEMU_GIC_BOARD);
+    const h = hypstep(['run', '--vcpu-layout', LAYOUT, '--check-residency', '--fail-on-hazard', elf('vgicdefer')]);
+    expect(h.stdout).toBe(q.stdout);
+    expect(h.stdout.endsWith('PASS\n')).toBe(true);
+    expect(h.status).toBe(0);
+    expect(h.stderr).toContain('residency checker: 0 hazards');
+  });
+
+  it('the bug build reads a stale ICH_VMCR_EL2 from memory while loaded: FAIL on QEMU, and the checker names the line', () => {
+    const q = runQemu(elf('vgicdefer-stale'), 30_000, [], QEMU_GIC_BOARD);
+    const h = hypstep([
+      'run',
+      '--vcpu-layout',
+      LAYOUT,
+      '--check-residency',
+      '--fail-on-hazard',
+      elf('vgicdefer-stale'),
+    ]);
+    expect(h.stdout).toBe(q.stdout);
+    expect(h.stdout).toContain('guest: the host says my priority mask is 0000000000000000\n');
+    expect(h.stdout.endsWith('FAIL\n')).toBe(true);
+    expect(h.status).toBe(6);
+    expect(h.stderr).toMatch(
+      /residency hazard: stale-read of ICH_VMCR_EL2 \(vcpu0\) at host_hvc\+\d+ \(vgicdefer\.S:\d+\): .*memory holds 0x4c0008, the CPU 0xf84c000a/,
+    );
+    expect(h.stderr).toContain('1 hazard, 1 distinct');
+  });
+});
+
+describe('gdb-multiarch', () => {
+  it('monitor catch exit stops at the IRQ exit with its INTID; monitor gic, monitor timer, p/x $ich_vtr_el2', async () => {
+    requireTool('gdb-multiarch');
+    const hyp = spawn(process.execPath, [CLI, 'run', '-S', '--gdb', '127.0.0.1:0', elf('vwfi')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => hyp.on('close', (code) => resolve(code)));
+    let err = '';
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`hypstep did not listen: ${err}`)), 30_000);
+        hyp.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /gdb stub on 127\.0\.0\.1:(\d+)/.exec(err);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      const cmds = [
+        `target remote 127.0.0.1:${port}`,
+        'p/x $ich_vtr_el2',
+        'monitor catch exit',
+        'continue',
+        'monitor gic',
+        'monitor timer',
+        'p/x $ich_lr0_el2',
+        'stepi 40',
+        'monitor gic',
+        'kill',
+      ];
+      const args = ['-batch', '-nx', ...cmds.flatMap((c) => ['-ex', c]), elf('vwfi')];
+      const g = await run('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], { cwd: ROOT });
+      const out = g.stdout;
+      expect(out).toContain('$1 = 0x90b80003');
+      expect(out).toMatch(/\[hypstep\] guest exit #1 vmid 1: IRQ \(INTID 27, EL1 virtual timer\) at 0x/);
+      // At the exit the timer's PPI is pending at the physical interface and signalled.
+      expect(out).toMatch(/^27 +EL1 virtual timer +1 +0x80 +level +enabled pending$/m);
+      expect(out).toContain('signalled now: INTID 27 (EL1 virtual timer) as IRQ');
+      expect(out).toMatch(
+        /^EL1 virtual timer \(CNTV\) +guest +0x5 ENABLE\|ISTATUS +0x[0-9a-f]+ +0x[0-9a-f]+ +due +27 asserted$/m,
+      );
+      expect(out).toMatch(/^EL2 physical timer \(CNTHP\) +host +0x0 +0x0 /m);
+      // The host's handler then acknowledges 27 and injects it as a HW list register.
+      expect(out).toMatch(/^0 +27 +pending +0xa0 +1 +HW 27 +0x[0-9a-f]+$/m);
+    } finally {
+      hyp.kill('SIGINT');
+      const timer = setTimeout(() => hyp.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }, 120_000);
+});
