@@ -10,7 +10,10 @@ import { ICC_CTLR_RO, type Gic } from './gic.js';
 import { ICH_HCR, ICH_VTR, LIST_REGISTERS } from './gic-virtual.js';
 import { PRIO_MASK, runningPriority } from './gic-priority.js';
 
-/** Which HCR_EL2 routing bits send an EL1 access of the register to the virtual interface, and which ICH_HCR_EL2 bits trap it. */
+/**
+ * A register's kind: which HCR_EL2 routing bits send an EL1 access to the virtual interface,
+ * and which ICH_HCR_EL2 bits trap it.
+ */
 const enum Kind {
   /** CTLR, PMR, RPR: virtual under IMO or FMO; trapped by TC. */
   Common,
@@ -62,9 +65,9 @@ export function registerGicSysregs(sysregs: MachineSysregs, gic: Gic): void {
       enc,
       1,
       {
-        ...(phys.read && { read: (c) => (virtual(c, kind) ? virt.read! : phys.read!)(c) }),
-        ...(phys.peek && { peek: (c) => (virtual(c, kind) ? virt.peek! : phys.peek!)(c) }),
-        ...(phys.write && { write: (c, v) => (virtual(c, kind) ? virt.write! : phys.write!)(c, v) }),
+        ...(phys.read && { read: (c) => (virtual(c, kind) ? virt : phys).read!(c) }),
+        ...(phys.peek && { peek: (c) => (virtual(c, kind) ? virt : phys).peek!(c) }),
+        ...(phys.write && { write: (c, v) => (virtual(c, kind) ? virt : phys).write!(c, v) }),
         trap: (c) =>
           (pe(c).ich.hcr & TRAP[kind]) !== 0 ||
           (kind === Kind.Sgi && (c.hcr & ((1 << HCR.IMO) | (1 << HCR.FMO))) !== 0),

@@ -114,8 +114,8 @@ export function readSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
 
 /** What a read would give, without a read's side effects (acknowledging an interrupt): the debugger's read. */
 export function peekSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
-  const peek = cpu.sysregs.access[s.id]?.peek;
-  return peek ? peek(cpu) : readSysreg(cpu, s);
+  const sp = cpu.sysregs.access[s.id];
+  return sp?.peek ? sp.peek(cpu) : readSysreg(cpu, s);
 }
 
 /** Writes a register with its side effects and write mask, with no checks. */
