@@ -17,7 +17,8 @@ const DR = 0x000,
 const FR_RXFE = 1 << 4,
   FR_TXFE = 1 << 7;
 const RX_INT = 1 << 4,
-  TX_INT = 1 << 5;
+  TX_INT = 1 << 5,
+  RT_INT = 1 << 6;
 /** PeriphID0..3 and PCellID0..3 at 0xfe0..0xffc. */
 const ID = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
@@ -49,9 +50,9 @@ export class Pl011 implements MmioDevice {
     this.update();
   }
 
-  /** Whether input is waiting to be read. */
-  get inputPending(): boolean {
-    return this.rx.length !== 0;
+  /** Whether received data raises the interrupt (UARTIMSC.RXIM or RTIM): a driver waits for input by it. */
+  get receiveInterruptEnabled(): boolean {
+    return (this.regs.imsc & (RX_INT | RT_INT)) !== 0;
   }
 
   private update(): void {

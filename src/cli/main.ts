@@ -83,13 +83,50 @@ function bootImage(imageArg: string | undefined, o: RunOptions, memory: number, 
   });
 }
 
+/** Console input: whether more may come, and a wait for it (or for its end, or ^C). */
+interface ConsoleInput {
+  readonly open: boolean;
+  next(): Promise<void>;
+}
+
 /** UART input comes from stdin when it is a terminal or a pipe; a file or /dev/null gives none. */
-function attachStdin(m: Machine): void {
-  const stdin = process.stdin as NodeJS.ReadStream & { unref?: () => void };
-  if (!stdin.isTTY && typeof stdin.unref !== 'function') return;
-  stdin.on('data', (d: Buffer) => m.uart.receive(d));
-  stdin.on('error', () => {});
-  stdin.unref?.();
+function attachStdin(m: Machine): ConsoleInput {
+  const stdin = process.stdin as NodeJS.ReadStream & { unref?: () => void; ref?: () => void };
+  let open = stdin.isTTY || typeof stdin.unref === 'function';
+  const waiting: (() => void)[] = [];
+  const wake = () => waiting.splice(0).forEach((w) => w());
+  if (open) {
+    stdin.on('data', (d: Buffer) => {
+      m.uart.receive(d);
+      wake();
+    });
+    stdin.on('end', () => {
+      open = false;
+      wake();
+    });
+    stdin.on('error', () => {
+      open = false;
+      wake();
+    });
+    stdin.unref?.();
+  }
+  return {
+    get open() {
+      return open;
+    },
+    // Held by stdin (ref'd while waiting) or released by ^C.
+    next: () =>
+      new Promise<void>((resolve) => {
+        stdin.ref?.();
+        const done = () => {
+          stdin.unref?.();
+          process.off('SIGINT', done);
+          resolve();
+        };
+        waiting.push(done);
+        process.once('SIGINT', done);
+      }),
+  };
 }
 
 interface RunOptions {
@@ -221,7 +258,7 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
       );
   if (world) ends.push((status, outcome) => world.finish(status, { icount: m.cpu.icount, guestResult: outcome }));
 
-  attachStdin(m);
+  const input = attachStdin(m);
 
   // A resource limit stops the run with one line; what the report holds so far is kept.
   const heap = new HeapWatch();
@@ -309,6 +346,11 @@ async function runLoop(
         say(`stopped after ${m.icount} instructions: ${r.message}`);
         return { code: EXIT.STUCK, outcome: `stopped: ${r.message}` };
       case 'idle':
+        // An interrupt-driven console: a PE asleep until input arrives is waiting, not stuck.
+        if (input.open && m.uart.receiveInterruptEnabled && !interrupted) {
+          await input.next();
+          break;
+        }
         say(`stopped after ${m.icount} instructions: ${r.message}`);
         return { code: EXIT.IDLE, outcome: `stopped after ${m.icount} instructions: ${r.message}` };
       case 'budget':

@@ -1,7 +1,7 @@
-// The GIC in the world layer and under gdb: an IRQ exit names its INTID and device; a layout
-// names ICH_* registers as deferred state, and the residency checker catches the deferral
-// fixture's stale read of ICH_VMCR_EL2; gdb-multiarch end to end (monitor gic, monitor timer,
-// $ich_vtr_el2, monitor catch exit on an IRQ exit).
+// The GIC through `hypstep run`: an interrupt-driven console on stdin; in the world layer an
+// IRQ exit names its INTID and device, a layout names ICH_* registers as deferred state, and
+// the residency checker catches the deferral fixture's stale read of ICH_VMCR_EL2; gdb-multiarch
+// end to end (monitor gic, monitor timer, $ich_vtr_el2, monitor catch exit on an IRQ exit).
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,6 +19,32 @@ function hypstep(args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'latin1', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+describe('the PL011 interrupt', () => {
+  it('an interrupt-driven console echoes stdin as QEMU does, and a PE waiting in WFI for input waits', async () => {
+    requireTool('qemu-system-aarch64');
+    const input = 'hello gic\nsecond line\nq';
+    const q = spawnSync(
+      'qemu-system-aarch64',
+      [...QEMU_GIC_BOARD, '-m', '512M', '-semihosting', '-serial', 'stdio', '-kernel', elf('console')],
+      { input, encoding: 'latin1', timeout: 30_000 },
+    );
+    const h = spawnSync(process.execPath, [CLI, 'run', elf('console')], { input, encoding: 'latin1', timeout: 60_000 });
+    expect(h.stdout).toBe(q.stdout);
+    expect(h.stdout).toContain('HELLO GIC\nSECOND LINE\n');
+    expect(h.status).toBe(0);
+    // Input that comes later: the machine is idle meanwhile, and waits for it rather than stopping.
+    const late = await run('sh', [
+      '-c',
+      `(sleep 1; printf 'late\\n'; sleep 1; printf q) | "${process.execPath}" "${CLI}" run "${elf('console')}"`,
+    ]);
+    expect(late.stdout).toContain('LATE\nconsole: lines echoed 0000000000000001\n');
+    // Without input to come, the same wait is the idle stop.
+    const none = hypstep(['run', elf('console')]);
+    expect(none.status).toBe(5);
+    expect(none.stderr).toMatch(/every PE is asleep .*PE0 in WFI/);
+  }, 120_000);
+});
 
 describe('the world layer', () => {
   it('an IRQ exit names the interrupt that caused it: INTID and device', () => {
