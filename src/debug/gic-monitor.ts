@@ -85,7 +85,9 @@ export function describeGic(t: MachineTarget, pe: number): string {
 /** `monitor timer` for PE `pe`. */
 export function describeTimers(t: MachineTarget, pe: number): string {
   const cpu = t.pe(pe + 1);
-  const guest = cpu.e2h || (cpu.ps.el < 2 && hcrVm(cpu) && !cpu.tge);
+  // The EL1 timers are a guest's under VHE (the host uses the EL2 ones) and while stage 2 is
+  // on (a guest runs, or EL2 handles its exit); a non-VHE host kernel's otherwise.
+  const guest = cpu.e2h || (hcrVm(cpu) && !cpu.tge);
   const rows = [['timer', 'owner', 'CTL', 'CVAL', 'count', 'time left', 'PPI']];
   for (const v of t.machine.timers.view(cpu)) {
     const bits = [v.ctl & 1n ? 'ENABLE' : '', v.ctl & 2n ? 'IMASK' : '', v.ctl & 4n ? 'ISTATUS' : ''].filter(Boolean);

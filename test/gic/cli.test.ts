@@ -116,7 +116,8 @@ describe('gdb-multiarch', () => {
         'monitor gic',
         'monitor timer',
         'p/x $ich_lr0_el2',
-        'stepi 40',
+        'tbreak host_injected',
+        'continue',
         'monitor gic',
         'kill',
       ];

@@ -30,7 +30,7 @@ const set = (m: Machine, name: string, v: bigint, pe = 0) => writeSysreg(m.pes[p
 /** Runs one instruction on PE 0 at `el`; returns the exception it took, if any. */
 function step(m: Machine, insn: string, el: number, x: Record<number, bigint> = {}): ExceptionTaken | undefined {
   const cpu = m.cpu;
-  const [w] = encode(['.arch armv8.1-a', insn]).slice(1);
+  const [w] = encode([insn]);
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setUint32(0, w!, true);
   m.bus.poke(CODE, bytes);
