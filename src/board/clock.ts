@@ -9,9 +9,15 @@ interface Deadline {
 
 export class Clock {
   private deadlines: Deadline[] = [];
+  /**
+   * Told when a deadline comes before every other one (a timer armed by the running PE): the
+   * scheduler then ends the PE's slice, which it sized by the deadlines it knew.
+   */
+  onSooner: (() => void) | null = null;
 
   /** Calls `fire` when time reaches `at`; returns a function that cancels it. */
   at(at: number, fire: () => void): () => void {
+    if (at < this.next()) this.onSooner?.();
     const d = { at, fire };
     const i = this.deadlines.findIndex((x) => x.at > at);
     this.deadlines.splice(i < 0 ? this.deadlines.length : i, 0, d);

@@ -52,6 +52,8 @@ export interface MachineOptions {
 }
 
 const BUDGET: StopReason = { kind: 'budget' };
+/** Ends a PE's slice early, as its budget would: a deadline it set comes before the slice's end. */
+const RESLICE: StopReason = { kind: 'budget' };
 
 /** How a debugger runs the machine: some PEs held still (gdb's scheduler-locking), one stepped without interrupts. */
 export interface RunOptions {
@@ -96,6 +98,8 @@ export class Machine {
   /** Instructions retired by all PEs before the current turn. */
   private retiredBefore = 0;
   private turnStartIcount = 0;
+  /** Whether a PE is inside its slice (a deadline it arms then ends the slice). */
+  private inSlice = false;
 
   constructor(private readonly opts: MachineOptions = {}) {
     const n = opts.smp ?? 1;
@@ -135,6 +139,9 @@ export class Machine {
     const pfr0 = ID_VALUES.ID_AA64PFR0_EL1! | (1n << 24n);
     this.sysregs.override('ID_AA64PFR0_EL1', { read: () => pfr0 });
     this.timers = new GenericTimers(pes, this.clock, this.gic, this.sysregs);
+    this.clock.onSooner = () => {
+      if (this.inSlice) this.current.requestStop(RESLICE);
+    };
     this.uart.irq = (level) => this.gic.setSpi(INTID.UART, level);
     this.gic.source(INTID.UART, 'PL011 UART');
     mapAbsentDevices(this.bus); // virt's devices that hypstep leaves out answer probes (src/board/absent.ts)
@@ -249,7 +256,9 @@ export class Machine {
       const n = Math.min(room, left, Math.max(1, this.clock.next() - now));
       pe.clockOffset = now - pe.icount;
       const start = (this.turnStartIcount = pe.icount);
+      this.inSlice = true;
       const r: PeStop = pe.run(n, false, pe !== o.masked);
+      this.inSlice = false;
       const ran = pe.icount - start;
       this.retiredBefore += ran;
       this.turnStartIcount = pe.icount;
