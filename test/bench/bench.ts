@@ -356,6 +356,7 @@ export const PROVIDERS: RowProvider[] = [
     title: 'world-switch layer, in process (test/bench/world.ts)',
     rows: fromModule('./world.js', 'benchWorld', QUICK ? 1 : 5),
   },
+  { key: 'idle', title: 'an idle guest in WFI (test/bench/idle.ts)', rows: fromModule('./idle.js', 'benchIdle', null) },
 ];
 
 // --- the tables -----------------------------------------------------------------------
