@@ -27,7 +27,7 @@ describe('the PL011 interrupt', () => {
     const q = spawnSync(
       'qemu-system-aarch64',
       [...QEMU_GIC_BOARD, '-m', '512M', '-semihosting', '-serial', 'stdio', '-kernel', elf('console')],
-      { input, encoding: 'latin1', timeout: 30_000 },
+      { input, encoding: 'latin1', timeout: 90_000 },
     );
     const h = spawnSync(process.execPath, [CLI, 'run', elf('console')], { input, encoding: 'latin1', timeout: 60_000 });
     expect(h.stdout).toBe(q.stdout);
