@@ -207,8 +207,11 @@ function parseSlot(
   let spec: SysregSpec | undefined = canonicalSysreg(name) ?? registers?.(name);
   if (s.has('encoding')) {
     const e = Obj.of(s.o.encoding, s.at('encoding'), ENCODING_KEYS);
-    const byKey = sysregByKey(sysregKey(e.int('op0'), e.int('op1'), e.int('crn'), e.int('crm'), e.int('op2')));
-    spec = byKey?.aliasOf ? specOf(byKey.aliasOf) : byKey;
+    const key = sysregKey(e.int('op0'), e.int('op1'), e.int('crn'), e.int('crm'), e.int('op2'));
+    const byKey = sysregByKey(key);
+    // A register the machine adds (its GIC's ICH_*) is known by its encoding too.
+    const device = registers?.(name);
+    spec = byKey?.aliasOf ? specOf(byKey.aliasOf) : (byKey ?? (device?.key === key ? device : undefined));
   } else if (spec === undefined) {
     throw new LayoutError(
       `${s.path}: unknown register ${name} (nearest: ${nearestSysregs(name).join(', ')}); give an "encoding" for a register hypstep does not know`,
