@@ -125,7 +125,7 @@ describe('gdb-multiarch', () => {
       const g = await run('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], { cwd: ROOT });
       const out = g.stdout;
       expect(out).toContain('$1 = 0x90b80003');
-      expect(out).toMatch(/\[hypstep\] guest exit #1 vmid 1: IRQ \(INTID 27, EL1 virtual timer\) at 0x/);
+      expect(out).toMatch(/\[hypstep\] PE0: guest exit #1 vmid 1: IRQ \(INTID 27, EL1 virtual timer\) at 0x/);
       // At the exit the timer's PPI is pending at the physical interface and signalled.
       expect(out).toMatch(/^27 +EL1 virtual timer +1 +0x80 +level +enabled pending$/m);
       expect(out).toContain('signalled now: INTID 27 (EL1 virtual timer) as IRQ');
