@@ -315,7 +315,7 @@ async function run(imageArg: string | undefined, o: RunOptions, ends: RunFinish[
 
   status = o.quiet || !process.stderr.isTTY ? null : startStatusLine(m, writeStderr, () => !midLine);
   try {
-    return await runLoop(m, maxInsns, () => interrupted, overLimit);
+    return await runLoop(m, maxInsns, () => interrupted, overLimit, input);
   } finally {
     status?.stop();
     status = null;
@@ -328,6 +328,7 @@ async function runLoop(
   maxInsns: number,
   interrupted: () => boolean,
   overLimit: () => RunEnd | null,
+  input: ConsoleInput,
 ): Promise<RunEnd> {
   for (;;) {
     const left = maxInsns - m.icount;
@@ -347,7 +348,7 @@ async function runLoop(
         return { code: EXIT.STUCK, outcome: `stopped: ${r.message}` };
       case 'idle':
         // An interrupt-driven console: a PE asleep until input arrives is waiting, not stuck.
-        if (input.open && m.uart.receiveInterruptEnabled && !interrupted) {
+        if (input.open && m.uart.receiveInterruptEnabled && !interrupted()) {
           await input.next();
           break;
         }
