@@ -18,12 +18,26 @@ interface Mapping {
   dev: MmioDevice;
 }
 
+/** Whether typed arrays on this host are little-endian, as the guest's memory is. */
+export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export const PAGE_SHIFT = 12;
+
+/** A 64-bit value seen as two int32 halves (little-endian order: [0] = bits 31:0). */
+const S64 = new BigUint64Array(1);
+const S32 = new Int32Array(S64.buffer);
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
 export class PhysBus {
   readonly ram: Uint8Array;
   readonly ramView: DataView;
+  /**
+   * RAM as 16-, 32- and 64-bit elements in the host's byte order, for compiled code's aligned
+   * accesses (used only where the host is little-endian, as the guest's data is: LITTLE_ENDIAN_HOST).
+   */
+  readonly ram16: Uint16Array;
+  readonly ram32: Int32Array;
+  readonly ram64: BigUint64Array;
   private readonly mmio: Mapping[] = [];
   /** One byte per RAM page: 1 when decoded instructions are cached for it. */
   readonly codePages: Uint8Array;
@@ -36,6 +50,9 @@ export class PhysBus {
   ) {
     this.ram = new Uint8Array(ramSize);
     this.ramView = new DataView(this.ram.buffer);
+    this.ram16 = new Uint16Array(this.ram.buffer);
+    this.ram32 = new Int32Array(this.ram.buffer);
+    this.ram64 = new BigUint64Array(this.ram.buffer);
     this.codePages = new Uint8Array(Math.ceil(ramSize / PAGE_SIZE));
   }
 
@@ -60,16 +77,24 @@ export class PhysBus {
     const off = pa - this.ramBase;
     if (off >= 0 && off + size <= this.ramSize) {
       const v = this.ramView;
+      // Through the scratch's int32 halves: BigInt(number) and getBigUint64 allocate and cost several times more.
       switch (size) {
         case 1:
-          return BigInt(v.getUint8(off));
+          S32[0] = v.getUint8(off);
+          break;
         case 2:
-          return BigInt(v.getUint16(off, true));
+          S32[0] = v.getUint16(off, true);
+          break;
         case 4:
-          return BigInt(v.getUint32(off, true));
+          S32[0] = v.getInt32(off, true);
+          break;
         default:
-          return v.getBigUint64(off, true);
+          S32[0] = v.getInt32(off, true);
+          S32[1] = v.getInt32(off + 4, true);
+          return S64[0]!;
       }
+      S32[1] = 0;
+      return S64[0]!;
     }
     const m = this.device(pa);
     return m.dev.read(pa - m.base, size);
@@ -79,18 +104,21 @@ export class PhysBus {
     const off = pa - this.ramBase;
     if (off >= 0 && off + size <= this.ramSize) {
       const v = this.ramView;
+      // Through the scratch's int32 halves, not Number() or setBigUint64.
+      S64[0] = value;
       switch (size) {
         case 1:
-          v.setUint8(off, Number(value & 0xffn));
+          v.setUint8(off, S32[0]! & 0xff);
           break;
         case 2:
-          v.setUint16(off, Number(value & 0xffffn), true);
+          v.setUint16(off, S32[0]! & 0xffff, true);
           break;
         case 4:
-          v.setUint32(off, Number(value & 0xffff_ffffn), true);
+          v.setInt32(off, S32[0]!, true);
           break;
         default:
-          v.setBigUint64(off, value, true);
+          v.setInt32(off, S32[0]!, true);
+          v.setInt32(off + 4, S32[1]!, true);
       }
       this.codeWritten(off, size);
       return;

@@ -7,6 +7,8 @@ import { MMU_OPS } from './insn/mmuops.js';
 import { SYSTEM } from './insn/system.js';
 import { UDF } from './insn/dp-common.js';
 import { SIMD_FP } from './insn/simd.js';
+import { PAIRS } from './insn/ls-pair.js';
+import { SINGLE_REGISTER } from './insn/ls-single.js';
 
 export const A64: readonly AnyEncoding[] = [
   ...MMU_OPS,
@@ -17,3 +19,9 @@ export const A64: readonly AnyEncoding[] = [
   UDF,
   ...SIMD_FP,
 ];
+
+/**
+ * The tables whose every row has a generator (test/unit/gen.test.ts holds them to it and to the
+ * interpreter): the trace compiler inlines them. Rows elsewhere run their executors inside traces.
+ */
+export const COMPILED: readonly AnyEncoding[] = [...BRANCHES, ...DATA_PROCESSING, ...PAIRS, ...SINGLE_REGISTER];

@@ -13,6 +13,7 @@
 // 32 bits: converting register values to Number and back cost more than it saved.
 import type { PState } from '../pe/pstate.js';
 import { MASK64 } from './bits.js';
+import { U, big } from './emit.js';
 
 /** Datasize mask and sign bit, indexed by sf. */
 export const WMASK = new BigUint64Array([0xffff_ffffn, MASK64]);
@@ -255,4 +256,32 @@ export function countLeadingSignBits(x: bigint, sf: number): number {
   const m = WMASK[sf]!;
   const t = BigInt.asUintN(64, ((x >> 1n) ^ x) & (m >> 1n));
   return countLeadingZeroBits(t, sf) - 1;
+}
+
+// --- the same primitives for generators (emit.ts): constants folded at compile time -----------
+
+/** ShiftReg of the datasize value `v` (a name) by a constant amount, as an expression. */
+export function genShiftReg(v: string, type: number, amount: number, sf: number): string {
+  if (amount === 0) return v;
+  const w = sf !== 0 ? 64 : 32;
+  const m = sf !== 0 ? '' : ' & 0xffffffffn';
+  switch (type) {
+    case LSL:
+      return U(`(${v} << ${amount}n)${m}`);
+    case LSR:
+      return U(`${v} >> ${amount}n`);
+    case ASR: // the sign bit, replicated by 0 - bit, above the logical shift
+      return U(`((${v} >> ${amount}n) | ((0n - (${v} >> ${w - 1}n)) << ${w - amount}n))${m}`);
+    default:
+      return U(`((${v} >> ${amount}n) | (${v} << ${w - amount}n))${m}`);
+  }
+}
+
+/** ExtendReg(v, option, shift) of the 64-bit value `v` (a name), as an expression. */
+export function genExtendReg(v: string, option: number, shift: number): string {
+  const size = option & 3;
+  const lm = big(EXT_MASK[size]!);
+  const sign = big(EXT_SIGN[size]!);
+  const r = size === 3 ? v : option >= SXTB ? U(`((${v} & ${lm}) ^ ${sign}) - ${sign}`) : U(`${v} & ${lm}`);
+  return shift === 0 ? r : U(`${r} << ${shift}n`);
 }

@@ -4,20 +4,39 @@
 import { Decoder, type AnyEncoding } from './decode.js';
 import { A64 } from './a64.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
-import { compileBlock, type Block } from './jit.js';
+import { compileTrace, type Trace } from './trace.js';
 import type { Cpu } from './cpu.js';
 import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 
 export type Handler = (cpu: Cpu, d: never) => void;
+
+/**
+ * Arrivals of the run loop at an instruction after which a trace starting there is compiled,
+ * from HYPSTEP_JIT: `auto` (the default) 16, `always` 1 (everything that can be compiled is, at
+ * once: the tests' forced mode), `off` 0 (never: the interpreter alone).
+ */
+export function jitThreshold(mode = process.env.HYPSTEP_JIT ?? 'auto'): number {
+  switch (mode) {
+    case 'auto':
+    case '':
+      return 16;
+    case 'always':
+      return 1;
+    case 'off':
+      return 0;
+    default:
+      throw new RangeError(`HYPSTEP_JIT must be always, off or auto, not '${mode}'`);
+  }
+}
 
 /** Decoded instructions of one physical page, filled lazily. */
 export class CodePage {
   constructor(readonly pa: number) {}
   readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
   readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
-  /** Compiled blocks by first instruction: undefined until hot, null where none can start. */
-  readonly blocks: (Block | null | undefined)[] = new Array<Block | null | undefined>(PAGE_SIZE / 4).fill(undefined);
-  /** Executions of each instruction while its block is undefined, up to BLOCK_HOT. */
+  /** Compiled traces by first instruction: undefined until hot, null where none is worth it. */
+  readonly traces: (Trace | null | undefined)[] = new Array<Trace | null | undefined>(PAGE_SIZE / 4).fill(undefined);
+  /** Arrivals of the run loop at each instruction while its trace is undefined, up to the threshold. */
   readonly heat = new Uint8Array(PAGE_SIZE / 4);
 }
 
@@ -33,6 +52,8 @@ export class CodeCache {
   constructor(
     readonly bus: PhysBus,
     readonly decoder = new Decoder(A64),
+    /** See jitThreshold. */
+    readonly hot = jitThreshold(),
   ) {
     bus.onCodeWrite((page) => this.invalidate(page));
   }
@@ -74,10 +95,13 @@ export class CodeCache {
     return (page.fns[idx] = e.exec);
   }
 
-  compileBlockAt(page: CodePage, idx: number): Block | null {
-    return compileBlock(
-      (raw) => this.decoder.find(raw),
-      (i) => this.bus.fetch32(page.pa + i * 4),
+  compileTraceAt(page: CodePage, idx: number): Trace | null {
+    return compileTrace(
+      (i) => {
+        const raw = this.bus.fetch32(page.pa + i * 4);
+        const e = this.decoder.find(raw) ?? UNALLOCATED;
+        return { e, d: e.extract(raw) };
+      },
       idx,
       PAGE_SIZE / 4,
     );

@@ -8,17 +8,13 @@ import { ArchException, MachineStop, EC, defaultTargetEL, wakeupPending } from '
 import type { CpuObserver } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
-import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
+import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
-import { FLAG_SCRATCH, FLAG_SCRATCH32 } from './jit.js';
 import { CodeCache, type CodePage, type CodeUser } from './code.js';
 import { ExclusiveMonitor } from './monitor.js';
 import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
 import { ACC_ALIGNED, ACC_UNPRIV } from './access.js';
-
-/** Executions of an instruction after which a block starting there is compiled. */
-const BLOCK_HOT = 16;
 
 export type StopReason =
   | { kind: 'budget' }
@@ -74,7 +70,7 @@ export class Cpu implements CodeUser {
    * The same two PCs as int32 halves ([0] = pcs[0] bits 31:0, [1] its bits 63:32, [2], [3] pcs[1]):
    * the run loop's view.
    */
-  private readonly pcs32 = new Int32Array(this.pcs.buffer);
+  readonly pcs32 = new Int32Array(this.pcs.buffer);
   readonly ps = new PState();
   /** System-register storage, indexed by SR.<name>. */
   readonly sr = new BigUint64Array(SYSREG_SLOTS);
@@ -127,7 +123,8 @@ export class Cpu implements CodeUser {
   private physWatchPages: Uint16Array;
   private readonly physWatchGranules = new Map<number, Uint16Array>();
   private physWatches: { pa: number; size: number }[] = [];
-  private stopRequest: PeStop | null = null;
+  /** What the run loop does after the current instruction (compiled traces test it after executors). */
+  stopRequest: PeStop | null = null;
   /** Whether this run takes interrupts (a debugger's single step may mask them). */
   private interruptsTaken = true;
   /** Scratch for reading a VA's low bits without BigInt arithmetic. */
@@ -265,11 +262,23 @@ export class Cpu implements CodeUser {
     return (this.vaSplit32[0]! & (bytes - 1)) !== 0;
   }
 
-  private checkAlignment(va: bigint, size: number, flags: number, type: AccessType): void {
-    if (!this.misaligned(va, size)) return;
-    if ((flags & ACC_ALIGNED) !== 0 || this.alignmentChecked()) {
-      throw this.mmu.abort(va, type, FSC.ALIGNMENT);
-    }
+  /** A misaligned data access: the alignment fault when the access or SCTLR_ELx.A requires alignment. */
+  private misalignedAccess(va: bigint, flags: number, type: AccessType): void {
+    if ((flags & ACC_ALIGNED) !== 0 || this.alignmentChecked()) throw this.mmu.abort(va, type, FSC.ALIGNMENT);
+  }
+
+  /**
+   * The PA of a data access of `size` bytes at `va`, after the alignment check: the VA is split
+   * into int32 halves once, for both the check and the TLB (translate splits it again on a miss only).
+   */
+  private dataAddress(va: bigint, size: number, flags: number, type: AccessType): number {
+    this.vaSplit64[0] = va;
+    const lo = this.vaSplit32[0]!;
+    const hi = this.vaSplit32[1]!;
+    if ((lo & (size - 1)) !== 0) this.misalignedAccess(va, flags, type);
+    const unprivileged = (flags & ACC_UNPRIV) !== 0;
+    const pa = this.mmu.hit(lo, hi, type, unprivileged);
+    return pa >= 0 ? pa : this.mmu.translate(va, type, flags, unprivileged);
   }
 
   /** SCTLR[]: the SCTLR_ELx of the current translation regime (SCTLR_EL2 for EL2, EL2&0). */
@@ -284,12 +293,6 @@ export class Cpu implements CodeUser {
   }
 
   private physRead(va: bigint, pa: number, size: number, type: AccessType): bigint {
-    const off = pa - this.bus.ramBase;
-    if (size === 8 && off >= 0 && off + 8 <= this.bus.ramSize) {
-      // Two 32-bit reads: DataView.getBigUint64 is several times slower and allocates.
-      const dv = this.bus.ramView;
-      return BigInt.asUintN(64, BigInt(dv.getUint32(off, true)) | (BigInt(dv.getUint32(off + 4, true)) << 32n));
-    }
     try {
       return this.bus.read(pa, size);
     } catch (e) {
@@ -301,8 +304,7 @@ export class Cpu implements CodeUser {
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
     if (this.debug.watching) this.watchTest(va, size, false);
-    this.checkAlignment(va, size, flags, AccessType.Read);
-    const pa = this.mmu.translate(va, AccessType.Read, flags, (flags & ACC_UNPRIV) !== 0);
+    const pa = this.dataAddress(va, size, flags, AccessType.Read);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       const v = this.physRead(va, pa, size, AccessType.Read);
       if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
@@ -316,8 +318,7 @@ export class Cpu implements CodeUser {
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
     if (this.debug.watching) this.watchTest(va, size, true);
-    this.checkAlignment(va, size, flags, AccessType.Write);
-    const pa = this.mmu.translate(va, AccessType.Write, flags, (flags & ACC_UNPRIV) !== 0);
+    const pa = this.dataAddress(va, size, flags, AccessType.Write);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
       // Watched ranges are RAM only, so reading the old value has no side effect.
@@ -380,6 +381,25 @@ export class Cpu implements CodeUser {
       throw e;
     }
     if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, true, value, before);
+  }
+
+  /**
+   * For compiled code's loads and stores: the RAM offset of an ordinary data access (privileged
+   * unless `unprivileged`) at the VA whose int32 halves are `lo`, `hi`, or -1 when the access
+   * must take the full path of read/write: a TLB miss or fault, not RAM, a debugger watchpoint,
+   * watched memory, a store to a page of cached code or while an exclusive reservation is open.
+   * The caller has checked alignment and that the access stays within the page.
+   */
+  ramOffset(lo: number, hi: number, type: AccessType, unprivileged: boolean): number {
+    if (this.debug.watching || !LITTLE_ENDIAN_HOST) return -1;
+    const pa = this.mmu.hit(lo, hi, type, unprivileged);
+    if (pa < 0) return -1;
+    const off = pa - this.bus.ramBase;
+    if (off < 0 || off >= this.bus.ramSize) return -1;
+    const page = off >>> PAGE_SHIFT;
+    if (this.physWatchCount !== 0 && this.physWatchPages[page] !== 0) return -1;
+    if (type === AccessType.Write && (this.bus.codePages[page] !== 0 || this.monitor.open !== 0)) return -1;
+    return off;
   }
 
   private watchTest(va: bigint, size: number, write: boolean): void {
@@ -503,17 +523,10 @@ export class Cpu implements CodeUser {
     return false;
   }
 
-  /**
-   * Whether a hook lies at instruction index `from` up to `to` (exclusive) of the page whose VA
-   * halves are `lo` (page-aligned) and `hi`: blocks and the hooks' page never need BigInt.
-   */
-  private hookIn(lo: number, hi: number, from: number, to: number): boolean {
+  /** Whether a hook lies on the page whose VA halves are `lo` (page-aligned) and `hi`: traces never run there. */
+  private hookOnPage(lo: number, hi: number): boolean {
     const h = this.hookHalves;
-    for (let i = 0; i < h.length; i += 2) {
-      if (h[i + 1] !== hi || (h[i]! & ~(PAGE_SIZE - 1)) !== lo) continue;
-      const idx = (h[i]! & (PAGE_SIZE - 1)) >>> 2;
-      if (idx >= from && idx < to) return true;
-    }
+    for (let i = 0; i < h.length; i += 2) if (h[i + 1] === hi && (h[i]! & ~(PAGE_SIZE - 1)) === lo) return true;
     return false;
   }
 
@@ -572,28 +585,26 @@ export class Cpu implements CodeUser {
             pageLo = p32[0]! & ~(PAGE_SIZE - 1);
             pageHi = p32[1]!;
           }
-          const blk = page.blocks[idx];
-          if (blk === undefined) {
-            if (++page.heat[idx]! >= BLOCK_HOT) page.blocks[idx] = this.code.compileBlockAt(page, idx);
-          } else if (
-            blk !== null &&
-            bps.size === 0 &&
-            this.icount + blk.len <= end &&
-            (this.hookHalves.length === 0 || !this.hookIn(pageLo, pageHi, idx + 1, idx + blk.len))
+          // Traces run (and are compiled) only where no breakpoint or code hook has to be seen.
+          let t = bps.size === 0 ? page.traces[idx] : null;
+          if (t === undefined) {
+            const hot = this.code.hot;
+            if (hot !== 0 && ++page.heat[idx]! >= hot) t = page.traces[idx] = this.code.compileTraceAt(page, idx);
+          }
+          if (
+            t !== undefined &&
+            t !== null &&
+            this.icount + t.len <= end &&
+            (this.hookHalves.length === 0 || !this.hookOnPage(pageLo, pageHi))
           ) {
-            // A compiled block: blk.len instructions that cannot fault, stop or branch.
-            blk.fn(this, this.x, this.ps, FLAG_SCRATCH, FLAG_SCRATCH32);
-            this.icount += blk.len;
-            idx += blk.len;
-            p32[2] = pageLo | ((idx - 1) << 2);
-            p32[3] = pageHi;
-            if (idx === PAGE_SIZE / 4) {
-              pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
+            // A compiled trace: it leaves with the PC and icount set, at most `end`.
+            const next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
+            if (this.stopRequest !== null) {
+              const r = this.attend();
+              if (r !== null) return r;
               page = null;
-            } else {
-              p32[0] = pageLo | (idx << 2);
-              p32[1] = pageHi;
-            }
+            } else if (next < 0 || gen !== mmu.generation) page = null;
+            else idx = next;
             continue;
           }
           let fn = page.fns[idx];

@@ -1,7 +1,8 @@
 // Declarative A64 decoding: encodings are written as the ARM ARM draws them,
 // e.g. 'sf:1 op:1 S:1 100010 sh:1 imm12:12 Rn:5 Rd:5' (MSB first, 32 bits),
 // and compiled at start-up into mask/value pairs plus a field extractor.
-// One table drives both execution and disassembly.
+// One table drives execution, disassembly and compilation: a row may carry a generator
+// (emit.ts) beside its executor and disassembler, which the trace compiler (trace.ts) calls.
 //
 // Fields as decodetree has them: `imm9:s9` is a signed field (sign-extended), and a
 // trailing `index=Q:S:size` (or `imm=s(immhi:immlo)`, signed) is a compound field made by
@@ -12,6 +13,7 @@
 // nested, the narrower one naming the row it refines (`refines`); the decoder checks this
 // when it is built and refuses a table where it does not hold.
 import type { Cpu } from './cpu.js';
+import type { Emitter, Gen } from './emit.js';
 
 type TokName<T extends string> = T extends `${infer N}=${string}`
   ? N
@@ -39,6 +41,7 @@ export interface Encoding<F = never> {
   readonly extract: (raw: number) => F;
   readonly exec: Exec<F>;
   readonly asm?: Disasm<F>;
+  readonly gen?: Gen<F>;
   /** An UNDEFINED carve-out: wins over every row it overlaps. */
   readonly carveOut?: boolean;
   /** The name of the row this one is a special case of (it wins where both match). */
@@ -124,15 +127,19 @@ function makeExtractor<F>(fields: FieldSpec[], compounds: CompoundSpec[]): (raw:
   return new Function('raw', `return { raw: raw, ${props.join(', ')} };`) as (raw: number) => F;
 }
 
-/** Declares one encoding. */
+/**
+ * Declares one encoding: its executor, its disassembler and, for rows the trace compiler
+ * inlines, its generator (without one, compiled code calls the executor).
+ */
 export function enc<P extends string>(
   pattern: P,
   name: string,
   exec: Exec<Fields<P>>,
   asm?: Disasm<Fields<P>>,
+  gen?: Gen<Fields<P>>,
 ): Encoding<Fields<P>> {
   const { mask, value, fields, compounds } = parsePattern(pattern);
-  return { name, pattern, mask, value, extract: makeExtractor<Fields<P>>(fields, compounds), exec, asm };
+  return { name, pattern, mask, value, extract: makeExtractor<Fields<P>>(fields, compounds), exec, asm, gen };
 }
 
 /** Marks `row` as a special case of the row named `broader` (an alias, or a form a field value picks out). */
@@ -149,6 +156,7 @@ export interface AnyEncoding {
   readonly extract: (raw: number) => object;
   readonly exec: (cpu: Cpu, d: never) => void;
   readonly asm?: (d: never, pc: bigint) => string;
+  readonly gen?: (g: Emitter, d: never) => void;
   readonly carveOut?: boolean;
   readonly refines?: string;
 }

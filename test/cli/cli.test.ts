@@ -38,8 +38,8 @@ const OVERLAP = new RegExp(
   'm',
 );
 
-function hypstep(args: string[], input?: string) {
-  const r = spawnSync('node', [CLI, ...args], { encoding: 'latin1', input, timeout: 30_000 });
+function hypstep(args: string[], input?: string, env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync('node', [CLI, ...args], { encoding: 'latin1', input, env, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -180,6 +180,16 @@ vectors:
       expect(r.stderr).toMatch(message);
     });
   }
+
+  it('refuses an unknown HYPSTEP_JIT with one line and status 2, and runs the same in every mode', () => {
+    const bad = hypstep(['run', HELLO], undefined, { ...process.env, HYPSTEP_JIT: 'sometimes' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe("hypstep: HYPSTEP_JIT must be always, off or auto, not 'sometimes'\n");
+    for (const mode of ['always', 'off', 'auto']) {
+      const r = hypstep(['run', HELLO], undefined, { ...process.env, HYPSTEP_JIT: mode });
+      expect([r.status, r.stdout]).toEqual([0, 'Hello from hypstep: running at EL2\n']);
+    }
+  });
 
   const badOptions: Array<[string[], RegExp]> = [
     [['run', '-m', 'lots', HELLO], /invalid memory size 'lots'/],

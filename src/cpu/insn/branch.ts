@@ -8,6 +8,7 @@ import { sextNum } from '../bits.js';
 import { conditionHolds } from '../alu.js';
 import { rz, target, COND_NAMES } from './dp-common.js';
 import type { Cpu } from '../cpu.js';
+import { xw } from '../emit.js';
 
 /** BranchTo(PC + offset) for the PC-relative branches. */
 function branchRelative(cpu: Cpu, offset: number): void {
@@ -23,6 +24,10 @@ export const BRANCHES: readonly AnyEncoding[] = [
       branchRelative(cpu, sextNum(d.imm26, 26) * 4);
     },
     (d, pc) => `${d.op !== 0 ? 'bl' : 'b'} ${target(pc, sextNum(d.imm26, 26) * 4)}`,
+    (g, d) => {
+      if (d.op !== 0) g.setX(30, g.pc(4));
+      g.branch('true', sextNum(d.imm26, 26) * 4);
+    },
   ),
   enc(
     '0101010 0 imm19:19 0 cond:4',
@@ -31,6 +36,7 @@ export const BRANCHES: readonly AnyEncoding[] = [
       if (conditionHolds(cpu.ps, d.cond)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
     },
     (d, pc) => `b.${COND_NAMES[d.cond]} ${target(pc, sextNum(d.imm19, 19) * 4)}`,
+    (g, d) => g.branch(g.cond(d.cond), sextNum(d.imm19, 19) * 4),
   ),
   enc(
     'sf:1 011010 op:1 imm19:19 Rt:5',
@@ -40,6 +46,10 @@ export const BRANCHES: readonly AnyEncoding[] = [
       if ((v === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm19, 19) * 4);
     },
     (d, pc) => `${d.op === 0 ? 'cbz' : 'cbnz'} ${rz(d.Rt, d.sf)}, ${target(pc, sextNum(d.imm19, 19) * 4)}`,
+    (g, d) => {
+      const zero = g.isZero(xw(g, d.Rt, d.sf));
+      g.branch(d.op === 0 ? zero : `!${zero}`, sextNum(d.imm19, 19) * 4);
+    },
   ),
   enc(
     'b5:1 011011 op:1 b40:5 imm14:14 Rt:5',
@@ -50,6 +60,10 @@ export const BRANCHES: readonly AnyEncoding[] = [
     },
     (d, pc) =>
       `${d.op === 0 ? 'tbz' : 'tbnz'} ${rz(d.Rt, d.b5)}, #${(d.b5 << 5) | d.b40}, ${target(pc, sextNum(d.imm14, 14) * 4)}`,
+    (g, d) => {
+      const bit = g.bit(g.x(d.Rt), (d.b5 << 5) | d.b40);
+      g.branch(`${bit} ${d.op === 0 ? '===' : '!=='} 0`, sextNum(d.imm14, 14) * 4);
+    },
   ),
   enc(
     '1101011 0000 11111 000000 Rn:5 00000',
@@ -58,6 +72,7 @@ export const BRANCHES: readonly AnyEncoding[] = [
       cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
     },
     (d) => `br ${rz(d.Rn, 1)}`,
+    (g, d) => g.branchTo(g.x(d.Rn)),
   ),
   enc(
     '1101011 0001 11111 000000 Rn:5 00000',
@@ -68,6 +83,11 @@ export const BRANCHES: readonly AnyEncoding[] = [
       cpu.pcs[0] = cpu.branchAddr(dest);
     },
     (d) => `blr ${rz(d.Rn, 1)}`,
+    (g, d) => {
+      const dest = g.x(d.Rn);
+      g.setX(30, g.pc(4));
+      g.branchTo(dest);
+    },
   ),
   enc(
     '1101011 0010 11111 000000 Rn:5 00000',
@@ -76,5 +96,6 @@ export const BRANCHES: readonly AnyEncoding[] = [
       cpu.pcs[0] = cpu.branchAddr(X(cpu, d.Rn));
     },
     (d) => (d.Rn === 30 ? 'ret' : `ret ${rz(d.Rn, 1)}`),
+    (g, d) => g.branchTo(g.x(d.Rn)),
   ),
 ];

@@ -15,6 +15,7 @@ export function unallocated(pattern: string, why: string): AnyEncoding {
       throw undefinedInstruction(cpu);
     },
     (d) => undefinedText(d.raw),
+    (g) => g.undefinedInstruction(),
   );
   return { ...row, carveOut: true };
 }

@@ -9,6 +9,7 @@ import type { AnyEncoding } from '../decode.js';
 import { enc } from '../decode.js';
 import { X, setX } from '../regs.js';
 import type { Cpu } from '../cpu.js';
+import type { Emitter } from '../emit.js';
 import { rz, unallocated } from './dp-common.js';
 
 /** BitReverse(x) of an n-bit value. */
@@ -46,8 +47,17 @@ export function crc32(acc: number, val: bigint, bytes: number, table: Uint32Arra
   return crc >>> 0;
 }
 
+/** The CRC32 or CRC32C (c = 1) of X[n]'s low word and the low 2^sz bytes of X[m], as X[d]'s value. */
+function crcRegisters(xn: bigint, xm: bigint, sz: number, c: number): bigint {
+  return BigInt(crc32(Number(BigInt.asUintN(32, xn)), xm, 1 << sz, TABLES[c]!));
+}
+
 function exec(cpu: Cpu, d: { Rd: number; Rn: number; Rm: number; C: number }, sz: number): void {
-  setX(cpu, d.Rd, BigInt(crc32(Number(BigInt.asUintN(32, X(cpu, d.Rn))), X(cpu, d.Rm), 1 << sz, TABLES[d.C]!)));
+  setX(cpu, d.Rd, crcRegisters(X(cpu, d.Rn), X(cpu, d.Rm), sz, d.C));
+}
+
+function gen(g: Emitter, d: { Rd: number; Rn: number; Rm: number; C: number }, sz: number): void {
+  g.setX(d.Rd, `${g.ref(crcRegisters)}(${g.x(d.Rn)}, ${g.x(d.Rm)}, ${sz}, ${d.C})`);
 }
 
 function text(d: { Rd: number; Rn: number; Rm: number; C: number }, sz: number): string {
@@ -62,11 +72,13 @@ export const CRC32: readonly AnyEncoding[] = [
     'CRC32/CRC32C (B, H, W)',
     (cpu, d) => exec(cpu, d, d.sz),
     (d) => text(d, d.sz),
+    (g, d) => gen(g, d, d.sz),
   ),
   enc(
     '1 0 0 11010110 Rm:5 010 C:1 11 Rn:5 Rd:5',
     'CRC32X/CRC32CX',
     (cpu, d) => exec(cpu, d, 3),
     (d) => text(d, 3),
+    (g, d) => gen(g, d, 3),
   ),
 ];

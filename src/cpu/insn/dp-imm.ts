@@ -16,6 +16,7 @@ import {
   ror,
 } from '../alu.js';
 import { unallocated, undefinedText, rz, rsp, hexImm, target } from './dp-common.js';
+import { U, big, xw, xspw } from '../emit.js';
 
 const HW_SHIFT = new BigUint64Array([0n, 16n, 32n, 48n]);
 const PAGE_MASK = 0xffff_ffff_ffff_f000n;
@@ -35,6 +36,11 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       return d.op === 0
         ? `adr ${rz(d.Rd, 1)}, ${target(pc, imm)}`
         : `adrp ${rz(d.Rd, 1)}, ${target(pc & PAGE_MASK, imm * 4096)}`;
+    },
+    (g, d) => {
+      const imm = sextNum((d.immhi << 2) | d.immlo, 21);
+      if (d.op === 0) g.setX(d.Rd, g.pc(imm));
+      else g.setX(d.Rd, U(`(${g.pc(0)} & ${big(PAGE_MASK)}) + ${big(BigInt(imm) << 12n)}`));
     },
   ),
 
@@ -60,6 +66,19 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       if (d.S !== 0 && d.Rd === 31) return `${d.op === 0 ? 'cmn' : 'cmp'} ${rsp(d.Rn, d.sf)}, ${imm}`;
       const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
       return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${imm}`;
+    },
+    (g, d) => {
+      const imm = BigInt(d.sh !== 0 ? d.imm12 * 4096 : d.imm12);
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const x = xspw(g, d.Rn, d.sf);
+      if (d.S === 0) {
+        g.setXsp(d.Rd, U(`(${x} ${d.op === 0 ? '+' : '-'} ${big(imm)})${m}`));
+        return;
+      }
+      const y = big(d.op === 0 ? imm : imm ^ WMASK[d.sf]!);
+      const r = g.val(U(`(${x} + ${y}${d.op !== 0 ? ' + 1n' : ''})${m}`));
+      g.flagsAdd(d.sf, x, y, r);
+      g.setX(d.Rd, r);
     },
   ),
 
@@ -102,6 +121,21 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       const rd = d.opc === 3 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf);
       return `${['and', 'orr', 'eor', 'ands'][d.opc]} ${rd}, ${rz(d.Rn, d.sf)}, ${imm}`;
     },
+    (g, d) => {
+      const key = bitMaskKey(d.N, d.immr, d.imms);
+      if (LOGICAL_IMM_OK[key] === 0) {
+        g.undefinedInstruction();
+        return;
+      }
+      const imm = big(LOGICAL_IMM[key]! & WMASK[d.sf]!);
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const x = g.x(d.Rn);
+      if (d.opc === 3) {
+        const r = g.val(U(`${x} & ${imm}`));
+        g.flagsLogic(d.sf, r);
+        g.setX(d.Rd, r);
+      } else g.setXsp(d.Rd, U(d.opc === 0 ? `${x} & ${imm}` : `(${x} ${d.opc === 1 ? '|' : '^'} ${imm})${m}`));
+    },
   ),
 
   // Move wide: opc=01 is unallocated, and a 32-bit register has only two halfwords.
@@ -139,6 +173,14 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
         return `mov ${rz(d.Rd, d.sf)}, ${hexImm(shifted ^ m)}`;
       return `${['movn', '', 'movz', 'movk'][d.opc]} ${rz(d.Rd, d.sf)}, ${hexImm(d.imm16)}${d.hw !== 0 ? `, lsl #${d.hw * 16}` : ''}`;
     },
+    (g, d) => {
+      const pos = HW_SHIFT[d.hw]!;
+      const imm = BigInt(d.imm16) << pos;
+      const m = WMASK[d.sf]!;
+      if (d.opc === 0) g.setX(d.Rd, big(imm ^ m));
+      else if (d.opc === 2) g.setX(d.Rd, big(imm));
+      else g.setX(d.Rd, U(`(${g.x(d.Rd)} & ${big((0xffffn << pos) ^ m)}) | ${big(imm)}`));
+    },
   ),
 
   // Bitfield: N must equal sf, and a 32-bit form's immr/imms are below 32.
@@ -165,6 +207,26 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       setX(cpu, d.Rd, BigInt.asUintN(64, ((top & (tmask ^ MASK64)) | (bot & tmask)) & m));
     },
     (d) => bitfieldText(d.sf, d.opc, d.immr, d.imms, d.Rn, d.Rd),
+    (g, d) => {
+      const w = d.sf !== 0 ? 64 : 32;
+      const m = WMASK[d.sf]!;
+      const tm = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const key = bitMaskKey(d.N, d.immr, d.imms);
+      const wmask = BITFIELD_WMASK[key]!;
+      const tmask = BITFIELD_TMASK[key]!;
+      const src = xw(g, d.Rn, d.sf);
+      const rot = d.immr === 0 ? src : g.val(U(`((${src} >> ${d.immr}n) | (${src} << ${w - d.immr}n))${tm}`));
+      if (d.opc === 2) {
+        g.setX(d.Rd, U(`${rot} & ${big(wmask & tmask & m)}`));
+        return;
+      }
+      // bot: the rotated source under wmask, the destination elsewhere; top: the destination
+      // (BFM) or src<imms> replicated as 0 - bit (SBFM).
+      const dst = d.opc === 1 ? xw(g, d.Rd, d.sf) : '0n';
+      const bot = g.val(U(`(${dst} & ${big((wmask ^ MASK64) & m)}) | (${rot} & ${big(wmask & m)})`));
+      const top = d.opc === 1 ? dst : g.val(U(`(0n - ((${src} >> ${d.imms}n) & 1n))${tm}`));
+      g.setX(d.Rd, U(`(${top} & ${big((tmask ^ MASK64) & m)}) | (${bot} & ${big(tmask)})`));
+    },
   ),
 
   // EXTR: N must equal sf; a 32-bit form's lsb is below 32.
@@ -190,6 +252,16 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       d.Rn === d.Rm
         ? `ror ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, #${d.imms}`
         : `extr ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, #${d.imms}`,
+    (g, d) => {
+      const lo = xw(g, d.Rm, d.sf);
+      if (d.imms === 0) {
+        g.setX(d.Rd, lo);
+        return;
+      }
+      const hi = xw(g, d.Rn, d.sf);
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      g.setX(d.Rd, U(`((${lo} >> ${d.imms}n) | (${hi} << ${(d.sf !== 0 ? 64 : 32) - d.imms}n))${m}`));
+    },
   ),
 ];
 

@@ -12,7 +12,10 @@ import {
   conditionHolds,
   countLeadingZeroBits,
   countLeadingSignBits,
+  genShiftReg,
+  genExtendReg,
 } from '../alu.js';
+import { type Emitter, U, big, wmask, xw, xspw } from '../emit.js';
 import { unallocated, rz, rsp, hexImm, shiftSuffix, COND_NAMES, EXTEND_NAMES } from './dp-common.js';
 
 /** Swaps adjacent `s`-bit groups selected by `mask` (the building block of REV and RBIT). */
@@ -29,6 +32,39 @@ function reverseBytes(x: bigint, containerLog2: number): bigint {
   const r32 = swapGroups(r16, 0x0000_ffff_0000_ffffn, 16n);
   if (containerLog2 === 5) return r32;
   return swapGroups(r32, 0x0000_0000_ffff_ffffn, 32n);
+}
+
+/** RBIT (opc=00), REV16, REV32 and REV of the datasize value of `v`. */
+function reverse(v: bigint, opc: number, sf: number): bigint {
+  const m = WMASK[sf]!;
+  const x = BigInt.asUintN(64, v & m);
+  if (opc !== 0) return BigInt.asUintN(64, reverseBytes(x, 3 + opc) & m); // containers of 16, 32 or 64 bits
+  // RBIT: reverse the bits within each byte, then the bytes of the register.
+  const b1 = swapGroups(x, 0x5555_5555_5555_5555n, 1n);
+  const b2 = swapGroups(b1, 0x3333_3333_3333_3333n, 2n);
+  const b4 = swapGroups(b2, 0x0f0f_0f0f_0f0f_0f0fn, 4n);
+  return BigInt.asUintN(64, reverseBytes(b4, sf !== 0 ? 6 : 5) & m);
+}
+
+/** ADD/SUB (shifted or extended register) over datasize operands x and y. */
+function addSub(
+  g: Emitter,
+  d: { sf: number; op: number; S: number; Rd: number },
+  x: string,
+  y: string,
+  sp: boolean,
+): void {
+  const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+  if (d.S === 0) {
+    const r = U(`(${x} ${d.op === 0 ? '+' : '-'} ${y})${m}`);
+    if (sp) g.setXsp(d.Rd, r);
+    else g.setX(d.Rd, r);
+    return;
+  }
+  const y1 = d.op === 0 ? y : g.val(U(`${y} ^ ${wmask(d.sf)}`));
+  const r = g.val(U(`(${x} + ${y1}${d.op !== 0 ? ' + 1n' : ''})${m}`));
+  g.flagsAdd(d.sf, x, y1, r);
+  g.setX(d.Rd, r);
 }
 
 export const DP_REGISTER: readonly AnyEncoding[] = [
@@ -68,6 +104,17 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       const mn = ['and', 'bic', 'orr', 'orn', 'eor', 'eon', 'ands', 'bics'][op2];
       return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${op}`;
     },
+    (g, d) => {
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const y0 = g.val(genShiftReg(xw(g, d.Rm, d.sf), d.shift, d.imm6, d.sf));
+      const y = d.N !== 0 ? g.val(U(`${y0} ^ ${wmask(d.sf)}`)) : y0;
+      const x = g.x(d.Rn);
+      if (d.opc === 3) {
+        const r = g.val(U(`${x} & ${y}`));
+        g.flagsLogic(d.sf, r);
+        g.setX(d.Rd, r);
+      } else g.setX(d.Rd, U(d.opc === 0 ? `${x} & ${y}` : `(${x} ${d.opc === 1 ? '|' : '^'} ${y})${m}`));
+    },
   ),
 
   // Add/subtract (shifted register): ROR is not a shift these accept.
@@ -93,6 +140,7 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       if (d.op === 1 && d.Rn === 31) return `neg${d.S !== 0 ? 's' : ''} ${rz(d.Rd, d.sf)}, ${op}`;
       return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${op}`;
     },
+    (g, d) => addSub(g, d, xw(g, d.Rn, d.sf), g.val(genShiftReg(xw(g, d.Rm, d.sf), d.shift, d.imm6, d.sf)), false),
   ),
 
   // Add/subtract (extended register): Rn is SP-capable; Rd too unless flags are set. Shifts above 4 are reserved.
@@ -122,6 +170,11 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       const mn = (d.op === 0 ? 'add' : 'sub') + (d.S !== 0 ? 's' : '');
       return `${mn} ${d.S !== 0 ? rz(d.Rd, d.sf) : rsp(d.Rd, d.sf)}, ${rsp(d.Rn, d.sf)}, ${rm}${ext}`;
     },
+    (g, d) => {
+      const x = xspw(g, d.Rn, d.sf);
+      const e = genExtendReg(g.x(d.Rm), d.option, d.imm3);
+      addSub(g, d, x, g.val(d.sf !== 0 ? e : U(`${e} & 0xffffffffn`)), true);
+    },
   ),
 
   // ADC, ADCS, SBC, SBCS.
@@ -145,6 +198,15 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       if (d.op === 1 && d.Rn === 31) return `ngc${s} ${rz(d.Rd, d.sf)}, ${rz(d.Rm, d.sf)}`;
       return `${d.op === 0 ? 'adc' : 'sbc'}${s} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`;
     },
+    (g, d) => {
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const x = xw(g, d.Rn, d.sf);
+      const y0 = xw(g, d.Rm, d.sf);
+      const y = d.op !== 0 ? g.val(U(`${y0} ^ ${wmask(d.sf)}`)) : y0;
+      const r = g.select(`${g.carry()} !== 0`, U(`(${x} + ${y} + 1n)${m}`), U(`(${x} + ${y})${m}`));
+      if (d.S !== 0) g.flagsAdd(d.sf, x, y, r);
+      g.setX(d.Rd, r);
+    },
   ),
 
   // CCMN/CCMP, register (i=0) and immediate (i=1) forms.
@@ -166,6 +228,14 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
     (d) =>
       `${d.op === 0 ? 'ccmn' : 'ccmp'} ${rz(d.Rn, d.sf)}, ${d.i !== 0 ? hexImm(d.Rm) : rz(d.Rm, d.sf)}, ` +
       `${hexImm(d.nzcv)}, ${COND_NAMES[d.cond]}`,
+    (g, d) => {
+      const m = d.sf !== 0 ? '' : ' & 0xffffffffn';
+      const x = xw(g, d.Rn, d.sf);
+      const y0 = d.i !== 0 ? big(d.Rm) : xw(g, d.Rm, d.sf);
+      const y = d.op !== 0 ? g.val(U(`${y0} ^ ${wmask(d.sf)}`)) : y0;
+      const r = g.val(U(`(${x} + ${y}${d.op !== 0 ? ' + 1n' : ''})${m}`));
+      g.flagsIf(d.cond, () => g.flagsAdd(d.sf, x, y, r), d.nzcv);
+    },
   ),
 
   // CSEL, CSINC, CSINV, CSNEG.
@@ -195,6 +265,14 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       }
       return `${['csel', 'csinc', 'csinv', 'csneg'][kind]} ${rd}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, ${COND_NAMES[d.cond]}`;
     },
+    (g, d) => {
+      const c = g.cond(d.cond);
+      const y = g.x(d.Rm);
+      let alt: string;
+      if (d.op === 0) alt = d.o2 === 0 ? y : `${y} + 1n`;
+      else alt = d.o2 === 0 ? `${y} ^ ${wmask(d.sf)}` : `0n - ${y}`;
+      g.setX(d.Rd, g.select(c, xw(g, d.Rn, d.sf), U(`(${alt}) & ${wmask(d.sf)}`)));
+    },
   ),
 
   // Data-processing (2 source): UDIV, SDIV.
@@ -218,6 +296,13 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       setX(cpu, d.Rd, BigInt.asUintN(64, q & m));
     },
     (d) => `${d.o1 === 0 ? 'udiv' : 'sdiv'} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`,
+    (g, d) => {
+      const x = xw(g, d.Rn, d.sf);
+      const y = xw(g, d.Rm, d.sf);
+      const w = d.sf !== 0 ? 64 : 32;
+      const q = d.o1 === 0 ? `${x} / ${y}` : `(BigInt.asIntN(${w}, ${x}) / BigInt.asIntN(${w}, ${y})) & ${wmask(d.sf)}`;
+      g.setX(d.Rd, g.select(g.isZero(y), '0n', U(q)));
+    },
   ),
   // LSLV, LSRV, ASRV, RORV: the amount is X[m] modulo the datasize.
   enc(
@@ -227,6 +312,7 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       setX(cpu, d.Rd, shiftVariable(X(cpu, d.Rn), d.op2, X(cpu, d.Rm), d.sf));
     },
     (d) => `${['lsl', 'lsr', 'asr', 'ror'][d.op2]} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`,
+    (g, d) => g.setX(d.Rd, `${g.ref(shiftVariable)}(${g.x(d.Rn)}, ${d.op2}, ${g.x(d.Rm)}, ${d.sf})`),
   ),
 
   // Data-processing (1 source). REV with sf=0 is opc=10; opc=11 exists only for sf=1.
@@ -234,25 +320,12 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
   enc(
     'sf:1 1 0 11010110 00000 0000 opc:2 Rn:5 Rd:5',
     'RBIT/REV16/REV32/REV',
-    (cpu, d) => {
-      const m = WMASK[d.sf]!;
-      let x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
-      const datasizeLog2 = d.sf !== 0 ? 6 : 5;
-      if (d.opc === 0) {
-        // RBIT: reverse the bits within each byte, then the bytes of the register.
-        x = swapGroups(x, 0x5555_5555_5555_5555n, 1n);
-        x = swapGroups(x, 0x3333_3333_3333_3333n, 2n);
-        x = swapGroups(x, 0x0f0f_0f0f_0f0f_0f0fn, 4n);
-        setX(cpu, d.Rd, BigInt.asUintN(64, reverseBytes(x, datasizeLog2) & m));
-      } else {
-        // Container size: 16 bits for opc=01, 32 for 10, 64 for 11 (REV with sf=0 is the 32-bit container).
-        setX(cpu, d.Rd, BigInt.asUintN(64, reverseBytes(x, 3 + d.opc) & m));
-      }
-    },
+    (cpu, d) => setX(cpu, d.Rd, reverse(X(cpu, d.Rn), d.opc, d.sf)),
     (d) => {
       const mn = d.opc === 0 ? 'rbit' : d.opc === 1 ? 'rev16' : d.opc === 2 && d.sf !== 0 ? 'rev32' : 'rev';
       return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}`;
     },
+    (g, d) => g.setX(d.Rd, `${g.ref(reverse)}(${g.x(d.Rn)}, ${d.opc}, ${d.sf})`),
   ),
   enc(
     'sf:1 1 0 11010110 00000 00010 op:1 Rn:5 Rd:5',
@@ -262,6 +335,10 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       setX(cpu, d.Rd, BigInt(d.op === 0 ? countLeadingZeroBits(x, d.sf) : countLeadingSignBits(x, d.sf)));
     },
     (d) => `${d.op === 0 ? 'clz' : 'cls'} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}`,
+    (g, d) => {
+      const count = g.ref(d.op === 0 ? countLeadingZeroBits : countLeadingSignBits);
+      g.setX(d.Rd, `BigInt(${count}(${g.x(d.Rn)}, ${d.sf}))`);
+    },
   ),
 
   // Data-processing (3 source): MADD, MSUB (the low datasize bits of the product do not depend on the high
@@ -279,6 +356,10 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       const ops = `${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}`;
       if (d.Ra === 31) return `${d.o0 === 0 ? 'mul' : 'mneg'} ${ops}`;
       return `${d.o0 === 0 ? 'madd' : 'msub'} ${ops}, ${rz(d.Ra, d.sf)}`;
+    },
+    (g, d) => {
+      const p = g.val(U(`${g.x(d.Rn)} * ${g.x(d.Rm)}`));
+      g.setX(d.Rd, U(`(${g.x(d.Ra)} ${d.o0 === 0 ? '+' : '-'} ${p})${d.sf !== 0 ? '' : ' & 0xffffffffn'}`));
     },
   ),
   // SMADDL, SMSUBL (U=0), UMADDL, UMSUBL (U=1): 32 x 32 -> 64 plus a 64-bit accumulator.
@@ -299,6 +380,11 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       if (d.Ra === 31) return `${u}${d.o0 === 0 ? 'mull' : 'mnegl'} ${ops}`;
       return `${u}${d.o0 === 0 ? 'maddl' : 'msubl'} ${ops}, ${rz(d.Ra, 1)}`;
     },
+    (g, d) => {
+      const ext = d.U !== 0 ? 'BigInt.asUintN' : 'BigInt.asIntN';
+      const p = g.val(U(`${ext}(32, ${g.x(d.Rn)}) * ${ext}(32, ${g.x(d.Rm)})`));
+      g.setX(d.Rd, U(`${g.x(d.Ra)} ${d.o0 === 0 ? '+' : '-'} ${p}`));
+    },
   ),
   // SMULH (U=0), UMULH (U=1): the high 64 bits of the 128-bit product. Ra is should-be-one and ignored.
   enc(
@@ -311,5 +397,13 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       setX(cpu, d.Rd, BigInt.asUintN(64, p >> 64n));
     },
     (d) => `${d.U !== 0 ? 'umulh' : 'smulh'} ${rz(d.Rd, 1)}, ${rz(d.Rn, 1)}, ${rz(d.Rm, 1)}`,
+    (g, d) => {
+      const n = g.x(d.Rn);
+      const mm = g.x(d.Rm);
+      g.setX(
+        d.Rd,
+        U(d.U !== 0 ? `(${n} * ${mm}) >> 64n` : `(BigInt.asIntN(64, ${n}) * BigInt.asIntN(64, ${mm})) >> 64n`),
+      );
+    },
   ),
 ];

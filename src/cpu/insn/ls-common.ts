@@ -5,6 +5,7 @@ import { enc, type AnyEncoding, type Fields } from '../decode.js';
 import { ArchException, EC, defaultTargetEL } from '../../pe/exception.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
+import { type Emitter, U } from '../emit.js';
 import { setXSP } from '../regs.js';
 import { rsp } from './dp-common.js';
 
@@ -70,9 +71,17 @@ export function encPrepared<P extends string, D extends { readonly raw: number }
   prepare: (f: Fields<P>) => D,
   exec: (cpu: Cpu, d: D) => void,
   asm?: (d: D, pc: bigint) => string,
+  gen?: (g: Emitter, d: D) => void,
 ): AnyEncoding {
   const { mask, value, extract } = enc(pattern, name, () => {});
-  return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm };
+  return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm, gen };
+}
+
+/** The base register for a generator: X[n], or SP with the fast path's condition that it is 16-byte aligned. */
+export function genBase(g: Emitter, n: number): { base: string; also?: string } {
+  const base = g.xsp(n);
+  // CheckSPAlignment: a misaligned SP takes the executor's path, which faults or not as SCTLR says.
+  return n === 31 ? { base, also: g.isZero(U(`${base} & 0xfn`)) } : { base };
 }
 
 // --- disassembly (objdump's spelling) ------------------------------------------------

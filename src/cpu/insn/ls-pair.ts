@@ -5,7 +5,8 @@ import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { undefinedInstruction } from '../../pe/exception.js';
 import { unallocated, rz } from './dp-common.js';
-import { encPrepared, immAddressText, immediateAddress, writeback } from './ls-common.js';
+import { encPrepared, immAddressText, immediateAddress, writeback, genBase } from './ls-common.js';
+import { type Emitter, U, big } from '../emit.js';
 import type { Cpu } from '../cpu.js';
 
 /** bits [24:23]: no-allocate (signed offset), post-index, signed offset, pre-index. */
@@ -90,6 +91,30 @@ function storePair(cpu: Cpu, d: Pair): void {
   if (d.wback) writeback(cpu, d, address);
 }
 
+/** Both pair forms, as loadPair and storePair do them. */
+function genPair(g: Emitter, d: Pair, load: boolean): void {
+  if (d.undef) {
+    g.undefinedInstruction();
+    return;
+  }
+  const { base, also } = genBase(g, d.n);
+  const address = d.post || d.imm === 0 ? base : g.val(U(`${base} + ${big(d.imm)}`));
+  g.access({ va: address, size: d.bytes, count: 2, write: !load, also }, (off) => {
+    const second = `(${off} + ${d.bytes})`;
+    if (load) {
+      const ext = (v: string): string => (d.signed ? U(`(${v} ^ 0x80000000n) - 0x80000000n`) : v);
+      const v1 = g.val(g.load(off, d.bytes));
+      const v2 = g.val(g.load(second, d.bytes));
+      g.setX(d.t, ext(v1));
+      g.setX(d.t2, ext(v2));
+    } else {
+      g.store(off, d.bytes, g.x(d.t));
+      g.store(second, d.bytes, g.x(d.t2));
+    }
+    if (d.wback) g.setXsp(d.n, d.post ? U(`${address} + ${big(d.imm)}`) : address);
+  });
+}
+
 function pairText(d: Pair): string {
   return `${d.mnemonic}\t${rz(d.t, d.sf)}, ${rz(d.t2, d.sf)}, ${immAddressText(d.n, d.imm, d.post, d.wback)}`;
 }
@@ -105,6 +130,7 @@ export const PAIRS: readonly AnyEncoding[] = [
     (f) => decodePair(f.raw, f.opc, f.idx, false, f.imm7, f.Rt2, f.Rn, f.Rt),
     storePair,
     pairText,
+    (g, d) => genPair(g, d, false),
   ),
   encPrepared(
     'opc:2 101 0 0 idx:2 1 imm7:7 Rt2:5 Rn:5 Rt:5',
@@ -112,5 +138,6 @@ export const PAIRS: readonly AnyEncoding[] = [
     (f) => decodePair(f.raw, f.opc, f.idx, true, f.imm7, f.Rt2, f.Rn, f.Rt),
     loadPair,
     pairText,
+    (g, d) => genPair(g, d, true),
   ),
 ];

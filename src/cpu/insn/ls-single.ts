@@ -23,8 +23,11 @@ import {
   prfopText,
   immediateAddress,
   writeback,
+  genBase,
 } from './ls-common.js';
+import { genExtendReg } from '../alu.js';
 import type { Cpu } from '../cpu.js';
+import { type Emitter, U, big } from '../emit.js';
 import { ACC_UNPRIV } from '../access.js';
 
 /** How a loaded value becomes the register value: zero-extended, or SignExtend to 64 or to 32 bits. */
@@ -184,6 +187,52 @@ function loadLiteral(cpu: Cpu, d: Single): void {
 /** PRFM/PRFUM: a hint with no architecturally visible effect (and no SP alignment check). */
 function prefetch(): void {}
 
+/** extendLoaded as an expression over a loaded value `v` (a name). */
+function genExtendLoaded(v: string, ext: Ext): string {
+  const sign = (bits: number, to: number): string =>
+    U(`((${v} ^ ${big(1n << BigInt(bits - 1))}) - ${big(1n << BigInt(bits - 1))})${to === 32 ? ' & 0xffffffffn' : ''}`);
+  switch (ext) {
+    case Ext.Zero:
+      return v;
+    case Ext.S8to64:
+      return sign(8, 64);
+    case Ext.S16to64:
+      return sign(16, 64);
+    case Ext.S32to64:
+      return sign(32, 64);
+    case Ext.S8to32:
+      return sign(8, 32);
+    default:
+      return sign(16, 32);
+  }
+}
+
+/** Every single-register load and store but the prefetches, as the executors above do it. */
+function genSingle(g: Emitter, d: Single, load: boolean): void {
+  if (d.overlap) {
+    g.undefinedInstruction();
+    return;
+  }
+  let address: string;
+  let also: string | undefined;
+  if (d.form === Form.Literal) address = g.pc(d.imm);
+  else {
+    const b = genBase(g, d.n);
+    also = b.also;
+    if (d.form === Form.Register) address = g.val(U(`${b.base} + ${genExtendReg(g.x(d.m), d.option, d.shift)}`));
+    else address = d.post || d.imm === 0 ? b.base : g.val(U(`${b.base} + ${big(d.imm)}`));
+  }
+  const unprivileged = d.form === Form.Unprivileged;
+  g.access({ va: address, size: d.bytes, count: 1, write: !load, unprivileged, also }, (off) => {
+    if (load) g.setX(d.t, genExtendLoaded(g.val(g.load(off, d.bytes)), d.ext));
+    else g.store(off, d.bytes, g.x(d.t));
+    if (d.wback) g.setXsp(d.n, d.post ? U(`${address} + ${big(d.imm)}`) : address);
+  });
+}
+const genLoad = (g: Emitter, d: Single): void => genSingle(g, d, true);
+const genStore = (g: Emitter, d: Single): void => genSingle(g, d, false);
+const genPrefetch = (): void => {};
+
 // --- disassembly ---------------------------------------------------------------------
 
 const EXTEND_NAME = ['', '', 'uxtw', 'lsl', '', '', 'sxtw', 'sxtx'];
@@ -242,6 +291,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: () => immAddressText(f.Rn, f.imm12 * 8, false, false) }),
       prefetch,
       prefetchText('prfm'),
+      genPrefetch,
     ),
     'LDR (unsigned offset)',
   ),
@@ -256,6 +306,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       }),
       prefetch,
       prefetchText('prfum'),
+      genPrefetch,
     ),
     'LDR (immediate, 9-bit)',
   ),
@@ -270,6 +321,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       }),
       prefetch,
       prefetchText('prfm'),
+      genPrefetch,
     ),
     'LDR (register)',
   ),
@@ -280,6 +332,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       (f): Prefetch => ({ raw: f.raw, op: f.Rt, address: (pc) => target(pc, sextNum(f.imm19, 19) * 4) }),
       prefetch,
       prefetchText('prfm'),
+      genPrefetch,
     ),
     'LDR (literal)',
   ),
@@ -291,6 +344,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
       storeImmediate,
       singleText,
+      genStore,
     ),
     'LDR (unsigned offset)',
   ),
@@ -300,6 +354,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, 0, Form.UnsignedOffset, f.imm12 << f.size, 0, 0),
     loadImmediate,
     singleText,
+    genLoad,
   ),
   refining(
     encPrepared(
@@ -308,6 +363,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
       storeImmediate,
       singleText,
+      genStore,
     ),
     'LDR (immediate, 9-bit)',
   ),
@@ -317,6 +373,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, 0, IMM9_FORM[f.idx]!, sextNum(f.imm9, 9), 0, 0),
     loadImmediate,
     singleText,
+    genLoad,
   ),
   refining(
     encPrepared(
@@ -325,6 +382,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       (f) => decodeSingle(f.raw, f.size, 0, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
       storeRegister,
       singleText,
+      genStore,
     ),
     'LDR (register)',
   ),
@@ -334,6 +392,7 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
     (f) => decodeSingle(f.raw, f.size, f.opc, f.Rt, f.Rn, f.Rm, Form.Register, 0, f.option, f.S),
     loadRegister,
     singleText,
+    genLoad,
   ),
   // LDR (literal): opc 00 is W, 01 X, 10 LDRSW (11, PRFM, is above).
   encPrepared(
@@ -354,5 +413,6 @@ export const SINGLE_REGISTER: readonly AnyEncoding[] = [
       ),
     loadLiteral,
     singleText,
+    genLoad,
   ),
 ];

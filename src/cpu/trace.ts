@@ -1,0 +1,493 @@
+// The trace compiler (ARCHITECTURE.md, decision 2): hot code of one decoded page compiled
+// into a JS function, from the generators on the table rows (emit.ts).
+//
+// A trace follows one path from its head: straight on, through unconditional in-page branches,
+// and past conditional ones (the taken side leaves the trace for the instruction it targets,
+// where another trace starts once hot). A branch back to the head closes a loop, which runs
+// inside the function until the budget is reached. Rows without a generator are called through
+// their executors with the PC and instruction count synchronised, and the trace leaves when
+// the executor branched, asked the run loop to stop, or changed translation or code.
+//
+// Registers live in consts: each is read from x[] at its first use in an iteration and written
+// back at the exits and the back edge, so no BigInt value flows through a loop phi. NZCV is
+// kept as the operands of the last flag-setting instruction and computed only where a
+// condition reads it or an exit (or the back edge, when the loop reads it first) needs it.
+//
+// Exactness: a trace runs only when its longest path fits in the budget (the run loop checks
+// before the call, the back edge before every iteration), so a deadline is never overshot; the
+// exits and every executor call store the instruction count of the instructions done.
+import type { Cpu } from './cpu.js';
+import type { AnyEncoding } from './decode.js';
+import { type Access, type Emitter, U, big } from './emit.js';
+import type { PState } from '../pe/pstate.js';
+import { undefinedInstruction } from '../pe/exception.js';
+
+/**
+ * A compiled trace, called with the page's VA as int32 halves (`lo` page-aligned) and the run's
+ * end (in instructions). It returns the index in the page of the next instruction (the PC is
+ * set), or -1 when the next PC left the page or the run loop has to look (pcs[0] is set).
+ */
+export type TraceFn = (cpu: Cpu, x: BigUint64Array, ps: PState, lo: number, hi: number, end: number) => number;
+
+export interface Trace {
+  readonly fn: TraceFn;
+  /** The most instructions it retires before it looks at the budget: it runs only when they fit. */
+  readonly len: number;
+  /** Instructions its path covers, generated or called. */
+  readonly insns: number;
+}
+
+/** Longest path compiled (bounded compile time and budget granularity). */
+const MAX_TRACE = 96;
+
+/** Scratch through which generated code reads BigInt values' int32 halves. */
+const S = new BigUint64Array(4);
+const S32 = new Int32Array(S.buffer);
+/** Scratch for the page's VA as a BigInt. */
+const P = new BigUint64Array(1);
+const P32 = new Int32Array(P.buffer);
+
+type FlagName = 'n' | 'z' | 'c' | 'v';
+
+/** NZCV as the compiler knows it: in PSTATE, or the operands of the instruction that set it. */
+interface Flags {
+  readonly kind: 'ps' | 'add' | 'logic';
+  readonly sf: number;
+  readonly x: string;
+  readonly y: string;
+  readonly r: string;
+  /** Whether PSTATE already holds these flags. */
+  synced: boolean;
+  /** Locals holding flags computed for a condition. */
+  readonly known: Partial<Record<FlagName, string>>;
+}
+
+const PS_FLAGS = (): Flags => ({ kind: 'ps', sf: 1, x: '', y: '', r: '', synced: true, known: {} });
+const NAME = /^(?:[A-Za-z_$][\w$]*|0x[0-9a-f]+n|\d+n)$/;
+
+/** X[n] in the local cache; register 32 stands for the current stack pointer. */
+interface Reg {
+  name: string;
+  dirty: boolean;
+}
+
+class TraceBuilder implements Emitter {
+  private readonly out: string[] = [];
+  private readonly refs: unknown[] = [];
+  private ids = 0;
+  private regs = new Map<number, Reg>();
+  private flags = PS_FLAGS();
+  /** Flag events of the current iteration, in order: whether the first is a write. */
+  private firstFlagEvent: 'read' | 'write' | null = null;
+  private usesPc = false;
+  private usesRam = false;
+  /** Inside an access's fast path: registers are written to x[] at once, and these are written. */
+  private direct: Set<number> | null = null;
+  /** The row being compiled, for its executor. */
+  private row: { exec: unknown; d: object } = { exec: null, d: {} };
+  /** The instruction being compiled: its index in the page and how many precede it on the path. */
+  private idx = 0;
+  private k = 0;
+  next = 0;
+  ended = false;
+
+  constructor(
+    private readonly start: number,
+    private readonly count: number,
+  ) {}
+
+  begin(idx: number, k: number, exec: unknown, d: object): void {
+    this.row = { exec, d };
+    this.idx = idx;
+    this.k = k;
+    this.next = idx + 1;
+    this.ended = false;
+  }
+
+  private emit(s: string): void {
+    this.out.push(s);
+  }
+
+  private fresh(prefix: string): string {
+    return `${prefix}${this.ids++}`;
+  }
+
+  // --- registers -------------------------------------------------------------------
+
+  private read(n: number, load: string): string {
+    const r = this.regs.get(n);
+    if (r !== undefined) return r.name;
+    if (this.direct !== null) return load; // a fast path's locals do not outlive it
+    const name = this.fresh(n === 32 ? 'sp' : `x${n}_`);
+    this.emit(`const ${name} = ${load};`);
+    this.regs.set(n, { name, dirty: false });
+    return name;
+  }
+
+  x(n: number): string {
+    return n === 31 ? '0n' : this.read(n, `x[${n}]`);
+  }
+
+  xsp(n: number): string {
+    return n === 31 ? this.read(32, 'cpu.getSp()') : this.x(n);
+  }
+
+  setX(n: number, v: string): void {
+    if (n !== 31) this.write(n, v);
+  }
+
+  setXsp(n: number, v: string): void {
+    this.write(n === 31 ? 32 : n, v);
+  }
+
+  private write(n: number, v: string): void {
+    if (this.direct === null) {
+      this.regs.set(n, { name: this.val(v), dirty: true });
+      return;
+    }
+    this.emit(n === 32 ? `cpu.setSp(${v});` : `x[${n}] = ${v};`);
+    this.direct.add(n);
+    this.regs.delete(n);
+  }
+
+  val(v: string): string {
+    if (NAME.test(v)) return v;
+    const name = this.fresh('t');
+    this.emit(`const ${name} = ${v};`);
+    return name;
+  }
+
+  select(c: string, a: string, b: string): string {
+    this.emit(`if (${c}) S[3] = ${a}; else S[3] = ${b};`);
+    return this.val('S[3]');
+  }
+
+  isZero(v: string): string {
+    return `(S[0] = ${v}, (S32[0] | S32[1]) === 0)`;
+  }
+
+  bit(v: string, n: number): string {
+    return `(S[0] = ${v}, (S32[${n >>> 5}] >>> ${n & 31}) & 1)`;
+  }
+
+  pc(delta: number): string {
+    this.usesPc = true;
+    return U(`vbase + ${big(this.idx * 4 + delta)}`);
+  }
+
+  ref(v: unknown): string {
+    let i = this.refs.indexOf(v);
+    if (i < 0) i = this.refs.push(v) - 1;
+    return `c${i}`;
+  }
+
+  /** The register writes pending, as statements (the cache keeps them dirty). */
+  private writeback(): string {
+    let s = '';
+    for (const [n, r] of this.regs) {
+      if (!r.dirty) continue;
+      s += n === 32 ? `cpu.setSp(${r.name}); ` : `x[${n}] = ${r.name}; `;
+    }
+    return s;
+  }
+
+  // --- flags -----------------------------------------------------------------------
+
+  private flagEvent(e: 'read' | 'write'): void {
+    this.firstFlagEvent ??= e;
+  }
+
+  /** One flag as a JS number 0/1: a local (cached for this flag state) or, in exits, an expression. */
+  private flag(f: FlagName, cache: boolean): string {
+    const s = this.flags;
+    if (s.kind === 'ps') return `ps.${f}`;
+    const known = s.known[f];
+    if (known !== undefined) return known;
+    const hi = s.sf !== 0 ? 1 : 0;
+    let e: string;
+    switch (f) {
+      case 'n':
+        e = `(S[0] = ${s.r}, S32[${hi}] >>> 31)`;
+        break;
+      case 'z':
+        e = `(S[0] = ${s.r}, (S32[0] | S32[1]) === 0 ? 1 : 0)`;
+        break;
+      case 'c':
+        if (s.kind === 'logic') return '0';
+        e = `(S[1] = ${U(`(${s.x} & ${s.y}) | ((${s.x} | ${s.y}) & (${s.r} ^ ${s.sf !== 0 ? '0xffffffffffffffffn' : '0xffffffffn'}))`)}, S32[${2 + hi}] >>> 31)`;
+        break;
+      default:
+        if (s.kind === 'logic') return '0';
+        e = `(S[2] = ${U(`(${s.x} ^ ${s.r}) & (${s.y} ^ ${s.r})`)}, S32[${4 + hi}] >>> 31)`;
+    }
+    if (!cache) return e;
+    const name = this.fresh(`f${f}`);
+    this.emit(`const ${name} = ${e};`);
+    s.known[f] = name;
+    return name;
+  }
+
+  /** Statements storing the pending flags in PSTATE (nothing when it holds them). */
+  private materialize(): string {
+    if (this.flags.synced) return '';
+    const f = (n: FlagName): string => this.flag(n, false);
+    return `ps.n = ${f('n')}; ps.z = ${f('z')}; ps.c = ${f('c')}; ps.v = ${f('v')}; `;
+  }
+
+  cond(cond: number): string {
+    this.flagEvent('read');
+    const f = (n: FlagName): string => this.flag(n, true);
+    let e: string;
+    switch (cond >>> 1) {
+      case 0:
+        e = `${f('z')} === 1`;
+        break;
+      case 1:
+        e = `${f('c')} === 1`;
+        break;
+      case 2:
+        e = `${f('n')} === 1`;
+        break;
+      case 3:
+        e = `${f('v')} === 1`;
+        break;
+      case 4:
+        e = `(${f('c')} === 1 && ${f('z')} === 0)`;
+        break;
+      case 5:
+        e = `${f('n')} === ${f('v')}`;
+        break;
+      case 6:
+        e = `(${f('n')} === ${f('v')} && ${f('z')} === 0)`;
+        break;
+      default:
+        return 'true';
+    }
+    return (cond & 1) !== 0 ? `!(${e})` : `(${e})`;
+  }
+
+  carry(): string {
+    this.flagEvent('read');
+    return this.flag('c', true);
+  }
+
+  flagsAdd(sf: number, x: string, y: string, r: string): void {
+    this.flagEvent('write');
+    this.flags = { kind: 'add', sf, x: this.val(x), y: this.val(y), r: this.val(r), synced: false, known: {} };
+  }
+
+  flagsLogic(sf: number, r: string): void {
+    this.flagEvent('write');
+    this.flags = { kind: 'logic', sf, x: '', y: '', r: this.val(r), synced: false, known: {} };
+  }
+
+  flagsIf(cond: number, set: () => void, nzcv: number): void {
+    const ok = this.fresh('ok');
+    this.emit(`const ${ok} = ${this.cond(cond)};`);
+    set();
+    this.emit(
+      `if (${ok}) { ${this.materialize()}} else { ps.n = ${(nzcv >>> 3) & 1}; ps.z = ${(nzcv >>> 2) & 1}; ` +
+        `ps.c = ${(nzcv >>> 1) & 1}; ps.v = ${nzcv & 1}; }`,
+    );
+    this.flags = PS_FLAGS();
+  }
+
+  // --- leaving the trace -----------------------------------------------------------------
+
+  /** PC = this instruction's successor, pcs[1] = this instruction (an executor's or exception's view). */
+  private syncPc(): string {
+    const here = `p32[2] = lo | ${this.idx << 2}; p32[3] = hi; `;
+    if (this.idx + 1 < this.count) return `${here}p32[0] = lo | ${(this.idx + 1) << 2}; p32[1] = hi; `;
+    return `${here}pcs[0] = ${U('pcs[1] + 4n')}; `;
+  }
+
+  /** Everything an exit stores: registers, flags and the instruction count after `done` instructions. */
+  private leave(done: number): string {
+    this.flagEvent('read');
+    return `${this.writeback()}${this.materialize()}cpu.icount = ic + ${done}; `;
+  }
+
+  /** Statements leaving for in-page instruction `t` (or the next page when t is the page's end). */
+  private exitTo(t: number, done: number): string {
+    if (t < this.count) return `${this.leave(done)}p32[0] = lo | ${t << 2}; p32[1] = hi; return ${t};`;
+    return `${this.leave(done)}p32[2] = lo | ${(this.count - 1) << 2}; p32[3] = hi; pcs[0] = ${U('pcs[1] + 4n')}; return -1;`;
+  }
+
+  /** The end of the path: leave for instruction `t`. */
+  close(t: number, done: number): void {
+    this.emit(this.exitTo(t, done));
+  }
+
+  /** The loop's back edge after `done` instructions: the next iteration, while the budget allows. */
+  private backEdge(done: number): string {
+    // PSTATE needs the flags only if the loop may read them (or leave) before it sets them;
+    // leaving at the budget always does.
+    const lazy = this.firstFlagEvent === 'write';
+    const flags = this.materialize();
+    return (
+      `${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
+      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue;`
+    );
+  }
+
+  /** The path reached the head again unconditionally. */
+  loop(done: number): void {
+    this.emit(this.backEdge(done));
+  }
+
+  undefinedInstruction(): void {
+    this.emit(`${this.syncPc()}${this.leave(this.k)}throw ${this.ref(undefinedInstruction)}(cpu);`);
+    this.ended = true;
+  }
+
+  branch(c: string, offset: number): void {
+    const t = this.idx + offset / 4;
+    const done = this.k + 1;
+    let leave: string;
+    if (t === this.start) leave = this.backEdge(done);
+    else if (t >= 0 && t < this.count) leave = this.exitTo(t, done);
+    else {
+      leave =
+        `${this.leave(done)}p32[2] = lo | ${this.idx << 2}; p32[3] = hi; ` +
+        `pcs[0] = cpu.branchAddr(${U(`pcs[1] + ${big(offset)}`)}); return -1;`;
+    }
+    if (c !== 'true') {
+      this.emit(`if (${c}) { ${leave} }`);
+      return;
+    }
+    // Unconditional: follow it in the page (the compile loop stops at the head or a repeat).
+    if (t >= 0 && t < this.count) this.next = t;
+    else {
+      this.emit(leave);
+      this.ended = true;
+    }
+  }
+
+  branchTo(target: string): void {
+    const t = this.fresh('to');
+    this.emit(
+      `${this.leave(this.k + 1)}const ${t} = cpu.branchAddr(${target}); pcs[0] = ${t}; ` +
+        `P[0] = ${t}; if (P32[1] === hi && (P32[0] & -4096) === lo) return (P32[0] & 4095) >>> 2; return -1;`,
+    );
+    this.ended = true;
+  }
+
+  /** Statements running this row's executor with PC, count, registers and flags in place, and leaving when it must. */
+  private execute(): string {
+    const done = this.k + 1;
+    const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `;
+    if (this.idx + 1 >= this.count) return `${call}cpu.icount = ic + ${done}; return -1;`;
+    return (
+      `${call}if (cpu.stopRequest !== null || mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
+      `p32[1] !== hi) { cpu.icount = ic + ${done}; return -1; }`
+    );
+  }
+
+  exec(): void {
+    this.emit(this.execute());
+    this.regs = new Map();
+    this.flags = PS_FLAGS();
+    if (this.idx + 1 >= this.count) this.ended = true;
+  }
+
+  access(a: Access, fast: (off: string) => void): void {
+    const id = this.ids++;
+    const [lo, hi, off] = [`alo${id}`, `ahi${id}`, `off${id}`];
+    const checks = [`(${lo} & ${a.size - 1}) === 0`, `(${lo} & 4095) <= ${4096 - a.size * a.count}`];
+    if (a.also !== undefined) checks.push(a.also);
+    this.emit(`S[0] = ${a.va}; const ${lo} = S32[0], ${hi} = S32[1];`);
+    this.emit(
+      `const ${off} = ${checks.join(' && ')} ? cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true}) : -1;`,
+    );
+    // The executor's path writes back what is pending without forgetting it: both paths go on
+    // with the same cache, less the registers the access writes (in x[] on both).
+    this.emit(`if (${off} < 0) { ${this.execute()} } else {`);
+    this.direct = new Set();
+    fast(off);
+    const written = this.direct;
+    this.direct = null;
+    this.emit('}');
+    for (const n of written) this.regs.delete(n);
+  }
+
+  load(off: string, bytes: number): string {
+    this.usesRam = true;
+    if (bytes === 8) return `ram64[${off} >>> 3]`;
+    const elem = bytes === 4 ? `ram32[${off} >>> 2]` : bytes === 2 ? `ram16[${off} >>> 1]` : `ram8[${off}]`;
+    return `(S32[0] = ${elem}, S32[1] = 0, S[0])`;
+  }
+
+  store(off: string, bytes: number, v: string): void {
+    this.usesRam = true;
+    if (bytes === 8) this.emit(`ram64[${off} >>> 3] = ${v};`);
+    else {
+      const elem = bytes === 4 ? `ram32[${off} >>> 2]` : bytes === 2 ? `ram16[${off} >>> 1]` : `ram8[${off}]`;
+      this.emit(`S[0] = ${v}; ${elem} = S32[0];`);
+    }
+  }
+
+  /** The compiled function, `len` the longest path. */
+  finish(len: number): TraceFn {
+    const consts = this.refs.map((_, i) => `const c${i} = C[${i}];`).join(' ');
+    const pc = this.usesPc ? 'P32[0] = lo; P32[1] = hi; const vbase = P[0];' : '';
+    const ram = this.usesRam
+      ? 'const bus = cpu.bus; const ram8 = bus.ram, ram16 = bus.ram16, ram32 = bus.ram32, ram64 = bus.ram64;'
+      : '';
+    const src =
+      `'use strict'; ${consts}\nreturn function trace(cpu, x, ps, lo, hi, end) {\n` +
+      `const p32 = cpu.pcs32; const pcs = cpu.pcs; const mmu = cpu.mmu; const gen = mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
+      `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n};`;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
+    const factory = new Function('C', 'S', 'S32', 'P', 'P32', src) as (
+      c: unknown[],
+      s: BigUint64Array,
+      s32: Int32Array,
+      p: BigUint64Array,
+      p32: Int32Array,
+    ) => TraceFn;
+    return factory(this.refs, S, S32, P, P32);
+  }
+}
+
+/**
+ * Compiles the trace starting at instruction `start` of a page of `count` instructions whose
+ * decoded rows `row` returns, or returns null when no row on its path has a generator.
+ */
+export function compileTrace(
+  row: (idx: number) => { e: AnyEncoding; d: object },
+  start: number,
+  count: number,
+): Trace | null {
+  const b = new TraceBuilder(start, count);
+  const seen = new Set<number>();
+  let generated = 0;
+  let idx = start;
+  let k = 0;
+  for (;;) {
+    if (k >= MAX_TRACE) {
+      b.close(idx, k);
+      break;
+    }
+    seen.add(idx);
+    const { e, d } = row(idx);
+    b.begin(idx, k, e.exec, d);
+    if (e.gen !== undefined) {
+      e.gen(b, d as never);
+      generated++;
+    } else b.exec();
+    k++;
+    if (b.ended) break;
+    const next = b.next;
+    if (next === start) {
+      b.loop(k);
+      break;
+    }
+    if (next >= count || seen.has(next)) {
+      b.close(next, k);
+      break;
+    }
+    idx = next;
+  }
+  if (generated === 0) return null;
+  return { fn: b.finish(k), len: k, insns: k };
+}

@@ -1,0 +1,192 @@
+// Exactness of compiled traces: what a run through them does is what single-stepping the
+// interpreter does (steps never run traces), instruction for instruction — the same registers,
+// memory, instruction count and stops — through self-modifying code, a fault in a hot loop, a
+// run cut into arbitrary slices, a debugger watchpoint and watched memory. The file runs in the
+// jit-always project (everything compiled at once) and in jit-off (the interpreter alone).
+import { describe, it, expect } from 'vitest';
+import { assemble, program } from '../helpers/asm.js';
+import { Machine } from '../../src/board/machine.js';
+import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
+import type { Image } from '../../src/loader/elf.js';
+import type { MemoryAccessed } from '../../src/cpu/events.js';
+import { rng } from '../helpers/xorshift.js';
+
+function machine(image: Image): Machine {
+  const m = new Machine({ memory: 16 << 20, uartOut: () => {} });
+  m.load(image);
+  return m;
+}
+
+function state(c: Cpu): string {
+  return [...c.x, ...c.spEl, BigInt(c.ps.nzcv), c.pcs[0]!, BigInt(c.icount)].map((v) => v.toString(16)).join(',');
+}
+
+/** Single-steps to the first stop. */
+function stepToStop(c: Cpu): PeStop {
+  for (let n = 0; n < 10_000_000; n++) {
+    const r = c.step();
+    if (r !== null) return r;
+  }
+  throw new Error('no stop within 10M steps');
+}
+
+const VECTORS = `
+	adr x20, vectors
+	msr vbar_el2, x20
+	isb
+	b main
+	.balign 2048
+vectors:
+	.fill 128, 4, 0xd4200000
+	// current EL with SPx, synchronous: the syndrome, the return address and FAR, then exit
+	mrs x21, esr_el2
+	mrs x22, elr_el2
+	mrs x23, far_el2
+	SEMIHOSTING_EXIT
+	.balign 2048
+main:`;
+
+describe('compiled traces', () => {
+  it('see an instruction a hot loop rewrites in its own page at once', () => {
+    const image = assemble(
+      program(`
+	adr x0, 2f
+	ldr w1, [x0]            // movz x2, #0
+	mov x3, #0
+	mov x4, #100
+1:	orr w5, w1, w4, lsl #5  // movz x2, #x4
+	str w5, [x0]
+	dc cvau, x0
+	dsb ish
+	ic ivau, x0
+	dsb ish
+	isb
+2:	movz x2, #0
+	add x3, x3, x2
+	subs x4, x4, #1
+	b.ne 1b
+	SEMIHOSTING_EXIT`),
+    );
+    const run = machine(image);
+    expect(run.run(10_000_000).kind).toBe('exit');
+    expect(run.cpu.x[3]).toBe(5050n); // 100 + 99 + ... + 1
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
+  });
+
+  it('take a fault in a hot loop at its instruction, with its instruction count', () => {
+    // Loads walk off the end of RAM (0x4000_0000 + 16 MiB) with the MMU off: an external abort.
+    const image = assemble(
+      program(`${VECTORS}
+	movq x0, 0x40f00000
+	mov x1, #0
+1:	ldr x2, [x0]
+	add x0, x0, #4096
+	add x1, x1, x2
+	eor x1, x1, x1, ror #7
+	b 1b`),
+    );
+    const run = machine(image);
+    expect(run.run(10_000_000).kind).toBe('exit');
+    expect(run.cpu.x[23]).toBe(0x4100_0000n); // FAR: the first byte past RAM
+    expect(run.cpu.x[21]! >> 26n).toBe(0x25n); // a data abort taken without a change of EL
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
+  });
+
+  it('run cut into arbitrary slices retires exactly each slice and ends as one run', () => {
+    const image = assemble(
+      program(`
+	mov x0, #4000
+	mov x1, #0x1234
+	adr x9, buf
+1:	add x1, x1, x0, lsl #3
+	eor x2, x1, x1, lsr #11
+	str x2, [x9, x0, lsl #3]
+	tbz x2, #3, 2f
+	ldr x3, [x9, #8]
+	add x1, x1, x3
+2:	cbz x3, 3f
+	madd x3, x3, x2, x1
+3:	subs x0, x0, #1
+	b.ne 1b
+	SEMIHOSTING_EXIT
+	.balign 8
+buf:	.fill 4100, 8, 0`),
+    );
+    const whole = machine(image);
+    expect(whole.run(100_000_000).kind).toBe('exit');
+    const sliced = machine(image);
+    const next = rng(0x511c);
+    for (;;) {
+      const before = sliced.cpu.icount;
+      const n = 1 + (next() % 157);
+      const r = sliced.run(n);
+      if (r.kind !== 'budget') break;
+      expect(sliced.cpu.icount - before).toBe(n);
+    }
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(sliced.cpu)).toBe(state(whole.cpu));
+    expect(state(whole.cpu)).toBe(state(stepped.cpu));
+    const ram = (m: Machine) => m.bus.ram;
+    expect(Buffer.compare(ram(whole), ram(stepped))).toBe(0);
+  });
+
+  const STORES = program(`
+	adr x9, buf
+	mov x0, #300
+1:	add x1, x0, #7
+	str x1, [x9, x0, lsl #3]
+	ldr x2, [x9, #16]
+	subs x0, x0, #1
+	b.ne 1b
+	SEMIHOSTING_EXIT
+	.balign 8
+buf:	.fill 302, 8, 0`);
+
+  it('stop at a debugger watchpoint inside a hot loop where the interpreter stops', () => {
+    const image = assemble(STORES);
+    const watch = (m: Machine): bigint => {
+      const buf = m.cpu.x[9]!; // set after the first instruction below
+      m.cpu.debug.watching = true;
+      m.cpu.debug.watch = (va, size, write) => (write && va === buf + 8n * 40n ? { type: 'watch', addr: va } : null);
+      return buf;
+    };
+    const run = machine(image);
+    run.cpu.step();
+    watch(run);
+    const r = run.run(10_000_000);
+    const stepped = machine(image);
+    stepped.cpu.step();
+    watch(stepped);
+    const s = stepToStop(stepped.cpu);
+    expect(r).toEqual(s);
+    expect(r.kind).toBe('watchpoint');
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
+    expect(run.cpu.x[0]).toBe(40n);
+  });
+
+  it('raise the same watched-memory events from a hot loop as the interpreter', () => {
+    const image = assemble(STORES);
+    const events = (m: Machine, go: (c: Cpu) => PeStop): MemoryAccessed[] => {
+      const seen: MemoryAccessed[] = [];
+      m.cpu.step();
+      const pa = Number(m.cpu.x[9]);
+      m.cpu.watchPhys(pa + 8 * 100, 16); // x0 = 100 and 101 store there; every load reads buf + 16
+      m.cpu.watchPhys(pa + 16, 8);
+      m.cpu.observer = { memoryAccessed: (e) => seen.push(e) };
+      expect(go(m.cpu).kind).toBe('exit');
+      return seen;
+    };
+    const run = machine(image);
+    const a = events(run, (c) => c.run(10_000_000));
+    const stepped = machine(image);
+    const b = events(stepped, stepToStop);
+    expect(a.length).toBe(303); // 300 loads of buf + 16 (one stores there too), x0 = 100, 101
+    expect(a).toEqual(b);
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
+  });
+});
