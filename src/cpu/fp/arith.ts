@@ -27,6 +27,19 @@ const unpack2 = (a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags: FPF
   fpUnpack(b, fmt, fpcr, flags),
 ];
 
+/** FPProcessNaNs of two operands, each unpacked beside the bits a NaN result is made from. */
+function processNaNs2(x: Unpacked, a: bigint, y: Unpacked, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags: FPFlags) {
+  return fpProcessNaNs(
+    [
+      { u: x, bits: a },
+      { u: y, bits: b },
+    ],
+    fmt,
+    fpcr,
+    flags,
+  );
+}
+
 const isInf = (u: Unpacked): boolean => u.type === FPType.Infinity;
 const isZero = (u: Unpacked): boolean => u.type === FPType.Zero;
 
@@ -46,15 +59,7 @@ export function fpAdd(a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags
   if (subtract) b ^= 1n << BigInt(fmt.n - 1);
   const [x, y] = unpack2(a, b, fmt, fpcr, flags);
   // FPSub unpacks op2 before negating it: a NaN keeps its own sign.
-  const nan = fpProcessNaNs(
-    [
-      { u: x, bits: a },
-      { u: y, bits: subtract ? b ^ (1n << BigInt(fmt.n - 1)) : b },
-    ],
-    fmt,
-    fpcr,
-    flags,
-  );
+  const nan = processNaNs2(x, a, y, subtract ? b ^ (1n << BigInt(fmt.n - 1)) : b, fmt, fpcr, flags);
   if (nan !== null) return nan;
   if (isInf(x) && isInf(y) && x.sign !== y.sign) {
     flags.raise(FPEXC.IOC);
@@ -68,15 +73,7 @@ export function fpAdd(a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags
 
 export function fpMul(a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags: FPFlags, mulx = false): bigint {
   const [x, y] = unpack2(a, b, fmt, fpcr, flags);
-  const nan = fpProcessNaNs(
-    [
-      { u: x, bits: a },
-      { u: y, bits: b },
-    ],
-    fmt,
-    fpcr,
-    flags,
-  );
+  const nan = processNaNs2(x, a, y, b, fmt, fpcr, flags);
   if (nan !== null) return nan;
   const sign = x.sign ^ y.sign;
   if ((isInf(x) && isZero(y)) || (isZero(x) && isInf(y))) {
@@ -91,15 +88,7 @@ export function fpMul(a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags
 
 export function fpDiv(a: bigint, b: bigint, fmt: FPFormat, fpcr: FPCRView, flags: FPFlags): bigint {
   const [x, y] = unpack2(a, b, fmt, fpcr, flags);
-  const nan = fpProcessNaNs(
-    [
-      { u: x, bits: a },
-      { u: y, bits: b },
-    ],
-    fmt,
-    fpcr,
-    flags,
-  );
+  const nan = processNaNs2(x, a, y, b, fmt, fpcr, flags);
   if (nan !== null) return nan;
   const sign = x.sign ^ y.sign;
   if ((isInf(x) && isInf(y)) || (isZero(x) && isZero(y))) {
@@ -203,15 +192,7 @@ function compareValues(x: Unpacked, y: Unpacked): number {
 /** FPMax / FPMin: NaNs propagate; +0 is above -0; the chosen value is rounded again (FZ may flush it). */
 export function fpMaxMin(a: bigint, b: bigint, max: boolean, fmt: FPFormat, fpcr: FPCRView, flags: FPFlags): bigint {
   const [x, y] = unpack2(a, b, fmt, fpcr, flags);
-  const nan = fpProcessNaNs(
-    [
-      { u: x, bits: a },
-      { u: y, bits: b },
-    ],
-    fmt,
-    fpcr,
-    flags,
-  );
+  const nan = processNaNs2(x, a, y, b, fmt, fpcr, flags);
   if (nan !== null) return nan;
   const c = compareValues(x, y);
   const pick = (max ? c > 0 : c < 0) ? x : y;
