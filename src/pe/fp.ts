@@ -26,11 +26,16 @@ export function checkFPEnabled(cpu: PeState): void {
     const f = fpen(cpu.sr[SR.CPACR_EL1!]!);
     if ((f & 1) === 0 || (f === 1 && el === 0)) throw fpAccessTrap(cpu, 1);
   }
+  if (cptrTrapsFP(cpu, el)) throw fpAccessTrap(cpu, 2);
+}
+
+/**
+ * Whether CPTR_EL2 traps SIMD&FP use at `el` (TFP, or FPEN with E2H=1): the trap a hypervisor that
+ * switches FP lazily relies on, which the world layer checks at a guest entry.
+ */
+export function cptrTrapsFP(cpu: PeState, el: number): boolean {
   const cptr = cpu.sr[SR.CPTR_EL2!]!;
-  if (cpu.e2h) {
-    const f = fpen(cptr);
-    if ((f & 1) === 0 || (f === 1 && el === 0 && cpu.tge)) throw fpAccessTrap(cpu, 2);
-  } else if ((cptr & 0x400n) !== 0n) {
-    throw fpAccessTrap(cpu, 2); // TFP
-  }
+  if (!cpu.e2h) return (cptr & 0x400n) !== 0n;
+  const f = fpen(cptr);
+  return (f & 1) === 0 || (f === 1 && el === 0 && cpu.tge);
 }

@@ -30,15 +30,28 @@ export interface LayoutFlag {
   readonly mask: bigint;
   /** Registers live on the CPU while this flag is set, in the vcpu context while it is clear (canonical names). */
   readonly governs: readonly string[];
+  /**
+   * `fp`: the registers are loaded lazily, on the trap of the guest's first SIMD&FP use, so the flag
+   * may be clear at a guest entry provided CPTR_EL2 traps that use (KVM's lazy FP switch).
+   */
+  readonly lazy?: 'fp';
 }
 
+/**
+ * The register a slot holds, as hypstep reads it from a CPU: one of its system registers, or a
+ * SIMD&FP register V0–V31 (128 bits).
+ */
+export type SlotRegister =
+  { readonly kind: 'sysreg'; readonly spec: SysregSpec } | { readonly kind: 'vreg'; readonly n: number };
+
 export interface LayoutSlot {
-  /** The register's canonical name (`SCTLR_EL1` for a layout that says `SCTLR_EL12`). */
+  /** The register's canonical name (`SCTLR_EL1` for a layout that says `SCTLR_EL12`, `V5` for `q5`). */
   readonly name: string;
   readonly place: Place;
+  /** Bytes: 1, 2, 4 or 8 for a system register, 16 for a V register. */
   readonly width: number;
-  /** The register of hypstep's sysreg table the slot holds, when hypstep models it. */
-  readonly spec: SysregSpec | undefined;
+  /** What the slot holds, when hypstep models it (a register given by `encoding` only has a memory value). */
+  readonly register: SlotRegister | undefined;
 }
 
 export interface LayoutVcpu {
@@ -92,8 +105,16 @@ export function canonicalSysreg(name: string): SysregSpec | undefined {
   return s?.aliasOf ? specOf(s.aliasOf) : s;
 }
 
-/** The canonical spelling of a register name for lookups (unknown names upper-cased). */
+/** The SIMD&FP register a name says (`V5`, `v5`, `Q5`, `q5`: 5), if any. */
+export function vregNumber(name: string): number | undefined {
+  const m = /^[vq]([12]?[0-9]|3[01])$/i.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The canonical spelling of a register name for lookups (`V5` for `q5`; unknown names upper-cased). */
 export function canonicalName(name: string): string {
+  const n = vregNumber(name);
+  if (n !== undefined) return `V${n}`;
   return canonicalSysreg(name)?.name ?? name.toUpperCase();
 }
 
@@ -164,9 +185,12 @@ class Obj {
     if (typeof v !== 'string' || v === '') throw new LayoutError(`${this.at(k)}: expected a string`);
     return v;
   }
-  width(k = 'width'): number {
-    const w = this.int(k, 8);
-    if (![1, 2, 4, 8].includes(w)) throw new LayoutError(`${this.at(k)}: width must be 1, 2, 4 or 8`);
+  width(k = 'width', allowed: readonly number[] = [1, 2, 4, 8], dflt = 8): number {
+    const w = this.int(k, dflt);
+    if (!allowed.includes(w))
+      throw new LayoutError(
+        `${this.at(k)}: width must be ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ` : ''}${allowed.at(-1)}`,
+      );
     return w;
   }
   list(k: string): unknown[] {
@@ -194,7 +218,7 @@ const DISCOVER_KEYS = ['function', 'arg', 'name'];
 const SLOT_KEYS = ['offset', 'width', 'via', 'array', 'index', 'encoding', 'description'];
 const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'description'];
 const ENCODING_KEYS = ['op0', 'op1', 'crn', 'crm', 'op2'];
-const FLAG_KEYS = ['offset', 'width', 'mask', 'bit', 'governs', 'symbol', 'perPE', 'via', 'description'];
+const FLAG_KEYS = ['offset', 'width', 'mask', 'bit', 'governs', 'lazy', 'symbol', 'perPE', 'via', 'description'];
 const FUNCTION_KEYS = ['load', 'put'];
 const MODE_KEYS = ['elf', 'match', 'flags', 'description'];
 
@@ -204,6 +228,53 @@ function parseSlot(
   arrays: ReadonlyMap<string, { offset: number; stride: number; width: number; via?: number }>,
   registers?: MachineRegisters,
 ): LayoutSlot {
+  const register = slotRegister(name, s, registers);
+  const canonical = register?.kind === 'vreg' ? `V${register.n}` : (register?.spec.name ?? name);
+  // A V register is saved whole (its 128 bits, as STP/STR Q store them); a system register is one word.
+  const vreg = register?.kind === 'vreg';
+  const width = (dflt: number) => (vreg ? s.width('width', [16], 16) : s.width('width', [1, 2, 4, 8], dflt));
+  if (s.has('array')) {
+    if (s.has('offset') || s.has('via'))
+      throw new LayoutError(`${s.path}: give "array" and "index", or "offset" (and "via"), not both`);
+    const arrName = s.str('array');
+    const arr = arrays.get(arrName);
+    if (!arr)
+      throw new LayoutError(
+        `${s.at('array')}: no array "${arrName}" in "arrays" (known: ${[...arrays.keys()].join(', ') || 'none'})`,
+      );
+    const index = s.int('index');
+    const w = s.has('width') ? width(8) : arr.width;
+    if (vreg ? w !== 16 : w > 8)
+      throw new LayoutError(
+        `${s.path}: the array ${arrName} holds ${arr.width}-byte slots; ${canonical} needs ${vreg ? '16' : '1, 2, 4 or 8'}`,
+      );
+    return {
+      name: canonical,
+      place: {
+        base: { kind: 'vcpu' },
+        offset: arr.offset + index * arr.stride,
+        ...(arr.via !== undefined ? { via: arr.via } : {}),
+      },
+      width: w,
+      register,
+    };
+  }
+  if (s.has('index')) throw new LayoutError(`${s.at('index')}: "index" needs "array"`);
+  return {
+    name: canonical,
+    place: { base: { kind: 'vcpu' }, offset: s.int('offset'), ...(s.has('via') ? { via: s.int('via') } : {}) },
+    width: width(8),
+    register,
+  };
+}
+
+/** The register a slot names: V0–V31, a system register hypstep knows, or one given by its encoding. */
+function slotRegister(name: string, s: Obj, registers?: MachineRegisters): SlotRegister | undefined {
+  const n = vregNumber(name);
+  if (n !== undefined) {
+    if (s.has('encoding')) throw new LayoutError(`${s.at('encoding')}: ${name} is a SIMD&FP register, not a sysreg`);
+    return { kind: 'vreg', n };
+  }
   let spec: SysregSpec | undefined = canonicalSysreg(name) ?? registers?.(name);
   if (s.has('encoding')) {
     const e = Obj.of(s.o.encoding, s.at('encoding'), ENCODING_KEYS);
@@ -217,34 +288,7 @@ function parseSlot(
       `${s.path}: unknown register ${name} (nearest: ${nearestSysregs(name).join(', ')}); give an "encoding" for a register hypstep does not know`,
     );
   }
-  if (s.has('array')) {
-    if (s.has('offset') || s.has('via'))
-      throw new LayoutError(`${s.path}: give "array" and "index", or "offset" (and "via"), not both`);
-    const arrName = s.str('array');
-    const arr = arrays.get(arrName);
-    if (!arr)
-      throw new LayoutError(
-        `${s.at('array')}: no array "${arrName}" in "arrays" (known: ${[...arrays.keys()].join(', ') || 'none'})`,
-      );
-    const index = s.int('index');
-    return {
-      name: spec?.name ?? name,
-      place: {
-        base: { kind: 'vcpu' },
-        offset: arr.offset + index * arr.stride,
-        ...(arr.via !== undefined ? { via: arr.via } : {}),
-      },
-      width: s.has('width') ? s.width() : arr.width,
-      spec,
-    };
-  }
-  if (s.has('index')) throw new LayoutError(`${s.at('index')}: "index" needs "array"`);
-  return {
-    name: spec?.name ?? name,
-    place: { base: { kind: 'vcpu' }, offset: s.int('offset'), ...(s.has('via') ? { via: s.int('via') } : {}) },
-    width: s.width(),
-    spec,
-  };
+  return spec === undefined ? undefined : { kind: 'sysreg', spec };
 }
 
 function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): LayoutFlag {
@@ -260,6 +304,8 @@ function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): Layout
   if (mask === 0n || mask >> BigInt(8 * width) !== 0n)
     throw new LayoutError(`${f.path}: the ${f.has('bit') ? 'bit' : 'mask'} must lie within the ${width}-byte word`);
   if (f.has('symbol') && f.has('perPE')) throw new LayoutError(`${f.path}: give "symbol" or "perPE", not both`);
+  if (f.has('lazy') && f.o.lazy !== 'fp')
+    throw new LayoutError(`${f.at('lazy')}: the only lazy load hypstep knows is "fp" (on the SIMD&FP trap)`);
   const base: Place['base'] = f.has('symbol')
     ? { kind: 'symbol', symbol: f.str('symbol') }
     : f.has('perPE')
@@ -271,6 +317,7 @@ function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): Layout
     width,
     mask,
     governs,
+    ...(f.has('lazy') ? { lazy: 'fp' as const } : {}),
   };
 }
 
@@ -373,7 +420,7 @@ function parseRoot(
       arrays.set(name, {
         offset: o.int('offset'),
         stride,
-        width: o.width(),
+        width: o.width('width', [1, 2, 4, 8, 16]),
         ...(o.has('via') ? { via: o.int('via') } : {}),
       });
     }

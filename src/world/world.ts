@@ -11,6 +11,7 @@ import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed } from '../cpu/events.js';
 import { readSysreg } from '../sysregs/access.js';
+import { cptrTrapsFP } from '../pe/fp.js';
 import type { SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
 import {
@@ -479,7 +480,9 @@ export class World {
 
   /** A slot's or flag's value in memory: `bind` checked they are RAM, so reading has no side effects. */
   private peek(pa: number, width: number): bigint {
-    return this.pes[0]!.cpu.bus.read(pa, width);
+    const bus = this.pes[0]!.cpu.bus;
+    // A V register's slot is two doublewords (the bus reads at most 8 bytes at once).
+    return width === 16 ? (bus.read(pa + 8, 8) << 64n) | bus.read(pa, 8) : bus.read(pa, width);
   }
 
   /**
@@ -524,7 +527,10 @@ export class World {
 
   /** The register a slot holds, as the CPU of `p` has it (null when hypstep does not model it). */
   private cpuValue(p: PeWorld, slot: BoundSlot): bigint | null {
-    return slot.spec === undefined ? null : BigInt.asUintN(slot.width * 8, readSysreg(p.cpu, slot.spec));
+    const r = slot.register;
+    if (r === undefined) return null;
+    if (r.kind === 'vreg') return p.cpu.v.q(r.n);
+    return BigInt.asUintN(slot.width * 8, readSysreg(p.cpu, r.spec));
   }
 
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
@@ -639,12 +645,16 @@ export class World {
     const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
       if (!this.flagOn(v, f)) {
+        // Loaded lazily: the guest may run without its FP registers while its first use traps to EL2.
+        if (f.lazy === 'fp' && cptrTrapsFP(p.cpu, p.cpu.ps.el)) continue;
         this.hazard(p, {
           kind: 'missing-load',
           vcpu: v.bound.name,
           reg: f.name,
           pc,
-          detail: `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded`,
+          detail:
+            `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded` +
+            (f.lazy === 'fp' ? ", and CPTR_EL2 does not trap the guest's SIMD&FP use that would load them" : ''),
         });
         return;
       }
@@ -753,8 +763,9 @@ export class World {
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const same = whole ? cpuFull === e.value : bytesOf(cpuFull, slot.pa, lo, hi) === bytesOf(e.value, e.pa, lo, hi);
     if (same) {
-      // Saving the CPU's value: a register switched on entry/exit now lives in memory.
-      if (e.write && whole) {
+      // Saving the CPU's value: a register switched on entry/exit now lives in memory. A V register
+      // is stored as two doublewords: saved once the second makes the whole slot the CPU's value.
+      if (e.write && (whole || this.peek(slot.pa, slot.width) === cpuFull)) {
         if (slot.flag === null) v.savedSwitched.add(slot.name);
         else v.saved.add(slot.name);
       }

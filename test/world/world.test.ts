@@ -375,7 +375,7 @@ describe('layout files', () => {
 
   it('rejects unknown keys with their path and the keys allowed there', () => {
     expect(parse({ ...base, flags: { LOADED: { offset: 32, mask: 1, govern: ['SCTLR_EL1'] } } })).toThrow(
-      'l.json: flags.LOADED: unknown key "govern" (allowed: offset, width, mask, bit, governs, symbol, perPE, via, description)',
+      'l.json: flags.LOADED: unknown key "govern" (allowed: offset, width, mask, bit, governs, lazy, symbol, perPE, via, description)',
     );
     expect(parse({ ...base, modeSelector: {} })).toThrow(
       'l.json: (top level): unknown key "modeSelector" (allowed: format,',
@@ -400,7 +400,7 @@ describe('layout files', () => {
       sysregs: { MY_IMPDEF: { offset: 0, encoding: { op0: 3, op1: 0, crn: 15, crm: 2, op2: 0 } } },
       flags: {},
     })();
-    expect(impdef.slots.map((x) => [x.name, x.spec])).toEqual([['MY_IMPDEF', undefined]]);
+    expect(impdef.slots.map((x) => [x.name, x.register])).toEqual([['MY_IMPDEF', undefined]]);
   });
 
   it('rejects duplicate vcpu names, registers given twice and overlapping slots or flags', () => {
@@ -509,6 +509,6 @@ describe('layout files', () => {
     ]);
     expect(parse(modes, { imagePath: '/x/other-plain-deferred-v2.elf' })().mode).toBe('plain-deferred');
     expect(parse(modes, { mode: 'plain' })().flags).toEqual([]);
-    expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MY_IMPDEF')!.spec).toBe(undefined);
+    expect(parse(modes, { mode: 'plain' })().slots.find((x) => x.name === 'MY_IMPDEF')!.register).toBe(undefined);
   });
 });
