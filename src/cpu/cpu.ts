@@ -11,6 +11,7 @@ import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
 import { CodeCache, type CodePage, type CodeUser } from './code.js';
+import { onPath, type Trace } from './trace.js';
 import { ExclusiveMonitor } from './monitor.js';
 import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
@@ -523,10 +524,15 @@ export class Cpu implements CodeUser {
     return false;
   }
 
-  /** Whether a hook lies on the page whose VA halves are `lo` (page-aligned) and `hi`: traces never run there. */
-  private hookOnPage(lo: number, hi: number): boolean {
+  /**
+   * Whether a hook lies on the path of trace `t` of the page whose VA halves are `lo` (page-aligned)
+   * and `hi`: the trace would run past it (or, at its head, loop back past it), so it does not run.
+   */
+  private hookOnPath(t: Trace, lo: number, hi: number): boolean {
     const h = this.hookHalves;
-    for (let i = 0; i < h.length; i += 2) if (h[i + 1] === hi && (h[i]! & ~(PAGE_SIZE - 1)) === lo) return true;
+    for (let i = 0; i < h.length; i += 2)
+      if (h[i + 1] === hi && (h[i]! & ~(PAGE_SIZE - 1)) === lo && onPath(t, (h[i]! & (PAGE_SIZE - 1)) >>> 2))
+        return true;
     return false;
   }
 
@@ -595,7 +601,7 @@ export class Cpu implements CodeUser {
             t !== undefined &&
             t !== null &&
             this.icount + t.len <= end &&
-            (this.hookHalves.length === 0 || !this.hookOnPage(pageLo, pageHi))
+            (this.hookHalves.length === 0 || !this.hookOnPath(t, pageLo, pageHi))
           ) {
             // A compiled trace: it leaves with the PC and icount set, at most `end`.
             const next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);

@@ -73,8 +73,12 @@ export interface Emitter {
   load(off: string, bytes: number): string;
   /** Stores the low `bytes` (1, 2, 4 or 8) of the BigInt `v` at RAM byte offset `off` (aligned to them). */
   store(off: string, bytes: number, v: string): void;
-  /** This instance runs its row's executor (forms too rare to be worth inlining). */
-  exec(): void;
+  /**
+   * This instance runs its row's executor (forms too rare to be worth inlining). `leaves`: the
+   * executor never goes on to the next instruction (it returns from or takes an exception), so
+   * the compiled path ends here and what follows is not on it.
+   */
+  exec(leaves?: boolean): void;
 }
 
 /** What Emitter.access needs to know of a load or store. */

@@ -1,7 +1,7 @@
 // The architectural events the core raises to observers (the world layer, the debugger).
 // The core only checks `cpu.observer !== null`; with nobody listening that is the whole cost.
-// An exception's event object is the core's, filled in again for the next one (these are on
-// every world switch): an observer reads it during its call and copies what it keeps.
+// An exception's or an MRS/MSR's event object is the core's, filled in again for the next one
+// (these are on every world switch): an observer reads it during its call and copies what it keeps.
 import type { SysregSpec } from '../sysregs/registry.js';
 
 export interface ExceptionTaken {

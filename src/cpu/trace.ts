@@ -35,6 +35,13 @@ export interface Trace {
   readonly len: number;
   /** Instructions its path covers, generated or called. */
   readonly insns: number;
+  /** The in-page indices of those instructions, as a bitmap (a code hook on one keeps the trace from running). */
+  readonly path: Uint8Array;
+}
+
+/** Whether instruction `idx` of its page is on the trace's path. */
+export function onPath(t: Trace, idx: number): boolean {
+  return ((t.path[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
 }
 
 /** Longest path compiled (bounded compile time and budget granularity). */
@@ -90,6 +97,8 @@ class TraceBuilder implements Emitter {
   private k = 0;
   next = 0;
   ended = false;
+  /** Whether the instruction being compiled runs its executor (it does not count as generated). */
+  executed = false;
 
   constructor(
     private readonly start: number,
@@ -102,6 +111,7 @@ class TraceBuilder implements Emitter {
     this.k = k;
     this.next = idx + 1;
     this.ended = false;
+    this.executed = false;
   }
 
   private emit(s: string): void {
@@ -383,7 +393,14 @@ class TraceBuilder implements Emitter {
     );
   }
 
-  exec(): void {
+  exec(leaves = false): void {
+    this.executed = true;
+    if (leaves) {
+      this.emit(`${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `);
+      this.emit(`cpu.icount = ic + ${this.k + 1}; return -1;`);
+      this.ended = true;
+      return;
+    }
     this.emit(this.execute());
     this.regs = new Map();
     this.flags = PS_FLAGS();
@@ -471,10 +488,9 @@ export function compileTrace(
     seen.add(idx);
     const { e, d } = row(idx);
     b.begin(idx, k, e.exec, d);
-    if (e.gen !== undefined) {
-      e.gen(b, d as never);
-      generated++;
-    } else b.exec();
+    if (e.gen !== undefined) e.gen(b, d as never);
+    else b.exec();
+    if (!b.executed) generated++;
     k++;
     if (b.ended) break;
     const next = b.next;
@@ -489,5 +505,7 @@ export function compileTrace(
     idx = next;
   }
   if (generated === 0) return null;
-  return { fn: b.finish(k), len: k, insns: k };
+  const path = new Uint8Array((count + 7) >>> 3);
+  for (const i of seen) path[i >>> 3]! |= 1 << (i & 7);
+  return { fn: b.finish(k), len: k, insns: k, path };
 }

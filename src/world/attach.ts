@@ -87,7 +87,7 @@ export function useLayout(
   world.bind(
     layout,
     bindLayout(layout, envOf(boot)),
-    el2MmuOn(boot) ? null : (p) => (el2MmuOn(p.cpu) ? bindLayout(layout, envOf(p.cpu)) : null),
+    el2MmuOn(boot) ? null : (p) => (p.el2MmuOn() ? bindLayout(layout, envOf(p.cpu)) : null),
   );
   const entry = (sym: string, what: string): bigint => {
     const a = lookup(sym);

@@ -97,11 +97,14 @@ export function worldForRun(
   const firstSight = (e: WorldEvent) => e.type !== 'hazard' || e.hazard.occurrence === 1;
   const f = trace;
   if (f !== null || o.checkResidency)
-    w.on((e) => {
-      if (!firstSight(e)) return;
-      if (f !== null && traceMatches(f, w, e)) say(timelineLine(e, w.locate));
-      else if (e.type === 'hazard' && o.checkResidency) say(e.hazard.message.replace('[hypstep] ', ''));
-    });
+    w.on(
+      (e) => {
+        if (!firstSight(e)) return;
+        if (f !== null && traceMatches(f, w, e)) say(timelineLine(e, w.locate));
+        else if (e.type === 'hazard' && o.checkResidency) say(e.hazard.message.replace('[hypstep] ', ''));
+      },
+      f !== null ? undefined : ['hazard'],
+    );
   let failure: string | null = null;
   const report = o.report
     ? new ReportStream(o.report, w, imagePath, (why) => {

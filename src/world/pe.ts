@@ -85,6 +85,7 @@ export function vmidOn(c: Cpu): number {
 // The 32-bit halves of VTTBR_EL2 and VTCR_EL2 in the system-register file, read without making a BigInt.
 const VTTBR_HI = 2 * SR.VTTBR_EL2! + 1;
 const VTCR_LO = 2 * SR.VTCR_EL2!;
+const SCTLR_EL2_LO = 2 * SR.SCTLR_EL2!;
 
 export function newSums(): CostSums {
   return { count: 0, closed: 0, el2Insns: 0, hostInsns: 0, sysregs: 0 };
@@ -146,6 +147,11 @@ export class PeWorld implements CpuObserver {
     this.segmentStart = cpu.icount;
     this.inGuest = guestRunningOn(cpu);
     this.sr32 = new Uint32Array(cpu.sr.buffer, cpu.sr.byteOffset, cpu.sr.length * 2);
+  }
+
+  /** SCTLR_EL2.M: the hypervisor runs translated (read without making a BigInt: it is asked at every exit). */
+  el2MmuOn(): boolean {
+    return (this.sr32[SCTLR_EL2_LO]! & 1) !== 0;
   }
 
   /** `PE2`: how messages name this PE. */
@@ -214,7 +220,7 @@ export class PeWorld implements CpuObserver {
     this.sums.exits.count++;
     w.exitOpened(exit);
     this.startSegment();
-    w.emit({ type: 'exit', exit });
+    if (w.wanted.exit !== 0) w.emit({ type: 'exit', exit });
     if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(exit), this);
   }
 
@@ -248,7 +254,7 @@ export class PeWorld implements CpuObserver {
     this.entries++;
     this.lastEntry = w.lastEntry = entry;
     this.startSegment();
-    w.emit({ type: 'entry', entry, closed });
+    if (w.wanted.entry !== 0) w.emit({ type: 'entry', entry, closed });
     if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(entry), this);
   }
 
@@ -257,7 +263,7 @@ export class PeWorld implements CpuObserver {
     const w = this.world;
     if (w.governed.size !== 0) {
       // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
-      if (this.el === 2 && w.governed.has(e.reg.aliasOf ?? e.reg.name)) this.governedAccess();
+      if (this.el === 2 && w.governs(e.reg)) this.governedAccess();
       // Loads and puts, charged with the segment, need a layout with flags.
       this.segment.count(e.reg);
     }

@@ -239,12 +239,16 @@ export class World {
   stop: (message: string, pe: PeWorld) => void = (message, pe) =>
     pe.cpu.requestStop({ kind: 'requested', why: message });
 
-  private readonly listeners: ((e: WorldEvent) => void)[] = [];
+  private readonly listeners: { fn: (e: WorldEvent) => void; types: ReadonlySet<WorldEvent['type']> | null }[] = [];
+  /** Listeners that want exit and entry events (the PEs make those events only then). */
+  readonly wanted = { exit: 0, entry: 0 };
   private readonly watched = new Map<number, Watched[]>();
   private replace: ((pe: PeWorld) => readonly BoundVcpu[] | null) | null = null;
   private readonly watchedRanges: { pa: number; size: number }[] = [];
   /** Registers some flag of the layout governs. */
   readonly governed = new Set<string>();
+  /** `governed` by register id, filled in as registers are accessed (MSR/MRS ask it on the exit path). */
+  private governedIds: (boolean | undefined)[] = [];
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
@@ -298,16 +302,28 @@ export class World {
     this.unbind();
   }
 
-  on(listener: (e: WorldEvent) => void): () => void {
-    this.listeners.push(listener);
+  /**
+   * Calls `listener` with every event, or only with those of `types`. An exit or an entry that
+   * no listener wants is not made into an event at all (the exit path allocates less).
+   */
+  on(listener: (e: WorldEvent) => void, types?: readonly WorldEvent['type'][]): () => void {
+    const l = { fn: listener, types: types ? new Set(types) : null };
+    this.listeners.push(l);
+    this.countWanted(l.types, 1);
     return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
+      const i = this.listeners.indexOf(l);
+      if (i < 0) return;
+      this.listeners.splice(i, 1);
+      this.countWanted(l.types, -1);
     };
   }
 
+  private countWanted(types: ReadonlySet<WorldEvent['type']> | null, delta: number): void {
+    for (const t of ['exit', 'entry'] as const) if (types === null || types.has(t)) this.wanted[t] += delta;
+  }
+
   emit(e: WorldEvent): void {
-    for (const l of this.listeners) l(e);
+    for (const l of this.listeners) if (l.types === null || l.types.has(e.type)) l.fn(e);
   }
 
   /** The view of PE `index` (0 when out of range, as a machine of one PE has). */
@@ -334,6 +350,7 @@ export class World {
     this.replace = replace;
     this.layout = layout;
     this.governed.clear();
+    this.governedIds = [];
     for (const f of layout.flags) for (const g of f.governs) this.governed.add(g);
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
@@ -463,6 +480,7 @@ export class World {
     this.hookPcs.length = 0;
     this.layout = null;
     this.governed.clear();
+    this.governedIds = [];
     this.vcpus = [];
     this.discovered = [];
     this.perPeFlags = false;
@@ -472,6 +490,11 @@ export class World {
       p.inPut = false;
     }
     this.replace = null;
+  }
+
+  /** Whether a flag of the layout governs register `r` (or the register it is an alias of). */
+  governs(r: SysregSpec): boolean {
+    return (this.governedIds[r.id] ??= this.governed.has(r.aliasOf ?? r.name));
   }
 
   vcpu(name: string): VcpuState | undefined {
@@ -605,18 +628,27 @@ export class World {
     if (placed !== null) this.bind(this.layout!, placed);
   }
 
+  /** The sums of exits of category `cat` (the last one asked is at hand: a run's exits are mostly of a kind). */
+  private sumsOf(cat: ExitCategory): CostSums {
+    if (cat === this.lastCategory) return this.lastCategorySums!;
+    let sums = this.sums.byReason.get(cat);
+    if (sums === undefined) this.sums.byReason.set(cat, (sums = newSums()));
+    this.lastCategory = cat;
+    return (this.lastCategorySums = sums);
+  }
+  private lastCategory: ExitCategory | null = null;
+  private lastCategorySums: CostSums | null = null;
+
   exitOpened(x: ExitRecord): void {
     this.recent.exits.push(x);
     this.sums.exits.count++;
-    let cat = this.sums.byReason.get(x.reason.category);
-    if (cat === undefined) this.sums.byReason.set(x.reason.category, (cat = newSums()));
-    cat.count++;
+    this.sumsOf(x.reason.category).count++;
   }
 
   exitClosed(x: ExitRecord): void {
     const s = this.sums;
     addCosts(s.exits, x.el2Insns, x.hostInsns, x.sysregTotal);
-    addCosts(s.byReason.get(x.reason.category)!, x.el2Insns, x.hostInsns, x.sysregTotal);
+    addCosts(this.sumsOf(x.reason.category), x.el2Insns, x.hostInsns, x.sysregTotal);
     if (x.regs !== null) s.sysregsClosed.add(x.regs);
     if (x.reason.category === 'hvc') {
       // The HVC itself retired after the exit event; the window ends before the ERET's successor.

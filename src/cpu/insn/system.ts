@@ -6,7 +6,9 @@ import { enc, type AnyEncoding } from '../decode.js';
 import { debugTargetEL, exceptionReturn, takeCall } from '../exceptions.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction, el2TrapsApply } from '../../pe/exception.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
-import { sysregByKey, HCR } from '../../sysregs/registry.js';
+import { sysregByKey, HCR, type SysregSpec } from '../../sysregs/registry.js';
+import type { SysregAccessed } from '../events.js';
+import type { Emitter } from '../emit.js';
 import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
 import { AccessType } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
@@ -23,13 +25,30 @@ function sysregName(raw: number): string {
   return `s${f(19, 2)}_${f(16, 3)}_c${f(12, 4)}_c${f(8, 4)}_${f(5, 3)}`;
 }
 
+/** The MRS/MSR event, filled in for each access (as the exception events are: events.ts). */
+const ACCESSED: { -readonly [K in keyof SysregAccessed]: SysregAccessed[K] } = {
+  reg: undefined as unknown as SysregSpec,
+  write: false,
+  value: 0n,
+  pc: 0n,
+};
+
+function sysregAccessed(cpu: Cpu, reg: SysregSpec, write: boolean, value: bigint): void {
+  const e = ACCESSED;
+  e.reg = reg;
+  e.write = write;
+  e.value = value;
+  e.pc = cpu.pcs[1]!;
+  cpu.observer!.sysregAccessed?.(e);
+}
+
 function mrs(cpu: Cpu, d: { raw: number; Rt: number }): void {
   const enc = cpu.sysregs.byKey((d.raw >>> 5) & 0xffff);
   if (enc === undefined) throw undefinedInstruction(cpu);
   const s = resolveAccess(cpu, enc, true, d.Rt);
   const v = readSysreg(cpu, s);
   if (d.Rt !== 31) cpu.x[d.Rt] = v;
-  if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: false, value: v, pc: cpu.pcs[1]! });
+  if (cpu.observer !== null) sysregAccessed(cpu, s, false, v);
 }
 
 function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
@@ -38,7 +57,7 @@ function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
   const s = resolveAccess(cpu, enc, false, d.Rt);
   const v = cpu.x[d.Rt]!;
   writeSysreg(cpu, s, v);
-  if (cpu.observer !== null) cpu.observer.sysregAccessed?.({ reg: s, write: true, value: v, pc: cpu.pcs[1]! });
+  if (cpu.observer !== null) sysregAccessed(cpu, s, true, v);
 }
 
 // --- MSR (immediate): PSTATE fields -----------------------------------------------
@@ -180,6 +199,9 @@ function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
 }
 
 // --- exception generation -------------------------------------------------------------
+
+/** The generator of a row that always takes or returns from an exception: a compiled path ends at it. */
+const leaves = (g: Emitter): void => g.exec(true);
 
 function hvc(cpu: Cpu, d: { imm16: number }): void {
   if (cpu.ps.el === 0 || ((cpu.hcr >>> HCR.HCD) & 1) !== 0) throw undefinedInstruction(cpu);
@@ -392,8 +414,9 @@ export const SYSTEM: readonly AnyEncoding[] = [
       takeCall(cpu, defaultTargetEL(cpu), EC.SVC, d.imm16);
     },
     (d) => `svc\t${hexImm(d.imm16)}`,
+    leaves,
   ),
-  enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hexImm(d.imm16)}`),
+  enc('11010100 000 imm16:16 000 10', 'HVC', hvc, (d) => `hvc\t${hexImm(d.imm16)}`, leaves),
   enc('11010100 000 imm16:16 000 11', 'SMC', smc, (d) => `smc\t${hexImm(d.imm16)}`),
   enc('11010100 001 imm16:16 000 00', 'BRK', brk, (d) => `brk\t${hexImm(d.imm16)}`),
   enc(
@@ -416,6 +439,7 @@ export const SYSTEM: readonly AnyEncoding[] = [
       exceptionReturn(cpu);
     },
     () => 'eret',
+    leaves,
   ),
 ];
 
