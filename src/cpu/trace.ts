@@ -50,6 +50,9 @@ const MAX_TRACE = 96;
 /** Scratch through which generated code reads BigInt values' int32 halves. */
 const S = new BigUint64Array(4);
 const S32 = new Int32Array(S.buffer);
+/** Scratch through which flags are computed from their operands' int32 halves (no BigInt arithmetic). */
+const F = new BigUint64Array(3);
+const F32 = new Int32Array(F.buffer);
 /** Scratch for the page's VA as a BigInt. */
 const P = new BigUint64Array(1);
 const P32 = new Int32Array(P.buffer);
@@ -213,22 +216,25 @@ class TraceBuilder implements Emitter {
     if (s.kind === 'ps') return `ps.${f}`;
     const known = s.known[f];
     if (known !== undefined) return known;
+    // The int32 half holding the datasize's top bit, of x, y and r in F.
     const hi = s.sf !== 0 ? 1 : 0;
+    const [x, y, r] = [`F32[${hi}]`, `F32[${2 + hi}]`, `F32[${4 + hi}]`];
     let e: string;
     switch (f) {
       case 'n':
-        e = `(S[0] = ${s.r}, S32[${hi}] >>> 31)`;
+        e = `(F[2] = ${s.r}, ${r} >>> 31)`;
         break;
       case 'z':
-        e = `(S[0] = ${s.r}, (S32[0] | S32[1]) === 0 ? 1 : 0)`;
+        e = `(F[2] = ${s.r}, (F32[4] | F32[5]) === 0 ? 1 : 0)`;
         break;
       case 'c':
+        // Carry out of the top bit of x + y (y already inverted for a subtraction).
         if (s.kind === 'logic') return '0';
-        e = `(S[1] = ${U(`(${s.x} & ${s.y}) | ((${s.x} | ${s.y}) & (${s.r} ^ ${s.sf !== 0 ? '0xffffffffffffffffn' : '0xffffffffn'}))`)}, S32[${2 + hi}] >>> 31)`;
+        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} & ${y}) | ((${x} | ${y}) & ~${r})) >>> 31)`;
         break;
       default:
         if (s.kind === 'logic') return '0';
-        e = `(S[2] = ${U(`(${s.x} ^ ${s.r}) & (${s.y} ^ ${s.r})`)}, S32[${4 + hi}] >>> 31)`;
+        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} ^ ${r}) & (${y} ^ ${r})) >>> 31)`;
     }
     if (!cache) return e;
     const name = this.fresh(`f${f}`);
@@ -385,7 +391,8 @@ class TraceBuilder implements Emitter {
   /** Statements running this row's executor with PC, count, registers and flags in place, and leaving when it must. */
   private execute(): string {
     const done = this.k + 1;
-    const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `;
+    // The executor may change what the page caches were filled under (translation, the monitor).
+    const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); rLo = wLo = -1; `;
     if (this.idx + 1 >= this.count) return `${call}cpu.icount = ic + ${done}; return -1;`;
     return (
       `${call}if (cpu.stopRequest !== null || mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
@@ -413,9 +420,16 @@ class TraceBuilder implements Emitter {
     const checks = [`(${lo} & ${a.size - 1}) === 0`, `(${lo} & 4095) <= ${4096 - a.size * a.count}`];
     if (a.also !== undefined) checks.push(a.also);
     this.emit(`S[0] = ${a.va}; const ${lo} = S32[0], ${hi} = S32[1];`);
-    this.emit(
-      `const ${off} = ${checks.join(' && ')} ? cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true}) : -1;`,
-    );
+    const ramOffset = `cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true})`;
+    if (a.unprivileged === true) this.emit(`const ${off} = ${checks.join(' && ')} ? ${ramOffset} : -1;`);
+    else {
+      // The page of the last read (r) or write (w) Cpu.ramOffset allowed: the same page again needs no lookup.
+      const c = a.write ? 'w' : 'r';
+      this.emit(
+        `let ${off} = -1; if (${checks.join(' && ')}) { if ((${lo} & -4096) === ${c}Lo && ${hi} === ${c}Hi) ${off} = ${c}Base + (${lo} & 4095); ` +
+          `else if ((${off} = ${ramOffset}) >= 0) { ${c}Lo = ${lo} & -4096; ${c}Hi = ${hi}; ${c}Base = ${off} - (${lo} & 4095); } }`,
+      );
+    }
     // The executor's path writes back what is pending without forgetting it: both paths go on
     // with the same cache, less the registers the access writes (in x[] on both).
     this.emit(`if (${off} < 0) { ${this.execute()} } else {`);
@@ -453,16 +467,20 @@ class TraceBuilder implements Emitter {
     const src =
       `'use strict'; ${consts}\nreturn function trace(cpu, x, ps, lo, hi, end) {\n` +
       `const p32 = cpu.pcs32; const pcs = cpu.pcs; const mmu = cpu.mmu; const gen = mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
+      // One-page caches of Cpu.ramOffset for reads and writes (-1: empty; a page's tag has its low bits clear).
+      `let rLo = -1, rHi = 0, rBase = 0, wLo = -1, wHi = 0, wBase = 0;\n` +
       `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
-    const factory = new Function('C', 'S', 'S32', 'P', 'P32', src) as (
+    const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'P', 'P32', src) as (
       c: unknown[],
       s: BigUint64Array,
       s32: Int32Array,
+      f: BigUint64Array,
+      f32: Int32Array,
       p: BigUint64Array,
       p32: Int32Array,
     ) => TraceFn;
-    return factory(this.refs, S, S32, P, P32);
+    return factory(this.refs, S, S32, F, F32, P, P32);
   }
 }
 
