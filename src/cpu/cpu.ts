@@ -604,7 +604,16 @@ export class Cpu implements CodeUser {
             (this.hookHalves.length === 0 || !this.hookOnPath(t, pageLo, pageHi))
           ) {
             // A compiled trace: it leaves with the PC and icount set, at most `end`.
-            const next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
+            let next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
+            // Chained: while it leaves for an instruction of the page whose trace fits the budget, and
+            // nothing the checks above look at can differ (no hooks; breakpoints are none while traces run).
+            if (this.hookHalves.length === 0) {
+              while (next >= 0 && this.stopRequest === null && gen === mmu.generation) {
+                const u = page.traces[next];
+                if (u === undefined || u === null || this.icount + u.len > end) break;
+                next = u.fn(this, this.x, this.ps, pageLo, pageHi, end);
+              }
+            }
             if (this.stopRequest !== null) {
               const r = this.attend();
               if (r !== null) return r;
