@@ -158,8 +158,8 @@ function ones32(k: number): number {
 
 /**
  * Replicate(ROR(Ones(count), rot), 64 / esize): the mask DecodeBitMasks builds, written as the
- * little-endian 32-bit halves out[at], out[at + 1]. Number arithmetic without allocation: it
- * fills the tables below at start-up, where the same in BigInt took about 100 ms.
+ * little-endian 32-bit halves out[at], out[at + 1]. Number arithmetic without allocation (it
+ * fills the tables below, where the same in BigInt took about 100 ms for all of them).
  */
 function onesRorReplicate(count: number, rot: number, esize: number, out: Uint32Array, at: number): void {
   if (esize === 64) {
@@ -209,8 +209,19 @@ function decodeBitMasks(
   return true;
 }
 
-/** Index of the (N, immr, imms) triple in the tables below. */
-export const bitMaskKey = (n: number, immr: number, imms: number): number => (n << 12) | (immr << 6) | imms;
+/**
+ * Index of the (N, immr, imms) triple in the tables below, whose entry is computed here on first
+ * use (all 8192 at start-up cost tens of milliseconds of every run).
+ */
+export function bitMaskKey(n: number, immr: number, imms: number): number {
+  const key = (n << 12) | (immr << 6) | imms;
+  if (BIT_MASKS_DONE[key] === 0) {
+    if (decodeBitMasks(n, imms, immr, true, key, LOGICAL_HALVES, null)) LOGICAL_IMM_OK[key] = 1;
+    decodeBitMasks(n, imms, immr, false, key, WMASK_HALVES, TMASK_HALVES);
+    BIT_MASKS_DONE[key] = 1;
+  }
+  return key;
+}
 
 /**
  * DecodeBitMasks(N, imms, immr, TRUE, 64) for every 13-bit immediate: the logical-immediate
@@ -222,19 +233,11 @@ export const LOGICAL_IMM_OK = new Uint8Array(8192);
 /** DecodeBitMasks(N, imms, immr, FALSE, datasize) for the bitfield instructions: wmask and tmask. */
 export const BITFIELD_WMASK = new BigUint64Array(8192);
 export const BITFIELD_TMASK = new BigUint64Array(8192);
-{
-  // Node's hosts are little-endian: [2k] is the low half of entry k.
-  const li = new Uint32Array(LOGICAL_IMM.buffer);
-  const bw = new Uint32Array(BITFIELD_WMASK.buffer);
-  const bt = new Uint32Array(BITFIELD_TMASK.buffer);
-  for (let key = 0; key < 8192; key++) {
-    const n = key >>> 12;
-    const immr = (key >>> 6) & 0x3f;
-    const imms = key & 0x3f;
-    if (decodeBitMasks(n, imms, immr, true, key, li, null)) LOGICAL_IMM_OK[key] = 1;
-    decodeBitMasks(n, imms, immr, false, key, bw, bt);
-  }
-}
+// Node's hosts are little-endian: [2k] is the low half of entry k.
+const LOGICAL_HALVES = new Uint32Array(LOGICAL_IMM.buffer);
+const WMASK_HALVES = new Uint32Array(BITFIELD_WMASK.buffer);
+const TMASK_HALVES = new Uint32Array(BITFIELD_TMASK.buffer);
+const BIT_MASKS_DONE = new Uint8Array(8192);
 
 /** ROR(x, shift) at datasize sf for a shift in 0..datasize-1 (the bitfield instructions' R). */
 export function ror(x: bigint, shift: number, sf: number): bigint {

@@ -34,7 +34,8 @@ function byteTable(poly: bigint): Uint32Array {
   );
 }
 
-const TABLES = [byteTable(0x04c1_1db7n), byteTable(0x1edc_6f41n)];
+/** The CRC-32 and CRC-32C tables, made when a CRC instruction first runs (not on every start-up). */
+let tables: readonly Uint32Array[] | null = null;
 
 /** CRC32(acc, val) over the low `bytes` bytes of `val`. */
 export function crc32(acc: number, val: bigint, bytes: number, table: Uint32Array): number {
@@ -49,7 +50,14 @@ export function crc32(acc: number, val: bigint, bytes: number, table: Uint32Arra
 
 /** The CRC32 or CRC32C (c = 1) of X[n]'s low word and the low 2^sz bytes of X[m], as X[d]'s value. */
 function crcRegisters(xn: bigint, xm: bigint, sz: number, c: number): bigint {
-  return BigInt(crc32(Number(BigInt.asUintN(32, xn)), xm, 1 << sz, TABLES[c]!));
+  return BigInt(
+    crc32(
+      Number(BigInt.asUintN(32, xn)),
+      xm,
+      1 << sz,
+      (tables ??= [byteTable(0x04c1_1db7n), byteTable(0x1edc_6f41n)])[c]!,
+    ),
+  );
 }
 
 function exec(cpu: Cpu, d: { Rd: number; Rn: number; Rm: number; C: number }, sz: number): void {
