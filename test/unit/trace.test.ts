@@ -169,6 +169,44 @@ buf:	.fill 302, 8, 0`);
     expect(run.cpu.x[0]).toBe(40n);
   });
 
+  it('call a code hook on a hot page each time its instruction runs, and still compile the rest', () => {
+    // f is on the loop's page: a trace whose path reaches it (the loop's head, through BL) must
+    // not run, one that does not (after the return) may.
+    const image = assemble(
+      program(`
+	adr x9, f
+	adr x10, 2f
+	mov x0, #200
+1:	bl f
+2:	add x1, x1, #1
+	subs x0, x0, #1
+	b.ne 1b
+	SEMIHOSTING_EXIT
+f:	add x2, x2, #3
+	ret`),
+    );
+    const hooked = (m: Machine): { calls: number } => {
+      const seen = { calls: 0 };
+      m.cpu.step();
+      m.cpu.setCodeHook(m.cpu.x[9]!, () => seen.calls++);
+      return seen;
+    };
+    const run = machine(image);
+    const a = hooked(run);
+    expect(run.run(10_000_000).kind).toBe('exit');
+    const stepped = machine(image);
+    const b = hooked(stepped);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(a.calls).toBe(200);
+    expect(b.calls).toBe(200);
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
+    if (run.code.hot !== 0) {
+      // The instruction after the BL (2, in x10) heads a trace that was compiled.
+      const after = Number(run.cpu.x[10]!);
+      expect(run.code.page(after).traces[(after & 4095) >>> 2]).toBeTruthy();
+    }
+  });
+
   it('raise the same watched-memory events from a hot loop as the interpreter', () => {
     const image = assemble(STORES);
     const events = (m: Machine, go: (c: Cpu) => PeStop): MemoryAccessed[] => {

@@ -102,6 +102,28 @@ describe('entry and exit detection', () => {
     expect(w.pes[0]!.inGuest).toBe(true);
   });
 
+  it('gives a listener only the event types it asks for, and keeps records and sums without listeners', () => {
+    const cpu = machine();
+    cpu.ps.el = 1;
+    const w = new World([cpu]).attach();
+    const hazards: WorldEvent[] = [];
+    w.on((e) => hazards.push(e), ['hazard']);
+    entry(cpu, w);
+    exit(cpu, w, 0x5a00_0001);
+    entry(cpu, w);
+    expect(hazards).toEqual([]);
+    expect(w.recent.exits.total).toBe(1);
+    expect(w.sums.exits).toMatchObject({ count: 1, closed: 1 });
+    expect(w.lastEntry?.n).toBe(2);
+    const all: WorldEvent[] = [];
+    const off = w.on((e) => all.push(e));
+    exit(cpu, w, 0x5a00_0002);
+    off();
+    entry(cpu, w);
+    expect(all.map((e) => e.type)).toEqual(['exit']);
+    expect(w.wanted).toEqual({ exit: 0, entry: 0 });
+  });
+
   it('ignores exceptions that are not world switches (TGE=1, VM=0, EL2 to EL2, guest EL0 to EL1)', () => {
     const cpu = machine();
     cpu.ps.el = 2;
