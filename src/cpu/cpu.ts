@@ -16,6 +16,14 @@ import { ExclusiveMonitor } from './monitor.js';
 import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
 import { ACC_ALIGNED, ACC_UNPRIV } from './access.js';
+import {
+  selfDebugArmed,
+  softwareStepActive,
+  softwareStepException,
+  checkBreakpoint,
+  checkWatchpoint,
+  isLoadExclusive,
+} from '../pe/debug.js';
 
 export type StopReason =
   | { kind: 'budget' }
@@ -109,6 +117,14 @@ export class Cpu implements CodeUser {
   /** The debugger's breakpoints and watchpoints on this PE. */
   readonly debug = new DebugPort();
   /**
+   * The guest's own debug events can fire (pe/debug.ts selfDebugArmed): the run loop then checks
+   * software step and breakpoints at every instruction and data accesses for watchpoints, and runs
+   * no compiled code.
+   */
+  selfDebug = false;
+  /** Exceptions taken since reset: tells the run loop whether a stepped instruction completed. */
+  exceptionEntries = 0;
+  /**
    * Called before the instruction at an address runs, without stopping (the world layer's
    * function-entry hooks; set them with `setCodeHook`). A compiled block never runs past one.
    */
@@ -167,6 +183,7 @@ export class Cpu implements CodeUser {
     this.eventRegister = false;
     this.monitor.clear(this.index);
     this.mmu.flushAll();
+    this.debugChanged();
   }
 
   // --- registers -------------------------------------------------------------
@@ -178,6 +195,12 @@ export class Cpu implements CodeUser {
   setSp(v: bigint): void {
     if (this.ps.sp) this.spEl[this.ps.el] = v;
     else this.spEl[0] = v;
+  }
+
+  /** Called after a write to a register that arms or disarms the guest's debug events. */
+  debugChanged(): void {
+    this.selfDebug = selfDebugArmed(this);
+    this.interruptsChanged(); // compiled code leaves after the write, and the run loop sees the new state
   }
 
   /** Called after HCR_EL2 changes. */
@@ -306,6 +329,7 @@ export class Cpu implements CodeUser {
   read(va: bigint, size: number, flags: number): bigint {
     if (this.debug.watching) this.watchTest(va, size, false);
     const pa = this.dataAddress(va, size, flags, AccessType.Read);
+    if (this.selfDebug) checkWatchpoint(this, va, size, false, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       const v = this.physRead(va, pa, size, AccessType.Read);
       if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
@@ -320,6 +344,7 @@ export class Cpu implements CodeUser {
   write(va: bigint, size: number, value: bigint, flags: number): void {
     if (this.debug.watching) this.watchTest(va, size, true);
     const pa = this.dataAddress(va, size, flags, AccessType.Write);
+    if (this.selfDebug) checkWatchpoint(this, va, size, true, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
       // Watched ranges are RAM only, so reading the old value has no side effect.
@@ -362,6 +387,10 @@ export class Cpu implements CodeUser {
     if (this.misaligned(va, size)) throw this.mmu.abort(va, AccessType.Read, FSC.ALIGNMENT);
     const pa = this.mmu.translate(va, AccessType.Read, 0, false);
     this.mmu.translate(va, AccessType.Write, 0, false);
+    if (this.selfDebug) {
+      checkWatchpoint(this, va, size, false, false);
+      checkWatchpoint(this, va, size, true, false);
+    }
     if (this.monitor.open !== 0) this.monitor.stored(this.index, pa, size);
     return pa;
   }
@@ -536,6 +565,20 @@ export class Cpu implements CodeUser {
     return false;
   }
 
+  /**
+   * After an instruction stepped from active-not-pending completed: unless it took an exception
+   * (which saved PSTATE.SS in SPSR), PSTATE.SS clears, and if stepping is still active the software
+   * step exception is taken now, before any interrupt (QEMU's IMPLEMENTATION DEFINED choice), with
+   * ISV set and EX saying whether the instruction at `pa` was a load-exclusive.
+   */
+  private stepCompleted(pa: number, entries: number): void {
+    if (this.exceptionEntries !== entries) return;
+    this.ps.ss = 0;
+    if (!softwareStepActive(this)) return;
+    const e = softwareStepException(this, true, isLoadExclusive(this.bus.fetch32(pa)));
+    takeSync(this, e, this.pcs[0]!);
+  }
+
   /** Executes one instruction (taking any exception it raises). */
   step(): PeStop | null {
     const r = this.run(1, true);
@@ -568,6 +611,9 @@ export class Cpu implements CodeUser {
     let pageLo = 0;
     let pageHi = 0;
     let gen = -1;
+    /** The instruction running is being stepped (software step active-not-pending): its PA, else -1. */
+    let stepping = -1;
+    let entries = 0;
     for (;;) {
       try {
         while (this.icount < end) {
@@ -579,10 +625,16 @@ export class Cpu implements CodeUser {
           if (page === null) {
             const pc = pcs[0]!;
             pcs[1] = pc;
+            // Software step, then PC alignment, instruction abort and breakpoint, in the ARM ARM's priority.
+            const step = this.selfDebug && softwareStepActive(this);
+            if (step && this.ps.ss === 0) throw softwareStepException(this, false, false);
             if ((p32[0]! & 3) !== 0) {
               throw new ArchException(defaultTargetEL(this), EC.PC_ALIGN, 0, pc);
             }
             const pa = mmu.translate(pc, AccessType.Fetch, 0, false);
+            if (this.selfDebug) checkBreakpoint(this, pc);
+            stepping = step ? pa : -1;
+            entries = this.exceptionEntries;
             // After PC alignment and instruction aborts in priority; entry clears PSTATE.IL (SPSR keeps it).
             if (this.ps.il !== 0) throw new ArchException(defaultTargetEL(this), EC.ILLEGAL_STATE, 0);
             gen = mmu.generation;
@@ -591,8 +643,8 @@ export class Cpu implements CodeUser {
             pageLo = p32[0]! & ~(PAGE_SIZE - 1);
             pageHi = p32[1]!;
           }
-          // Traces run (and are compiled) only where no breakpoint or code hook has to be seen.
-          let t = bps.size === 0 ? page.traces[idx] : null;
+          // Traces run (and are compiled) only where no breakpoint, guest debug event or code hook has to be seen.
+          let t = bps.size === 0 && !this.selfDebug ? page.traces[idx] : null;
           if (t === undefined) {
             const hot = this.code.hot;
             if (hot !== 0 && ++page.heat[idx]! >= hot) t = page.traces[idx] = this.code.compileTraceAt(page, idx);
@@ -636,13 +688,20 @@ export class Cpu implements CodeUser {
           }
           fn(this, page.ops[idx] as never);
           this.icount++;
+          if (stepping >= 0) this.stepCompleted(stepping, entries);
           if (this.stopRequest !== null) {
             const r = this.attend();
             if (r !== null) return r;
             page = null;
             continue;
           }
-          if (p32[0] !== nextLo || p32[1] !== pageHi || gen !== mmu.generation || idx === PAGE_SIZE / 4 - 1)
+          if (
+            p32[0] !== nextLo ||
+            p32[1] !== pageHi ||
+            gen !== mmu.generation ||
+            idx === PAGE_SIZE / 4 - 1 ||
+            this.selfDebug
+          )
             page = null;
           else idx++;
         }
@@ -651,6 +710,7 @@ export class Cpu implements CodeUser {
         // The faulting instruction's PA, when it was fetched (not for an instruction abort).
         const pa = page === null ? -1 : page.pa + idx * 4;
         page = null;
+        stepping = -1;
         // A fetch from outside RAM is a synchronous external abort on fetch, taken like any other.
         const x = e instanceof BusError ? this.mmu.abort(pcs[1]!, AccessType.Fetch, FSC.SYNC_EXTERNAL) : e;
         if (x instanceof ArchException) {

@@ -12,6 +12,7 @@ import {
   virtualInterruptPending,
 } from '../pe/exception.js';
 import { PHYSICAL_LINES } from '../pe/state.js';
+import { debugExceptionReturnSS, ssAdvance } from '../pe/debug.js';
 
 const SERROR_ESR = ((EC.SERROR << 26) | (1 << 25)) >>> 0;
 /** Physical before virtual; within each FIQ, IRQ, SError (QEMU's order of checks). */
@@ -83,6 +84,7 @@ export function takeException(
   if (far !== undefined) sr[FAR[targetEL]!] = far;
   if (hpfar !== undefined) sr[SR.HPFAR_EL2!] = hpfar;
 
+  cpu.exceptionEntries++;
   ps.el = targetEL;
   ps.sp = 1;
   ps.daif = 0xf;
@@ -112,6 +114,7 @@ export function takeException(
  * of a throw: these are on the world-switch path. The preferred return is the next instruction.
  */
 export function takeCall(cpu: Cpu, targetEL: number, ec: number, imm16: number): void {
+  ssAdvance(cpu);
   const esr = ((ec << 26) | (1 << 25) | imm16) >>> 0;
   takeException(cpu, targetEL, VectorKind.Sync, cpu.pcs[0]!, esr);
 }
@@ -166,32 +169,6 @@ function classifyReturn(cpu: Cpu, spsr: number): ReturnKind {
   return ReturnKind.Legal;
 }
 
-const MDSCR_SS = 1n,
-  MDSCR_KDE = 1n << 13n,
-  MDCR_TDE = 1n << 8n,
-  OSLSR_OSLK = 2n;
-
-/** The EL debug exceptions from EL0/EL1 are taken to: EL2 under HCR_EL2.TGE or MDCR_EL2.TDE, else EL1. */
-export function debugTargetEL(cpu: Cpu): number {
-  return cpu.tge || (cpu.sr[SR.MDCR_EL2!]! & MDCR_TDE) !== 0n ? 2 : 1;
-}
-
-/** AArch64.GenerateDebugExceptionsFrom(el, mask = PSTATE.D): may debug exceptions be taken at `el`? */
-function generateDebugExceptionsFrom(cpu: Cpu, el: number, d: number): boolean {
-  if ((cpu.sr[SR.OSLSR_EL1!]! & OSLSR_OSLK) !== 0n) return false;
-  const target = debugTargetEL(cpu);
-  if (el === target) return (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_KDE) !== 0n && d === 0;
-  return target > el;
-}
-
-/** DebugExceptionReturnSS: PSTATE.SS after the return (software step active-not-pending, or 0). */
-function exceptionReturnSS(cpu: Cpu, spsr: number, destEL: number): number {
-  if (((spsr >>> 21) & 1) === 0 || (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_SS) === 0n) return 0;
-  const atSource = generateDebugExceptionsFrom(cpu, cpu.ps.el, (cpu.ps.daif >>> 3) & 1);
-  const atDest = generateDebugExceptionsFrom(cpu, destEL, (spsr >>> 9) & 1);
-  return !atSource && atDest ? 1 : 0;
-}
-
 /**
  * AArch64.ExceptionReturn from the current EL. An illegal return keeps PSTATE.EL and
  * SP, sets PSTATE.IL and restores the rest from SPSR, so that the next instruction
@@ -209,7 +186,7 @@ export function exceptionReturn(cpu: Cpu): void {
     );
   }
   const destEL = kind === ReturnKind.Illegal ? fromEL : (spsr >>> 2) & 3;
-  const ss = exceptionReturnSS(cpu, spsr, destEL);
+  const ss = debugExceptionReturnSS(cpu, spsr, destEL);
   ps.setFlagsAndMasks(spsr);
   ps.ss = ss;
   if (kind === ReturnKind.Illegal) {

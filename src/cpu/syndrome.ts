@@ -19,6 +19,12 @@ const EC_NAMES: Record<number, string> = {
   [EC.DABORT_SAME]: 'data abort',
   [EC.SP_ALIGN]: 'SP alignment fault',
   [EC.SERROR]: 'SError',
+  [EC.BREAKPOINT_LOWER]: 'breakpoint from a lower EL',
+  [EC.BREAKPOINT_SAME]: 'breakpoint',
+  [EC.SOFTWARE_STEP_LOWER]: 'software step from a lower EL',
+  [EC.SOFTWARE_STEP_SAME]: 'software step',
+  [EC.WATCHPOINT_LOWER]: 'watchpoint from a lower EL',
+  [EC.WATCHPOINT_SAME]: 'watchpoint',
   [EC.BRK]: 'BRK',
 };
 
@@ -117,6 +123,12 @@ export function describeEsr(esr: number): string {
       }
       return s;
     }
+    case EC.WATCHPOINT_LOWER:
+    case EC.WATCHPOINT_SAME:
+      return `${EC_NAMES[ec]} (${iss & (1 << 6) ? 'write' : 'read'})`;
+    case EC.SOFTWARE_STEP_LOWER:
+    case EC.SOFTWARE_STEP_SAME:
+      return iss & (1 << 24) ? `${EC_NAMES[ec]} (stepped${iss & (1 << 6) ? ' a load-exclusive' : ''})` : EC_NAMES[ec]!;
     default:
       return EC_NAMES[ec] ?? `EC 0x${ec.toString(16)}`;
   }

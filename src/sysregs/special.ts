@@ -5,6 +5,8 @@ import type { MmuOwner } from '../mmu/mmu.js';
 import type { SysregSpec } from './registry.js';
 import { SR, HCR } from './registry.js';
 import { pendingInterrupts } from '../pe/exception.js';
+import { ID_AA64DFR0, BREAKPOINTS, WATCHPOINTS } from '../pe/debug-ids.js';
+import { breakpointControlWritten } from '../pe/debug.js';
 
 /** What system-register behaviour reads and changes of the PE making the access. */
 export interface SysregPe extends MmuOwner {
@@ -21,6 +23,8 @@ export interface SysregPe extends MmuOwner {
   hcrChanged(): void;
   /** After a change that can make an interrupt takeable. */
   interruptsChanged(): void;
+  /** After a write to a register that arms or disarms self-hosted debug events. */
+  debugChanged(): void;
 }
 
 /** A register's behaviour beyond storage; devices' handlers get the PE that made the access. */
@@ -52,9 +56,7 @@ export const ID_VALUES: Readonly<Record<string, bigint>> = {
   ID_AA64PFR0_EL1: 0x1100_0000_0000_0122n,
   // CSV2_frac 1 (FEAT_CSV2_1p1): CSV2 without the SCXTNUM_ELx registers, which are not implemented.
   ID_AA64PFR1_EL1: 0x0000_0001_0000_0000n,
-  // Armv8.0 debug (DebugVer 6), two breakpoints (BRPs 1), two watchpoints (WRPs 1), one
-  // context-aware breakpoint (CTX_CMPs 0); no PMU, no trace. Debug exceptions are storage only for now.
-  ID_AA64DFR0_EL1: 0x0000_0000_0010_1006n,
+  ID_AA64DFR0_EL1: ID_AA64DFR0,
   // Atomic [23:20] = 2 (FEAT_LSE), CRC32 [19:16] = 1 (FEAT_CRC32); no AES, SHA, RDM, SM3/SM4,
   // DotProd, FHM, TS (flag manipulation), TLB range or RNDR.
   ID_AA64ISAR0_EL1: 0x0000_0000_0021_0000n,
@@ -107,6 +109,17 @@ export function dcZvaProhibited(cpu: SysregPe): boolean {
   const host = cpu.e2h && cpu.tge;
   if (el === 0 && (cpu.sctlr() & (1n << 14n)) === 0n) return true; // DZE
   return !host && ((cpu.hcr >>> HCR.TDZ) & 1) === 1;
+}
+
+/** A register whose writes arm or disarm self-hosted debug events (stored as `written` makes them). */
+function debugControl(name: string, written = (v: bigint) => v): SpecialAccess {
+  const slot = SR[name]!;
+  return {
+    write: (c, v) => {
+      c.sr[slot] = written(v);
+      c.debugChanged();
+    },
+  };
 }
 
 export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
@@ -175,8 +188,21 @@ export const SPECIAL: Readonly<Record<string, SpecialAccess>> = {
   OSLAR_EL1: {
     write: (c, v) => {
       c.sr[SR.OSLSR_EL1!] = OSLSR_OSLM | ((v & 1n) << 1n);
+      c.debugChanged();
     },
   },
+  MDSCR_EL1: debugControl('MDSCR_EL1'),
+  OSDLR_EL1: debugControl('OSDLR_EL1'),
+  DBGPRCR_EL1: debugControl('DBGPRCR_EL1'),
+  ...Object.fromEntries(
+    Array.from({ length: BREAKPOINTS }, (_, n) => [
+      `DBGBCR${n}_EL1`,
+      debugControl(`DBGBCR${n}_EL1`, breakpointControlWritten),
+    ]),
+  ),
+  ...Object.fromEntries(
+    Array.from({ length: WATCHPOINTS }, (_, n) => [`DBGWCR${n}_EL1`, debugControl(`DBGWCR${n}_EL1`)]),
+  ),
   MDRAR_EL1: { read: () => 0n }, // no memory-mapped debug
   CNTPCT_EL0: { read: physicalCount },
   CNTVCT_EL0: { read: virtualCount },

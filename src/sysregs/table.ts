@@ -3,6 +3,7 @@
 // controls that trap it, and its VHE behaviour. Behaviour that is not plain
 // storage (PSTATE views, counters, timers, ID values, layout-dependent RES1 bits)
 // lives in ./special.ts, keyed by name, so this file stays a table.
+import { BREAKPOINTS, WATCHPOINTS } from '../pe/debug-ids.js';
 
 /**
  * Controls that trap an access from EL0/EL1 to EL2, named as in the ARM ARM:
@@ -153,14 +154,18 @@ function idSpace(): SysregRow[] {
   return rows;
 }
 
-/** Debug breakpoint/watchpoint registers n (ID_AA64DFR0_EL1 advertises two of each). */
-function debugPair(n: number): SysregRow[] {
-  return [
-    row(`DBGBVR${n}_EL1`, `2 0 0 ${n} 4`, 1, 'debug', { reset: 0n, traps: ['TDA'] }),
-    row(`DBGBCR${n}_EL1`, `2 0 0 ${n} 5`, 1, 'debug', { reset: 0n, traps: ['TDA'] }),
-    row(`DBGWVR${n}_EL1`, `2 0 0 ${n} 6`, 1, 'debug', { reset: 0n, traps: ['TDA'] }),
-    row(`DBGWCR${n}_EL1`, `2 0 0 ${n} 7`, 1, 'debug', { reset: 0n, traps: ['TDA'] }),
-  ];
+/** The breakpoint and watchpoint registers, as many as ID_AA64DFR0_EL1 advertises (pe/debug.ts). */
+function debugComparators(): SysregRow[] {
+  const rows: SysregRow[] = [];
+  // DBGWVR's bits [1:0] are RES0 (QEMU keeps DBGBVR's as written: they are ignored).
+  const pair = (v: string, c: string, n: number, op2: number): void => {
+    const writable = v === 'DBGWVR' ? 0xffff_ffff_ffff_fffcn : undefined;
+    rows.push(row(`${v}${n}_EL1`, `2 0 0 ${n} ${op2}`, 1, 'debug', { reset: 0n, traps: ['TDA'], writable }));
+    rows.push(row(`${c}${n}_EL1`, `2 0 0 ${n} ${op2 + 1}`, 1, 'debug', { reset: 0n, traps: ['TDA'] }));
+  };
+  for (let n = 0; n < BREAKPOINTS; n++) pair('DBGBVR', 'DBGBCR', n, 4);
+  for (let n = 0; n < WATCHPOINTS; n++) pair('DBGWVR', 'DBGWCR', n, 6);
+  return rows;
 }
 
 export const SYSREG_ROWS: readonly SysregRow[] = [
@@ -217,8 +222,7 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   row('OSLSR_EL1', '2 0 1 1 4', 1, 'debug', { access: 'ro', traps: ['TDOSA'] }),
   row('OSDLR_EL1', '2 0 1 3 4', 1, 'debug', { reset: 0n, traps: ['TDOSA'], writable: 1n }),
   row('DBGPRCR_EL1', '2 0 1 4 4', 1, 'debug', { reset: 0n, traps: ['TDOSA'], writable: 1n }),
-  ...debugPair(0),
-  ...debugPair(1),
+  ...debugComparators(),
   // --- EL2 ---
   row('VPIDR_EL2', '3 4 0 0 0', 2, 'el2', { writable: 0xffff_ffffn }),
   row('VMPIDR_EL2', '3 4 0 0 5', 2, 'el2'),

@@ -3,7 +3,8 @@
 // cache maintenance (DC/IC). TLBI and AT live in mmuops.ts, decoded before this table;
 // every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
-import { debugTargetEL, exceptionReturn, takeCall } from '../exceptions.js';
+import { exceptionReturn, takeCall } from '../exceptions.js';
+import { debugTargetEL } from '../../pe/debug.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction, el2TrapsApply } from '../../pe/exception.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
 import { sysregByKey, HCR, type SysregSpec } from '../../sysregs/registry.js';
