@@ -5,7 +5,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * compiler forced on for everything (HYPSTEP_JIT=always) and off. Everything else runs once in
  * the default mode.
  */
-const BOTH_MODES = ['test/diff', 'test/exceptions', 'test/unit', 'test/mmu', 'test/smp', 'test/gdb'];
+const BOTH_MODES = ['test/diff', 'test/exceptions', 'test/unit', 'test/mmu', 'test/smp', 'test/gdb', 'test/debug'];
 
 export default defineConfig({
   test: {

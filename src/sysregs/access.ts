@@ -27,7 +27,8 @@ const SP_EL0_ID = specOf('SP_EL0').id;
 
 const MDCR_TDE = 1n << 8n,
   MDCR_TDA = 1n << 9n,
-  MDCR_TDOSA = 1n << 10n;
+  MDCR_TDOSA = 1n << 10n,
+  MDCR_TDRA = 1n << 11n;
 const CPTR_TCPAC = 1n << 31n;
 
 /** The SCTLR/CNTKCTL bit an EL0 access needs, by EL0_CONTROL code (index 0 unused). */
@@ -54,10 +55,10 @@ function el0Allowed(cpu: SysregAccessor, code: number): boolean {
 /** The CPTR_EL2, MDCR_EL2 and CNTHCTL_EL2 traps of an EL0/EL1 access (outside a VHE host). */
 function otherTrapped(cpu: SysregAccessor, traps: number): boolean {
   if ((traps & OTHER_TRAP.TCPAC) !== 0 && cpu.ps.el === 1 && (cpu.sr[SR.CPTR_EL2!]! & CPTR_TCPAC) !== 0n) return true;
-  if ((traps & (OTHER_TRAP.TDA | OTHER_TRAP.TDOSA)) !== 0) {
+  if ((traps & (OTHER_TRAP.TDA | OTHER_TRAP.TDOSA | OTHER_TRAP.TDRA)) !== 0) {
     const mdcr = cpu.sr[SR.MDCR_EL2!]!;
-    const bit = (traps & OTHER_TRAP.TDA) !== 0 ? MDCR_TDA : MDCR_TDOSA;
-    if ((mdcr & (bit | MDCR_TDE)) !== 0n) return true;
+    const bit = (traps & OTHER_TRAP.TDA) !== 0 ? MDCR_TDA : (traps & OTHER_TRAP.TDOSA) !== 0 ? MDCR_TDOSA : MDCR_TDRA;
+    if ((mdcr & (bit | MDCR_TDE)) !== 0n) return true; // TDE traps all three
   }
   if ((traps & (OTHER_TRAP.EL1PCTEN | OTHER_TRAP.EL1PCEN)) !== 0) {
     // CNTHCTL_EL2 layout: EL1PCTEN bit 0 / EL1PCEN bit 1 with E2H=0; EL1PCTEN bit 10 / EL1PTEN bit 11 with E2H=1.

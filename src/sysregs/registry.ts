@@ -40,7 +40,7 @@ export const HCR = {
 } as const;
 
 /** Trap controls outside HCR_EL2, as bits of SysregSpec.otherTraps. */
-export const OTHER_TRAP = { TCPAC: 1, TDA: 2, TDOSA: 4, EL1PCTEN: 8, EL1PCEN: 16 } as const;
+export const OTHER_TRAP = { TCPAC: 1, TDA: 2, TDOSA: 4, TDRA: 32, EL1PCTEN: 8, EL1PCEN: 16 } as const;
 
 /** EL0 access controls as small numbers (SysregSpec.el0Control); 0: none needed. */
 export const EL0_CONTROL: Readonly<Record<El0Control, number>> = {

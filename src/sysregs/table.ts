@@ -8,11 +8,23 @@ import { BREAKPOINTS, WATCHPOINTS } from '../pe/debug-ids.js';
 /**
  * Controls that trap an access from EL0/EL1 to EL2, named as in the ARM ARM:
  * HCR_EL2 bits (TIDCP for the IMPLEMENTATION DEFINED registers devices add),
- * CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA, and the CNTHCTL_EL2 controls of the EL1
+ * CPTR_EL2.TCPAC, MDCR_EL2.TDA/TDOSA/TDRA, and the CNTHCTL_EL2 controls of the EL1
  * physical counter and timer (EL1PCTEN, EL1PCEN; EL1PTEN with E2H=1).
  */
 export type Trap =
-  'TVM' | 'TRVM' | 'TID1' | 'TID2' | 'TID3' | 'TACR' | 'TIDCP' | 'TCPAC' | 'TDA' | 'TDOSA' | 'EL1PCTEN' | 'EL1PCEN';
+  | 'TVM'
+  | 'TRVM'
+  | 'TID1'
+  | 'TID2'
+  | 'TID3'
+  | 'TACR'
+  | 'TIDCP'
+  | 'TCPAC'
+  | 'TDA'
+  | 'TDOSA'
+  | 'TDRA'
+  | 'EL1PCTEN'
+  | 'EL1PCEN';
 
 /**
  * The SCTLR_EL1 (or CNTKCTL_EL1) control that lets EL0 reach a register marked EL0;
@@ -217,7 +229,7 @@ export const SYSREG_ROWS: readonly SysregRow[] = [
   // --- debug: the OS lock and monitor registers a kernel touches ---
   row('MDSCR_EL1', '2 0 0 2 2', 1, 'debug', { reset: 0n, traps: ['TDA'] }),
   row('MDCCINT_EL1', '2 0 0 2 0', 1, 'debug', { reset: 0n, traps: ['TDA'] }),
-  row('MDRAR_EL1', '2 0 1 0 0', 1, 'debug', { access: 'ro', traps: ['TDA'] }),
+  row('MDRAR_EL1', '2 0 1 0 0', 1, 'debug', { access: 'ro', traps: ['TDRA'] }),
   row('OSLAR_EL1', '2 0 1 0 4', 1, 'debug', { access: 'wo', traps: ['TDOSA'] }),
   row('OSLSR_EL1', '2 0 1 1 4', 1, 'debug', { access: 'ro', traps: ['TDOSA'] }),
   row('OSDLR_EL1', '2 0 1 3 4', 1, 'debug', { reset: 0n, traps: ['TDOSA'], writable: 1n }),
