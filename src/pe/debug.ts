@@ -47,7 +47,7 @@ export function softwareStepActive(cpu: PeState): boolean {
   return (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_SS) !== 0n && generateDebugExceptions(cpu);
 }
 
-/** DebugExceptionReturnSS(spsr): PSTATE.SS after an exception return to `destEL` (SPSR.SS only into a newly enabled EL). */
+/** DebugExceptionReturnSS(spsr): PSTATE.SS after a return to `destEL` (SPSR.SS only into a newly enabled EL). */
 export function debugExceptionReturnSS(cpu: PeState, spsr: number, destEL: number): number {
   if (((spsr >>> 21) & 1) === 0 || (cpu.sr[SR.MDSCR_EL1!]! & MDSCR_SS) === 0n) return 0;
   const atSource = generateDebugExceptions(cpu);
