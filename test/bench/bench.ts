@@ -55,9 +55,10 @@ const METHOD = `\
 Method: whole processes, hypstep (\`node ${HYPSTEP_CLI.replace(repoRoot() + '/', '')} run\`) and QEMU
 (qemu-system-aarch64 -M virt,virtualization=on -cpu max -m 512M, TCG, no -icount) alike, each
 under GNU time: CPU time (user + system, all threads) and peak RSS (ru_maxrss) of the child.
-Start-up is subtracted by running each program at two lengths (its \`iterations\` word patched
-to 1 and to N, N sized for each engine to about ${HYPSTEP_SECONDS} s of hypstep and ${QEMU_SECONDS} s of QEMU CPU time);
-rate = (work at N - work at 1) / (CPU at N - CPU at 1). ${ROUNDS} rounds, hypstep and QEMU
+Start-up and warm-up (hypstep compiling traces, QEMU translating blocks) are subtracted by
+running each program at two lengths (its \`iterations\` word patched to N/4 and to N, N sized
+for each engine to about ${HYPSTEP_SECONDS} s of hypstep and ${QEMU_SECONDS} s of QEMU CPU time beyond warm-up);
+rate = (work at N - work at N/4) / (CPU at N - CPU at N/4). ${ROUNDS} rounds, hypstep and QEMU
 interleaved within each; median (min-max) over the rounds. Instructions per iteration are
 hypstep's retired-instruction count (the programs are deterministic); every hypstep run's UART
 output must equal QEMU's for the same length.`;
@@ -114,32 +115,47 @@ interface RateResult {
   n: { hypstep: number; qemu: number };
 }
 
-/** Iterations for a long run of about `seconds` CPU seconds beyond start-up on `engine`. */
+/**
+ * Iterations for a long run of about `seconds` CPU seconds beyond start-up and warm-up on
+ * `engine`: once a run takes long enough, one twice as long gives the cost of an iteration
+ * without the warm-up (hypstep compiling its traces, QEMU translating), which a short program
+ * can be mostly made of.
+ */
 function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: number): number {
   let n = w.probe;
   for (let probe = 0; probe < 8; probe++) {
     const extra = runTimed(engine, withIterations(w.elf, n), w.run).cpu - startCpu;
-    if (extra >= Math.min(0.3, seconds / 3)) return Math.max(2, Math.round((n * seconds) / extra));
+    if (extra >= Math.min(0.3, seconds / 3)) {
+      const twice = runTimed(engine, withIterations(w.elf, 2 * n), w.run).cpu - startCpu;
+      // GNU time's 10 ms steps and the load blur the difference: at most 4 times the plain estimate.
+      const perIteration = Math.max(twice - extra, twice / 8) / n;
+      return Math.max(8, Math.round(seconds / perIteration));
+    }
     n *= extra > 0.03 ? Math.ceil(seconds / extra) : 10;
   }
   return n;
 }
 
 function measureRate(w: Workload): RateResult {
-  const short = withIterations(w.elf, 1);
+  const one = withIterations(w.elf, 1);
   let n: { hypstep: number; qemu: number };
   if (QUICK) {
     const q = Math.max(2, Math.round(w.probe / 10));
     n = { hypstep: q, qemu: q };
   } else {
     n = {
-      hypstep: calibrate('hypstep', w, HYPSTEP_SECONDS, runTimed('hypstep', short, w.run).cpu),
-      qemu: calibrate('QEMU', w, QEMU_SECONDS, runTimed('QEMU', short, w.run).cpu),
+      hypstep: calibrate('hypstep', w, HYPSTEP_SECONDS, runTimed('hypstep', one, w.run).cpu),
+      qemu: calibrate('QEMU', w, QEMU_SECONDS, runTimed('QEMU', one, w.run).cpu),
     };
   }
+  // The short run: a quarter of the long one (start-up and warm-up are in both), or 1 in quick mode.
+  const m = {
+    hypstep: QUICK ? 1 : Math.max(1, Math.floor(n.hypstep / 4)),
+    qemu: QUICK ? 1 : Math.max(1, Math.floor(n.qemu / 4)),
+  };
   // What hypstep must print at each of its lengths: QEMU's output for the same ELF.
   const want = new Map<number, string>(
-    [1, n.hypstep].map((k) => [k, runTimed('QEMU', withIterations(w.elf, k), w.run).stdout]),
+    [m.hypstep, n.hypstep].map((k) => [k, runTimed('QEMU', withIterations(w.elf, k), w.run).stdout]),
   );
   const rates = { hypstep: [] as number[], qemu: [] as number[] };
   const rss = { hypstep: [] as number[], qemu: [] as number[] };
@@ -147,11 +163,11 @@ function measureRate(w: Workload): RateResult {
     const engines: Engine[] = round % 2 === 0 ? ['hypstep', 'QEMU'] : ['QEMU', 'hypstep'];
     for (const engine of engines) {
       const key = engine === 'hypstep' ? 'hypstep' : 'qemu';
-      const s = runTimed(engine, short, w.run);
+      const s = runTimed(engine, withIterations(w.elf, m[key]), w.run);
       const l = runTimed(engine, withIterations(w.elf, n[key]), w.run);
       if (engine === 'hypstep')
         for (const [k, r] of [
-          [1, s],
+          [m.hypstep, s],
           [n.hypstep, l],
         ] as const)
           if (r.stdout !== want.get(k))
@@ -161,7 +177,7 @@ function measureRate(w: Workload): RateResult {
             );
       const cpu = l.cpu - s.cpu;
       if (cpu <= 0 && !QUICK) throw new Error(`${w.name}: ${engine}'s long run took no longer than its short one`);
-      rates[key].push(((n[key] - 1) * w.perIteration * w.scale) / Math.max(cpu, 0.01));
+      rates[key].push(((n[key] - m[key]) * w.perIteration * w.scale) / Math.max(cpu, 0.01));
       rss[key].push(l.rss);
     }
   }
