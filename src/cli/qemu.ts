@@ -126,7 +126,8 @@ export interface MachineChoice {
 
 /**
  * Checks -machine/-M (repeatable: the options add up, as in QEMU): the machine is virt with
- * EL2 (virtualization=on) and the GICv3 hypstep emulates; its=off is what hypstep has anyway.
+ * EL2 (virtualization=on) and the GICv3 hypstep emulates; its=off and dtb-randomness=off are what
+ * hypstep has anyway.
  */
 export function checkMachine(values: string[]): MachineChoice {
   const choice: MachineChoice = {};
@@ -153,6 +154,13 @@ export function checkMachine(values: string[]): MachineChoice {
         case 'its':
           if (onOff(k, val, what))
             throw new UsageError(`${what}: its=on is not supported (hypstep's GICv3 has no ITS)`);
+          break;
+        case 'dtb-randomness':
+        case 'dtb-kaslr-seed': // QEMU's deprecated synonym
+          if (onOff(k, val, what))
+            throw new UsageError(
+              `${what}: ${k}=on is not supported (hypstep's device tree has no kaslr-seed or rng-seed: a run is deterministic)`,
+            );
           break;
         case 'secure':
           if (onOff(k, val, what)) throw new UsageError(`${what}: secure=on is not supported (hypstep has no EL3)`);

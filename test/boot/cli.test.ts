@@ -57,7 +57,14 @@ describe("QEMU's boot options", () => {
   });
 
   it('-machine adds up over several options, as in QEMU; -M and -machine are one', () => {
-    const r = hypstep(['-machine', 'virt', '-M', 'virtualization=on,gic-version=3,its=off', '-kernel', HELLO]);
+    const r = hypstep([
+      '-machine',
+      'virt',
+      '-M',
+      'virtualization=on,gic-version=3,its=off,dtb-randomness=off',
+      '-kernel',
+      HELLO,
+    ]);
     expect(r.status).toBe(0);
   });
 
@@ -67,6 +74,11 @@ describe("QEMU's boot options", () => {
     [['-M', 'virt,virtualization=on,gic-version=2', '-kernel', HELLO], /gic-version=2 is not supported .*GICv3/],
     [['-M', 'virt,virtualization=on,its=on', '-kernel', HELLO], /its=on is not supported .*no ITS/],
     [['-M', 'virt,virtualization=on,secure=on', '-kernel', HELLO], /secure=on is not supported .*no EL3/],
+    [
+      ['-M', 'virt,virtualization=on,dtb-randomness=on', '-kernel', HELLO],
+      /dtb-randomness=on is not supported .*no kaslr-seed/,
+    ],
+    [['-M', 'virt,virtualization=on,dtb-kaslr-seed', '-kernel', HELLO], /dtb-kaslr-seed=on is not supported/],
     [['-M', 'virt,virtualization=on,highmem=off', '-kernel', HELLO], /machine property 'highmem' is not supported/],
     [['-cpu', 'cortex-a57', '-kernel', HELLO], /-cpu cortex-a57: not supported/],
     [['-serial', 'pty', '-kernel', HELLO], /-serial pty: not supported/],
