@@ -78,10 +78,14 @@ export function linuxFixture(): LinuxFixture {
   return { dir, kernel, initrd, versions: readFileSync(versions, 'utf8') };
 }
 
-/** The board and command line both machines boot the fixture with. */
-export const LINUX_BOOT = (f: LinuxFixture): string[] => [
+/**
+ * The board and command line both machines boot the fixture with: QEMU's virt without the ITS and
+ * the random seeds its tree would carry (hypstep has neither), so that both boot the same machine.
+ * `append` adds kernel parameters (kvm-arm.mode=nvhe).
+ */
+export const LINUX_BOOT = (f: LinuxFixture, append = ''): string[] => [
   '-M',
-  'virt,virtualization=on,gic-version=3',
+  'virt,virtualization=on,gic-version=3,its=off,dtb-randomness=off',
   '-cpu',
   'max',
   '-m',
@@ -96,7 +100,7 @@ export const LINUX_BOOT = (f: LinuxFixture): string[] => [
   f.initrd,
   '-append',
   // earlycon: the console from the first line; panic=-1 with -no-reboot: a panic ends the run.
-  'console=ttyAMA0 earlycon panic=-1',
+  `console=ttyAMA0 earlycon panic=-1${append ? ` ${append}` : ''}`,
 ];
 
 /** A console transcript without the printk timestamps. */
