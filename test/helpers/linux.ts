@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { findBtf } from '../../src/loader/btf.js';
-import { requireTool } from './tools.js';
+import { repoRoot, requireTool } from './tools.js';
 
 export function linuxCacheDir(): string {
   return (
@@ -66,7 +67,7 @@ export interface LinuxFixture {
   versions: string;
 }
 
-/** The kernel and initramfs; fails loudly when setup has not built them. */
+/** The kernel and initramfs; fails loudly when setup has not built them, or built them from older sources. */
 export function linuxFixture(): LinuxFixture {
   const dir = linuxCacheDir();
   const kernel = debianKernel(),
@@ -75,6 +76,11 @@ export function linuxFixture(): LinuxFixture {
   for (const f of [initrd, versions])
     if (!existsSync(f))
       throw new Error(`the Linux fixture is missing (${f}): run 'npm run setup' (fetches Debian's kernel and busybox)`);
+  // The initramfs holds fixtures/linux's files byte for byte (cpio stores each whole).
+  const cpio = gunzipSync(readFileSync(initrd));
+  for (const own of ['fixtures/linux/init', 'fixtures/linux/build/kvm-hello'])
+    if (cpio.indexOf(readFileSync(join(repoRoot(), own))) < 0)
+      throw new Error(`${initrd} was built from another ${own}: run 'npm run setup' (rebuilds the initramfs)`);
   return { dir, kernel, initrd, versions: readFileSync(versions, 'utf8') };
 }
 
