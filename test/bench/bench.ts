@@ -373,6 +373,11 @@ export const PROVIDERS: RowProvider[] = [
     rows: fromModule('./world.js', 'benchWorld', QUICK ? 1 : 5),
   },
   { key: 'idle', title: 'an idle guest in WFI (test/bench/idle.ts)', rows: fromModule('./idle.js', 'benchIdle', null) },
+  {
+    key: 'linux',
+    title: 'Linux boot with KVM (test/bench/linux.ts)',
+    rows: fromModule('./linux.js', 'benchLinux', QUICK),
+  },
 ];
 
 // --- the tables -----------------------------------------------------------------------
