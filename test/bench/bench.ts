@@ -129,7 +129,8 @@ function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: numbe
       const twice = runTimed(engine, withIterations(w.elf, 2 * n), w.run).cpu - startCpu;
       // GNU time's 10 ms steps and the load blur the difference: at most 4 times the plain estimate.
       const perIteration = Math.max(twice - extra, twice / 8) / n;
-      return Math.max(8, Math.round(seconds / perIteration));
+      // And at least twice the run that took long enough (a spike in the second run must not shrink N).
+      return Math.max(2 * n, Math.round(seconds / perIteration));
     }
     n *= extra > 0.03 ? Math.ceil(seconds / extra) : 10;
   }
