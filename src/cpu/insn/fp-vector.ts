@@ -117,14 +117,10 @@ function recipEstimate(a: number): number {
 
 /** RecipSqrtEstimate for a 9-bit integer 128..511 (the exponent's parity folded in). */
 function recipSqrtEstimate(a: number): number {
+  // In units of 1/1024: 0.25 <= a < 0.5 rounded to nearest 1/512, 0.5 <= a < 1 to nearest 1/256.
+  a = a < 256 ? a * 2 + 1 : ((a >> 1) * 2 + 1) * 2;
   let b = 512;
-  if (a < 256) {
-    a = a * 2 + 1;
-    while (a * (b + 1) * (b + 1) < 1 << 28) b++;
-  } else {
-    a = (a >> 1) * 2 + 1;
-    while (a * (b + 1) * (b + 1) < 1 << 26) b++;
-  }
+  while (a * (b + 1) * (b + 1) < 1 << 28) b++;
   return (b + 1) >> 1;
 }
 
