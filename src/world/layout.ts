@@ -220,7 +220,7 @@ const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'description'];
 const ENCODING_KEYS = ['op0', 'op1', 'crn', 'crm', 'op2'];
 const FLAG_KEYS = ['offset', 'width', 'mask', 'bit', 'governs', 'lazy', 'symbol', 'perPE', 'via', 'description'];
 const FUNCTION_KEYS = ['load', 'put'];
-const MODE_KEYS = ['elf', 'match', 'flags', 'description'];
+const MODE_KEYS = ['elf', 'match', 'sysregs', 'flags', 'description'];
 
 function parseSlot(
   name: string,
@@ -427,17 +427,18 @@ function parseRoot(
   }
 
   if (!root.has('sysregs')) throw new LayoutError('"sysregs" is missing');
-  const sys = Obj.map(root.o.sysregs, 'sysregs');
   const slots: LayoutSlot[] = [];
-  for (const [name, v] of Object.entries(sys.o)) {
-    const slot = parseSlot(name, Obj.of(v, `sysregs.${name}`, SLOT_KEYS), arrays, opts.registers);
-    const dup = slots.find((s) => s.name === slot.name);
-    if (dup) throw new LayoutError(`sysregs.${name}: ${slot.name} has a slot already`);
-    const hit = slots.find((s) => overlaps(s.place, s.width, slot.place, slot.width));
-    if (hit) throw new LayoutError(`sysregs.${name}: its slot overlaps the slot of ${hit.name}`);
-    slots.push(slot);
-  }
-  const slotNames = new Set(slots.map((s) => s.name));
+  const addSlots = (sys: Obj) => {
+    for (const [name, v] of Object.entries(sys.o)) {
+      const slot = parseSlot(name, Obj.of(v, `${sys.path}.${name}`, SLOT_KEYS), arrays, opts.registers);
+      const dup = slots.find((s) => s.name === slot.name);
+      if (dup) throw new LayoutError(`${sys.path}.${name}: ${slot.name} has a slot already`);
+      const hit = slots.find((s) => overlaps(s.place, s.width, slot.place, slot.width));
+      if (hit) throw new LayoutError(`${sys.path}.${name}: its slot overlaps the slot of ${hit.name}`);
+      slots.push(slot);
+    }
+  };
+  addSlots(Obj.map(root.o.sysregs, 'sysregs'));
 
   let mode: string | null = null;
   let flagObjs: [string, Obj][];
@@ -466,6 +467,8 @@ function parseRoot(
       const mm = Obj.of(m.o.match, m.at('match'), ['symbol', 'string']);
       match = { symbol: mm.str('symbol'), string: mm.str('string') };
     }
+    // Registers only this build switches (a lazy-FP build's V0–V31): slots of their own.
+    if (m.has('sysregs')) addSlots(Obj.map(m.o.sysregs, `modes.${mode}.sysregs`));
     flagObjs = m.list('flags').map((f, i) => {
       const o = Obj.of(f, `modes.${mode}.flags[${i}]`, ['name', ...FLAG_KEYS]);
       return [o.str('name'), o];
@@ -474,6 +477,7 @@ function parseRoot(
     const fl = Obj.map(root.o.flags ?? {}, 'flags');
     flagObjs = Object.entries(fl.o).map(([n, f]) => [n, Obj.of(f, `flags.${n}`, FLAG_KEYS)]);
   }
+  const slotNames = new Set(slots.map((s) => s.name));
   const flags = flagObjs.map(([n, f]) => parseFlag(n, f, slotNames));
   const governed = new Map<string, string>();
   for (const f of flags) {

@@ -119,6 +119,8 @@ export class PeWorld implements CpuObserver {
   current: VcpuState | null = null;
   /** Between the entry of the layout's put function and the flag store that completes it. */
   inPut = false;
+  /** Whether the host ran below EL2 since this PE's last exit (a split-mode host kernel, or a VHE host's EL0). */
+  leftEl2 = false;
   readonly sums: PeSums = { exits: newSums(), loads: 0, puts: 0, hazards: 0 };
 
   private el: number;
@@ -200,6 +202,7 @@ export class PeWorld implements CpuObserver {
     if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
     // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
     this.inGuest = false;
+    this.leftEl2 = false;
     const w = this.world;
     w.exitTaken(this);
     const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
@@ -228,7 +231,11 @@ export class PeWorld implements CpuObserver {
     this.advance();
     this.el = e.toEL;
     this.inHypCall = false;
-    if (e.fromEL !== 2 || e.toEL === 2 || !guestRunningOn(this.cpu)) return;
+    if (e.fromEL !== 2 || e.toEL === 2) return;
+    if (!guestRunningOn(this.cpu)) {
+      this.leftEl2 = true;
+      return;
+    }
     this.inGuest = true;
     this.vmid = this.currentVmid();
     const w = this.world;

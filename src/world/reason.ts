@@ -7,7 +7,7 @@ import { SR } from '../sysregs/registry.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
 export type ExitCategory =
-  'hvc' | 'smc' | 'sysreg' | 'dabort' | 'iabort' | 'wfi' | 'wfe' | 'irq' | 'fiq' | 'serror' | 'other';
+  'hvc' | 'smc' | 'sysreg' | 'dabort' | 'iabort' | 'wfi' | 'wfe' | 'fp' | 'irq' | 'fiq' | 'serror' | 'other';
 
 export interface ExitReason {
   readonly category: ExitCategory;
@@ -43,6 +43,9 @@ export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint
       return { category: 'smc', text: describeEsr(esr), esr };
     case EC.SYS:
       return { category: 'sysreg', text: describeEsr(esr), esr };
+    case EC.FP_ACCESS:
+      // CPTR_EL2 trapped the guest's SIMD&FP use: a lazy FP switch's load.
+      return { category: 'fp', text: describeEsr(esr), esr };
     case EC.WFX:
       return iss & 1 ? { category: 'wfe', text: 'WFE', esr } : { category: 'wfi', text: 'WFI', esr };
     case EC.DABORT_LOWER: {

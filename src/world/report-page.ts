@@ -18,6 +18,7 @@ export const CATEGORY_COLOURS: Record<ExitCategory, string> = {
   iabort: '#b279a2',
   wfi: '#72b7b2',
   wfe: '#54a24b',
+  fp: '#88d27a',
   irq: '#eeca3b',
   fiq: '#ff9da6',
   serror: '#9d755d',

@@ -20,6 +20,7 @@ const CATEGORIES: readonly ExitCategory[] = [
   'iabort',
   'wfi',
   'wfe',
+  'fp',
   'irq',
   'fiq',
   'serror',

@@ -665,6 +665,9 @@ export class World {
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
   entered(p: PeWorld): void {
     const v = this.identify(p);
+    // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
+    // a lazy FP load): the switched registers it did not save never left the CPU.
+    const stayed = v !== null && v.switched && v.pe === p && !p.leftEl2;
     p.running = v;
     // Entering overwrote the switched registers of whichever vcpu this PE held.
     const vcpus = this.vcpus;
@@ -672,8 +675,12 @@ export class World {
     if (v === null) return;
     v.pe = p;
     v.switched = true;
+    if (this.checking) this.checkEntry(p, v, stayed);
     if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
-    if (!this.checking) return;
+  }
+
+  /** At an entry into `v` on `p`: every flag set (or lazily loadable) and every switched register restored. */
+  private checkEntry(p: PeWorld, v: VcpuState, stayed: boolean): void {
     const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
       if (!this.flagOn(v, f)) {
@@ -692,6 +699,7 @@ export class World {
       }
     }
     for (const s of v.switchedSlots) {
+      if (stayed && !v.savedSwitched.has(s.name)) continue;
       const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
       if (cpu !== null && cpu !== memory) {
