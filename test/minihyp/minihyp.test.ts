@@ -55,6 +55,9 @@ describe('minihyp build', () => {
       'bug-stale-read',
       'bug-lost-write',
       'bug-missing-load',
+      'vhe-lazy-fp',
+      'nvhe-lazy-fp',
+      'bug-fp-partial-put',
     ]);
     const elfs = readdirSync(join(DIR, 'build'))
       .filter((f) => f.endsWith('.elf'))

@@ -11,12 +11,17 @@ import type { Machine } from '../../src/board/machine.js';
 import { requireTool } from '../helpers/tools.js';
 
 const LAYOUT = JSON.parse(readFileSync(join(MINIHYP_DIR, 'vcpu-layout.json'), 'utf8')) as {
-  modes: Record<string, { flags: { name: string; governs: string[] }[] }>;
+  modes: Record<
+    string,
+    { flags: { name: string; governs: string[]; lazy?: string }[]; sysregs?: Record<string, unknown> }
+  >;
   sysregs: Record<string, unknown>;
 };
 const MODES = minihypModes();
 const CORRECT = MODES.filter((m) => !m.startsWith('bug-'));
 const BUGS = MODES.filter((m) => m.startsWith('bug-'));
+/** The modes that switch the guests' FP/SIMD state lazily (their own slots, a flag set on the FP trap). */
+const LAZY_FP = MODES.filter((m) => LAYOUT.modes[m]!.flags.some((f) => f.lazy === 'fp'));
 
 /** The source lines of an address, from the ELF's DWARF: one per inlined frame, innermost first. */
 function lineOf(elf: string, pc: bigint): string {
@@ -55,7 +60,9 @@ function counters(uart: string, vcpu: number) {
     throw new Error(`minihyp's summary for vcpu${vcpu} is missing from the transcript:\n${uart.slice(-2000)}`);
   const [exits, hvc, mmio, sysreg, wfi] = host.slice(1).map(Number) as [number, number, number, number, number];
   const [ghvc, gmmio, gwfi] = guest.slice(1).map(Number) as [number, number, number];
-  return { exits, hvc, mmio, sysreg, wfi, ghvc, gmmio, gwfi };
+  // The lazy-FP modes' FP traps are handled in the hyp and never reach handle_exit's count.
+  const fp = Number(new RegExp(`vcpu${vcpu}: (\\d+) FP/SIMD traps`).exec(uart)?.[1] ?? 0);
+  return { exits, hvc, mmio, sysreg, wfi, fp, ghvc, gmmio, gwfi };
 }
 
 describe.each(CORRECT)('minihyp %s', (mode) => {
@@ -81,7 +88,9 @@ describe.each(CORRECT)('minihyp %s', (mode) => {
         mmio: count('dabort'),
         sysreg: count('sysreg'),
         wfi: count('wfi'),
-      }).toEqual({ exits: c.exits, hvc: c.ghvc, mmio: c.gmmio, sysreg: c.sysreg, wfi: c.gwfi });
+        fp: count('fp'),
+      }).toEqual({ exits: c.exits + c.fp, hvc: c.ghvc, mmio: c.gmmio, sysreg: c.sysreg, wfi: c.gwfi, fp: c.fp });
+      expect(c.fp > 0).toBe(LAZY_FP.includes(mode));
     }
     expect(r.exits.every((x) => x.reason.category !== 'other')).toBe(true);
   });
@@ -141,23 +150,29 @@ function residencyAround(mode: string, fn: 'vcpu_load' | 'vcpu_put', calls = 3) 
 }
 
 describe.each(MODES.filter((m) => !m.startsWith('bug-')))('residency around vcpu_load/vcpu_put: %s', (mode) => {
-  const governed = new Set(LAYOUT.modes[mode]!.flags.flatMap((f) => f.governs));
+  // vcpu_load loads what its eager flags govern; the lazy FP flag is set later, on the guest's first FP use.
+  const eager = LAYOUT.modes[mode]!.flags.filter((f) => f.lazy === undefined);
+  const governed = new Set(eager.flatMap((f) => f.governs));
   const regs = Object.keys(LAYOUT.sysregs);
   const expectAfterLoad = Object.fromEntries(regs.map((r) => [r, governed.has(r) ? 'cpu' : 'memory']));
   const allMemory = Object.fromEntries(regs.map((r) => [r, 'memory']));
 
+  const lazy = LAYOUT.modes[mode]!.flags.filter((f) => f.lazy !== undefined).flatMap((f) => f.governs);
+  const only = (r: Record<string, string>) => Object.fromEntries(regs.map((k) => [k, r[k]]));
+
   it('vcpu_load makes exactly the registers its flags govern live on the CPU, in sync with the context', () => {
     for (const s of residencyAround(mode, 'vcpu_load')) {
-      expect(s.before).toEqual(allMemory);
-      expect(s.after).toEqual(expectAfterLoad);
+      expect(only(s.before)).toEqual(allMemory);
+      expect(only(s.after)).toEqual(expectAfterLoad);
+      for (const r of lazy) expect(s.after[r], r).toBe('memory');
       for (const r of governed) expect(s.verdictsAfter[r], r).toBe('in sync');
     }
   });
 
   it('vcpu_put leaves every register live in the vcpu context', () => {
     for (const s of residencyAround(mode, 'vcpu_put')) {
-      expect(s.before).toEqual(expectAfterLoad);
-      expect(s.after).toEqual(allMemory);
+      expect(only(s.before)).toEqual(expectAfterLoad);
+      expect(s.after).toEqual(Object.fromEntries(Object.keys(s.after).map((k) => [k, 'memory'])));
     }
   });
 
@@ -191,7 +206,17 @@ const BUG_EXPECT: Record<string, { kind: string; line: () => RegExp }> = {
     line: () => new RegExp(`${bugLine('bug-lost-write').replace('.', '\\.')}$`, 'm'),
   },
   'bug-missing-load': { kind: 'missing-load', line: () => /switch\.S:\d+$/m },
+  // The put saves every register but q5 (fpsimd.S), then clears FP_LOADED: the flag store is the report.
+  'bug-fp-partial-put': { kind: 'partial-put', line: () => new RegExp(`host\\.c:${fpFlagClearLine()}$`, 'm') },
 };
+
+/** The line of host.c whose store clears FP_LOADED in vcpu_put. */
+function fpFlagClearLine(): number {
+  const lines = readFileSync(join(MINIHYP_DIR, 'hyp', 'host.c'), 'utf8').split('\n');
+  const n = lines.findIndex((l) => l.includes('vcpu->flags &= ~VCPU_FP_LOADED'));
+  if (n < 0) throw new Error('no FP_LOADED clear in host.c');
+  return n + 1;
+}
 
 describe.each(BUGS)('minihyp %s', (mode) => {
   it('ends in the FAIL it was built to cause, and the checker names the bug at its instruction first', () => {
@@ -205,5 +230,55 @@ describe.each(BUGS)('minihyp %s', (mode) => {
     expect(lineOf(minihypElf(mode), first.pc)).toMatch(want.line());
     // Every finding is the one bug: the same kind at the same instruction.
     expect(new Set(r.world.recent.hazards.toArray().map((h) => `${h.kind}@${h.pc}`)).size).toBe(1);
+  });
+});
+
+describe('lazy FP residency', () => {
+  it('bug-fp-partial-put: the checker reports the q5 the put left behind, exactly', () => {
+    const r = run('bug-fp-partial-put');
+    const msgs = r.world.recent.hazards.toArray().map((h) => h.message);
+    expect(msgs).toEqual([
+      `[hypstep] PE0: residency hazard: partial-put of V5 (vcpu0) at vcpu_put+124 (host.c:${fpFlagClearLine()}): FP_LOADED cleared (a put completes) with V5 not saved: its slot holds 0x0, the CPU 0xbedce452a4b145dd37cc43c828f481ed`,
+      `[hypstep] PE0: residency hazard: partial-put of V5 (vcpu1) at vcpu_put+124 (host.c:${fpFlagClearLine()}): FP_LOADED cleared (a put completes) with V5 not saved: its slot holds 0x0, the CPU 0xbedc6452a4b044ddb74c43c928f401ec`,
+    ]);
+    // The guest sees it too, at its next look, in the transcript QEMU prints as well.
+    expect(r.uart).toContain('[vcpu0] FAIL at the start of a round: q5 is 0x00000000000000000000000000000000');
+  });
+
+  describe.each(LAZY_FP.filter((m) => !m.startsWith('bug-')))('%s', (mode) => {
+    it('shows q5 moving between the CPU and the context: FP trap, load in the hyp, put in vcpu_put', () => {
+      // At each FP trap, FP_LOADED load and FP_LOADED put of vcpu0: where q5 (V5) lives and the verdict.
+      const seen: string[] = [];
+      let world!: World;
+      const row = () => world.residency(world.vcpu('vcpu0')!, ['q5'])[0]!;
+      runMode(mode, {
+        check: true,
+        prepare: (w) => {
+          world = w;
+          w.on((e) => {
+            if (seen.length >= 9) return;
+            const r = row();
+            const at = `${r.authority} ${r.verdict}`;
+            if (e.type === 'exit' && e.exit.vcpu === 'vcpu0' && e.exit.reason.category === 'fp')
+              seen.push(`trap: ${at}`);
+            if ((e.type === 'load' || e.type === 'put') && e.record.vcpu === 'vcpu0' && e.record.flag === 'FP_LOADED')
+              seen.push(`${e.type}: ${at}`);
+          });
+        },
+      });
+      expect(seen).toEqual([
+        // The guest's q5 waits in the context while the host's is on the CPU; the trap loads it.
+        'trap: memory memory live, CPU holds another value',
+        'load: cpu in sync',
+        // vcpu_put saved it (both doublewords) and gave the CPU back to the host.
+        'put: memory in sync',
+        'trap: memory memory live, CPU holds another value',
+        'load: cpu in sync',
+        'put: memory in sync',
+        'trap: memory memory live, CPU holds another value',
+        'load: cpu in sync',
+        'put: memory in sync',
+      ]);
+    });
   });
 });
