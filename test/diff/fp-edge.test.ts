@@ -2,7 +2,8 @@
 // over every pair of edge values (±0, ±inf, quiet and signalling NaNs, denormals, the smallest
 // and largest normals, values whose sum, product or quotient sits on a rounding boundary or
 // overflows or underflows), in all four rounding modes with FZ off and on and DN off and on;
-// the result and FPSR are recorded after each operation and compared word by word.
+// the 8-bit estimates over every entry of their tables; the result and FPSR are recorded after
+// each operation and compared word by word.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,14 +63,46 @@ const INT_VALUES = [
 /** RMode × FZ × DN: every rounding mode with FZ and DN off, FZ on, DN on, both on. */
 const FPCRS = [0, 1, 2, 3].flatMap((rm) => [0, 1, 2, 3].map((k) => (rm << 22) | (k << 24)));
 
-type Kind = '2' | '1' | '3' | 'cmp' | 'toint' | 'fromint' | 'cvt';
+/**
+ * For the 8-bit estimates (FRECPE, FRSQRTE, URECPE, URSQRTE): every top-8-bit fraction with an odd
+ * and an even biased exponent (their table index), spread over the exponents and both signs; and
+ * for single precision every 9-bit top of a 32-bit integer. Run with FPCR 0 and FZ only.
+ */
+const EST_FPCRS = 2;
+function estValues(p: 's' | 'd'): bigint[] {
+  const [f, ebits] = p === 's' ? [23n, 8] : [52n, 11];
+  const out: bigint[] = [];
+  for (let t = 0; t < 256; t++)
+    for (const parity of [1, 0]) {
+      const exp = BigInt((((t * 37) % ((1 << ebits) - 4)) | 1) + 1 - parity);
+      out.push((exp << f) | (BigInt(t) << (f - 8n)) | BigInt((t * 0x9e37) & 0xff));
+    }
+  if (p === 's') for (let t = 0; t < 512; t++) out.push((BigInt(t) << 23n) | BigInt((t * 0x2f1) & 0x7fffff));
+  return out;
+}
+
+type Kind = '2' | '1' | '3' | 'cmp' | 'toint' | 'fromint' | 'cvt' | 'est';
 interface Op {
   text: string; // with %d, %n, %m, %a placeholders
   kind: Kind;
 }
 
-const TWO = ['fadd', 'fsub', 'fmul', 'fdiv', 'fmax', 'fmin', 'fmaxnm', 'fminnm', 'fnmul'];
-const ONE = ['fsqrt', 'frintn', 'frintp', 'frintm', 'frintz', 'frinta', 'frintx', 'frinti', 'fabs', 'fneg'];
+const TWO = ['fadd', 'fsub', 'fmul', 'fdiv', 'fmax', 'fmin', 'fmaxnm', 'fminnm', 'fnmul', 'frecps', 'frsqrts'];
+const ONE = [
+  'fsqrt',
+  'frintn',
+  'frintp',
+  'frintm',
+  'frintz',
+  'frinta',
+  'frintx',
+  'frinti',
+  'fabs',
+  'fneg',
+  'frecpe',
+  'frsqrte',
+  'frecpx',
+];
 const THREE = ['fmadd', 'fmsub', 'fnmadd', 'fnmsub'];
 
 function ops(p: 's' | 'd'): Op[] {
@@ -92,7 +125,23 @@ function ops(p: 's' | 'd'): Op[] {
     { text: `ucvtf ${p}3, x0`, kind: 'fromint' },
     { text: `scvtf ${p}3, w0`, kind: 'fromint' },
     { text: `ucvtf ${p}3, x0, #7`, kind: 'fromint' },
+    { text: `frecpe ${p}3, ${p}0`, kind: 'est' },
+    { text: `frsqrte ${p}3, ${p}0`, kind: 'est' },
+    ...(p === 's'
+      ? [
+          { text: 'urecpe v3.2s, v0.2s', kind: 'est' as const },
+          { text: 'ursqrte v3.2s, v0.2s', kind: 'est' as const },
+        ]
+      : []),
   ];
+}
+
+/** How many operands and FPCR values an operation runs over. */
+function extent(p: 's' | 'd', op: Op): { count: number; pairs: boolean; fpcrs: number } {
+  const n = (p === 's' ? S_VALUES : D_VALUES).length;
+  const pairs = op.kind === '2' || op.kind === '3' || op.kind === 'cmp';
+  const count = op.kind === 'fromint' ? INT_VALUES.length : op.kind === 'est' ? estValues(p).length : n;
+  return { count, pairs, fpcrs: op.kind === 'est' ? EST_FPCRS : FPCRS.length };
 }
 
 /**
@@ -106,16 +155,17 @@ function program(p: 's' | 'd'): { source: string; cases: number } {
   let cases = 0;
   const body: string[] = [];
   ops(p).forEach((op, k) => {
-    const pairs = op.kind === '2' || op.kind === '3' || op.kind === 'cmp';
-    const count = op.kind === 'fromint' ? INT_VALUES.length : n;
-    cases += FPCRS.length * count * (pairs ? n : 1);
+    const { count, pairs, fpcrs } = extent(p, op);
+    cases += fpcrs * count * (pairs ? n : 1);
     body.push(
       `op${k}:`,
       '\tmov x10, #0',
       `1:\tldr x12, [x22, x10, lsl #3]`,
       '\tmov x13, #0',
       `2:\tmov x14, #${pairs ? 0 : n - 1}`,
-      op.kind === 'fromint' ? '\tldr x0, [x23, x13, lsl #3]' : `\tldr ${p}0, [x20, x13, lsl #${size}]`,
+      op.kind === 'fromint'
+        ? '\tldr x0, [x23, x13, lsl #3]'
+        : `\tldr ${p}0, [${op.kind === 'est' ? 'x19' : 'x20'}, x13, lsl #${size}]`,
       `3:\tldr ${p}1, [x20, x14, lsl #${size}]`,
       '\tadd x15, x14, #1',
       `\tcmp x15, #${n}`,
@@ -134,7 +184,7 @@ function program(p: 's' | 'd'): { source: string; cases: number } {
       `\tcmp x13, #${count}`,
       '\tb.lt 2b',
       '\tadd x10, x10, #1',
-      `\tcmp x10, #${FPCRS.length}`,
+      `\tcmp x10, #${fpcrs}`,
       '\tb.lt 1b',
     );
   });
@@ -148,6 +198,7 @@ function program(p: 's' | 'd'): { source: string; cases: number } {
     '\tldr x21, =results',
     '\tldr x22, =fpcrs',
     '\tldr x23, =ints',
+    '\tldr x19, =estvalues',
     ...body,
     'print_results:',
     '\tmsr fpcr, xzr',
@@ -176,6 +227,10 @@ function program(p: 's' | 'd'): { source: string; cases: number } {
     '\t.balign 8',
     `fpcrs: .quad ${FPCRS.join(', ')}`,
     `ints: .quad ${INT_VALUES.map((v) => `0x${v.toString(16)}`).join(', ')}`,
+    '\t.balign 8',
+    `estvalues: ${p === 's' ? '.word' : '.quad'} ${estValues(p)
+      .map((v) => `0x${v.toString(16)}`)
+      .join(', ')}`,
     '\t.bss',
     '\t.balign 16',
     `results: .skip ${cases * 16}`,
@@ -188,9 +243,8 @@ function describeCase(p: 's' | 'd', word: number): string {
   const n = (p === 's' ? S_VALUES : D_VALUES).length;
   let i = Math.floor(word / 2);
   for (const op of ops(p)) {
-    const pairs = op.kind === '2' || op.kind === '3' || op.kind === 'cmp';
-    const count = op.kind === 'fromint' ? INT_VALUES.length : n;
-    const per = FPCRS.length * count * (pairs ? n : 1);
+    const { count, pairs, fpcrs } = extent(p, op);
+    const per = fpcrs * count * (pairs ? n : 1);
     if (i < per) {
       const fpcr = FPCRS[Math.floor(i / (count * (pairs ? n : 1)))]!;
       const rest = i % (count * (pairs ? n : 1));

@@ -143,7 +143,7 @@ function fpRecipEstimate(op: bigint, fmt: FPFormat, fpcr: FPCRView, flags: FPFla
     flags.raise(FPEXC.OFC | FPEXC.IXC);
     return toInf ? fpInfinity(x.sign, fmt) : fpMaxNormal(x.sign, fmt);
   }
-  if (fpcr.fz && expField >= 2 * bias) {
+  if (fpcr.fz && expField >= 2 * bias - 1) {
     // The result would be denormal: flushed.
     flags.raise(FPEXC.UFC);
     return fpZero(x.sign, fmt);
@@ -216,12 +216,13 @@ function fpStep(a: bigint, b: bigint, sqrt: boolean, fmt: FPFormat, fpcr: FPCRVi
   if ((infX && zeroY) || (zeroX && infY)) return sqrt ? fpOneAndHalf(fmt) : fpTwoOf(fmt);
   if (infX || infY) return fpInfinity(x.sign ^ y.sign, fmt);
   const three = sqrt ? 3n : 2n;
-  // (three - a×b) [/ 2] exactly, then one rounding.
+  // (three - a×b) [/ 2] exactly, then one rounding: both terms halved for FRSQRTS.
+  const half = sqrt ? 1 : 0;
   const pExp = x.exp + y.exp;
-  const e = Math.min(pExp, 0) - (sqrt ? 1 : 0);
-  const prod = (x.mant * y.mant) << BigInt(pExp - e);
+  const e = Math.min(pExp, 0) - half;
+  const prod = (x.mant * y.mant) << BigInt(pExp - e - half);
   const signedProd = x.sign ^ y.sign ? -prod : prod;
-  const v = (three << BigInt(-e - (sqrt ? 1 : 0))) + signedProd;
+  const v = (three << BigInt(-e - half)) + signedProd;
   if (v === 0n) return fpZero(fpcr.rmode === 2 ? 1 : 0, fmt);
   return fpRound(v < 0n ? 1 : 0, v < 0n ? -v : v, e, false, fmt, fpcr, flags);
 }
