@@ -196,3 +196,53 @@ describe('SIMD&FP registers in a layout', () => {
     expect(eager.w.recent.hazards.toArray().map((h) => h.kind)).toEqual(['missing-load']);
   });
 });
+
+describe('a fast re-entry', () => {
+  /** One switched register (SCTLR_EL1), no flags: the nVHE shape. */
+  function nvhe(): { cpu: Cpu; w: World } {
+    const cpu = new Cpu(new PhysBus(0x4000_0000, 1 << 20));
+    const hcrGuest = (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW));
+    writeSysreg(cpu, specOf('HCR_EL2'), hcrGuest);
+    cpu.ps.el = 2;
+    const w = new World([cpu]).attach();
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(
+      JSON.stringify({
+        format: 'hypstep-vcpu-layout',
+        version: 1,
+        vcpus: [{ name: 'v0', address: '0x40010000' }],
+        sysregs: { SCTLR_EL1: { offset: 0 } },
+      }),
+    );
+    w.bind(layout, bindLayout(layout, PHYS));
+    return { cpu, w };
+  }
+  const fpTrap = (cpu: Cpu, w: World) => {
+    cpu.ps.el = 2;
+    w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x1fe0_0000, far: 0n, elr: 0x4000_1000n, vector: 0n });
+  };
+
+  it('from EL2 alone keeps the unsaved switched registers on the CPU; after the host ran below EL2 they must be restored', () => {
+    const { cpu, w } = nvhe();
+    cpu.sr[SR.SCTLR_EL1!] = 0n;
+    entry(cpu, w);
+    cpu.sr[SR.SCTLR_EL1!] = 0x1234n; // the guest changes it, then its FP use traps
+    fpTrap(cpu, w);
+    expect(w.pes[0]!.lastExit!.reason.category).toBe('fp');
+    entry(cpu, w); // the hyp loaded the FP state and re-entered: SCTLR_EL1 never left the CPU
+    expect(w.recent.hazards.toArray()).toEqual([]);
+    fpTrap(cpu, w);
+    // The split-mode host kernel runs at EL1 (HCR_EL2.VM clear) and calls the hyp back.
+    writeSysreg(cpu, specOf('HCR_EL2'), 1n << BigInt(HCR.RW));
+    cpu.ps.el = 1;
+    w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc: 0x4010_0000n, spsr: 0x3c5 });
+    cpu.ps.el = 2;
+    w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind: 0, esr: 0x5a00_0000, far: 0n, elr: 0x4010_0004n, vector: 0n });
+    writeSysreg(cpu, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
+    entry(cpu, w);
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg, h.cpu, h.memory])).toEqual([
+      ['missing-load', 'SCTLR_EL1', 0x1234n, 0n],
+    ]);
+  });
+});
