@@ -42,6 +42,8 @@ const ROWS = [
   'memory loop, MMU on, 1024 pages: peak RSS',
   '10,000 HVC round trips, layout bound, checker on: peak RSS',
   'integer loop, hypstep in process after warm-up',
+  'scalar FP loop (',
+  'SIMD loop (',
   'world layer: layout bound, residency checker on',
 ];
 

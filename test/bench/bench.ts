@@ -64,7 +64,7 @@ hypstep's retired-instruction count (the programs are deterministic); every hyps
 output must equal QEMU's for the same length.`;
 
 const ROOT = repoRoot();
-const fixture = (dir: string, name: string): string => join(ROOT, 'fixtures', dir, 'build', `${name}.elf`);
+export const fixture = (dir: string, name: string): string => join(ROOT, 'fixtures', dir, 'build', `${name}.elf`);
 
 // --- in-process runs: instruction counts, and the in-process detail -------------------
 
@@ -191,7 +191,7 @@ function measureRate(w: Workload): RateResult {
 }
 
 /** A loop fixture in MIPS (all PEs' instructions), its peak memory, and hypstep in process. */
-function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
+export function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
   const perIteration = insnsPerIteration(elf, smp);
   const w: Workload = {
     name,
@@ -379,6 +379,7 @@ export const PROVIDERS: RowProvider[] = [
     title: 'Linux boot with KVM (test/bench/linux.ts)',
     rows: fromModule('./linux.js', 'benchLinux', QUICK),
   },
+  { key: 'fp', title: 'scalar FP and SIMD loops (test/bench/fp.ts)', rows: fromModule('./fp.js', 'benchFp', null) },
 ];
 
 // --- the tables -----------------------------------------------------------------------
