@@ -88,7 +88,7 @@ describe('hypstep run with the world layer', () => {
       [['world:vmid=one'], "--trace world:vmid=one: vmid 'one' is not a number from 0 to 65535"],
       [
         ['world:reason=mmio'],
-        "--trace world:reason=mmio: unknown reason 'mmio' (known: hvc, smc, sysreg, dabort, iabort, wfi, wfe, irq, fiq, serror, other)",
+        "--trace world:reason=mmio: unknown reason 'mmio' (known: hvc, smc, sysreg, dabort, iabort, wfi, wfe, fp, irq, fiq, serror, other)",
       ],
       [['world:vmid'], "--trace world:vmid: filter 'vmid' should be KEY=VALUE[|VALUE…] (keys: vcpu, vmid, reason)"],
       [['world:vmid=1|'], "--trace world:vmid=1|: filter 'vmid=1|' has an empty value"],

@@ -279,4 +279,4 @@ describe('the HTML report in Chromium', () => {
   });
 });
 
-const ORDER = ['hvc', 'smc', 'sysreg', 'dabort', 'iabort', 'wfi', 'wfe', 'irq', 'fiq', 'serror', 'other'];
+const ORDER = ['hvc', 'smc', 'sysreg', 'dabort', 'iabort', 'wfi', 'wfe', 'fp', 'irq', 'fiq', 'serror', 'other'];
