@@ -522,6 +522,86 @@ function fpTemplates(): Template[] {
         ? `${r.pick(['fcvtzs', 'fcvtzu'])} ${x ? 'x' : 'w'}${r.int(16)}, ${f(r, t(r))}, #${fb}`
         : `${r.pick(['scvtf', 'ucvtf'])} ${f(r, t(r))}, ${x ? 'x' : 'w'}${r.int(16)}, #${fb}`;
     },
+    // The estimates and their Newton steps, scalar.
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['frecpe', 'frsqrte', 'frecpx'])} ${f(r, p)}, ${f(r, p)}`;
+    },
+    (r) => {
+      const p = t(r);
+      return `${r.pick(['frecps', 'frsqrts', 'fabd', 'fmulx'])} ${f(r, p)}, ${f(r, p)}, ${f(r, p)}`;
+    },
+    // Vector FP: the same operations lane by lane, pairwise ones, compares to masks, reductions.
+    (r) => {
+      const a = r.pick(['2s', '4s', '2d']);
+      const op = r.pick([
+        'fadd',
+        'fsub',
+        'fmul',
+        'fdiv',
+        'fmax',
+        'fmin',
+        'fmaxnm',
+        'fminnm',
+        'fmla',
+        'fmls',
+        'fabd',
+        'fmulx',
+        'faddp',
+        'fmaxp',
+        'fminp',
+        'fmaxnmp',
+        'fminnmp',
+        'frecps',
+        'frsqrts',
+        'fcmeq',
+        'fcmge',
+        'fcmgt',
+        'facge',
+        'facgt',
+      ]);
+      return `${op} v${r.int(32)}.${a}, v${r.int(32)}.${a}, v${r.int(32)}.${a}`;
+    },
+    (r) => {
+      const a = r.pick(['2s', '4s', '2d']);
+      const op = r.pick([
+        'fabs',
+        'fneg',
+        'fsqrt',
+        'frintn',
+        'frintp',
+        'frintm',
+        'frintz',
+        'frinta',
+        'frintx',
+        'frinti',
+        'frecpe',
+        'frsqrte',
+        'fcvtzs',
+        'fcvtzu',
+        'fcvtns',
+        'fcvtau',
+        'scvtf',
+        'ucvtf',
+      ]);
+      return `${op} v${r.int(32)}.${a}, v${r.int(32)}.${a}`;
+    },
+    (r) =>
+      `${r.pick(['fmul', 'fmla', 'fmls', 'fmulx'])} v${r.int(32)}.4s, v${r.int(32)}.4s, v${r.int(16)}.s[${r.int(4)}]`,
+    (r) => `${r.pick(['fmaxv', 'fminv', 'fmaxnmv', 'fminnmv'])} s${r.int(32)}, v${r.int(32)}.4s`,
+    (r) =>
+      r.pick([
+        `fcvtn v${r.int(32)}.2s, v${r.int(32)}.2d`,
+        `fcvtn2 v${r.int(32)}.4s, v${r.int(32)}.2d`,
+        `fcvtl v${r.int(32)}.2d, v${r.int(32)}.2s`,
+        `fcvtxn v${r.int(32)}.2s, v${r.int(32)}.2d`,
+        `fcvtn v${r.int(32)}.4h, v${r.int(32)}.4s`,
+        `fcvtl2 v${r.int(32)}.4s, v${r.int(32)}.8h`,
+      ]),
+    (r) => {
+      const a = r.pick(['2s', '4s']);
+      return `${r.pick(['urecpe', 'ursqrte'])} v${r.int(32)}.${a}, v${r.int(32)}.${a}`;
+    },
   ];
 }
 

@@ -498,11 +498,12 @@ function convertRun(cpu: Cpu, o: FVec): void {
 
 /** FCVTXN: double to single, rounding to odd (the inexact result's last bit set). */
 function fpConvertOdd(x: bigint, fpcr: FPCRView, flags: FPFlags): bigint {
-  const rz = fpConvert(x, F64, F32, { ...fpcr, rmode: 3 }, flags);
-  const exact = fpUnpack(x, F64, fpcr, new FPFlags());
-  if (isNaN(exact.type) || (rz & 0x7f80_0000n) === 0x7f80_0000n) return rz;
-  const back = fpConvert(rz, F32, F64, fpcr, new FPFlags());
-  return back === x ? rz : rz | 1n;
+  // Towards zero, then the odd bit if that was inexact (a denormal input FZ flushed is an exact zero).
+  const local = new FPFlags();
+  const rz = fpConvert(x, F64, F32, { ...fpcr, rmode: 3 }, local);
+  flags.raise(local.bits);
+  if (isNaN(fpUnpack(x, F64, fpcr, new FPFlags()).type) || (rz & 0x7f80_0000n) === 0x7f80_0000n) return rz;
+  return local.bits & FPEXC.IXC ? rz | 1n : rz;
 }
 
 function decodeMisc(
@@ -548,16 +549,13 @@ function decodeMisc(
 
 function reduceRun(cpu: Cpu, o: FVec): void {
   const k = o.scalar ? 2 : lanes(o);
-  let a = readLanes(cpu, o.n, o.fmt, k);
+  const a = readLanes(cpu, o.n, o.fmt, k);
   const op = o.name.replace(/v$|p$/, '');
   const out = withFP(cpu, (fpcr, flags) => {
-    // Reduce(): pairwise halving, as the pseudocode does.
-    while (a.length > 1) {
-      const next: bigint[] = [];
-      for (let i = 0; i < a.length / 2; i++) next.push(fpBinary(op, a[i]!, a[i + a.length / 2]!, o.fmt, fpcr, flags));
-      a = next;
-    }
-    return a[0]!;
+    // Reduce(): op(Reduce(low half), Reduce(high half)), so a NaN meets its neighbour first, as the pseudocode has it.
+    const reduce = (lo: number, n: number): bigint =>
+      n === 1 ? a[lo]! : fpBinary(op, reduce(lo, n / 2), reduce(lo + n / 2, n / 2), o.fmt, fpcr, flags);
+    return reduce(0, k);
   });
   setV(cpu.v, o.d, o.fmt.n / 8, out);
 }
