@@ -122,7 +122,7 @@ export class Cpu implements CodeUser {
    * no compiled code.
    */
   selfDebug = false;
-  /** Exceptions taken since reset: tells the run loop whether a stepped instruction completed. */
+  /** Exceptions taken (and firmware SMCs, each one to EL3 and back): did a stepped instruction complete? */
   exceptionEntries = 0;
   /**
    * Called before the instruction at an address runs, without stopping (the world layer's

@@ -48,6 +48,8 @@ describe('fixtures/debug: the same transcript on QEMU and on hypstep', () => {
     expect(step).toMatch(new RegExp(`C: .*\\nEL2 ${esr(0x32, ISV | DEBUG)} [0-9a-f]{16} 00000000000001c0\\n`));
     // E: at the same EL, first active-pending (no ISV), then stepped
     expect(step).toMatch(new RegExp(`E: .*\\nEL1 ${esr(0x33, DEBUG)} .*\\nEL1 ${esr(0x33, ISV | DEBUG)} `));
+    // H: an SMC to the PSCI firmware completes its step as if it went to EL3 and back: no ISV after it
+    expect(step).toMatch(new RegExp(`H: .*\\n(EL2 ${esr(0x32, ISV | DEBUG)} .*\\n){4}EL2 ${esr(0x32, DEBUG)} `));
     expect(step).toMatch(/F: .*\ndone\n$/);
 
     const bp = runHypstep(elf('breakpoint')).stdout;
@@ -97,6 +99,27 @@ describe('fixtures/debug: the same transcript on QEMU and on hypstep', () => {
       `OS lock set: no breakpoint, watchpoint or step at EL1\nEL1 ${esr(0x31, DEBUG)} 00000000400800a0 00000000002001c5\n`,
     );
     expect(q.stdout).toContain(`EL1 ${esr(0x35, DEBUG)} 000000004008014c `); // and the watchpoint, locked again
+  });
+
+  it('context: the context-aware breakpoints match by CONTEXTIDR and VMID (QEMU 7.2 only the linked CONTEXTIDR kinds)', () => {
+    const h = runHypstep(elf('context'));
+    expect(h.stop).toBe('exit');
+    const hit = `EL1 ${esr(0x31, DEBUG)} [0-9a-f]{16} 00000000000001c5\\n`;
+    expect(h.stdout).toMatch(new RegExp(`^A: .*\\n${hit}B: .*\\n${hit}C: .*\\n${hit}D: .*\\n${hit}done\\n$`));
+    // QEMU logs the unlinked kinds as unimplemented, links to a VMID match never, and compares
+    // CONTEXTIDR_EL2 with DBGBVR[31:0] rather than [63:32]: not one hit.
+    const q = runQemu(elf('context'));
+    expect(q.status).toBe(0);
+    expect(q.stdout).toBe(
+      [
+        'A: unlinked CONTEXTIDR_EL1 0x55',
+        'B: unlinked VMID 3',
+        'C: an address linked to VMID 3',
+        'D: an address linked to CONTEXTIDR_EL2 0x66',
+        'done',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('rebuild byte for byte from a copy of the sources at another absolute path', async () => {

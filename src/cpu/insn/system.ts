@@ -4,7 +4,7 @@
 // every other SYS/SYSL encoding is UNDEFINED.
 import { enc, type AnyEncoding } from '../decode.js';
 import { exceptionReturn, takeCall } from '../exceptions.js';
-import { debugTargetEL } from '../../pe/debug.js';
+import { debugTargetEL, ssAdvance } from '../../pe/debug.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction, el2TrapsApply } from '../../pe/exception.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
 import { sysregByKey, HCR, type SysregSpec } from '../../sysregs/registry.js';
@@ -221,7 +221,13 @@ function smc(cpu: Cpu, d: { imm16: number }): void {
   if (el === 1 && el2TrapsApply(cpu) && ((cpu.hcr >>> HCR.TSC) & 1) !== 0) {
     throw new ArchException(2, EC.SMC, d.imm16);
   }
-  if (cpu.firmwareCall !== null && cpu.firmwareCall(cpu)) return;
+  if (cpu.firmwareCall !== null && cpu.firmwareCall(cpu)) {
+    // As an SMC taken to EL3 and returned from: it completes its own software step (SSAdvance), and
+    // the step exception comes at the next instruction, active-pending, without ISV (QEMU's too).
+    ssAdvance(cpu);
+    cpu.exceptionEntries++;
+    return;
+  }
   throw undefinedInstruction(cpu);
 }
 
