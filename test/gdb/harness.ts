@@ -184,7 +184,7 @@ export function gdbBatch(opts: {
   lines: readonly string[];
   file?: string;
   timeoutMs?: number;
-}): Promise<{ out: string; code: number | null }> {
+}): Promise<{ out: string; stdout: string; stderr: string; code: number | null }> {
   requireTool('gdb-multiarch');
   const args = ['-batch', '-nx', '-ex', 'set pagination off', '-ex', 'set confirm off'];
   if (opts.file) args.push('-ex', `file ${opts.file}`);
@@ -192,13 +192,16 @@ export function gdbBatch(opts: {
   for (const l of opts.lines) args.push('-ex', l);
   return new Promise((resolve) => {
     const p = spawn('gdb-multiarch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Both streams in arrival order, and each on its own: their interleaving is up to the scheduler.
     let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => ((out += d.toString()), (stdout += d.toString())));
+    p.stderr.on('data', (d: Buffer) => ((out += d.toString()), (stderr += d.toString())));
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     p.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ out, code });
+      resolve({ out, stdout, stderr, code });
     });
   });
 }
