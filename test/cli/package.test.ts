@@ -84,6 +84,9 @@ describe('the package', () => {
       'bug-stale-read',
       'bug-lost-write',
       'bug-missing-load',
+      'vhe-lazy-fp',
+      'nvhe-lazy-fp',
+      'bug-fp-partial-put',
     ]);
     const repo = await run(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'demo']);
     expect(demo.stdout).toBe(repo.stdout);
