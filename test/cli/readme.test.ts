@@ -12,7 +12,7 @@ describe('README', () => {
     const r = spawnSync('node', ['dist/src/cli/main.js', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(r.status).toBe(0);
     const table = r.stdout.split('\n\n')[0]!.trimEnd();
-    expect(table.split('\n')).toHaveLength(8); // header and seven modes
+    expect(table.split('\n')).toHaveLength(11); // header and ten modes
     const readme = readFileSync(`${ROOT}README.md`, 'utf8');
     expect(readme).toContain('```\n' + table + '\n```');
     // And the demo's reading of it, every figure from the same run.
