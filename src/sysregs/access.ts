@@ -119,6 +119,11 @@ export function peekSysreg(cpu: SysregAccessor, s: SysregSpec): bigint {
   return sp?.peek ? sp.peek(cpu) : readSysreg(cpu, s);
 }
 
+/** The bits of a register a write keeps (its write mask; every bit for a register without one). */
+export function keptBits(s: SysregSpec): bigint {
+  return writeMask[s.id] ?? 0xffff_ffff_ffff_ffffn;
+}
+
 /** Writes a register with its side effects and write mask, with no checks. */
 export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];

@@ -166,6 +166,44 @@ export function worldStats(w: World): string {
   return out.join('\n') + '\n';
 }
 
+/** `monitor vcpu list`'s rows: each vcpu the layout has, its VM and id, where it is loaded, its flags. */
+function vcpuRows(w: World) {
+  // VMs are numbered in order of first sight among the vcpus (KVM has no VM number of its own).
+  const vms: bigint[] = [];
+  for (const v of w.vcpus) if (v.identity.vm !== undefined && !vms.includes(v.identity.vm)) vms.push(v.identity.vm);
+  return vcpuStates(w).map(({ v, loaded }) => ({
+    vcpu: v.bound.name,
+    address: hex(v.bound.va),
+    vm: v.identity.vm === undefined ? null : { n: vms.indexOf(v.identity.vm), at: hex(v.identity.vm) },
+    id: v.identity.id ?? null,
+    vmid: v.vmid,
+    loadedOn: v.loadedOn?.index ?? null,
+    running: w.pes.some((p) => p.inGuest && p.running === v),
+    flags: loaded,
+  }));
+}
+
+export function vcpuList(w: World): string {
+  if (w.vcpus.length === 0)
+    return 'no vcpus yet (a layout that discovers them binds each when the hypervisor loads it)\n';
+  return table([
+    ['vcpu', 'struct at', 'VM', 'id', 'VMID', 'PE', 'flags set'],
+    ...vcpuRows(w).map((r) => [
+      r.vcpu,
+      r.address,
+      r.vm === null ? '—' : `vm${r.vm.n} (${r.vm.at})`,
+      r.id === null ? '—' : String(r.id),
+      r.vmid === null ? '—' : String(r.vmid),
+      r.loadedOn === null ? 'not loaded' : `PE${r.loadedOn}${r.running ? ' (running)' : ''}`,
+      r.flags.join(', ') || 'none',
+    ]),
+  ]);
+}
+
+export function vcpuListJson(w: World): string {
+  return JSON.stringify(vcpuRows(w)) + '\n';
+}
+
 export function residencyTable(rows: readonly ResidencyRow[]): string {
   const head = ['register', 'CPU', 'vcpu context', 'live', 'governed by', 'verdict'];
   return table([

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SYSREGS, sysregByName, sysregByKey, sysregKey, specOf, type SysregSpec } from '../sysregs/registry.js';
 import { hostErrorText } from '../loader/host-error.js';
+import type { ElfSymbol } from '../loader/elf.js';
 
 export const LAYOUT_FORMAT = 'hypstep-vcpu-layout';
 
@@ -23,11 +24,27 @@ export interface Place {
   readonly offset: number;
 }
 
+/**
+ * What an entry into the guest requires of a flag: `loaded`, that it is set (else a missing load);
+ * `none`, nothing (a group the hypervisor loads only for guests that use it, as KVM's vGIC for a VM
+ * that has one).
+ */
+export type FlagOnEntry = 'loaded' | 'none';
+const ON_ENTRY: readonly FlagOnEntry[] = ['loaded', 'none'];
+
 export interface LayoutFlag {
   readonly name: string;
   readonly place: Place;
   readonly width: number;
+  /** Set when any bit of `mask` is set in the word; with `equals`, when word & mask equals it. */
   readonly mask: bigint;
+  readonly equals?: bigint;
+  /**
+   * A flag no word in memory holds: set when the function `from` returns, cleared when `to` returns,
+   * each called with the vcpu in the discovery register (KVM's vgic_v3_load and vgic_v3_put).
+   */
+  readonly between?: { readonly from: string; readonly to: string };
+  readonly onEntry: FlagOnEntry;
   /** Registers live on the CPU while this flag is set, in the vcpu context while it is clear (canonical names). */
   readonly governs: readonly string[];
   /**
@@ -68,6 +85,14 @@ export interface Discovery {
   readonly arg: number;
   /** Discovered vcpus are named `<prefix><n>` in order of discovery. */
   readonly prefix: string;
+  /** A function entered with a vcpu in `arg` when the hypervisor frees it: it is forgotten then. */
+  readonly forget?: string;
+}
+
+/** A field of the vcpu structure read when a vcpu is discovered: `width` bytes at `offset`. */
+export interface VcpuField {
+  readonly offset: number;
+  readonly width: number;
 }
 
 /** A check that the image is the build a mode describes: the C string at `symbol`. */
@@ -92,6 +117,12 @@ export interface VcpuLayout {
   readonly match?: ModeMatch;
   /** Every mode the file describes, with its `elf`, to name the right one when the image is another's. */
   readonly modeElves: readonly { readonly mode: string; readonly elf?: string }[];
+  /** Fields that say which VM a discovered vcpu belongs to and its id in that VM (`monitor vcpu list`). */
+  readonly identity?: { readonly vm?: VcpuField; readonly id?: VcpuField };
+  /** Symbols that come with the layout (a Linux kernel's kallsyms), for a machine whose image has none. */
+  readonly symbols?: readonly ElfSymbol[];
+  /** The link address of the first byte of the image those symbols describe. */
+  readonly imageBase?: bigint;
 }
 
 type Json = Record<string, unknown>;
@@ -212,13 +243,30 @@ const ROOT_KEYS = [
   'flags',
   'functions',
   'modes',
+  'identity',
 ];
 const VCPU_KEYS = ['name', 'symbol', 'address', 'offset', 'vmid', 'description'];
-const DISCOVER_KEYS = ['function', 'arg', 'name'];
+const DISCOVER_KEYS = ['function', 'arg', 'name', 'forget'];
+const IDENTITY_KEYS = ['vm', 'id'];
+const FIELD_KEYS = ['offset', 'width', 'description'];
 const SLOT_KEYS = ['offset', 'width', 'via', 'array', 'index', 'encoding', 'description'];
 const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'description'];
 const ENCODING_KEYS = ['op0', 'op1', 'crn', 'crm', 'op2'];
-const FLAG_KEYS = ['offset', 'width', 'mask', 'bit', 'governs', 'lazy', 'symbol', 'perPE', 'via', 'description'];
+const FLAG_KEYS = [
+  'offset',
+  'width',
+  'mask',
+  'bit',
+  'equals',
+  'between',
+  'onEntry',
+  'governs',
+  'lazy',
+  'symbol',
+  'perPE',
+  'via',
+  'description',
+];
 const FUNCTION_KEYS = ['load', 'put'];
 const MODE_KEYS = ['elf', 'match', 'sysregs', 'flags', 'description'];
 
@@ -298,9 +346,39 @@ function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): Layout
     if (!slotNames.has(c)) throw new LayoutError(`${f.at('governs')}: ${g} has no slot in "sysregs"`);
     return c;
   });
-  if (f.has('mask') === f.has('bit')) throw new LayoutError(`${f.path}: give "mask" or "bit" (one of them)`);
+  const onEntry = (f.has('onEntry') ? f.str('onEntry') : 'loaded') as FlagOnEntry;
+  if (!ON_ENTRY.includes(onEntry))
+    throw new LayoutError(`${f.at('onEntry')}: expected one of ${ON_ENTRY.map((o) => `"${o}"`).join(', ')}`);
+  if (f.has('between')) {
+    const memory = ['offset', 'width', 'mask', 'bit', 'equals', 'symbol', 'perPE', 'via'].filter((k) => f.has(k));
+    if (memory.length)
+      throw new LayoutError(
+        `${f.path}: a flag "between" two functions has no word in memory (drop ${memory.join(', ')})`,
+      );
+    const b = Obj.of(f.o.between, f.at('between'), ['from', 'to']);
+    return {
+      name,
+      place: { base: { kind: 'vcpu' }, offset: 0 },
+      width: 0,
+      mask: 0n,
+      between: { from: b.str('from'), to: b.str('to') },
+      onEntry,
+      governs,
+    };
+  }
   const width = f.width();
-  const mask = f.has('bit') ? 1n << BigInt(f.int('bit')) : f.big('mask');
+  const word = (1n << BigInt(8 * width)) - 1n;
+  let mask: bigint, equals: bigint | undefined;
+  if (f.has('equals')) {
+    if (f.has('bit')) throw new LayoutError(`${f.path}: give "equals" (and optionally "mask"), or "bit", not both`);
+    mask = f.has('mask') ? f.big('mask') : word;
+    equals = f.big('equals');
+    if ((equals & ~mask) !== 0n) throw new LayoutError(`${f.path}: "equals" has bits outside the mask`);
+  } else {
+    if (f.has('mask') === f.has('bit'))
+      throw new LayoutError(`${f.path}: give "mask" or "bit" (one of them), or "equals"`);
+    mask = f.has('bit') ? 1n << BigInt(f.int('bit')) : f.big('mask');
+  }
   if (mask === 0n || mask >> BigInt(8 * width) !== 0n)
     throw new LayoutError(`${f.path}: the ${f.has('bit') ? 'bit' : 'mask'} must lie within the ${width}-byte word`);
   if (f.has('symbol') && f.has('perPE')) throw new LayoutError(`${f.path}: give "symbol" or "perPE", not both`);
@@ -316,6 +394,8 @@ function parseFlag(name: string, f: Obj, slotNames: ReadonlySet<string>): Layout
     place: { base, offset: f.int('offset', 0), ...(f.has('via') ? { via: f.int('via') } : {}) },
     width,
     mask,
+    ...(equals !== undefined ? { equals } : {}),
+    onEntry,
     governs,
     ...(f.has('lazy') ? { lazy: 'fp' as const } : {}),
   };
@@ -400,7 +480,12 @@ function parseRoot(
     const d = Obj.of(root.o.discover, 'discover', DISCOVER_KEYS);
     const arg = /^x([0-9]|[12][0-9]|30)$/i.exec(d.str('arg'));
     if (!arg) throw new LayoutError('discover.arg: expected a register x0…x30');
-    discover = { function: d.str('function'), arg: Number(arg[1]), prefix: d.has('name') ? d.str('name') : 'vcpu' };
+    discover = {
+      function: d.str('function'),
+      arg: Number(arg[1]),
+      prefix: d.has('name') ? d.str('name') : 'vcpu',
+      ...(d.has('forget') ? { forget: d.str('forget') } : {}),
+    };
     for (const v of vcpus)
       if (v.name.startsWith(discover.prefix) && /^\d+$/.test(v.name.slice(discover.prefix.length)))
         throw new LayoutError(
@@ -486,6 +571,10 @@ function parseRoot(
       if (prev) throw new LayoutError(`${g} is governed by both ${prev} and ${f.name}`);
       governed.set(g, f.name);
     }
+    if (f.between && discover === null)
+      throw new LayoutError(
+        `flag ${f.name}: a flag "between" two functions needs "discover" (the register with the vcpu)`,
+      );
     const hit = slots.find((s) => overlaps(s.place, s.width, f.place, f.width));
     if (hit) throw new LayoutError(`flag ${f.name}: its word overlaps the slot of ${hit.name}`);
   }
@@ -496,6 +585,18 @@ function parseRoot(
     const sym = (k: string) => (fn.has(k) ? Obj.of(fn.o[k], fn.at(k), ['symbol']).str('symbol') : undefined);
     loadSymbol = sym('load');
     putSymbol = sym('put');
+  }
+  let identity: { vm?: VcpuField; id?: VcpuField } | undefined;
+  if (root.has('identity')) {
+    const id = Obj.of(root.o.identity, 'identity', IDENTITY_KEYS);
+    const field = (k: string): VcpuField | undefined => {
+      if (!id.has(k)) return undefined;
+      const f = Obj.of(id.o[k], id.at(k), FIELD_KEYS);
+      return { offset: f.int('offset'), width: f.width() };
+    };
+    const vm = field('vm'),
+      vid = field('id');
+    identity = { ...(vm ? { vm } : {}), ...(vid ? { id: vid } : {}) };
   }
   return {
     hypervisor: root.has('hypervisor') ? root.str('hypervisor') : 'hypervisor',
@@ -509,6 +610,7 @@ function parseRoot(
     ...(elf ? { elf } : {}),
     ...(match ? { match } : {}),
     modeElves,
+    ...(identity ? { identity } : {}),
   };
 }
 
@@ -617,7 +719,7 @@ export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: Bind
   const what = `vcpu ${name}`;
   const flags = layout.flags.map((f): BoundFlag => ({
     ...f,
-    pa: env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
+    pa: f.between ? -1 : env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
     maskBytes: Array.from({ length: f.width }, (_, i) => Number((f.mask >> BigInt(8 * i)) & 0xffn)),
   }));
   const slots = layout.slots.map((s): BoundSlot => ({

@@ -5,6 +5,8 @@
 import { Btf, BtfError } from '../loader/btf.js';
 import { LoadError } from '../loader/elf.js';
 import { readKernelImage } from '../loader/kernel-image.js';
+import { readKallsyms, type KernelSymbol } from '../loader/kallsyms.js';
+import type { ElfSymbol } from '../loader/elf.js';
 import { sysregByName } from '../sysregs/registry.js';
 import {
   LAYOUT_FORMAT,
@@ -29,6 +31,8 @@ export interface LinuxKvmFacts {
     readonly loaded: string;
     readonly registers: Readonly<Record<string, readonly string[]>>;
   };
+  /** FP/SIMD: the ownership word, the value meaning the guest's registers are on the CPU, where they are saved. */
+  readonly fp: { readonly state: string; readonly owned: string; readonly regs: string };
   /** The vGIC v3 CPU interface's saved state. */
   readonly vgic: {
     readonly base: string;
@@ -36,10 +40,17 @@ export interface LinuxKvmFacts {
     readonly ap0r: string;
     readonly ap1r: string;
     readonly lr: string;
+    /** The functions that restore and save VMCR and the APRs (the vcpu is their first argument). */
+    readonly load: string;
+    readonly put: string;
   };
-  /** The functions that load and put a vcpu (the first argument is the vcpu). */
+  /** The functions that load and put a vcpu, and the one that frees it (the first argument is the vcpu). */
   readonly load: string;
   readonly put: string;
+  readonly destroy: string;
+  /** `struct kvm_vcpu`'s pointer to its VM and its id there. */
+  readonly vm: string;
+  readonly id: string;
 }
 
 /**
@@ -56,12 +67,24 @@ export interface LinuxKvmFacts {
  *   __sysreg_save_user_state TPIDR_EL0, TPIDRRO_EL0; __sysreg_save_common_state MDSCR_EL1, called by
  *   sysreg_save_guest_state_vhe at every exit;
  * - kvm_host.h: `enum { FP_STATE_FREE, FP_STATE_HOST_OWNED, FP_STATE_GUEST_OWNED } fp_state`;
- *   arch/arm64/kvm/hyp/include/hyp/switch.h (kvm_hyp_handle_fpsimd) restores ctxt.fp_regs then sets
- *   FP_STATE_GUEST_OWNED;
+ *   arch/arm64/kvm/hyp/include/hyp/switch.h (kvm_hyp_handle_fpsimd, at the guest's first FP trap)
+ *   restores ctxt.fp_regs (vregs[32] then fpsr, fpcr) then sets FP_STATE_GUEST_OWNED; fpsimd.c's
+ *   kvm_arch_vcpu_put_fp saves them (fpsimd_save_and_flush_cpu_state) but leaves fp_state as it
+ *   is, until the next kvm_arch_vcpu_load_fp sets FP_STATE_HOST_OWNED;
  * - arch/arm64/kvm/arch_timer.c: timer_restore_state / timer_save_state write and read CNTV_* or
  *   CNTP_* (kept in sys_regs[]) and set / clear `ctx->loaded`;
- * - arch/arm64/kvm/vgic/vgic-v3.c: vgic_v3_load / vgic_v3_put restore and save vgic_vmcr and the
- *   APRs; the list registers are saved and restored at every exit and entry (__vgic_v3_save_state).
+ * - arch/arm64/kvm/vgic/vgic-v3.c: vgic_v3_load (from kvm_arch_vcpu_load's kvm_vgic_load, only for a
+ *   VM whose vGIC is initialised) restores vgic_vmcr (kvm_call_hyp(__vgic_v3_write_vmcr), when
+ *   vgic_sre) and the APRs (__vgic_v3_restore_aprs); vgic_v3_put (from kvm_arch_vcpu_put's
+ *   kvm_vgic_put) saves them (vgic_v3_vmcr_sync, __vgic_v3_save_aprs); kvm_vcpu_wfi also syncs
+ *   VMCR to memory while loaded. Neither is saved at exits, under VHE or nVHE. The list registers:
+ *   vgic.c's kvm_vgic_flush_hwstate restores the first used_lrs before each run and
+ *   kvm_vgic_sync_hwstate saves them after it (zeroing each on the CPU), both only while the
+ *   vcpu's ap_list is not empty; under VHE from the kernel (vgic_restore_state/vgic_save_state),
+ *   under nVHE in the hyp's __kvm_vcpu_run (__vgic_v3_restore_state/__vgic_v3_save_state).
+ * - arch/arm64/kvm/arm.c: kvm_arch_vcpu_load(vcpu, cpu), kvm_arch_vcpu_put(vcpu) and
+ *   kvm_arch_vcpu_destroy(vcpu) (called by kvm_destroy_vcpus before the vcpu is freed);
+ *   include/linux/kvm_host.h: `struct kvm *kvm` and `int vcpu_id` in struct kvm_vcpu.
  */
 export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
   '6.1': {
@@ -96,15 +119,21 @@ export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
       loaded: 'loaded',
       registers: { TIMER_VTIMER: ['CNTV_CTL_EL0', 'CNTV_CVAL_EL0'], TIMER_PTIMER: ['CNTP_CTL_EL0', 'CNTP_CVAL_EL0'] },
     },
+    fp: { state: 'arch.fp_state', owned: 'FP_STATE_GUEST_OWNED', regs: 'arch.ctxt.fp_regs' },
     vgic: {
       base: 'arch.vgic_cpu.vgic_v3',
       vmcr: 'vgic_vmcr',
       ap0r: 'vgic_ap0r',
       ap1r: 'vgic_ap1r',
       lr: 'vgic_lr',
+      load: 'vgic_v3_load',
+      put: 'vgic_v3_put',
     },
     load: 'kvm_arch_vcpu_load',
     put: 'kvm_arch_vcpu_put',
+    destroy: 'kvm_arch_vcpu_destroy',
+    vm: 'kvm',
+    id: 'vcpu_id',
   },
 };
 
@@ -172,6 +201,10 @@ export function deriveLinuxLayout(image: Uint8Array, btf: Btf, opts: LinuxLayout
 
 function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: LinuxLayoutOptions, release: string): Json {
   const vcpu = (member: string) => btf.path(`kvm_vcpu.${member}`);
+  const field = (member: string) => {
+    const f = vcpu(member);
+    return { offset: f.offset, width: f.size };
+  };
   const sysregIndex = btf.enumValues('vcpu_sysreg');
   const sysRegs = btf.arrayAt('kvm_vcpu.arch.ctxt.sys_regs');
   const arrays: Json = {
@@ -222,11 +255,48 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
     };
   }
 
-  // The vGIC v3 CPU interface. KVM keeps no word in memory that says VMCR and the APRs are loaded
-  // (vgic_v3_load and vgic_v3_put bracket SYSREGS_ON_CPU's window): they are listed as switched.
+  // FP/SIMD, switched lazily: the guest's V registers, FPSR and FPCR are on the CPU while it owns
+  // them (fp_state, an enum); until its first use traps, it runs with them trapped.
+  const fpState = vcpu(facts.fp.state);
+  const owned = btf.enumerator(facts.fp.owned);
+  if (owned === undefined) throw new BtfError(`no enumerator ${facts.fp.owned}`);
+  const vregs = btf.arrayAt(`kvm_vcpu.${facts.fp.regs}.vregs`);
+  arrays.vregs = {
+    offset: vregs.offset,
+    stride: vregs.stride,
+    width: 16,
+    description: `kvm_vcpu.${facts.fp.regs}.vregs`,
+  };
+  const fpRegs: string[] = [];
+  for (let n = 0; n < 32; n++) {
+    sysregs[`V${n}`] = { array: 'vregs', index: n, description: `kvm_vcpu.${facts.fp.regs}.vregs[${n}]` };
+    fpRegs.push(`V${n}`);
+  }
+  for (const [reg, member] of [
+    ['FPSR', 'fpsr'],
+    ['FPCR', 'fpcr'],
+  ] as const) {
+    const f = vcpu(`${facts.fp.regs}.${member}`);
+    slot(reg, { offset: f.offset, width: f.size }, `kvm_vcpu.${facts.fp.regs}.${member}`);
+    fpRegs.push(reg);
+  }
+  flags.FP_GUEST_OWNED = {
+    offset: fpState.offset,
+    width: fpState.size,
+    equals: Number(owned.value),
+    lazy: 'fp',
+    governs: fpRegs,
+    description: `kvm_vcpu.${facts.fp.state} == ${facts.fp.owned}: the guest's FP/SIMD registers are on the CPU (restored at its first FP trap)`,
+  };
+
+  // The vGIC v3 CPU interface. VMCR and the APRs are the CPU's from vgic_v3_load's return to
+  // vgic_v3_put's (no word in memory says so: a flag between the two functions); the list
+  // registers are switched around every run of the guest.
   const base = facts.vgic.base;
+  const vgicLoaded: string[] = [];
   const vmcr = vcpu(`${base}.${facts.vgic.vmcr}`);
   slot('ICH_VMCR_EL2', { offset: vmcr.offset, width: vmcr.size }, `kvm_vcpu.${base}.${facts.vgic.vmcr}`);
+  vgicLoaded.push('ICH_VMCR_EL2');
   const nAprs = opts.aprs ?? 1;
   const nLrs = opts.listRegisters ?? 4;
   for (const [group, member] of [
@@ -235,9 +305,19 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
   ] as const) {
     const a = btf.arrayAt(`kvm_vcpu.${base}.${member}`);
     arrays[member] = { offset: a.offset, stride: a.stride, width: a.stride, description: `kvm_vcpu.${base}.${member}` };
-    for (let n = 0; n < Math.min(nAprs, a.nelems); n++)
+    for (let n = 0; n < Math.min(nAprs, a.nelems); n++) {
       slot(`ICH_AP${group}R${n}_EL2`, { array: member, index: n }, `kvm_vcpu.${base}.${member}[${n}]`);
+      vgicLoaded.push(`ICH_AP${group}R${n}_EL2`);
+    }
   }
+  flags.VGIC_LOADED = {
+    between: { from: facts.vgic.load, to: facts.vgic.put },
+    // Only a VM with an in-kernel vGIC loads it: another enters with it never loaded, its CPU
+    // interface unused (ICH_HCR_EL2.En clear), whatever VMCR holds.
+    onEntry: 'none',
+    governs: vgicLoaded,
+    description: `from the return of ${facts.vgic.load} to the return of ${facts.vgic.put}: they restore and save VMCR and the APRs`,
+  };
   const lrs = btf.arrayAt(`kvm_vcpu.${base}.${facts.vgic.lr}`);
   arrays[facts.vgic.lr] = {
     offset: lrs.offset,
@@ -255,12 +335,32 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
     description:
       `Derived by hypstep from the kernel's BTF with the KVM facts of Linux ${Object.keys(LINUX_FACTS).find((k) => LINUX_FACTS[k] === facts)}. ` +
       'Offsets are bytes into struct kvm_vcpu; edit and pass with --vcpu-layout FILE to override.',
-    discover: { function: facts.load, arg: 'x0' },
+    discover: { function: facts.load, arg: 'x0', forget: facts.destroy },
+    identity: {
+      vm: { ...field(facts.vm), description: `kvm_vcpu.${facts.vm}: the VM (struct kvm *)` },
+      id: { ...field(facts.id), description: `kvm_vcpu.${facts.id}` },
+    },
     arrays,
     sysregs,
     flags,
     functions: { load: { symbol: facts.load }, put: { symbol: facts.put } },
   };
+}
+
+/** kallsyms as ELF symbols, each text symbol running to the next one (kallsyms keeps no sizes). */
+function elfSymbols(ks: readonly KernelSymbol[]): ElfSymbol[] {
+  const sorted = [...ks].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  return sorted.map((k, i) => {
+    let j = i + 1;
+    while (j < sorted.length && sorted[j]!.address === k.address) j++;
+    const next = sorted[j];
+    return {
+      name: k.name,
+      value: k.address,
+      size: next ? Number(next.address - k.address) : 0,
+      type: /^[tTwW]$/.test(k.type) ? 'func' : 'object',
+    };
+  });
 }
 
 /**
@@ -272,15 +372,24 @@ export function layoutFromOption(spec: string, imagePath?: string, registers?: M
   if (!m) return readLayout(spec, imagePath, registers);
   if (!imagePath) throw new LayoutError(`vcpu layout ${spec}: no kernel image to derive it from`);
   let derived: Json;
+  let symbols: ElfSymbol[], imageBase: bigint;
   try {
     const image = readKernelImage(imagePath);
     derived = deriveLinuxLayout(image, Btf.fromImage(image, imagePath), {
       mode: m[1] === 'nvhe' ? 'nvhe' : 'vhe',
       what: imagePath,
     });
+    // The functions it hooks, by the kernel's own symbol table (at link addresses).
+    const kallsyms = readKallsyms(image, imagePath);
+    symbols = elfSymbols(kallsyms.symbols);
+    imageBase = kallsyms.tables.imageBase;
   } catch (e) {
     if (e instanceof LoadError) throw new LayoutError(e.message);
     throw e;
   }
-  return parseLayout(JSON.stringify(derived), { source: spec });
+  return {
+    ...parseLayout(JSON.stringify(derived), { source: spec, ...(registers ? { registers } : {}) }),
+    symbols,
+    imageBase,
+  };
 }

@@ -18,6 +18,8 @@ import {
   worldStatsJson,
   residencyTable,
   residencyJson,
+  vcpuList,
+  vcpuListJson,
 } from './format.js';
 import { canonicalName } from './layout.js';
 
@@ -122,11 +124,22 @@ export function registerWorldCommands(
     },
   });
   reg.register({
+    name: 'vcpu list',
+    args: '[--json]',
+    help: 'the vcpus the layout knows: VM, vcpu id, VMID, the PE each is loaded on, its loaded flags',
+    run: (args, ctx) => {
+      if (!world.layout) throw new MonitorError('no vcpu layout: monitor vcpu layout <file>');
+      ctx.out(jsonFlag(args, 'only --json') ? vcpuListJson(world) : vcpuList(world));
+    },
+  });
+  reg.register({
     name: 'vcpu sysregs',
     args: '[vcpu] [reg…] [--json]',
     help: 'each guest sysreg: value on the CPU, in the vcpu context, which is live, verdict',
     run: (args, ctx) => {
       if (!world.layout) throw new MonitorError('no vcpu layout: monitor vcpu layout <file>');
+      if (world.vcpus.length === 0)
+        throw new MonitorError('no vcpus yet (a layout that discovers them binds each when the hypervisor loads it)');
       const json = args.includes('--json');
       const rest = args.filter((a) => a !== '--json');
       const p = world.pe(ctx.thread - 1);

@@ -268,6 +268,8 @@ export class PeWorld implements CpuObserver {
   sysregAccessed(e: SysregAccessed): void {
     if (this.inGuest) return;
     const w = this.world;
+    if (e.write && this.el === 2 && w.switchedRegs.size !== 0 && w.switchedRegs.has(e.reg.id))
+      w.switchedWritten(this, e);
     if (w.governed.size !== 0) {
       // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
       if (this.el === 2 && w.governs(e.reg)) this.governedAccess();

@@ -9,8 +9,8 @@
 // listens to the events.
 import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
-import { ObserverSet, type MemoryAccessed } from '../cpu/events.js';
-import { readSysreg } from '../sysregs/access.js';
+import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/events.js';
+import { keptBits, readSysreg } from '../sysregs/access.js';
 import { cptrTrapsFP } from '../pe/fp.js';
 import type { SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
@@ -143,6 +143,25 @@ export interface VcpuState {
   pe: PeWorld | null;
   /** The PE its per-PE flags were placed for (where discovery last saw it); null for a vcpu the layout lists. */
   placedOn: PeWorld | null;
+  /**
+   * The PE the hypervisor has it loaded on: from the entry of the discovery function (KVM's
+   * `kvm_arch_vcpu_load`) to the entry of the layout's put function with it; null otherwise.
+   */
+  loadedOn: PeWorld | null;
+  /** Its VM and its id there, as the layout's `identity` fields held them when it was discovered. */
+  identity: VcpuIdentity;
+  /** The VMID it last ran with (null before its first entry). */
+  vmid: number | null;
+  /** Its switched registers as the CPU held them at its last exit (kept while checking). */
+  readonly atExit: Map<string, bigint>;
+  /** Its flags "between" two functions that are set. */
+  readonly windows: Set<string>;
+}
+
+/** A discovered vcpu's VM (the hypervisor's pointer to it) and its id there, when the layout says where they are. */
+export interface VcpuIdentity {
+  readonly vm?: bigint;
+  readonly id?: number;
 }
 
 /** A watched location: a slot or a flag of a vcpu, `width` bytes. */
@@ -249,8 +268,12 @@ export class World {
   readonly governed = new Set<string>();
   /** `governed` by register id, filled in as registers are accessed (MSR/MRS ask it on the exit path). */
   private governedIds: (boolean | undefined)[] = [];
+  /** Registers (by id) the layout has slots for that no flag governs: switched on entry and exit. */
+  readonly switchedRegs = new Set<number>();
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
+  /** Return hooks waiting to fire, with the hook each replaced. */
+  private returnHooks: { cpu: Cpu; pc: bigint; prev: (() => void) | undefined }[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
   private discovered: BoundVcpu[] = [];
   /** Whether some flag of the layout is per PE (its vcpus are placed again when they move). */
@@ -352,6 +375,9 @@ export class World {
     this.governed.clear();
     this.governedIds = [];
     for (const f of layout.flags) for (const g of f.governs) this.governed.add(g);
+    this.switchedRegs.clear();
+    for (const s of layout.slots)
+      if (!this.governed.has(s.name) && s.register?.kind === 'sysreg') this.switchedRegs.add(s.register.spec.id);
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
@@ -363,6 +389,10 @@ export class World {
         for (const r of old.savedSwitched) v.savedSwitched.add(r);
         v.pe = old.pe;
         v.placedOn = old.placedOn;
+        v.loadedOn = old.loadedOn;
+        v.identity = old.identity;
+        v.vmid = old.vmid;
+        for (const f of old.windows) v.windows.add(f);
       }
       for (const p of this.pes) {
         p.running = (p.running && this.vcpu(p.running.bound.name)) ?? null;
@@ -383,7 +413,7 @@ export class World {
 
   private checkRam(v: BoundVcpu): void {
     const bus = this.pes[0]!.cpu.bus;
-    for (const x of [...v.slots, ...v.flags]) {
+    for (const x of [...v.slots, ...v.flags.filter((f) => !f.between)]) {
       if (!bus.isRam(x.pa, x.width)) {
         throw new LayoutError(
           `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol, address or pointer)`,
@@ -401,6 +431,11 @@ export class World {
       saved: new Set(),
       pe: null,
       placedOn: null,
+      loadedOn: null,
+      identity: {},
+      vmid: null,
+      atExit: new Map(),
+      windows: new Set(),
     };
     this.vcpus.push(v);
     this.watchLocations(v);
@@ -416,14 +451,36 @@ export class World {
       this.watchedRanges.push({ pa, size: w.width });
     };
     for (const slot of v.bound.slots) add(slot.pa, { vcpu: v, slot, width: slot.width });
-    for (const flag of v.bound.flags) add(flag.pa, { vcpu: v, flag, width: flag.width });
+    for (const flag of v.bound.flags) if (!flag.between) add(flag.pa, { vcpu: v, flag, width: flag.width });
   }
 
   /** Binds a vcpu found at run time (the layout's `discover`); it keeps its own residency from now on. */
-  addVcpu(bound: BoundVcpu): void {
+  addVcpu(bound: BoundVcpu, identity: VcpuIdentity = {}): void {
     this.checkRam(bound);
     this.discovered.push(bound);
-    this.watchVcpu(bound);
+    this.watchVcpu(bound).identity = identity;
+  }
+
+  /**
+   * The hypervisor frees the vcpu at `va` (the layout's `discover.forget`): its memory is no
+   * longer a vcpu, so it is no longer watched. Its name is not reused.
+   */
+  forgetVcpu(va: bigint): void {
+    const v = this.vcpus.find((x) => x.bound.va === va);
+    if (v === undefined || !this.discovered.some((b) => b.va === va)) return;
+    this.discovered = this.discovered.filter((b) => b.va !== va);
+    this.vcpus = this.vcpus.filter((x) => x !== v);
+    for (const p of this.pes) {
+      if (p.current === v) p.current = null;
+      if (p.running === v) p.running = null;
+    }
+    this.rewatch();
+  }
+
+  /** The layout's put function was entered with the vcpu at `va` on `p`: it is no longer loaded there. */
+  vcpuPut(p: PeWorld, va: bigint): void {
+    const v = this.vcpus.find((x) => x.bound.va === va);
+    if (v !== undefined && v.loadedOn === p) v.loadedOn = null;
   }
 
   /** Whether a vcpu structure at this virtual address is already bound. */
@@ -447,7 +504,25 @@ export class World {
       this.rewatch();
     }
     v.placedOn = p;
+    v.loadedOn = p;
     if (!this.loaded(v)) v.pe = p;
+  }
+
+  /**
+   * Calls `fn` once, when PE `p` is about to run the instruction at `ret` (the return address a
+   * function was entered with) with its stack back where it was (`sp`: not a deeper call).
+   */
+  hookReturn(p: PeWorld, ret: bigint, sp: bigint, fn: () => void): void {
+    const cpu = p.cpu;
+    const prev = cpu.codeHook(ret);
+    const mine = () => {
+      if (cpu.getSp() < sp) return;
+      cpu.setCodeHook(ret, prev ?? null);
+      this.returnHooks = this.returnHooks.filter((r) => r.cpu !== cpu || r.pc !== ret);
+      fn();
+    };
+    cpu.setCodeHook(ret, prev ? () => (prev(), mine()) : mine);
+    this.returnHooks.push({ cpu, pc: ret, prev });
   }
 
   /**
@@ -476,11 +551,14 @@ export class World {
 
   unbind(): void {
     this.unwatch();
+    for (const r of this.returnHooks.reverse()) r.cpu.setCodeHook(r.pc, r.prev ?? null);
+    this.returnHooks = [];
     for (const pc of this.hookPcs) for (const p of this.pes) p.cpu.setCodeHook(pc, null);
     this.hookPcs.length = 0;
     this.layout = null;
     this.governed.clear();
     this.governedIds = [];
+    this.switchedRegs.clear();
     this.vcpus = [];
     this.discovered = [];
     this.perPeFlags = false;
@@ -515,6 +593,7 @@ export class World {
    * without discovery.
    */
   flagOn(v: VcpuState, f: BoundFlag): boolean {
+    if (f.between) return v.windows.has(f.name);
     return this.flagSet(f) && this.flagIsVcpus(v, f);
   }
 
@@ -526,6 +605,7 @@ export class World {
 
   /** Whether any bit of the flag's mask is set in memory (read byte by byte: no BigInt on the access path). */
   flagSet(f: BoundFlag): boolean {
+    if (f.equals !== undefined) return (this.peek(f.pa, f.width) & f.mask) === f.equals;
     const bus = this.pes[0]!.cpu.bus;
     const at = f.pa - bus.ramBase;
     for (let i = 0; i < f.maskBytes.length; i++) if ((bus.ram[at + i]! & f.maskBytes[i]!) !== 0) return true;
@@ -556,6 +636,16 @@ export class World {
     return BigInt.asUintN(slot.width * 8, readSysreg(p.cpu, r.spec));
   }
 
+  /** The bits of a slot's register the CPU keeps: a saved value differs from the CPU's only in those. */
+  private kept(slot: BoundSlot): bigint {
+    return slot.register?.kind === 'sysreg' ? keptBits(slot.register.spec) : -1n;
+  }
+
+  /** What the register holds once the slot's value is written to it (its write mask applied). */
+  private held(slot: BoundSlot, memory: bigint): bigint {
+    return memory & this.kept(slot);
+  }
+
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
     const want = regs?.map(canonicalName);
     const home = this.home(v);
@@ -568,7 +658,7 @@ export class World {
         let verdict: string;
         if (cpu === null)
           verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
-        else if (cpu === memory) verdict = 'in sync';
+        else if (cpu === this.held(slot, memory)) verdict = 'in sync';
         else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
         else verdict = 'memory live, CPU holds another value';
         return {
@@ -623,6 +713,12 @@ export class World {
 
   /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
   exitTaken(p: PeWorld): void {
+    const v = p.running;
+    if (this.checking && v !== null && this.switchedRegs.size !== 0)
+      for (const s of v.switchedSlots) {
+        const cpu = this.cpuValue(p, s);
+        if (cpu !== null) v.atExit.set(s.name, cpu);
+      }
     if (this.replace === null) return;
     const placed = this.replace(p);
     if (placed !== null) this.bind(this.layout!, placed);
@@ -674,6 +770,7 @@ export class World {
     for (let i = 0; i < vcpus.length; i++) if (vcpus[i]!.pe === p) vcpus[i]!.switched = false;
     if (v === null) return;
     v.pe = p;
+    v.vmid = p.vmid;
     v.switched = true;
     if (this.checking) this.checkEntry(p, v, stayed);
     if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
@@ -683,26 +780,25 @@ export class World {
   private checkEntry(p: PeWorld, v: VcpuState, stayed: boolean): void {
     const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
-      if (!this.flagOn(v, f)) {
-        // Loaded lazily: the guest may run without its FP registers while its first use traps to EL2.
-        if (f.lazy === 'fp' && cptrTrapsFP(p.cpu, p.cpu.ps.el)) continue;
-        this.hazard(p, {
-          kind: 'missing-load',
-          vcpu: v.bound.name,
-          reg: f.name,
-          pc,
-          detail:
-            `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded` +
-            (f.lazy === 'fp' ? ", and CPTR_EL2 does not trap the guest's SIMD&FP use that would load them" : ''),
-        });
-        return;
-      }
+      if (f.onEntry === 'none' || this.flagOn(v, f)) continue;
+      // Loaded lazily: the guest may run without its FP registers while its first use traps to EL2.
+      if (f.lazy === 'fp' && cptrTrapsFP(p.cpu, p.cpu.ps.el)) continue;
+      this.hazard(p, {
+        kind: 'missing-load',
+        vcpu: v.bound.name,
+        reg: f.name,
+        pc,
+        detail:
+          `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded` +
+          (f.lazy === 'fp' ? ", and CPTR_EL2 does not trap the guest's SIMD&FP use that would load them" : ''),
+      });
+      return;
     }
     for (const s of v.switchedSlots) {
       if (stayed && !v.savedSwitched.has(s.name)) continue;
       const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
-      if (cpu !== null && cpu !== memory) {
+      if (cpu !== null && cpu !== this.held(s, memory)) {
         this.hazard(p, {
           kind: 'missing-load',
           vcpu: v.bound.name,
@@ -714,6 +810,35 @@ export class World {
         });
         return;
       }
+    }
+  }
+
+  /**
+   * The hypervisor writes a register switched on entry and exit (MSR at EL2). If the vcpu that
+   * PE ran still had its value there, not saved since the exit, and its slot holds another value,
+   * the exit's save skipped it and the guest's value is gone: a partial put. Either way the CPU
+   * no longer holds the guest's register.
+   */
+  switchedWritten(p: PeWorld, e: SysregAccessed): void {
+    const vcpus = this.vcpus;
+    for (let i = 0; i < vcpus.length; i++) {
+      const v = vcpus[i]!;
+      if (v.pe !== p || !v.switched || p.inGuest) continue;
+      const slot = v.switchedSlots.find((s) => s.register?.kind === 'sysreg' && s.register.spec.name === e.reg.name);
+      if (slot === undefined || v.savedSwitched.has(slot.name)) continue;
+      v.savedSwitched.add(slot.name);
+      const memory = this.peek(slot.pa, slot.width);
+      const guest = v.atExit.get(slot.name);
+      if (!this.checking || guest === undefined || guest === this.held(slot, memory)) continue;
+      this.hazard(p, {
+        kind: 'partial-put',
+        vcpu: v.bound.name,
+        reg: slot.name,
+        pc: e.pc,
+        cpu: guest,
+        memory,
+        detail: `${slot.name} overwritten with ${hex(BigInt.asUintN(slot.width * 8, e.value))} before the exit's save stored ${v.bound.name}'s: the guest left ${hex(guest)}, its slot holds ${hex(memory)}`,
+      });
     }
   }
 
@@ -746,17 +871,45 @@ export class World {
     if (!e.write || !this.flagIsVcpus(v, f)) return;
     const lo = Math.max(e.pa, f.pa),
       hi = Math.min(e.pa + e.size, f.pa + f.width);
-    const mask = bytesOf(f.mask, f.pa, lo, hi);
-    const was = (bytesOf(e.before, e.pa, lo, hi) & mask) !== 0n;
-    const now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
-    if (was === now) return;
+    let was: boolean, now: boolean;
+    if (f.equals !== undefined) {
+      // The whole word decides: now as memory holds it, before with the stored bytes as they were.
+      const word = this.peek(f.pa, f.width);
+      const shift = BigInt(8 * (lo - f.pa));
+      const bytes = ((1n << BigInt(8 * (hi - lo))) - 1n) << shift;
+      const old = (word & ~bytes) | (bytesOf(e.before, e.pa, lo, hi) << shift);
+      was = (old & f.mask) === f.equals;
+      now = (word & f.mask) === f.equals;
+    } else {
+      const mask = bytesOf(f.mask, f.pa, lo, hi);
+      was = (bytesOf(e.before, e.pa, lo, hi) & mask) !== 0n;
+      now = (bytesOf(e.value, e.pa, lo, hi) & mask) !== 0n;
+    }
+    if (was !== now) this.flagChanged(p, v, f, now, e.pc);
+  }
+
+  /**
+   * A flag "between" two functions: `from` returned on `p` with the vcpu at `va` (set), or `to` did
+   * (clear); `pc` is the return address.
+   */
+  windowChanged(p: PeWorld, va: bigint, flag: string, set: boolean, pc: bigint): void {
+    const v = this.vcpus.find((x) => x.bound.va === va);
+    const f = v?.bound.flags.find((x) => x.name === flag);
+    if (v === undefined || f === undefined || v.windows.has(flag) === set) return;
+    if (set) v.windows.add(flag);
+    else v.windows.delete(flag);
+    this.flagChanged(p, v, f, set, pc);
+  }
+
+  /** A load (`now` set) or put completes on `p` at `pc`. */
+  private flagChanged(p: PeWorld, v: VcpuState, f: BoundFlag, now: boolean, pc: bigint): void {
     // A load completes on the PE that sets the flag: the registers are live on its CPU now.
     if (now) v.pe = p;
     p.advance();
-    if (this.checking) this.checkTransition(p, v, f, now, e.pc);
+    if (this.checking) this.checkTransition(p, v, f, now, pc);
     if (!now) p.inPut = false;
     for (const g of f.governs) v.saved.delete(g);
-    const record = p.closeLoadPut(now ? 'load' : 'put', v.bound.name, f.name, e.pc);
+    const record = p.closeLoadPut(now ? 'load' : 'put', v.bound.name, f.name, pc);
     this.recent.loadPut.push(record);
     const sums = this.sums[record.type];
     sums.count++;
@@ -774,7 +927,7 @@ export class World {
       if (slot.flag?.name !== f.name) continue;
       const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
-      if (cpu === null || cpu === memory || (!set && v.saved.has(slot.name))) continue;
+      if (cpu === null || cpu === this.held(slot, memory) || (!set && v.saved.has(slot.name))) continue;
       this.hazard(p, {
         kind: set ? 'partial-load' : 'partial-put',
         vcpu: v.bound.name,
@@ -801,7 +954,10 @@ export class World {
     const whole = e.pa === slot.pa && e.size === slot.width;
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
-    const same = whole ? cpuFull === e.value : bytesOf(cpuFull, slot.pa, lo, hi) === bytesOf(e.value, e.pa, lo, hi);
+    const same = whole
+      ? cpuFull === this.held(slot, e.value)
+      : bytesOf(cpuFull, slot.pa, lo, hi) ===
+        (bytesOf(e.value, e.pa, lo, hi) & bytesOf(this.kept(slot), slot.pa, lo, hi));
     if (same) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory. A V register
       // is stored as two doublewords: saved once the second makes the whole slot the CPU's value.
@@ -847,7 +1003,9 @@ export class World {
     const cpu = this.cpuValue(this.home(v), slot);
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
-    const differs = cpu !== null && bytesOf(cpu, slot.pa, lo, hi) !== bytesOf(e.value, e.pa, lo, hi);
+    const differs =
+      cpu !== null &&
+      bytesOf(cpu, slot.pa, lo, hi) !== (bytesOf(e.value, e.pa, lo, hi) & bytesOf(this.kept(slot), slot.pa, lo, hi));
     if (differs) return;
     if (e.write && (p.inPut || (this.layout?.putSymbol === undefined && cpu !== null))) return;
     this.hazard(p, {

@@ -385,6 +385,7 @@ export const PROVIDERS: RowProvider[] = [
     rows: fromModule('./linux.js', 'benchLinux', QUICK),
   },
   { key: 'fp', title: 'scalar FP and SIMD loops (test/bench/fp.ts)', rows: fromModule('./fp.js', 'benchFp', null) },
+  { key: 'kvm', title: 'watching real KVM (test/bench/kvm.ts)', rows: fromModule('./kvm.js', 'benchKvm', QUICK) },
 ];
 
 // --- the tables -----------------------------------------------------------------------

@@ -40,7 +40,8 @@ describe("the KVM layout derived from Debian's kernel", () => {
 
   it('places every slot and flag where pahole and bpftool say (VHE)', () => {
     const layout = parseLayout(JSON.stringify(deriveLinuxLayout(image, btf)));
-    const arch = pahole(blob, 'kvm_vcpu').get('arch')!.offset;
+    const vcpuMembers = pahole(blob, 'kvm_vcpu');
+    const arch = vcpuMembers.get('arch')!.offset;
     const a = pahole(blob, 'kvm_vcpu_arch');
     const sysRegs = arch + a.get('ctxt')!.offset + pahole(blob, 'kvm_cpu_context').get('sys_regs')!.offset;
     const index = bpftoolEnum(blob, 'vcpu_sysreg');
@@ -98,7 +99,38 @@ describe("the KVM layout derived from Debian's kernel", () => {
       expect(f.place.offset, timer).toBe(timers + Number(timerIndex.get(timer)) * ctxSize + ctx.get('loaded')!.offset);
       expect(f.governs).toEqual(regs);
     }
-    expect(layout.discover).toEqual({ function: 'kvm_arch_vcpu_load', arg: 0, prefix: 'vcpu' });
+    // FP/SIMD: ctxt.fp_regs (struct user_fpsimd_state), owned by the guest while fp_state is
+    // FP_STATE_GUEST_OWNED (2: the third of enum { FREE, HOST_OWNED, GUEST_OWNED } in kvm_host.h).
+    const fpRegs = arch + a.get('ctxt')!.offset + pahole(blob, 'kvm_cpu_context').get('fp_regs')!.offset;
+    const fp = pahole(blob, 'user_fpsimd_state');
+    for (const n of [0, 1, 31]) {
+      expect(at(`V${n}`).place.offset, `V${n}`).toBe(fpRegs + fp.get('vregs')!.offset + 16 * n);
+      expect(at(`V${n}`).width).toBe(16);
+    }
+    expect([at('FPSR').place.offset, at('FPSR').width]).toEqual([fpRegs + fp.get('fpsr')!.offset, 4]);
+    expect([at('FPCR').place.offset, at('FPCR').width]).toEqual([fpRegs + fp.get('fpcr')!.offset, 4]);
+    expect(flag('FP_GUEST_OWNED')).toMatchObject({
+      place: { offset: arch + a.get('fp_state')!.offset },
+      width: a.get('fp_state')!.size,
+      equals: 2n,
+      lazy: 'fp',
+    });
+    expect(flag('FP_GUEST_OWNED').governs).toHaveLength(34);
+    expect(flag('VGIC_LOADED')).toMatchObject({
+      between: { from: 'vgic_v3_load', to: 'vgic_v3_put' },
+      onEntry: 'none',
+      governs: ['ICH_VMCR_EL2', 'ICH_AP0R0_EL2', 'ICH_AP1R0_EL2'],
+    });
+    expect(layout.discover).toEqual({
+      function: 'kvm_arch_vcpu_load',
+      arg: 0,
+      prefix: 'vcpu',
+      forget: 'kvm_arch_vcpu_destroy',
+    });
+    expect(layout.identity).toEqual({
+      vm: { offset: vcpuMembers.get('kvm')!.offset, width: 8 },
+      id: { offset: vcpuMembers.get('vcpu_id')!.offset, width: 4 },
+    });
     expect([layout.loadSymbol, layout.putSymbol]).toEqual(['kvm_arch_vcpu_load', 'kvm_arch_vcpu_put']);
   });
 

@@ -260,7 +260,7 @@ describe('layouts the image does not match, and layout mistakes, from the comman
     const cases: [Record<string, unknown>, string][] = [
       [
         { ...base, flags: { SYSREGS_ON_CPU: { offset: 296, bit: 0, govern: ['TPIDR_EL1'] } } },
-        'flags.SYSREGS_ON_CPU: unknown key "govern" (allowed: offset, width, mask, bit, governs, lazy, symbol, perPE, via, description)',
+        'flags.SYSREGS_ON_CPU: unknown key "govern" (allowed: offset, width, mask, bit, equals, between, onEntry, governs, lazy, symbol, perPE, via, description)',
       ],
       [
         { ...base, sysregs: { ...(base.sysregs as object), TPIDR_EL: { offset: 400 } } },

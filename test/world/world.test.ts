@@ -397,7 +397,7 @@ describe('layout files', () => {
 
   it('rejects unknown keys with their path and the keys allowed there', () => {
     expect(parse({ ...base, flags: { LOADED: { offset: 32, mask: 1, govern: ['SCTLR_EL1'] } } })).toThrow(
-      'l.json: flags.LOADED: unknown key "govern" (allowed: offset, width, mask, bit, governs, lazy, symbol, perPE, via, description)',
+      'l.json: flags.LOADED: unknown key "govern" (allowed: offset, width, mask, bit, equals, between, onEntry, governs, lazy, symbol, perPE, via, description)',
     );
     expect(parse({ ...base, modeSelector: {} })).toThrow(
       'l.json: (top level): unknown key "modeSelector" (allowed: format,',
