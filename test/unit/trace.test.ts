@@ -6,6 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { assemble, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
+import { AUTO_THRESHOLD } from '../../src/cpu/code.js';
 import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
 import type { Image } from '../../src/loader/elf.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
@@ -172,12 +173,13 @@ buf:	.fill 302, 8, 0`);
 
   it('call a code hook on a hot page each time its instruction runs, and still compile the rest', () => {
     // f is on the loop's page: a trace whose path reaches it (the loop's head, through BL) must
-    // not run, one that does not (after the return) may.
+    // not run, one that does not (after the return) may. Enough calls to pass auto's threshold.
+    const calls = AUTO_THRESHOLD + 100;
     const image = assemble(
       program(`
 	adr x9, f
 	adr x10, 2f
-	mov x0, #200
+	mov x0, #${calls}
 1:	bl f
 2:	add x1, x1, #1
 	subs x0, x0, #1
@@ -198,8 +200,8 @@ f:	add x2, x2, #3
     const stepped = machine(image);
     const b = hooked(stepped);
     expect(stepToStop(stepped.cpu).kind).toBe('exit');
-    expect(a.calls).toBe(200);
-    expect(b.calls).toBe(200);
+    expect(a.calls).toBe(calls);
+    expect(b.calls).toBe(calls);
     expect(state(run.cpu)).toBe(state(stepped.cpu));
     if (run.code.hot !== 0) {
       // The instruction after the BL (2, in x10) heads a trace that was compiled.
