@@ -234,10 +234,11 @@ f:	add x2, x2, #3
   // Loops whose bodies branch, compiled as trace trees: one side sets the flags before the back
   // edge, another never touches them (so PSTATE must hold the other's flags when it loops), another
   // reads them first (ADCS), a TBZ/CBZ head reads none; the last loop's load on a side walks off
-  // the end of RAM (an external abort).
+  // the end of RAM (an external abort). The first loop runs past auto's threshold.
+  const TREE_ITERATIONS = AUTO_THRESHOLD + 500;
   const TREES = program(`${VECTORS}
 	adr x9, buf
-	mov x0, #1500
+	mov x0, #${TREE_ITERATIONS}
 	mov x5, #0
 	mov x6, #0
 	mov x7, #0
@@ -284,7 +285,7 @@ taken:	add x5, x5, #3
 	b.ne 10b
 	SEMIHOSTING_EXIT
 	.balign 4096 // not on a code page: stores there would drop the compiled code
-buf:	.fill 1501, 8, 0`);
+buf:	.fill ${TREE_ITERATIONS + 1}, 8, 0`);
 
   it.each(['the mode of the project', 'auto'])(
     'run loops whose bodies branch (trace trees) as the interpreter does, sliced anywhere (%s)',
