@@ -114,8 +114,6 @@ export class CodeCache {
       },
       idx,
       PAGE_SIZE / 4,
-      // A side that has run (or the compiler forced on for everything).
-      (i) => this.hot === 1 || page.heat[i] !== 0 || page.traces[i] !== undefined,
     );
   }
 }

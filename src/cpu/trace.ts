@@ -2,12 +2,9 @@
 // into a JS function, from the generators on the table rows (emit.ts).
 //
 // A trace follows one path from its head: straight on, through unconditional in-page branches,
-// and past conditional ones. The taken side of a conditional branch is compiled as a path of
-// its own inside the trace (a trace tree, nested in an \`if\`) when its target has run before
-// (or, with the compiler forced on, always), within a bound on the whole tree; otherwise it
-// leaves the trace for the instruction it targets, where another trace starts once hot. A
-// branch back to the head closes a loop, which runs inside the function until the budget is
-// reached: a loop whose body branches stays in the function on every side. Rows without a generator are called through
+// and past conditional ones (the taken side leaves the trace for the instruction it targets,
+// where another trace starts once hot). A branch back to the head closes a loop, which runs
+// inside the function until the budget is reached. Rows without a generator are called through
 // their executors with the PC and instruction count synchronised, and the trace leaves when
 // the executor branched, asked the run loop to stop, or changed translation or code.
 //
@@ -49,8 +46,6 @@ export function onPath(t: Trace, idx: number): boolean {
 
 /** Longest path compiled (bounded compile time and budget granularity). */
 const MAX_TRACE = 96;
-/** Instructions compiled over a tree's paths before it takes no further side (bounds code size and compile time). */
-const MAX_TREE = 256;
 
 /** Scratch through which generated code reads BigInt values' int32 halves. */
 const S = new BigUint64Array(4);
@@ -94,10 +89,6 @@ class TraceBuilder implements Emitter {
   private flags = PS_FLAGS();
   /** Flag events of the current iteration, in order: whether the first is a write. */
   private firstFlagEvent: 'read' | 'write' | null = null;
-  /** Whether some path's first flag event is a read: the back edges then store the flags before the next iteration. */
-  private readFirst = false;
-  /** The flag stores of each back edge, placed at finish (BACK_EDGE markers) once readFirst is known. */
-  private readonly backFlags: string[] = [];
   private usesPc = false;
   private usesRam = false;
   /** Inside an access's fast path: registers are written to x[] at once, and these are written. */
@@ -115,8 +106,6 @@ class TraceBuilder implements Emitter {
   constructor(
     private readonly start: number,
     private readonly count: number,
-    /** Compiles the path from in-page instruction `t`, entered after `done` instructions, if the tree takes it. */
-    private readonly side: (t: number, done: number) => boolean,
   ) {}
 
   begin(idx: number, k: number, exec: unknown, d: object): void {
@@ -218,38 +207,7 @@ class TraceBuilder implements Emitter {
   // --- flags -----------------------------------------------------------------------
 
   private flagEvent(e: 'read' | 'write'): void {
-    if (this.firstFlagEvent === null && e === 'read') this.readFirst = true;
     this.firstFlagEvent ??= e;
-  }
-
-  /**
-   * Flag `f` of the pending flag state as an expression over F (x, y and r stored there by
-   * flagOperands), or a constant for the logical forms' C and V.
-   */
-  private flagFormula(f: FlagName): string {
-    const s = this.flags;
-    // The int32 half holding the datasize's top bit, of x, y and r in F.
-    const hi = s.sf !== 0 ? 1 : 0;
-    const [x, y, r] = [`F32[${hi}]`, `F32[${2 + hi}]`, `F32[${4 + hi}]`];
-    switch (f) {
-      case 'n':
-        return `${r} >>> 31`;
-      case 'z':
-        return '(F32[4] | F32[5]) === 0 ? 1 : 0';
-      case 'c':
-        // Carry out of the top bit of x + y (y already inverted for a subtraction).
-        return s.kind === 'logic' ? '0' : `((${x} & ${y}) | ((${x} | ${y}) & ~${r})) >>> 31`;
-      default:
-        return s.kind === 'logic' ? '0' : `((${x} ^ ${r}) & (${y} ^ ${r})) >>> 31`;
-    }
-  }
-
-  /** Stores of what flag `f` (or, without one, every flag) is computed from into F, as a comma list. */
-  private flagOperands(f?: FlagName): string {
-    const s = this.flags;
-    return s.kind === 'logic' || f === 'n' || f === 'z'
-      ? `F[2] = ${s.r}`
-      : `F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}`;
   }
 
   /** One flag as a JS number 0/1: a local (cached for this flag state) or, in exits, an expression. */
@@ -258,9 +216,26 @@ class TraceBuilder implements Emitter {
     if (s.kind === 'ps') return `ps.${f}`;
     const known = s.known[f];
     if (known !== undefined) return known;
-    const formula = this.flagFormula(f);
-    if (formula === '0') return formula;
-    const e = `(${this.flagOperands(f)}, ${formula})`;
+    // The int32 half holding the datasize's top bit, of x, y and r in F.
+    const hi = s.sf !== 0 ? 1 : 0;
+    const [x, y, r] = [`F32[${hi}]`, `F32[${2 + hi}]`, `F32[${4 + hi}]`];
+    let e: string;
+    switch (f) {
+      case 'n':
+        e = `(F[2] = ${s.r}, ${r} >>> 31)`;
+        break;
+      case 'z':
+        e = `(F[2] = ${s.r}, (F32[4] | F32[5]) === 0 ? 1 : 0)`;
+        break;
+      case 'c':
+        // Carry out of the top bit of x + y (y already inverted for a subtraction).
+        if (s.kind === 'logic') return '0';
+        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} & ${y}) | ((${x} | ${y}) & ~${r})) >>> 31)`;
+        break;
+      default:
+        if (s.kind === 'logic') return '0';
+        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} ^ ${r}) & (${y} ^ ${r})) >>> 31)`;
+    }
     if (!cache) return e;
     const name = this.fresh(`f${f}`);
     this.emit(`const ${name} = ${e};`);
@@ -268,14 +243,11 @@ class TraceBuilder implements Emitter {
     return name;
   }
 
-  /** Statements storing the pending flags in PSTATE (nothing when it holds them), their operands stored in F once. */
+  /** Statements storing the pending flags in PSTATE (nothing when it holds them). */
   private materialize(): string {
-    const s = this.flags;
-    if (s.synced || s.kind === 'ps') return '';
-    const flags: FlagName[] = ['n', 'z', 'c', 'v'];
-    const value = (f: FlagName): string => s.known[f] ?? this.flagFormula(f);
-    const loads = flags.some((f) => s.known[f] === undefined && this.flagFormula(f) !== '0');
-    return `${loads ? `${this.flagOperands()}; ` : ''}${flags.map((f) => `ps.${f} = ${value(f)};`).join(' ')} `;
+    if (this.flags.synced) return '';
+    const f = (n: FlagName): string => this.flag(n, false);
+    return `ps.n = ${f('n')}; ps.z = ${f('z')}; ps.c = ${f('c')}; ps.v = ${f('v')}; `;
   }
 
   cond(cond: number): string {
@@ -364,13 +336,13 @@ class TraceBuilder implements Emitter {
 
   /** The loop's back edge after `done` instructions: the next iteration, while the budget allows. */
   private backEdge(done: number): string {
-    // PSTATE needs the flags only if the loop may read them (or leave) before it sets them, on
-    // any of the tree's paths (known at finish); leaving at the budget always does.
-    if (this.firstFlagEvent === null) this.readFirst = true; // the budget's exit reads them
-    const i = this.backFlags.push(this.materialize()) - 1;
+    // PSTATE needs the flags only if the loop may read them (or leave) before it sets them;
+    // leaving at the budget always does.
+    const lazy = this.firstFlagEvent === 'write';
+    const flags = this.materialize();
     return (
-      `${this.writeback()}__EAGER${i}__ic += ${done}; ` +
-      `if (ic + __LEN__ > end) { __LAZY${i}__cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue;`
+      `${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
+      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue;`
     );
   }
 
@@ -387,59 +359,24 @@ class TraceBuilder implements Emitter {
   branch(c: string, offset: number): void {
     const t = this.idx + offset / 4;
     const done = this.k + 1;
-    const inPage = t >= 0 && t < this.count;
-    // Unconditional: follow it in the page (the compile loop stops at the head or a repeat).
-    if (c === 'true' && inPage) {
-      this.next = t;
+    let leave: string;
+    if (t === this.start) leave = this.backEdge(done);
+    else if (t >= 0 && t < this.count) leave = this.exitTo(t, done);
+    else {
+      leave =
+        `${this.leave(done)}p32[2] = lo | ${this.idx << 2}; p32[3] = hi; ` +
+        `pcs[0] = cpu.branchAddr(${U(`pcs[1] + ${big(offset)}`)}); return -1;`;
+    }
+    if (c !== 'true') {
+      this.emit(`if (${c}) { ${leave} }`);
       return;
     }
-    if (c !== 'true' && inPage && t !== this.start && this.tree(c, t, done)) return;
-    const leave =
-      t === this.start
-        ? this.backEdge(done)
-        : inPage
-          ? this.exitTo(t, done)
-          : `${this.leave(done)}p32[2] = lo | ${this.idx << 2}; p32[3] = hi; ` +
-            `pcs[0] = cpu.branchAddr(${U(`pcs[1] + ${big(offset)}`)}); return -1;`;
-    if (c !== 'true') this.emit(`if (${c}) { ${leave} }`);
+    // Unconditional: follow it in the page (the compile loop stops at the head or a repeat).
+    if (t >= 0 && t < this.count) this.next = t;
     else {
       this.emit(leave);
       this.ended = true;
     }
-  }
-
-  /**
-   * The taken side of a conditional branch to in-page instruction `t` compiled inside the trace,
-   * if the tree takes it: the fall-through path goes on after it with the compiler's state as it
-   * was at the branch (the side's locals are scoped to its block).
-   */
-  private tree(c: string, t: number, done: number): boolean {
-    const saved = {
-      regs: new Map(this.regs),
-      flags: { ...this.flags, known: { ...this.flags.known } },
-      first: this.firstFlagEvent,
-      row: this.row,
-      idx: this.idx,
-      k: this.k,
-      next: this.next,
-    };
-    const at = this.out.length;
-    this.emit(`if (${c}) {`);
-    if (!this.side(t, done)) {
-      this.out.length = at;
-      return false;
-    }
-    this.emit('}');
-    this.regs = saved.regs;
-    this.flags = saved.flags;
-    this.firstFlagEvent = saved.first;
-    this.row = saved.row;
-    this.idx = saved.idx;
-    this.k = saved.k;
-    this.next = saved.next;
-    this.ended = false;
-    this.executed = false;
-    return true;
   }
 
   branchTo(target: string): void {
@@ -532,12 +469,7 @@ class TraceBuilder implements Emitter {
       `const p32 = cpu.pcs32; const pcs = cpu.pcs; const mmu = cpu.mmu; const gen = mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
       // One-page caches of Cpu.ramOffset for reads and writes (-1: empty; a page's tag has its low bits clear).
       `let rLo = -1, rHi = 0, rBase = 0, wLo = -1, wHi = 0, wBase = 0;\n` +
-      `for (;;) {\n${this.out
-        .join('\n')
-        .replaceAll('__LEN__', String(len))
-        .replace(/__(EAGER|LAZY)(\d+)__/g, (_, when: string, i: string) =>
-          (when === 'EAGER') === this.readFirst ? this.backFlags[Number(i)]! : '',
-        )}\n}\n};`;
+      `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
     const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'P', 'P32', src) as (
       c: unknown[],
@@ -554,64 +486,44 @@ class TraceBuilder implements Emitter {
 
 /**
  * Compiles the trace starting at instruction `start` of a page of `count` instructions whose
- * decoded rows `row` returns, or returns null when no row on its path has a generator. `side`
- * says whether the taken side of a conditional branch to instruction `t` is worth compiling
- * into the tree (it has run before).
+ * decoded rows `row` returns, or returns null when no row on its path has a generator.
  */
 export function compileTrace(
   row: (idx: number) => { e: AnyEncoding; d: object },
   start: number,
   count: number,
-  side: (t: number) => boolean = () => false,
 ): Trace | null {
-  const all = new Set<number>();
+  const b = new TraceBuilder(start, count);
+  const seen = new Set<number>();
   let generated = 0;
-  let total = 0;
-  let len = 0;
-  /** The path from `from`, entered after `k` instructions, `seen` the instructions before it on its path. */
-  const path = (from: number, k: number, seen: Set<number>): void => {
-    let idx = from;
-    for (;;) {
-      if (k >= MAX_TRACE) {
-        b.close(idx, k);
-        break;
-      }
-      seen.add(idx);
-      all.add(idx);
-      const { e, d } = row(idx);
-      b.begin(idx, k, e.exec, d);
-      if (e.gen !== undefined) e.gen(b, d as never);
-      else b.exec();
-      if (!b.executed) generated++;
-      k++;
-      total++;
-      if (b.ended) break;
-      const next = b.next;
-      if (next === start) {
-        b.loop(k);
-        break;
-      }
-      if (next >= count || seen.has(next)) {
-        b.close(next, k);
-        break;
-      }
-      idx = next;
+  let idx = start;
+  let k = 0;
+  for (;;) {
+    if (k >= MAX_TRACE) {
+      b.close(idx, k);
+      break;
     }
-    len = Math.max(len, k);
-  };
-  const paths: Set<number>[] = [];
-  const b = new TraceBuilder(start, count, (t, done) => {
-    const seen = paths[paths.length - 1]!;
-    if (total >= MAX_TREE || seen.has(t) || !side(t)) return false;
-    paths.push(new Set(seen));
-    path(t, done, paths[paths.length - 1]!);
-    paths.pop();
-    return true;
-  });
-  paths.push(new Set());
-  path(start, 0, paths[0]!);
+    seen.add(idx);
+    const { e, d } = row(idx);
+    b.begin(idx, k, e.exec, d);
+    if (e.gen !== undefined) e.gen(b, d as never);
+    else b.exec();
+    if (!b.executed) generated++;
+    k++;
+    if (b.ended) break;
+    const next = b.next;
+    if (next === start) {
+      b.loop(k);
+      break;
+    }
+    if (next >= count || seen.has(next)) {
+      b.close(next, k);
+      break;
+    }
+    idx = next;
+  }
   if (generated === 0) return null;
-  const bitmap = new Uint8Array((count + 7) >>> 3);
-  for (const i of all) bitmap[i >>> 3]! |= 1 << (i & 7);
-  return { fn: b.finish(len), len, insns: total, path: bitmap };
+  const path = new Uint8Array((count + 7) >>> 3);
+  for (const i of seen) path[i >>> 3]! |= 1 << (i & 7);
+  return { fn: b.finish(k), len: k, insns: k, path };
 }

@@ -11,7 +11,6 @@ import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
 import type { Image } from '../../src/loader/elf.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { rng } from '../helpers/xorshift.js';
-import { onPath } from '../../src/cpu/trace.js';
 
 function machine(image: Image): Machine {
   const m = new Machine({ memory: 16 << 20, uartOut: () => {} });
@@ -230,99 +229,4 @@ f:	add x2, x2, #3
     expect(a).toEqual(b);
     expect(state(run.cpu)).toBe(state(stepped.cpu));
   });
-
-  // Loops whose bodies branch, compiled as trace trees: one side sets the flags before the back
-  // edge, another never touches them (so PSTATE must hold the other's flags when it loops), another
-  // reads them first (ADCS), a TBZ/CBZ head reads none; the last loop's load on a side walks off
-  // the end of RAM (an external abort). The first loop runs past auto's threshold.
-  const TREE_ITERATIONS = AUTO_THRESHOLD + 500;
-  const TREES = program(`${VECTORS}
-	adr x9, buf
-	mov x0, #${TREE_ITERATIONS}
-	mov x5, #0
-	mov x6, #0
-	mov x7, #0
-	mov w3, #-1
-tree:	tbz x0, #1, taken
-	adds x5, x5, x0
-	b 3f
-taken:	add x5, x5, #3
-3:	tbnz x0, #2, 4f
-	adcs x6, x6, x0
-	b 5f
-4:	subs x7, x7, x0, lsl #60
-	csel x8, x5, x6, mi
-	str x8, [x9, x0, lsl #3]
-5:	tbz w3, #0, 6f
-	eor w3, w4, w3, lsr #1
-	b 7f
-6:	lsr w3, w3, #1
-7:	sub x0, x0, #1
-	cbnz x0, tree
-	mov x0, #64
-8:	cmp x0, #7
-	b.ls 9f
-	ldr x2, [x9, x0, lsl #3]
-	add x6, x6, x2
-9:	subs x0, x0, #1
-	b.ge 8b
-	mov x0, #3000
-12:	tbz x0, #0, 13f
-	subs x11, x11, x0, lsl #62
-	sub x0, x0, #1
-	cbnz x0, 12b
-	b 14f // to the next page: a short tree, so it leaves at the budget a few instructions before a slice ends
-13:	add x11, x11, #1
-	sub x0, x0, #1
-	b 12b
-	.balign 4096
-14:	movq x10, 0x40ff0000
-	mov x0, #40
-10:	tbnz x0, #0, 11f
-	ldr x2, [x10]
-	add x10, x10, #4096
-11:	subs x0, x0, #1
-	b.ne 10b
-	SEMIHOSTING_EXIT
-	.balign 4096 // not on a code page: stores there would drop the compiled code
-buf:	.fill ${TREE_ITERATIONS + 1}, 8, 0`);
-
-  it.each(['the mode of the project', 'auto'])(
-    'run loops whose bodies branch (trace trees) as the interpreter does, sliced anywhere (%s)',
-    (mode) => {
-      const image = assemble(TREES);
-      const saved = process.env.HYPSTEP_JIT;
-      if (mode === 'auto') process.env.HYPSTEP_JIT = 'auto';
-      let sliced: Machine;
-      try {
-        sliced = machine(image);
-      } finally {
-        process.env.HYPSTEP_JIT = saved;
-      }
-      const stepped = machine(image);
-      const next = rng(0x7ee5);
-      for (let slices = 0; ; slices++) {
-        expect(slices).toBeLessThan(100_000);
-        const n = 1 + (next() % 211);
-        const r = sliced.run(n);
-        let s: PeStop | null = null;
-        for (let i = 0; i < n && s === null; i++) s = stepped.cpu.step();
-        expect(state(sliced.cpu)).toBe(state(stepped.cpu));
-        if (r.kind !== 'budget') {
-          expect(r.kind).toBe('exit');
-          expect(s?.kind).toBe('exit');
-          break;
-        }
-      }
-      expect(sliced.cpu.x[23]).toBe(0x4100_0000n); // FAR: the first byte past RAM
-      expect(Buffer.compare(sliced.bus.ram, stepped.bus.ram)).toBe(0);
-      if (sliced.code.hot !== 0) {
-        // The first loop is one trace, a tree with both sides of its first TBZ on its path.
-        const at = (name: string): number => Number(image.symbols.find((y) => y.name === name)!.value);
-        const t = sliced.code.page(at('tree')).traces[(at('tree') & 4095) >>> 2];
-        expect(t).toBeTruthy();
-        for (const pc of [at('tree') + 4, at('taken')]) expect(onPath(t!, (pc & 4095) >>> 2)).toBe(true);
-      }
-    },
-  );
 });
