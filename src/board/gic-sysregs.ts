@@ -7,7 +7,7 @@ import type { MachineSysregs } from '../sysregs/machine.js';
 import type { SpecialAccess } from '../sysregs/special.js';
 import type { SysregRow } from '../sysregs/table.js';
 import { ICC_CTLR_RO, type Gic } from './gic.js';
-import { ICH_HCR, ICH_VTR, LIST_REGISTERS } from './gic-virtual.js';
+import { ICH_HCR, ICH_VTR, LIST_REGISTERS, vmcrHeld } from './gic-virtual.js';
 import { PRIO_MASK, runningPriority } from './gic-priority.js';
 
 /**
@@ -220,7 +220,11 @@ export function registerGicSysregs(sysregs: MachineSysregs, gic: Gic): void {
   ich('ICH_MISR_EL2', '3 4 12 11 2', { read: (c) => BigInt(pe(c).ich.misr) }, { access: 'ro' });
   ich('ICH_EISR_EL2', '3 4 12 11 3', { read: (c) => BigInt(pe(c).ich.eisr) }, { access: 'ro' });
   ich('ICH_ELRSR_EL2', '3 4 12 11 5', { read: (c) => BigInt(pe(c).ich.elrsr) }, { access: 'ro' });
-  ich('ICH_VMCR_EL2', '3 4 12 11 7', { read: (c) => BigInt(pe(c).ich.vmcr), write: (c, v) => pe(c).ich.writeVmcr(v) });
+  ich('ICH_VMCR_EL2', '3 4 12 11 7', {
+    read: (c) => BigInt(pe(c).ich.vmcr),
+    write: (c, v) => pe(c).ich.writeVmcr(v),
+    held: (v) => BigInt(vmcrHeld(v)),
+  });
   for (let n = 0; n < LIST_REGISTERS; n++) {
     ich(`ICH_LR${n}_EL2`, `3 4 12 12 ${n}`, {
       read: (c) => pe(c).ich.lr[n]!,

@@ -97,6 +97,13 @@ export function decodeLr(lr: bigint): ListRegister {
   };
 }
 
+/** What ICH_VMCR_EL2 holds once `v` is written: VFIQEn RES1, the binary points at least their minimums. */
+export function vmcrHeld(v: bigint): number {
+  let m = (Number(v & BigInt(VMCR_WRITABLE)) | VMCR_VFIQEN) >>> 0;
+  m = withField(m, VBPR0_SHIFT, Math.max(field(m, VBPR0_SHIFT), MIN_BPR0));
+  return withField(m, VBPR1_SHIFT, Math.max(field(m, VBPR1_SHIFT), MIN_BPR0 + 1));
+}
+
 export class VirtualCpuInterface {
   hcr = 0;
   vmcr = VMCR_RESET;
@@ -124,10 +131,7 @@ export class VirtualCpuInterface {
   }
 
   writeVmcr(v: bigint): void {
-    let m = (Number(v & BigInt(VMCR_WRITABLE)) | VMCR_VFIQEN) >>> 0;
-    m = withField(m, VBPR0_SHIFT, Math.max(field(m, VBPR0_SHIFT), MIN_BPR0));
-    m = withField(m, VBPR1_SHIFT, Math.max(field(m, VBPR1_SHIFT), MIN_BPR0 + 1));
-    this.vmcr = m;
+    this.vmcr = vmcrHeld(v);
     this.update();
   }
 

@@ -61,6 +61,8 @@ export class GenericTimers {
           c.sr[ctl] = v & 3n;
           this.evaluate(c, i);
         },
+        // ISTATUS is the timer's condition, not state: a saved CTL holds whatever it was then.
+        held: (v) => v & 3n,
       });
       sysregs.override(`${t.prefix}_CVAL_${t.suffix}`, {
         read: (c) => c.sr[cval]!,

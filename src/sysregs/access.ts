@@ -124,6 +124,14 @@ export function keptBits(s: SysregSpec): bigint {
   return writeMask[s.id] ?? 0xffff_ffff_ffff_ffffn;
 }
 
+/** What a register holds once `v` is written to it: its write mask, and what its device makes of the rest. */
+export function heldSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): bigint {
+  const mask = writeMask[s.id];
+  const held = cpu.sysregs.access[s.id]?.held;
+  const kept = mask === undefined ? v : v & mask;
+  return held ? held(kept) : kept;
+}
+
 /** Writes a register with its side effects and write mask, with no checks. */
 export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];

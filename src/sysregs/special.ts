@@ -36,6 +36,11 @@ export interface SpecialAccess {
    * the INTID an acknowledge would return, not acknowledged). Without it `read` has none.
    */
   peek?(cpu: SysregPe): bigint;
+  /**
+   * What the register holds once `v` is written to it, for a register whose write is more than a
+   * mask (ICH_VMCR_EL2 raises its binary points to their minimums): a saved copy is compared so.
+   */
+  held?(v: bigint): bigint;
   /** A device's own controls trapping an EL0/EL1 access to EL2 (the GIC's ICH_HCR_EL2.TC/TALL0/TALL1/TDIR). */
   trap?(cpu: SysregPe, read: boolean): boolean;
 }

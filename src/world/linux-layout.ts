@@ -39,7 +39,6 @@ export interface LinuxKvmFacts {
     readonly vmcr: string;
     readonly ap0r: string;
     readonly ap1r: string;
-    readonly lr: string;
     /** The functions that restore and save VMCR and the APRs (the vcpu is their first argument). */
     readonly load: string;
     readonly put: string;
@@ -77,11 +76,11 @@ export interface LinuxKvmFacts {
  *   VM whose vGIC is initialised) restores vgic_vmcr (kvm_call_hyp(__vgic_v3_write_vmcr), when
  *   vgic_sre) and the APRs (__vgic_v3_restore_aprs); vgic_v3_put (from kvm_arch_vcpu_put's
  *   kvm_vgic_put) saves them (vgic_v3_vmcr_sync, __vgic_v3_save_aprs); kvm_vcpu_wfi also syncs
- *   VMCR to memory while loaded. Neither is saved at exits, under VHE or nVHE. The list registers:
- *   vgic.c's kvm_vgic_flush_hwstate restores the first used_lrs before each run and
- *   kvm_vgic_sync_hwstate saves them after it (zeroing each on the CPU), both only while the
- *   vcpu's ap_list is not empty; under VHE from the kernel (vgic_restore_state/vgic_save_state),
- *   under nVHE in the hyp's __kvm_vcpu_run (__vgic_v3_restore_state/__vgic_v3_save_state).
+ *   VMCR to memory while loaded. Neither is saved at exits, under VHE or nVHE. The list registers
+ *   are not in the layout: vgic.c's kvm_vgic_flush_hwstate writes vgic_lr[] from the vcpu's
+ *   ap_list and restores only the first used_lrs before each run, kvm_vgic_sync_hwstate saves
+ *   those after it (zeroing each on the CPU), so the slots past used_lrs are stale by design
+ *   (a layout group bounded by a count in memory would be needed to check them).
  * - arch/arm64/kvm/arm.c: kvm_arch_vcpu_load(vcpu, cpu), kvm_arch_vcpu_put(vcpu) and
  *   kvm_arch_vcpu_destroy(vcpu) (called by kvm_destroy_vcpus before the vcpu is freed);
  *   include/linux/kvm_host.h: `struct kvm *kvm` and `int vcpu_id` in struct kvm_vcpu.
@@ -125,7 +124,6 @@ export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
       vmcr: 'vgic_vmcr',
       ap0r: 'vgic_ap0r',
       ap1r: 'vgic_ap1r',
-      lr: 'vgic_lr',
       load: 'vgic_v3_load',
       put: 'vgic_v3_put',
     },
@@ -140,8 +138,6 @@ export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
 /** The architectural encodings of the registers the derived layout may name that hypstep's table lacks. */
 function encodingOf(name: string): { op0: number; op1: number; crn: number; crm: number; op2: number } | undefined {
   if (sysregByName(name)) return undefined;
-  const lr = /^ICH_LR(\d+)_EL2$/.exec(name);
-  if (lr) return { op0: 3, op1: 4, crn: 12, crm: 12 + (Number(lr[1]) >> 3), op2: Number(lr[1]) & 7 };
   const ap = /^ICH_AP([01])R(\d)_EL2$/.exec(name);
   if (ap) return { op0: 3, op1: 4, crn: 12, crm: ap[1] === '0' ? 8 : 9, op2: (ap[1] === '0' ? 4 : 0) + Number(ap[2]) };
   const fixed: Record<string, [number, number, number, number, number]> = {
@@ -167,8 +163,7 @@ export interface LinuxLayoutOptions {
   mode?: 'vhe' | 'nvhe';
   /** Use this version's facts instead of the image's own (for a kernel the table does not know). */
   facts?: string;
-  /** The machine's vGIC: list registers and active-priority registers per group (hypstep's: 4 and 1). */
-  listRegisters?: number;
+  /** The machine's vGIC: active-priority registers per group (hypstep's: 1). */
   aprs?: number;
   what?: string;
 }
@@ -298,7 +293,6 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
   slot('ICH_VMCR_EL2', { offset: vmcr.offset, width: vmcr.size }, `kvm_vcpu.${base}.${facts.vgic.vmcr}`);
   vgicLoaded.push('ICH_VMCR_EL2');
   const nAprs = opts.aprs ?? 1;
-  const nLrs = opts.listRegisters ?? 4;
   for (const [group, member] of [
     ['0', facts.vgic.ap0r],
     ['1', facts.vgic.ap1r],
@@ -318,16 +312,6 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
     governs: vgicLoaded,
     description: `from the return of ${facts.vgic.load} to the return of ${facts.vgic.put}: they restore and save VMCR and the APRs`,
   };
-  const lrs = btf.arrayAt(`kvm_vcpu.${base}.${facts.vgic.lr}`);
-  arrays[facts.vgic.lr] = {
-    offset: lrs.offset,
-    stride: lrs.stride,
-    width: lrs.stride,
-    description: `kvm_vcpu.${base}.${facts.vgic.lr}`,
-  };
-  for (let n = 0; n < Math.min(nLrs, lrs.nelems); n++)
-    slot(`ICH_LR${n}_EL2`, { array: facts.vgic.lr, index: n }, `kvm_vcpu.${base}.${facts.vgic.lr}[${n}]`);
-
   return {
     format: LAYOUT_FORMAT,
     version: 1,

@@ -10,7 +10,7 @@
 import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/events.js';
-import { keptBits, readSysreg } from '../sysregs/access.js';
+import { heldSysreg, keptBits, readSysreg } from '../sysregs/access.js';
 import { cptrTrapsFP } from '../pe/fp.js';
 import type { SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
@@ -641,9 +641,18 @@ export class World {
     return slot.register?.kind === 'sysreg' ? keptBits(slot.register.spec) : -1n;
   }
 
-  /** What the register holds once the slot's value is written to it (its write mask applied). */
-  private held(slot: BoundSlot, memory: bigint): bigint {
-    return memory & this.kept(slot);
+  /** What the slot's register holds once `value` is written to it (its write mask, VMCR's minimums, no ISTATUS). */
+  private held(slot: BoundSlot, value: bigint): bigint {
+    const r = slot.register;
+    return r?.kind === 'sysreg' ? heldSysreg(this.pes[0]!.cpu, r.spec, value) : value;
+  }
+
+  /**
+   * Whether the CPU's value and a saved one are the same register: writing either gives the same
+   * (a status bit the CPU computes, a field a write cannot clear, do not tell them apart).
+   */
+  private same(slot: BoundSlot, cpu: bigint, saved: bigint): boolean {
+    return this.held(slot, cpu) === this.held(slot, saved);
   }
 
   residency(v: VcpuState, regs?: readonly string[]): ResidencyRow[] {
@@ -658,7 +667,7 @@ export class World {
         let verdict: string;
         if (cpu === null)
           verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
-        else if (cpu === this.held(slot, memory)) verdict = 'in sync';
+        else if (this.same(slot, cpu, memory)) verdict = 'in sync';
         else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
         else verdict = 'memory live, CPU holds another value';
         return {
@@ -798,7 +807,7 @@ export class World {
       if (stayed && !v.savedSwitched.has(s.name)) continue;
       const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
-      if (cpu !== null && cpu !== this.held(s, memory)) {
+      if (cpu !== null && !this.same(s, cpu, memory)) {
         this.hazard(p, {
           kind: 'missing-load',
           vcpu: v.bound.name,
@@ -829,7 +838,7 @@ export class World {
       v.savedSwitched.add(slot.name);
       const memory = this.peek(slot.pa, slot.width);
       const guest = v.atExit.get(slot.name);
-      if (!this.checking || guest === undefined || guest === this.held(slot, memory)) continue;
+      if (!this.checking || guest === undefined || this.same(slot, guest, memory)) continue;
       this.hazard(p, {
         kind: 'partial-put',
         vcpu: v.bound.name,
@@ -927,7 +936,7 @@ export class World {
       if (slot.flag?.name !== f.name) continue;
       const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
-      if (cpu === null || cpu === this.held(slot, memory) || (!set && v.saved.has(slot.name))) continue;
+      if (cpu === null || this.same(slot, cpu, memory) || (!set && v.saved.has(slot.name))) continue;
       this.hazard(p, {
         kind: set ? 'partial-load' : 'partial-put',
         vcpu: v.bound.name,
@@ -955,8 +964,8 @@ export class World {
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const same = whole
-      ? cpuFull === this.held(slot, e.value)
-      : bytesOf(cpuFull, slot.pa, lo, hi) ===
+      ? this.same(slot, cpuFull, e.value)
+      : bytesOf(this.held(slot, cpuFull), slot.pa, lo, hi) ===
         (bytesOf(e.value, e.pa, lo, hi) & bytesOf(this.kept(slot), slot.pa, lo, hi));
     if (same) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory. A V register
@@ -1005,7 +1014,8 @@ export class World {
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const differs =
       cpu !== null &&
-      bytesOf(cpu, slot.pa, lo, hi) !== (bytesOf(e.value, e.pa, lo, hi) & bytesOf(this.kept(slot), slot.pa, lo, hi));
+      bytesOf(this.held(slot, cpu), slot.pa, lo, hi) !==
+        (bytesOf(e.value, e.pa, lo, hi) & bytesOf(this.kept(slot), slot.pa, lo, hi));
     if (differs) return;
     if (e.write && (p.inPut || (this.layout?.putSymbol === undefined && cpu !== null))) return;
     this.hazard(p, {

@@ -23,13 +23,19 @@ const END = 'kvm-hello: done';
 /** Quick mode: the boot's first instructions only (the rows print; their figures mean nothing). */
 const QUICK_INSNS = 20_000_000;
 
-interface Boot {
+export interface Boot<T> {
   wall: number;
   cpu: number;
   icount: number;
+  /** What `watch` attached to the machine. */
+  watcher: T;
 }
 
-function hypstepBoot(quick: boolean): Boot {
+/**
+ * hypstep's boot of the fixture in this process, from reset to power-off (quick: its first
+ * instructions). `watch` attaches to the machine once the clocks start (what it costs is timed).
+ */
+export function hypstepBoot<T = null>(quick: boolean, watch?: (m: Machine, kernel: string) => T): Boot<T> {
   const f = linuxFixture();
   const args = LINUX_BOOT(f);
   const file = (path: string) => ({ path, bytes: new Uint8Array(readFileSync(path)) });
@@ -51,6 +57,7 @@ function hypstepBoot(quick: boolean): Boot {
   m.load(boot.image);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const watcher = (watch ? watch(m, f.kernel) : null) as T;
   for (;;) {
     const r = m.run(quick ? QUICK_INSNS - m.icount : 100_000_000);
     if (r.kind === 'exit' || (quick && m.icount >= QUICK_INSNS)) break;
@@ -60,7 +67,7 @@ function hypstepBoot(quick: boolean): Boot {
   const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu0);
   if (!quick && !untimed(uart).includes(END)) throw new Error(`hypstep's Linux boot ended before '${END}'`);
-  return { wall, cpu: (used.user + used.system) / 1e6, icount: m.icount };
+  return { wall, cpu: (used.user + used.system) / 1e6, icount: m.icount, watcher };
 }
 
 function qemuBoot(): { wall: number; cpu: number } {

@@ -78,8 +78,8 @@ describe("the KVM layout derived from Debian's kernel", () => {
     expect(at('ICH_VMCR_EL2').width).toBe(4);
     expect(at('ICH_AP0R0_EL2').place.offset).toBe(vgic + v3.get('vgic_ap0r')!.offset);
     expect(at('ICH_AP1R0_EL2').place.offset).toBe(vgic + v3.get('vgic_ap1r')!.offset);
-    for (let n = 0; n < 4; n++)
-      expect(at(`ICH_LR${n}_EL2`).place.offset).toBe(vgic + v3.get('vgic_lr')!.offset + 8 * n);
+    // The list registers are rebuilt around every run, only the first used_lrs meaningful: not in it.
+    expect(layout.slots.filter((s) => s.name.startsWith('ICH_LR'))).toEqual([]);
 
     const flag = (name: string) => layout.flags.find((f) => f.name === name)!;
     expect(flag('SYSREGS_ON_CPU')).toMatchObject({
