@@ -127,9 +127,9 @@ export function keptBits(s: SysregSpec): bigint {
 /** What a register holds once `v` is written to it: its write mask, and what its device makes of the rest. */
 export function heldSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): bigint {
   const mask = writeMask[s.id];
-  const held = cpu.sysregs.access[s.id]?.held;
+  const sp = cpu.sysregs.access[s.id];
   const kept = mask === undefined ? v : v & mask;
-  return held ? held(kept) : kept;
+  return sp?.held ? sp.held(kept) : kept;
 }
 
 /** Writes a register with its side effects and write mask, with no checks. */
