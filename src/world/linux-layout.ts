@@ -30,6 +30,8 @@ export interface LinuxKvmFacts {
     readonly array: string;
     readonly loaded: string;
     readonly registers: Readonly<Record<string, readonly string[]>>;
+    /** Timers KVM emulates without VHE (trapped, never loaded on the CPU): get_timer_map's emul_ptimer. */
+    readonly emulatedInNvhe: readonly string[];
   };
   /** FP/SIMD: the ownership word, the value meaning the guest's registers are on the CPU, where they are saved. */
   readonly fp: { readonly state: string; readonly owned: string; readonly regs: string };
@@ -117,6 +119,7 @@ export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
       array: 'arch.timer_cpu.timers',
       loaded: 'loaded',
       registers: { TIMER_VTIMER: ['CNTV_CTL_EL0', 'CNTV_CVAL_EL0'], TIMER_PTIMER: ['CNTP_CTL_EL0', 'CNTP_CVAL_EL0'] },
+      emulatedInNvhe: ['TIMER_PTIMER'],
     },
     fp: { state: 'arch.fp_state', owned: 'FP_STATE_GUEST_OWNED', regs: 'arch.ctxt.fp_regs' },
     vgic: {
@@ -242,6 +245,8 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
     const loaded = vcpu(`${facts.timers.array}[${idx}].${facts.timers.loaded}`);
     for (const r of regs) inSysRegs(r);
     flags[`${timer}_LOADED`] = {
+      // An emulated timer's registers stay in memory: the guest's accesses trap, nothing loads them.
+      ...(mode === 'nvhe' && facts.timers.emulatedInNvhe.includes(timer) ? { onEntry: 'none' } : {}),
       offset: loaded.offset,
       width: loaded.size,
       bit: 0,

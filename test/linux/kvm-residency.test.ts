@@ -1,12 +1,13 @@
 // Real KVM under the debugger: Debian's kernel boots on hypstep with `--vcpu-layout linux` (the
 // layout from the kernel's BTF, the functions from its kallsyms) and the residency checker on,
-// driven through the gdb stub, in KVM's VHE mode (the functions take the mode for kvm-arm.mode=nvhe
-// next): at kvm-hello's first guest entry the EL1 registers are the guest's on the CPU
-// (SYSREGS_ON_CPU set, read from the vcpu at pahole's offset); after kvm_arch_vcpu_put they are in
-// the vcpu's sys_regs[] and equal what the CPU held (a value the test writes into the guest's
-// TPIDR_EL1 through the stub included); the checker is silent over the whole run; and a save the
-// test removes from the kernel in memory (objdump finds the store) is reported as a partial put of
-// that register. One boot per configuration, one after another.
+// driven through the gdb stub, in KVM's VHE mode and with kvm-arm.mode=nvhe: at kvm-hello's first
+// guest entry the EL1 registers are the guest's on the CPU (SYSREGS_ON_CPU set, read from the vcpu at pahole's
+// offset); after kvm_arch_vcpu_put they are in the vcpu's sys_regs[] and equal what the CPU held
+// (a value the test writes into the guest's TPIDR_EL1 through the stub included);
+// the checker is silent over the whole run; and a save the test removes from the kernel in memory
+// (objdump finds the store) is reported as a partial put of that register (VHE; the same plant in
+// nVHE's __sysreg_save_state_nvhe is not caught yet: see the README). One boot per configuration,
+// one after another.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -217,14 +218,23 @@ function stock(mode: KvmMode): void {
       expect(v.vmid).toBe(1);
     });
 
-    it('at the first entry the EL1 registers are on the CPU and SYSREGS_ON_CPU is set', () => {
-      expect(entry.sflags & SYSREGS_ON_CPU).toBe(SYSREGS_ON_CPU);
-      expect(entry.vcpus[0]!.flags).toContain('SYSREGS_ON_CPU');
-      for (const r of EL1) {
-        expect(row(entry.rows, r).governedBy, r).toBe('SYSREGS_ON_CPU');
-        expect(row(entry.rows, r).authority, r).toBe('cpu');
-      }
-    });
+    if (mode === 'vhe')
+      it('at the first entry the EL1 registers are on the CPU and SYSREGS_ON_CPU is set', () => {
+        expect(entry.sflags & SYSREGS_ON_CPU).toBe(SYSREGS_ON_CPU);
+        expect(entry.vcpus[0]!.flags).toContain('SYSREGS_ON_CPU');
+        for (const r of EL1) {
+          expect(row(entry.rows, r).governedBy, r).toBe('SYSREGS_ON_CPU');
+          expect(row(entry.rows, r).authority, r).toBe('cpu');
+        }
+      });
+    else
+      it('at the first entry the EL1 registers are on the CPU, switched at entry (no SYSREGS_ON_CPU)', () => {
+        expect(entry.rows.map((r) => r.governedBy)).not.toContain('SYSREGS_ON_CPU');
+        for (const r of EL1) {
+          expect(row(entry.rows, r).governedBy, r).toBe(null);
+          expect(row(entry.rows, r).authority, r).toBe('cpu');
+        }
+      });
 
     it("the guest's TPIDR_EL1, written through the stub, is the CPU's while it runs", () => {
       expect(BigInt(row(afterWrite.rows, 'TPIDR_EL1').cpu!)).toBe(MAGIC);
@@ -232,7 +242,7 @@ function stock(mode: KvmMode): void {
     });
 
     it('after kvm_arch_vcpu_put the EL1 registers are in memory and equal what the CPU held', () => {
-      expect(afterPut.sflags & SYSREGS_ON_CPU).toBe(0);
+      if (mode === 'vhe') expect(afterPut.sflags & SYSREGS_ON_CPU).toBe(0);
       expect(afterPut.vcpus[0]!.loadedOn).toBe(null);
       expect(afterPut.vcpus[0]!.flags).not.toContain('SYSREGS_ON_CPU');
       for (const r of EL1) {
@@ -305,3 +315,4 @@ planted('vhe', 'kvm_vcpu_put_sysregs_vhe', () =>
     find('kvm_vcpu_put_sysregs_vhe', new RegExp(`^strb\\s+w\\d+, \\[x\\d+, #${SFLAGS}\\]$`)),
   ),
 );
+stock('nvhe');
