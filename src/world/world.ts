@@ -387,6 +387,9 @@ export class World {
         if (old === undefined) continue;
         v.switched = old.switched;
         for (const r of old.savedSwitched) v.savedSwitched.add(r);
+        for (const r of old.saved) v.saved.add(r);
+        // Placed again at an exit (the hypervisor's MMU now on): what the guest left there is still to be saved.
+        for (const [r, value] of old.atExit) v.atExit.set(r, value);
         v.pe = old.pe;
         v.placedOn = old.placedOn;
         v.loadedOn = old.loadedOn;

@@ -86,16 +86,16 @@ ${S2_TABLE}
 `;
 }
 
-function run(o: { badEntry?: boolean; skipSave?: boolean }) {
+/** `placeAgain`: the layout is placed again at the first exit, as one bound before the hypervisor's MMU was on. */
+function run(o: { badEntry?: boolean; skipSave?: boolean; placeAgain?: boolean }) {
   const { m, sym } = build(snippet(o));
   const w = new World(m.pes).attach();
   w.checking = true;
   w.stop = () => {};
   const layout = parseLayout(JSON.stringify(LAYOUT));
-  w.bind(
-    layout,
-    bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
-  );
+  const place = () =>
+    bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n });
+  w.bind(layout, place(), o.placeAgain ? place : null);
   runTo(m, sym('__end'));
   return {
     sym,
@@ -127,6 +127,12 @@ describe('flag kinds for KVM', () => {
   it("a switched register written at EL2 before the exit's save stored it is a partial put at that MSR", () => {
     const r = run({ skipSave: true });
     expect(r.hazards).toEqual([['partial-put', 'TPIDR_EL1', r.sym('host_msr')]]);
+  });
+
+  it('so it is when the layout is placed again at that exit (bound before the MMU was on, as at reset)', () => {
+    const r = run({ skipSave: true, placeAgain: true });
+    expect(r.hazards).toEqual([['partial-put', 'TPIDR_EL1', r.sym('host_msr')]]);
+    expect(run({ placeAgain: true }).hazards).toEqual([]);
   });
 
   it('refuses equals together with bit, and an onEntry it does not know', () => {
