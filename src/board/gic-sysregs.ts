@@ -7,7 +7,7 @@ import type { MachineSysregs } from '../sysregs/machine.js';
 import type { SpecialAccess } from '../sysregs/special.js';
 import type { SysregRow } from '../sysregs/table.js';
 import { ICC_CTLR_RO, type Gic } from './gic.js';
-import { ICH_HCR, ICH_VTR, LIST_REGISTERS, vmcrHeld } from './gic-virtual.js';
+import { ICH_HCR, ICH_VTR, LIST_REGISTERS, lrHeld, lrKnownFrom, vmcrHeld } from './gic-virtual.js';
 import { PRIO_MASK, runningPriority } from './gic-priority.js';
 
 /**
@@ -229,6 +229,8 @@ export function registerGicSysregs(sysregs: MachineSysregs, gic: Gic): void {
     ich(`ICH_LR${n}_EL2`, `3 4 12 12 ${n}`, {
       read: (c) => pe(c).ich.lr[n]!,
       write: (c, v) => pe(c).ich.writeLr(n, v),
+      held: lrHeld,
+      knownFrom: lrKnownFrom,
     });
   }
 }

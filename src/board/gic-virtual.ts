@@ -71,6 +71,28 @@ export const LR = {
 /** The unimplemented low bits of the priority field (5 bits implemented) are RES0. */
 const LR_WRITABLE = ~(7n << LR.PRIORITY_SHIFT) & 0xffff_ffff_ffff_ffffn;
 
+/** What a list register holds once `v` is written to it. */
+export function lrHeld(v: bigint): bigint {
+  return v & LR_WRITABLE;
+}
+
+const LR_STATE = 3n << LR.STATE_SHIFT;
+
+/** Whether a list register is free for reuse (its ICH_ELRSR_EL2 bit): invalid, and no EOI maintenance pending. */
+function lrFree(lr: bigint): boolean {
+  return (lr & LR_STATE) === 0n && ((lr & LR.HW) !== 0n || (lr & LR.EOI) === 0n);
+}
+
+/**
+ * Whether a hypervisor knows a list register holds `lr` from its saved copy without reading it:
+ * the register is free (ICH_ELRSR_EL2 says so) and the copy differs only in State, the one field
+ * the GIC changes as the guest acknowledges and completes the interrupt (KVM's
+ * __vgic_v3_save_state clears the copy's State instead of reading a free register).
+ */
+export function lrKnownFrom(lr: bigint, saved: bigint): boolean {
+  return lrFree(lr) && (lrHeld(saved) & ~LR_STATE) === lr;
+}
+
 /** A list register decoded. */
 export interface ListRegister {
   readonly vintid: number;
@@ -136,7 +158,7 @@ export class VirtualCpuInterface {
   }
 
   writeLr(n: number, v: bigint): void {
-    this.lr[n] = v & LR_WRITABLE;
+    this.lr[n] = lrHeld(v);
     this.update();
   }
 
@@ -158,7 +180,7 @@ export class VirtualCpuInterface {
   get elrsr(): number {
     let v = 0;
     this.lr.forEach((lr, i) => {
-      if ((lr & (3n << LR.STATE_SHIFT)) === 0n && ((lr & LR.HW) !== 0n || (lr & LR.EOI) === 0n)) v |= 1 << i;
+      if (lrFree(lr)) v |= 1 << i;
     });
     return v;
   }

@@ -132,6 +132,11 @@ export function heldSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): bigin
   return sp?.held ? sp.held(kept) : kept;
 }
 
+/** Whether a hypervisor can know `s` holds `value` from a saved copy without reading it (a free list register). */
+export function knownFromSaved(cpu: SysregAccessor, s: SysregSpec, value: bigint, saved: bigint): boolean {
+  return cpu.sysregs.access[s.id]?.knownFrom?.(value, saved) ?? false;
+}
+
 /** Writes a register with its side effects and write mask, with no checks. */
 export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void {
   const mask = writeMask[s.id];

@@ -41,6 +41,12 @@ export interface SpecialAccess {
    * mask (ICH_VMCR_EL2 raises its binary points to their minimums): a saved copy is compared so.
    */
   held?(v: bigint): bigint;
+  /**
+   * Whether a hypervisor can know the register holds `cpu` without reading it, from a saved copy
+   * and a status register: a free list register (ICH_ELRSR_EL2 says so) is its saved copy with
+   * State invalid, the only field the GIC changes. A read of that copy is then not a stale read.
+   */
+  knownFrom?(cpu: bigint, saved: bigint): boolean;
   /** A device's own controls trapping an EL0/EL1 access to EL2 (the GIC's ICH_HCR_EL2.TC/TALL0/TALL1/TDIR). */
   trap?(cpu: SysregPe, read: boolean): boolean;
 }

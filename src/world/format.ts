@@ -212,7 +212,7 @@ export function residencyTable(rows: readonly ResidencyRow[]): string {
       r.reg,
       r.cpu === null ? '—' : hex(r.cpu),
       hex(r.memory),
-      r.authority === 'cpu' ? 'CPU' : 'memory',
+      r.authority === 'cpu' ? 'CPU' : r.authority === 'memory' ? 'memory' : '—',
       r.governedBy ?? 'entry/exit',
       r.verdict,
     ]),

@@ -69,6 +69,20 @@ export interface LayoutSlot {
   readonly width: number;
   /** What the slot holds, when hypstep models it (a register given by `encoding` only has a memory value). */
   readonly register: SlotRegister | undefined;
+  /** For a slot of an array with a `count`: in use only while `index` is below the count in memory. */
+  readonly count?: SlotCount;
+}
+
+/**
+ * How many of an array's slots are in use, a word in memory the hypervisor keeps (KVM's
+ * `vgic_v3.used_lrs` for `vgic_lr[]`): the slot at `index` is in use while the word is above it.
+ */
+export interface SlotCount {
+  /** The array's name. */
+  readonly array: string;
+  readonly place: Place;
+  readonly width: number;
+  readonly index: number;
 }
 
 export interface LayoutVcpu {
@@ -250,7 +264,8 @@ const DISCOVER_KEYS = ['function', 'arg', 'name', 'forget'];
 const IDENTITY_KEYS = ['vm', 'id'];
 const FIELD_KEYS = ['offset', 'width', 'description'];
 const SLOT_KEYS = ['offset', 'width', 'via', 'array', 'index', 'encoding', 'description'];
-const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'description'];
+const ARRAY_KEYS = ['offset', 'stride', 'width', 'via', 'count', 'description'];
+const COUNT_KEYS = ['offset', 'width', 'description'];
 const ENCODING_KEYS = ['op0', 'op1', 'crn', 'crm', 'op2'];
 const FLAG_KEYS = [
   'offset',
@@ -270,10 +285,20 @@ const FLAG_KEYS = [
 const FUNCTION_KEYS = ['load', 'put'];
 const MODE_KEYS = ['elf', 'match', 'sysregs', 'flags', 'description'];
 
+/** An array of slots as the layout's `arrays` gives it. */
+interface LayoutArray {
+  readonly offset: number;
+  readonly stride: number;
+  readonly width: number;
+  readonly via?: number;
+  /** The word that says how many of its slots are in use, in the structure the array is in (its `via` too). */
+  readonly count?: { readonly offset: number; readonly width: number };
+}
+
 function parseSlot(
   name: string,
   s: Obj,
-  arrays: ReadonlyMap<string, { offset: number; stride: number; width: number; via?: number }>,
+  arrays: ReadonlyMap<string, LayoutArray>,
   registers?: MachineRegisters,
 ): LayoutSlot {
   const register = slotRegister(name, s, registers);
@@ -296,15 +321,22 @@ function parseSlot(
       throw new LayoutError(
         `${s.path}: the array ${arrName} holds ${arr.width}-byte slots; ${canonical} needs ${vreg ? '16' : '1, 2, 4 or 8'}`,
       );
+    const via = arr.via !== undefined ? { via: arr.via } : {};
     return {
       name: canonical,
-      place: {
-        base: { kind: 'vcpu' },
-        offset: arr.offset + index * arr.stride,
-        ...(arr.via !== undefined ? { via: arr.via } : {}),
-      },
+      place: { base: { kind: 'vcpu' }, offset: arr.offset + index * arr.stride, ...via },
       width: w,
       register,
+      ...(arr.count
+        ? {
+            count: {
+              array: arrName,
+              place: { base: { kind: 'vcpu' }, offset: arr.count.offset, ...via },
+              width: arr.count.width,
+              index,
+            },
+          }
+        : {}),
     };
   }
   if (s.has('index')) throw new LayoutError(`${s.at('index')}: "index" needs "array"`);
@@ -495,18 +527,20 @@ function parseRoot(
   if (vcpus.length === 0 && discover === null)
     throw new LayoutError('"vcpus" must list at least one vcpu (or give "discover")');
 
-  const arrays = new Map<string, { offset: number; stride: number; width: number; via?: number }>();
+  const arrays = new Map<string, LayoutArray>();
   if (root.has('arrays')) {
     const a = Obj.map(root.o.arrays, 'arrays');
     for (const [name, v] of Object.entries(a.o)) {
       const o = Obj.of(v, `arrays.${name}`, ARRAY_KEYS);
       const stride = o.int('stride');
       if (stride === 0) throw new LayoutError(`arrays.${name}.stride: must not be 0`);
+      const count = o.has('count') ? Obj.of(o.o.count, o.at('count'), COUNT_KEYS) : undefined;
       arrays.set(name, {
         offset: o.int('offset'),
         stride,
         width: o.width('width', [1, 2, 4, 8, 16]),
         ...(o.has('via') ? { via: o.int('via') } : {}),
+        ...(count ? { count: { offset: count.int('offset'), width: count.width('width', [1, 2, 4, 8], 4) } } : {}),
       });
     }
   }
@@ -561,6 +595,11 @@ function parseRoot(
   } else {
     const fl = Obj.map(root.o.flags ?? {}, 'flags');
     flagObjs = Object.entries(fl.o).map(([n, f]) => [n, Obj.of(f, `flags.${n}`, FLAG_KEYS)]);
+  }
+  for (const s of slots) {
+    const c = s.count;
+    const hit = c && slots.find((x) => overlaps(x.place, x.width, c.place, c.width));
+    if (hit) throw new LayoutError(`arrays.${c.array}.count: its word overlaps the slot of ${hit.name}`);
   }
   const slotNames = new Set(slots.map((s) => s.name));
   const flags = flagObjs.map(([n, f]) => parseFlag(n, f, slotNames));
@@ -671,6 +710,8 @@ export function checkModeMatches(
 export interface BoundSlot extends LayoutSlot {
   readonly pa: number;
   readonly flag: BoundFlag | null;
+  /** Where its array's count is (null for a slot always in use). */
+  readonly countPa: number | null;
 }
 export interface BoundFlag extends LayoutFlag {
   readonly pa: number;
@@ -726,6 +767,7 @@ export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: Bind
     ...s,
     pa: env.phys(placeVa(s.place, va, env, `${what} ${s.name}`)),
     flag: flags.find((f) => f.governs.includes(s.name)) ?? null,
+    countPa: s.count ? env.phys(placeVa(s.count.place, va, env, `${what} ${s.count.array}'s count`)) : null,
   }));
   return { name, va, pa: env.phys(va), ...(vmid !== undefined ? { vmid } : {}), slots, flags };
 }

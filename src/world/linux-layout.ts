@@ -8,6 +8,7 @@ import { readKernelImage } from '../loader/kernel-image.js';
 import { readKallsyms, type KernelSymbol } from '../loader/kallsyms.js';
 import type { ElfSymbol } from '../loader/elf.js';
 import { sysregByName } from '../sysregs/registry.js';
+import { LIST_REGISTERS } from '../board/gic-virtual.js';
 import {
   LAYOUT_FORMAT,
   LayoutError,
@@ -41,6 +42,9 @@ export interface LinuxKvmFacts {
     readonly vmcr: string;
     readonly ap0r: string;
     readonly ap1r: string;
+    /** The list registers' saved copies, and how many of them the last flush filled (the rest are stale). */
+    readonly lr: string;
+    readonly usedLrs: string;
     /** The functions that restore and save VMCR and the APRs (the vcpu is their first argument). */
     readonly load: string;
     readonly put: string;
@@ -79,10 +83,12 @@ export interface LinuxKvmFacts {
  *   vgic_sre) and the APRs (__vgic_v3_restore_aprs); vgic_v3_put (from kvm_arch_vcpu_put's
  *   kvm_vgic_put) saves them (vgic_v3_vmcr_sync, __vgic_v3_save_aprs); kvm_vcpu_wfi also syncs
  *   VMCR to memory while loaded. Neither is saved at exits, under VHE or nVHE. The list registers
- *   are not in the layout: vgic.c's kvm_vgic_flush_hwstate writes vgic_lr[] from the vcpu's
- *   ap_list and restores only the first used_lrs before each run, kvm_vgic_sync_hwstate saves
- *   those after it (zeroing each on the CPU), so the slots past used_lrs are stale by design
- *   (a layout group bounded by a count in memory would be needed to check them).
+ *   are switched around each run, bounded by used_lrs: vgic.c's kvm_vgic_flush_hwstate writes
+ *   vgic_lr[] from the vcpu's ap_list, sets used_lrs and (VHE; nVHE: the hyp's __kvm_vcpu_run)
+ *   restores the first used_lrs; kvm_vgic_sync_hwstate saves those after the run (a free one by
+ *   clearing its copy's State, ICH_ELRSR_EL2) and zeroes them on the CPU, and vgic_v3_fold_lr_state
+ *   sets used_lrs to 0 (checked in Debian's 6.1.0 by objdump); the slots past used_lrs are stale
+ *   by design.
  * - arch/arm64/kvm/arm.c: kvm_arch_vcpu_load(vcpu, cpu), kvm_arch_vcpu_put(vcpu) and
  *   kvm_arch_vcpu_destroy(vcpu) (called by kvm_destroy_vcpus before the vcpu is freed);
  *   include/linux/kvm_host.h: `struct kvm *kvm` and `int vcpu_id` in struct kvm_vcpu.
@@ -127,6 +133,8 @@ export const LINUX_FACTS: Readonly<Record<string, LinuxKvmFacts>> = {
       vmcr: 'vgic_vmcr',
       ap0r: 'vgic_ap0r',
       ap1r: 'vgic_ap1r',
+      lr: 'vgic_lr',
+      usedLrs: 'used_lrs',
       load: 'vgic_v3_load',
       put: 'vgic_v3_put',
     },
@@ -143,6 +151,8 @@ function encodingOf(name: string): { op0: number; op1: number; crn: number; crm:
   if (sysregByName(name)) return undefined;
   const ap = /^ICH_AP([01])R(\d)_EL2$/.exec(name);
   if (ap) return { op0: 3, op1: 4, crn: 12, crm: ap[1] === '0' ? 8 : 9, op2: (ap[1] === '0' ? 4 : 0) + Number(ap[2]) };
+  const lr = /^ICH_LR(\d+)_EL2$/.exec(name);
+  if (lr) return { op0: 3, op1: 4, crn: 12, crm: 12 + (Number(lr[1]) >> 3), op2: Number(lr[1]) & 7 };
   const fixed: Record<string, [number, number, number, number, number]> = {
     ICH_VMCR_EL2: [3, 4, 12, 11, 7],
     FPCR: [3, 3, 4, 4, 0],
@@ -168,6 +178,8 @@ export interface LinuxLayoutOptions {
   facts?: string;
   /** The machine's vGIC: active-priority registers per group (hypstep's: 1). */
   aprs?: number;
+  /** The machine's vGIC: list registers (hypstep's: 4). */
+  lrs?: number;
   what?: string;
 }
 
@@ -291,7 +303,7 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
 
   // The vGIC v3 CPU interface. VMCR and the APRs are the CPU's from vgic_v3_load's return to
   // vgic_v3_put's (no word in memory says so: a flag between the two functions); the list
-  // registers are switched around every run of the guest.
+  // registers are switched around every run of the guest, the first used_lrs of them.
   const base = facts.vgic.base;
   const vgicLoaded: string[] = [];
   const vmcr = vcpu(`${base}.${facts.vgic.vmcr}`);
@@ -309,6 +321,20 @@ function build(btf: Btf, facts: LinuxKvmFacts, mode: 'vhe' | 'nvhe', opts: Linux
       vgicLoaded.push(`ICH_AP${group}R${n}_EL2`);
     }
   }
+  const lr = btf.arrayAt(`kvm_vcpu.${base}.${facts.vgic.lr}`);
+  const used = vcpu(`${base}.${facts.vgic.usedLrs}`);
+  arrays[facts.vgic.lr] = {
+    offset: lr.offset,
+    stride: lr.stride,
+    count: {
+      offset: used.offset,
+      width: used.size,
+      description: `kvm_vcpu.${base}.${facts.vgic.usedLrs}: the list registers the last flush filled`,
+    },
+    description: `kvm_vcpu.${base}.${facts.vgic.lr}`,
+  };
+  for (let n = 0; n < Math.min(opts.lrs ?? LIST_REGISTERS, lr.nelems); n++)
+    slot(`ICH_LR${n}_EL2`, { array: facts.vgic.lr, index: n }, `kvm_vcpu.${base}.${facts.vgic.lr}[${n}]`);
   flags.VGIC_LOADED = {
     between: { from: facts.vgic.load, to: facts.vgic.put },
     // Only a VM with an in-kernel vGIC loads it: another enters with it never loaded, its CPU

@@ -10,7 +10,7 @@
 import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/events.js';
-import { heldSysreg, keptBits, readSysreg } from '../sysregs/access.js';
+import { heldSysreg, keptBits, knownFromSaved, readSysreg } from '../sysregs/access.js';
 import { cptrTrapsFP } from '../pe/fp.js';
 import type { SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
@@ -106,7 +106,8 @@ export type WorldEvent =
 
 export type CatchKind = 'entry' | 'exit' | 'load' | 'put';
 
-export type Authority = 'cpu' | 'memory';
+/** Where a register's live value is; `none` for a slot past its array's count (not in use). */
+export type Authority = 'cpu' | 'memory' | 'none';
 
 export interface ResidencyRow {
   readonly reg: string;
@@ -416,7 +417,10 @@ export class World {
 
   private checkRam(v: BoundVcpu): void {
     const bus = this.pes[0]!.cpu.bus;
-    for (const x of [...v.slots, ...v.flags.filter((f) => !f.between)]) {
+    const counts = v.slots.flatMap((s) =>
+      s.countPa === null ? [] : [{ name: `${s.count!.array}'s count`, pa: s.countPa, width: s.count!.width }],
+    );
+    for (const x of [...v.slots, ...v.flags.filter((f) => !f.between), ...counts]) {
       if (!bus.isRam(x.pa, x.width)) {
         throw new LayoutError(
           `vcpu ${v.name}: ${x.name} would be at PA 0x${x.pa.toString(16)}, which is not RAM (check the vcpu's symbol, address or pointer)`,
@@ -620,8 +624,20 @@ export class World {
     return v.bound.flags.some((f) => this.flagOn(v, f));
   }
 
-  /** Whether the live value of `slot` of `v` is on a CPU right now (the CPU of `v.pe`). */
+  /** The count of a counted slot's array as memory holds it now (null for a slot always in use). */
+  private count(slot: BoundSlot): number | null {
+    return slot.countPa === null ? null : Number(this.peek(slot.countPa, slot.count!.width));
+  }
+
+  /** Whether a slot is in use: always, or while its index is below its array's count in memory. */
+  inUse(slot: BoundSlot): boolean {
+    const n = this.count(slot);
+    return n === null || slot.count!.index < n;
+  }
+
+  /** Whether the live value of `slot` of `v` is on a CPU right now (the CPU of `v.pe`), or in no use at all. */
   authority(v: VcpuState, slot: BoundSlot): Authority {
+    if (!this.inUse(slot)) return 'none';
     if (slot.flag !== null) return this.flagOn(v, slot.flag) ? 'cpu' : 'memory';
     return v.switched && !v.savedSwitched.has(slot.name) ? 'cpu' : 'memory';
   }
@@ -668,7 +684,9 @@ export class World {
         const memory = this.peek(slot.pa, slot.width);
         const authority = this.authority(v, slot);
         let verdict: string;
-        if (cpu === null)
+        if (authority === 'none')
+          verdict = `not in use (index ${slot.count!.index} of ${slot.count!.array}, count ${this.count(slot)})`;
+        else if (cpu === null)
           verdict = authority === 'cpu' ? 'CPU live (hypstep does not model this register)' : 'memory live';
         else if (this.same(slot, cpu, memory)) verdict = 'in sync';
         else if (authority === 'cpu') verdict = 'CPU live, memory stale (expected while loaded)';
@@ -729,7 +747,9 @@ export class World {
     if (this.checking && v !== null && this.switchedRegs.size !== 0)
       for (const s of v.switchedSlots) {
         const cpu = this.cpuValue(p, s);
-        if (cpu !== null) v.atExit.set(s.name, cpu);
+        // A slot not in use held none of the guest's state: nothing of it is to be saved.
+        if (cpu !== null && this.inUse(s)) v.atExit.set(s.name, cpu);
+        else v.atExit.delete(s.name);
       }
     if (this.replace === null) return;
     const placed = this.replace(p);
@@ -807,7 +827,7 @@ export class World {
       return;
     }
     for (const s of v.switchedSlots) {
-      if (stayed && !v.savedSwitched.has(s.name)) continue;
+      if ((stayed && !v.savedSwitched.has(s.name)) || !this.inUse(s)) continue;
       const cpu = this.cpuValue(p, s);
       const memory = this.peek(s.pa, s.width);
       if (cpu !== null && !this.same(s, cpu, memory)) {
@@ -936,7 +956,7 @@ export class World {
    */
   private checkTransition(p: PeWorld, v: VcpuState, f: BoundFlag, set: boolean, pc: bigint): void {
     for (const slot of v.bound.slots) {
-      if (slot.flag?.name !== f.name) continue;
+      if (slot.flag?.name !== f.name || !this.inUse(slot)) continue;
       const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
       if (cpu === null || this.same(slot, cpu, memory) || (!set && v.saved.has(slot.name))) continue;
@@ -980,6 +1000,14 @@ export class World {
       return;
     }
     if (!this.checking) return;
+    // A read of a copy from which the hypervisor knows the register's value anyway (a free list register).
+    if (
+      !e.write &&
+      whole &&
+      slot.register?.kind === 'sysreg' &&
+      knownFromSaved(this.pes[0]!.cpu, slot.register.spec, cpuFull, e.value)
+    )
+      return;
     const loaded = slot.flag !== null ? `${slot.flag.name} set` : 'on the CPU since the last entry, not yet saved';
     const where = this.home(v) === p ? 'the CPU' : `PE${this.home(v).index}'s CPU`;
     if (e.write) {

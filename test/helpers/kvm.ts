@@ -89,7 +89,7 @@ export interface ResidencyJson {
   pe: number;
   cpu: string | null;
   memory: string;
-  authority: 'cpu' | 'memory';
+  authority: 'cpu' | 'memory' | 'none';
   governedBy: string | null;
   verdict: string;
 }

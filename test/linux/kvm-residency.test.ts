@@ -4,15 +4,17 @@
 // guest entry the EL1 registers are the guest's on the CPU (SYSREGS_ON_CPU set, read from the vcpu at pahole's
 // offset); after kvm_arch_vcpu_put they are in the vcpu's sys_regs[] and equal what the CPU held
 // (a value the test writes into the guest's TPIDR_EL1 through the stub included);
+// the timer's interrupt KVM injects is in the first list register, the others past used_lrs not in use;
 // the checker is silent over the whole run; and a save the test removes from the kernel in memory
-// (objdump finds the store) is reported as a partial put of that register (VHE; the same plant in
-// nVHE's __sysreg_save_state_nvhe is not caught yet: see the README). One boot per configuration,
-// one after another.
+// (objdump finds the store) is reported as a partial put of that register: in VHE at the put that
+// clears SYSREGS_ON_CPU, in nVHE at the hyp's MSR that restores the host's value over the guest's.
+// One boot per configuration, one after another.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { StopReply } from '../../gdbstub/client.js';
 import { readKallsyms } from '../../src/loader/kallsyms.js';
+import { decodeLr } from '../../src/board/gic-virtual.js';
 import { requireTool } from '../helpers/tools.js';
 import { btfBlob, debianKernel, pahole } from '../helpers/linux.js';
 import { kvmSession, type KvmMode, type KvmSession, type ResidencyJson, type VcpuJson } from '../helpers/kvm.js';
@@ -105,6 +107,11 @@ const blob = btfBlob(image);
 const vcpuMembers = pahole(blob, 'kvm_vcpu');
 const SFLAGS = vcpuMembers.get('arch')!.offset + pahole(blob, 'kvm_vcpu_arch').get('sflags')!.offset;
 const SYSREGS_ON_CPU = 1 << 4;
+const USED_LRS =
+  vcpuMembers.get('arch')!.offset +
+  pahole(blob, 'kvm_vcpu_arch').get('vgic_cpu')!.offset +
+  (pahole(blob, 'vgic_cpu').get('vgic_v3')?.offset ?? 0) +
+  pahole(blob, 'vgic_v3_cpu_if').get('used_lrs')!.offset;
 
 const where = (fn: string, at: bigint) => `${fn}+${at - symbol(fn)}`;
 
@@ -115,6 +122,8 @@ interface Seen {
   rows: ResidencyJson[];
   /** VHE: the vcpu's sflags byte, read through the stub at pahole's offset (a kernel VA: EL2's under VHE). */
   sflags: number;
+  /** VHE: its vgic_v3.used_lrs, read the same way. */
+  usedLrs: number;
 }
 
 class Driver {
@@ -135,13 +144,15 @@ class Driver {
   async look(stop: { stop: StopReply; console: string }): Promise<Seen> {
     const vcpus = JSON.parse(await this.c.monitor('vcpu list --json')) as VcpuJson[];
     const rows = vcpus.length ? (JSON.parse(await this.c.monitor('vcpu sysregs --json')) as ResidencyJson[]) : [];
-    let sflags = -1;
+    let sflags = -1,
+      usedLrs = -1;
     if (this.mode === 'vhe' && vcpus[0]) {
       await this.c.monitor('memory el2');
       sflags = (await this.c.readMemory(BigInt(vcpus[0].address) + BigInt(SFLAGS), 1))[0]!;
+      usedLrs = Buffer.from(await this.c.readMemory(BigInt(vcpus[0].address) + BigInt(USED_LRS), 4)).readUInt32LE();
       await this.c.monitor('memory current');
     }
-    return { ...stop, vcpus, rows, sflags };
+    return { ...stop, vcpus, rows, sflags, usedLrs };
   }
   /** Runs to the return of a kernel function (a breakpoint at its entry, then at its return address). */
   async toReturnOf(fn: string): Promise<{ stop: StopReply; console: string }> {
@@ -174,7 +185,7 @@ function stock(mode: KvmMode): void {
   describe(`KVM ${mode === 'vhe' ? 'in VHE mode' : 'with kvm-arm.mode=nvhe'}, the stock kernel`, () => {
     let d: Driver;
     let resetPc: bigint;
-    let entry: Seen, afterWrite: Seen, afterPut: Seen, atDestroy: Seen, afterDestroy: Seen;
+    let entry: Seen, afterWrite: Seen, afterPut: Seen, withLr: Seen, atDestroy: Seen, afterDestroy: Seen;
     let last: { stop: StopReply; console: string };
     let stderr: string, stdout: string, status: number | null;
     beforeAll(async () => {
@@ -186,6 +197,14 @@ function stock(mode: KvmMode): void {
       await d.c.writeRegister('tpidr_el1', MAGIC);
       afterWrite = await d.look({ stop: entry.stop, console: '' });
       afterPut = await d.look(await d.toReturnOf('kvm_arch_vcpu_put'));
+      // The guest waits in WFI for its virtual timer: KVM puts the timer's interrupt in a list
+      // register's copy (vgic_v3_populate_lr) and enters the guest with it restored.
+      await d.c.insertBreakpoint(symbol('vgic_v3_populate_lr'));
+      await d.cont();
+      await d.c.removeBreakpoint(symbol('vgic_v3_populate_lr'));
+      await d.c.monitor('catch entry');
+      withLr = await d.look(await d.cont());
+      await d.c.monitor('catch off');
       // KVM frees the vcpu when kvm-hello closes it: hypstep forgets it then.
       await d.c.insertBreakpoint(symbol('kvm_arch_vcpu_destroy'));
       atDestroy = await d.look(await d.cont());
@@ -254,6 +273,19 @@ function stock(mode: KvmMode): void {
       expect(BigInt(row(afterPut.rows, 'TPIDR_EL1').memory)).toBe(MAGIC);
     });
 
+    it("enters with the timer's interrupt in ICH_LR0_EL2 as vgic_lr[0] holds it; the ones past used_lrs are not in use", () => {
+      expect(withLr.stop.event?.kind, withLr.console).toBe('entry');
+      if (mode === 'vhe') expect(withLr.usedLrs).toBe(1);
+      const lr0 = row(withLr.rows, 'ICH_LR0_EL2');
+      expect([lr0.authority, lr0.governedBy, lr0.verdict]).toEqual(['cpu', null, 'in sync']);
+      // The virtual timer's PPI (27), pending, mapped to the physical one (HW: its deactivation is the host's too).
+      expect(decodeLr(BigInt(lr0.cpu!))).toMatchObject({ vintid: 27, state: 1, hw: true, pintid: 27 });
+      for (const n of [1, 2, 3]) {
+        const r = row(withLr.rows, `ICH_LR${n}_EL2`);
+        expect([r.authority, r.verdict], r.reg).toEqual(['none', `not in use (index ${n} of vgic_lr, count 1)`]);
+      }
+    });
+
     it('forgets the vcpu when KVM frees it', () => {
       expect(atDestroy.vcpus.map((v) => v.vcpu)).toEqual(['vcpu0']);
       expect(afterDestroy.vcpus).toEqual([]);
@@ -316,3 +348,12 @@ planted('vhe', 'kvm_vcpu_put_sysregs_vhe', () =>
   ),
 );
 stock('nvhe');
+// nVHE switches the registers at every exit: with the guest's TPIDR_EL1 not saved by
+// __sysreg_save_state_nvhe, the hyp's restore of the host's TPIDR_EL1 (objdump: the msr in
+// __sysreg_restore_state_nvhe, run at its hyp VA) overwrites it.
+planted(
+  'nvhe',
+  '__kvm_nvhe___sysreg_save_state_nvhe',
+  () =>
+    `${where('__kvm_nvhe___sysreg_restore_state_nvhe', find('__kvm_nvhe___sysreg_restore_state_nvhe', /^msr\s+tpidr_el1, x\d+$/))} (hyp VA`,
+);

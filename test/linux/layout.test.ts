@@ -78,8 +78,20 @@ describe("the KVM layout derived from Debian's kernel", () => {
     expect(at('ICH_VMCR_EL2').width).toBe(4);
     expect(at('ICH_AP0R0_EL2').place.offset).toBe(vgic + v3.get('vgic_ap0r')!.offset);
     expect(at('ICH_AP1R0_EL2').place.offset).toBe(vgic + v3.get('vgic_ap1r')!.offset);
-    // The list registers are rebuilt around every run, only the first used_lrs meaningful: not in it.
-    expect(layout.slots.filter((s) => s.name.startsWith('ICH_LR'))).toEqual([]);
+    // The list registers (hypstep's 4) are vgic_lr[], switched, each in use below used_lrs.
+    const lrs = layout.slots.filter((s) => s.name.startsWith('ICH_LR'));
+    expect(lrs.map((s) => s.name)).toEqual(['ICH_LR0_EL2', 'ICH_LR1_EL2', 'ICH_LR2_EL2', 'ICH_LR3_EL2']);
+    for (const [n, s] of lrs.entries()) {
+      expect(s.place.offset, s.name).toBe(vgic + v3.get('vgic_lr')!.offset + 8 * n);
+      expect(s.width, s.name).toBe(8);
+      expect(s.count, s.name).toEqual({
+        array: 'vgic_lr',
+        place: { base: { kind: 'vcpu' }, offset: vgic + v3.get('used_lrs')!.offset },
+        width: v3.get('used_lrs')!.size,
+        index: n,
+      });
+    }
+    expect(layout.flags.flatMap((f) => f.governs).filter((g) => g.startsWith('ICH_LR'))).toEqual([]);
 
     const flag = (name: string) => layout.flags.find((f) => f.name === name)!;
     expect(flag('SYSREGS_ON_CPU')).toMatchObject({
