@@ -11,7 +11,7 @@ import { World } from '../../src/world/world.js';
 import { parseLayout, bindLayout } from '../../src/world/layout.js';
 import { useLayout } from '../../src/world/attach.js';
 import { vcpuListJson } from '../../src/world/format.js';
-import { stage2Setup, S2_TABLE } from './snippets.js';
+import { enterGuest, stage2Setup, S2_TABLE } from './snippets.js';
 
 function build(source: string): { m: Machine; sym: (n: string) => bigint } {
   const image = assemble(`.text\n.global _start\n_start:\n${source}\n__end:\n\tb __end\n`);
@@ -56,12 +56,7 @@ ${stage2Setup('((1 << 0) | (1 << 31))')}
 ${o.badEntry ? '	orr	x1, x1, #1\n' : ''}	msr	sctlr_el1, x1
 	ldr	x1, [x20, #16]
 	msr	tpidr_el1, x1
-	adr	x0, guest
-	msr	elr_el2, x0
-	mov	x0, #0x3c5
-	msr	spsr_el2, x0
-enter:
-	eret
+${enterGuest('guest', 'enter')}
 guest:
 	ldr	x7, =0x1234
 	msr	tpidr_el1, x7

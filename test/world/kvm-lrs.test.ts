@@ -11,7 +11,7 @@ import { assemble } from '../helpers/asm.js';
 import { World, type ResidencyRow } from '../../src/world/world.js';
 import { parseLayout, bindLayout } from '../../src/world/layout.js';
 import { residencyTable } from '../../src/world/format.js';
-import { stage2Setup, S2_TABLE } from './snippets.js';
+import { enterGuest, stage2Setup, S2_TABLE } from './snippets.js';
 
 /** vINTID 27, group 1, priority 0xa0, pending (the virtual timer's, as vgic_v3_populate_lr writes it). */
 const LR0 = 0x50a0_0000_0000_001bn;
@@ -49,12 +49,7 @@ ${stage2Setup('((1 << 0) | (1 << 4) | (1 << 31))')}
 	str	x1, [x20]		// the flush: vgic_lr[0], then used_lrs
 	mov	w1, #${o.used ?? 1}
 	str	w1, [x20, #32]
-${o.skipRestore ? '' : '	ldr	x1, [x20]\n	msr	s3_4_c12_c12_0, x1	// ICH_LR0_EL2\n'}	adr	x0, guest
-	msr	elr_el2, x0
-	mov	x0, #0x3c5
-	msr	spsr_el2, x0
-enter:
-	eret
+${o.skipRestore ? '' : '	ldr	x1, [x20]\n	msr	s3_4_c12_c12_0, x1	// ICH_LR0_EL2\n'}${enterGuest('guest', 'enter')}
 guest:
 	mrs	x3, s3_0_c12_c12_0	// ICC_IAR1_EL1 (the virtual interface's under IMO)
 ${o.noEoi ? '' : '	msr	s3_0_c12_c12_1, x3	// ICC_EOIR1_EL1\n'}	hvc	#0

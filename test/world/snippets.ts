@@ -33,6 +33,15 @@ ${
 export const S2_TABLE = `	.balign 4096
 s2_l1:	.skip	4096`;
 
+/** An entry into the guest at `label`, at EL1h with DAIF masked; the ERET is at `eretLabel` when given. Uses x0. */
+export function enterGuest(label: string, eretLabel?: string): string {
+  return `	adr	x0, ${label}
+	msr	elr_el2, x0
+	mov	x0, #0x3c5
+	msr	spsr_el2, x0
+${eretLabel === undefined ? '' : `${eretLabel}:\n`}	eret`;
+}
+
 /**
  * vcpu_load of a hypervisor that keeps SCTLR_EL1 in vcpu+0 and a loaded flag in vcpu+8
  * (the data: VCPU): x20 = vcpu, SCTLR_EL1 from the slot, then the flag set (at the label
