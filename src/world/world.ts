@@ -744,12 +744,18 @@ export class World {
   /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
   exitTaken(p: PeWorld): void {
     const v = p.running;
-    if (this.checking && v !== null && this.switchedRegs.size !== 0)
+    if (v !== null && this.switchedRegs.size !== 0)
       for (const s of v.switchedSlots) {
+        // A slot not in use held none of the guest's state: nothing of it is to be saved, and until
+        // the next entry its memory is what the hypervisor fills (KVM's next flush of vgic_lr[]).
+        if (s.countPa !== null && !this.inUse(s)) {
+          v.savedSwitched.add(s.name);
+          v.atExit.delete(s.name);
+          continue;
+        }
+        if (!this.checking) continue;
         const cpu = this.cpuValue(p, s);
-        // A slot not in use held none of the guest's state: nothing of it is to be saved.
-        if (cpu !== null && this.inUse(s)) v.atExit.set(s.name, cpu);
-        else v.atExit.delete(s.name);
+        if (cpu !== null) v.atExit.set(s.name, cpu);
       }
     if (this.replace === null) return;
     const placed = this.replace(p);

@@ -78,8 +78,8 @@ ${S2_TABLE}
 `;
 }
 
-function run(o: Options) {
-  const image = assemble(`.text\n.global _start\n_start:\n${snippet(o)}\n__end:\n\tb __end\n`);
+function run(o: Options, source = snippet(o), stops = ['guest', 'exit', 'fold', '__end']) {
+  const image = assemble(`.text\n.global _start\n_start:\n${source}\n__end:\n\tb __end\n`);
   const m = new Machine({ memory: 64 * 1024 * 1024, uartOut: () => {} });
   m.load(image);
   const sym = (n: string) => image.symbols.find((s) => s.name === n)!.value;
@@ -92,7 +92,7 @@ function run(o: Options) {
     bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
   );
   const rows: Record<string, ResidencyRow[]> = {};
-  for (const at of ['guest', 'exit', 'fold', '__end']) {
+  for (const at of stops) {
     m.cpu.debug.breakpoints.add(sym(at));
     const r = m.run(1_000_000);
     m.cpu.debug.breakpoints.delete(sym(at));
@@ -105,6 +105,38 @@ function run(o: Options) {
     hazards: w.recent.hazards.toArray().map((h) => [h.kind, h.reg, h.pc]),
   };
 }
+
+/**
+ * A run with no interrupt in flight (used_lrs 0), then, after its exit, the flush of one
+ * (vgic_lr[0], used_lrs 1) and its restore, which reads the copy, and a second run of the guest.
+ */
+const RAISED = `
+${stage2Setup('((1 << 0) | (1 << 4) | (1 << 31))')}
+	adr	x20, vcpu
+	mov	x21, #0
+${enterGuest('guest')}
+guest:
+	hvc	#0
+	hvc	#0
+	.balign 2048
+vectors:
+	.skip	0x400
+	cbnz	x21, __end
+	mov	x21, #1
+	ldr	x1, =0x${LR0.toString(16)}
+	str	x1, [x20]
+	mov	w1, #1
+	str	w1, [x20, #32]
+restore:
+	ldr	x1, [x20]
+	msr	s3_4_c12_c12_0, x1
+	eret
+	.balign 8
+.global vcpu
+vcpu:	.quad	0x1234, 0, 0, 0
+	.word	0, 0
+${S2_TABLE}
+`;
 
 const view = (rows: readonly ResidencyRow[]) => rows.map((r) => [r.reg, r.authority, r.verdict]);
 
@@ -146,6 +178,19 @@ describe('list registers bounded by a count in memory', () => {
     // used_lrs 2: LR1 (never restored, its copy 0x2222) is the guest's too.
     const two = run({ used: 2 });
     expect(two.hazards).toEqual([['missing-load', 'ICH_LR1_EL2', two.sym('enter')]]);
+  });
+
+  it('one the hypervisor brings into use after an exit is its to fill and restore until the next entry', () => {
+    const r = run({}, RAISED, ['restore', '__end']);
+    expect(r.hazards).toEqual([]);
+    // Not in use at the exit: its copy, now in use, is what the restore reads, not a stale one.
+    expect(r.rows.restore![0]).toMatchObject({
+      authority: 'memory',
+      cpu: 0n,
+      memory: LR0,
+      verdict: 'memory live, CPU holds another value',
+    });
+    expect(r.rows.__end![0]).toMatchObject({ authority: 'cpu', cpu: LR0, verdict: 'in sync' });
   });
 
   it('a list register zeroed before the exit saved it is a partial put at that MSR', () => {
