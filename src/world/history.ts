@@ -2,7 +2,8 @@
 // run: ring buffers of the most recent exits, loads, puts and hazards. The statistics come from
 // the layer's running sums; whoever needs every record (the report, the trace) listens to the
 // events and writes them out.
-import type { ExitRecord, Hazard, LoadPutRecord } from './world.js';
+import type { Hazard, LoadPutRecord } from './world.js';
+import type { Exit } from './pe.js';
 
 /** The last `capacity` items pushed, oldest first. */
 export class Ring<T> {
@@ -16,8 +17,13 @@ export class Ring<T> {
   push(x: T): void {
     if (this.items.length < this.capacity) this.items.push(x);
     else this.items[this.next] = x;
-    this.next = (this.next + 1) % this.capacity;
+    this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
     this.total++;
+  }
+
+  /** The item the next push replaces (undefined until the ring is full). */
+  get oldest(): T | undefined {
+    return this.items.length < this.capacity ? undefined : this.items[this.next];
   }
 
   toArray(): T[] {
@@ -30,9 +36,18 @@ export class Ring<T> {
 /** How many of the most recent records the layer keeps (for `monitor world`, tests and scripts). */
 export const RECENT = { exits: 1024, loadPut: 256, hazards: 256 } as const;
 
+/** Exits, whose records the layer fills in again once they leave the ring unseen: those handed out are kept. */
+class ExitRing extends Ring<Exit> {
+  override toArray(): Exit[] {
+    const xs = super.toArray();
+    for (const x of xs) x.escaped = true;
+    return xs;
+  }
+}
+
 /** The recent records, oldest first; `total` counts them all. */
 export class Recent {
-  readonly exits = new Ring<ExitRecord>(RECENT.exits);
+  readonly exits = new ExitRing(RECENT.exits);
   readonly loadPut = new Ring<LoadPutRecord>(RECENT.loadPut);
   readonly hazards = new Ring<Hazard>(RECENT.hazards);
 }

@@ -37,20 +37,52 @@ export class Costs {
   }
 }
 
-/** An exit; the costs of its window grow until the next entry on its PE closes it. */
-class Exit extends Costs implements ExitRecord {
+/**
+ * An exit; the costs of its window grow until the next entry on its PE closes it. The layer
+ * keeps the most recent ones in a ring; one that leaves the ring unseen (no listener, no PE's
+ * last exit, no copy of the ring handed out) is filled in again for a later exit, so that the
+ * exit path allocates nothing once the ring is full.
+ */
+export class Exit extends Costs implements ExitRecord {
   closed = false;
+  /** Handed out (to a listener or a caller of the ring): never filled in again. */
+  escaped = false;
   constructor(
-    readonly n: number,
-    readonly pe: number,
-    readonly vmid: number,
-    readonly vcpu: string | null,
+    public n: number,
+    public pe: number,
+    public vmid: number,
+    public vcpu: string | null,
     /** The preferred return address (ELR_EL2). */
-    private readonly elr: bigint,
-    readonly reason: ExitReason,
-    readonly icount: number,
+    private elr: bigint,
+    public reason: ExitReason,
+    public icount: number,
   ) {
     super();
+  }
+
+  /** The record made anew for another exit (its register list reused). */
+  refill(
+    n: number,
+    pe: number,
+    vmid: number,
+    vcpu: string | null,
+    elr: bigint,
+    reason: ExitReason,
+    icount: number,
+  ): this {
+    this.n = n;
+    this.pe = pe;
+    this.vmid = vmid;
+    this.vcpu = vcpu;
+    this.elr = elr;
+    this.reason = reason;
+    this.icount = icount;
+    this.closed = false;
+    this.el2Insns = 0;
+    this.hostInsns = 0;
+    this.sysregTotal = 0;
+    if (this.regs !== null) this.regs.length = 0;
+    return this;
   }
 
   /** The instruction that exited: an HVC's preferred return is the next one. */
@@ -111,8 +143,7 @@ export class PeWorld implements CpuObserver {
   /** The VMID of the guest last entered on this PE. */
   vmid = 0;
   entries = 0;
-  lastExit: ExitRecord | null = null;
-  lastEntry: EntryRecord | null = null;
+  lastExit: Exit | null = null;
   /** The vcpu this PE runs (entered last; null in the host before the first entry, or unknown). */
   running: VcpuState | null = null;
   /** The vcpu the layout's discovery function was last entered with on this PE: the one its per-PE flags speak for. */
@@ -138,6 +169,13 @@ export class PeWorld implements CpuObserver {
   private inHypCall = false;
   /** The PE's system registers as 32-bit words (VTTBR_EL2's VMID is read at every entry). */
   private readonly sr32: Uint32Array;
+  /** The last entry's figures; its record is made when someone asks for it. */
+  private entryN = 0;
+  private entryVcpu: string | null = null;
+  private entryPc = 0n;
+  private eretPc = 0n;
+  private entryIcount = 0;
+  private entryRecord: EntryRecord | null = null;
 
   constructor(
     readonly world: World,
@@ -154,6 +192,21 @@ export class PeWorld implements CpuObserver {
   /** SCTLR_EL2.M: the hypervisor runs translated (read without making a BigInt: it is asked at every exit). */
   el2MmuOn(): boolean {
     return (this.sr32[SCTLR_EL2_LO]! & 1) !== 0;
+  }
+
+  /** The last entry on this PE (null before the first). */
+  get lastEntry(): EntryRecord | null {
+    if (this.entryRecord === null && this.entryN !== 0)
+      this.entryRecord = {
+        n: this.entryN,
+        pe: this.index,
+        vmid: this.vmid,
+        vcpu: this.entryVcpu,
+        pc: this.entryPc,
+        eretPc: this.eretPc,
+        icount: this.entryIcount,
+      };
+    return this.entryRecord;
   }
 
   /** `PE2`: how messages name this PE. */
@@ -208,22 +261,21 @@ export class PeWorld implements CpuObserver {
     const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
     const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
     // The record is the window: its costs grow until the next entry closes it.
-    const exit = new Exit(
-      ++w.exits,
-      this.index,
-      this.vmid,
-      this.running?.bound.name ?? null,
-      e.elr,
-      reason,
-      this.cpu.icount,
-    );
+    const n = ++w.exits,
+      vcpu = this.running?.bound.name ?? null;
+    const exit =
+      w.reusableExit()?.refill(n, this.index, this.vmid, vcpu, e.elr, reason, this.cpu.icount) ??
+      new Exit(n, this.index, this.vmid, vcpu, e.elr, reason, this.cpu.icount);
     this.window = exit;
     this.windowEl2 = this.el2Total;
     this.lastExit = w.lastExit = exit;
     this.sums.exits.count++;
     w.exitOpened(exit);
     this.startSegment();
-    if (w.wanted.exit !== 0) w.emit({ type: 'exit', exit });
+    if (w.wanted.exit !== 0) {
+      exit.escaped = true;
+      w.emit({ type: 'exit', exit });
+    }
     if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(exit), this);
   }
 
@@ -249,20 +301,20 @@ export class PeWorld implements CpuObserver {
       w.exitClosed(closed);
     }
     if (w.vcpus.length > 0) w.entered(this);
-    const entry: EntryRecord = {
-      n: ++w.entries,
-      pe: this.index,
-      vmid: this.vmid,
-      vcpu: this.running?.bound.name ?? null,
-      pc: e.pc,
-      eretPc: this.cpu.pcs[1]!,
-      icount: this.cpu.icount,
-    };
+    this.entryN = ++w.entries;
+    this.entryVcpu = this.running?.bound.name ?? null;
+    this.entryPc = e.pc;
+    this.eretPc = this.cpu.pcs[1]!;
+    this.entryIcount = this.cpu.icount;
+    this.entryRecord = null;
     this.entries++;
-    this.lastEntry = w.lastEntry = entry;
+    w.lastEntered = this;
     this.startSegment();
-    if (w.wanted.entry !== 0) w.emit({ type: 'entry', entry, closed });
-    if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(entry), this);
+    if (w.wanted.entry !== 0) {
+      if (closed !== null) closed.escaped = true;
+      w.emit({ type: 'entry', entry: this.lastEntry!, closed });
+    }
+    if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(this.lastEntry!), this);
   }
 
   sysregAccessed(e: SysregAccessed): void {
@@ -309,8 +361,10 @@ export class PeWorld implements CpuObserver {
     this.advance();
     const s = this.segment;
     const record = new LoadPut(type, this.index, vcpu, flag, pc, this.cpu.icount);
+    // The record takes the register list; the segment starts another.
     record.regs = s.regs;
     record.sysregTotal = s.sysregTotal;
+    s.regs = null;
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     if (type === 'load') this.sums.loads++;
     else this.sums.puts++;
@@ -358,9 +412,9 @@ export class PeWorld implements CpuObserver {
   private startSegment(provisional = true): void {
     if (!provisional) this.advance();
     const s = this.segment;
-    // The register list may now be a load's or put's: the next count starts another.
+    // The list is the segment's own (a load or put took it and left null): emptied, not replaced.
     if (s.sysregTotal !== 0) {
-      s.regs = null;
+      if (s.regs !== null) s.regs.length = 0;
       s.sysregTotal = 0;
     }
     this.segmentStart = this.cpu.icount;

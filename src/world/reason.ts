@@ -92,13 +92,18 @@ export function exitReason(kind: number, esr: number, sr: BigUint64Array, interr
   if (interrupt !== undefined || (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER)))
     return decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, interrupt);
   const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
+  if (key === last.key) return last.reason!;
   let r = byEsr.get(key);
   if (r === undefined) {
     if (byEsr.size >= BY_ESR_MAX) byEsr.clear();
     byEsr.set(key, (r = decodeExit(kind, esr, 0n, 0n)));
   }
+  last.key = key;
+  last.reason = r;
   return r;
 }
+/** The reason asked last: a loop of exits repeats one syndrome. */
+const last: { key: number; reason: ExitReason | null } = { key: NaN, reason: null };
 
 /** VTTBR_EL2.VMID: 16 bits when VTCR_EL2.VS (bit 19) is set, else 8. */
 export function vmidOf(vttbr: bigint, vtcr: bigint): number {

@@ -24,7 +24,7 @@ import {
 } from './layout.js';
 import type { Locate } from '../loader/locate.js';
 import { Recent } from './history.js';
-import { PeWorld, addCosts, newSums, type Costs } from './pe.js';
+import { PeWorld, addCosts, newSums, type Costs, type Exit } from './pe.js';
 
 export { PeWorld, guestRunningOn, vmidOn, newSums, describeExit, describeEntry, type Costs } from './pe.js';
 
@@ -225,9 +225,9 @@ export class World {
   /** Exits and entries over all PEs (records are numbered by these). */
   exits = 0;
   entries = 0;
-  /** The latest exit and entry of any PE. */
+  /** The latest exit of any PE, and the PE that entered a guest last. */
   lastExit: ExitRecord | null = null;
-  lastEntry: EntryRecord | null = null;
+  lastEntered: PeWorld | null = null;
   /**
    * The most recent exits, loads, puts and hazards (bounded however long the run; the report and
    * the trace take every record from the events). The costs of open windows are still growing.
@@ -348,6 +348,22 @@ export class World {
 
   emit(e: WorldEvent): void {
     for (const l of this.listeners) if (l.types === null || l.types.has(e.type)) l.fn(e);
+  }
+
+  /** The latest entry of any PE. */
+  get lastEntry(): EntryRecord | null {
+    return this.lastEntered?.lastEntry ?? null;
+  }
+
+  /**
+   * The record the next exit may fill in again: the one it pushes out of the ring of recent
+   * exits, unless someone has seen it (a listener, a copy of the ring) or it is a PE's last exit.
+   */
+  reusableExit(): Exit | undefined {
+    const x = this.recent.exits.oldest;
+    if (x === undefined || x.escaped) return undefined;
+    for (const p of this.pes) if (p.lastExit === x) return undefined;
+    return x;
   }
 
   /** The view of PE `index` (0 when out of range, as a machine of one PE has). */
@@ -773,7 +789,7 @@ export class World {
   private lastCategory: ExitCategory | null = null;
   private lastCategorySums: CostSums | null = null;
 
-  exitOpened(x: ExitRecord): void {
+  exitOpened(x: Exit): void {
     this.recent.exits.push(x);
     this.sums.exits.count++;
     this.sumsOf(x.reason.category).count++;
