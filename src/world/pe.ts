@@ -20,20 +20,36 @@ export class Costs {
   /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
   hostInsns = 0;
   sysregTotal = 0;
-  /** The register of each MSR/MRS, in order (after VHE redirection); null before the first. */
-  regs: SysregSpec[] | null = null;
+  /**
+   * The register of each MSR/MRS, in order (after VHE redirection), in its first `sysregTotal`
+   * places: the list outlives a reset of the costs (the exit path reuses it).
+   */
+  private list: SysregSpec[] = [];
+
+  /** The MSR/MRS registers in order. */
+  get regs(): SysregSpec[] {
+    return this.list.slice(0, this.sysregTotal);
+  }
 
   /** MSR/MRS by register. */
   get sysregs(): Record<string, number> {
     const out: Record<string, number> = {};
-    if (this.regs !== null) for (const r of this.regs) out[r.name] = (out[r.name] ?? 0) + 1;
+    for (let i = 0; i < this.sysregTotal; i++) out[this.list[i]!.name] = (out[this.list[i]!.name] ?? 0) + 1;
     return out;
   }
 
   count(reg: SysregSpec): void {
-    if (this.regs === null) this.regs = [reg];
-    else this.regs.push(reg);
-    this.sysregTotal++;
+    this.list[this.sysregTotal++] = reg;
+  }
+
+  /** `counts` plus this one's registers. */
+  addRegsTo(counts: { add(reg: SysregSpec): void }): void {
+    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.list[i]!);
+  }
+
+  /** This one's registers, in order, counted again into `c` (which had none). */
+  copyRegsTo(c: Costs): void {
+    for (let i = 0; i < this.sysregTotal; i++) c.count(this.list[i]!);
   }
 }
 
@@ -81,7 +97,6 @@ export class Exit extends Costs implements ExitRecord {
     this.el2Insns = 0;
     this.hostInsns = 0;
     this.sysregTotal = 0;
-    if (this.regs !== null) this.regs.length = 0;
     return this;
   }
 
@@ -226,8 +241,7 @@ export class PeWorld implements CpuObserver {
     if (this.inGuest || x === null || x.closed || this.window === null) return null;
     this.advance();
     const c = new Costs();
-    c.sysregTotal = this.window.sysregTotal;
-    c.regs = this.window.regs && [...this.window.regs];
+    this.window.copyRegsTo(c);
     this.closeCosts(c, x.icount, this.windowEl2);
     // The instruction that exited synchronously retires after the event (the window's count
     // includes it and leaves out the closing ERET, which evens out once the window closes).
@@ -361,10 +375,7 @@ export class PeWorld implements CpuObserver {
     this.advance();
     const s = this.segment;
     const record = new LoadPut(type, this.index, vcpu, flag, pc, this.cpu.icount);
-    // The record takes the register list; the segment starts another.
-    record.regs = s.regs;
-    record.sysregTotal = s.sysregTotal;
-    s.regs = null;
+    s.copyRegsTo(record);
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     if (type === 'load') this.sums.loads++;
     else this.sums.puts++;
@@ -412,11 +423,7 @@ export class PeWorld implements CpuObserver {
   private startSegment(provisional = true): void {
     if (!provisional) this.advance();
     const s = this.segment;
-    // The list is the segment's own (a load or put took it and left null): emptied, not replaced.
-    if (s.sysregTotal !== 0) {
-      if (s.regs !== null) s.regs.length = 0;
-      s.sysregTotal = 0;
-    }
+    s.sysregTotal = 0;
     this.segmentStart = this.cpu.icount;
     this.el2AtSegment = this.el2Total;
     this.segmentProvisional = provisional;

@@ -198,14 +198,12 @@ export class SysregCounts {
   private readonly counts: number[] = [];
   private readonly specs: SysregSpec[] = [];
 
-  add(regs: readonly SysregSpec[]): void {
-    for (const r of regs) {
-      const n = this.counts[r.id];
-      if (n === undefined) {
-        this.counts[r.id] = 1;
-        this.specs.push(r);
-      } else this.counts[r.id] = n + 1;
-    }
+  add(r: SysregSpec): void {
+    const n = this.counts[r.id];
+    if (n === undefined) {
+      this.counts[r.id] = 1;
+      this.specs.push(r);
+    } else this.counts[r.id] = n + 1;
   }
 
   /** [register name, count], in order of first sight. */
@@ -799,7 +797,7 @@ export class World {
     const s = this.sums;
     addCosts(s.exits, x.el2Insns, x.hostInsns, x.sysregTotal);
     addCosts(this.sumsOf(x.reason.category), x.el2Insns, x.hostInsns, x.sysregTotal);
-    if (x.regs !== null) s.sysregsClosed.add(x.regs);
+    x.addRegsTo(s.sysregsClosed);
     if (x.reason.category === 'hvc') {
       // The HVC itself retired after the exit event; the window ends before the ERET's successor.
       s.hvcRoundTrip.count++;

@@ -54,7 +54,9 @@ const OTHER_BUILD = env.HYPSTEP_BENCH_CLI !== undefined;
 const METHOD = `\
 Method: whole processes, hypstep (\`node ${HYPSTEP_CLI.replace(repoRoot() + '/', '')} run\`) and QEMU
 (qemu-system-aarch64 -M virt,virtualization=on -cpu max -m 512M, TCG, no -icount) alike, each
-under GNU time: CPU time (user + system, all threads) and peak RSS (ru_maxrss) of the child.
+under GNU time: CPU time (user + system, all threads) and peak RSS (ru_maxrss) of the child,
+in this environment without NODE_EXTRA_CA_CERTS (a user's shell does not set it; node would
+read a bundle of certificates at every start).
 Start-up and warm-up (hypstep compiling traces, QEMU translating blocks) are subtracted by
 running each program at two lengths (its \`iterations\` word patched to N/4 and to N, N sized
 for each engine to about ${HYPSTEP_SECONDS} s of hypstep and ${QEMU_SECONDS} s of QEMU CPU time beyond warm-up);

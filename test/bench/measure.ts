@@ -40,6 +40,16 @@ export interface RunOptions {
   hypstepArgs?: readonly string[];
 }
 
+/**
+ * The environment both engines run in: this one without NODE_EXTRA_CA_CERTS, which makes every
+ * node process read and parse a bundle of certificates before it runs any JavaScript (about
+ * 80 ms of CPU on this machine, where the sandbox sets it). A user's shell does not set it and
+ * QEMU does not read it; hypstep never opens a TLS connection.
+ */
+export const BENCH_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
+
 /** Runs `elf` to its end on `engine` under GNU time; a failure (non-zero status) throws with its stderr. */
 export function runTimed(engine: Engine, elf: string, o: RunOptions = {}): ProcessRun {
   const smp = String(o.smp ?? 1);
@@ -49,6 +59,7 @@ export function runTimed(engine: Engine, elf: string, o: RunOptions = {}): Proce
       : ['qemu-system-aarch64', ...QEMU_ARGS, '-smp', smp, '-kernel', elf];
   const out = join(workDir, 'time.txt');
   const r = spawnSync(GNU_TIME, ['-f', '%e %U %S %M', '-o', out, ...cmd], {
+    env: BENCH_ENV,
     encoding: 'latin1',
     timeout: 600_000,
     maxBuffer: 1 << 26,
