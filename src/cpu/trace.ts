@@ -472,8 +472,12 @@ class TraceBuilder implements Emitter {
   access(a: Access, fast: (off: string) => void): void {
     const id = this.ids++;
     const [lo, hi, off] = [`alo${id}`, `ahi${id}`, `off${id}`];
-    const checks = [`(${lo} & ${a.size - 1}) === 0`, `(${lo} & 4095) <= ${4096 - a.size * a.count}`];
+    // Alignment to the element and staying in the page (a single byte is both), then what the row adds.
+    const checks: string[] = [];
+    if (a.size > 1) checks.push(`(${lo} & ${a.size - 1}) === 0`);
+    if (a.size * a.count > 1) checks.push(`(${lo} & 4095) <= ${4096 - a.size * a.count}`);
     if (a.also !== undefined) checks.push(a.also);
+    if (checks.length === 0) checks.push('true');
     this.emit(`S[0] = ${a.va}; const ${lo} = S32[0], ${hi} = S32[1];`);
     const ramOffset = `cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true})`;
     if (a.unprivileged === true) this.emit(`const ${off} = ${checks.join(' && ')} ? ${ramOffset} : -1;`);
@@ -521,7 +525,7 @@ class TraceBuilder implements Emitter {
       : '';
     const src =
       `'use strict'; ${consts}\nreturn function trace(cpu, x, ps, lo, hi, end) {\n` +
-      `const p32 = cpu.pcs32; const pcs = cpu.pcs; const mmu = cpu.mmu; const gen = mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
+      `const p32 = cpu.pcs32; const pcs = cpu.pcs; const gen = cpu.mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
       // One-page caches of Cpu.ramOffset for reads and writes (-1: empty; a page's tag has its low bits clear).
       `let rLo = -1, rHi = 0, rBase = 0, wLo = -1, wHi = 0, wBase = 0;\n` +
       `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n};`;
