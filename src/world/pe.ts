@@ -188,7 +188,8 @@ export class PeWorld implements CpuObserver {
   private entryN = 0;
   private entryVcpu: string | null = null;
   private entryPc = 0n;
-  private eretPc = 0n;
+  /** The ERET's address as int32 halves (no BigInt made at each entry). */
+  private readonly eret32 = new Int32Array(2);
   private entryIcount = 0;
   private entryRecord: EntryRecord | null = null;
 
@@ -218,7 +219,7 @@ export class PeWorld implements CpuObserver {
         vmid: this.vmid,
         vcpu: this.entryVcpu,
         pc: this.entryPc,
-        eretPc: this.eretPc,
+        eretPc: BigInt.asUintN(32, BigInt(this.eret32[0]!)) | (BigInt.asUintN(32, BigInt(this.eret32[1]!)) << 32n),
         icount: this.entryIcount,
       };
     return this.entryRecord;
@@ -318,7 +319,8 @@ export class PeWorld implements CpuObserver {
     this.entryN = ++w.entries;
     this.entryVcpu = this.running?.bound.name ?? null;
     this.entryPc = e.pc;
-    this.eretPc = this.cpu.pcs[1]!;
+    this.eret32[0] = this.cpu.pcs32[2]!;
+    this.eret32[1] = this.cpu.pcs32[3]!;
     this.entryIcount = this.cpu.icount;
     this.entryRecord = null;
     this.entries++;

@@ -830,7 +830,6 @@ export class World {
 
   /** At an entry into `v` on `p`: every flag set (or lazily loadable) and every switched register restored. */
   private checkEntry(p: PeWorld, v: VcpuState, stayed: boolean): void {
-    const pc = p.cpu.pcs[1]!;
     for (const f of v.bound.flags) {
       if (f.onEntry === 'none' || this.flagOn(v, f)) continue;
       // Loaded lazily: the guest may run without its FP registers while its first use traps to EL2.
@@ -839,7 +838,7 @@ export class World {
         kind: 'missing-load',
         vcpu: v.bound.name,
         reg: f.name,
-        pc,
+        pc: p.cpu.pcs[1]!,
         detail:
           `ERET into ${v.bound.name} with ${f.name} clear: ${f.governs.length} register(s) it governs (${f.governs.slice(0, 4).join(', ')}${f.governs.length > 4 ? ', …' : ''}) were never loaded` +
           (f.lazy === 'fp' ? ", and CPTR_EL2 does not trap the guest's SIMD&FP use that would load them" : ''),
@@ -855,7 +854,7 @@ export class World {
           kind: 'missing-load',
           vcpu: v.bound.name,
           reg: s.name,
-          pc,
+          pc: p.cpu.pcs[1]!,
           cpu,
           memory,
           detail: `ERET into ${v.bound.name} with ${s.name} on the CPU (${hex(cpu)}) different from its context (${hex(memory)})`,
