@@ -195,21 +195,30 @@ export interface WorldSums {
 
 /** MSR/MRS counted by register, indexed by the register's id (no string keys on the exit path). */
 export class SysregCounts {
-  private readonly counts: number[] = [];
+  private counts = new Float64Array(256);
   private readonly specs: SysregSpec[] = [];
 
   add(r: SysregSpec): void {
-    const n = this.counts[r.id];
-    if (n === undefined) {
-      this.counts[r.id] = 1;
-      this.specs.push(r);
-    } else this.counts[r.id] = n + 1;
+    if (r.id >= this.counts.length) this.counts = grown(this.counts, r.id);
+    const n = this.counts[r.id]!;
+    if (n === 0) this.specs.push(r);
+    this.counts[r.id] = n + 1;
   }
 
   /** [register name, count], in order of first sight. */
   entries(): [string, number][] {
     return this.specs.map((r) => [r.name, this.counts[r.id]!]);
   }
+}
+
+/**
+ * A copy of `a` long enough for index `id`. Tables by register id are typed arrays: an array
+ * written at scattered indexes is kept as a dictionary, slow to read on the exit path.
+ */
+function grown<T extends Float64Array | Int8Array>(a: T, id: number): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(2 * a.length, id + 1));
+  b.set(a);
+  return b;
 }
 
 /** Bytes [lo, hi) of a little-endian value that starts at `base`. */
@@ -265,14 +274,18 @@ export class World {
   private readonly watchedRanges: { pa: number; size: number }[] = [];
   /** Registers some flag of the layout governs. */
   readonly governed = new Set<string>();
-  /** `governed` by register id, filled in as registers are accessed (MSR/MRS ask it on the exit path). */
-  private governedIds: (boolean | undefined)[] = [];
+  /** `governed` by register id (1 yes, -1 no, 0 not asked yet), filled in as MSR/MRS ask it on the exit path. */
+  private governedIds = new Int8Array(256);
   /** Registers (by id) the layout has slots for that no flag governs: switched on entry and exit. */
   readonly switchedRegs = new Set<number>();
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Return hooks waiting to fire, with the hook each replaced. */
   private returnHooks: { cpu: Cpu; pc: bigint; prev: (() => void) | undefined }[] = [];
+  /** Counts changes to `vcpus` and their bindings (what `identify` remembers depends on them). */
+  private vcpusVersion = 0;
+  /** By PE: the vcpu `identify` found by its VMID alone, and for which VMID and version of `vcpus`. */
+  private readonly identified: { vmid: number; version: number; v: VcpuState }[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
   private discovered: BoundVcpu[] = [];
   /** Whether some flag of the layout is per PE (its vcpus are placed again when they move). */
@@ -385,10 +398,11 @@ export class World {
     // Placed again (or for the first time): function hooks and discovered vcpus stay; `unbind` drops them.
     this.unwatch();
     this.vcpus = [];
+    this.vcpusVersion++;
     this.replace = replace;
     this.layout = layout;
     this.governed.clear();
-    this.governedIds = [];
+    this.governedIds.fill(0);
     for (const f of layout.flags) for (const g of f.governs) this.governed.add(g);
     this.switchedRegs.clear();
     for (const s of layout.slots)
@@ -459,6 +473,7 @@ export class World {
       windows: new Set(),
     };
     this.vcpus.push(v);
+    this.vcpusVersion++;
     this.watchLocations(v);
     return v;
   }
@@ -491,6 +506,7 @@ export class World {
     if (v === undefined || !this.discovered.some((b) => b.va === va)) return;
     this.discovered = this.discovered.filter((b) => b.va !== va);
     this.vcpus = this.vcpus.filter((x) => x !== v);
+    this.vcpusVersion++;
     for (const p of this.pes) {
       if (p.current === v) p.current = null;
       if (p.running === v) p.running = null;
@@ -520,6 +536,7 @@ export class World {
     if (v === null) return;
     if (this.perPeFlags && v.placedOn !== null && v.placedOn !== p) {
       v.bound = place();
+      this.vcpusVersion++;
       v.switchedSlots = v.bound.slots.filter((s) => s.flag === null);
       this.discovered = this.discovered.map((b) => (b.va === va ? v.bound : b));
       this.rewatch();
@@ -578,9 +595,10 @@ export class World {
     this.hookPcs.length = 0;
     this.layout = null;
     this.governed.clear();
-    this.governedIds = [];
+    this.governedIds.fill(0);
     this.switchedRegs.clear();
     this.vcpus = [];
+    this.vcpusVersion++;
     this.discovered = [];
     this.perPeFlags = false;
     for (const p of this.pes) {
@@ -593,7 +611,10 @@ export class World {
 
   /** Whether a flag of the layout governs register `r` (or the register it is an alias of). */
   governs(r: SysregSpec): boolean {
-    return (this.governedIds[r.id] ??= this.governed.has(r.aliasOf ?? r.name));
+    if (r.id >= this.governedIds.length) this.governedIds = grown(this.governedIds, r.id);
+    let g = this.governedIds[r.id]!;
+    if (g === 0) this.governedIds[r.id] = g = this.governed.has(r.aliasOf ?? r.name) ? 1 : -1;
+    return g === 1;
   }
 
   vcpu(name: string): VcpuState | undefined {
@@ -725,6 +746,9 @@ export class World {
    */
   private identify(p: PeWorld): VcpuState | null {
     const vmid = p.currentVmid();
+    // The one vcpu of this VMID, as found at this PE's last entry while the vcpus stayed the same.
+    const known = this.identified[p.index];
+    if (known !== undefined && known.vmid === vmid && known.version === this.vcpusVersion) return known.v;
     let byVmid: VcpuState | null = null,
       nVmid = 0;
     for (const v of this.vcpus)
@@ -732,7 +756,10 @@ export class World {
         byVmid = v;
         nVmid++;
       }
-    if (nVmid === 1) return byVmid;
+    if (nVmid === 1) {
+      this.identified[p.index] = { vmid, version: this.vcpusVersion, v: byVmid! };
+      return byVmid;
+    }
     const candidate = (v: VcpuState) => nVmid === 0 || v.bound.vmid === vmid;
     let here: VcpuState | null = null,
       nHere = 0,
