@@ -27,24 +27,19 @@ function sysregName(raw: number): string {
 }
 
 /** The MRS/MSR event, filled in for each access (as the exception events are: events.ts). */
-/** The event with its PC read from the PE when asked (pcs[1] is the MRS/MSR during the call): most observers never ask. */
-class Accessed implements SysregAccessed {
-  reg = undefined as unknown as SysregSpec;
-  write = false;
-  value = 0n;
-  cpu = undefined as unknown as Cpu;
-  get pc(): bigint {
-    return this.cpu.pcs[1]!;
-  }
-}
-const ACCESSED = new Accessed();
+const ACCESSED: { -readonly [K in keyof SysregAccessed]: SysregAccessed[K] } = {
+  reg: undefined as unknown as SysregSpec,
+  write: false,
+  value: 0n,
+  pc: 0n,
+};
 
 function sysregAccessed(cpu: Cpu, reg: SysregSpec, write: boolean, value: bigint): void {
   const e = ACCESSED;
   e.reg = reg;
   e.write = write;
   e.value = value;
-  e.cpu = cpu;
+  e.pc = cpu.pcs[1]!;
   cpu.observer!.sysregAccessed?.(e);
 }
 
