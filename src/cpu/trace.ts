@@ -72,60 +72,6 @@ interface Flags {
   readonly known: Partial<Record<FlagName, string>>;
 }
 
-/** PSTATE.NZCV = the flags of AddWithCarry at datasize sf with operands x, y and result r (the exits' store). */
-function storeAddFlags(ps: PState, sf: number, x: bigint, y: bigint, r: bigint): void {
-  F[0] = x;
-  F[1] = y;
-  F[2] = r;
-  const [a, b, c] = [F32[sf]!, F32[2 + sf]!, F32[4 + sf]!];
-  ps.n = c >>> 31;
-  ps.z = (F32[4]! | F32[5]!) === 0 ? 1 : 0;
-  ps.c = ((a & b) | ((a | b) & ~c)) >>> 31;
-  ps.v = ((a ^ c) & (b ^ c)) >>> 31;
-}
-
-/** PSTATE.NZCV = N and Z of the datasize result r, C = V = 0. */
-function storeLogicFlags(ps: PState, sf: number, r: bigint): void {
-  F[2] = r;
-  ps.n = F32[4 + sf]! >>> 31;
-  ps.z = (F32[4]! | F32[5]!) === 0 ? 1 : 0;
-  ps.c = 0;
-  ps.v = 0;
-}
-
-/**
- * Runs the executor of instruction `idx` of the page whose VA halves are `lo`, `hi`, after
- * `ic` instructions, with PC and count in place (an exception sees its instruction), and says
- * whether the trace must leave: the executor branched, asked the run loop to stop, changed
- * translation or code, or `next` (the following index, -1 past the page's end) is not in the page.
- * One shared function keeps each trace's code small and the executors out of its optimised graph.
- */
-function runExecutor(
-  cpu: Cpu,
-  exec: (cpu: Cpu, d: object) => void,
-  d: object,
-  lo: number,
-  hi: number,
-  idx: number,
-  next: number,
-  ic: number,
-  gen: number,
-): boolean {
-  const p32 = cpu.pcs32;
-  p32[2] = lo | (idx << 2);
-  p32[3] = hi;
-  if (next >= 0) {
-    p32[0] = lo | (next << 2);
-    p32[1] = hi;
-  } else cpu.pcs[0] = BigInt.asUintN(64, cpu.pcs[1]! + 4n);
-  cpu.icount = ic;
-  exec(cpu, d);
-  cpu.icount = ic + 1;
-  return (
-    next < 0 || cpu.stopRequest !== null || cpu.mmu.generation !== gen || p32[0] !== (lo | (next << 2)) || p32[1] !== hi
-  );
-}
-
 const PS_FLAGS = (): Flags => ({ kind: 'ps', sf: 1, x: '', y: '', r: '', synced: true, known: {} });
 const NAME = /^(?:[A-Za-z_$][\w$]*|0x[0-9a-f]+n|\d+n)$/;
 
@@ -297,12 +243,11 @@ class TraceBuilder implements Emitter {
     return name;
   }
 
-  /** A statement storing the pending flags in PSTATE (nothing when it holds them), through a shared function. */
+  /** Statements storing the pending flags in PSTATE (nothing when it holds them). */
   private materialize(): string {
-    const s = this.flags;
-    if (s.synced || s.kind === 'ps') return '';
-    if (s.kind === 'logic') return `${this.ref(storeLogicFlags)}(ps, ${s.sf !== 0 ? 1 : 0}, ${s.r}); `;
-    return `${this.ref(storeAddFlags)}(ps, ${s.sf !== 0 ? 1 : 0}, ${s.x}, ${s.y}, ${s.r}); `;
+    if (this.flags.synced) return '';
+    const f = (n: FlagName): string => this.flag(n, false);
+    return `ps.n = ${f('n')}; ps.z = ${f('z')}; ps.c = ${f('c')}; ps.v = ${f('v')}; `;
   }
 
   cond(cond: number): string {
@@ -443,23 +388,23 @@ class TraceBuilder implements Emitter {
     this.ended = true;
   }
 
-  /** The call of runExecutor for this row: true when the trace must leave after it. */
-  private callExecutor(): string {
-    const next = this.idx + 1 < this.count ? this.idx + 1 : -1;
-    this.flagEvent('read');
-    return `${this.ref(runExecutor)}(cpu, ${this.ref(this.row.exec)}, ${this.ref(this.row.d)}, lo, hi, ${this.idx}, ${next}, ic + ${this.k}, gen)`;
-  }
-
-  /** Statements running this row's executor with registers and flags in place, and leaving when it must. */
+  /** Statements running this row's executor with PC, count, registers and flags in place, and leaving when it must. */
   private execute(): string {
+    const done = this.k + 1;
     // The executor may change what the page caches were filled under (translation, the monitor).
-    return `${this.writeback()}${this.materialize()}if (${this.callExecutor()}) return -1; rLo = wLo = -1; `;
+    const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); rLo = wLo = -1; `;
+    if (this.idx + 1 >= this.count) return `${call}cpu.icount = ic + ${done}; return -1;`;
+    return (
+      `${call}if (cpu.stopRequest !== null || mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
+      `p32[1] !== hi) { cpu.icount = ic + ${done}; return -1; }`
+    );
   }
 
   exec(leaves = false): void {
     this.executed = true;
     if (leaves) {
-      this.emit(`${this.writeback()}${this.materialize()}${this.callExecutor()}; return -1;`);
+      this.emit(`${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `);
+      this.emit(`cpu.icount = ic + ${this.k + 1}; return -1;`);
       this.ended = true;
       return;
     }
