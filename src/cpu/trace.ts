@@ -395,7 +395,7 @@ class TraceBuilder implements Emitter {
     const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); rLo = wLo = -1; `;
     if (this.idx + 1 >= this.count) return `${call}cpu.icount = ic + ${done}; return -1;`;
     return (
-      `${call}if (cpu.stopRequest !== null || mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
+      `${call}if (cpu.stopRequest !== null || cpu.mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
       `p32[1] !== hi) { cpu.icount = ic + ${done}; return -1; }`
     );
   }
