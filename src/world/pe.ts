@@ -63,20 +63,16 @@ export class Exit extends Costs implements ExitRecord {
   closed = false;
   /** Handed out (to a listener or a caller of the ring): never filled in again. */
   escaped = false;
-  constructor(
-    public n: number,
-    public pe: number,
-    public vmid: number,
-    public vcpu: string | null,
-    /** The preferred return address (ELR_EL2). */
-    private elr: bigint,
-    public reason: ExitReason,
-    public icount: number,
-  ) {
-    super();
-  }
+  n = 0;
+  pe = 0;
+  vmid = 0;
+  vcpu: string | null = null;
+  /** The preferred return address (ELR_EL2). */
+  private elr = 0n;
+  reason!: ExitReason;
+  icount = 0;
 
-  /** The record made anew for another exit (its register list reused). */
+  /** The record made for an exit, new or filled in again (its register list reused). */
   refill(
     n: number,
     pe: number,
@@ -188,8 +184,9 @@ export class PeWorld implements CpuObserver {
   private entryN = 0;
   private entryVcpu: string | null = null;
   private entryPc = 0n;
-  /** The ERET's address as int32 halves (no BigInt made at each entry). */
-  private readonly eret32 = new Int32Array(2);
+  /** The ERET's address, written as int32 halves (no BigInt made at each entry). */
+  private readonly eret64 = new BigUint64Array(1);
+  private readonly eret32 = new Int32Array(this.eret64.buffer);
   private entryIcount = 0;
   private entryRecord: EntryRecord | null = null;
 
@@ -219,7 +216,7 @@ export class PeWorld implements CpuObserver {
         vmid: this.vmid,
         vcpu: this.entryVcpu,
         pc: this.entryPc,
-        eretPc: BigInt.asUintN(32, BigInt(this.eret32[0]!)) | (BigInt.asUintN(32, BigInt(this.eret32[1]!)) << 32n),
+        eretPc: this.eret64[0]!,
         icount: this.entryIcount,
       };
     return this.entryRecord;
@@ -276,11 +273,15 @@ export class PeWorld implements CpuObserver {
     const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
     const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
     // The record is the window: its costs grow until the next entry closes it.
-    const n = ++w.exits,
-      vcpu = this.running?.bound.name ?? null;
-    const exit =
-      w.reusableExit()?.refill(n, this.index, this.vmid, vcpu, e.elr, reason, this.cpu.icount) ??
-      new Exit(n, this.index, this.vmid, vcpu, e.elr, reason, this.cpu.icount);
+    const exit = (w.reusableExit() ?? new Exit()).refill(
+      ++w.exits,
+      this.index,
+      this.vmid,
+      this.running?.bound.name ?? null,
+      e.elr,
+      reason,
+      this.cpu.icount,
+    );
     this.window = exit;
     this.windowEl2 = this.el2Total;
     this.lastExit = w.lastExit = exit;
