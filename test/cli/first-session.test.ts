@@ -2,11 +2,11 @@
 // through gdb-multiarch. The expectations are the README's own lines, so a change in what hypstep or
 // gdb prints fails here until the README shows it.
 import { describe, it, expect } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, requireTool } from '../helpers/tools.js';
-import { run } from '../helpers/run.js';
+import { repoRoot } from '../helpers/tools.js';
+import { gdbBatch, spawnStub } from '../helpers/stub.js';
 
 const ROOT = repoRoot();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -68,31 +68,12 @@ describe("the README's first session", () => {
   });
 
   it('prints every line it shows under each gdb command', async () => {
-    requireTool('gdb-multiarch');
-    const hyp = spawn(process.execPath, [CLI, ...cliArgs(session.shell[1]!.argv)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => hyp.on('close', (code) => resolve(code)));
-    let err = '';
+    const hyp = await spawnStub(cliArgs(session.shell[1]!.argv));
     try {
-      const port = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`hypstep did not listen: ${err}`)), 30_000);
-        hyp.stderr.on('data', (d: Buffer) => {
-          err += d.toString();
-          const m = /gdb stub on 127\.0\.0\.1:(\d+)/.exec(err);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
-      const args = ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`];
+      const args = ['-ex', `target remote 127.0.0.1:${hyp.port}`];
       session.gdb.forEach((g, i) => args.push('-ex', `echo @@${i}\\n`, '-ex', g.command));
       args.push('-ex', `echo @@end\\n`, session.elf);
-      // One stream, as a terminal shows it: gdb writes a monitor command's output to stderr.
-      const g = await run('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], { cwd: ROOT });
-      const out = g.stdout;
+      const out = (await gdbBatch(args)).stdout;
       session.gdb.forEach((cmd, i) => {
         const from = out.indexOf(`@@${i}\n`);
         const to = out.indexOf(i + 1 < session.gdb.length ? `@@${i + 1}\n` : '@@end\n');
@@ -110,10 +91,7 @@ describe("the README's first session", () => {
         }
       });
     } finally {
-      hyp.kill('SIGINT');
-      const timer = setTimeout(() => hyp.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await hyp.close();
     }
   }, 300_000);
 });

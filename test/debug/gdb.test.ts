@@ -3,7 +3,6 @@
 // as QEMU orders them (its gdb breakpoints are handled first). Neither disturbs the other:
 // the guest prints what it prints without a debugger.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { startHyp, type Hyp } from '../gdb/harness.js';
 import { parseElf } from '../../src/loader/elf.js';
 import { runHypstep } from '../helpers/hypstep.js';
-import { repoRoot, requireTool } from '../helpers/tools.js';
+import { repoRoot } from '../helpers/tools.js';
+import { gdbBatch } from '../helpers/stub.js';
 
 const ELF = join(repoRoot(), 'fixtures', 'debug', 'build', 'breakpoint.elf');
 const dir = mkdtempSync(join(tmpdir(), 'hypstep-debug-gdb-'));
@@ -26,8 +26,7 @@ afterEach(async () => {
 });
 
 /** Runs gdb-multiarch -batch on the fixture with `lines` after connecting; its output. */
-function gdb(port: number, lines: string[]): Promise<{ out: string; code: number | null }> {
-  requireTool('gdb-multiarch');
+async function gdb(port: number, lines: string[]): Promise<{ out: string; code: number | null }> {
   const script = join(dir, 'session.gdb');
   writeFileSync(
     script,
@@ -35,17 +34,8 @@ function gdb(port: number, lines: string[]): Promise<{ out: string; code: number
       '\n',
     ),
   );
-  const proc = spawn('gdb-multiarch', ['-batch', '-nx', '-x', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-  return new Promise((res) =>
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      res({ out, code });
-    }),
-  );
+  const r = await gdbBatch(['-x', script], 60_000);
+  return { out: r.stdout, code: r.status };
 }
 
 describe('the gdb stub while the guest debugs itself', () => {

@@ -3,11 +3,12 @@
 // the residency checker catches the deferral fixture's stale read of ICH_VMCR_EL2; gdb-multiarch
 // end to end (monitor gic, monitor timer, $ich_vtr_el2, monitor catch exit on an IRQ exit).
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { QEMU_GIC_BOARD, runQemu } from '../helpers/qemu.js';
 import { repoRoot, requireTool } from '../helpers/tools.js';
 import { run } from '../helpers/run.js';
+import { gdbBatch, spawnStub } from '../helpers/stub.js';
 
 const ROOT = repoRoot();
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -89,27 +90,10 @@ describe('the world layer', () => {
 
 describe('gdb-multiarch', () => {
   it('monitor catch exit stops at the IRQ exit with its INTID; monitor gic, monitor timer, p/x $ich_vtr_el2', async () => {
-    requireTool('gdb-multiarch');
-    const hyp = spawn(process.execPath, [CLI, 'run', '-S', '--gdb', '127.0.0.1:0', elf('vwfi')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => hyp.on('close', (code) => resolve(code)));
-    let err = '';
+    const hyp = await spawnStub(['run', '-S', '--gdb', '127.0.0.1:0', elf('vwfi')]);
     try {
-      const port = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`hypstep did not listen: ${err}`)), 30_000);
-        hyp.stderr.on('data', (d: Buffer) => {
-          err += d.toString();
-          const m = /gdb stub on 127\.0\.0\.1:(\d+)/.exec(err);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
       const cmds = [
-        `target remote 127.0.0.1:${port}`,
+        `target remote 127.0.0.1:${hyp.port}`,
         'p/x $ich_vtr_el2',
         'monitor catch exit',
         'continue',
@@ -121,9 +105,7 @@ describe('gdb-multiarch', () => {
         'monitor gic',
         'kill',
       ];
-      const args = ['-batch', '-nx', ...cmds.flatMap((c) => ['-ex', c]), elf('vwfi')];
-      const g = await run('sh', ['-c', 'exec gdb-multiarch "$@" 2>&1', 'sh', ...args], { cwd: ROOT });
-      const out = g.stdout;
+      const out = (await gdbBatch([...cmds.flatMap((c) => ['-ex', c]), elf('vwfi')])).stdout;
       expect(out).toContain('$1 = 0x90b80003');
       expect(out).toMatch(/\[hypstep\] PE0: guest exit #1 vmid 1: IRQ \(INTID 27, EL1 virtual timer\) at 0x/);
       // At the exit the timer's PPI is pending at the physical interface and signalled.
@@ -136,10 +118,7 @@ describe('gdb-multiarch', () => {
       // The host's handler then acknowledges 27 and injects it as a HW list register.
       expect(out).toMatch(/^0 +27 +pending +0xa0 +1 +HW 27 +0x[0-9a-f]+$/m);
     } finally {
-      hyp.kill('SIGINT');
-      const timer = setTimeout(() => hyp.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await hyp.close();
     }
   }, 120_000);
 });

@@ -4,12 +4,12 @@
 // kvm-hello's guest, the residency of SCTLR_EL1, TTBR0_EL1, VBAR_EL1, q0 and ICH_VMCR_EL2 there
 // and at the next exit, then the run to the power-off.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTool, repoRoot } from '../helpers/tools.js';
-import { freePort } from '../gdb/harness.js';
+import { repoRoot } from '../helpers/tools.js';
+import { gdbBatch, spawnStub } from '../helpers/stub.js';
 import { kvmBootArgs } from '../helpers/kvm.js';
 import { debianKernel } from '../helpers/linux.js';
 
@@ -22,40 +22,19 @@ let status: number | null = null;
 let hypstepOut = '';
 
 beforeAll(async () => {
-  requireTool('gdb-multiarch');
   const syms = join(mkdtempSync(join(tmpdir(), 'hypstep-recipe-')), 'syms.elf');
   const s = spawnSync('node', [CLI, 'symbols', debianKernel(), '-o', syms], { encoding: 'utf8', timeout: 120_000 });
   expect(s.status, s.stderr).toBe(0);
-  const port = await freePort();
-  const hyp = spawn(
-    'node',
-    [CLI, 'run', '-S', '--gdb', `127.0.0.1:${port}`, ...kvmBootArgs('vhe'), '--vcpu-layout', 'linux'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  hyp.stdout.on('data', (d: Buffer) => (hypstepOut += d.toString('latin1')));
-  hyp.stderr.on('data', (d: Buffer) => (hypstepOut += d.toString('latin1')));
-  const ended = new Promise<number | null>((resolve) => hyp.on('close', resolve));
-  await new Promise((r) => setTimeout(r, 3000)); // the stub listens within a second of start
-  const gdb = spawn(
-    'gdb-multiarch',
-    [
-      '-batch',
-      '-nx',
-      '-ex',
-      `target remote 127.0.0.1:${port}`,
-      '-ex',
-      `add-symbol-file ${syms}`,
-      '-x',
-      'fixtures/sessions/kvm-first-entry.gdb',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  gdb.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  gdb.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => (gdb.kill('SIGKILL'), hyp.kill('SIGKILL')), BOOT_MS);
-  await new Promise((resolve) => gdb.on('close', resolve));
-  status = await ended;
-  clearTimeout(timer);
+  const hyp = await spawnStub(['run', '-S', '--gdb', '127.0.0.1:0', ...kvmBootArgs('vhe'), '--vcpu-layout', 'linux']);
+  try {
+    const args = ['-ex', `target remote 127.0.0.1:${hyp.port}`, '-ex', `add-symbol-file ${syms}`];
+    out = (await gdbBatch([...args, '-x', 'fixtures/sessions/kvm-first-entry.gdb'], BOOT_MS)).stdout;
+    // The script ends at the power-off; hypstep ends with it.
+    status = await Promise.race([hyp.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+  } finally {
+    await hyp.close();
+    hypstepOut = hyp.stdout() + hyp.stderr();
+  }
 }, BOOT_MS + 60_000);
 
 /** The residency table's row for a register, in the part of the output after `marker`. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { repoRoot, requireTool } from '../helpers/tools.js';
 import { rebuildDiffers } from '../helpers/rebuild.js';
 import { freePort } from '../gdb/harness.js';
+import { gdbBatch } from '../helpers/stub.js';
 import { LINUX_BOOT, linuxFixture, untimed, type LinuxFixture } from '../helpers/linux.js';
 
 const ROOT = repoRoot();
@@ -184,9 +185,8 @@ describe('KVM in VHE mode, on the tree hypstep generates, with gdb-multiarch att
     h.stderr.setEncoding('latin1').on('data', (d: string) => (stderr += d));
     const ended = new Promise<number | null>((res) => h.on('exit', (code) => res(code)));
     const killer = setTimeout(() => h.kill('SIGKILL'), HYP_TIMEOUT);
-    gdb = await run(
-      'gdb-multiarch',
-      ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`, '-x', join(ROOT, 'fixtures/linux/kvm-exits.gdb')],
+    gdb = await gdbBatch(
+      ['-ex', `target remote 127.0.0.1:${port}`, '-x', join(ROOT, 'fixtures/linux/kvm-exits.gdb')],
       HYP_TIMEOUT,
     );
     const status = await ended;

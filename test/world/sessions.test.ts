@@ -1,7 +1,6 @@
 // The scripted sessions of fixtures/sessions, run as a user would: gdb-multiarch in batch mode
 // (and the TypeScript RSP-client session) against hypstep's stub with the world layer on.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Machine } from '../../src/board/machine.js';
@@ -9,7 +8,7 @@ import { parseElf } from '../../src/loader/elf.js';
 import { startGdbServer, type GdbHandle } from '../../src/debug/gdb.js';
 import { worldForGdb } from '../../src/world/cli.js';
 import { minihypElf, MINIHYP_DIR } from '../../src/world/demo.js';
-import { requireTool } from '../helpers/tools.js';
+import { gdbBatch } from '../helpers/stub.js';
 import { worldSession } from '../../fixtures/sessions/world-session.js';
 
 const SESSIONS = new URL('../../fixtures/sessions/', import.meta.url).pathname;
@@ -40,30 +39,9 @@ async function withStub<T>(mode: string, body: (hyp: Stub, elf: string) => Promi
   }
 }
 
-function gdb(script: string, elf: string, port: number): Promise<string> {
-  requireTool('gdb-multiarch');
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      'gdb-multiarch',
-      ['-batch', '-nx', '-ex', `target remote 127.0.0.1:${port}`, '-x', join(SESSIONS, script), elf],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const timer = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`gdb timed out:\n${out}`));
-    }, 240_000);
-    p.on('exit', () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-  });
+async function gdb(script: string, elf: string, port: number): Promise<string> {
+  return (await gdbBatch(['-ex', `target remote 127.0.0.1:${port}`, '-x', join(SESSIONS, script), elf], 240_000))
+    .stdout;
 }
 
 const hex = (s: string) => BigInt(s);
