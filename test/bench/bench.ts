@@ -47,7 +47,9 @@ export const QUICK = process.argv.includes('--quick') || env.HYPSTEP_BENCH_QUICK
 const ROUNDS = QUICK ? 1 : Number(env.HYPSTEP_BENCH_ROUNDS ?? 5);
 /** CPU seconds a long run should take beyond start-up, for hypstep and for QEMU. */
 const HYPSTEP_SECONDS = Number(env.HYPSTEP_BENCH_SECONDS ?? 1);
-const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 0.5);
+const QEMU_SECONDS = Number(env.HYPSTEP_BENCH_QEMU_SECONDS ?? 1);
+/** CPU seconds beyond start-up the short run takes at least, on both engines (see calibrate). */
+const WARM_SECONDS = Number(env.HYPSTEP_BENCH_WARM_SECONDS ?? 0.5);
 /** Another build's CLI (HYPSTEP_BENCH_CLI): the in-process detail rows would be this tree's, so they are left out. */
 const OTHER_BUILD = env.HYPSTEP_BENCH_CLI !== undefined;
 
@@ -57,10 +59,12 @@ Method: whole processes, hypstep (\`node ${HYPSTEP_CLI.replace(repoRoot() + '/',
 under GNU time: CPU time (user + system, all threads) and peak RSS (ru_maxrss) of the child,
 in this environment without NODE_EXTRA_CA_CERTS (a user's shell does not set it; node would
 read a bundle of certificates at every start).
-Start-up and warm-up (hypstep compiling traces, QEMU translating blocks) are subtracted by
-running each program at two lengths (its \`iterations\` word patched to N/4 and to N, N sized
-for each engine to about ${HYPSTEP_SECONDS} s of hypstep and ${QEMU_SECONDS} s of QEMU CPU time beyond warm-up);
-rate = (work at N - work at N/4) / (CPU at N - CPU at N/4). ${ROUNDS} rounds, hypstep and QEMU
+Start-up and warm-up (hypstep compiling traces and V8 optimising them, QEMU translating blocks)
+are subtracted by running each program at two lengths (its \`iterations\` word patched to M and
+to N), sized per engine: M doubles until two successive doublings cost the same per iteration
+(within 20%) and M takes at least ${WARM_SECONDS} s of CPU beyond start-up, so it is past warm-up;
+N adds ${HYPSTEP_SECONDS} s of hypstep's (${QEMU_SECONDS} s of QEMU's) CPU time at that steady cost
+(at least M more); rate = (work at N - work at M) / (CPU at N - CPU at M). ${ROUNDS} rounds, hypstep and QEMU
 interleaved within each; median (min-max) over the rounds. Instructions per iteration are
 hypstep's retired-instruction count (the programs are deterministic); every hypstep run's UART
 output must equal QEMU's for the same length.`;
@@ -114,48 +118,62 @@ interface RateResult {
   hypstep: Stats;
   qemu: Stats;
   rss: { hypstep: Stats; qemu: Stats };
-  n: { hypstep: number; qemu: number };
+  lengths: { hypstep: Lengths; qemu: Lengths };
+}
+
+/** Iterations of the short and the long run of a workload on one engine. */
+interface Lengths {
+  short: number;
+  long: number;
 }
 
 /**
- * Iterations for a long run of about `seconds` CPU seconds beyond start-up and warm-up on
- * `engine`: once a run takes long enough, one twice as long gives the cost of an iteration
- * without the warm-up (hypstep compiling its traces, QEMU translating), which a short program
- * can be mostly made of.
+ * The short and the long run's iterations on `engine`. The short run must already be past
+ * warm-up (hypstep compiling its traces and V8 optimising them, QEMU translating its blocks),
+ * or the difference between the two runs keeps part of it: a program of many traces, like the
+ * sort, warms up for half a second of hypstep's CPU. So the length doubles until two successive
+ * doublings cost the same per added iteration (within a fifth) and the shorter run of them
+ * takes at least WARM_SECONDS beyond start-up: that one is the short run, and the long run adds
+ * `seconds` of CPU at the steady cost to it.
  */
-function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: number): number {
+function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: number): Lengths {
+  const extra = (k: number): number => runTimed(engine, withIterations(w.elf, k), w.run).cpu - startCpu;
   let n = w.probe;
-  for (let probe = 0; probe < 8; probe++) {
-    const extra = runTimed(engine, withIterations(w.elf, n), w.run).cpu - startCpu;
-    if (extra >= Math.min(0.3, seconds / 3)) {
-      const twice = runTimed(engine, withIterations(w.elf, 2 * n), w.run).cpu - startCpu;
-      // GNU time's 10 ms steps and the load blur the difference: at most 4 times the plain estimate.
-      const perIteration = Math.max(twice - extra, twice / 8) / n;
-      // And at least twice the run that took long enough (a spike in the second run must not shrink N).
-      return Math.max(2 * n, Math.round(seconds / perIteration));
-    }
-    n *= extra > 0.03 ? Math.ceil(seconds / extra) : 10;
+  let t = extra(n);
+  // First to a length GNU time's 10 ms steps can measure.
+  for (let i = 0; i < 8 && t < 0.05; i++) {
+    n *= t > 0.005 ? Math.ceil(0.05 / t) : 10;
+    t = extra(n);
   }
-  return n;
+  let previous = Infinity;
+  let cost = Infinity;
+  for (let i = 0; i < 12; i++) {
+    const t2 = extra(2 * n);
+    cost = Math.max(t2 - t, 0.01) / n;
+    if (t >= WARM_SECONDS && Math.abs(cost - previous) <= 0.2 * cost) break;
+    // The load can keep two doublings from agreeing: past this length warm-up is a small share anyway.
+    if (t2 > 3 * (seconds + WARM_SECONDS)) break;
+    previous = cost;
+    n *= 2;
+    t = t2;
+  }
+  return { short: n, long: n + Math.max(n, Math.round(seconds / cost)) };
 }
 
 function measureRate(w: Workload): RateResult {
   const one = withIterations(w.elf, 1);
-  let n: { hypstep: number; qemu: number };
+  let lengths: { hypstep: Lengths; qemu: Lengths };
   if (QUICK) {
-    const q = Math.max(2, Math.round(w.probe / 10));
-    n = { hypstep: q, qemu: q };
+    const q = { short: 1, long: Math.max(2, Math.round(w.probe / 10)) };
+    lengths = { hypstep: q, qemu: q };
   } else {
-    n = {
+    lengths = {
       hypstep: calibrate('hypstep', w, HYPSTEP_SECONDS, runTimed('hypstep', one, w.run).cpu),
       qemu: calibrate('QEMU', w, QEMU_SECONDS, runTimed('QEMU', one, w.run).cpu),
     };
   }
-  // The short run: a quarter of the long one (start-up and warm-up are in both), or 1 in quick mode.
-  const m = {
-    hypstep: QUICK ? 1 : Math.max(1, Math.floor(n.hypstep / 4)),
-    qemu: QUICK ? 1 : Math.max(1, Math.floor(n.qemu / 4)),
-  };
+  const m = { hypstep: lengths.hypstep.short, qemu: lengths.qemu.short };
+  const n = { hypstep: lengths.hypstep.long, qemu: lengths.qemu.long };
   // What hypstep must print at each of its lengths: QEMU's output for the same ELF.
   const want = new Map<number, string>(
     [m.hypstep, n.hypstep].map((k) => [k, runTimed('QEMU', withIterations(w.elf, k), w.run).stdout]),
@@ -193,7 +211,7 @@ function measureRate(w: Workload): RateResult {
     hypstep: stats(rates.hypstep),
     qemu: stats(rates.qemu),
     rss: { hypstep: stats(rss.hypstep), qemu: stats(rss.qemu) },
-    n,
+    lengths,
   };
 }
 
@@ -210,10 +228,11 @@ export function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
     probe: Math.max(2, Math.round(2e6 / perIteration)),
   };
   const r = measureRate(w);
-  const m = (k: number): string => `${((k * perIteration) / 1e6).toFixed(0)} M`;
+  const m = (k: Lengths): string =>
+    `${((k.short * perIteration) / 1e6).toFixed(0)}-${((k.long * perIteration) / 1e6).toFixed(0)} M`;
   const rows: BenchRow[] = [
     {
-      name: `${name} (${perIteration} insns/iteration; N: hypstep ${m(r.n.hypstep)}, QEMU ${m(r.n.qemu)} insns)`,
+      name: `${name} (${perIteration} insns/iteration; M-N: hypstep ${m(r.lengths.hypstep)}, QEMU ${m(r.lengths.qemu)} insns)`,
       hypstep: r.hypstep,
       qemu: r.qemu,
       unit: 'MIPS',
@@ -228,7 +247,7 @@ export function loopRows(name: string, elf: string, smp = 1): BenchRow[] {
   ];
   if (!OTHER_BUILD) {
     // In process, after a warm-up run: what the run loop does without process start-up.
-    const long = withIterations(elf, r.n.hypstep);
+    const long = withIterations(elf, r.lengths.hypstep.long);
     runInProcess(long, smp);
     const h = runInProcess(long, smp);
     rows.push({
