@@ -114,6 +114,7 @@ export class CodeCache {
       },
       idx,
       PAGE_SIZE / 4,
+      page.pa,
     );
   }
 }

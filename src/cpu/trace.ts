@@ -3,7 +3,9 @@
 //
 // A trace follows one path from its head: straight on, through unconditional in-page branches,
 // and past conditional ones (the taken side leaves the trace for the instruction it targets,
-// where another trace starts once hot). A branch back to the head closes a loop, which runs
+// where another trace starts once hot). A forward branch whose two sides meet again within a
+// few plain instructions (an if/else, like a bitwise CRC's) compiles as an if/else that joins:
+// the taken side need not leave. A branch back to the head closes a loop, which runs
 // inside the function until the budget is reached. Rows without a generator are called through
 // their executors with the PC and instruction count synchronised, and the trace leaves when
 // the executor branched, asked the run loop to stop, or changed translation or code.
@@ -44,8 +46,13 @@ export function onPath(t: Trace, idx: number): boolean {
   return ((t.path[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
 }
 
+/** HYPSTEP_TRACE_DUMP=1: every compiled trace's source goes to stderr (to read what the generators emit). */
+const DUMP = process.env.HYPSTEP_TRACE_DUMP === '1';
+
 /** Longest path compiled (bounded compile time and budget granularity). */
 const MAX_TRACE = 96;
+/** Most instructions on a side of a branch compiled as an if/else that joins. */
+const MAX_ARM = 8;
 
 /** Scratch through which generated code reads BigInt values' int32 halves. */
 const S = new BigUint64Array(4);
@@ -81,6 +88,29 @@ interface Reg {
   dirty: boolean;
 }
 
+/** A conditional branch compiled as an if/else: the instructions of each side, then where they join. */
+export interface Join {
+  readonly taken: readonly number[];
+  readonly fall: readonly number[];
+  readonly at: number;
+}
+
+/** The cache and flags at a fork, which each side starts from. */
+interface ForkState {
+  readonly regs: Map<number, Reg>;
+  readonly flags: Flags;
+  readonly firstFlagEvent: 'read' | 'write' | null;
+}
+
+/** What a side left: its statements, cache and flags. */
+interface Side {
+  readonly out: string[];
+  readonly regs: Map<number, Reg>;
+  readonly flags: Flags;
+  readonly flagsSet: boolean;
+  readonly firstFlagEvent: 'read' | 'write' | null;
+}
+
 class TraceBuilder implements Emitter {
   private readonly out: string[] = [];
   private readonly refs: unknown[] = [];
@@ -102,10 +132,16 @@ class TraceBuilder implements Emitter {
   ended = false;
   /** Whether the instruction being compiled runs its executor (it does not count as generated). */
   executed = false;
+  /** Whether it is a conditional branch whose taken side leaves. */
+  conditional = false;
+  /** A conditional branch it compiles as an if/else: its condition and sides (compileTrace compiles them). */
+  fork: { c: string; join: Join } | null = null;
 
   constructor(
     private readonly start: number,
     private readonly count: number,
+    /** Whether the conditional branch at an index to a forward in-page target compiles as an if/else. */
+    private readonly joins: (idx: number, target: number) => Join | null = () => null,
   ) {}
 
   begin(idx: number, k: number, exec: unknown, d: object): void {
@@ -115,6 +151,8 @@ class TraceBuilder implements Emitter {
     this.next = idx + 1;
     this.ended = false;
     this.executed = false;
+    this.conditional = false;
+    this.fork = null;
   }
 
   private emit(s: string): void {
@@ -358,25 +396,36 @@ class TraceBuilder implements Emitter {
 
   branch(c: string, offset: number): void {
     const t = this.idx + offset / 4;
+    const inPage = t >= 0 && t < this.count;
+    if (c === 'true' && inPage) {
+      // Followed in the page (the compile loop stops at the head or a repeat): no exit to build,
+      // whose flags read would make the back edge store the flags.
+      this.next = t;
+      return;
+    }
+    if (c !== 'true' && t > this.idx + 1 && inPage) {
+      const join = this.joins(this.idx, t);
+      if (join !== null) {
+        this.fork = { c, join };
+        return;
+      }
+    }
     const done = this.k + 1;
     let leave: string;
     if (t === this.start) leave = this.backEdge(done);
-    else if (t >= 0 && t < this.count) leave = this.exitTo(t, done);
+    else if (inPage) leave = this.exitTo(t, done);
     else {
       leave =
         `${this.leave(done)}p32[2] = lo | ${this.idx << 2}; p32[3] = hi; ` +
         `pcs[0] = cpu.branchAddr(${U(`pcs[1] + ${big(offset)}`)}); return -1;`;
     }
     if (c !== 'true') {
+      this.conditional = true;
       this.emit(`if (${c}) { ${leave} }`);
       return;
     }
-    // Unconditional: follow it in the page (the compile loop stops at the head or a repeat).
-    if (t >= 0 && t < this.count) this.next = t;
-    else {
-      this.emit(leave);
-      this.ended = true;
-    }
+    this.emit(leave);
+    this.ended = true;
   }
 
   branchTo(target: string): void {
@@ -461,8 +510,63 @@ class TraceBuilder implements Emitter {
     }
   }
 
-  /** The compiled function, `len` the longest path. */
-  finish(len: number): TraceFn {
+  // --- a branch compiled as an if/else -------------------------------------------------
+
+  forkState(): ForkState {
+    return { regs: this.regs, flags: this.flags, firstFlagEvent: this.firstFlagEvent };
+  }
+
+  /** Compiles a side from the fork's state (`compile` emits its instructions) and takes what it emitted. */
+  side(f: ForkState, compile: () => void): Side {
+    this.regs = new Map([...f.regs].map(([n, r]) => [n, { ...r }]));
+    // Flags a side computes are consts of its block: it starts from a copy.
+    const flags = (this.flags = { ...f.flags, known: { ...f.flags.known } });
+    this.firstFlagEvent = f.firstFlagEvent;
+    const mark = this.out.length;
+    compile();
+    return {
+      out: this.out.splice(mark),
+      regs: this.regs,
+      flags: this.flags,
+      flagsSet: this.flags !== flags,
+      firstFlagEvent: this.firstFlagEvent,
+    };
+  }
+
+  /**
+   * Emits `if (c) taken else fall`, joining with one cache and flags state: each side stores in
+   * x[] (and PSTATE) what the two leave differently, and adds to `ic` the instructions retired
+   * since it was last updated (`done`, its own included); after the join the count starts at zero.
+   */
+  join(c: string, f: ForkState, taken: Side, fall: Side, done: readonly [number, number]): void {
+    const differ = new Set<number>();
+    for (const s of [taken, fall])
+      for (const n of new Set([...f.regs.keys(), ...s.regs.keys()]))
+        if (f.regs.get(n)?.name !== s.regs.get(n)?.name) differ.add(n);
+    const flagsSet = taken.flagsSet || fall.flagsSet;
+    const tail = (s: Side, n: number): string => {
+      let t = '';
+      for (const r of differ) {
+        const v = s.regs.get(r);
+        if (v?.dirty === true) t += r === 32 ? `cpu.setSp(${v.name}); ` : `x[${r}] = ${v.name}; `;
+      }
+      if (flagsSet) {
+        this.flags = s.flags;
+        t += this.materialize();
+      }
+      return `${t}ic += ${n};`;
+    };
+    this.emit(`if (${c}) {\n${[...taken.out, tail(taken, done[0])].join('\n')}\n} else {`);
+    this.emit(`${[...fall.out, tail(fall, done[1])].join('\n')}\n}`);
+    this.regs = new Map([...f.regs].filter(([n]) => !differ.has(n)));
+    this.flags = flagsSet ? PS_FLAGS() : { ...f.flags, known: { ...f.flags.known } };
+    // Whether the flags may be read before they are set on the way back to the head, on either side.
+    const [a, b] = [taken.firstFlagEvent, fall.firstFlagEvent];
+    this.firstFlagEvent = f.firstFlagEvent ?? (a === b ? a : 'read');
+  }
+
+  /** The compiled function, `len` the longest path; `where` names it in a dump. */
+  finish(len: number, where: string): TraceFn {
     const consts = this.refs.map((_, i) => `const c${i} = C[${i}];`).join(' ');
     const pc = this.usesPc ? 'P32[0] = lo; P32[1] = hi; const vbase = P[0];' : '';
     const ram = this.usesRam
@@ -474,6 +578,7 @@ class TraceBuilder implements Emitter {
       // One-page caches of Cpu.ramOffset for reads and writes (-1: empty; a page's tag has its low bits clear).
       `let rLo = -1, rHi = 0, rBase = 0, wLo = -1, wHi = 0, wBase = 0;\n` +
       `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n};`;
+    if (DUMP) process.stderr.write(`// trace at ${where}, ${len} instructions\n${src}\n`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
     const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'P', 'P32', src) as (
       c: unknown[],
@@ -490,23 +595,57 @@ class TraceBuilder implements Emitter {
 
 /**
  * Compiles the trace starting at instruction `start` of a page of `count` instructions whose
- * decoded rows `row` returns, or returns null when no row on its path has a generator.
+ * decoded rows `row` returns, or returns null when no row on its path has a generator. `pa`,
+ * the page's physical address, names the trace in a dump.
  */
 export function compileTrace(
   row: (idx: number) => { e: AnyEncoding; d: object },
   start: number,
   count: number,
+  pa = 0,
 ): Trace | null {
-  const b = new TraceBuilder(start, count);
   const seen = new Set<number>();
-  let generated = 0;
-  let idx = start;
+  /** Instructions added to the generated code's `ic` at joins (each join's longer side), and since. */
+  let flushed = 0;
   let k = 0;
-  for (;;) {
-    if (k >= MAX_TRACE) {
-      b.close(idx, k);
-      break;
+
+  /**
+   * The plain instructions from `i` on (generated, going on in the page without a conditional
+   * branch, not on the path yet), up to MAX_ARM, and where that run stops. Generators run on a
+   * scratch builder to tell.
+   */
+  const plainRun = (i: number): { plain: number[]; stop: number } => {
+    const plain: number[] = [];
+    while (plain.length < MAX_ARM && i < count && i !== start && !seen.has(i) && !plain.includes(i)) {
+      const { e, d } = row(i);
+      if (e.gen === undefined) break;
+      const s = new TraceBuilder(start, count);
+      s.begin(i, 0, e.exec, d);
+      e.gen(s, d as never);
+      if (s.ended || s.executed || s.conditional) break;
+      plain.push(i);
+      i = s.next;
     }
+    return { plain, stop: i };
+  };
+
+  /** The branch at `idx` to `t` as an if/else: its sides must meet within MAX_ARM plain instructions each. */
+  const joins = (idx: number, t: number): Join | null => {
+    const fall = plainRun(idx + 1);
+    const taken = plainRun(t);
+    // Each side: its plain instructions before the first it shares with the other (the join).
+    const meets = [...fall.plain, fall.stop];
+    const j = [...taken.plain, taken.stop].findIndex((i) => meets.includes(i));
+    const at = j < 0 ? -1 : j < taken.plain.length ? taken.plain[j]! : taken.stop;
+    if (at < 0 || at >= count || at === start || seen.has(at)) return null;
+    const sides = { taken: taken.plain.slice(0, j), fall: fall.plain.slice(0, meets.indexOf(at)) };
+    if (flushed + k + 1 + Math.max(sides.taken.length, sides.fall.length) >= MAX_TRACE) return null;
+    return { ...sides, at };
+  };
+
+  const b = new TraceBuilder(start, count, joins);
+  let generated = 0;
+  const compile = (idx: number): void => {
     seen.add(idx);
     const { e, d } = row(idx);
     b.begin(idx, k, e.exec, d);
@@ -514,8 +653,34 @@ export function compileTrace(
     else b.exec();
     if (!b.executed) generated++;
     k++;
+  };
+
+  let idx = start;
+  for (;;) {
+    if (flushed + k >= MAX_TRACE) {
+      b.close(idx, k);
+      break;
+    }
+    compile(idx);
     if (b.ended) break;
-    const next = b.next;
+    let next = b.next;
+    const fork = b.fork;
+    if (fork !== null) {
+      const { taken, fall, at } = fork.join;
+      const f = b.forkState();
+      const before = k;
+      const side = (arm: readonly number[]) =>
+        b.side(f, () => {
+          k = before;
+          for (const i of arm) compile(i);
+        });
+      const t = side(taken);
+      const u = side(fall);
+      b.join(fork.c, f, t, u, [before + taken.length, before + fall.length]);
+      flushed += before + Math.max(taken.length, fall.length);
+      k = 0;
+      next = at;
+    }
     if (next === start) {
       b.loop(k);
       break;
@@ -529,5 +694,6 @@ export function compileTrace(
   if (generated === 0) return null;
   const path = new Uint8Array((count + 7) >>> 3);
   for (const i of seen) path[i >>> 3]! |= 1 << (i & 7);
-  return { fn: b.finish(k), len: k, insns: k, path };
+  const len = flushed + k;
+  return { fn: b.finish(len, `PA 0x${(pa + start * 4).toString(16)}`), len, insns: seen.size, path };
 }

@@ -8,6 +8,7 @@ import { assemble, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
 import { AUTO_THRESHOLD } from '../../src/cpu/code.js';
 import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
+import { onPath } from '../../src/cpu/trace.js';
 import type { Image } from '../../src/loader/elf.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { rng } from '../helpers/xorshift.js';
@@ -134,6 +135,97 @@ buf:	.fill 4100, 8, 0`),
     expect(state(whole.cpu)).toBe(state(stepped.cpu));
     const ram = (m: Machine) => m.bus.ram;
     expect(Buffer.compare(ram(whole), ram(stepped))).toBe(0);
+  });
+
+  // Forward branches whose sides meet again compile as an if/else inside the trace: both sides
+  // write registers, SP and the flags differently, load and store, and the join reads them.
+  const JOINS = `
+	mov x0, #3000
+	mov x1, #0x1234
+	mov w5, #-1
+	movq x6, 0xedb88320
+	mov x2, #0
+	mov x3, #0
+	adr x9, buf
+	mov x10, sp
+	adr x12, 1f
+	cmp x0, #0
+1:	tbz w5, #0, 2f
+	eor w5, w6, w5, lsr #1
+	add sp, sp, #16
+	b 3f
+2:	lsr w5, w5, #1
+	sub sp, sp, #32
+3:	tst x1, #4
+	b.eq 4f
+	adds x2, x2, x1, lsl #60
+	str x2, [x9, x0, lsl #3]
+4:	b.mi 5f
+	add x1, x1, x5
+	ldr x3, [x9, #8]
+	b 6f
+5:	cbnz x3, 6f
+	ldr x3, [x9, x0, lsl #3]
+	add x3, x3, #1
+6:	eor x1, x1, x1, ror #9
+	csel x4, x1, x3, cs
+	add x2, x2, x4
+	subs x0, x0, #1
+	b.ne 1b
+	mov x11, sp
+	mov sp, x10
+	SEMIHOSTING_EXIT
+	.balign 4096 // not on the code's page: a store there would drop its traces
+buf:	.fill 3002, 8, 0`;
+
+  it('run forward branches whose sides meet as an if/else, whole or cut into slices, as the interpreter', () => {
+    const image = assemble(program(JOINS));
+    const whole = machine(image);
+    expect(whole.run(100_000_000).kind).toBe('exit');
+    if (whole.cpu.code.hot !== 0) {
+      // Compiled: the loop's trace covers both sides of the first if/else (EOR, then LSR at 2:).
+      const head = Number(whole.cpu.x[12]!);
+      const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
+      expect(t).toBeTruthy();
+      expect([1, 4].map((i) => onPath(t!, ((head & 4095) >>> 2) + i))).toEqual([true, true]);
+    }
+    const sliced = machine(image);
+    const next = rng(0x10145);
+    for (;;) {
+      const before = sliced.cpu.icount;
+      const n = 1 + (next() % 61);
+      const r = sliced.run(n);
+      if (r.kind !== 'budget') break;
+      expect(sliced.cpu.icount - before).toBe(n);
+    }
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(whole.cpu)).toBe(state(stepped.cpu));
+    expect(state(sliced.cpu)).toBe(state(stepped.cpu));
+    expect(Buffer.compare(whole.bus.ram, stepped.bus.ram)).toBe(0);
+  });
+
+  it('take a fault on one side of an if/else at its instruction, with its instruction count', () => {
+    const image = assemble(
+      program(`${VECTORS}
+	movq x0, 0x40f00000
+	mov x1, #5
+1:	tbnz x1, #2, 2f
+	ldr x2, [x0]
+	add x1, x1, x2
+	b 3f
+2:	add x1, x1, #3
+3:	add x0, x0, #4096
+	eor x1, x1, x1, ror #7
+	b 1b`),
+    );
+    const run = machine(image);
+    expect(run.run(10_000_000).kind).toBe('exit');
+    expect(run.cpu.x[23]! >= 0x4100_0000n).toBe(true); // FAR: past RAM
+    expect(run.cpu.x[21]! >> 26n).toBe(0x25n);
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
   });
 
   const STORES = program(`
