@@ -428,9 +428,15 @@ export class Cpu implements CodeUser {
     if (off < 0 || off >= this.bus.ramSize) return -1;
     const page = off >>> PAGE_SHIFT;
     if (this.physWatchCount !== 0 && this.physWatchPages[page] !== 0) return -1;
-    if (type === AccessType.Write && (this.bus.codePages[page] !== 0 || this.monitor.open !== 0)) return -1;
+    const store = this.bus.codePages[page] === 0 && this.monitor.open === 0;
+    if (type === AccessType.Write) return store ? off : -1;
+    // The same TLB entry answers for a write: a page read and then written costs one lookup.
+    this.readAlsoWritable = store && !unprivileged && this.mmu.hit(lo, hi, AccessType.Write, false) >= 0;
     return off;
   }
+
+  /** After a read's ramOffset(): whether a privileged write to that page may take the same path. */
+  readAlsoWritable = false;
 
   private watchTest(va: bigint, size: number, write: boolean): void {
     const hit = this.debug.watch(va, size, write);

@@ -248,49 +248,62 @@ class TraceBuilder implements Emitter {
     this.firstFlagEvent ??= e;
   }
 
-  /** One flag as a JS number 0/1: a local (cached for this flag state) or, in exits, an expression. */
-  private flag(f: FlagName, cache: boolean): string {
+  /**
+   * One flag of pending flags as a JS number 0/1 computed from the int32 halves of their
+   * operands in F, and which of them it needs stored there first: r alone, or x, y and r.
+   */
+  private static flagOf(s: Flags, f: FlagName): { needs: 'r' | 'xyr' | null; e: string } {
+    // The int32 half holding the datasize's top bit, of x, y and r in F.
+    const hi = s.sf !== 0 ? 1 : 0;
+    const [x, y, r] = [`F32[${hi}]`, `F32[${2 + hi}]`, `F32[${4 + hi}]`];
+    switch (f) {
+      case 'n':
+        return { needs: 'r', e: `${r} >>> 31` };
+      case 'z':
+        return { needs: 'r', e: `(F32[4] | F32[5]) === 0 ? 1 : 0` };
+      case 'c':
+        // Carry out of the top bit of x + y (y already inverted for a subtraction).
+        if (s.kind === 'logic') return { needs: null, e: '0' };
+        return { needs: 'xyr', e: `((${x} & ${y}) | ((${x} | ${y}) & ~${r})) >>> 31` };
+      default:
+        if (s.kind === 'logic') return { needs: null, e: '0' };
+        return { needs: 'xyr', e: `((${x} ^ ${r}) & (${y} ^ ${r})) >>> 31` };
+    }
+  }
+
+  /** Stores of the operands a flag computation needs in F. */
+  private static loadF(s: Flags, needs: 'r' | 'xyr'): string {
+    return needs === 'r' ? `F[2] = ${s.r}` : `F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}`;
+  }
+
+  /** One flag as a JS number 0/1: a local (cached for this flag state). */
+  private flag(f: FlagName): string {
     const s = this.flags;
     if (s.kind === 'ps') return `ps.${f}`;
     const known = s.known[f];
     if (known !== undefined) return known;
-    // The int32 half holding the datasize's top bit, of x, y and r in F.
-    const hi = s.sf !== 0 ? 1 : 0;
-    const [x, y, r] = [`F32[${hi}]`, `F32[${2 + hi}]`, `F32[${4 + hi}]`];
-    let e: string;
-    switch (f) {
-      case 'n':
-        e = `(F[2] = ${s.r}, ${r} >>> 31)`;
-        break;
-      case 'z':
-        e = `(F[2] = ${s.r}, (F32[4] | F32[5]) === 0 ? 1 : 0)`;
-        break;
-      case 'c':
-        // Carry out of the top bit of x + y (y already inverted for a subtraction).
-        if (s.kind === 'logic') return '0';
-        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} & ${y}) | ((${x} | ${y}) & ~${r})) >>> 31)`;
-        break;
-      default:
-        if (s.kind === 'logic') return '0';
-        e = `(F[0] = ${s.x}, F[1] = ${s.y}, F[2] = ${s.r}, ((${x} ^ ${r}) & (${y} ^ ${r})) >>> 31)`;
-    }
-    if (!cache) return e;
+    const { needs, e } = TraceBuilder.flagOf(s, f);
+    if (needs === null) return e;
     const name = this.fresh(`f${f}`);
-    this.emit(`const ${name} = ${e};`);
+    this.emit(`const ${name} = (${TraceBuilder.loadF(s, needs)}, ${e});`);
     s.known[f] = name;
     return name;
   }
 
-  /** Statements storing the pending flags in PSTATE (nothing when it holds them). */
+  /** Statements storing the pending flags in PSTATE (nothing when it holds them): the operands go to F once. */
   private materialize(): string {
-    if (this.flags.synced) return '';
-    const f = (n: FlagName): string => this.flag(n, false);
-    return `ps.n = ${f('n')}; ps.z = ${f('z')}; ps.c = ${f('c')}; ps.v = ${f('v')}; `;
+    const s = this.flags;
+    if (s.synced || s.kind === 'ps') return '';
+    const flags = (['n', 'z', 'c', 'v'] as const).map((f) => ({ f, known: s.known[f], ...TraceBuilder.flagOf(s, f) }));
+    const todo = flags.filter((g) => g.known === undefined && g.needs !== null);
+    const load = todo.some((g) => g.needs === 'xyr') ? 'xyr' : todo.length > 0 ? 'r' : null;
+    const stores = load === null ? '' : `${TraceBuilder.loadF(s, load)}; `;
+    return stores + flags.map((g) => `ps.${g.f} = ${g.known ?? g.e}; `).join('');
   }
 
   cond(cond: number): string {
     this.flagEvent('read');
-    const f = (n: FlagName): string => this.flag(n, true);
+    const f = (n: FlagName): string => this.flag(n);
     let e: string;
     switch (cond >>> 1) {
       case 0:
@@ -322,7 +335,7 @@ class TraceBuilder implements Emitter {
 
   carry(): string {
     this.flagEvent('read');
-    return this.flag('c', true);
+    return this.flag('c');
   }
 
   flagsAdd(sf: number, x: string, y: string, r: string): void {
@@ -476,11 +489,13 @@ class TraceBuilder implements Emitter {
     const ramOffset = `cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true})`;
     if (a.unprivileged === true) this.emit(`const ${off} = ${checks.join(' && ')} ? ${ramOffset} : -1;`);
     else {
-      // The page of the last read (r) or write (w) Cpu.ramOffset allowed: the same page again needs no lookup.
+      // The page of the last read (r) or write (w) Cpu.ramOffset allowed: the same page again needs
+      // no lookup (a read's lookup also tells whether the page may be written).
       const c = a.write ? 'w' : 'r';
       this.emit(
         `let ${off} = -1; if (${checks.join(' && ')}) { if ((${lo} & -4096) === ${c}Lo && ${hi} === ${c}Hi) ${off} = ${c}Base + (${lo} & 4095); ` +
-          `else if ((${off} = ${ramOffset}) >= 0) { ${c}Lo = ${lo} & -4096; ${c}Hi = ${hi}; ${c}Base = ${off} - (${lo} & 4095); } }`,
+          `else if ((${off} = ${ramOffset}) >= 0) { ${c}Lo = ${lo} & -4096; ${c}Hi = ${hi}; ${c}Base = ${off} - (${lo} & 4095); ` +
+          (a.write ? '} }' : 'if (cpu.readAlsoWritable) { wLo = rLo; wHi = rHi; wBase = rBase; } } }'),
       );
     }
     // The executor's path writes back what is pending without forgetting it: both paths go on
