@@ -23,6 +23,18 @@ function state(c: Cpu): string {
   return [...c.x, ...c.spEl, BigInt(c.ps.nzcv), c.pcs[0]!, BigInt(c.icount)].map((v) => v.toString(16)).join(',');
 }
 
+/** Runs `image` to its end in slices of 1 to `most` instructions, each retiring exactly its slice. */
+function runSliced(image: Image, seed: number, most: number): Machine {
+  const m = machine(image);
+  const next = rng(seed);
+  for (;;) {
+    const before = m.cpu.icount;
+    const n = 1 + (next() % most);
+    if (m.run(n).kind !== 'budget') return m;
+    expect(m.cpu.icount - before).toBe(n);
+  }
+}
+
 /** Single-steps to the first stop. */
 function stepToStop(c: Cpu): PeStop {
   for (let n = 0; n < 10_000_000; n++) {
@@ -120,15 +132,7 @@ buf:	.fill 4100, 8, 0`),
     );
     const whole = machine(image);
     expect(whole.run(100_000_000).kind).toBe('exit');
-    const sliced = machine(image);
-    const next = rng(0x511c);
-    for (;;) {
-      const before = sliced.cpu.icount;
-      const n = 1 + (next() % 157);
-      const r = sliced.run(n);
-      if (r.kind !== 'budget') break;
-      expect(sliced.cpu.icount - before).toBe(n);
-    }
+    const sliced = runSliced(image, 0x511c, 157);
     const stepped = machine(image);
     expect(stepToStop(stepped.cpu).kind).toBe('exit');
     expect(state(sliced.cpu)).toBe(state(whole.cpu));
@@ -189,15 +193,7 @@ buf:	.fill 3002, 8, 0`;
       expect(t).toBeTruthy();
       expect([1, 4].map((i) => onPath(t!, ((head & 4095) >>> 2) + i))).toEqual([true, true]);
     }
-    const sliced = machine(image);
-    const next = rng(0x10145);
-    for (;;) {
-      const before = sliced.cpu.icount;
-      const n = 1 + (next() % 61);
-      const r = sliced.run(n);
-      if (r.kind !== 'budget') break;
-      expect(sliced.cpu.icount - before).toBe(n);
-    }
+    const sliced = runSliced(image, 0x10145, 61);
     const stepped = machine(image);
     expect(stepToStop(stepped.cpu).kind).toBe('exit');
     expect(state(whole.cpu)).toBe(state(stepped.cpu));
