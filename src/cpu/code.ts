@@ -10,6 +10,14 @@ import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 
 export type Handler = (cpu: Cpu, d: never) => void;
 
+/** One decoded instruction: its row's executor and the operands extracted from it once, at decode. */
+export class Insn {
+  constructor(
+    readonly exec: Handler,
+    readonly ops: object,
+  ) {}
+}
+
 /**
  * Arrivals of the interpreter at an instruction after which `auto` compiles a trace starting
  * there. Compiling one costs about a millisecond (V8 parses and compiles the generated source,
@@ -42,8 +50,7 @@ export function jitThreshold(mode = process.env.HYPSTEP_JIT ?? 'auto'): number {
 /** Decoded instructions of one physical page, filled lazily. */
 export class CodePage {
   constructor(readonly pa: number) {}
-  readonly fns: (Handler | undefined)[] = new Array<Handler | undefined>(PAGE_SIZE / 4).fill(undefined);
-  readonly ops: object[] = new Array<object>(PAGE_SIZE / 4);
+  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(PAGE_SIZE / 4).fill(undefined);
   /** Compiled traces by first instruction: undefined until hot, null where none is worth it. */
   readonly traces: (Trace | null | undefined)[] = new Array<Trace | null | undefined>(PAGE_SIZE / 4).fill(undefined);
   /** Arrivals of the run loop at each instruction while its trace is undefined, up to the threshold. */
@@ -98,11 +105,10 @@ export class CodeCache {
     return page;
   }
 
-  decodeInto(page: CodePage, idx: number): Handler {
+  decodeInto(page: CodePage, idx: number): Insn {
     const raw = this.bus.fetch32(page.pa + idx * 4);
     const e = this.decoder.find(raw) ?? UNALLOCATED;
-    page.ops[idx] = e.extract(raw);
-    return (page.fns[idx] = e.exec);
+    return (page.insns[idx] = new Insn(e.exec, e.extract(raw)));
   }
 
   compileTraceAt(page: CodePage, idx: number): Trace | null {

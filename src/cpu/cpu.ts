@@ -692,8 +692,8 @@ export class Cpu implements CodeUser {
             else idx = next;
             continue;
           }
-          let fn = page.fns[idx];
-          if (fn === undefined) fn = this.code.decodeInto(page, idx);
+          let insn = page.insns[idx];
+          if (insn === undefined) insn = this.code.decodeInto(page, idx);
           // pcs[1] = this instruction's address, pcs[0] = the next one.
           p32[2] = pageLo | (idx << 2);
           p32[3] = pageHi;
@@ -704,7 +704,7 @@ export class Cpu implements CodeUser {
           } else {
             pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
           }
-          fn(this, page.ops[idx] as never);
+          insn.exec(this, insn.ops as never);
           this.icount++;
           if (stepping >= 0) this.stepCompleted(stepping, entries);
           if (this.stopRequest !== null) {
