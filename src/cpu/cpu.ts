@@ -664,25 +664,24 @@ export class Cpu implements CodeUser {
             // A compiled trace: it leaves with the PC and icount set, at most `end`.
             let next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
             // Chained: while the next trace fits the budget and nothing the checks above look at can
-            // differ (no hooks; breakpoints are none and the guest's debug events off while traces run;
-            // PSTATE.IL changes only with the regime, which bumps the generation).
-            if (this.hookHalves.length === 0) {
-              while (this.stopRequest === null && gen === mmu.generation) {
-                if (next < 0) {
-                  // It left the page: the fetch's own TLB-hit path finds the next one (a miss, a
-                  // misaligned PC or a PA outside RAM take the full fetch above).
-                  if ((p32[0]! & 3) !== 0) break;
-                  const pa = mmu.hit(p32[0]!, p32[1]!, AccessType.Fetch, false);
-                  if (pa < 0 || pa - this.bus.ramBase < 0 || pa - this.bus.ramBase >= this.bus.ramSize) break;
-                  page = this.decodeAt(pa);
-                  next = (pa & (PAGE_SIZE - 1)) >>> 2;
-                  pageLo = p32[0]! & ~(PAGE_SIZE - 1);
-                  pageHi = p32[1]!;
-                }
-                const u = page.traces[next];
-                if (u === undefined || u === null || this.icount + u.len > end) break;
-                next = u.fn(this, this.x, this.ps, pageLo, pageHi, end);
+            // differ (no code hook on its path; breakpoints are none and the guest's debug events off
+            // while traces run; PSTATE.IL changes only with the regime, which bumps the generation).
+            while (this.stopRequest === null && gen === mmu.generation) {
+              if (next < 0) {
+                // It left the page: the fetch's own TLB-hit path finds the next one (a miss, a
+                // misaligned PC or a PA outside RAM take the full fetch above).
+                if ((p32[0]! & 3) !== 0) break;
+                const pa = mmu.hit(p32[0]!, p32[1]!, AccessType.Fetch, false);
+                if (pa < 0 || pa - this.bus.ramBase < 0 || pa - this.bus.ramBase >= this.bus.ramSize) break;
+                page = this.decodeAt(pa);
+                next = (pa & (PAGE_SIZE - 1)) >>> 2;
+                pageLo = p32[0]! & ~(PAGE_SIZE - 1);
+                pageHi = p32[1]!;
               }
+              const u = page.traces[next];
+              if (u === undefined || u === null || this.icount + u.len > end) break;
+              if (this.hookHalves.length !== 0 && this.hookOnPath(u, pageLo, pageHi)) break;
+              next = u.fn(this, this.x, this.ps, pageLo, pageHi, end);
             }
             if (this.stopRequest !== null) {
               const r = this.attend();

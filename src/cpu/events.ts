@@ -2,7 +2,10 @@
 // The core only checks `cpu.observer !== null`; with nobody listening that is the whole cost.
 // An exception's or an MRS/MSR's event object is the core's, filled in again for the next one
 // (these are on every world switch): an observer reads it during its call and copies what it keeps.
+// Their BigInt fields are read from the PE when an observer asks for them (the world layer
+// mostly does not), so raising one stores no BigInt and makes none.
 import type { SysregSpec } from '../sysregs/registry.js';
+import type { Cpu } from './cpu.js';
 
 export interface ExceptionTaken {
   readonly fromEL: number;
@@ -40,6 +43,55 @@ export interface MemoryAccessed {
   readonly value: bigint;
   readonly before: bigint;
   readonly pc: bigint;
+}
+
+/** The core's exception-entry event: ELR and the vector are read from the PE (as the entry left them). */
+export class TakenEvent implements ExceptionTaken {
+  fromEL = 0;
+  toEL = 0;
+  kind = 0;
+  esr = 0;
+  /** FAR as the entry set it; undefined when it did not. */
+  farSet: bigint | undefined = undefined;
+  /** ELR_ELx of the target EL, as an index into the system-register file. */
+  elrIndex = 0;
+  cpu: Cpu = null!;
+  get far(): bigint {
+    return this.farSet ?? 0n;
+  }
+  get elr(): bigint {
+    return this.cpu.sr[this.elrIndex]!;
+  }
+  get vector(): bigint {
+    return this.cpu.pcs[0]!;
+  }
+}
+
+/** The core's exception-return event: the PC is the PE's (the return address). */
+export class ReturnedEvent implements ExceptionReturned {
+  fromEL = 0;
+  toEL = 0;
+  spsr = 0;
+  cpu: Cpu = null!;
+  get pc(): bigint {
+    return this.cpu.pcs[0]!;
+  }
+}
+
+/** The core's MRS/MSR event: the value is the transfer register's (or, for an MRS to XZR, kept). */
+export class SysregEvent implements SysregAccessed {
+  reg: SysregSpec = null!;
+  write = false;
+  /** The transfer register, or -1 for an MRS to XZR (its value is then in `discarded`). */
+  rt = 0;
+  discarded = 0n;
+  cpu: Cpu = null!;
+  get value(): bigint {
+    return this.rt < 0 ? this.discarded : this.cpu.x[this.rt]!;
+  }
+  get pc(): bigint {
+    return this.cpu.pcs[1]!;
+  }
 }
 
 export interface CpuObserver {

@@ -13,6 +13,7 @@ import {
 } from '../pe/exception.js';
 import { PHYSICAL_LINES } from '../pe/state.js';
 import { debugExceptionReturnSS, ssAdvance } from '../pe/debug.js';
+import { ReturnedEvent, TakenEvent } from './events.js';
 
 const SERROR_ESR = ((EC.SERROR << 26) | (1 << 25)) >>> 0;
 /** Physical before virtual; within each FIQ, IRQ, SError (QEMU's order of checks). */
@@ -58,6 +59,8 @@ const FAR = [0, SR.FAR_EL1!, SR.FAR_EL2!];
 const VBAR = [0, SR.VBAR_EL1!, SR.VBAR_EL2!];
 const SCTLR = [0, SR.SCTLR_EL1!, SR.SCTLR_EL2!];
 const SCTLR_SPAN = 1n << 23n;
+/** VBAR_ELx's base bits (a constant: V8 computes `~0x7ffn` again at each exception). */
+const VBAR_BASE = ~0x7ffn;
 
 /** AArch64.TakeException: enter `targetEL` at the vector for `kind`. `preferred` is the return address. */
 export function takeException(
@@ -92,19 +95,19 @@ export function takeException(
   ps.il = 0;
   // PAN is set on entry when SCTLR_ELx.SPAN is 0 (EL1, or EL2 in the EL2&0 regime).
   if ((targetEL === 1 || (cpu.e2h && cpu.tge)) && (sr[SCTLR[targetEL]!]! & SCTLR_SPAN) === 0n) ps.pan = 1;
-  const vector = BigInt.asUintN(64, (sr[VBAR[targetEL]!]! & ~0x7ffn) + offset);
+  const vector = BigInt.asUintN(64, (sr[VBAR[targetEL]!]! & VBAR_BASE) + offset);
   cpu.pcs[0] = vector;
   cpu.exclusiveClear();
   cpu.contextChanged();
   if (cpu.observer !== null) {
     const t = TAKEN;
+    t.cpu = cpu;
     t.fromEL = fromEL;
     t.toEL = targetEL;
     t.kind = kind;
     t.esr = esr;
-    t.far = far ?? 0n;
-    t.elr = preferred;
-    t.vector = vector;
+    t.farSet = far;
+    t.elrIndex = ELR[targetEL]!;
     cpu.observer.exceptionTaken?.(t);
   }
 }
@@ -204,14 +207,14 @@ export function exceptionReturn(cpu: Cpu): void {
   cpu.interruptsChanged();
   if (cpu.observer !== null) {
     const r = RETURNED;
+    r.cpu = cpu;
     r.fromEL = fromEL;
     r.toEL = ps.el;
-    r.pc = target;
     r.spsr = spsr;
     cpu.observer.exceptionReturned?.(r);
   }
 }
 
 // The events' objects, filled in for each event: an observer reads them during its call and keeps what it needs.
-const TAKEN = { fromEL: 0, toEL: 0, kind: 0, esr: 0, far: 0n, elr: 0n, vector: 0n };
-const RETURNED = { fromEL: 0, toEL: 0, pc: 0n, spsr: 0 };
+const TAKEN = new TakenEvent();
+const RETURNED = new ReturnedEvent();

@@ -67,8 +67,8 @@ export class Exit extends Costs implements ExitRecord {
   pe = 0;
   vmid = 0;
   vcpu: string | null = null;
-  /** The preferred return address (ELR_EL2). */
-  private elr = 0n;
+  /** The preferred return address (ELR_EL2), kept in a typed array (no BigInt stored in the record). */
+  private readonly elr = new BigUint64Array(1);
   reason!: ExitReason;
   icount = 0;
 
@@ -86,7 +86,7 @@ export class Exit extends Costs implements ExitRecord {
     this.pe = pe;
     this.vmid = vmid;
     this.vcpu = vcpu;
-    this.elr = elr;
+    this.elr[0] = elr;
     this.reason = reason;
     this.icount = icount;
     this.closed = false;
@@ -98,7 +98,8 @@ export class Exit extends Costs implements ExitRecord {
 
   /** The instruction that exited: an HVC's preferred return is the next one. */
   get pc(): bigint {
-    return this.reason.category === 'hvc' ? BigInt.asUintN(64, this.elr - 4n) : this.elr;
+    const elr = this.elr[0]!;
+    return this.reason.category === 'hvc' ? BigInt.asUintN(64, elr - 4n) : elr;
   }
 }
 
@@ -183,9 +184,8 @@ export class PeWorld implements CpuObserver {
   /** The last entry's figures; its record is made when someone asks for it. */
   private entryN = 0;
   private entryVcpu: string | null = null;
-  private entryPc = 0n;
-  /** The ERET's address, written as int32 halves (no BigInt made at each entry). */
-  private readonly eret64 = new BigUint64Array(1);
+  /** The ERET's address (written as int32 halves: no BigInt made at each entry) and the entry's PC. */
+  private readonly eret64 = new BigUint64Array(2);
   private readonly eret32 = new Int32Array(this.eret64.buffer);
   private entryIcount = 0;
   private entryRecord: EntryRecord | null = null;
@@ -215,7 +215,7 @@ export class PeWorld implements CpuObserver {
         pe: this.index,
         vmid: this.vmid,
         vcpu: this.entryVcpu,
-        pc: this.entryPc,
+        pc: this.eret64[1]!,
         eretPc: this.eret64[0]!,
         icount: this.entryIcount,
       };
@@ -319,7 +319,7 @@ export class PeWorld implements CpuObserver {
     if (w.vcpus.length > 0) w.entered(this);
     this.entryN = ++w.entries;
     this.entryVcpu = this.running?.bound.name ?? null;
-    this.entryPc = e.pc;
+    this.eret64[1] = e.pc;
     this.eret32[0] = this.cpu.pcs32[2]!;
     this.eret32[1] = this.cpu.pcs32[3]!;
     this.entryIcount = this.cpu.icount;

@@ -8,7 +8,7 @@ import { debugTargetEL, ssAdvance } from '../../pe/debug.js';
 import { ArchException, EC, defaultTargetEL, undefinedInstruction, el2TrapsApply } from '../../pe/exception.js';
 import { resolveAccess, readSysreg, writeSysreg, sysTrapIss } from '../../sysregs/access.js';
 import { sysregByKey, HCR, type SysregSpec } from '../../sysregs/registry.js';
-import type { SysregAccessed } from '../events.js';
+import { SysregEvent } from '../events.js';
 import type { Emitter } from '../emit.js';
 import { DCZ_BLOCK_BYTES, dcZvaProhibited } from '../../sysregs/special.js';
 import { AccessType } from '../../mmu/mmu.js';
@@ -27,19 +27,16 @@ function sysregName(raw: number): string {
 }
 
 /** The MRS/MSR event, filled in for each access (as the exception events are: events.ts). */
-const ACCESSED: { -readonly [K in keyof SysregAccessed]: SysregAccessed[K] } = {
-  reg: undefined as unknown as SysregSpec,
-  write: false,
-  value: 0n,
-  pc: 0n,
-};
+const ACCESSED = new SysregEvent();
 
-function sysregAccessed(cpu: Cpu, reg: SysregSpec, write: boolean, value: bigint): void {
+/** `rt` is the transfer register, or -1 for an MRS to XZR that read `discarded`. */
+function sysregAccessed(cpu: Cpu, reg: SysregSpec, write: boolean, rt: number, discarded: bigint): void {
   const e = ACCESSED;
+  e.cpu = cpu;
   e.reg = reg;
   e.write = write;
-  e.value = value;
-  e.pc = cpu.pcs[1]!;
+  e.rt = rt;
+  e.discarded = discarded;
   cpu.observer!.sysregAccessed?.(e);
 }
 
@@ -49,7 +46,7 @@ function mrs(cpu: Cpu, d: { raw: number; Rt: number }): void {
   const s = resolveAccess(cpu, enc, true, d.Rt);
   const v = readSysreg(cpu, s);
   if (d.Rt !== 31) cpu.x[d.Rt] = v;
-  if (cpu.observer !== null) sysregAccessed(cpu, s, false, v);
+  if (cpu.observer !== null) sysregAccessed(cpu, s, false, d.Rt === 31 ? -1 : d.Rt, d.Rt === 31 ? v : 0n);
 }
 
 function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
@@ -58,7 +55,7 @@ function msr(cpu: Cpu, d: { raw: number; Rt: number }): void {
   const s = resolveAccess(cpu, enc, false, d.Rt);
   const v = cpu.x[d.Rt]!;
   writeSysreg(cpu, s, v);
-  if (cpu.observer !== null) sysregAccessed(cpu, s, true, v);
+  if (cpu.observer !== null) sysregAccessed(cpu, s, true, d.Rt, 0n);
 }
 
 // --- MSR (immediate): PSTATE fields -----------------------------------------------
