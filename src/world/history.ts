@@ -7,8 +7,8 @@ import type { Exit } from './pe.js';
 
 /** The last `capacity` items pushed, oldest first. */
 export class Ring<T> {
-  private readonly items: T[] = [];
-  private next = 0;
+  protected readonly items: T[] = [];
+  protected next = 0;
   /** How many were ever pushed. */
   total = 0;
 
@@ -36,11 +36,34 @@ export class Ring<T> {
 /** How many of the most recent records the layer keeps (for `monitor world`, tests and scripts). */
 export const RECENT = { exits: 1024, loadPut: 256, hazards: 256 } as const;
 
-/** Exits, whose records the layer fills in again once they leave the ring unseen: those handed out are kept. */
-class ExitRing extends Ring<Exit> {
+/**
+ * Exits, whose records the layer fills in again once they leave the ring unseen: those handed
+ * out are kept. Whether each slot's record was handed out is kept beside the ring, so that the
+ * exit path finds the record it may reuse without reading it (it is the ring's coldest memory).
+ */
+export class ExitRing extends Ring<Exit> {
+  private readonly seen = new Uint8Array(this.capacity);
+
+  override push(x: Exit): void {
+    x.slot = this.next;
+    this.seen[this.next] = x.escaped ? 1 : 0;
+    super.push(x);
+  }
+
+  /** The record the next push replaces, unless it was handed out (or the ring is not full). */
+  reusable(): Exit | undefined {
+    return this.seen[this.next] === 0 ? this.oldest : undefined;
+  }
+
+  /** `x` is handed out: it is never filled in again. */
+  escape(x: Exit): void {
+    x.escaped = true;
+    if (x.slot >= 0 && this.items[x.slot] === x) this.seen[x.slot] = 1;
+  }
+
   override toArray(): Exit[] {
     const xs = super.toArray();
-    for (const x of xs) x.escaped = true;
+    for (const x of xs) this.escape(x);
     return xs;
   }
 }

@@ -22,34 +22,47 @@ export class Costs {
   sysregTotal = 0;
   /**
    * The register of each MSR/MRS, in order (after VHE redirection), in its first `sysregTotal`
-   * places: the list outlives a reset of the costs (the exit path reuses it).
+   * places: the first two in the record itself, the rest in a list that outlives a reset of the
+   * costs (the exit path reuses records; most windows have a register or two, and a reused
+   * record's own fields are the only memory such an exit touches).
    */
-  private list: SysregSpec[] = [];
+  private r0: SysregSpec | null = null;
+  private r1: SysregSpec | null = null;
+  private more: SysregSpec[] | null = null;
+
+  private reg(i: number): SysregSpec {
+    return i === 0 ? this.r0! : i === 1 ? this.r1! : this.more![i - 2]!;
+  }
 
   /** The MSR/MRS registers in order. */
   get regs(): SysregSpec[] {
-    return this.list.slice(0, this.sysregTotal);
+    const out: SysregSpec[] = [];
+    for (let i = 0; i < this.sysregTotal; i++) out.push(this.reg(i));
+    return out;
   }
 
   /** MSR/MRS by register. */
   get sysregs(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (let i = 0; i < this.sysregTotal; i++) out[this.list[i]!.name] = (out[this.list[i]!.name] ?? 0) + 1;
+    for (let i = 0; i < this.sysregTotal; i++) out[this.reg(i).name] = (out[this.reg(i).name] ?? 0) + 1;
     return out;
   }
 
   count(reg: SysregSpec): void {
-    this.list[this.sysregTotal++] = reg;
+    const i = this.sysregTotal++;
+    if (i === 0) this.r0 = reg;
+    else if (i === 1) this.r1 = reg;
+    else (this.more ??= [])[i - 2] = reg;
   }
 
   /** `counts` plus this one's registers. */
   addRegsTo(counts: { add(reg: SysregSpec): void }): void {
-    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.list[i]!);
+    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.reg(i));
   }
 
   /** This one's registers, in order, counted again into `c` (which had none). */
   copyRegsTo(c: Costs): void {
-    for (let i = 0; i < this.sysregTotal; i++) c.count(this.list[i]!);
+    for (let i = 0; i < this.sysregTotal; i++) c.count(this.reg(i));
   }
 }
 
@@ -63,12 +76,15 @@ export class Exit extends Costs implements ExitRecord {
   closed = false;
   /** Handed out (to a listener or a caller of the ring): never filled in again. */
   escaped = false;
+  /** Its slot in the ring of recent exits (-1 before it is put there). */
+  slot = -1;
   n = 0;
   pe = 0;
   vmid = 0;
   vcpu: string | null = null;
-  /** The preferred return address (ELR_EL2), kept in a typed array (no BigInt stored in the record). */
-  private readonly elr = new BigUint64Array(1);
+  /** The preferred return address (ELR_EL2) as int32 halves: no BigInt in the record (nor a typed array, a cold line more at each reuse). */
+  private elrLo = 0;
+  private elrHi = 0;
   reason!: ExitReason;
   icount = 0;
 
@@ -78,7 +94,8 @@ export class Exit extends Costs implements ExitRecord {
     pe: number,
     vmid: number,
     vcpu: string | null,
-    elr: bigint,
+    elrLo: number,
+    elrHi: number,
     reason: ExitReason,
     icount: number,
   ): this {
@@ -86,7 +103,8 @@ export class Exit extends Costs implements ExitRecord {
     this.pe = pe;
     this.vmid = vmid;
     this.vcpu = vcpu;
-    this.elr[0] = elr;
+    this.elrLo = elrLo;
+    this.elrHi = elrHi;
     this.reason = reason;
     this.icount = icount;
     this.closed = false;
@@ -98,10 +116,16 @@ export class Exit extends Costs implements ExitRecord {
 
   /** The instruction that exited: an HVC's preferred return is the next one. */
   get pc(): bigint {
-    const elr = this.elr[0]!;
+    HALVES[0] = this.elrLo;
+    HALVES[1] = this.elrHi;
+    const elr = WORD[0]!;
     return this.reason.category === 'hvc' ? BigInt.asUintN(64, elr - 4n) : elr;
   }
 }
+
+/** Scratch through which a 64-bit address is split into int32 halves and joined again. */
+const WORD = new BigUint64Array(1);
+const HALVES = new Int32Array(WORD.buffer);
 
 class LoadPut extends Costs implements LoadPutRecord {
   constructor(
@@ -272,13 +296,15 @@ export class PeWorld implements CpuObserver {
     w.exitTaken(this);
     const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
     const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
+    WORD[0] = e.elr;
     // The record is the window: its costs grow until the next entry closes it.
     const exit = (w.reusableExit() ?? new Exit()).refill(
       ++w.exits,
       this.index,
       this.vmid,
       this.running?.bound.name ?? null,
-      e.elr,
+      HALVES[0]!,
+      HALVES[1]!,
       reason,
       this.cpu.icount,
     );
@@ -289,7 +315,7 @@ export class PeWorld implements CpuObserver {
     w.exitOpened(exit);
     this.startSegment();
     if (w.wanted.exit !== 0) {
-      exit.escaped = true;
+      w.recent.exits.escape(exit);
       w.emit({ type: 'exit', exit });
     }
     if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(exit), this);
@@ -328,7 +354,7 @@ export class PeWorld implements CpuObserver {
     w.lastEntered = this;
     this.startSegment();
     if (w.wanted.entry !== 0) {
-      if (closed !== null) closed.escaped = true;
+      if (closed !== null) w.recent.exits.escape(closed);
       w.emit({ type: 'entry', entry: this.lastEntry!, closed });
     }
     if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(this.lastEntry!), this);

@@ -371,8 +371,8 @@ export class World {
    * exits, unless someone has seen it (a listener, a copy of the ring) or it is a PE's last exit.
    */
   reusableExit(): Exit | undefined {
-    const x = this.recent.exits.oldest;
-    if (x === undefined || x.escaped) return undefined;
+    const x = this.recent.exits.reusable();
+    if (x === undefined) return undefined;
     for (const p of this.pes) if (p.lastExit === x) return undefined;
     return x;
   }
