@@ -82,7 +82,10 @@ export class Exit extends Costs implements ExitRecord {
   pe = 0;
   vmid = 0;
   vcpu: string | null = null;
-  /** The preferred return address (ELR_EL2) as int32 halves: no BigInt in the record (nor a typed array, a cold line more at each reuse). */
+  /**
+   * The preferred return address (ELR_EL2) as int32 halves: no BigInt in the record (nor a typed
+   * array, which would be a cold line more at each reuse).
+   */
   private elrLo = 0;
   private elrHi = 0;
   reason!: ExitReason;
