@@ -131,14 +131,23 @@ export class Cpu implements CodeUser {
   private readonly codeHooks = new Map<bigint, () => void>();
   /** The hooked addresses as int32 halves (low, high, …), so the run loop tests them without BigInt. */
   private hookHalves = new Int32Array(0);
+  /** Bit (in-page instruction index & 31) of each hooked address: most addresses are ruled out by one test. */
+  private hookBloom = 0;
+  /** The last two traces, with their pages' VA halves, found to have no hook on their path (the hooks as they are). */
+  private hookFree0: Trace | null = null;
+  private hookFree1: Trace | null = null;
+  private readonly hookFreeVa = new Int32Array(4);
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
-   * `physWatchPages` counts ranges per RAM page and `physWatchGranules` per 8-byte granule of
-   * those pages, so a check is two array reads; nothing is tested while `physWatchCount` is 0.
+   * `physWatchPages` counts ranges per RAM page and `physWatchBytes` per byte of those pages, so a
+   * check is an array read per byte (the last page asked is at hand); nothing is tested while
+   * `physWatchCount` is 0.
    */
   private physWatchCount = 0;
   private physWatchPages: Uint16Array;
-  private readonly physWatchGranules = new Map<number, Uint16Array>();
+  private readonly physWatchBytes = new Map<number, Uint16Array>();
+  private lastWatchPage = -1;
+  private lastWatchBytes: Uint16Array | undefined = undefined;
   private physWatches: { pa: number; size: number }[] = [];
   /** What the run loop does after the current instruction (compiled traces test it after executors). */
   stopRequest: PeStop | null = null;
@@ -463,24 +472,26 @@ export class Cpu implements CodeUser {
   private forWatchPages(pa: number, size: number, delta: number): void {
     const off = pa - this.bus.ramBase;
     for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) this.physWatchPages[p]! += delta;
-    for (let g = off >>> 3; g <= (off + size - 1) >>> 3; g++) {
-      const page = g >>> (PAGE_SHIFT - 3);
-      let gr = this.physWatchGranules.get(page);
-      if (gr === undefined) this.physWatchGranules.set(page, (gr = new Uint16Array(PAGE_SIZE >>> 3)));
-      gr[g & ((PAGE_SIZE >>> 3) - 1)]! += delta;
+    for (let b = off; b < off + size; b++) {
+      const page = b >>> PAGE_SHIFT;
+      let bytes = this.physWatchBytes.get(page);
+      if (bytes === undefined) this.physWatchBytes.set(page, (bytes = new Uint16Array(PAGE_SIZE)));
+      bytes[b & (PAGE_SIZE - 1)]! += delta;
     }
   }
 
   private physWatched(pa: number, size: number): boolean {
     const off = pa - this.bus.ramBase;
-    if (off < 0 || off >= this.bus.ramSize || this.physWatchPages[off >>> PAGE_SHIFT] === 0) return false;
+    if (off < 0 || off >= this.bus.ramSize) return false;
+    const page = off >>> PAGE_SHIFT;
+    if (this.physWatchPages[page] === 0) return false;
     // Accesses reaching here stay within one page (page-crossing ones are split into bytes).
-    const gr = this.physWatchGranules.get(off >>> PAGE_SHIFT)!;
-    const mask = (PAGE_SIZE >>> 3) - 1;
-    for (let g = off >>> 3; g <= (off + size - 1) >>> 3; g++) {
-      // A granule may be shared with an unwatched neighbour: then compare the ranges exactly.
-      if (gr[g & mask] !== 0) return this.physWatches.some((w) => pa < w.pa + w.size && pa + size > w.pa);
+    if (page !== this.lastWatchPage) {
+      this.lastWatchPage = page;
+      this.lastWatchBytes = this.physWatchBytes.get(page);
     }
+    const bytes = this.lastWatchBytes!;
+    for (let b = off & (PAGE_SIZE - 1), end = b + size; b < end; b++) if (bytes[b] !== 0) return true;
     return false;
   }
 
@@ -546,6 +557,9 @@ export class Cpu implements CodeUser {
     if (fn) this.codeHooks.set(pc, fn);
     else this.codeHooks.delete(pc);
     this.hookHalves = new Int32Array(BigUint64Array.from(this.codeHooks.keys()).buffer);
+    this.hookBloom = 0;
+    for (let i = 0; i < this.hookHalves.length; i += 2) this.hookBloom |= 1 << ((this.hookHalves[i]! >>> 2) & 31);
+    this.hookFree0 = this.hookFree1 = null;
   }
 
   codeHook(pc: bigint): (() => void) | undefined {
@@ -554,6 +568,7 @@ export class Cpu implements CodeUser {
 
   /** Whether a hook is at the VA whose int32 halves are `lo`, `hi`. */
   private hookAt(lo: number, hi: number): boolean {
+    if (((this.hookBloom >>> ((lo >>> 2) & 31)) & 1) === 0) return false;
     const h = this.hookHalves;
     for (let i = 0; i < h.length; i += 2) if (h[i] === lo && h[i + 1] === hi) return true;
     return false;
@@ -564,10 +579,22 @@ export class Cpu implements CodeUser {
    * and `hi`: the trace would run past it (or, at its head, loop back past it), so it does not run.
    */
   private hookOnPath(t: Trace, lo: number, hi: number): boolean {
+    const va = this.hookFreeVa;
+    if (
+      (t === this.hookFree0 && lo === va[0] && hi === va[1]) ||
+      (t === this.hookFree1 && lo === va[2] && hi === va[3])
+    )
+      return false;
     const h = this.hookHalves;
     for (let i = 0; i < h.length; i += 2)
       if (h[i + 1] === hi && (h[i]! & ~(PAGE_SIZE - 1)) === lo && onPath(t, (h[i]! & (PAGE_SIZE - 1)) >>> 2))
         return true;
+    this.hookFree1 = this.hookFree0;
+    va[2] = va[0]!;
+    va[3] = va[1]!;
+    this.hookFree0 = t;
+    va[0] = lo;
+    va[1] = hi;
     return false;
   }
 
