@@ -450,11 +450,16 @@ class TraceBuilder implements Emitter {
     this.ended = true;
   }
 
-  /** Statements running this row's executor with PC, count, registers and flags in place, and leaving when it must. */
+  /** The call of this row's executor with PC, count, registers and flags in place. */
+  private callExecutor(): string {
+    return `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `;
+  }
+
+  /** Statements running this row's executor and leaving when it must. */
   private execute(): string {
     const done = this.k + 1;
     // The executor may change what the page caches were filled under (translation, the monitor).
-    const call = `${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); rLo = wLo = -1; `;
+    const call = `${this.callExecutor()}rLo = wLo = -1; `;
     if (this.idx + 1 >= this.count) return `${call}cpu.icount = ic + ${done}; return -1;`;
     return (
       `${call}if (cpu.stopRequest !== null || cpu.mmu.generation !== gen || p32[0] !== (lo | ${(this.idx + 1) << 2}) || ` +
@@ -465,8 +470,7 @@ class TraceBuilder implements Emitter {
   exec(leaves = false): void {
     this.executed = true;
     if (leaves) {
-      this.emit(`${this.syncPc()}${this.leave(this.k)}${this.ref(this.row.exec)}(cpu, ${this.ref(this.row.d)}); `);
-      this.emit(`cpu.icount = ic + ${this.k + 1}; return -1;`);
+      this.emit(`${this.callExecutor()}cpu.icount = ic + ${this.k + 1}; return -1;`);
       this.ended = true;
       return;
     }
