@@ -14,8 +14,11 @@
 // - no BigInt comparisons (=== and !== allocate): conditions on values go through `isZero`/`bit`
 //   of the emitter, which read the value's int32 halves through a scratch typed array;
 // - no `let` holding a BigInt and no BigInt-valued ?: (the optimizer aborts the process on some
-//   BigInt phis): every value is a fresh const (`val`), and a choice between two values is
-//   `select`, which passes through memory.
+//   BigInt phis): every value is a fresh const (`val`); a choice between two values is `choose`
+//   (masks, no branch: a branch on data costs a misprediction every other time) or, when a side
+//   must not be evaluated (a division by zero), `select`, which passes through memory;
+// - the operand of a shift is itself a truncated value (`U(...)` or a name holding one): V8
+//   lowers the shift to a machine instruction only then.
 
 /** The emitter a generator writes through. Every string is JS source. */
 export interface Emitter {
@@ -29,8 +32,13 @@ export interface Emitter {
   setXsp(n: number, v: string): void;
   /** A fresh const holding the BigInt expression `v` (which must be asUintN-truncated): its name. */
   val(v: string): string;
-  /** `c ? a : b` for BigInt `a` and `b` and a JS boolean `c`, without a BigInt phi. */
+  /** `c ? a : b` for BigInt `a` and `b` and a JS boolean `c`, evaluating only the side chosen (a branch). */
   select(c: string, a: string, b: string): string;
+  /**
+   * ConditionHolds(cond) ? a : b for BigInt `a` and `b`, both evaluated: no branch, which a
+   * condition on data would mispredict half the time (CSEL and its kin).
+   */
+  choose(cond: number, a: string, b: string): string;
   /** A JS boolean: whether the BigInt `v` is zero. */
   isZero(v: string): string;
   /** A JS number 0 or 1: bit `n` (0..63) of the BigInt `v`. */
@@ -39,7 +47,7 @@ export interface Emitter {
   pc(delta: number): string;
   /** ConditionHolds(cond) as a JS boolean. */
   cond(cond: number): string;
-  /** PSTATE.C as a JS number 0 or 1. */
+  /** PSTATE.C as a BigInt 0n or 1n. */
   carry(): string;
   /**
    * PSTATE.NZCV = the flags of AddWithCarry at datasize sf whose operands were `x` and `y`

@@ -60,11 +60,15 @@ const S32 = new Int32Array(S.buffer);
 /** Scratch through which flags are computed from their operands' int32 halves (no BigInt arithmetic). */
 const F = new BigUint64Array(3);
 const F32 = new Int32Array(F.buffer);
+/** A condition's mask by its JS number 0 or 1: choose() picks between two values with it, without a branch. */
+const M = BigUint64Array.of(0n, 0xffffffffffffffffn);
 /** Scratch for the page's VA as a BigInt. */
 const P = new BigUint64Array(1);
 const P32 = new Int32Array(P.buffer);
 
 type FlagName = 'n' | 'z' | 'c' | 'v';
+/** A flag as a JS number 0/1 (its name) or as a BigInt 0n/1n (B and its name). */
+type FlagKey = FlagName | `B${FlagName}`;
 
 /** NZCV as the compiler knows it: in PSTATE, or the operands of the instruction that set it. */
 interface Flags {
@@ -76,7 +80,7 @@ interface Flags {
   /** Whether PSTATE already holds these flags. */
   synced: boolean;
   /** Locals holding flags computed for a condition. */
-  readonly known: Partial<Record<FlagName, string>>;
+  readonly known: Partial<Record<FlagKey, string>>;
 }
 
 const PS_FLAGS = (): Flags => ({ kind: 'ps', sf: 1, x: '', y: '', r: '', synced: true, known: {} });
@@ -301,41 +305,89 @@ class TraceBuilder implements Emitter {
     return stores + flags.map((g) => `ps.${g.f} = ${g.known ?? g.e}; `).join('');
   }
 
-  cond(cond: number): string {
-    this.flagEvent('read');
-    const f = (n: FlagName): string => this.flag(n);
+  /**
+   * One flag of pending flags as a BigInt 0n/1n (a local, cached for this flag state), computed
+   * with BigInt operations only. Every shift's operand is itself asUintN-truncated: V8 lowers
+   * the shift to a machine one only then (otherwise it costs a call).
+   */
+  private flagBig(f: FlagName): string {
+    const s = this.flags;
+    if (s.kind === 'logic' && (f === 'c' || f === 'v')) return '0n';
+    const known = s.known[`B${f}`];
+    if (known !== undefined) return known;
+    // The datasize's top bit; x, y and r are truncated to the datasize, so this shift leaves 0n or 1n.
+    const top = s.sf !== 0 ? '63n' : '31n';
+    const [x, y, r] = [s.x, s.y, s.r];
+    let e: string;
+    if (f === 'n') e = `${r} >> ${top}`;
+    // r | -r has its top bit set exactly when r is not zero.
+    else if (f === 'z') e = `${U(`${U(`${r} | ${U(`0n - ${r}`)}`)} >> 63n`)} ^ 1n`;
+    else if (f === 'c') e = `${U(`(${x} & ${y}) | ((${x} | ${y}) & (${r} ^ 0xffffffffffffffffn))`)} >> ${top}`;
+    else e = `${U(`(${x} ^ ${r}) & (${y} ^ ${r})`)} >> ${top}`;
+    const name = this.fresh(`b${f}`);
+    this.emit(`const ${name} = ${U(e)};`);
+    s.known[`B${f}`] = name;
+    return name;
+  }
+
+  /**
+   * ConditionHolds(cond) as an expression of flag bits, over JS numbers (`one` '1') or BigInts
+   * ('1n'), without a branch; null for AL and NV (always).
+   */
+  private static condition(cond: number, f: (n: FlagName) => string, one: string): string | null {
     let e: string;
     switch (cond >>> 1) {
       case 0:
-        e = `${f('z')} === 1`;
+        e = f('z');
         break;
       case 1:
-        e = `${f('c')} === 1`;
+        e = f('c');
         break;
       case 2:
-        e = `${f('n')} === 1`;
+        e = f('n');
         break;
       case 3:
-        e = `${f('v')} === 1`;
+        e = f('v');
         break;
       case 4:
-        e = `(${f('c')} === 1 && ${f('z')} === 0)`;
+        e = `(${f('c')} & (${f('z')} ^ ${one}))`;
         break;
       case 5:
-        e = `${f('n')} === ${f('v')}`;
+        e = `(${f('n')} ^ ${f('v')} ^ ${one})`;
         break;
       case 6:
-        e = `(${f('n')} === ${f('v')} && ${f('z')} === 0)`;
+        e = `((${f('n')} ^ ${f('v')} | ${f('z')}) ^ ${one})`;
         break;
       default:
-        return 'true';
+        return null;
     }
-    return (cond & 1) !== 0 ? `!(${e})` : `(${e})`;
+    return (cond & 1) !== 0 ? `(${e} ^ ${one})` : e;
+  }
+
+  cond(cond: number): string {
+    this.flagEvent('read');
+    const e = TraceBuilder.condition(cond, (n) => this.flag(n), '1');
+    return e === null ? 'true' : `(${e} !== 0)`;
+  }
+
+  choose(cond: number, a: string, b: string): string {
+    this.flagEvent('read');
+    let mask: string;
+    if (this.flags.kind === 'ps') {
+      const e = TraceBuilder.condition(cond, (n) => this.flag(n), '1');
+      if (e === null) return a;
+      mask = this.val(`M[${e}]`);
+    } else {
+      const e = TraceBuilder.condition(cond, (n) => this.flagBig(n), '1n');
+      if (e === null) return a;
+      mask = this.val(U(`0n - ${e}`));
+    }
+    return this.val(U(`(${a} & ${mask}) | (${b} & (${mask} ^ 0xffffffffffffffffn))`));
   }
 
   carry(): string {
     this.flagEvent('read');
-    return this.flag('c');
+    return this.flags.kind === 'ps' ? this.val(U('M[ps.c] & 1n')) : this.flagBig('c');
   }
 
   flagsAdd(sf: number, x: string, y: string, r: string): void {
@@ -601,16 +653,17 @@ class TraceBuilder implements Emitter {
       `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n});`;
     if (DUMP) process.stderr.write(`// trace at ${where}, ${len} instructions\n${src}\n`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
-    const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'P', 'P32', src) as (
+    const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'M', 'P', 'P32', src) as (
       c: unknown[],
       s: BigUint64Array,
       s32: Int32Array,
       f: BigUint64Array,
       f32: Int32Array,
+      m: BigUint64Array,
       p: BigUint64Array,
       p32: Int32Array,
     ) => TraceFn;
-    return factory(this.refs, S, S32, F, F32, P, P32);
+    return factory(this.refs, S, S32, F, F32, M, P, P32);
   }
 }
 

@@ -203,7 +203,7 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       const x = xw(g, d.Rn, d.sf);
       const y0 = xw(g, d.Rm, d.sf);
       const y = d.op !== 0 ? g.val(U(`${y0} ^ ${wmask(d.sf)}`)) : y0;
-      const r = g.select(`${g.carry()} !== 0`, U(`(${x} + ${y} + 1n)${m}`), U(`(${x} + ${y})${m}`));
+      const r = g.val(U(`(${x} + ${y} + ${g.carry()})${m}`));
       if (d.S !== 0) g.flagsAdd(d.sf, x, y, r);
       g.setX(d.Rd, r);
     },
@@ -266,12 +266,11 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       return `${['csel', 'csinc', 'csinv', 'csneg'][kind]} ${rd}, ${rz(d.Rn, d.sf)}, ${rz(d.Rm, d.sf)}, ${COND_NAMES[d.cond]}`;
     },
     (g, d) => {
-      const c = g.cond(d.cond);
       const y = g.x(d.Rm);
       let alt: string;
       if (d.op === 0) alt = d.o2 === 0 ? y : `${y} + 1n`;
       else alt = d.o2 === 0 ? `${y} ^ ${wmask(d.sf)}` : `0n - ${y}`;
-      g.setX(d.Rd, g.select(c, xw(g, d.Rn, d.sf), U(`(${alt}) & ${wmask(d.sf)}`)));
+      g.setX(d.Rd, g.choose(d.cond, xw(g, d.Rn, d.sf), g.val(U(`(${alt}) & ${wmask(d.sf)}`))));
     },
   ),
 
