@@ -6,14 +6,18 @@
 // where another trace starts once hot). A forward branch whose two sides meet again within a
 // few plain instructions (an if/else, like a bitwise CRC's) compiles as an if/else that joins:
 // the taken side need not leave. A branch back to the head closes a loop, which runs
-// inside the function until the budget is reached. Rows without a generator are called through
+// inside the function until the budget is reached; a short loop's body is compiled up to four
+// times over (the loop leaving from any copy), so that its registers pass from one copy to the
+// next in consts rather than through x[] at every back edge. Rows without a generator are called through
 // their executors with the PC and instruction count synchronised, and the trace leaves when
 // the executor branched, asked the run loop to stop, or changed translation or code.
 //
 // Registers live in consts: each is read from x[] at its first use in an iteration and written
 // back at the exits and the back edge, so no BigInt value flows through a loop phi. NZCV is
 // kept as the operands of the last flag-setting instruction and computed only where a
-// condition reads it or an exit (or the back edge, when the loop reads it first) needs it.
+// condition reads it or an exit (or the back edge, when the loop reads it first) needs it:
+// as int32 halves for a branch, as BigInt masks for a choice between values (CSEL, ADC's
+// carry), which then needs no branch on data.
 //
 // Exactness: a trace runs only when its longest path fits in the budget (the run loop checks
 // before the call, the back edge before every iteration), so a deadline is never overshot; the
@@ -53,6 +57,9 @@ const DUMP = process.env.HYPSTEP_TRACE_DUMP === '1';
 const MAX_TRACE = 96;
 /** Most instructions on a side of a branch compiled as an if/else that joins. */
 const MAX_ARM = 8;
+/** A short loop's body is copied up to MAX_COPIES times, to about UNROLL instructions. */
+const UNROLL = 48;
+const MAX_COPIES = 4;
 
 /** Scratch through which generated code reads BigInt values' int32 halves. */
 const S = new BigUint64Array(4);
@@ -140,6 +147,10 @@ class TraceBuilder implements Emitter {
   conditional = false;
   /** A conditional branch it compiles as an if/else: its condition and sides (compileTrace compiles them). */
   fork: { c: string; join: Join } | null = null;
+  /** Copies of the loop body still to follow the one being compiled (a short loop is unrolled). */
+  copies = 0;
+  /** Whether the path reached a back edge to the head (the loop closed, or a copy ended). */
+  loopsBack = false;
 
   constructor(
     private readonly start: number,
@@ -451,6 +462,7 @@ class TraceBuilder implements Emitter {
 
   /** The path reached the head again unconditionally. */
   loop(done: number): void {
+    this.loopsBack = true;
     this.emit(this.backEdge(done));
   }
 
@@ -462,6 +474,7 @@ class TraceBuilder implements Emitter {
   branch(c: string, offset: number): void {
     const t = this.idx + offset / 4;
     const inPage = t >= 0 && t < this.count;
+    this.loopsBack ||= t === this.start;
     if (c === 'true' && inPage) {
       // Followed in the page (the compile loop stops at the head or a repeat): no exit to build,
       // whose flags read would make the back edge store the flags.
@@ -476,6 +489,12 @@ class TraceBuilder implements Emitter {
       }
     }
     const done = this.k + 1;
+    if (t === this.start && this.copies > 0) {
+      // Another copy of the body follows: the loop ending leaves for the instruction after the branch.
+      this.emit(`if (!${c}) { ${this.exitTo(this.idx + 1, done)} }`);
+      this.next = t;
+      return;
+    }
     let leave: string;
     if (t === this.start) leave = this.backEdge(done);
     else if (inPage) leave = this.exitTo(t, done);
@@ -678,7 +697,46 @@ export function compileTrace(
   count: number,
   pa = 0,
 ): Trace | null {
+  const first = build(row, start, count, 0);
+  if (first.generated === 0) return null;
+  let t = first;
+  // A short loop whose body calls no executor is unrolled: the registers then pass from one
+  // copy to the next in consts instead of through x[] at every back edge.
+  if (first.backEdges === 1 && first.calls === 0 && first.body > 0) {
+    const copies = Math.min(MAX_COPIES, Math.floor(UNROLL / first.body)) - 1;
+    if (copies > 0) t = build(row, start, count, copies);
+  }
+  const path = new Uint8Array((count + 7) >>> 3);
+  for (const i of t.path) path[i >>> 3]! |= 1 << (i & 7);
+  return { fn: t.b.finish(t.len, `PA 0x${(pa + start * 4).toString(16)}`), len: t.len, insns: t.path.size, path };
+}
+
+/**
+ * Builds the trace's code, with `copies` more copies of a loop body after the first. Besides
+ * the builder and the longest path's length, what the first build tells about the loop: the
+ * back edges to the head on the path, the instructions up to the first one and the executor
+ * calls among them.
+ */
+function build(
+  row: (idx: number) => { e: AnyEncoding; d: object },
+  start: number,
+  count: number,
+  copies: number,
+): {
+  b: TraceBuilder;
+  len: number;
+  generated: number;
+  path: Set<number>;
+  backEdges: number;
+  body: number;
+  calls: number;
+} {
+  /** The instructions compiled in this copy of the body (a repeat ends the path), and in all. */
   const seen = new Set<number>();
+  const path = new Set<number>();
+  let backEdges = 0;
+  let body = 0;
+  let calls = 0;
   /** Instructions added to the generated code's `ic` at joins (each join's longer side), and since. */
   let flushed = 0;
   let k = 0;
@@ -718,15 +776,20 @@ export function compileTrace(
   };
 
   const b = new TraceBuilder(start, count, joins);
+  b.copies = copies;
   let generated = 0;
   const compile = (idx: number): void => {
     seen.add(idx);
+    path.add(idx);
     const { e, d } = row(idx);
+    b.loopsBack = false;
     b.begin(idx, k, e.exec, d);
     if (e.gen !== undefined) e.gen(b, d as never);
     else b.exec();
     if (!b.executed) generated++;
+    else if (backEdges === 0) calls++;
     k++;
+    if (b.loopsBack && backEdges++ === 0) body = flushed + k;
   };
 
   let idx = start;
@@ -755,6 +818,14 @@ export function compileTrace(
       k = 0;
       next = at;
     }
+    if (next === start && b.copies > 0) {
+      // The next copy goes on from the head with the same cache and flags. The budget needs no
+      // check: the trace's length, which the back edge checks, counts every copy.
+      b.copies--;
+      seen.clear();
+      idx = start;
+      continue;
+    }
     if (next === start) {
       b.loop(k);
       break;
@@ -765,9 +836,5 @@ export function compileTrace(
     }
     idx = next;
   }
-  if (generated === 0) return null;
-  const path = new Uint8Array((count + 7) >>> 3);
-  for (const i of seen) path[i >>> 3]! |= 1 << (i & 7);
-  const len = flushed + k;
-  return { fn: b.finish(len, `PA 0x${(pa + start * 4).toString(16)}`), len, insns: seen.size, path };
+  return { b, len: flushed + k, generated, path, backEdges, body, calls };
 }
