@@ -189,7 +189,7 @@ describe('generators on the table rows', () => {
           trace.fn(b, b.x, b.ps, lo, 0, 1_000_000);
           // Where the compiled path went on in the page, it ran the STOP row there too.
           const ran = b.stopRequest !== null ? 1 : 0;
-          const pcB = ran === 1 ? b.pcs[1]! : b.pcs[0]!;
+          const pcB = ran === 1 ? b.pcs[1] : b.pcs[0];
           b.icount -= ran;
           if (rep < 4 || rep % 97 === 0) {
             const sa = `${state(a)} icount ${a.icount}`;
