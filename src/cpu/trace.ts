@@ -491,7 +491,7 @@ class TraceBuilder implements Emitter {
     const done = this.k + 1;
     if (t === this.start && this.copies > 0) {
       // Another copy of the body follows: the loop ending leaves for the instruction after the branch.
-      this.emit(`if (!${c}) { ${this.exitTo(this.idx + 1, done)} }`);
+      this.emit(`if (!(${c})) { ${this.exitTo(this.idx + 1, done)} }`);
       this.next = t;
       return;
     }

@@ -142,34 +142,41 @@ buf:	.fill 4100, 8, 0`),
   });
 
   it('unroll a short loop, which leaves in any copy of its body or at the budget where the interpreter does', () => {
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 1000]) {
-      const image = assemble(
-        program(`
-	mov x0, #${n}
+    // Back edges on each kind of condition: flags, a zero register, a bit.
+    const loops = [
+      ['subs x0, x0, #1', 'b.ne 1b'],
+      ['sub x0, x0, #1', 'cbnz x0, 1b'],
+      ['sub x0, x0, #1', 'tbnz x0, #9, 1b'], // x0 counts down from n | 512 while bit 9 is set
+    ];
+    for (const [i, [step, back]] of loops.entries())
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 500]) {
+        const image = assemble(
+          program(`
+	mov x0, #${i === 2 ? n | 512 : n}
 	mov x1, #7
 	mov x2, #0
 	adr x12, 1f
 1:	add x1, x1, x0
 	eor x2, x2, x1, ror #3
-	subs x0, x0, #1
-	b.ne 1b
+	${step}
+	${back}
 	adc x3, x1, x2
 	SEMIHOSTING_EXIT`),
-      );
-      const whole = machine(image);
-      expect(whole.run(10_000_000).kind).toBe('exit');
-      if (whole.cpu.code.hot !== 0 && n === 1000) {
-        // Compiled: the trace at the head holds four copies of the 4-instruction body.
-        const head = Number(whole.cpu.x[12]!);
-        const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
-        expect(t!.len).toBeGreaterThanOrEqual(16);
+        );
+        const whole = machine(image);
+        expect(whole.run(10_000_000).kind).toBe('exit');
+        if (whole.cpu.code.hot !== 0 && n === 500) {
+          // Compiled: the trace at the head holds four copies of the 4-instruction body.
+          const head = Number(whole.cpu.x[12]!);
+          const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
+          expect(t!.len).toBeGreaterThanOrEqual(16);
+        }
+        const sliced = runSliced(image, 0x4011 + n, 23);
+        const stepped = machine(image);
+        expect(stepToStop(stepped.cpu).kind).toBe('exit');
+        expect(state(whole.cpu), `${back}, ${n}`).toBe(state(stepped.cpu));
+        expect(state(sliced.cpu), `${back}, ${n}, sliced`).toBe(state(stepped.cpu));
       }
-      const sliced = runSliced(image, 0x4011 + n, 23);
-      const stepped = machine(image);
-      expect(stepToStop(stepped.cpu).kind).toBe('exit');
-      expect(state(whole.cpu), `${n} iterations`).toBe(state(stepped.cpu));
-      expect(state(sliced.cpu), `${n} iterations, sliced`).toBe(state(stepped.cpu));
-    }
   });
 
   // Forward branches whose sides meet again compile as an if/else inside the trace: both sides
