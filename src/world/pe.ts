@@ -6,7 +6,7 @@ import type { Cpu } from '../cpu/cpu.js';
 import type { CpuObserver, ExceptionReturned, ExceptionTaken, MemoryAccessed, SysregAccessed } from '../cpu/events.js';
 import { HCR, SR, type SysregSpec } from '../sysregs/registry.js';
 import { hex } from '../cpu/bits.js';
-import { exitReason, vmidOf, type ExitReason } from './reason.js';
+import { exitReason, vmidOf, type ExitCategory, type ExitReason } from './reason.js';
 import type { CostSums, EntryRecord, ExitRecord, LoadPutRecord, VcpuState, World } from './world.js';
 
 /**
@@ -55,9 +55,9 @@ export class Costs {
     else (this.more ??= [])[i - 2] = reg;
   }
 
-  /** `counts` plus this one's registers. */
-  addRegsTo(counts: { add(reg: SysregSpec): void }): void {
-    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.reg(i));
+  /** `counts` plus this one's registers (`n` = -1: minus them). */
+  addRegsTo(counts: { add(reg: SysregSpec, n: number): void }, n = 1): void {
+    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.reg(i), n);
   }
 
   /** This one's registers, in order, counted again into `c` (which had none). */
@@ -126,7 +126,7 @@ export class Exit extends Costs implements ExitRecord {
   }
 }
 
-/** Scratch through which a 64-bit address is split into int32 halves and joined again. */
+/** Scratch through which a 64-bit address is joined from int32 halves. */
 const WORD = new BigUint64Array(1);
 const HALVES = new Int32Array(WORD.buffer);
 
@@ -153,13 +153,23 @@ export function vmidOn(c: Cpu): number {
   return vmidOf(c.sr[SR.VTTBR_EL2!]!, c.sr[SR.VTCR_EL2!]!);
 }
 
-// The 32-bit halves of VTTBR_EL2 and VTCR_EL2 in the system-register file, read without making a BigInt.
+// The 32-bit halves of VTTBR_EL2, VTCR_EL2 and ELR_EL2 in the system-register file, read without making a BigInt.
 const VTTBR_HI = 2 * SR.VTTBR_EL2! + 1;
+const ELR_EL2_LO = 2 * SR.ELR_EL2!;
 const VTCR_LO = 2 * SR.VTCR_EL2!;
 const SCTLR_EL2_LO = 2 * SR.SCTLR_EL2!;
 
 export function newSums(): CostSums {
   return { count: 0, closed: 0, el2Insns: 0, hostInsns: 0, sysregs: 0 };
+}
+
+/** `s` plus the records `t` sums up. */
+export function addSums(s: CostSums, t: CostSums): void {
+  s.count += t.count;
+  s.closed += t.closed;
+  s.el2Insns += t.el2Insns;
+  s.hostInsns += t.hostInsns;
+  s.sysregs += t.sysregs;
 }
 
 export function addCosts(s: CostSums, el2Insns: number, hostInsns: number, sysregs: number): void {
@@ -177,6 +187,19 @@ export interface PeSums {
   hazards: number;
 }
 
+/** A PE's figures: its exits summed from its sums by category when asked. */
+class PeCounts implements PeSums {
+  loads = 0;
+  puts = 0;
+  hazards = 0;
+  constructor(private readonly byReason: ReadonlyMap<ExitCategory, CostSums>) {}
+  get exits(): CostSums {
+    const s = newSums();
+    for (const c of this.byReason.values()) addSums(s, c);
+    return s;
+  }
+}
+
 export class PeWorld implements CpuObserver {
   inGuest = false;
   /** The VMID of the guest last entered on this PE. */
@@ -191,7 +214,12 @@ export class PeWorld implements CpuObserver {
   inPut = false;
   /** Whether the host ran below EL2 since this PE's last exit (a split-mode host kernel, or a VHE host's EL0). */
   leftEl2 = false;
-  readonly sums: PeSums = { exits: newSums(), loads: 0, puts: 0, hazards: 0 };
+  /** This PE's exits by category: the one set of running sums the exit path adds to. */
+  readonly byReason = new Map<ExitCategory, CostSums>();
+  readonly sums: PeSums = new PeCounts(this.byReason);
+  /** The sums of the category asked last (a run's exits are mostly of a kind). */
+  private lastCategory: ExitCategory | null = null;
+  private lastCategorySums: CostSums = newSums();
 
   private el: number;
   private mark: number;
@@ -296,26 +324,25 @@ export class PeWorld implements CpuObserver {
     this.inGuest = false;
     this.leftEl2 = false;
     const w = this.world;
-    w.exitTaken(this);
+    if (w.exitWork) w.exitTaken(this);
     const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
     const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
-    WORD[0] = e.elr;
     // The record is the window: its costs grow until the next entry closes it.
     const exit = (w.reusableExit() ?? new Exit()).refill(
       ++w.exits,
       this.index,
       this.vmid,
       this.running?.bound.name ?? null,
-      HALVES[0]!,
-      HALVES[1]!,
+      this.sr32[ELR_EL2_LO]! | 0,
+      this.sr32[ELR_EL2_LO + 1]! | 0,
       reason,
       this.cpu.icount,
     );
     this.window = exit;
     this.windowEl2 = this.el2Total;
     this.lastExit = w.lastExit = exit;
-    this.sums.exits.count++;
-    w.exitOpened(exit);
+    this.sumsOf(reason.category).count++;
+    w.recent.exits.push(exit);
     this.startSegment();
     if (w.wanted.exit !== 0) {
       w.recent.exits.escape(exit);
@@ -342,15 +369,17 @@ export class PeWorld implements CpuObserver {
       this.closeCosts(closed, closed.icount, this.windowEl2);
       closed.closed = true;
       this.window = null;
-      addCosts(this.sums.exits, closed.el2Insns, closed.hostInsns, closed.sysregTotal);
-      w.exitClosed(closed);
+      addCosts(this.sumsOf(closed.reason.category), closed.el2Insns, closed.hostInsns, closed.sysregTotal);
     }
     if (w.vcpus.length > 0) w.entered(this);
     this.entryN = ++w.entries;
     this.entryVcpu = this.running?.bound.name ?? null;
-    this.eret64[1] = e.pc;
-    this.eret32[0] = this.cpu.pcs32[2]!;
-    this.eret32[1] = this.cpu.pcs32[3]!;
+    // The ERET's address and the return address (the event's PC) as the PE's PC halves hold them.
+    const pcs32 = this.cpu.pcs32;
+    this.eret32[0] = pcs32[2]!;
+    this.eret32[1] = pcs32[3]!;
+    this.eret32[2] = pcs32[0]!;
+    this.eret32[3] = pcs32[1]!;
     this.entryIcount = this.cpu.icount;
     this.entryRecord = null;
     this.entries++;
@@ -374,7 +403,27 @@ export class PeWorld implements CpuObserver {
       // Loads and puts, charged with the segment, need a layout with flags.
       this.segment.count(e.reg);
     }
-    if (this.window !== null) this.window.count(e.reg);
+    if (this.window !== null) {
+      this.window.count(e.reg);
+      w.windowRegs.add(e.reg);
+    }
+  }
+
+  /** `counts` plus the registers of this PE's open window (`n` = -1: minus them). */
+  openRegsTo(counts: { add(reg: SysregSpec, n: number): void }, n: number): void {
+    this.window?.addRegsTo(counts, n);
+  }
+
+  /** The sums of this PE's exits of category `cat`. */
+  private sumsOf(cat: ExitCategory): CostSums {
+    if (cat === this.lastCategory) return this.lastCategorySums;
+    let sums = this.byReason.get(cat);
+    if (sums === undefined) {
+      this.byReason.set(cat, (sums = newSums()));
+      if (!this.world.categories.includes(cat)) this.world.categories.push(cat);
+    }
+    this.lastCategory = cat;
+    return (this.lastCategorySums = sums);
   }
 
   memoryAccessed(e: MemoryAccessed): void {
@@ -435,6 +484,8 @@ export class PeWorld implements CpuObserver {
     this.current = null;
     this.world.peRestarted(this);
     if (this.lastExit) this.lastExit.closed = true;
+    // Its open window never closes: its registers leave the counts of closed windows' ones.
+    this.openRegsTo(this.world.windowRegs, -1);
     this.window = null;
     this.startSegment();
   }

@@ -24,7 +24,7 @@ import {
 } from './layout.js';
 import type { Locate } from '../loader/locate.js';
 import { Recent } from './history.js';
-import { PeWorld, addCosts, newSums, type Costs, type Exit } from './pe.js';
+import { PeWorld, addCosts, addSums, newSums, type Costs, type Exit } from './pe.js';
 
 export { PeWorld, guestRunningOn, vmidOn, newSums, describeExit, describeEntry, type Costs } from './pe.js';
 
@@ -198,16 +198,25 @@ export class SysregCounts {
   private counts = new Float64Array(256);
   private readonly specs: SysregSpec[] = [];
 
-  add(r: SysregSpec): void {
+  /** Counts `r` once more (`n` = -1: once less, for a window dropped unclosed). */
+  add(r: SysregSpec, n = 1): void {
     if (r.id >= this.counts.length) this.counts = grown(this.counts, r.id);
-    const n = this.counts[r.id]!;
-    if (n === 0) this.specs.push(r);
-    this.counts[r.id] = n + 1;
+    const was = this.counts[r.id]!;
+    if (was === 0 && !this.specs.includes(r)) this.specs.push(r);
+    this.counts[r.id] = was + n;
   }
 
-  /** [register name, count], in order of first sight. */
+  /** [register name, count], in order of first sight (registers counted and taken back again left out). */
   entries(): [string, number][] {
-    return this.specs.map((r) => [r.name, this.counts[r.id]!]);
+    return this.specs.filter((r) => this.counts[r.id] !== 0).map((r) => [r.name, this.counts[r.id]!]);
+  }
+
+  /** A copy to take open windows' registers from. */
+  copy(): SysregCounts {
+    const c = new SysregCounts();
+    c.counts = this.counts.slice();
+    c.specs.push(...this.specs);
+    return c;
   }
 }
 
@@ -240,14 +249,14 @@ export class World {
    * the trace take every record from the events). The costs of open windows are still growing.
    */
   readonly recent = new Recent();
-  readonly sums: WorldSums = {
-    exits: newSums(),
-    byReason: new Map(),
-    sysregsClosed: new SysregCounts(),
-    hvcRoundTrip: newSums(),
-    load: newSums(),
-    put: newSums(),
-  };
+  /**
+   * MSR/MRS by register in every exit's window, counted as they happen (`sums` takes the open
+   * windows' back out): closing an exit then adds nothing up.
+   */
+  readonly windowRegs = new SysregCounts();
+  /** Exit categories in order of first sight on any PE (the PEs keep the sums by category). */
+  readonly categories: ExitCategory[] = [];
+  private readonly loadPutSums = { load: newSums(), put: newSums() };
   /** Hazards grouped by kind, vcpu, register and instruction, in order of first sight. */
   readonly hazardGroups = new Map<string, HazardGroup>();
   readonly catches = new Set<CatchKind>();
@@ -278,6 +287,8 @@ export class World {
   private governedIds = new Int8Array(256);
   /** Registers (by id) the layout has slots for that no flag governs: switched on entry and exit. */
   readonly switchedRegs = new Set<number>();
+  /** Whether `exitTaken` has anything to do: switched registers to note, or a placement to retry. */
+  exitWork = false;
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Return hooks waiting to fire, with the hook each replaced. */
@@ -408,6 +419,7 @@ export class World {
     for (const s of layout.slots)
       if (!this.governed.has(s.name) && s.register?.kind === 'sysreg') this.switchedRegs.add(s.register.spec.id);
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
+    this.exitWork = this.switchedRegs.size !== 0 || replace !== null;
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
       // Placed again: the state that memory does not hold carries over.
@@ -597,6 +609,7 @@ export class World {
     this.governed.clear();
     this.governedIds.fill(0);
     this.switchedRegs.clear();
+    this.exitWork = false;
     this.vcpus = [];
     this.vcpusVersion++;
     this.discovered = [];
@@ -803,33 +816,34 @@ export class World {
     if (placed !== null) this.bind(this.layout!, placed);
   }
 
-  /** The sums of exits of category `cat` (the last one asked is at hand: a run's exits are mostly of a kind). */
-  private sumsOf(cat: ExitCategory): CostSums {
-    if (cat === this.lastCategory) return this.lastCategorySums!;
-    let sums = this.sums.byReason.get(cat);
-    if (sums === undefined) this.sums.byReason.set(cat, (sums = newSums()));
-    this.lastCategory = cat;
-    return (this.lastCategorySums = sums);
-  }
-  private lastCategory: ExitCategory | null = null;
-  private lastCategorySums: CostSums | null = null;
-
-  exitOpened(x: Exit): void {
-    this.recent.exits.push(x);
-    this.sums.exits.count++;
-    this.sumsOf(x.reason.category).count++;
-  }
-
-  exitClosed(x: ExitRecord): void {
-    const s = this.sums;
-    addCosts(s.exits, x.el2Insns, x.hostInsns, x.sysregTotal);
-    addCosts(this.sumsOf(x.reason.category), x.el2Insns, x.hostInsns, x.sysregTotal);
-    x.addRegsTo(s.sysregsClosed);
-    if (x.reason.category === 'hvc') {
-      // The HVC itself retired after the exit event; the window ends before the ERET's successor.
-      s.hvcRoundTrip.count++;
-      addCosts(s.hvcRoundTrip, x.el2Insns, x.hostInsns + 1, x.sysregTotal);
+  /**
+   * The aggregates over every PE, made when asked: the exit path adds each exit's costs to its
+   * PE's sums for its category alone, and every total here derives from those.
+   */
+  get sums(): WorldSums {
+    const byReason = new Map<ExitCategory, CostSums>();
+    for (const cat of this.categories) {
+      const s = newSums();
+      for (const p of this.pes) {
+        const c = p.byReason.get(cat);
+        if (c !== undefined) addSums(s, c);
+      }
+      byReason.set(cat, s);
     }
+    const exits = newSums();
+    for (const c of byReason.values()) addSums(exits, c);
+    const hvc = byReason.get('hvc') ?? newSums();
+    const sysregsClosed = this.windowRegs.copy();
+    for (const p of this.pes) p.openRegsTo(sysregsClosed, -1);
+    return {
+      exits,
+      byReason,
+      sysregsClosed,
+      // The HVC itself retired after the exit event; the window ends before the ERET's successor.
+      hvcRoundTrip: { ...hvc, count: hvc.closed, hostInsns: hvc.hostInsns + hvc.closed },
+      load: this.loadPutSums.load,
+      put: this.loadPutSums.put,
+    };
   }
 
   /** PE `p` restarted: the registers it held are gone. */
@@ -989,7 +1003,7 @@ export class World {
     for (const g of f.governs) v.saved.delete(g);
     const record = p.closeLoadPut(now ? 'load' : 'put', v.bound.name, f.name, pc);
     this.recent.loadPut.push(record);
-    const sums = this.sums[record.type];
+    const sums = this.loadPutSums[record.type];
     sums.count++;
     addCosts(sums, record.el2Insns, record.hostInsns, record.sysregTotal);
     this.emit({ type: record.type, record });
