@@ -24,10 +24,12 @@ function machine(): Cpu {
 /** Drives the observer as the core would: an exit from EL1, `n` EL2 instructions, an entry. */
 function exit(cpu: Cpu, w: World, esr: number, elr = 0x4000_1000n, kind = 0): void {
   cpu.ps.el = 2;
+  cpu.sr[SR.ELR_EL2!] = elr; // the layer reads the PE's ELR_EL2, as the core's event does
   w.pes[0]!.exceptionTaken({ fromEL: 1, toEL: 2, kind, esr, far: 0n, elr, vector: 0x4000_0400n });
 }
 function entry(cpu: Cpu, w: World, pc = 0x4000_1004n): void {
   cpu.ps.el = 1;
+  cpu.pcs[0] = pc; // the return address: the layer reads the PE's PC, as the core's event does
   w.pes[0]!.exceptionReturned({ fromEL: 2, toEL: 1, pc, spsr: 0x3c5 });
 }
 
