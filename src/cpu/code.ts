@@ -20,13 +20,15 @@ export class Insn {
 
 /**
  * Arrivals of the interpreter at an instruction after which `auto` compiles a trace starting
- * there. Compiling one costs about a millisecond (V8 parses and compiles the generated source,
- * then runs it unoptimised until it is hot), the time of thousands of interpreted instructions;
- * a kernel's code is warm rather than hot. On the first 100M instructions of the Debian boot,
- * 16 arrivals compiled 12,900 traces and spent about a quarter of its CPU compiling; 4096 compiles
- * 1,400 and the piece takes 40% less CPU (a loop of `npm run bench` reaches it in milliseconds).
+ * there. Compiling one costs far more than its source's parse: V8 runs it unoptimised, then
+ * optimises it (TurboFan, on a background thread whose CPU counts too), and deoptimises and
+ * optimises it again when it reaches a path it had not seen; a kernel's code is warm rather
+ * than hot. On the whole Debian boot (965M instructions), 4096 arrivals spent 18% of the
+ * process's CPU in TurboFan alone and took more CPU than never compiling; 131072 compiles 589
+ * traces (the boot's real loops: decompression, clearing and copying pages) and took 10-35% less
+ * CPU than 4096 in interleaved runs (a loop of `npm run bench` still reaches it in well under a second).
  */
-export const AUTO_THRESHOLD = 4096;
+export const AUTO_THRESHOLD = 131072;
 
 /**
  * Arrivals of the run loop at an instruction after which a trace starting there is compiled,
@@ -54,7 +56,7 @@ export class CodePage {
   /** Compiled traces by first instruction: undefined until hot, null where none is worth it. */
   readonly traces: (Trace | null | undefined)[] = new Array<Trace | null | undefined>(PAGE_SIZE / 4).fill(undefined);
   /** Arrivals of the run loop at each instruction while its trace is undefined, up to the threshold. */
-  readonly heat = new Uint16Array(PAGE_SIZE / 4);
+  readonly heat = new Uint32Array(PAGE_SIZE / 4);
 }
 
 /** What a PE does when a page of code it may hold a reference to is dropped. */
@@ -63,7 +65,8 @@ export interface CodeUser {
 }
 
 export class CodeCache {
-  private readonly pages = new Map<number, CodePage>();
+  /** By RAM page number (an array: a Map's lookup showed in the Linux boot's profile at every page change). */
+  private readonly pages: (CodePage | undefined)[];
   private readonly users: CodeUser[] = [];
 
   constructor(
@@ -72,6 +75,7 @@ export class CodeCache {
     /** See jitThreshold. */
     readonly hot = jitThreshold(),
   ) {
+    this.pages = new Array<CodePage | undefined>(bus.codePages.length).fill(undefined);
     bus.onCodeWrite((page) => this.invalidate(page));
   }
 
@@ -81,14 +85,14 @@ export class CodeCache {
   }
 
   invalidate(page: number): void {
-    this.pages.delete(page);
+    this.pages[page] = undefined;
     this.bus.codePages[page] = 0;
     for (const u of this.users) u.codeInvalidated(page);
   }
 
   /** Drops every page (a machine reset). */
   clear(): void {
-    for (const page of [...this.pages.keys()]) this.invalidate(page);
+    for (let page = 0; page < this.pages.length; page++) if (this.pages[page] !== undefined) this.invalidate(page);
   }
 
   /** The page of decoded instructions holding physical address `pa` (RAM only). */
@@ -96,10 +100,10 @@ export class CodeCache {
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize) throw new BusError(pa);
     const pageNum = off >>> PAGE_SHIFT;
-    let page = this.pages.get(pageNum);
+    let page = this.pages[pageNum];
     if (page === undefined) {
       page = new CodePage(pa - (pa & (PAGE_SIZE - 1)));
-      this.pages.set(pageNum, page);
+      this.pages[pageNum] = page;
       this.bus.codePages[pageNum] = 1;
     }
     return page;
