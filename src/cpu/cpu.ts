@@ -647,6 +647,11 @@ export class Cpu implements CodeUser {
     /** The instruction running is being stepped (software step active-not-pending): its PA, else -1. */
     let stepping = -1;
     let entries = 0;
+    // Whether the run loop looks for a trace here: not on the straight line after an instruction
+    // that had none and was not yet hot (the load of its slot and heat per interpreted
+    // instruction showed in the Linux boot's profile); again at every branch, page change and
+    // trace exit. Heat therefore gathers at branch targets, where traces start.
+    let look = true;
     for (;;) {
       try {
         while (this.icount < end) {
@@ -675,12 +680,14 @@ export class Cpu implements CodeUser {
             idx = (pa & (PAGE_SIZE - 1)) >>> 2;
             pageLo = p32[0]! & ~(PAGE_SIZE - 1);
             pageHi = p32[1]!;
+            look = true;
           }
           // Traces run (and are compiled) only where no breakpoint, guest debug event or code hook has to be seen.
-          let t = bps.size === 0 && !this.selfDebug ? page.traces[idx] : null;
+          let t = look && bps.size === 0 && !this.selfDebug ? page.traces[idx] : null;
           if (t === undefined) {
             const hot = this.code.hot;
             if (hot !== 0 && ++page.heat[idx]! >= hot) t = page.traces[idx] = this.code.compileTraceAt(page, idx);
+            else look = false;
           }
           if (
             t !== undefined &&
@@ -716,6 +723,7 @@ export class Cpu implements CodeUser {
               page = null;
             } else if (next < 0 || gen !== mmu.generation) page = null;
             else idx = next;
+            look = true;
             continue;
           }
           let insn = page.insns[idx];
