@@ -304,7 +304,7 @@ buf:	.fill 302, 8, 0`);
       program(`
 	adr x9, f
 	adr x10, 2f
-	mov x0, #${calls}
+	ldr x0, =${calls}
 1:	bl f
 2:	add x1, x1, #1
 	subs x0, x0, #1
