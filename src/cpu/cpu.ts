@@ -747,15 +747,13 @@ export class Cpu implements CodeUser {
             page = null;
             continue;
           }
-          if (
-            p32[0] !== nextLo ||
-            p32[1] !== pageHi ||
-            gen !== mmu.generation ||
-            idx === PAGE_SIZE / 4 - 1 ||
-            this.selfDebug
-          )
-            page = null;
-          else idx++;
+          if (gen !== mmu.generation || this.selfDebug || p32[1] !== pageHi) page = null;
+          else if (p32[0] === nextLo && idx !== PAGE_SIZE / 4 - 1) idx++;
+          else if ((p32[0]! & ~(PAGE_SIZE - 1)) === pageLo && (p32[0]! & 3) === 0) {
+            // A branch within the page: its translation and decoded records stand (same generation).
+            idx = (p32[0]! & (PAGE_SIZE - 1)) >>> 2;
+            look = true;
+          } else page = null;
         }
         return { kind: 'budget' };
       } catch (e) {
