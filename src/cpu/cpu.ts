@@ -334,8 +334,25 @@ export class Cpu implements CodeUser {
     }
   }
 
+  /**
+   * The RAM offset of an aligned access of `size` bytes at `va` that hits the TLB, when nothing
+   * watches data accesses (debugger, guest debug events, watched memory), else -1: the common
+   * case of read and write, without their full path's calls.
+   */
+  private plainRamOffset(va: bigint, size: number, flags: number, type: AccessType): number {
+    if (this.debug.watching || this.selfDebug || this.physWatchCount !== 0) return -1;
+    this.vaSplit64[0] = va;
+    const lo = this.vaSplit32[0]!;
+    if ((lo & (size - 1)) !== 0) return -1;
+    const pa = this.mmu.hit(lo, this.vaSplit32[1]!, type, (flags & ACC_UNPRIV) !== 0);
+    const off = pa - this.bus.ramBase;
+    return pa < 0 || off < 0 || off >= this.bus.ramSize ? -1 : pa;
+  }
+
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
+    const plain = this.plainRamOffset(va, size, flags, AccessType.Read);
+    if (plain >= 0) return this.bus.read(plain, size);
     if (this.debug.watching) this.watchTest(va, size, false);
     const pa = this.dataAddress(va, size, flags, AccessType.Read);
     if (this.selfDebug) checkWatchpoint(this, va, size, false, (flags & ACC_UNPRIV) !== 0);
@@ -351,6 +368,12 @@ export class Cpu implements CodeUser {
   }
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
+    const plain = this.plainRamOffset(va, size, flags, AccessType.Write);
+    if (plain >= 0) {
+      if (this.monitor.open !== 0) this.monitor.stored(this.index, plain, size);
+      this.bus.write(plain, size, value);
+      return;
+    }
     if (this.debug.watching) this.watchTest(va, size, true);
     const pa = this.dataAddress(va, size, flags, AccessType.Write);
     if (this.selfDebug) checkWatchpoint(this, va, size, true, (flags & ACC_UNPRIV) !== 0);

@@ -5,14 +5,24 @@
 import { enc, type AnyEncoding } from '../decode.js';
 import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
-import { conditionHolds } from '../alu.js';
+import { conditionHolds, bit64 } from '../alu.js';
 import { rz, target, COND_NAMES } from './dp-common.js';
 import type { Cpu } from '../cpu.js';
 import { xw } from '../emit.js';
 
-/** BranchTo(PC + offset) for the PC-relative branches. */
+/**
+ * BranchTo(PC + offset) for the PC-relative branches, on the PC's int32 halves: where bits 63:55
+ * of the target are all equal, top-byte-ignore cannot change it (branchAddr), and no BigInt is made.
+ */
 function branchRelative(cpu: Cpu, offset: number): void {
-  cpu.pcs[0] = cpu.branchAddr(BigInt.asUintN(64, cpu.pcs[1]! + BigInt(offset)));
+  const p = cpu.pcs32;
+  const sum = (p[2]! >>> 0) + offset;
+  const hi = (p[3]! + (sum >= 0x1_0000_0000 ? 1 : sum < 0 ? -1 : 0)) | 0;
+  const top9 = hi >> 23;
+  if (top9 === 0 || top9 === -1) {
+    p[0] = sum | 0;
+    p[1] = hi;
+  } else cpu.pcs[0] = cpu.branchAddr(BigInt.asUintN(64, cpu.pcs[1]! + BigInt(offset)));
 }
 
 export const BRANCHES: readonly AnyEncoding[] = [
@@ -55,8 +65,8 @@ export const BRANCHES: readonly AnyEncoding[] = [
     'b5:1 011011 op:1 b40:5 imm14:14 Rt:5',
     'TBZ/TBNZ',
     (cpu, d) => {
-      const bit = BigInt.asUintN(64, (X(cpu, d.Rt) >> BigInt((d.b5 << 5) | d.b40)) & 1n);
-      if ((bit === 0n) === (d.op === 0)) branchRelative(cpu, sextNum(d.imm14, 14) * 4);
+      if ((bit64(X(cpu, d.Rt), (d.b5 << 5) | d.b40) === 0) === (d.op === 0))
+        branchRelative(cpu, sextNum(d.imm14, 14) * 4);
     },
     (d, pc) =>
       `${d.op === 0 ? 'tbz' : 'tbnz'} ${rz(d.Rt, d.b5)}, #${(d.b5 << 5) | d.b40}, ${target(pc, sextNum(d.imm14, 14) * 4)}`,

@@ -14,6 +14,9 @@ import {
   BITFIELD_WMASK,
   BITFIELD_TMASK,
   ror,
+  lsl64,
+  lsr64,
+  bit64,
 } from '../alu.js';
 import { unallocated, undefinedText, rz, rsp, hexImm, target } from './dp-common.js';
 import { U, big, xw, xspw } from '../emit.js';
@@ -145,8 +148,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
     'sf:1 opc:2 100101 hw:2 imm16:16 Rd:5',
     'MOVN/MOVZ/MOVK',
     (cpu, d) => {
-      const pos = HW_SHIFT[d.hw]!;
-      const imm = BigInt.asUintN(64, BigInt(d.imm16) << pos);
+      const imm = lsl64(BigInt(d.imm16), d.hw * 16);
       const m = WMASK[d.sf]!;
       switch (d.opc) {
         case 0:
@@ -157,7 +159,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
           break; // MOVZ
         default: {
           // MOVK
-          const keep = BigInt.asUintN(64, (0xffffn << pos) ^ m);
+          const keep = BigInt.asUintN(64, lsl64(0xffffn, d.hw * 16) ^ m);
           setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rd) & keep) | imm));
         }
       }
@@ -203,7 +205,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       // bot: the rotated source bits under wmask, destination bits elsewhere.
       const bot = BigInt.asUintN(64, ((dst & (wmask ^ MASK64)) | (ror(src, d.immr, d.sf) & wmask)) & m);
       // top: replicated sign bit src<S> for SBFM, the destination (zero for UBFM) otherwise.
-      const top = d.opc === 0 ? (BigInt.asUintN(64, (src >> BigInt(d.imms)) & 1n) !== 0n ? m : 0n) : dst;
+      const top = d.opc === 0 ? (bit64(src, d.imms) !== 0 ? m : 0n) : dst;
       setX(cpu, d.Rd, BigInt.asUintN(64, ((top & (tmask ^ MASK64)) | (bot & tmask)) & m));
     },
     (d) => bitfieldText(d.sf, d.opc, d.immr, d.imms, d.Rn, d.Rd),
@@ -244,9 +246,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
         return;
       }
       const hi = BigInt.asUintN(64, X(cpu, d.Rn) & m);
-      const lsb = BigInt(d.imms);
-      const width = d.sf !== 0 ? 64n : 32n;
-      setX(cpu, d.Rd, BigInt.asUintN(64, ((lo >> lsb) | (hi << (width - lsb))) & m));
+      setX(cpu, d.Rd, BigInt.asUintN(64, (lsr64(lo, d.imms) | lsl64(hi, (d.sf !== 0 ? 64 : 32) - d.imms)) & m));
     },
     (d) =>
       d.Rn === d.Rm
