@@ -78,7 +78,7 @@ export function lsr64(x: bigint, a: number): bigint {
     split32[0] = (lo >>> a) | (hi << (32 - a));
     split32[1] = hi >>> a;
   }
-  return split64[0]!;
+  return split64[0];
 }
 
 /** Bit `n` (0..63) of a 64-bit x, as a number. */
