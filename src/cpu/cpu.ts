@@ -449,17 +449,22 @@ export class Cpu implements CodeUser {
    * For compiled code's loads and stores: the RAM offset of an ordinary data access (privileged
    * unless `unprivileged`) at the VA whose int32 halves are `lo`, `hi`, or -1 when the access
    * must take the full path of read/write: a TLB miss or fault, not RAM, a debugger watchpoint,
-   * watched memory, a store to a page of cached code or while an exclusive reservation is open.
-   * The caller has checked alignment and that the access stays within the page.
+   * watched bytes, a store to a page of cached code or while an exclusive reservation is open.
+   * The caller has checked alignment and that the `size` bytes stay within the page. On a page
+   * holding watched bytes the answer is for these bytes alone: `pageWatched` then tells the caller
+   * not to remember the page for its next access.
    */
-  ramOffset(lo: number, hi: number, type: AccessType, unprivileged: boolean): number {
+  ramOffset(lo: number, hi: number, type: AccessType, unprivileged: boolean, size: number): number {
     if (this.debug.watching || !LITTLE_ENDIAN_HOST) return -1;
     const pa = this.mmu.hit(lo, hi, type, unprivileged);
     if (pa < 0) return -1;
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize) return -1;
     const page = off >>> PAGE_SHIFT;
-    if (this.physWatchCount !== 0 && this.physWatchPages[page] !== 0) return -1;
+    // A vcpu context shares its page with state every entry and exit saves (KVM's struct kvm_vcpu):
+    // accesses to its unwatched bytes stay compiled.
+    this.pageWatched = this.physWatchCount !== 0 && this.physWatchPages[page] !== 0;
+    if (this.pageWatched && this.physWatched(pa, size)) return -1;
     const store = this.bus.codePages[page] === 0 && this.monitor.open === 0;
     if (type === AccessType.Write) return store ? off : -1;
     // The same TLB entry answers for a write: a page read and then written costs one lookup.
@@ -469,6 +474,8 @@ export class Cpu implements CodeUser {
 
   /** After a read's ramOffset(): whether a privileged write to that page may take the same path. */
   readAlsoWritable = false;
+  /** After ramOffset(): whether the page holds watched bytes (its answer is for the bytes asked alone). */
+  pageWatched = false;
 
   private watchTest(va: bigint, size: number, write: boolean): void {
     const hit = this.debug.watch(va, size, write);

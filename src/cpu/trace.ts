@@ -561,15 +561,16 @@ class TraceBuilder implements Emitter {
     if (a.also !== undefined) checks.push(a.also);
     if (checks.length === 0) checks.push('true');
     this.emit(`S[0] = ${a.va}; const ${lo} = S32[0], ${hi} = S32[1];`);
-    const ramOffset = `cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true})`;
+    const ramOffset = `cpu.ramOffset(${lo}, ${hi}, ${a.write ? 1 : 0}, ${a.unprivileged === true}, ${a.size * a.count})`;
     if (a.unprivileged === true) this.emit(`const ${off} = ${checks.join(' && ')} ? ${ramOffset} : -1;`);
     else {
       // The page of the last read (r) or write (w) Cpu.ramOffset allowed: the same page again needs
-      // no lookup (a read's lookup also tells whether the page may be written).
+      // no lookup (a read's lookup also tells whether the page may be written). A page with watched
+      // bytes is asked again at each access.
       const c = a.write ? 'w' : 'r';
       this.emit(
         `let ${off} = -1; if (${checks.join(' && ')}) { if ((${lo} & -4096) === ${c}Lo && ${hi} === ${c}Hi) ${off} = ${c}Base + (${lo} & 4095); ` +
-          `else if ((${off} = ${ramOffset}) >= 0) { ${c}Lo = ${lo} & -4096; ${c}Hi = ${hi}; ${c}Base = ${off} - (${lo} & 4095); ` +
+          `else if ((${off} = ${ramOffset}) >= 0 && !cpu.pageWatched) { ${c}Lo = ${lo} & -4096; ${c}Hi = ${hi}; ${c}Base = ${off} - (${lo} & 4095); ` +
           (a.write ? '} }' : 'if (cpu.readAlsoWritable) { wLo = rLo; wHi = rHi; wBase = rBase; } } }'),
       );
     }

@@ -355,4 +355,32 @@ f:	add x2, x2, #3
     expect(a).toEqual(b);
     expect(state(run.cpu)).toBe(state(stepped.cpu));
   });
+
+  it('keep accesses to the unwatched bytes of a page with watched bytes on the compiled path', () => {
+    // A vcpu context shares its page with other state: only the accesses of watched bytes leave the trace.
+    // (The buffer has a page of its own: a store to a page of code always leaves.)
+    const m = machine(assemble(STORES.replace('.balign 8', '.balign 4096')));
+    m.cpu.step();
+    const pa = Number(m.cpu.x[9]);
+    m.cpu.watchPhys(pa + 8 * 100, 16);
+    const seen: MemoryAccessed[] = [];
+    m.cpu.observer = { memoryAccessed: (e) => seen.push(e) };
+    let compiled = 0;
+    const ramOffset = m.cpu.ramOffset.bind(m.cpu);
+    m.cpu.ramOffset = (lo, hi, type, unprivileged, size) => {
+      const off = ramOffset(lo, hi, type, unprivileged, size);
+      if (off >= 0 && m.cpu.pageWatched) compiled++;
+      return off;
+    };
+    expect(m.run(10_000_000).kind).toBe('exit');
+    expect(seen.map((e) => [e.pa - pa, e.write])).toEqual([
+      [808, true],
+      [800, true],
+    ]);
+    // Compiled from the first iteration (threshold 1): every access but the two watched stores and
+    // the first (a TLB miss) takes the inline path, asking for its bytes one access at a time (a
+    // page with watched bytes is not remembered).
+    if (m.code.hot === 1) expect(compiled).toBe(2 * 300 - 2 - 1);
+    if (m.code.hot === 0) expect(compiled).toBe(0);
+  });
 });
