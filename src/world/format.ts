@@ -36,7 +36,7 @@ function peJson(p: PeWorld) {
     pc: hex(p.cpu.pcs[0]!),
     vmid: p.inGuest ? p.vmid : null,
     vcpu: p.inGuest ? (p.running?.bound.name ?? null) : null,
-    exits: p.sums.exits.count,
+    exits: p.sums.exitCount,
     entries: p.entries,
   };
 }
@@ -103,7 +103,7 @@ export function worldState(w: World, pe = 0): string {
   if (open) lines.push(`since that exit: ${open.el2Insns} EL2 instructions, ${open.sysregTotal} MSR/MRS`);
   if (w.pes.length > 1) {
     lines.push('every PE:');
-    for (const q of w.pes) lines.push(`  ${q.name}: ${peState(q)}; exits ${q.sums.exits.count}, entries ${q.entries}`);
+    for (const q of w.pes) lines.push(`  ${q.name}: ${peState(q)}; exits ${q.sums.exitCount}, entries ${q.entries}`);
   }
   if (w.layout) {
     const states = vcpuStates(w);

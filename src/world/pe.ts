@@ -179,9 +179,11 @@ export function addCosts(s: CostSums, el2Insns: number, hostInsns: number, sysre
   s.sysregs += sysregs;
 }
 
-/** The PE's figures, for the summary's per-PE rows. */
+/** The PE's figures, for the summary's per-PE rows (summed when asked: keep them off the exit path). */
 export interface PeSums {
   readonly exits: CostSums;
+  /** `exits.count`, without making the sums. */
+  readonly exitCount: number;
   loads: number;
   puts: number;
   hazards: number;
@@ -197,6 +199,11 @@ class PeCounts implements PeSums {
     const s = newSums();
     for (const c of this.byReason.values()) addSums(s, c);
     return s;
+  }
+  get exitCount(): number {
+    let n = 0;
+    for (const c of this.byReason.values()) n += c.count;
+    return n;
   }
 }
 
@@ -235,7 +242,7 @@ export class PeWorld implements CpuObserver {
   /** Inside a hyp call from a split-mode host kernel that started while the segment was provisional. */
   private inHypCall = false;
   /** The PE's system registers as 32-bit words (VTTBR_EL2's VMID is read at every entry). */
-  private readonly sr32: Uint32Array;
+  readonly sr32: Uint32Array;
   /** The last entry's figures; its record is made when someone asks for it. */
   private entryN = 0;
   private entryVcpu: string | null = null;

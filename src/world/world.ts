@@ -12,7 +12,7 @@ import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/events.js';
 import { heldSysreg, keptBits, knownFromSaved, readSysreg } from '../sysregs/access.js';
 import { cptrTrapsFP } from '../pe/fp.js';
-import type { SysregSpec } from '../sysregs/registry.js';
+import { SR, type SysregSpec } from '../sysregs/registry.js';
 import type { ExitCategory, ExitReason } from './reason.js';
 import {
   LayoutError,
@@ -197,13 +197,20 @@ export interface WorldSums {
 export class SysregCounts {
   private counts = new Float64Array(256);
   private readonly specs: SysregSpec[] = [];
+  /** 1 for each register id in `specs` (a count back from zero finds its register listed without a search). */
+  private listed = new Int8Array(256);
 
   /** Counts `r` once more (`n` = -1: once less, for a window dropped unclosed). */
   add(r: SysregSpec, n = 1): void {
-    if (r.id >= this.counts.length) this.counts = grown(this.counts, r.id);
-    const was = this.counts[r.id]!;
-    if (was === 0 && !this.specs.includes(r)) this.specs.push(r);
-    this.counts[r.id] = was + n;
+    if (r.id >= this.counts.length) {
+      this.counts = grown(this.counts, r.id);
+      this.listed = grown(this.listed, r.id);
+    }
+    if (this.listed[r.id] === 0) {
+      this.listed[r.id] = 1;
+      this.specs.push(r);
+    }
+    this.counts[r.id]! += n;
   }
 
   /** [register name, count], in order of first sight (registers counted and taken back again left out). */
@@ -215,6 +222,7 @@ export class SysregCounts {
   copy(): SysregCounts {
     const c = new SysregCounts();
     c.counts = this.counts.slice();
+    c.listed = this.listed.slice();
     c.specs.push(...this.specs);
     return c;
   }
@@ -224,6 +232,11 @@ export class SysregCounts {
  * A copy of `a` long enough for index `id`. Tables by register id are typed arrays: an array
  * written at scattered indexes is kept as a dictionary, slow to read on the exit path.
  */
+// The registers whose values decide a placement, as indexes of their low halves in `sr` as 32-bit words.
+const SCTLR_EL2_LO = 2 * SR.SCTLR_EL2!;
+const TCR_EL2_LO = 2 * SR.TCR_EL2!;
+const TTBR0_EL2_LO = 2 * SR.TTBR0_EL2!;
+
 function grown<T extends Float64Array | Int8Array>(a: T, id: number): T {
   const b = new (a.constructor as new (n: number) => T)(Math.max(2 * a.length, id + 1));
   b.set(a);
@@ -289,6 +302,19 @@ export class World {
   readonly switchedRegs = new Set<number>();
   /** Whether `exitTaken` has anything to do: switched registers to note, or a placement to retry. */
   exitWork = false;
+  /**
+   * By PE: the EL2 translation regime's registers (SCTLR_EL2, TCR_EL2, TTBR0_EL2 as int32 halves)
+   * when a placement was last tried there and failed; it is tried again only once they differ.
+   */
+  private placeTried: Uint32Array[] = [];
+  /**
+   * The entry check's last clean verdict: the vcpu and PE, with every flag set and no switched
+   * register to compare, under `changes` as it was. Until a watched store, a window's change, a
+   * vcpu's load or a new binding bumps `changes`, the same entry has the same verdict.
+   */
+  private cleanEntry: { v: VcpuState | null; pe: PeWorld | null; changes: number } = { v: null, pe: null, changes: -1 };
+  /** Counts what the entry check's verdict reads from besides the CPU (see `cleanEntry`). */
+  private changes = 0;
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Return hooks waiting to fire, with the hook each replaced. */
@@ -410,7 +436,9 @@ export class World {
     this.unwatch();
     this.vcpus = [];
     this.vcpusVersion++;
+    this.changes++;
     this.replace = replace;
+    this.placeTried = this.pes.map(() => new Uint32Array(6).fill(-1));
     this.layout = layout;
     this.governed.clear();
     this.governedIds.fill(0);
@@ -507,6 +535,7 @@ export class World {
     this.checkRam(bound);
     this.discovered.push(bound);
     this.watchVcpu(bound).identity = identity;
+    this.changes++;
   }
 
   /**
@@ -519,6 +548,7 @@ export class World {
     this.discovered = this.discovered.filter((b) => b.va !== va);
     this.vcpus = this.vcpus.filter((x) => x !== v);
     this.vcpusVersion++;
+    this.changes++;
     for (const p of this.pes) {
       if (p.current === v) p.current = null;
       if (p.running === v) p.running = null;
@@ -545,6 +575,7 @@ export class World {
   vcpuEntered(p: PeWorld, va: bigint, place: () => BoundVcpu): void {
     const v = this.vcpus.find((x) => x.bound.va === va) ?? null;
     p.current = v;
+    this.changes++;
     if (v === null) return;
     if (this.perPeFlags && v.placedOn !== null && v.placedOn !== p) {
       v.bound = place();
@@ -612,6 +643,7 @@ export class World {
     this.exitWork = false;
     this.vcpus = [];
     this.vcpusVersion++;
+    this.changes++;
     this.discovered = [];
     this.perPeFlags = false;
     for (const p of this.pes) {
@@ -812,8 +844,22 @@ export class World {
         if (cpu !== null) v.atExit.set(s.name, cpu);
       }
     if (this.replace === null) return;
+    // Placing reads the hypervisor's EL2 tables: what it could not place under the same regime
+    // registers it cannot place now.
+    const sr32 = p.sr32;
+    const tried = this.placeTried[p.index]!;
+    if (
+      tried[0] === sr32[SCTLR_EL2_LO] &&
+      tried[1] === sr32[SCTLR_EL2_LO + 1] &&
+      tried[2] === sr32[TCR_EL2_LO] &&
+      tried[3] === sr32[TCR_EL2_LO + 1] &&
+      tried[4] === sr32[TTBR0_EL2_LO] &&
+      tried[5] === sr32[TTBR0_EL2_LO + 1]
+    )
+      return;
     const placed = this.replace(p);
     if (placed !== null) this.bind(this.layout!, placed);
+    else tried.set([SCTLR_EL2_LO, TCR_EL2_LO, TTBR0_EL2_LO].flatMap((i) => [sr32[i]!, sr32[i + 1]!]));
   }
 
   /**
@@ -849,6 +895,7 @@ export class World {
   /** PE `p` restarted: the registers it held are gone. */
   peRestarted(p: PeWorld): void {
     for (const v of this.vcpus) if (v.pe === p) v.switched = false;
+    this.changes++;
   }
 
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
@@ -865,14 +912,20 @@ export class World {
     v.pe = p;
     v.vmid = p.vmid;
     v.switched = true;
-    if (this.checking) this.checkEntry(p, v, stayed);
+    if (this.checking) {
+      const c = this.cleanEntry;
+      if (c.v !== v || c.pe !== p || c.changes !== this.changes) this.checkEntry(p, v, stayed);
+    }
     if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
   }
 
   /** At an entry into `v` on `p`: every flag set (or lazily loadable) and every switched register restored. */
   private checkEntry(p: PeWorld, v: VcpuState, stayed: boolean): void {
+    this.cleanEntry.v = null;
+    let lazy = false;
     for (const f of v.bound.flags) {
       if (f.onEntry === 'none' || this.flagOn(v, f)) continue;
+      lazy = true;
       // Loaded lazily: the guest may run without its FP registers while its first use traps to EL2.
       if (f.lazy === 'fp' && cptrTrapsFP(p.cpu, p.cpu.ps.el)) continue;
       this.hazard(p, {
@@ -903,6 +956,8 @@ export class World {
         return;
       }
     }
+    // Clean with every flag set in memory and nothing switched: the verdict holds until `changes` moves.
+    if (!lazy && v.switchedSlots.length === 0) Object.assign(this.cleanEntry, { v, pe: p, changes: this.changes });
   }
 
   /**
@@ -935,6 +990,7 @@ export class World {
   }
 
   memoryAccessed(p: PeWorld, e: MemoryAccessed): void {
+    if (e.write) this.changes++;
     // The exact-address lookup serves an access no wider than what starts there; a wider one
     // (an 8-byte store over two 4-byte slots) may reach a neighbour, so it takes the full scan.
     let hits = this.watched.get(e.pa);
@@ -990,6 +1046,7 @@ export class World {
     if (v === undefined || f === undefined || v.windows.has(flag) === set) return;
     if (set) v.windows.add(flag);
     else v.windows.delete(flag);
+    this.changes++;
     this.flagChanged(p, v, f, set, pc);
   }
 
