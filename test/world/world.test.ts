@@ -214,6 +214,40 @@ describe('residency and the hazard checker', () => {
     expect(w.recent.hazards.toArray()[0]!.message).toMatch(/stale-read of TTBR0_EL1 \(v0\) at 0x40002000/);
   });
 
+  it('checks an entry again once a store clears the flag that the last clean entry found set', () => {
+    // No switched register: a clean entry's verdict is kept until a watched store (or a new
+    // binding, a window, a vcpu load) may change it; then the next entry is checked in full.
+    const cpu = machine();
+    cpu.ps.el = 2;
+    const w = new World([cpu]).attach();
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(LAYOUT.replace(',"DACR32_EL2":{"offset":16}', ''));
+    w.bind(layout, bindLayout(layout, PHYS));
+    expect(w.vcpus[0]!.switchedSlots).toEqual([]);
+    const hazards = () => w.recent.hazards.toArray().map((h) => [h.kind, h.reg]);
+    cpu.write(VCPU, 8, cpu.sr[SR.SCTLR_EL1!]!, 0);
+    cpu.write(VCPU + 32n, 8, 1n, 0); // load
+    for (let i = 0; i < 3; i++) {
+      entry(cpu, w);
+      exit(cpu, w, 0x5a00_0000);
+    }
+    expect(hazards()).toEqual([]);
+    cpu.write(VCPU + 32n, 1, 0n, 0); // put (a byte store of the flag)
+    entry(cpu, w);
+    expect(hazards()).toEqual([['missing-load', 'LOADED']]);
+    exit(cpu, w, 0x5a00_0000);
+    entry(cpu, w);
+    expect(hazards()).toEqual([
+      ['missing-load', 'LOADED'],
+      ['missing-load', 'LOADED'],
+    ]);
+    exit(cpu, w, 0x5a00_0000);
+    cpu.write(VCPU + 32n, 8, 1n, 0); // loaded again
+    entry(cpu, w);
+    expect(w.recent.hazards.total).toBe(2);
+  });
+
   it('catches a missing load on entry, and tracks switched registers from entry until saved', () => {
     const { cpu, w } = withLayout();
     cpu.ps.el = 1;
