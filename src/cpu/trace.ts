@@ -43,6 +43,8 @@ export interface Trace {
   readonly insns: number;
   /** The in-page indices of those instructions, as a bitmap (a code hook on one keeps the trace from running). */
   readonly path: Uint8Array;
+  /** Forward branches compiled as blends (both sides run, no branch on data). */
+  readonly blends: number;
 }
 
 /** Whether instruction `idx` of its page is on the trace's path. */
@@ -52,11 +54,18 @@ export function onPath(t: Trace, idx: number): boolean {
 
 /** HYPSTEP_TRACE_DUMP=1: every compiled trace's source goes to stderr (to read what the generators emit). */
 const DUMP = process.env.HYPSTEP_TRACE_DUMP === '1';
+/** HYPSTEP_TRACE_BLEND=0 compiles every join with a branch (to measure, and to check the tests see blends). */
+const BLENDS = process.env.HYPSTEP_TRACE_BLEND !== '0';
 
 /** Longest path compiled (bounded compile time and budget granularity). */
 const MAX_TRACE = 96;
 /** Most instructions on a side of a branch compiled as an if/else that joins. */
 const MAX_ARM = 8;
+/**
+ * Most instructions on a side of a join compiled without a branch (both sides run, a mask
+ * picks each register): longer sides cost more than the misprediction they save.
+ */
+const MAX_BLEND = 3;
 /** A short loop's body is copied up to MAX_COPIES times, to about UNROLL instructions. */
 const UNROLL = 48;
 const MAX_COPIES = 4;
@@ -104,6 +113,12 @@ export interface Join {
   readonly taken: readonly number[];
   readonly fall: readonly number[];
   readonly at: number;
+  /**
+   * Whether both sides are short and only compute registers (no flags, no memory): they then
+   * both run and masks pick the results, with no branch on data (a bitwise CRC's branch per bit
+   * mispredicts every other time).
+   */
+  readonly blend: boolean;
 }
 
 /** The cache and flags at a fork, which each side starts from. */
@@ -151,6 +166,10 @@ class TraceBuilder implements Emitter {
   copies = 0;
   /** Whether the path reached a back edge to the head (the loop closed, or a copy ended). */
   loopsBack = false;
+  /** Whether the instruction did more than compute registers: set flags or accessed memory (a blend must not). */
+  effects = false;
+  /** Forks compiled as blends. */
+  blends = 0;
 
   constructor(
     private readonly start: number,
@@ -168,6 +187,7 @@ class TraceBuilder implements Emitter {
     this.executed = false;
     this.conditional = false;
     this.fork = null;
+    this.effects = false;
   }
 
   private emit(s: string): void {
@@ -402,16 +422,19 @@ class TraceBuilder implements Emitter {
   }
 
   flagsAdd(sf: number, x: string, y: string, r: string): void {
+    this.effects = true;
     this.flagEvent('write');
     this.flags = { kind: 'add', sf, x: this.val(x), y: this.val(y), r: this.val(r), synced: false, known: {} };
   }
 
   flagsLogic(sf: number, r: string): void {
+    this.effects = true;
     this.flagEvent('write');
     this.flags = { kind: 'logic', sf, x: '', y: '', r: this.val(r), synced: false, known: {} };
   }
 
   flagsIf(cond: number, set: () => void, nzcv: number): void {
+    this.effects = true;
     const ok = this.fresh('ok');
     this.emit(`const ${ok} = ${this.cond(cond)};`);
     set();
@@ -552,6 +575,7 @@ class TraceBuilder implements Emitter {
   }
 
   access(a: Access, fast: (off: string) => void): void {
+    this.effects = true;
     const id = this.ids++;
     const [lo, hi, off] = [`alo${id}`, `ahi${id}`, `off${id}`];
     // Alignment to the element and staying in the page (a single byte is both), then what the row adds.
@@ -656,6 +680,45 @@ class TraceBuilder implements Emitter {
     this.firstFlagEvent = f.firstFlagEvent ?? (a === b ? a : 'read');
   }
 
+  /** The fork's condition as a JS number 0 or 1 (a const, evaluated before either side of a blend). */
+  forkBit(c: string): string {
+    const name = this.fresh('cb');
+    this.emit(`const ${name} = +(${c});`);
+    return name;
+  }
+
+  /**
+   * Emits both sides of a blend (they only compute consts) and picks each register they leave
+   * differently with the mask of `cb` (forkBit); the instruction count adds the chosen side's.
+   */
+  blend(cb: string, f: ForkState, taken: Side, fall: Side, done: readonly [number, number]): void {
+    this.blends++;
+    this.out.push(...taken.out, ...fall.out);
+    const regs = new Map(f.regs);
+    const m = this.val(`M[${cb}]`);
+    for (const n of new Set([...taken.regs.keys(), ...fall.regs.keys()])) {
+      const [a, b] = [taken.regs.get(n), fall.regs.get(n)];
+      if (a?.name === b?.name) {
+        if (a !== undefined) regs.set(n, a);
+        continue;
+      }
+      // Read alone (x[n] unchanged): either side's read serves.
+      if (a?.dirty !== true && b?.dirty !== true) {
+        regs.set(n, (a ?? b)!);
+        continue;
+      }
+      const before = f.regs.get(n)?.name;
+      const old = (): string => before ?? this.val(n === 32 ? 'cpu.getSp()' : `x[${n}]`);
+      const [va, vb] = [a?.name ?? old(), b?.name ?? old()];
+      regs.set(n, { name: this.val(U(`(${va} & ${m}) | (${vb} & (${m} ^ 0xffffffffffffffffn))`)), dirty: true });
+    }
+    this.regs = regs;
+    this.emit(`ic += ${done[1]} + ${cb} * ${done[0] - done[1]};`);
+    this.flags = { ...f.flags, known: { ...f.flags.known } };
+    const [a, b] = [taken.firstFlagEvent, fall.firstFlagEvent];
+    this.firstFlagEvent = f.firstFlagEvent ?? (a === b ? a : 'read');
+  }
+
   /** The compiled function, `len` the longest path; `where` names it in a dump. */
   finish(len: number, where: string): TraceFn {
     const consts = this.refs.map((_, i) => `const c${i} = C[${i}];`).join(' ');
@@ -709,7 +772,13 @@ export function compileTrace(
   }
   const path = new Uint8Array((count + 7) >>> 3);
   for (const i of t.path) path[i >>> 3]! |= 1 << (i & 7);
-  return { fn: t.b.finish(t.len, `PA 0x${(pa + start * 4).toString(16)}`), len: t.len, insns: t.path.size, path };
+  return {
+    fn: t.b.finish(t.len, `PA 0x${(pa + start * 4).toString(16)}`),
+    len: t.len,
+    insns: t.path.size,
+    path,
+    blends: t.b.blends,
+  };
 }
 
 /**
@@ -747,8 +816,10 @@ function build(
    * branch, not on the path yet), up to MAX_ARM, and where that run stops. Generators run on a
    * scratch builder to tell.
    */
-  const plainRun = (i: number): { plain: number[]; stop: number } => {
+  const plainRun = (i: number): { plain: number[]; stop: number; effects: number[] } => {
     const plain: number[] = [];
+    /** The plain instructions that set flags or access memory. */
+    const effects: number[] = [];
     while (plain.length < MAX_ARM && i < count && i !== start && !seen.has(i) && !plain.includes(i)) {
       const { e, d } = row(i);
       if (e.gen === undefined) break;
@@ -757,9 +828,10 @@ function build(
       e.gen(s, d as never);
       if (s.ended || s.executed || s.conditional) break;
       plain.push(i);
+      if (s.effects) effects.push(i);
       i = s.next;
     }
-    return { plain, stop: i };
+    return { plain, stop: i, effects };
   };
 
   /** The branch at `idx` to `t` as an if/else: its sides must meet within MAX_ARM plain instructions each. */
@@ -773,7 +845,12 @@ function build(
     if (at < 0 || at >= count || at === start || seen.has(at)) return null;
     const sides = { taken: taken.plain.slice(0, j), fall: fall.plain.slice(0, meets.indexOf(at)) };
     if (flushed + k + 1 + Math.max(sides.taken.length, sides.fall.length) >= MAX_TRACE) return null;
-    return { ...sides, at };
+    const blend =
+      BLENDS &&
+      [sides.taken, sides.fall].every(
+        (arm) => arm.length <= MAX_BLEND && !arm.some((i) => taken.effects.includes(i) || fall.effects.includes(i)),
+      );
+    return { ...sides, at, blend };
   };
 
   const b = new TraceBuilder(start, count, joins);
@@ -805,6 +882,7 @@ function build(
     const fork = b.fork;
     if (fork !== null) {
       const { taken, fall, at } = fork.join;
+      const cb = fork.join.blend ? b.forkBit(fork.c) : '';
       const f = b.forkState();
       const before = k;
       const side = (arm: readonly number[]) =>
@@ -814,7 +892,9 @@ function build(
         });
       const t = side(taken);
       const u = side(fall);
-      b.join(fork.c, f, t, u, [before + taken.length, before + fall.length]);
+      const done = [before + taken.length, before + fall.length] as const;
+      if (fork.join.blend) b.blend(cb, f, t, u, done);
+      else b.join(fork.c, f, t, u, done);
       flushed += before + Math.max(taken.length, fall.length);
       k = 0;
       next = at;
