@@ -45,6 +45,8 @@ export interface Trace {
   readonly path: Uint8Array;
   /** Forward branches compiled as blends (both sides run, no branch on data). */
   readonly blends: number;
+  /** Inner loops it runs as JS loops of their own. */
+  readonly inners: number;
 }
 
 /** Whether instruction `idx` of its page is on the trace's path. */
@@ -56,6 +58,8 @@ export function onPath(t: Trace, idx: number): boolean {
 const DUMP = process.env.HYPSTEP_TRACE_DUMP === '1';
 /** HYPSTEP_TRACE_BLEND=0 compiles every join with a branch (to measure, and to check the tests see blends). */
 const BLENDS = process.env.HYPSTEP_TRACE_BLEND !== '0';
+/** HYPSTEP_TRACE_INNER=0 leaves a trace at an inner loop's back edge (to measure, and to check the tests see inner loops). */
+const INNER_LOOPS = process.env.HYPSTEP_TRACE_INNER !== '0';
 
 /** Longest path compiled (bounded compile time and budget granularity). */
 const MAX_TRACE = 96;
@@ -170,12 +174,22 @@ class TraceBuilder implements Emitter {
   effects = false;
   /** Forks compiled as blends. */
   blends = 0;
+  /** The in-page target of the conditional branch being compiled (where its taken side goes). */
+  target = -1;
+  /** The head of the inner loop open (its JS loop's body is being emitted), or -1. */
+  private innerHead = -1;
+  /** The trace loop's first flag event, kept while an inner loop tracks its own. */
+  private outerFirst: 'read' | 'write' | null = null;
+  /** Inner loops compiled. */
+  inners = 0;
 
   constructor(
     private readonly start: number,
     private readonly count: number,
     /** Whether the conditional branch at an index to a forward in-page target compiles as an if/else. */
     private readonly joins: (idx: number, target: number) => Join | null = () => null,
+    /** Only follows the path (what the generators emit is dropped): to learn about a trace before compiling it. */
+    private readonly dry = false,
   ) {}
 
   begin(idx: number, k: number, exec: unknown, d: object): void {
@@ -184,14 +198,16 @@ class TraceBuilder implements Emitter {
     this.k = k;
     this.next = idx + 1;
     this.ended = false;
+    this.innerClosed = false;
     this.executed = false;
     this.conditional = false;
     this.fork = null;
     this.effects = false;
+    this.target = -1;
   }
 
   private emit(s: string): void {
-    this.out.push(s);
+    if (!this.dry) this.out.push(s);
   }
 
   private fresh(prefix: string): string {
@@ -475,12 +491,57 @@ class TraceBuilder implements Emitter {
   private backEdge(done: number): string {
     // PSTATE needs the flags only if the loop may read them (or leave) before it sets them;
     // leaving at the budget always does.
-    const lazy = this.firstFlagEvent === 'write';
+    // (Inside an inner loop the first flag event tracked is the inner loop's: no laziness.)
+    const lazy = this.firstFlagEvent === 'write' && this.innerHead < 0;
     const flags = this.materialize();
     return (
       `${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
-      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue;`
+      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue head;`
     );
+  }
+
+  /**
+   * Opens an inner loop at instruction `idx`, after `done` instructions since `ic` was last
+   * updated: what is pending goes to x[] and PSTATE, so that every iteration starts from the
+   * same state, and the loop's body is a JS loop of its own.
+   */
+  openInner(idx: number, done: number): void {
+    this.flagEvent('read');
+    this.emit(`${this.writeback()}${this.materialize()}ic += ${done};\ninner: for (;;) {`);
+    this.regs = new Map();
+    this.flags = PS_FLAGS();
+    this.innerHead = idx;
+    this.outerFirst = this.firstFlagEvent;
+    this.firstFlagEvent = null;
+    this.inners++;
+  }
+
+  /**
+   * The inner loop's back edge, taken when `c` holds after `done` instructions since its head;
+   * when it does not, the loop ends and the path goes on after it from x[] and PSTATE.
+   */
+  private closeInner(c: string, done: number): void {
+    const lazy = this.firstFlagEvent === 'write';
+    const flags = this.materialize();
+    const head = this.innerHead;
+    this.emit(
+      `if (${c}) { ${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
+        `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${head << 2}; p32[1] = hi; return ${head}; } continue inner; }`,
+    );
+    this.emit(`${this.writeback()}${flags}ic += ${done}; break;\n}`);
+    this.regs = new Map();
+    this.flags = PS_FLAGS();
+    this.innerHead = -1;
+    this.firstFlagEvent = this.outerFirst;
+    this.innerClosed = true;
+  }
+
+  /** Whether the instruction just compiled closed the inner loop (its `ic` count starts again at zero). */
+  innerClosed = false;
+
+  /** Whether an inner loop is open (its block closes at the end of the trace's source). */
+  get innerOpen(): boolean {
+    return this.innerHead >= 0;
   }
 
   /** The path reached the head again unconditionally. */
@@ -498,6 +559,11 @@ class TraceBuilder implements Emitter {
     const t = this.idx + offset / 4;
     const inPage = t >= 0 && t < this.count;
     this.loopsBack ||= t === this.start;
+    if (c !== 'true' && inPage) this.target = t;
+    if (c !== 'true' && t === this.innerHead) {
+      this.closeInner(c, this.k + 1);
+      return;
+    }
     if (c === 'true' && inPage) {
       // Followed in the page (the compile loop stops at the head or a repeat): no exit to build,
       // whose flags read would make the back edge store the flags.
@@ -733,7 +799,7 @@ class TraceBuilder implements Emitter {
       `const p32 = cpu.pcs32; const pcs = cpu.pcs; const gen = cpu.mmu.generation; let ic = cpu.icount; ${pc} ${ram}\n` +
       // One-page caches of Cpu.ramOffset for reads and writes (-1: empty; a page's tag has its low bits clear).
       `let rLo = -1, rHi = 0, rBase = 0, wLo = -1, wHi = 0, wBase = 0;\n` +
-      `for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n}\n});`;
+      `head: for (;;) {\n${this.out.join('\n').replaceAll('__LEN__', String(len))}\n${this.innerOpen ? '}\n' : ''}}\n});`;
     if (DUMP) process.stderr.write(`// trace at ${where}, ${len} instructions\n${src}\n`);
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the JIT: code generated from the table rows
     const factory = new Function('C', 'S', 'S32', 'F', 'F32', 'M', 'P', 'P32', src) as (
@@ -750,26 +816,51 @@ class TraceBuilder implements Emitter {
   }
 }
 
+/** What following a trace's path tells before it is compiled (build's facts: see there). */
+export interface TracePlan {
+  readonly generated: number;
+  readonly backEdges: number;
+  readonly body: number;
+  readonly calls: number;
+  readonly inners: ReadonlySet<number>;
+}
+
+/**
+ * Follows the path of the trace starting at instruction `start` of a page of `count`
+ * instructions, running the generators without keeping what they emit: what compileTrace
+ * decides its shape by (unrolling, inner loops), and the compile policy whether it loops.
+ */
+export function planTrace(
+  row: (idx: number) => { e: AnyEncoding; d: object },
+  start: number,
+  count: number,
+): TracePlan {
+  return build(row, start, count, 0, new Set(), true);
+}
+
 /**
  * Compiles the trace starting at instruction `start` of a page of `count` instructions whose
  * decoded rows `row` returns, or returns null when no row on its path has a generator. `pa`,
- * the page's physical address, names the trace in a dump.
+ * the page's physical address, names the trace in a dump; `plan` is its planTrace.
  */
 export function compileTrace(
   row: (idx: number) => { e: AnyEncoding; d: object },
   start: number,
   count: number,
   pa = 0,
+  plan = planTrace(row, start, count),
 ): Trace | null {
-  const first = build(row, start, count, 0);
-  if (first.generated === 0) return null;
-  let t = first;
+  if (plan.generated === 0) return null;
+  let copies = 0;
+  let inners: ReadonlySet<number> = new Set();
+  // Loops inside the trace's own loop run as JS loops of their own (a loop on a path that does
+  // not come back leaves for its own trace, which unrolls it).
+  if (INNER_LOOPS && plan.inners.size > 0 && plan.backEdges > 0) inners = plan.inners;
   // A short loop whose body calls no executor is unrolled: the registers then pass from one
   // copy to the next in consts instead of through x[] at every back edge.
-  if (first.backEdges === 1 && first.calls === 0 && first.body > 0) {
-    const copies = Math.min(MAX_COPIES, Math.floor(UNROLL / first.body)) - 1;
-    if (copies > 0) t = build(row, start, count, copies);
-  }
+  else if (plan.backEdges === 1 && plan.calls === 0 && plan.body > 0)
+    copies = Math.max(0, Math.min(MAX_COPIES, Math.floor(UNROLL / plan.body)) - 1);
+  const t = build(row, start, count, copies, inners, false);
   const path = new Uint8Array((count + 7) >>> 3);
   for (const i of t.path) path[i >>> 3]! |= 1 << (i & 7);
   return {
@@ -778,20 +869,25 @@ export function compileTrace(
     insns: t.path.size,
     path,
     blends: t.b.blends,
+    inners: t.b.inners,
   };
 }
 
 /**
- * Builds the trace's code, with `copies` more copies of a loop body after the first. Besides
- * the builder and the longest path's length, what the first build tells about the loop: the
- * back edges to the head on the path, the instructions up to the first one and the executor
- * calls among them.
+ * Builds the trace's code, with `copies` more copies of a loop body after the first and the
+ * `inners` as inner loops (`dry`: only follows the path). Besides the builder and the longest
+ * path's length, what a build without copies or inner loops tells (the plan): the generated
+ * instructions, the back edges to the head on the path, the instructions up to the first one
+ * and the executor calls among them, and the heads of inner loops worth compiling as such.
  */
 function build(
   row: (idx: number) => { e: AnyEncoding; d: object },
   start: number,
   count: number,
   copies: number,
+  /** Heads of inner loops to compile as JS loops of their own (found by a build without). */
+  inners: ReadonlySet<number>,
+  dry: boolean,
 ): {
   b: TraceBuilder;
   len: number;
@@ -800,6 +896,7 @@ function build(
   backEdges: number;
   body: number;
   calls: number;
+  inners: Set<number>;
 } {
   /** The instructions compiled in this copy of the body (a repeat ends the path), and in all. */
   const seen = new Set<number>();
@@ -807,6 +904,12 @@ function build(
   let backEdges = 0;
   let body = 0;
   let calls = 0;
+  /** Instructions compiled on the main path (not on a side of a join), and the inner loop heads found there. */
+  const main = new Set<number>();
+  const found = new Set<number>();
+  /** The main path's instructions in order, and those among them whose taken side leaves the trace. */
+  const order: number[] = [];
+  const leaving = new Set<number>();
   /** Instructions added to the generated code's `ic` at joins (each join's longer side), and since. */
   let flushed = 0;
   let k = 0;
@@ -820,10 +923,10 @@ function build(
     const plain: number[] = [];
     /** The plain instructions that set flags or access memory. */
     const effects: number[] = [];
-    while (plain.length < MAX_ARM && i < count && i !== start && !seen.has(i) && !plain.includes(i)) {
+    while (plain.length < MAX_ARM && i < count && i !== start && !seen.has(i) && !plain.includes(i) && !inners.has(i)) {
       const { e, d } = row(i);
       if (e.gen === undefined) break;
-      const s = new TraceBuilder(start, count);
+      const s = new TraceBuilder(start, count, undefined, true);
       s.begin(i, 0, e.exec, d);
       e.gen(s, d as never);
       if (s.ended || s.executed || s.conditional) break;
@@ -853,7 +956,7 @@ function build(
     return { ...sides, at, blend };
   };
 
-  const b = new TraceBuilder(start, count, joins);
+  const b = new TraceBuilder(start, count, joins, dry);
   b.copies = copies;
   let generated = 0;
   const compile = (idx: number): void => {
@@ -876,7 +979,28 @@ function build(
       b.close(idx, k);
       break;
     }
+    if (inners.has(idx) && !b.innerOpen && !main.has(idx)) {
+      b.openInner(idx, k);
+      flushed += k;
+      k = 0;
+    }
     compile(idx);
+    main.add(idx);
+    order.push(idx);
+    if (b.conditional) leaving.add(idx);
+    if (b.innerClosed) {
+      flushed += k;
+      k = 0;
+    }
+    // A conditional branch back to an instruction of the main path: the head of an inner loop. Not
+    // one after the trace's own loop closed (that loop is unrolled instead), nor one whose body
+    // leaves the trace on the way (such a loop mostly ends by leaving: the trace would not go on
+    // after it, and its own trace unrolls it).
+    const t = b.target;
+    if (t >= 0 && t !== start && t < idx && main.has(t) && backEdges === 0) {
+      const body = order.slice(order.indexOf(t), -1);
+      if (!body.some((i) => leaving.has(i))) found.add(t);
+    }
     if (b.ended) break;
     let next = b.next;
     const fork = b.fork;
@@ -917,5 +1041,5 @@ function build(
     }
     idx = next;
   }
-  return { b, len: flushed + k, generated, path, backEdges, body, calls };
+  return { b, len: flushed + k, generated, path, backEdges, body, calls, inners: found };
 }

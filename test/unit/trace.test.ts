@@ -230,6 +230,8 @@ buf:	.fill 3002, 8, 0`;
       const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
       expect(t).toBeTruthy();
       expect([1, 4].map((i) => onPath(t!, ((head & 4095) >>> 2) + i))).toEqual([true, true]);
+      // The first if/else only computes registers (SP among them): a blend, without a branch.
+      expect(t!.blends).toBeGreaterThanOrEqual(1);
     }
     const sliced = runSliced(image, 0x10145, 61);
     const stepped = machine(image);
@@ -237,6 +239,84 @@ buf:	.fill 3002, 8, 0`;
     expect(state(whole.cpu)).toBe(state(stepped.cpu));
     expect(state(sliced.cpu)).toBe(state(stepped.cpu));
     expect(Buffer.compare(whole.bus.ram, stepped.bus.ram)).toBe(0);
+  });
+
+  // Inner loops that end by falling through run inside the outer loop's trace: a bitwise CRC's
+  // loop (its if/else a blend, the flags written before they are read) and one whose CSEL reads
+  // first the flags set before the loop, then its own SUBS's; a third leaves on the way.
+  const NESTED = `
+	mov x0, #700
+	mov w5, #-1
+	movq x6, 0xedb88320
+	adr x9, buf
+	mov x2, #0
+	adr x12, 1f
+	cmp x0, #0
+1:	ldrb w3, [x9, x0]
+	eor w5, w5, w3
+	mov w4, #8
+2:	tbz w5, #0, 3f
+	eor w5, w6, w5, lsr #1
+	b 4f
+3:	lsr w5, w5, #1
+4:	subs w4, w4, #1
+	b.ne 2b
+	and x4, x0, #7
+5:	csel x7, x5, x2, mi
+	eor x2, x2, x7, ror #5
+	subs x4, x4, #1
+	b.pl 5b
+	and x4, x0, #3
+6:	cbz x4, 7f
+	sub x4, x4, #1
+	str x2, [x9, x4, lsl #3]
+	b.ne 6b
+7:	adds x2, x2, x5, lsl #3
+	subs x0, x0, #1
+	b.ne 1b
+	SEMIHOSTING_EXIT
+	.balign 4096
+buf:	.fill 800, 1, 0x5a`;
+
+  it("run inner loops inside the outer loop's trace, whole or cut into slices, as the interpreter", () => {
+    const image = assemble(program(NESTED));
+    const whole = machine(image);
+    expect(whole.run(100_000_000).kind).toBe('exit');
+    if (whole.cpu.code.hot !== 0) {
+      const head = Number(whole.cpu.x[12]!);
+      const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
+      expect(t!.inners).toBe(2);
+      expect(t!.blends).toBe(1);
+    }
+    const sliced = runSliced(image, 0x2b0f, 41);
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(whole.cpu)).toBe(state(stepped.cpu));
+    expect(state(sliced.cpu)).toBe(state(stepped.cpu));
+    expect(Buffer.compare(whole.bus.ram, stepped.bus.ram)).toBe(0);
+  });
+
+  it('take a fault in an inner loop at its instruction, with its instruction count', () => {
+    const image = assemble(
+      program(`${VECTORS}
+	movq x0, 0x40f00000
+	mov x1, #5
+1:	mov x3, #3
+2:	ldr x2, [x0]
+	add x0, x0, #1024
+	add x1, x1, x2
+	subs x3, x3, #1
+	b.ne 2b
+	eor x1, x1, x1, ror #7
+	b 1b`),
+    );
+    const run = machine(image);
+    expect(run.run(10_000_000).kind).toBe('exit');
+    expect(run.cpu.x[23]).toBe(0x4100_0000n); // FAR: the first byte past RAM
+    expect(run.cpu.x[21]! >> 26n).toBe(0x25n);
+    const stepped = machine(image);
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(run.cpu)).toBe(state(stepped.cpu));
   });
 
   it('take a fault on one side of an if/else at its instruction, with its instruction count', () => {
