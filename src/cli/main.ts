@@ -13,7 +13,7 @@ import { HeapWatch } from './limits.js';
 import { writeStderr } from './stderr.js';
 import { UsageError, parseAddress, parseCount, parseSize } from './options.js';
 import { ObserverSet } from '../cpu/events.js';
-import { jitThreshold } from '../cpu/code.js';
+import { jitPolicy } from '../cpu/code.js';
 // The world-switch layer (--vcpu-layout, --check-residency, --trace world, --report: ../world/cli.js) and the
 // gdb stub (-s, -S, --gdb: ../debug/gdb.js) are imported when an option asks for them: a plain run starts sooner.
 import { demoCommand } from '../world/demo-cli.js'; // hypstep demo
@@ -501,7 +501,7 @@ export async function main(argv: string[]): Promise<number> {
             ? '--check-residency-strict'
             : a;
     try {
-      jitThreshold();
+      jitPolicy();
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

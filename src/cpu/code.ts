@@ -4,7 +4,7 @@
 import { Decoder, type AnyEncoding } from './decode.js';
 import { A64 } from './a64.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
-import { compileTrace, type Trace } from './trace.js';
+import { compileTrace, planTrace, type Trace } from './trace.js';
 import type { Cpu } from './cpu.js';
 import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 
@@ -20,30 +20,45 @@ export class Insn {
 
 /**
  * Arrivals of the interpreter at an instruction after which `auto` compiles a trace starting
- * there. Compiling one costs far more than its source's parse: V8 runs it unoptimised, then
- * optimises it (TurboFan, on a background thread whose CPU counts too), and deoptimises and
- * optimises it again when it reaches a path it had not seen; a kernel's code is warm rather
- * than hot. On the whole Debian boot (965M instructions), 4096 arrivals spent 18% of the
- * process's CPU in TurboFan alone and took more CPU than never compiling; 131072 compiles 589
- * traces (the boot's real loops: decompression, clearing and copying pages) and took 10-35% less
- * CPU than 4096 in interleaved runs (a loop of `npm run bench` still reaches it in well under a second).
+ * there that comes back to its head (a loop): its compile pays back within a few thousand
+ * iterations, and a short program's loops no longer stay interpreted (see the README).
+ */
+export const AUTO_LOOP_THRESHOLD = 4096;
+
+/**
+ * Arrivals of the interpreter at an instruction after which `auto` compiles any other trace
+ * starting there (straight-line code: it runs once per arrival). Compiling one costs far more
+ * than its source's parse: V8 runs it unoptimised, then optimises it (TurboFan, on a
+ * background thread whose CPU counts too), and deoptimises and optimises it again when it
+ * reaches a path it had not seen; a kernel's code is warm rather than hot. On the whole Debian
+ * boot (965M instructions), 4096 arrivals for every trace spent 18% of the process's CPU in
+ * TurboFan alone and took more CPU than never compiling; 131072 compiled 589 traces (the boot's
+ * real loops: decompression, clearing and copying pages) and took 10-35% less CPU than 4096 in
+ * interleaved runs.
  */
 export const AUTO_THRESHOLD = 131072;
 
+/** When the run loop compiles a trace: after `hot` arrivals at its head if it loops, after `late` if not. */
+export interface JitPolicy {
+  /** 0: never (the interpreter alone). */
+  readonly hot: number;
+  readonly late: number;
+}
+
 /**
- * Arrivals of the run loop at an instruction after which a trace starting there is compiled,
- * from HYPSTEP_JIT: `auto` (the default) AUTO_THRESHOLD, `always` 1 (everything that can be
- * compiled is, at once: the tests' forced mode), `off` 0 (never: the interpreter alone).
+ * The compile policy, from HYPSTEP_JIT: `auto` (the default) loops after AUTO_LOOP_THRESHOLD
+ * arrivals and the rest after AUTO_THRESHOLD, `always` everything that can be compiled at once
+ * (the tests' forced mode), `off` nothing (the interpreter alone).
  */
-export function jitThreshold(mode = process.env.HYPSTEP_JIT ?? 'auto'): number {
+export function jitPolicy(mode = process.env.HYPSTEP_JIT ?? 'auto'): JitPolicy {
   switch (mode) {
     case 'auto':
     case '':
-      return AUTO_THRESHOLD;
+      return { hot: AUTO_LOOP_THRESHOLD, late: AUTO_THRESHOLD };
     case 'always':
-      return 1;
+      return { hot: 1, late: 1 };
     case 'off':
-      return 0;
+      return { hot: 0, late: 0 };
     default:
       throw new RangeError(`HYPSTEP_JIT must be always, off or auto, not '${mode}'`);
   }
@@ -55,8 +70,13 @@ export class CodePage {
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(PAGE_SIZE / 4).fill(undefined);
   /** Compiled traces by first instruction: undefined until hot, null where none is worth it. */
   readonly traces: (Trace | null | undefined)[] = new Array<Trace | null | undefined>(PAGE_SIZE / 4).fill(undefined);
-  /** Arrivals of the run loop at each instruction while its trace is undefined, up to the threshold. */
-  readonly heat = new Uint32Array(PAGE_SIZE / 4);
+  /**
+   * Arrivals of the run loop at each instruction while its trace is undefined, up to the
+   * threshold (set back below it when the trace does not loop: it waits for the late one).
+   */
+  readonly heat = new Int32Array(PAGE_SIZE / 4);
+  /** Where a trace was found not to loop, and waits for the late threshold. */
+  readonly waiting = new Uint8Array(PAGE_SIZE / 4);
 }
 
 /** What a PE does when a page of code it may hold a reference to is dropped. */
@@ -68,13 +88,16 @@ export class CodeCache {
   /** By RAM page number (an array: a Map's lookup showed in the Linux boot's profile at every page change). */
   private readonly pages: (CodePage | undefined)[];
   private readonly users: CodeUser[] = [];
+  /** Arrivals at an instruction after which the run loop asks for its trace (compileTraceAt); 0: never. */
+  readonly hot: number;
 
   constructor(
     readonly bus: PhysBus,
     readonly decoder = new Decoder(A64),
-    /** See jitThreshold. */
-    readonly hot = jitThreshold(),
+    /** See jitPolicy. */
+    readonly policy = jitPolicy(),
   ) {
+    this.hot = policy.hot;
     this.pages = new Array<CodePage | undefined>(bus.codePages.length).fill(undefined);
     bus.onCodeWrite((page) => this.invalidate(page));
   }
@@ -115,17 +138,24 @@ export class CodeCache {
     return (page.insns[idx] = new Insn(e.exec, e.extract(raw)));
   }
 
-  compileTraceAt(page: CodePage, idx: number): Trace | null {
-    return compileTrace(
-      (i) => {
-        const raw = this.bus.fetch32(page.pa + i * 4);
-        const e = this.decoder.find(raw) ?? UNALLOCATED;
-        return { e, d: e.extract(raw) };
-      },
-      idx,
-      PAGE_SIZE / 4,
-      page.pa,
-    );
+  /**
+   * The trace starting at instruction `idx`, which the run loop has arrived at `hot` times: a
+   * loop's is compiled now, another's (undefined until then) once the arrivals reach `late`.
+   */
+  compileTraceAt(page: CodePage, idx: number): Trace | null | undefined {
+    const row = (i: number): { e: AnyEncoding; d: object } => {
+      const raw = this.bus.fetch32(page.pa + i * 4);
+      const e = this.decoder.find(raw) ?? UNALLOCATED;
+      return { e, d: e.extract(raw) };
+    };
+    const plan = planTrace(row, idx, PAGE_SIZE / 4);
+    const { hot, late } = this.policy;
+    if (plan.backEdges === 0 && late > hot && page.waiting[idx] === 0) {
+      page.waiting[idx] = 1;
+      page.heat[idx] = hot - (late - hot);
+      return undefined;
+    }
+    return compileTrace(row, idx, PAGE_SIZE / 4, page.pa, plan);
   }
 }
 

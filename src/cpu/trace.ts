@@ -58,7 +58,7 @@ export function onPath(t: Trace, idx: number): boolean {
 const DUMP = process.env.HYPSTEP_TRACE_DUMP === '1';
 /** HYPSTEP_TRACE_BLEND=0 compiles every join with a branch (to measure, and to check the tests see blends). */
 const BLENDS = process.env.HYPSTEP_TRACE_BLEND !== '0';
-/** HYPSTEP_TRACE_INNER=0 leaves a trace at an inner loop's back edge (to measure, and to check the tests see inner loops). */
+/** HYPSTEP_TRACE_INNER=0 leaves a trace at an inner loop's back edge (to measure; the tests see inner loops). */
 const INNER_LOOPS = process.env.HYPSTEP_TRACE_INNER !== '0';
 
 /** Longest path compiled (bounded compile time and budget granularity). */

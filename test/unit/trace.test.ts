@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { assemble, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
-import { AUTO_THRESHOLD } from '../../src/cpu/code.js';
+import { AUTO_LOOP_THRESHOLD, AUTO_THRESHOLD } from '../../src/cpu/code.js';
 import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
 import { onPath } from '../../src/cpu/trace.js';
 import type { Image } from '../../src/loader/elf.js';
@@ -462,5 +462,45 @@ f:	add x2, x2, #3
     // page with watched bytes is not remembered).
     if (m.code.hot === 1) expect(compiled).toBe(2 * 300 - 2 - 1);
     if (m.code.hot === 0) expect(compiled).toBe(0);
+  });
+});
+
+describe('the compile policy (auto)', () => {
+  // A loop's trace is compiled after AUTO_LOOP_THRESHOLD arrivals at its head; a trace that does
+  // not come back to its head (at 2: the call, f's body, its return) after AUTO_THRESHOLD.
+  const LOOP = AUTO_LOOP_THRESHOLD + 100;
+  const CALLS = program(`
+	adr x10, 1f
+	adr x11, 2f
+	ldr x0, =${LOOP}
+1:	add x1, x1, x0
+	subs x0, x0, #1
+	b.ne 1b
+	ldr x0, =${AUTO_THRESHOLD + 100}
+2:	bl f
+	subs x0, x0, #1
+	b.ne 2b
+	SEMIHOSTING_EXIT
+f:	add x2, x2, #3
+	eor x3, x3, x2, ror #7
+	ret`);
+
+  it('compiles a loop early and straight-line code late, with the same results', () => {
+    const before = process.env.HYPSTEP_JIT;
+    process.env.HYPSTEP_JIT = 'auto';
+    const m = machine(assemble(CALLS));
+    if (before === undefined) delete process.env.HYPSTEP_JIT;
+    else process.env.HYPSTEP_JIT = before;
+    const slot = (pc: bigint) => m.code.page(Number(pc)).traces[(Number(pc) & 4095) >>> 2];
+    // Past the loop's threshold and as many calls: the loop's trace only.
+    expect(m.run(3 * LOOP + 5 * LOOP).kind).toBe('budget');
+    expect(slot(m.cpu.x[10]!)).toBeTruthy();
+    expect(slot(m.cpu.x[11]!)).toBeUndefined();
+    // Past the late threshold: the call's trace too.
+    expect(m.run(100_000_000).kind).toBe('exit');
+    expect(slot(m.cpu.x[11]!)).toBeTruthy();
+    const stepped = machine(assemble(CALLS));
+    expect(stepToStop(stepped.cpu).kind).toBe('exit');
+    expect(state(m.cpu)).toBe(state(stepped.cpu));
   });
 });
