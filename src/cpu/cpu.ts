@@ -335,23 +335,26 @@ export class Cpu implements CodeUser {
   }
 
   /**
-   * The RAM offset of an aligned access of `size` bytes at `va` that hits the TLB, when nothing
-   * watches data accesses (debugger, guest debug events, watched memory), else -1: the common
-   * case of read and write, without their full path's calls.
+   * The physical address of an aligned access of `size` bytes at `va` that hits the TLB in RAM,
+   * when neither the debugger nor the guest's debug events watch data accesses and none of its
+   * bytes is watched, else -1: the common case of read and write, without their full path's calls.
+   * Watched bytes are tested, not pages: a world layer's vcpu context shares its page with state
+   * every entry and exit saves.
    */
-  private plainRamOffset(va: bigint, size: number, flags: number, type: AccessType): number {
-    if (this.debug.watching || this.selfDebug || this.physWatchCount !== 0) return -1;
+  private plainAddress(va: bigint, size: number, flags: number, type: AccessType): number {
+    if (this.debug.watching || this.selfDebug) return -1;
     this.vaSplit64[0] = va;
     const lo = this.vaSplit32[0]!;
     if ((lo & (size - 1)) !== 0) return -1;
     const pa = this.mmu.hit(lo, this.vaSplit32[1]!, type, (flags & ACC_UNPRIV) !== 0);
     const off = pa - this.bus.ramBase;
-    return pa < 0 || off < 0 || off >= this.bus.ramSize ? -1 : pa;
+    if (pa < 0 || off < 0 || off >= this.bus.ramSize) return -1;
+    return this.physWatchCount !== 0 && this.physWatched(pa, size) ? -1 : pa;
   }
 
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
-    const plain = this.plainRamOffset(va, size, flags, AccessType.Read);
+    const plain = this.plainAddress(va, size, flags, AccessType.Read);
     if (plain >= 0) return this.bus.read(plain, size);
     if (this.debug.watching) this.watchTest(va, size, false);
     const pa = this.dataAddress(va, size, flags, AccessType.Read);
@@ -368,7 +371,7 @@ export class Cpu implements CodeUser {
   }
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
-    const plain = this.plainRamOffset(va, size, flags, AccessType.Write);
+    const plain = this.plainAddress(va, size, flags, AccessType.Write);
     if (plain >= 0) {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, plain, size);
       this.bus.write(plain, size, value);
