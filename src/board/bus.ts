@@ -141,10 +141,17 @@ export class PhysBus {
     return true;
   }
 
+  /**
+   * How many pokes wrote RAM: writes no PE made, so no watch event reports them. An observer that
+   * keeps a verdict on what RAM held (the world layer's entry check) compares this count.
+   */
+  pokes = 0;
+
   poke(pa: number, data: Uint8Array): boolean {
     if (!this.isRam(pa, data.length)) return false;
     const off = pa - this.ramBase;
     this.ram.set(data, off);
+    this.pokes++;
     if (data.length !== 0) this.codeWritten(off, data.length);
     return true;
   }

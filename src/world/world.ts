@@ -309,10 +309,16 @@ export class World {
   private placeTried: Uint32Array[] = [];
   /**
    * The entry check's last clean verdict: the vcpu and PE, with every flag set and no switched
-   * register to compare, under `changes` as it was. Until a watched store, a window's change, a
-   * vcpu's load or a new binding bumps `changes`, the same entry has the same verdict.
+   * register to compare, under `changes` and the bus's `pokes` as they were. Until a watched store,
+   * a window's change, a vcpu's load, a new binding or a debugger's write moves them, the same entry
+   * has the same verdict.
    */
-  private cleanEntry: { v: VcpuState | null; pe: PeWorld | null; changes: number } = { v: null, pe: null, changes: -1 };
+  private cleanEntry: { v: VcpuState | null; pe: PeWorld | null; changes: number; pokes: number } = {
+    v: null,
+    pe: null,
+    changes: -1,
+    pokes: -1,
+  };
   /** Counts what the entry check's verdict reads from besides the CPU (see `cleanEntry`). */
   private changes = 0;
   /** Function-entry hooks this layer put on the PEs. */
@@ -914,7 +920,8 @@ export class World {
     v.switched = true;
     if (this.checking) {
       const c = this.cleanEntry;
-      if (c.v !== v || c.pe !== p || c.changes !== this.changes) this.checkEntry(p, v, stayed);
+      if (c.v !== v || c.pe !== p || c.changes !== this.changes || c.pokes !== p.cpu.bus.pokes)
+        this.checkEntry(p, v, stayed);
     }
     if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
   }
@@ -957,7 +964,8 @@ export class World {
       }
     }
     // Clean with every flag set in memory and nothing switched: the verdict holds until `changes` moves.
-    if (!lazy && v.switchedSlots.length === 0) Object.assign(this.cleanEntry, { v, pe: p, changes: this.changes });
+    if (!lazy && v.switchedSlots.length === 0)
+      Object.assign(this.cleanEntry, { v, pe: p, changes: this.changes, pokes: p.cpu.bus.pokes });
   }
 
   /**

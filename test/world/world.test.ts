@@ -248,6 +248,25 @@ describe('residency and the hazard checker', () => {
     expect(w.recent.hazards.total).toBe(2);
   });
 
+  it("checks an entry again once a debugger's write clears the flag (no watch event reports it)", () => {
+    const cpu = machine();
+    cpu.ps.el = 2;
+    const w = new World([cpu]).attach();
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(LAYOUT.replace(',"DACR32_EL2":{"offset":16}', ''));
+    w.bind(layout, bindLayout(layout, PHYS));
+    cpu.write(VCPU, 8, cpu.sr[SR.SCTLR_EL1!]!, 0);
+    cpu.write(VCPU + 32n, 8, 1n, 0); // load
+    entry(cpu, w);
+    exit(cpu, w, 0x5a00_0000);
+    expect(w.recent.hazards.total).toBe(0);
+    // gdb's `set var`: the stub's memory write pokes the bus (src/debug/target.ts).
+    expect(cpu.bus.poke(Number(VCPU) + 32, new Uint8Array(8))).toBe(true);
+    entry(cpu, w);
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
+  });
+
   it('catches a missing load on entry, and tracks switched registers from entry until saved', () => {
     const { cpu, w } = withLayout();
     cpu.ps.el = 1;
