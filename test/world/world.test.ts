@@ -214,9 +214,11 @@ describe('residency and the hazard checker', () => {
     expect(w.recent.hazards.toArray()[0]!.message).toMatch(/stale-read of TTBR0_EL1 \(v0\) at 0x40002000/);
   });
 
-  it('checks an entry again once a store clears the flag that the last clean entry found set', () => {
-    // No switched register: a clean entry's verdict is kept until a watched store (or a new
-    // binding, a window, a vcpu load) may change it; then the next entry is checked in full.
+  /**
+   * A checker bound to a layout without switched registers, its vcpu loaded: a clean entry's
+   * verdict is kept until something may change what it read.
+   */
+  function loadedWithoutSwitched(): { cpu: Cpu; w: World } {
     const cpu = machine();
     cpu.ps.el = 2;
     const w = new World([cpu]).attach();
@@ -225,9 +227,14 @@ describe('residency and the hazard checker', () => {
     const layout = parseLayout(LAYOUT.replace(',"DACR32_EL2":{"offset":16}', ''));
     w.bind(layout, bindLayout(layout, PHYS));
     expect(w.vcpus[0]!.switchedSlots).toEqual([]);
-    const hazards = () => w.recent.hazards.toArray().map((h) => [h.kind, h.reg]);
     cpu.write(VCPU, 8, cpu.sr[SR.SCTLR_EL1!]!, 0);
     cpu.write(VCPU + 32n, 8, 1n, 0); // load
+    return { cpu, w };
+  }
+
+  it('checks an entry again once a store clears the flag that the last clean entry found set', () => {
+    const { cpu, w } = loadedWithoutSwitched();
+    const hazards = () => w.recent.hazards.toArray().map((h) => [h.kind, h.reg]);
     for (let i = 0; i < 3; i++) {
       entry(cpu, w);
       exit(cpu, w, 0x5a00_0000);
@@ -249,15 +256,7 @@ describe('residency and the hazard checker', () => {
   });
 
   it("checks an entry again once a debugger's write clears the flag (no watch event reports it)", () => {
-    const cpu = machine();
-    cpu.ps.el = 2;
-    const w = new World([cpu]).attach();
-    w.checking = true;
-    w.stop = () => {};
-    const layout = parseLayout(LAYOUT.replace(',"DACR32_EL2":{"offset":16}', ''));
-    w.bind(layout, bindLayout(layout, PHYS));
-    cpu.write(VCPU, 8, cpu.sr[SR.SCTLR_EL1!]!, 0);
-    cpu.write(VCPU + 32n, 8, 1n, 0); // load
+    const { cpu, w } = loadedWithoutSwitched();
     entry(cpu, w);
     exit(cpu, w, 0x5a00_0000);
     expect(w.recent.hazards.total).toBe(0);
