@@ -492,11 +492,19 @@ class TraceBuilder implements Emitter {
     // PSTATE needs the flags only if the loop may read them (or leave) before it sets them;
     // leaving at the budget always does.
     // (Inside an inner loop the first flag event tracked is the inner loop's: no laziness.)
-    const lazy = this.firstFlagEvent === 'write' && this.innerHead < 0;
+    return this.loopBack(this.start, 'head', done, this.firstFlagEvent === 'write' && this.innerHead < 0);
+  }
+
+  /**
+   * A back edge to `head` (of the JS loop `label`) after `done` instructions: registers written
+   * back, and the next iteration while the budget allows; `lazy`, the flags go to PSTATE only
+   * when the budget ends the loop (the loop sets them before it reads them).
+   */
+  private loopBack(head: number, label: string, done: number, lazy: boolean): string {
     const flags = this.materialize();
     return (
       `${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
-      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${this.start << 2}; p32[1] = hi; return ${this.start}; } continue head;`
+      `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${head << 2}; p32[1] = hi; return ${head}; } continue ${label};`
     );
   }
 
@@ -521,14 +529,8 @@ class TraceBuilder implements Emitter {
    * when it does not, the loop ends and the path goes on after it from x[] and PSTATE.
    */
   private closeInner(c: string, done: number): void {
-    const lazy = this.firstFlagEvent === 'write';
-    const flags = this.materialize();
-    const head = this.innerHead;
-    this.emit(
-      `if (${c}) { ${this.writeback()}${lazy ? '' : flags}ic += ${done}; ` +
-        `if (ic + __LEN__ > end) { ${lazy ? flags : ''}cpu.icount = ic; p32[0] = lo | ${head << 2}; p32[1] = hi; return ${head}; } continue inner; }`,
-    );
-    this.emit(`${this.writeback()}${flags}ic += ${done}; break;\n}`);
+    this.emit(`if (${c}) { ${this.loopBack(this.innerHead, 'inner', done, this.firstFlagEvent === 'write')} }`);
+    this.emit(`${this.writeback()}${this.materialize()}ic += ${done}; break;\n}`);
     this.regs = new Map();
     this.flags = PS_FLAGS();
     this.innerHead = -1;
@@ -741,7 +743,11 @@ class TraceBuilder implements Emitter {
     this.emit(`${[...fall.out, tail(fall, done[1])].join('\n')}\n}`);
     this.regs = new Map([...f.regs].filter(([n]) => !differ.has(n)));
     this.flags = flagsSet ? PS_FLAGS() : { ...f.flags, known: { ...f.flags.known } };
-    // Whether the flags may be read before they are set on the way back to the head, on either side.
+    this.joinFlagEvents(f, taken, fall);
+  }
+
+  /** Whether the flags may be read before they are set on the way back to the head, on either side. */
+  private joinFlagEvents(f: ForkState, taken: Side, fall: Side): void {
     const [a, b] = [taken.firstFlagEvent, fall.firstFlagEvent];
     this.firstFlagEvent = f.firstFlagEvent ?? (a === b ? a : 'read');
   }
@@ -781,8 +787,7 @@ class TraceBuilder implements Emitter {
     this.regs = regs;
     this.emit(`ic += ${done[1]} + ${cb} * ${done[0] - done[1]};`);
     this.flags = { ...f.flags, known: { ...f.flags.known } };
-    const [a, b] = [taken.firstFlagEvent, fall.firstFlagEvent];
-    this.firstFlagEvent = f.firstFlagEvent ?? (a === b ? a : 'read');
+    this.joinFlagEvents(f, taken, fall);
   }
 
   /** The compiled function, `len` the longest path; `where` names it in a dump. */
