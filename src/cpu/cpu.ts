@@ -335,18 +335,20 @@ export class Cpu implements CodeUser {
   }
 
   /**
-   * The physical address of an aligned access of `size` bytes at `va` that hits the TLB in RAM,
-   * when neither the debugger nor the guest's debug events watch data accesses and none of its
-   * bytes is watched, else -1: the common case of read and write, without their full path's calls.
-   * Watched bytes are tested, not pages: a world layer's vcpu context shares its page with state
-   * every entry and exit saves.
+   * The physical address of an aligned access of `size` bytes at `base` + `offset` that hits the
+   * TLB in RAM, when neither the debugger nor the guest's debug events watch data accesses and
+   * none of its bytes is watched, else -1: the common case of read and write, without their full
+   * path's calls. The address is added on the base's int32 halves (a BigInt sum would be allocated
+   * for every load and store). Watched bytes are tested, not pages: a world layer's vcpu context
+   * shares its page with state every entry and exit saves.
    */
-  private plainAddress(va: bigint, size: number, flags: number, type: AccessType): number {
+  private plainAddress(base: bigint, offset: number, size: number, flags: number, type: AccessType): number {
     if (this.debug.watching || this.selfDebug) return -1;
-    this.vaSplit64[0] = va;
-    const lo = this.vaSplit32[0]!;
-    if ((lo & (size - 1)) !== 0) return -1;
-    const pa = this.mmu.hit(lo, this.vaSplit32[1]!, type, (flags & ACC_UNPRIV) !== 0);
+    this.vaSplit64[0] = base;
+    const sum = (this.vaSplit32[0]! >>> 0) + offset;
+    if ((sum & (size - 1)) !== 0) return -1;
+    const hi = (this.vaSplit32[1]! + (sum >= 0x1_0000_0000 ? 1 : sum < 0 ? -1 : 0)) | 0;
+    const pa = this.mmu.hit(sum | 0, hi, type, (flags & ACC_UNPRIV) !== 0);
     const off = pa - this.bus.ramBase;
     if (pa < 0 || off < 0 || off >= this.bus.ramSize) return -1;
     return this.physWatchCount !== 0 && this.physWatched(pa, size) ? -1 : pa;
@@ -354,8 +356,14 @@ export class Cpu implements CodeUser {
 
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
   read(va: bigint, size: number, flags: number): bigint {
-    const plain = this.plainAddress(va, size, flags, AccessType.Read);
+    return this.readAt(va, 0, size, flags);
+  }
+
+  /** A data read of 1, 2, 4 or 8 bytes at `base` + `offset` (a small byte offset: an instruction's immediate). */
+  readAt(base: bigint, offset: number, size: number, flags: number): bigint {
+    const plain = this.plainAddress(base, offset, size, flags, AccessType.Read);
     if (plain >= 0) return this.bus.read(plain, size);
+    const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
     if (this.debug.watching) this.watchTest(va, size, false);
     const pa = this.dataAddress(va, size, flags, AccessType.Read);
     if (this.selfDebug) checkWatchpoint(this, va, size, false, (flags & ACC_UNPRIV) !== 0);
@@ -371,12 +379,18 @@ export class Cpu implements CodeUser {
   }
 
   write(va: bigint, size: number, value: bigint, flags: number): void {
-    const plain = this.plainAddress(va, size, flags, AccessType.Write);
+    this.writeAt(va, 0, size, value, flags);
+  }
+
+  /** A data write of 1, 2, 4 or 8 bytes at `base` + `offset` (a small byte offset: an instruction's immediate). */
+  writeAt(base: bigint, offset: number, size: number, value: bigint, flags: number): void {
+    const plain = this.plainAddress(base, offset, size, flags, AccessType.Write);
     if (plain >= 0) {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, plain, size);
       this.bus.write(plain, size, value);
       return;
     }
+    const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
     if (this.debug.watching) this.watchTest(va, size, true);
     const pa = this.dataAddress(va, size, flags, AccessType.Write);
     if (this.selfDebug) checkWatchpoint(this, va, size, true, (flags & ACC_UNPRIV) !== 0);

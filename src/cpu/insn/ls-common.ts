@@ -113,13 +113,17 @@ export interface ImmediateAddressing {
   readonly post: boolean;
 }
 
+/** The access's byte offset from the base: the immediate, or 0 for post-index. */
+export function accessOffset(d: ImmediateAddressing): number {
+  return d.post ? 0 : d.imm;
+}
+
 /** The address accessed: the base (post-index) or base + offset (offset and pre-index forms). */
-export function immediateAddress(cpu: Cpu, d: ImmediateAddressing): bigint {
-  const base = baseReg(cpu, d.n);
+export function immediateAddress(base: bigint, d: ImmediateAddressing): bigint {
   return d.post ? base : BigInt.asUintN(64, base + BigInt(d.imm));
 }
 
-/** The writeback of the pre- and post-index forms: base + offset (the pre-index form's address). */
-export function writeback(cpu: Cpu, d: ImmediateAddressing, address: bigint): void {
-  setXSP(cpu, d.n, d.post ? BigInt.asUintN(64, address + BigInt(d.imm)) : address);
+/** The writeback of the pre- and post-index forms: both leave base + offset in the base register. */
+export function writeback(cpu: Cpu, d: ImmediateAddressing, base: bigint): void {
+  setXSP(cpu, d.n, BigInt.asUintN(64, base + BigInt(d.imm)));
 }

@@ -5,7 +5,7 @@ import { X, setX } from '../regs.js';
 import { sextNum } from '../bits.js';
 import { undefinedInstruction } from '../../pe/exception.js';
 import { unallocated, rz } from './dp-common.js';
-import { encPrepared, immAddressText, immediateAddress, writeback, genBase } from './ls-common.js';
+import { encPrepared, immAddressText, accessOffset, baseReg, writeback, genBase } from './ls-common.js';
 import { type Emitter, U, big } from '../emit.js';
 import type { Cpu } from '../cpu.js';
 
@@ -70,25 +70,27 @@ function decodePair(
 
 function loadPair(cpu: Cpu, d: Pair): void {
   if (d.undef) throw undefinedInstruction(cpu);
-  const address = immediateAddress(cpu, d);
+  const base = baseReg(cpu, d.n);
+  const at = accessOffset(d);
   // Both reads complete before either register changes, so a fault on the second leaves Rt intact.
-  let v1 = cpu.read(address, d.bytes, 0);
-  let v2 = cpu.read(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, 0);
+  let v1 = cpu.readAt(base, at, d.bytes, 0);
+  let v2 = cpu.readAt(base, at + d.bytes, d.bytes, 0);
   if (d.signed) {
     v1 = BigInt.asUintN(64, BigInt.asIntN(32, v1));
     v2 = BigInt.asUintN(64, BigInt.asIntN(32, v2));
   }
   setX(cpu, d.t, v1);
   setX(cpu, d.t2, v2);
-  if (d.wback) writeback(cpu, d, address);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function storePair(cpu: Cpu, d: Pair): void {
   if (d.undef) throw undefinedInstruction(cpu);
-  const address = immediateAddress(cpu, d);
-  cpu.write(address, d.bytes, X(cpu, d.t), 0);
-  cpu.write(BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, X(cpu, d.t2), 0);
-  if (d.wback) writeback(cpu, d, address);
+  const base = baseReg(cpu, d.n);
+  const at = accessOffset(d);
+  cpu.writeAt(base, at, d.bytes, X(cpu, d.t), 0);
+  cpu.writeAt(base, at + d.bytes, d.bytes, X(cpu, d.t2), 0);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 /** Both pair forms, as loadPair and storePair do them. */

@@ -21,7 +21,7 @@ import {
   encPrepared,
   immAddressText,
   prfopText,
-  immediateAddress,
+  accessOffset,
   writeback,
   genBase,
 } from './ls-common.js';
@@ -153,16 +153,16 @@ function decodeSingle(
 
 function loadImmediate(cpu: Cpu, d: Single): void {
   if (d.overlap) throw undefinedInstruction(cpu);
-  const address = immediateAddress(cpu, d);
-  setX(cpu, d.t, extendLoaded(cpu.read(address, d.bytes, d.flags), d.ext));
-  if (d.wback) writeback(cpu, d, address);
+  const base = baseReg(cpu, d.n);
+  setX(cpu, d.t, extendLoaded(cpu.readAt(base, accessOffset(d), d.bytes, d.flags), d.ext));
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function storeImmediate(cpu: Cpu, d: Single): void {
   if (d.overlap) throw undefinedInstruction(cpu);
-  const address = immediateAddress(cpu, d);
-  cpu.write(address, d.bytes, X(cpu, d.t), d.flags);
-  if (d.wback) writeback(cpu, d, address);
+  const base = baseReg(cpu, d.n);
+  cpu.writeAt(base, accessOffset(d), d.bytes, X(cpu, d.t), d.flags);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 /** base + ExtendReg(m, option, shift). */
@@ -180,8 +180,7 @@ function storeRegister(cpu: Cpu, d: Single): void {
 }
 
 function loadLiteral(cpu: Cpu, d: Single): void {
-  const address = BigInt.asUintN(64, cpu.pcs[1]! + BigInt(d.imm));
-  setX(cpu, d.t, extendLoaded(cpu.read(address, d.bytes, d.flags), d.ext));
+  setX(cpu, d.t, extendLoaded(cpu.readAt(cpu.pcs[1]!, d.imm, d.bytes, d.flags), d.ext));
 }
 
 /** PRFM/PRFUM: a hint with no architecturally visible effect (and no SP alignment check). */

@@ -78,16 +78,18 @@ function decodeSingle(
 
 function loadImmediate(cpu: Cpu, d: Single): void {
   checkFPEnabled(cpu);
-  const address = immediateAddress(cpu, d);
+  const base = baseReg(cpu, d.n);
+  const address = immediateAddress(base, d);
   setV(cpu.v, d.t, d.bytes, readMem(cpu, address, d.bytes));
-  if (d.wback) writeback(cpu, d, address);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function storeImmediate(cpu: Cpu, d: Single): void {
   checkFPEnabled(cpu);
-  const address = immediateAddress(cpu, d);
+  const base = baseReg(cpu, d.n);
+  const address = immediateAddress(base, d);
   writeMem(cpu, address, d.bytes, getV(cpu.v, d.t, d.bytes));
-  if (d.wback) writeback(cpu, d, address);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function registerAddress(cpu: Cpu, d: Single): bigint {
@@ -168,20 +170,22 @@ function decodePair(
 function loadPair(cpu: Cpu, d: Pair): void {
   checkFPEnabled(cpu);
   if (d.undef) throw undefinedInstruction(cpu);
-  const address = immediateAddress(cpu, d);
+  const base = baseReg(cpu, d.n);
+  const address = immediateAddress(base, d);
   const v1 = readMem(cpu, address, d.bytes);
   const v2 = readMem(cpu, BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes);
   setV(cpu.v, d.t, d.bytes, v1);
   setV(cpu.v, d.t2, d.bytes, v2);
-  if (d.wback) writeback(cpu, d, address);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function storePair(cpu: Cpu, d: Pair): void {
   checkFPEnabled(cpu);
-  const address = immediateAddress(cpu, d);
+  const base = baseReg(cpu, d.n);
+  const address = immediateAddress(base, d);
   writeMem(cpu, address, d.bytes, getV(cpu.v, d.t, d.bytes));
   writeMem(cpu, BigInt.asUintN(64, address + BigInt(d.bytes)), d.bytes, getV(cpu.v, d.t2, d.bytes));
-  if (d.wback) writeback(cpu, d, address);
+  if (d.wback) writeback(cpu, d, base);
 }
 
 function pairText(d: Pair): string {
