@@ -1,7 +1,7 @@
 // The decoded-instruction cache: a machine service every PE shares. Decoding depends on
 // the bytes of physical memory only, so one cache serves all PEs; a write to a page with
 // cached code (by any PE, the loader or the debugger) drops the page and tells every PE.
-import { Decoder, type AnyEncoding } from './decode.js';
+import { Decoder, executorFor, type AnyEncoding } from './decode.js';
 import { A64 } from './a64.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE } from '../board/bus.js';
 import { compileTrace, planTrace, type Trace } from './trace.js';
@@ -135,7 +135,8 @@ export class CodeCache {
   decodeInto(page: CodePage, idx: number): Insn {
     const raw = this.bus.fetch32(page.pa + idx * 4);
     const e = this.decoder.find(raw) ?? UNALLOCATED;
-    return (page.insns[idx] = new Insn(e.exec, e.extract(raw)));
+    const d = e.extract(raw);
+    return (page.insns[idx] = new Insn(executorFor(e, d), d));
   }
 
   /**

@@ -30,6 +30,12 @@ type FieldNames<P extends string> = P extends `${infer Tok} ${infer Rest}`
 export type Fields<P extends string> = { readonly raw: number } & { readonly [K in FieldNames<P>]: number };
 
 export type Exec<F> = (cpu: Cpu, d: F) => void;
+/**
+ * An executor picked at decode for one instruction's operands (a hot shape of the row, without
+ * the generic executor's branches and shifts), or undefined for the generic one. It must do what
+ * the row's executor does for those operands (test/unit/pick.test.ts compares them).
+ */
+export type Pick<F> = (d: F) => Exec<F> | undefined;
 /** Disassembly: returns mnemonic and operands as objdump prints them (without the raw word). */
 export type Disasm<F> = (d: F, pc: bigint) => string;
 
@@ -42,6 +48,7 @@ export interface Encoding<F = never> {
   readonly exec: Exec<F>;
   readonly asm?: Disasm<F>;
   readonly gen?: Gen<F>;
+  readonly pick?: Pick<F>;
   /** An UNDEFINED carve-out: wins over every row it overlaps. */
   readonly carveOut?: boolean;
   /** The name of the row this one is a special case of (it wins where both match). */
@@ -129,7 +136,8 @@ function makeExtractor<F>(fields: FieldSpec[], compounds: CompoundSpec[]): (raw:
 
 /**
  * Declares one encoding: its executor, its disassembler and, for rows the trace compiler
- * inlines, its generator (without one, compiled code calls the executor).
+ * inlines, its generator (without one, compiled code calls the executor), and for rows the
+ * interpreter runs often, the executors of their hot shapes (`pick`).
  */
 export function enc<P extends string>(
   pattern: P,
@@ -137,12 +145,13 @@ export function enc<P extends string>(
   exec: Exec<Fields<P>>,
   asm?: Disasm<Fields<P>>,
   gen?: Gen<Fields<P>>,
+  pick?: Pick<Fields<P>>,
 ): Encoding<Fields<P>> {
   const { mask, value, fields, compounds } = parsePattern(pattern);
   // Compiled when the row first decodes a word: most rows of the table never do in a run.
   let extractor: ((raw: number) => Fields<P>) | null = null;
   const extract = (raw: number): Fields<P> => (extractor ??= makeExtractor<Fields<P>>(fields, compounds))(raw);
-  return { name, pattern, mask, value, extract, exec, asm, gen };
+  return { name, pattern, mask, value, extract, exec, asm, gen, pick };
 }
 
 /** Marks `row` as a special case of the row named `broader` (an alias, or a form a field value picks out). */
@@ -160,8 +169,14 @@ export interface AnyEncoding {
   readonly exec: (cpu: Cpu, d: never) => void;
   readonly asm?: (d: never, pc: bigint) => string;
   readonly gen?: (g: Emitter, d: never) => void;
+  readonly pick?: (d: never) => ((cpu: Cpu, d: never) => void) | undefined;
   readonly carveOut?: boolean;
   readonly refines?: string;
+}
+
+/** The executor the interpreter runs for operands `d` of row `e`: the one its pick chooses, else the row's. */
+export function executorFor(e: AnyEncoding, d: object): (cpu: Cpu, d: never) => void {
+  return e.pick?.(d as never) ?? e.exec;
 }
 
 /** Whether some word matches both rows. */

@@ -1,6 +1,6 @@
 // Data Processing -- Immediate: PC-relative addressing, add/subtract (immediate),
 // logical (immediate), move wide, bitfield, extract.
-import { enc, type AnyEncoding } from '../decode.js';
+import { enc, type AnyEncoding, type Exec } from '../decode.js';
 import { undefinedInstruction } from '../../pe/exception.js';
 import { X, setX, XSP, setXSP } from '../regs.js';
 import { sextNum, MASK64 } from '../bits.js';
@@ -23,6 +23,35 @@ import { U, big, xw, xspw } from '../emit.js';
 
 const HW_SHIFT = new BigUint64Array([0n, 16n, 32n, 48n]);
 const PAGE_MASK = 0xffff_ffff_ffff_f000n;
+
+interface AddSubImmediate {
+  readonly sf: number;
+  readonly sh: number;
+  readonly imm12: number;
+  readonly Rn: number;
+  readonly Rd: number;
+}
+
+const immediate = (d: AddSubImmediate): bigint => BigInt(d.sh !== 0 ? d.imm12 * 4096 : d.imm12);
+
+/**
+ * ADD, SUB, ADDS and SUBS (CMP) of a register other than SP and an immediate, by S:op, picked at
+ * decode (ADD and SUB where Rd is not SP either): the generic executor's SP accesses and branches
+ * on op and S cost more than the arithmetic.
+ */
+const ADD_SUB_IMMEDIATE: readonly Exec<AddSubImmediate>[] = [
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) + immediate(d)) & WMASK[d.sf]!)),
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) - immediate(d)) & WMASK[d.sf]!)),
+  (cpu, d) => {
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & WMASK[d.sf]!);
+    setX(cpu, d.Rd, addWithCarry(cpu.ps, x, immediate(d), 0, d.sf));
+  },
+  (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    setX(cpu, d.Rd, addWithCarry(cpu.ps, x, BigInt.asUintN(64, immediate(d) ^ m), 1, d.sf));
+  },
+];
 
 export const DP_IMMEDIATE: readonly AnyEncoding[] = [
   enc(
@@ -83,6 +112,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       g.flagsAdd(d.sf, x, y, r);
       g.setX(d.Rd, r);
     },
+    (d) => (d.Rn === 31 || (d.S === 0 && d.Rd === 31) ? undefined : ADD_SUB_IMMEDIATE[(d.S << 1) | d.op]),
   ),
 
   // Logical (immediate): N=1 names a 64-bit element, which a 32-bit operation cannot have.

@@ -1,6 +1,6 @@
 // Data Processing -- Register: logical and add/subtract (shifted and extended register),
 // add/subtract with carry, conditional compare and select, data-processing 1, 2 and 3 source.
-import { enc, type AnyEncoding } from '../decode.js';
+import { enc, type AnyEncoding, type Exec } from '../decode.js';
 import { X, setX, XSP, setXSP } from '../regs.js';
 import {
   WMASK,
@@ -67,6 +67,46 @@ function addSub(
   g.setX(d.Rd, r);
 }
 
+interface TwoRegisters {
+  readonly sf: number;
+  readonly Rn: number;
+  readonly Rm: number;
+  readonly Rd: number;
+}
+
+// The hot shapes of the shifted-register forms, picked at decode: without a shift (imm6 = 0) the
+// second operand is the register itself, and the generic executors' shift, branches on opc, op
+// and S and the values passed between functions cost several times the arithmetic.
+
+/** ADD, SUB, ADDS and SUBS (CMP) of two registers without a shift, by S:op. */
+const ADD_SUB_UNSHIFTED: readonly Exec<TwoRegisters>[] = [
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) + X(cpu, d.Rm)) & WMASK[d.sf]!)),
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) - X(cpu, d.Rm)) & WMASK[d.sf]!)),
+  (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    setX(cpu, d.Rd, addWithCarry(cpu.ps, x, BigInt.asUintN(64, X(cpu, d.Rm) & m), 0, d.sf));
+  },
+  (cpu, d) => {
+    const m = WMASK[d.sf]!;
+    const x = BigInt.asUintN(64, X(cpu, d.Rn) & m);
+    setX(cpu, d.Rd, addWithCarry(cpu.ps, x, BigInt.asUintN(64, (X(cpu, d.Rm) & m) ^ m), 1, d.sf));
+  },
+];
+
+/** AND, ORR, EOR and ANDS (TST) of two registers without a shift or inversion, by opc; MOV is ORR with XZR. */
+const LOGICAL_UNSHIFTED: readonly Exec<TwoRegisters>[] = [
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, X(cpu, d.Rn) & X(cpu, d.Rm) & WMASK[d.sf]!)),
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) | X(cpu, d.Rm)) & WMASK[d.sf]!)),
+  (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, (X(cpu, d.Rn) ^ X(cpu, d.Rm)) & WMASK[d.sf]!)),
+  (cpu, d) => {
+    const r = BigInt.asUintN(64, X(cpu, d.Rn) & X(cpu, d.Rm) & WMASK[d.sf]!);
+    setNZ(cpu.ps, r, d.sf);
+    setX(cpu, d.Rd, r);
+  },
+];
+const MOV_REGISTER: Exec<TwoRegisters> = (cpu, d) => setX(cpu, d.Rd, BigInt.asUintN(64, X(cpu, d.Rm) & WMASK[d.sf]!));
+
 export const DP_REGISTER: readonly AnyEncoding[] = [
   // Logical (shifted register): AND, BIC, ORR, ORN, EOR, EON, ANDS, BICS.
   unallocated('0 xx 01010 xx x xxxxx 1xxxxx xxxxx xxxxx', 'logical shifted register with sf=0, imm6>=32'),
@@ -115,6 +155,10 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
         g.setX(d.Rd, r);
       } else g.setX(d.Rd, U(d.opc === 0 ? `${x} & ${y}` : `(${x} ${d.opc === 1 ? '|' : '^'} ${y})${m}`));
     },
+    (d) => {
+      if (d.imm6 !== 0 || d.N !== 0) return undefined;
+      return d.opc === 1 && d.Rn === 31 ? MOV_REGISTER : LOGICAL_UNSHIFTED[d.opc];
+    },
   ),
 
   // Add/subtract (shifted register): ROR is not a shift these accept.
@@ -141,6 +185,7 @@ export const DP_REGISTER: readonly AnyEncoding[] = [
       return `${mn} ${rz(d.Rd, d.sf)}, ${rz(d.Rn, d.sf)}, ${op}`;
     },
     (g, d) => addSub(g, d, xw(g, d.Rn, d.sf), g.val(genShiftReg(xw(g, d.Rm, d.sf), d.shift, d.imm6, d.sf)), false),
+    (d) => (d.imm6 === 0 ? ADD_SUB_UNSHIFTED[(d.S << 1) | d.op] : undefined),
   ),
 
   // Add/subtract (extended register): Rn is SP-capable; Rd too unless flags are set. Shifts above 4 are reserved.

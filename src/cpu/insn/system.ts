@@ -166,6 +166,13 @@ function checkWfxTrap(cpu: Cpu, wfe: boolean): void {
   }
 }
 
+/** The hints `hint` runs as NOPs (everything above SEVL: PAC, BTI, ESB, CSDB...), picked at decode: the Linux boot runs PACIASP/AUTIASP on every call. */
+function pickHint(d: { CRm: number; op2: number }): (() => void) | undefined {
+  return ((d.CRm << 3) | d.op2) > Hint.SEVL ? nop : undefined;
+}
+
+function nop(): void {}
+
 function hint(cpu: Cpu, d: { CRm: number; op2: number }): void {
   switch ((d.CRm << 3) | d.op2) {
     case Hint.WFI:
@@ -369,6 +376,8 @@ export const SYSTEM: readonly AnyEncoding[] = [
     'HINT',
     hint,
     (d) => HINT_NAMES[(d.CRm << 3) | d.op2] ?? `hint\t${hexImm((d.CRm << 3) | d.op2)}`,
+    undefined,
+    pickHint,
   ),
   enc(
     '1101010100 0 00 011 0011 CRm:4 010 11111',
