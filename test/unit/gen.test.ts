@@ -12,11 +12,11 @@ import { PAIRS } from '../../src/cpu/insn/ls-pair.js';
 import { SINGLE_REGISTER } from '../../src/cpu/insn/ls-single.js';
 import { compileTrace } from '../../src/cpu/trace.js';
 import type { AnyEncoding } from '../../src/cpu/decode.js';
-import { ArchException } from '../../src/pe/exception.js';
 import { assemble, encode, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
 import { rng } from '../helpers/xorshift.js';
 import { BOUNDARY_VALUES } from './dataproc-harness.js';
+import { outcome, setState } from './random-state.js';
 
 /** The compiled path's next instruction everywhere but the one under test: it asks the run loop to stop. */
 const STOP: AnyEncoding = {
@@ -31,17 +31,6 @@ const STOP: AnyEncoding = {
 /** Registers, stack pointers, NZCV and the PC (or `pc`: where the compiled path went on to). */
 function state(c: Cpu, pc = c.pcs[0]!): string {
   return [...c.x, ...c.spEl, BigInt(c.ps.nzcv), pc].map((v) => v.toString(16)).join(',');
-}
-
-/** Runs `f`, returning the exception class and syndrome it threw, or '' (anything else escapes). */
-function outcome(f: () => void): string {
-  try {
-    f();
-    return '';
-  } catch (e) {
-    if (e instanceof ArchException) return `exception ${e.ec}/${e.iss}`;
-    throw e;
-  }
 }
 
 describe('generators on the table rows', () => {
@@ -92,11 +81,7 @@ describe('generators on the table rows', () => {
           const el = 1 + (next() % 2);
           const sp = next() & 1;
           for (const c of [a, b]) {
-            regs.forEach((v, i) => (c.x[i] = v));
-            sps.forEach((v, i) => (c.spEl[i] = v));
-            c.ps.nzcv = nzcv;
-            c.ps.el = el;
-            c.ps.sp = sp;
+            setState(c, { regs, sps, nzcv, el, sp });
             c.icount = 0;
             c.stopRequest = null;
             c.pcs[1] = va;

@@ -7,25 +7,14 @@ import { decodeA64 } from '../../src/cpu/disasm.js';
 import { PhysBus } from '../../src/board/bus.js';
 import { A64 } from '../../src/cpu/a64.js';
 import { executorFor } from '../../src/cpu/decode.js';
-import { ArchException } from '../../src/pe/exception.js';
 import { rng } from '../helpers/xorshift.js';
 import { encode } from '../helpers/asm.js';
 import { BOUNDARY_VALUES } from './dataproc-harness.js';
+import { outcome, setState } from './random-state.js';
 
 /** Registers, stack pointers, PSTATE's NZCV and the event register. */
 function state(c: Cpu): string {
   return [...c.x, ...c.spEl, BigInt(c.ps.nzcv), c.eventRegister ? 1n : 0n].map((v) => v.toString(16)).join(',');
-}
-
-/** Runs `f`, returning the exception class and syndrome it threw, or '' (anything else escapes). */
-function outcome(f: () => void): string {
-  try {
-    f();
-    return '';
-  } catch (e) {
-    if (e instanceof ArchException) return `exception ${e.ec}/${e.iss}`;
-    throw e;
-  }
 }
 
 describe('executors picked at decode', () => {
@@ -43,7 +32,15 @@ describe('executors picked at decode', () => {
       'HINT',
       'logical (shifted register)',
     ]);
-    for (const line of ['add x0, x1, x2', 'cmp w3, w4', 'mov x5, x6', 'tst x1, x2', 'subs x1, x2, #3', 'paciasp', 'bti c'])
+    for (const line of [
+      'add x0, x1, x2',
+      'cmp w3, w4',
+      'mov x5, x6',
+      'tst x1, x2',
+      'subs x1, x2, #3',
+      'paciasp',
+      'bti c',
+    ])
       expect(picked(line), line).toBe(true);
     // Shapes left to the generic executor: a shift, an inversion, SP, a hint that does something.
     for (const line of ['add x0, x1, x2, lsl #3', 'bic x1, x2, x3', 'add sp, sp, #16', 'mov x29, sp', 'wfi', 'yield'])
@@ -74,11 +71,7 @@ describe('executors picked at decode', () => {
           const el = 1 + (next() % 2);
           const sp = next() & 1;
           for (const c of [a, b]) {
-            regs.forEach((v, i) => (c.x[i] = v));
-            sps.forEach((v, i) => (c.spEl[i] = v));
-            c.ps.nzcv = nzcv;
-            c.ps.el = el;
-            c.ps.sp = sp;
+            setState(c, { regs, sps, nzcv, el, sp });
             c.eventRegister = false;
           }
           const sa = `${outcome(() => row.exec(a, d as never))} ${state(a)}`;

@@ -166,7 +166,10 @@ function checkWfxTrap(cpu: Cpu, wfe: boolean): void {
   }
 }
 
-/** The hints `hint` runs as NOPs (everything above SEVL: PAC, BTI, ESB, CSDB...), picked at decode: the Linux boot runs PACIASP/AUTIASP on every call. */
+/**
+ * The hints `hint` runs as NOPs (everything above SEVL: PAC, BTI, ESB, CSDB...), picked at decode:
+ * the Linux boot runs PACIASP and AUTIASP in every function.
+ */
 function pickHint(d: { CRm: number; op2: number }): (() => void) | undefined {
   return ((d.CRm << 3) | d.op2) > Hint.SEVL ? nop : undefined;
 }
