@@ -338,12 +338,13 @@ export class Cpu implements CodeUser {
    * The physical address of an aligned access of `size` bytes at `base` + `offset` that hits the
    * TLB in RAM, when neither the debugger nor the guest's debug events watch data accesses and
    * none of its bytes is watched, else -1: the common case of read and write, without their full
-   * path's calls. The address is added on the base's int32 halves (a BigInt sum would be allocated
+   * path's calls (RAM is then read and written through its typed arrays, in the host's byte
+   * order, which must be the guest's). The address is added on the base's int32 halves (a BigInt sum would be allocated
    * for every load and store). Watched bytes are tested, not pages: a world layer's vcpu context
    * shares its page with state every entry and exit saves.
    */
   private plainAddress(base: bigint, offset: number, size: number, flags: number, type: AccessType): number {
-    if (this.debug.watching || this.selfDebug) return -1;
+    if (this.debug.watching || this.selfDebug || !LITTLE_ENDIAN_HOST) return -1;
     this.vaSplit64[0] = base;
     const sum = (this.vaSplit32[0]! >>> 0) + offset;
     if ((sum & (size - 1)) !== 0) return -1;
@@ -362,7 +363,16 @@ export class Cpu implements CodeUser {
   /** A data read of 1, 2, 4 or 8 bytes at `base` + `offset` (a small byte offset: an instruction's immediate). */
   readAt(base: bigint, offset: number, size: number, flags: number): bigint {
     const plain = this.plainAddress(base, offset, size, flags, AccessType.Read);
-    if (plain >= 0) return this.bus.read(plain, size);
+    if (plain >= 0) {
+      // Aligned and within RAM: one element of the typed array of its size.
+      const bus = this.bus;
+      const off = plain - bus.ramBase;
+      if (size === 8) return bus.ram64[off >>> 3]!;
+      const v32 = this.vaSplit32;
+      v32[0] = size === 4 ? bus.ram32[off >>> 2]! : size === 2 ? bus.ram16[off >>> 1]! : bus.ram[off]!;
+      v32[1] = 0;
+      return this.vaSplit64[0]!;
+    }
     const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
     if (this.debug.watching) this.watchTest(va, size, false);
     const pa = this.dataAddress(va, size, flags, AccessType.Read);
@@ -387,7 +397,18 @@ export class Cpu implements CodeUser {
     const plain = this.plainAddress(base, offset, size, flags, AccessType.Write);
     if (plain >= 0) {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, plain, size);
-      this.bus.write(plain, size, value);
+      const bus = this.bus;
+      const off = plain - bus.ramBase;
+      // Aligned and within RAM, so within one page: a page of cached code is dropped by the bus's write.
+      if (bus.codePages[off >>> PAGE_SHIFT] !== 0) bus.write(plain, size, value);
+      else if (size === 8) bus.ram64[off >>> 3] = value;
+      else {
+        this.vaSplit64[0] = value;
+        const lo = this.vaSplit32[0]!;
+        if (size === 4) bus.ram32[off >>> 2] = lo;
+        else if (size === 2) bus.ram16[off >>> 1] = lo;
+        else bus.ram[off] = lo;
+      }
       return;
     }
     const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
@@ -680,6 +701,9 @@ export class Cpu implements CodeUser {
     const p32 = this.pcs32;
     const mmu = this.mmu;
     const bps = this.debug.breakpoints;
+    // Locals: an imported constant is loaded and checked at each use in optimised code.
+    const PAGE_MASK = PAGE_SIZE - 1;
+    const LAST = PAGE_SIZE / 4 - 1;
     // Straight-line execution stays on one decoded page: while the next PC is the previous
     // one plus 4 in the same page and no translation or code changed, the fetch needs
     // neither the TLB nor the page map. The PC is then kept as the page's VA (two int32
@@ -724,8 +748,8 @@ export class Cpu implements CodeUser {
             if (this.ps.il !== 0) throw new ArchException(defaultTargetEL(this), EC.ILLEGAL_STATE, 0);
             gen = mmu.generation;
             page = this.decodeAt(pa);
-            idx = (pa & (PAGE_SIZE - 1)) >>> 2;
-            pageLo = p32[0]! & ~(PAGE_SIZE - 1);
+            idx = (pa & PAGE_MASK) >>> 2;
+            pageLo = p32[0]! & ~PAGE_MASK;
             pageHi = p32[1]!;
             look = true;
           }
@@ -755,8 +779,8 @@ export class Cpu implements CodeUser {
                 const pa = mmu.hit(p32[0]!, p32[1]!, AccessType.Fetch, false);
                 if (pa < 0 || pa - this.bus.ramBase < 0 || pa - this.bus.ramBase >= this.bus.ramSize) break;
                 page = this.decodeAt(pa);
-                next = (pa & (PAGE_SIZE - 1)) >>> 2;
-                pageLo = p32[0]! & ~(PAGE_SIZE - 1);
+                next = (pa & PAGE_MASK) >>> 2;
+                pageLo = p32[0]! & ~PAGE_MASK;
                 pageHi = p32[1]!;
               }
               const u = page.traces[next];
@@ -773,34 +797,41 @@ export class Cpu implements CodeUser {
             look = true;
             continue;
           }
-          let insn = page.insns[idx];
-          if (insn === undefined) insn = this.code.decodeInto(page, idx);
-          // pcs[1] = this instruction's address, pcs[0] = the next one.
-          p32[2] = pageLo | (idx << 2);
-          p32[3] = pageHi;
-          const nextLo = pageLo | ((idx + 1) << 2);
-          if (idx !== PAGE_SIZE / 4 - 1) {
-            p32[0] = nextLo;
-            p32[1] = pageHi;
-          } else {
-            pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
+          // The straight line from here runs in this inner loop, past the checks above while none of
+          // them applies: no trace to look for, no breakpoint, code hook or software step.
+          const insns = page.insns;
+          for (;;) {
+            let insn = insns[idx];
+            if (insn === undefined) insn = this.code.decodeInto(page, idx);
+            // pcs[1] = this instruction's address, pcs[0] = the next one.
+            p32[2] = pageLo | (idx << 2);
+            p32[3] = pageHi;
+            const nextLo = pageLo | ((idx + 1) << 2);
+            if (idx !== LAST) {
+              p32[0] = nextLo;
+              p32[1] = pageHi;
+            } else {
+              pcs[0] = BigInt.asUintN(64, pcs[1]! + 4n);
+            }
+            insn.exec(this, insn.ops as never);
+            this.icount++;
+            if (stepping >= 0) this.stepCompleted(stepping, entries);
+            if (this.stopRequest !== null) {
+              const r = this.attend();
+              if (r !== null) return r;
+              page = null;
+            } else if (gen !== mmu.generation || this.selfDebug || p32[1] !== pageHi) page = null;
+            else if (p32[0] === nextLo && idx !== LAST) {
+              idx++;
+              if (!look && this.icount < end && bps.size === 0 && this.hookHalves.length === 0 && stepping < 0)
+                continue;
+            } else if ((p32[0]! & ~PAGE_MASK) === pageLo && (p32[0]! & 3) === 0) {
+              // A branch within the page: its translation and decoded records stand (same generation).
+              idx = (p32[0]! & PAGE_MASK) >>> 2;
+              look = true;
+            } else page = null;
+            break;
           }
-          insn.exec(this, insn.ops as never);
-          this.icount++;
-          if (stepping >= 0) this.stepCompleted(stepping, entries);
-          if (this.stopRequest !== null) {
-            const r = this.attend();
-            if (r !== null) return r;
-            page = null;
-            continue;
-          }
-          if (gen !== mmu.generation || this.selfDebug || p32[1] !== pageHi) page = null;
-          else if (p32[0] === nextLo && idx !== PAGE_SIZE / 4 - 1) idx++;
-          else if ((p32[0]! & ~(PAGE_SIZE - 1)) === pageLo && (p32[0]! & 3) === 0) {
-            // A branch within the page: its translation and decoded records stand (same generation).
-            idx = (p32[0]! & (PAGE_SIZE - 1)) >>> 2;
-            look = true;
-          } else page = null;
         }
         return { kind: 'budget' };
       } catch (e) {
