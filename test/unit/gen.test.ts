@@ -8,15 +8,13 @@ import { Cpu } from '../../src/cpu/cpu.js';
 import { decodeA64 } from '../../src/cpu/disasm.js';
 import { PhysBus } from '../../src/board/bus.js';
 import { COMPILED } from '../../src/cpu/a64.js';
-import { PAIRS } from '../../src/cpu/insn/ls-pair.js';
-import { SINGLE_REGISTER } from '../../src/cpu/insn/ls-single.js';
 import { compileTrace } from '../../src/cpu/trace.js';
 import type { AnyEncoding } from '../../src/cpu/decode.js';
 import { assemble, encode, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
 import { rng } from '../helpers/xorshift.js';
 import { BOUNDARY_VALUES } from './dataproc-harness.js';
-import { outcome, setState } from './random-state.js';
+import { MEMORY_ROWS, comparedPes, outcome, setState } from './random-state.js';
 
 /** The compiled path's next instruction everywhere but the one under test: it asks the run loop to stop. */
 const STOP: AnyEncoding = {
@@ -42,21 +40,7 @@ describe('generators on the table rows', () => {
 
   it('generate what the executors do, on random operands, cold and optimized', () => {
     const next = rng(0x6e11);
-    const value = (): bigint =>
-      next() % 4 === 0 ? BOUNDARY_VALUES[next() % BOUNDARY_VALUES.length]! : (BigInt(next()) << 32n) | BigInt(next());
-    // Loads and stores run with the MMU off on RAM of the same random bytes; their registers are
-    // mostly addresses in it (the fast path), some anywhere (aborts, the executor's path).
-    const RAM = 0x4000_0000;
-    const RAM_SIZE = 1 << 16;
-    const a = new Cpu(new PhysBus(RAM, RAM_SIZE));
-    const b = new Cpu(new PhysBus(RAM, RAM_SIZE));
-    for (let i = 0; i < RAM_SIZE; i++) a.bus.ram[i] = b.bus.ram[i] = next() & 0xff;
-    const memoryRows = new Set([...PAIRS, ...SINGLE_REGISTER]);
-    const address = (): bigint => {
-      const r = next() % 10;
-      if (r < 6) return BigInt(RAM + (next() % RAM_SIZE)) & (r < 4 ? ~7n : ~0n);
-      return r < 9 ? BigInt(next() % 0x1000) : value();
-    };
+    const { a, b, value, address } = comparedPes(next);
     const perRow = new Map<string, number>();
     for (const row of COMPILED) {
       let words = 0;
@@ -74,7 +58,7 @@ describe('generators on the table rows', () => {
         const va = BigInt.asUintN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)) + BigInt(at * 4);
         // Every twelfth word runs hot, so that V8 optimizes the generated function mid-way.
         for (let rep = 0, reps = words % 12 === 1 ? 500 : 3; rep < reps; rep++) {
-          const memory = memoryRows.has(row);
+          const memory = MEMORY_ROWS.has(row);
           const regs = Array.from({ length: 31 }, memory ? address : value);
           const sps = [0, 1, 2].map(() => (memory ? address() & (next() % 4 === 0 ? ~0n : ~15n) : value()));
           const nzcv = next() & 15;

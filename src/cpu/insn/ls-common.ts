@@ -1,7 +1,7 @@
 // Shared pieces of the load/store tables: base-register access with the SP alignment
 // check, alignment checks for exclusives, the data-abort syndrome, an encoding wrapper
 // that precomputes operands at decode time, and the operand formatting objdump uses.
-import { enc, type AnyEncoding, type Fields } from '../decode.js';
+import { enc, type AnyEncoding, type Exec, type Fields, type Pick } from '../decode.js';
 import { ArchException, EC, defaultTargetEL } from '../../pe/exception.js';
 import { AccessType, FSC } from '../../mmu/mmu.js';
 import type { Cpu } from '../cpu.js';
@@ -69,12 +69,13 @@ export function encPrepared<P extends string, D extends { readonly raw: number }
   pattern: P,
   name: string,
   prepare: (f: Fields<P>) => D,
-  exec: (cpu: Cpu, d: D) => void,
+  exec: Exec<D>,
   asm?: (d: D, pc: bigint) => string,
   gen?: (g: Emitter, d: D) => void,
+  pick?: Pick<D>,
 ): AnyEncoding {
   const { mask, value, extract } = enc(pattern, name, () => {});
-  return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm, gen };
+  return { name, pattern, mask, value, extract: (raw: number) => prepare(extract(raw)), exec, asm, gen, pick };
 }
 
 /** The base register for a generator: X[n], or SP with the fast path's condition that it is 16-byte aligned. */

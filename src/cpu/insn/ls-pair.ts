@@ -93,6 +93,23 @@ function storePair(cpu: Cpu, d: Pair): void {
   if (d.wback) writeback(cpu, d, base);
 }
 
+// The hot shapes, picked at decode: LDP and STP at an offset from a base other than SP, without
+// writeback (function prologues and epilogues save and restore registers through SP with
+// writeback; structures are copied through other bases).
+function loadPairOffset(cpu: Cpu, d: Pair): void {
+  const base = X(cpu, d.n);
+  const v1 = cpu.readAt(base, d.imm, d.bytes, 0);
+  const v2 = cpu.readAt(base, d.imm + d.bytes, d.bytes, 0);
+  setX(cpu, d.t, v1);
+  setX(cpu, d.t2, v2);
+}
+
+function storePairOffset(cpu: Cpu, d: Pair): void {
+  const base = X(cpu, d.n);
+  cpu.writeAt(base, d.imm, d.bytes, X(cpu, d.t), 0);
+  cpu.writeAt(base, d.imm + d.bytes, d.bytes, X(cpu, d.t2), 0);
+}
+
 /** Both pair forms, as loadPair and storePair do them. */
 function genPair(g: Emitter, d: Pair, load: boolean): void {
   if (d.undef) {
@@ -133,6 +150,7 @@ export const PAIRS: readonly AnyEncoding[] = [
     storePair,
     pairText,
     (g, d) => genPair(g, d, false),
+    (d) => (!d.undef && !d.wback && d.n !== 31 ? storePairOffset : undefined),
   ),
   encPrepared(
     'opc:2 101 0 0 idx:2 1 imm7:7 Rt2:5 Rn:5 Rt:5',
@@ -141,5 +159,6 @@ export const PAIRS: readonly AnyEncoding[] = [
     loadPair,
     pairText,
     (g, d) => genPair(g, d, true),
+    (d) => (!d.undef && !d.wback && d.n !== 31 && !d.signed ? loadPairOffset : undefined),
   ),
 ];
