@@ -760,12 +760,13 @@ export class Cpu implements CodeUser {
             if (hot !== 0 && ++page.heat[idx]! >= hot) t = page.traces[idx] = this.code.compileTraceAt(page, idx);
             else look = false;
           }
-          if (
-            t !== undefined &&
-            t !== null &&
-            this.icount + t.len <= end &&
-            (this.hookHalves.length === 0 || !this.hookOnPath(t, pageLo, pageHi))
-          ) {
+          if (t !== undefined && t !== null && this.icount + t.len > end) {
+            // Longer than the budget left (the slice's tail): the straight line after it is no trace's
+            // head either (traces started there only ever ran in such tails, and were compiled for nothing).
+            t = null;
+            look = false;
+          }
+          if (t !== undefined && t !== null && (this.hookHalves.length === 0 || !this.hookOnPath(t, pageLo, pageHi))) {
             // A compiled trace: it leaves with the PC and icount set, at most `end`.
             let next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
             // Chained: while the next trace fits the budget and nothing the checks above look at can

@@ -465,6 +465,24 @@ f:	add x2, x2, #3
   });
 });
 
+describe('where traces start', () => {
+  it('not on the straight line after a trace too long for the budget left (a slice ends there)', () => {
+    const m = machine(assemble(program(`${'\tadd x2, x2, #1\n'.repeat(12)}\tSEMIHOSTING_EXIT`)));
+    const entry = Number(m.cpu.pcs[0]!);
+    const at = (i: number) => m.code.page(entry).traces[((entry & 4095) >>> 2) + i];
+    // Compiled at its first arrival (threshold 1), the entry's trace does not fit in 3 instructions:
+    // they are interpreted, and the two after the entry are no heads.
+    expect(m.run(3).kind).toBe('budget');
+    if (m.code.hot === 1) expect(at(0)).toBeTruthy();
+    expect([at(1), at(2)]).toEqual([undefined, undefined]);
+    // A slice starting there makes one.
+    expect(m.run(1).kind).toBe('budget');
+    if (m.code.hot === 1) expect(at(3)).toBeTruthy();
+    expect(m.run(100).kind).toBe('exit');
+    expect(m.cpu.x[2]).toBe(12n);
+  });
+});
+
 describe('the compile policy (auto)', () => {
   // A loop's trace is compiled after AUTO_LOOP_THRESHOLD arrivals at its head; a trace that does
   // not come back to its head (at 2: the call, f's body, its return) after AUTO_THRESHOLD.
