@@ -486,7 +486,7 @@ export class Cpu implements CodeUser {
   /**
    * For compiled code's loads and stores: the RAM offset of an ordinary data access (privileged
    * unless `unprivileged`) at the VA whose int32 halves are `lo`, `hi`, or -1 when the access
-   * must take the full path of read/write: a TLB miss or fault, not RAM, a debugger watchpoint,
+   * must take the full path of read/write: a fault (a TLB miss walks here), not RAM, a debugger watchpoint,
    * watched bytes, a store to a page of cached code or while an exclusive reservation is open.
    * The caller has checked alignment and that the `size` bytes stay within the page. On a page
    * holding watched bytes the answer is for these bytes alone: `pageWatched` then tells the caller
@@ -494,7 +494,9 @@ export class Cpu implements CodeUser {
    */
   ramOffset(lo: number, hi: number, type: AccessType, unprivileged: boolean, size: number): number {
     if (this.debug.watching || !LITTLE_ENDIAN_HOST) return -1;
-    const pa = this.mmu.hit(lo, hi, type, unprivileged);
+    // A TLB miss walks here: taking the executor's path for it would also leave compiled code
+    // on a path V8 had not seen (a deoptimisation, then the trace optimised again).
+    const pa = this.mmu.probe(lo, hi, type, unprivileged);
     if (pa < 0) return -1;
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize) return -1;

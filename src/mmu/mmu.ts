@@ -159,6 +159,8 @@ export class Mmu {
   }));
   private readonly contexts = new Map<string, Context>();
   private readonly translator: Translator;
+  /** The walker of `probe`: reads tables from RAM alone. */
+  private readonly prober: Translator;
 
   /** One 64-bit slot seen as two int32 halves (little-endian: [0] = VA[31:0]). */
   private readonly vaSplit64 = new BigUint64Array(1);
@@ -174,6 +176,7 @@ export class Mmu {
 
   constructor(private readonly cpu: MmuPe) {
     this.translator = new Translator(cpu, false);
+    this.prober = new Translator(cpu, true);
   }
 
   /**
@@ -218,18 +221,47 @@ export class Mmu {
       this.refreshContext();
       return this.translate(va, type, syndrome, unpriv);
     }
+    const t = this.walkFill(this.translator, va, type, unpriv, lo, hi);
+    if (t.fault !== null) throw this.faultException(t.fault, va, type, syndrome);
+    return t.pa;
+  }
+
+  /**
+   * The PA of VA = hi:lo for an access of `type` as translate finds it, walking and filling the
+   * TLB on a miss, or -1 where translate would fault or would read a table outside RAM: a compiled
+   * access then takes its executor's path, which walks again and raises the fault. (Walks have no
+   * side effects on RAM: hardware Access flag management is not implemented.)
+   */
+  probe(lo: number, hi: number, type: AccessType, unprivileged: boolean): number {
+    if (this.ctx < 0) this.refreshContext();
+    const pa = this.hit(lo, hi, type, unprivileged);
+    if (pa >= 0) return pa;
+    this.vaSplit32[0] = lo;
+    this.vaSplit32[1] = hi;
+    const t = this.walkFill(this.prober, this.vaSplit64[0]!, type, unprivileged, lo, hi);
+    return t.fault === null ? t.pa : -1;
+  }
+
+  /** Walks `va` with `translator` for an access of `type`, and fills the TLB when it translates. */
+  private walkFill(
+    translator: Translator,
+    va: bigint,
+    type: AccessType,
+    unpriv: boolean,
+    lo: number,
+    hi: number,
+  ): Translation {
     let sh = unpriv ? this.unprivShift : this.privShift;
     if (sh === PERM_SHIFT_PRIV && this.panApplies && this.cpu.ps.pan !== 0) sh = PERM_SHIFT_PAN;
     this.walks++;
-    const t = this.translator.translate(
+    const t = translator.translate(
       this.regime,
       va,
       { type, permShift: sh, check: true },
       this.s2on ? Stage2Use.Full : Stage2Use.None,
     );
-    if (t.fault !== null) throw this.faultException(t.fault, va, type, syndrome);
-    this.fill(lo, hi, type, t);
-    return t.pa;
+    if (t.fault === null) this.fill(lo, hi, type, t);
+    return t;
   }
 
   private fill(lo: number, hi: number, type: AccessType, t: Translation): void {
