@@ -31,6 +31,7 @@ describe('executors picked at decode', () => {
       'LDP/LDNP/LDPSW',
       'LDR (immediate, 9-bit)',
       'LDR (unsigned offset)',
+      'SBFM/BFM/UBFM',
       'STP/STNP',
       'STR (immediate, 9-bit)',
       'STR (unsigned offset)',
@@ -44,9 +45,10 @@ describe('executors picked at decode', () => {
       'ldp x0, x1, [x2, #16]',
       'stp w3, w4, [x5]',
     );
+    hot.push('ubfx x13, x14, #3, #7', 'lsl x1, x2, #3', 'lsr w1, w2, #5', 'ubfiz w3, w4, #8, #4', 'uxtb w0, w1');
     for (const line of hot) expect(picked(line), line).toBe(true);
     // Shapes left to the generic executor: a shift, an inversion, SP, a hint that does something,
-    // writeback, a sign-extending load.
+    // writeback, a sign-extending load, SBFM and BFM.
     const cold = ['add x0, x1, x2, lsl #3', 'bic x1, x2, x3', 'add sp, sp, #16', 'mov x29, sp', 'wfi', 'yield'];
     cold.push(
       'ldr x0, [sp, #8]',
@@ -55,6 +57,7 @@ describe('executors picked at decode', () => {
       'stp x29, x30, [sp, #-16]!',
       'ldpsw x0, x1, [x2]',
     );
+    cold.push('sbfx x1, x2, #3, #4', 'asr x1, x2, #3', 'bfi x1, x2, #3, #4', 'sxtw x0, w1');
     for (const line of cold) expect(picked(line), line).toBe(false);
   });
 

@@ -53,6 +53,36 @@ const ADD_SUB_IMMEDIATE: readonly Exec<AddSubImmediate>[] = [
   },
 ];
 
+interface Bitfield {
+  readonly sf: number;
+  readonly immr: number;
+  readonly imms: number;
+  readonly Rn: number;
+  readonly Rd: number;
+}
+
+/** 2^k - 1 for k = 0..64. */
+const LOW_MASK = new BigUint64Array(65);
+for (let k = 0; k <= 64; k++) LOW_MASK[k] = (1n << BigInt(k)) - 1n;
+
+// UBFM as the two shifts it is, picked at decode: a field extracted (UBFX, LSR: imms >= immr) or
+// inserted at the bottom (UBFIZ, LSL: imms < immr), without the generic rotate and masks.
+const UBFX: Exec<Bitfield> = (cpu, d) =>
+  setX(
+    cpu,
+    d.Rd,
+    BigInt.asUintN(64, lsr64(BigInt.asUintN(64, X(cpu, d.Rn) & WMASK[d.sf]!), d.immr) & LOW_MASK[d.imms - d.immr + 1]!),
+  );
+const UBFIZ: Exec<Bitfield> = (cpu, d) =>
+  setX(
+    cpu,
+    d.Rd,
+    BigInt.asUintN(
+      64,
+      lsl64(BigInt.asUintN(64, X(cpu, d.Rn) & LOW_MASK[d.imms + 1]!), (d.sf !== 0 ? 64 : 32) - d.immr) & WMASK[d.sf]!,
+    ),
+  );
+
 export const DP_IMMEDIATE: readonly AnyEncoding[] = [
   enc(
     'op:1 immlo:2 10000 immhi:19 Rd:5',
@@ -259,6 +289,7 @@ export const DP_IMMEDIATE: readonly AnyEncoding[] = [
       const top = d.opc === 1 ? dst : g.val(U(`(0n - ((${src} >> ${d.imms}n) & 1n))${tm}`));
       g.setX(d.Rd, U(`(${top} & ${big((tmask ^ MASK64) & m)}) | (${bot} & ${big(tmask)})`));
     },
+    (d) => (d.opc !== 2 ? undefined : d.imms >= d.immr ? UBFX : UBFIZ),
   ),
 
   // EXTR: N must equal sf; a 32-bit form's lsb is below 32.
