@@ -270,6 +270,12 @@ function hvcRows(world: boolean): BenchRow[] {
   const r = measureRate({ name, elf, run, perIteration: 1, unit: 'M round trips/s', scale: 1e-6, probe: 20_000 });
   const rows: BenchRow[] = [{ name, hypstep: r.hypstep, qemu: r.qemu, unit: 'M round trips/s' }];
   if (world) {
+    rows.push({
+      name: 'HVC round trips: CPU time per round trip, checker on vs world layer off (issue 16: at most 1.15)',
+      hypstep: checkerCost(elf, r.lengths.hypstep),
+      qemu: null,
+      unit: '×',
+    });
     // Peak memory over a million exits with the layout bound (the world layer's records stay bounded).
     const n = QUICK ? 10_000 : 1_000_000;
     const long = withIterations(elf, n);
@@ -285,6 +291,29 @@ function hvcRows(world: boolean): BenchRow[] {
     });
   }
   return rows;
+}
+
+/**
+ * What the checker costs on the HVC program: the steady-state CPU time per round trip with the
+ * layout bound and the checker on over that with the world layer off, from interleaved pairs of
+ * whole processes at the checker row's two lengths (the same start-up subtraction as its rate).
+ */
+function checkerCost(elf: string, lengths: Lengths): Stats {
+  const perRoundTrip = (hypstepArgs: string[]): number => {
+    const run = { hypstepArgs };
+    const s = runTimed('hypstep', withIterations(elf, lengths.short), run);
+    const l = runTimed('hypstep', withIterations(elf, lengths.long), run);
+    return Math.max(l.cpu - s.cpu, 0.01) / (lengths.long - lengths.short);
+  };
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternating which goes first, so that drift in the machine's load falls on both.
+    const [a, b] = round % 2 === 0 ? [[], HVC_LAYOUT] : [HVC_LAYOUT, []];
+    const ta = perRoundTrip(a),
+      tb = perRoundTrip(b);
+    ratios.push(a === HVC_LAYOUT ? ta / tb : tb / ta);
+  }
+  return stats(ratios);
 }
 
 /** fixtures/smp/spinlock on 4 PEs: lock acquisitions per second (the PEs' spinning differs between the two). */
