@@ -145,7 +145,8 @@ class LoadPut extends Costs implements LoadPutRecord {
 
 /** Whether a PE runs a guest: below EL2 with stage 2 on and not under a VHE host's TGE. */
 export function guestRunningOn(c: Cpu): boolean {
-  return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && !c.tge;
+  // `=== false`: a boolean field's plain negation is a generic truthiness test in optimised code.
+  return c.ps.el < 2 && ((c.hcr >>> HCR.VM) & 1) === 1 && c.tge === false;
 }
 
 /** The VMID a PE's VTTBR_EL2 holds. */
@@ -217,6 +218,10 @@ export class PeWorld implements CpuObserver {
   running: VcpuState | null = null;
   /** The vcpu the layout's discovery function was last entered with on this PE: the one its per-PE flags speak for. */
   current: VcpuState | null = null;
+  /** The vcpu the world found by its VMID alone at this PE's last entry, for which VMID and version of its vcpus. */
+  identifiedVcpu: VcpuState | null = null;
+  identifiedVmid = 0;
+  identifiedVersion = 0;
   /** Between the entry of the layout's put function and the flag store that completes it. */
   inPut = false;
   /** Whether the host ran below EL2 since this PE's last exit (a split-mode host kernel, or a VHE host's EL0). */
@@ -317,23 +322,26 @@ export class PeWorld implements CpuObserver {
 
   exceptionTaken(e: ExceptionTaken): void {
     this.advance();
-    this.el = e.toEL;
-    if (!this.inGuest && e.fromEL === 1 && e.toEL === 2) {
+    const fromEL = e.fromEL,
+      toEL = e.toEL;
+    this.el = toEL;
+    if (this.inGuest === false) {
       // A split-mode host kernel calls its hyp: if that call moves registers, the call is part of the cost.
-      if (this.segmentProvisional) {
+      if (fromEL === 1 && toEL === 2 && this.segmentProvisional === true) {
         this.startSegment();
         this.inHypCall = true;
       }
       return;
     }
-    if (e.toEL !== 2 || e.fromEL === 2 || !this.inGuest) return;
+    if (toEL !== 2 || fromEL === 2) return;
     // An exit: from the guest to EL2. (HCR_EL2 is unchanged by taking the exception.)
     this.inGuest = false;
     this.leftEl2 = false;
     const w = this.world;
-    if (w.exitWork) w.exitTaken(this);
-    const irq = e.kind === 1 || e.kind === 2 ? w.interruptSource?.(this.index, e.kind) : undefined;
-    const reason = exitReason(e.kind, e.esr, this.cpu.sr, irq);
+    if (w.exitWork === true) w.exitTaken(this);
+    const kind = e.kind;
+    const irq = kind === 1 || kind === 2 ? w.interruptSource?.(this.index, kind) : undefined;
+    const reason = exitReason(kind, e.esr, this.cpu.sr, irq);
     // The record is the window: its costs grow until the next entry closes it.
     const exit = (w.reusableExit() ?? new Exit()).refill(
       ++w.exits,
@@ -360,10 +368,12 @@ export class PeWorld implements CpuObserver {
 
   exceptionReturned(e: ExceptionReturned): void {
     this.advance();
-    this.el = e.toEL;
+    const toEL = e.toEL;
+    this.el = toEL;
     this.inHypCall = false;
-    if (e.fromEL !== 2 || e.toEL === 2) return;
-    if (!guestRunningOn(this.cpu)) {
+    if (e.fromEL !== 2 || toEL === 2) return;
+    const cpu = this.cpu;
+    if (!guestRunningOn(cpu)) {
       this.leftEl2 = true;
       return;
     }
@@ -371,7 +381,7 @@ export class PeWorld implements CpuObserver {
     this.vmid = this.currentVmid();
     const w = this.world;
     const x = this.lastExit;
-    const closed = x !== null && !x.closed ? x : null;
+    const closed = x !== null && x.closed === false ? x : null;
     if (closed !== null) {
       this.closeCosts(closed, closed.icount, this.windowEl2);
       closed.closed = true;
@@ -382,12 +392,12 @@ export class PeWorld implements CpuObserver {
     this.entryN = ++w.entries;
     this.entryVcpu = this.running?.bound.name ?? null;
     // The ERET's address and the return address (the event's PC) as the PE's PC halves hold them.
-    const pcs32 = this.cpu.pcs32;
+    const pcs32 = cpu.pcs32;
     this.eret32[0] = pcs32[2]!;
     this.eret32[1] = pcs32[3]!;
     this.eret32[2] = pcs32[0]!;
     this.eret32[3] = pcs32[1]!;
-    this.entryIcount = this.cpu.icount;
+    this.entryIcount = cpu.icount;
     this.entryRecord = null;
     this.entries++;
     w.lastEntered = this;
@@ -400,19 +410,21 @@ export class PeWorld implements CpuObserver {
   }
 
   sysregAccessed(e: SysregAccessed): void {
-    if (this.inGuest) return;
+    if (this.inGuest === true) return;
     const w = this.world;
-    if (e.write && this.el === 2 && w.switchedRegs.size !== 0 && w.switchedRegs.has(e.reg.id))
+    const reg = e.reg;
+    if (w.anySwitched === true && e.write === true && this.el === 2 && w.switchedRegs.has(reg.id))
       w.switchedWritten(this, e);
-    if (w.governed.size !== 0) {
+    if (w.anyGoverned === true) {
       // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
-      if (this.el === 2 && w.governs(e.reg)) this.governedAccess();
+      if (this.el === 2 && w.governs(reg)) this.governedAccess();
       // Loads and puts, charged with the segment, need a layout with flags.
-      this.segment.count(e.reg);
+      this.segment.count(reg);
     }
-    if (this.window !== null) {
-      this.window.count(e.reg);
-      w.windowRegs.add(e.reg);
+    const window = this.window;
+    if (window !== null) {
+      window.count(reg);
+      w.windowRegs.add(reg);
     }
   }
 

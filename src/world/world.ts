@@ -300,6 +300,12 @@ export class World {
   private governedIds = new Int8Array(256);
   /** Registers (by id) the layout has slots for that no flag governs: switched on entry and exit. */
   readonly switchedRegs = new Set<number>();
+  /**
+   * `switchedRegs` and `governed` are not empty: plain booleans, read by every MSR/MRS outside a
+   * guest (a Set's size is a call on that path).
+   */
+  anySwitched = false;
+  anyGoverned = false;
   /** Whether `exitTaken` has anything to do: switched registers to note, or a placement to retry. */
   exitWork = false;
   /**
@@ -327,8 +333,6 @@ export class World {
   private returnHooks: { cpu: Cpu; pc: bigint; prev: (() => void) | undefined }[] = [];
   /** Counts changes to `vcpus` and their bindings (what `identify` remembers depends on them). */
   private vcpusVersion = 0;
-  /** By PE: the vcpu `identify` found by its VMID alone, and for which VMID and version of `vcpus`. */
-  private readonly identified: { vmid: number; version: number; v: VcpuState }[] = [];
   /** Vcpus bound at run time by discovery: a new placement of the layout keeps them. */
   private discovered: BoundVcpu[] = [];
   /** Whether some flag of the layout is per PE (its vcpus are placed again when they move). */
@@ -453,7 +457,9 @@ export class World {
     for (const s of layout.slots)
       if (!this.governed.has(s.name) && s.register?.kind === 'sysreg') this.switchedRegs.add(s.register.spec.id);
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
-    this.exitWork = this.switchedRegs.size !== 0 || replace !== null;
+    this.anySwitched = this.switchedRegs.size !== 0;
+    this.anyGoverned = this.governed.size !== 0;
+    this.exitWork = this.anySwitched || replace !== null;
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
       // Placed again: the state that memory does not hold carries over.
@@ -646,6 +652,7 @@ export class World {
     this.governed.clear();
     this.governedIds.fill(0);
     this.switchedRegs.clear();
+    this.anySwitched = this.anyGoverned = false;
     this.exitWork = false;
     this.vcpus = [];
     this.vcpusVersion++;
@@ -795,11 +802,11 @@ export class World {
    * among those (or all, when the layout names no VMIDs), the only one loaded on this PE, the
    * one discovery last saw on it, the only one loaded anywhere, or the only one.
    */
-  private identify(p: PeWorld): VcpuState | null {
+  identify(p: PeWorld): VcpuState | null {
     const vmid = p.currentVmid();
     // The one vcpu of this VMID, as found at this PE's last entry while the vcpus stayed the same.
-    const known = this.identified[p.index];
-    if (known !== undefined && known.vmid === vmid && known.version === this.vcpusVersion) return known.v;
+    if (p.identifiedVcpu !== null && p.identifiedVmid === vmid && p.identifiedVersion === this.vcpusVersion)
+      return p.identifiedVcpu;
     let byVmid: VcpuState | null = null,
       nVmid = 0;
     for (const v of this.vcpus)
@@ -808,8 +815,9 @@ export class World {
         nVmid++;
       }
     if (nVmid === 1) {
-      this.identified[p.index] = { vmid, version: this.vcpusVersion, v: byVmid! };
-      return byVmid;
+      p.identifiedVmid = vmid;
+      p.identifiedVersion = this.vcpusVersion;
+      return (p.identifiedVcpu = byVmid);
     }
     const candidate = (v: VcpuState) => nVmid === 0 || v.bound.vmid === vmid;
     let here: VcpuState | null = null,
@@ -836,7 +844,7 @@ export class World {
   /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
   exitTaken(p: PeWorld): void {
     const v = p.running;
-    if (v !== null && this.switchedRegs.size !== 0)
+    if (v !== null && this.anySwitched)
       for (const s of v.switchedSlots) {
         // A slot not in use held none of the guest's state: nothing of it is to be saved, and until
         // the next entry its memory is what the hypervisor fills (KVM's next flush of vgic_lr[]).
@@ -906,24 +914,32 @@ export class World {
 
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
   entered(p: PeWorld): void {
-    const v = this.identify(p);
+    // The vcpu found at this PE's last entry, while its VMID and the vcpus stay the same (the
+    // test `identify` starts with, here without the call: it is on every entry).
+    const v =
+      p.identifiedVcpu !== null && p.identifiedVmid === p.vmid && p.identifiedVersion === this.vcpusVersion
+        ? p.identifiedVcpu
+        : this.identify(p);
     // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
     // a lazy FP load): the switched registers it did not save never left the CPU.
-    const stayed = v !== null && v.switched && v.pe === p && !p.leftEl2;
+    const stayed = v !== null && v.switched === true && v.pe === p && p.leftEl2 === false;
     p.running = v;
     // Entering overwrote the switched registers of whichever vcpu this PE held.
     const vcpus = this.vcpus;
-    for (let i = 0; i < vcpus.length; i++) if (vcpus[i]!.pe === p) vcpus[i]!.switched = false;
+    for (let i = 0; i < vcpus.length; i++) {
+      const u = vcpus[i]!;
+      if (u.pe === p) u.switched = false;
+    }
     if (v === null) return;
     v.pe = p;
     v.vmid = p.vmid;
     v.switched = true;
-    if (this.checking) {
+    if (this.checking === true) {
       const c = this.cleanEntry;
       if (c.v !== v || c.pe !== p || c.changes !== this.changes || c.pokes !== p.cpu.bus.pokes)
         this.checkEntry(p, v, stayed);
     }
-    if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
+    if (v.switchedSlots.length !== 0 && v.savedSwitched.size !== 0) v.savedSwitched.clear();
   }
 
   /** At an entry into `v` on `p`: every flag set (or lazily loadable) and every switched register restored. */
