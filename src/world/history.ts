@@ -17,6 +17,11 @@ export class Ring<T> {
   push(x: T): void {
     if (this.items.length < this.capacity) this.items.push(x);
     else this.items[this.next] = x;
+    this.moveOn();
+  }
+
+  /** The next push goes to the following slot. */
+  protected moveOn(): void {
     this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
     this.total++;
   }
@@ -45,9 +50,12 @@ export class ExitRing extends Ring<Exit> {
   private readonly seen = new Uint8Array(this.capacity);
 
   override push(x: Exit): void {
-    x.slot = this.next;
-    this.seen[this.next] = x.escaped ? 1 : 0;
-    super.push(x);
+    const i = this.next;
+    x.slot = i;
+    this.seen[i] = x.escaped ? 1 : 0;
+    // A record filled in again goes back into its own slot: the ring only moves on.
+    if (this.items[i] === x) this.moveOn();
+    else super.push(x);
   }
 
   /** The record the next push replaces, unless it was handed out (or the ring is not full). */

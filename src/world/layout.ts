@@ -763,8 +763,14 @@ export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: Bind
     pa: f.between ? -1 : env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
     maskBytes: Array.from({ length: f.width }, (_, i) => Number((f.mask >> BigInt(8 * i)) & 0xffn)),
   }));
+  // Every field named, in one order: the residency checks read slots on the access path, and
+  // slots spread from their layout's each had a shape of their own (the reads went megamorphic).
   const slots = layout.slots.map((s): BoundSlot => ({
-    ...s,
+    name: s.name,
+    place: s.place,
+    width: s.width,
+    register: s.register,
+    count: s.count,
     pa: env.phys(placeVa(s.place, va, env, `${what} ${s.name}`)),
     flag: flags.find((f) => f.governs.includes(s.name)) ?? null,
     countPa: s.count ? env.phys(placeVa(s.count.place, va, env, `${what} ${s.count.array}'s count`)) : null,

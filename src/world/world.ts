@@ -538,8 +538,10 @@ export class World {
       for (const p of this.pes) p.cpu.watchPhys(pa, w.width);
       this.watchedRanges.push({ pa, size: w.width });
     };
-    for (const slot of v.bound.slots) add(slot.pa, { vcpu: v, slot, width: slot.width });
-    for (const flag of v.bound.flags) if (!flag.between) add(flag.pa, { vcpu: v, flag, width: flag.width });
+    // Both kinds with the same fields in the same order: one shape where the access path reads them.
+    for (const slot of v.bound.slots) add(slot.pa, { vcpu: v, slot, flag: undefined, width: slot.width });
+    for (const flag of v.bound.flags)
+      if (!flag.between) add(flag.pa, { vcpu: v, slot: undefined, flag, width: flag.width });
   }
 
   /** Binds a vcpu found at run time (the layout's `discover`); it keeps its own residency from now on. */
