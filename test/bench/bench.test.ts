@@ -44,7 +44,8 @@ const ROWS = [
   'integer loop, hypstep in process after warm-up',
   'scalar FP loop (',
   'SIMD loop (',
-  'world layer: layout bound, residency checker on',
+  'HVC round trips: CPU time per round trip, checker on vs world layer off',
+  'minihyp vhe-deferred: layout bound, checker on, time vs world layer off',
 ];
 
 describe('npm run bench', () => {
