@@ -25,10 +25,10 @@ describe('the PL011 interrupt', () => {
   it('an interrupt-driven console echoes stdin as QEMU does, and a PE waiting in WFI for input waits', async () => {
     requireTool('qemu-system-aarch64');
     const input = 'hello gic\nsecond line\nq';
-    const q = spawnSync(
+    const q = await run(
       'qemu-system-aarch64',
       [...QEMU_GIC_BOARD, '-m', '512M', '-semihosting', '-serial', 'stdio', '-kernel', elf('console')],
-      { input, encoding: 'latin1', timeout: 90_000 },
+      { input, timeoutMs: 90_000 },
     );
     const h = spawnSync(process.execPath, [CLI, 'run', elf('console')], { input, encoding: 'latin1', timeout: 60_000 });
     expect(h.stdout).toBe(q.stdout);
