@@ -804,11 +804,10 @@ export class World {
    * among those (or all, when the layout names no VMIDs), the only one loaded on this PE, the
    * one discovery last saw on it, the only one loaded anywhere, or the only one.
    */
-  identify(p: PeWorld): VcpuState | null {
+  private identify(p: PeWorld): VcpuState | null {
     const vmid = p.currentVmid();
-    // The one vcpu of this VMID, as found at this PE's last entry while the vcpus stayed the same.
-    if (p.identifiedVcpu !== null && p.identifiedVmid === vmid && p.identifiedVersion === this.vcpusVersion)
-      return p.identifiedVcpu;
+    const known = this.lastIdentified(p, vmid);
+    if (known !== null) return known;
     let byVmid: VcpuState | null = null,
       nVmid = 0;
     for (const v of this.vcpus)
@@ -842,6 +841,11 @@ export class World {
   }
 
   // --- what the PEs report --------------------------------------------------------------------
+
+  /** The one vcpu of VMID `vmid`, as `identify` found it at `p`'s last entry while the vcpus stayed the same. */
+  private lastIdentified(p: PeWorld, vmid: number): VcpuState | null {
+    return p.identifiedVmid === vmid && p.identifiedVersion === this.vcpusVersion ? p.identifiedVcpu : null;
+  }
 
   /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
   exitTaken(p: PeWorld): void {
@@ -916,12 +920,7 @@ export class World {
 
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
   entered(p: PeWorld): void {
-    // The vcpu found at this PE's last entry, while its VMID and the vcpus stay the same (the
-    // test `identify` starts with, here without the call: it is on every entry).
-    const v =
-      p.identifiedVcpu !== null && p.identifiedVmid === p.vmid && p.identifiedVersion === this.vcpusVersion
-        ? p.identifiedVcpu
-        : this.identify(p);
+    const v = this.lastIdentified(p, p.vmid) ?? this.identify(p);
     // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
     // a lazy FP load): the switched registers it did not save never left the CPU.
     const stayed = v !== null && v.switched === true && v.pe === p && p.leftEl2 === false;
