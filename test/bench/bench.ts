@@ -19,6 +19,7 @@ import {
   stats,
   withIterations,
   type Engine,
+  type ProcessRun,
   type RunOptions,
   type Stats,
 } from './measure.js';
@@ -160,6 +161,20 @@ function calibrate(engine: Engine, w: Workload, seconds: number, startCpu: numbe
   return { short: n, long: n + Math.max(n, Math.round(seconds / cost)) };
 }
 
+/**
+ * The short and the long run of `elf` on `engine`; a pair whose difference the load swallowed
+ * (GNU time counts in 10 ms steps) is run again, twice at most.
+ */
+function timedPair(engine: Engine, elf: string, lengths: Lengths, run?: RunOptions): { s: ProcessRun; l: ProcessRun } {
+  let s = runTimed(engine, withIterations(elf, lengths.short), run);
+  let l = runTimed(engine, withIterations(elf, lengths.long), run);
+  for (let retry = 0; retry < 2 && l.cpu <= s.cpu && !QUICK; retry++) {
+    s = runTimed(engine, withIterations(elf, lengths.short), run);
+    l = runTimed(engine, withIterations(elf, lengths.long), run);
+  }
+  return { s, l };
+}
+
 function measureRate(w: Workload): RateResult {
   const one = withIterations(w.elf, 1);
   let lengths: { hypstep: Lengths; qemu: Lengths };
@@ -184,13 +199,7 @@ function measureRate(w: Workload): RateResult {
     const engines: Engine[] = round % 2 === 0 ? ['hypstep', 'QEMU'] : ['QEMU', 'hypstep'];
     for (const engine of engines) {
       const key = engine === 'hypstep' ? 'hypstep' : 'qemu';
-      // A pair whose difference the load swallowed (GNU time counts in 10 ms steps) is run again, twice at most.
-      let s = runTimed(engine, withIterations(w.elf, m[key]), w.run);
-      let l = runTimed(engine, withIterations(w.elf, n[key]), w.run);
-      for (let retry = 0; retry < 2 && l.cpu <= s.cpu && !QUICK; retry++) {
-        s = runTimed(engine, withIterations(w.elf, m[key]), w.run);
-        l = runTimed(engine, withIterations(w.elf, n[key]), w.run);
-      }
+      const { s, l } = timedPair(engine, w.elf, lengths[key], w.run);
       if (engine === 'hypstep')
         for (const [k, r] of [
           [m.hypstep, s],
@@ -300,9 +309,7 @@ function hvcRows(world: boolean): BenchRow[] {
  */
 function checkerCost(elf: string, lengths: Lengths): Stats {
   const perRoundTrip = (hypstepArgs: string[]): number => {
-    const run = { hypstepArgs };
-    const s = runTimed('hypstep', withIterations(elf, lengths.short), run);
-    const l = runTimed('hypstep', withIterations(elf, lengths.long), run);
+    const { s, l } = timedPair('hypstep', elf, lengths, { hypstepArgs });
     return Math.max(l.cpu - s.cpu, 0.01) / (lengths.long - lengths.short);
   };
   const ratios: number[] = [];
