@@ -94,12 +94,30 @@ const WRITE_TRAPS: Partial<Record<Trap, number>> = {
   TACR: 1 << HCR.TACR,
 };
 
-/** A row resolved for the access path: its position `id`, storage `slot` (-1: none), key and trap masks. */
+/**
+ * A row resolved for the access path: its position `id`, storage `slot` (-1: none), key and trap masks.
+ * Every field is named, in one order, the optional ones too: rows spread as they were written had
+ * dozens of shapes, and MRS/MSR's reads of the register they reach went megamorphic.
+ */
 export function resolveRow(r: SysregRow, id: number, slot: number): SysregSpec {
   const [op0, op1, crn, crm, op2] = r.enc.split(' ').map(Number) as [number, number, number, number, number];
   const traps = r.traps ?? [];
-  return {
-    ...r,
+  // Typed so that a field added to SysregRow and not copied here fails to compile.
+  const spec: SysregSpec & { readonly [K in keyof Required<SysregRow>]: SysregRow[K] } = {
+    name: r.name,
+    enc: r.enc,
+    reset: r.reset,
+    el: r.el,
+    access: r.access,
+    el0ReadOnly: r.el0ReadOnly,
+    writeEl: r.writeEl,
+    el0: r.el0,
+    traps: r.traps,
+    writable: r.writable,
+    vhe: r.vhe,
+    fp: r.fp,
+    aliasOf: r.aliasOf,
+    group: r.group,
     id,
     op0,
     op1,
@@ -114,6 +132,7 @@ export function resolveRow(r: SysregRow, id: number, slot: number): SysregSpec {
     el0Control: r.el0 ? EL0_CONTROL[r.el0] : 0,
     lower: r.name.toLowerCase(),
   };
+  return spec;
 }
 
 let slots = 0;
