@@ -717,6 +717,8 @@ export interface BoundFlag extends LayoutFlag {
   readonly pa: number;
   /** The mask as little-endian bytes, one per byte of the word. */
   readonly maskBytes: readonly number[];
+  /** Its word is in the vcpu structure (else one word speaks for every vcpu: at a symbol, or per PE). */
+  readonly inVcpu: boolean;
 }
 export interface BoundVcpu {
   readonly name: string;
@@ -758,13 +760,22 @@ function placeVa(p: Place, vcpuVa: bigint, env: BindEnv, what: string): bigint {
 /** Places one vcpu whose structure is at `va`. */
 export function bindVcpu(layout: VcpuLayout, name: string, va: bigint, env: BindEnv, vmid?: number): BoundVcpu {
   const what = `vcpu ${name}`;
+  // Every field named, in one order: the residency checks read slots and flags on the access path,
+  // and those spread from their layout's each had a shape of their own (the reads went megamorphic).
   const flags = layout.flags.map((f): BoundFlag => ({
-    ...f,
+    name: f.name,
+    place: f.place,
+    width: f.width,
+    mask: f.mask,
+    equals: f.equals,
+    between: f.between,
+    onEntry: f.onEntry,
+    governs: f.governs,
+    lazy: f.lazy,
     pa: f.between ? -1 : env.phys(placeVa(f.place, va, env, `${what} flag ${f.name}`)),
     maskBytes: Array.from({ length: f.width }, (_, i) => Number((f.mask >> BigInt(8 * i)) & 0xffn)),
+    inVcpu: f.place.base.kind === 'vcpu',
   }));
-  // Every field named, in one order: the residency checks read slots on the access path, and
-  // slots spread from their layout's each had a shape of their own (the reads went megamorphic).
   const slots = layout.slots.map((s): BoundSlot => ({
     name: s.name,
     place: s.place,

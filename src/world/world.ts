@@ -136,10 +136,12 @@ export interface VcpuState {
   readonly savedSwitched: Set<string>;
   /**
    * Flag-governed registers saved (their slot written with the CPU's value) since their flag was
-   * set: a put may then hand the register back to the host before it clears the flag, as KVM's
-   * put restores the host's TPIDR_EL0.
+   * set, 1 by slot index (the order of `bound.slots`): a put may then hand the register back to the
+   * host before it clears the flag, as KVM's put restores the host's TPIDR_EL0.
    */
-  readonly saved: Set<string>;
+  readonly saved: Uint8Array;
+  /** Its slots as the access path compares them (made again whenever `bound` is). */
+  words: SlotWords;
   /** The PE whose CPU holds its registers when they are live (where it was last loaded or entered). */
   pe: PeWorld | null;
   /** The PE its per-PE flags were placed for (where discovery last saw it); null for a vcpu the layout lists. */
@@ -165,10 +167,71 @@ export interface VcpuIdentity {
   readonly id?: number;
 }
 
-/** A watched location: a slot or a flag of a vcpu, `width` bytes. */
-type Watched = { vcpu: VcpuState; width: number } & (
+/** A watched location: a slot (the vcpu's `index`th) or a flag of a vcpu, `width` bytes. */
+type Watched = { vcpu: VcpuState; width: number; index: number } & (
   { slot: BoundSlot; flag?: undefined } | { flag: BoundFlag; slot?: undefined }
 );
+
+/**
+ * A vcpu's slots as the checks compare them, by slot index: the register's place in a PE's
+ * system-register file and the slot's in RAM, as 32-bit words, and the bits the register keeps.
+ * The CPU's value and the slot's then compare with four integer loads, no BigInt made, for a
+ * register that is plain storage (no behaviour of its own: then `held` is its write mask alone).
+ */
+class SlotWords {
+  /**
+   * The register's low word in a PE's `sr32`, or -1: compared as BigInts (a V register, a register
+   * with behaviour, a slot not 4-aligned).
+   */
+  readonly sr: Int32Array;
+  /** The slot's low word in the bus's `ram32`. */
+  readonly ram: Int32Array;
+  /** The bits compared in the low and the high word: the register's write mask within the slot's width. */
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  /** By the vcpu's flag index: the slots whose register the flag governs. */
+  readonly governedBy: readonly Int32Array[];
+
+  constructor(bound: BoundVcpu, cpu: Cpu) {
+    const n = bound.slots.length;
+    this.sr = new Int32Array(n).fill(-1);
+    this.ram = new Int32Array(n);
+    this.lo = new Int32Array(n);
+    this.hi = new Int32Array(n);
+    bound.slots.forEach((slot, i) => {
+      const r = slot.register;
+      const plain =
+        r?.kind === 'sysreg' &&
+        r.spec.slot >= 0 &&
+        cpu.sysregs.access[r.spec.id] === undefined &&
+        slot.width <= 8 &&
+        (slot.pa & 3) === 0;
+      if (!plain) return;
+      const kept = BigInt.asUintN(8 * slot.width, keptBits(r.spec));
+      this.sr[i] = 2 * r.spec.slot;
+      this.ram[i] = (slot.pa - cpu.bus.ramBase) >>> 2;
+      this.lo[i] = Number(kept & 0xffff_ffffn) | 0;
+      this.hi[i] = Number(kept >> 32n) | 0;
+    });
+    this.governedBy = bound.flags.map((f) =>
+      Int32Array.from(bound.slots.flatMap((s, i) => (f.governs.includes(s.name) ? [i] : []))),
+    );
+  }
+
+  /** Whether slot `i` compares as words (its `sr` is not -1). */
+  plain(i: number): boolean {
+    return this.sr[i]! >= 0;
+  }
+
+  /** For a plain slot `i`: whether it holds the register as the CPU whose registers are `sr32` has it. */
+  same(i: number, sr32: Uint32Array, ram32: Int32Array): boolean {
+    const s = this.sr[i]!,
+      m = this.ram[i]!;
+    if (((sr32[s]! ^ ram32[m]!) & this.lo[i]!) !== 0) return false;
+    const hi = this.hi[i]!;
+    return hi === 0 || ((sr32[s + 1]! ^ ram32[m + 1]!) & hi) === 0;
+  }
+}
 
 /** Running sums over a kind of record: what the stats are computed from, whatever the logs keep. */
 export interface CostSums {
@@ -241,6 +304,14 @@ function grown<T extends Float64Array | Int8Array>(a: T, id: number): T {
   const b = new (a.constructor as new (n: number) => T)(Math.max(2 * a.length, id + 1));
   b.set(a);
   return b;
+}
+
+/** `old`'s saved registers, for `v` placed again (by name: a new placement may order its slots anew). */
+function carrySaved(old: VcpuState, v: VcpuState): void {
+  v.bound.slots.forEach((s, i) => {
+    const j = old.bound.slots.findIndex((o) => o.name === s.name);
+    if (j >= 0) v.saved[i] = old.saved[j]!;
+  });
 }
 
 /** Bytes [lo, hi) of a little-endian value that starts at `base`. */
@@ -468,7 +539,7 @@ export class World {
         if (old === undefined) continue;
         v.switched = old.switched;
         for (const r of old.savedSwitched) v.savedSwitched.add(r);
-        for (const r of old.saved) v.saved.add(r);
+        carrySaved(old, v);
         // Placed again at an exit (the hypervisor's MMU now on): what the guest left there is still to be saved.
         for (const [r, value] of old.atExit) v.atExit.set(r, value);
         v.pe = old.pe;
@@ -515,7 +586,8 @@ export class World {
       switchedSlots: bound.slots.filter((s) => s.flag === null),
       switched: false,
       savedSwitched: new Set(),
-      saved: new Set(),
+      saved: new Uint8Array(bound.slots.length),
+      words: new SlotWords(bound, this.pes[0]!.cpu),
       pe: null,
       placedOn: null,
       loadedOn: null,
@@ -539,9 +611,9 @@ export class World {
       this.watchedRanges.push({ pa, size: w.width });
     };
     // Both kinds with the same fields in the same order: one shape where the access path reads them.
-    for (const slot of v.bound.slots) add(slot.pa, { vcpu: v, slot, flag: undefined, width: slot.width });
+    v.bound.slots.forEach((slot, index) => add(slot.pa, { vcpu: v, slot, flag: undefined, width: slot.width, index }));
     for (const flag of v.bound.flags)
-      if (!flag.between) add(flag.pa, { vcpu: v, slot: undefined, flag, width: flag.width });
+      if (!flag.between) add(flag.pa, { vcpu: v, slot: undefined, flag, width: flag.width, index: -1 });
   }
 
   /** Binds a vcpu found at run time (the layout's `discover`); it keeps its own residency from now on. */
@@ -595,6 +667,7 @@ export class World {
       v.bound = place();
       this.vcpusVersion++;
       v.switchedSlots = v.bound.slots.filter((s) => s.flag === null);
+      v.words = new SlotWords(v.bound, p.cpu);
       this.discovered = this.discovered.map((b) => (b.va === va ? v.bound : b));
       this.rewatch();
     }
@@ -700,7 +773,7 @@ export class World {
   }
 
   private flagIsVcpus(v: VcpuState, f: BoundFlag): boolean {
-    if (f.place.base.kind === 'vcpu') return true;
+    if (f.inVcpu) return true;
     const p = v.placedOn;
     return p === null || p.current === null || p.current === v;
   }
@@ -1029,7 +1102,7 @@ export class World {
     if (hits === undefined) hits = this.overlapping(e.pa, e.size);
     for (const w of hits) {
       if (w.flag) this.flagAccess(p, w.vcpu, w.flag, e);
-      else this.slotAccess(p, w.vcpu, w.slot, e);
+      else this.slotAccess(p, w.vcpu, w.slot, w.index, e);
     }
   }
 
@@ -1082,7 +1155,8 @@ export class World {
     p.advance();
     if (this.checking) this.checkTransition(p, v, f, now, pc);
     if (!now) p.inPut = false;
-    for (const g of f.governs) v.saved.delete(g);
+    const governed = v.words.governedBy[v.bound.flags.indexOf(f)]!;
+    for (let i = 0; i < governed.length; i++) v.saved[governed[i]!] = 0;
     const record = p.closeLoadPut(now ? 'load' : 'put', v.bound.name, f.name, pc);
     this.recent.loadPut.push(record);
     const sums = this.loadPutSums[record.type];
@@ -1097,11 +1171,16 @@ export class World {
    * and in its slot (a load restored them all, a put saved them all).
    */
   private checkTransition(p: PeWorld, v: VcpuState, f: BoundFlag, set: boolean, pc: bigint): void {
-    for (const slot of v.bound.slots) {
+    const slots = v.bound.slots,
+      words = v.words,
+      ram32 = p.cpu.bus.ram32;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
       if (slot.flag?.name !== f.name || !this.inUse(slot)) continue;
+      if (words.plain(i) && words.same(i, p.sr32, ram32)) continue;
       const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
-      if (cpu === null || this.same(slot, cpu, memory) || (!set && v.saved.has(slot.name))) continue;
+      if (cpu === null || this.same(slot, cpu, memory) || (!set && v.saved[i] === 1)) continue;
       this.hazard(p, {
         kind: set ? 'partial-load' : 'partial-put',
         vcpu: v.bound.name,
@@ -1116,16 +1195,21 @@ export class World {
     }
   }
 
-  private slotAccess(p: PeWorld, v: VcpuState, slot: BoundSlot, e: MemoryAccessed): void {
+  private slotAccess(p: PeWorld, v: VcpuState, slot: BoundSlot, i: number, e: MemoryAccessed): void {
     if (slot.flag !== null && !e.write) p.governedAccess();
     const live = this.authority(v, slot) === 'cpu';
     if (this.checking && this.strict && live && slot.flag !== null) this.strictAccess(p, v, slot, e);
     if (!live) return;
+    // The common case, an access of the whole slot, compares the values as they are: the slot in
+    // RAM holds the value loaded or stored. Equal as words, it is clean without a BigInt made.
+    const whole = e.pa === slot.pa && e.size === slot.width;
+    if (whole && v.words.plain(i) && v.words.same(i, this.home(v).sr32, p.cpu.bus.ram32)) {
+      if (e.write) this.savedNow(v, slot, i);
+      return;
+    }
     // Live on a CPU: the one of the PE that holds the vcpu, whichever PE makes the access.
     const cpuFull = this.cpuValue(this.home(v), slot);
     if (cpuFull === null) return;
-    // The common case, an access of the whole slot, compares the values as they are.
-    const whole = e.pa === slot.pa && e.size === slot.width;
     const lo = Math.max(e.pa, slot.pa),
       hi = Math.min(e.pa + e.size, slot.pa + slot.width);
     const same = whole
@@ -1135,10 +1219,7 @@ export class World {
     if (same) {
       // Saving the CPU's value: a register switched on entry/exit now lives in memory. A V register
       // is stored as two doublewords: saved once the second makes the whole slot the CPU's value.
-      if (e.write && (whole || this.peek(slot.pa, slot.width) === cpuFull)) {
-        if (slot.flag === null) v.savedSwitched.add(slot.name);
-        else v.saved.add(slot.name);
-      }
+      if (e.write && (whole || this.peek(slot.pa, slot.width) === cpuFull)) this.savedNow(v, slot, i);
       return;
     }
     if (!this.checking) return;
@@ -1173,6 +1254,12 @@ export class World {
         detail: `read of the ${slot.name} slot of ${v.bound.name} while the register is live on ${where} (${loaded}): memory holds ${hex(e.value)}, the CPU ${hex(cpuFull)}`,
       });
     }
+  }
+
+  /** Slot `i` of `v` was written with the CPU's value: its register lives in memory now. */
+  private savedNow(v: VcpuState, slot: BoundSlot, i: number): void {
+    if (slot.flag === null) v.savedSwitched.add(slot.name);
+    else v.saved[i] = 1;
   }
 
   /**
