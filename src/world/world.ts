@@ -1118,7 +1118,11 @@ export class World {
     const lo = Math.max(e.pa, f.pa),
       hi = Math.min(e.pa + e.size, f.pa + f.width);
     let was: boolean, now: boolean;
-    if (f.equals !== undefined) {
+    if (e.pa === f.pa && e.size === f.width) {
+      // A store of the whole word (the common case): memory holds it now, `before` held it before.
+      was = f.equals !== undefined ? (e.before & f.mask) === f.equals : (e.before & f.mask) !== 0n;
+      now = this.flagSet(f);
+    } else if (f.equals !== undefined) {
       // The whole word decides: now as memory holds it, before with the stored bytes as they were.
       const word = this.peek(f.pa, f.width);
       const shift = BigInt(8 * (lo - f.pa));

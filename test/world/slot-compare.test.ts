@@ -2,7 +2,8 @@
 // compares as 32-bit words: a register with a write mask (bits outside it may differ), a 64-bit
 // register whose slots differ only in the high word, a 4-byte slot of a 64-bit register (its
 // neighbour in memory and the register's high word are not compared), and a saved register handed
-// back to the host before the put clears its flag (saved until the next load, not after).
+// back to the host before the put clears its flag (saved until the next load, not after); and a
+// flag word stored whole and in part.
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/board/machine.js';
 import { assemble } from '../helpers/asm.js';
@@ -43,7 +44,7 @@ const GUEST_RUNS = `	ldr	x1, =0xabcd000000000105
 	ldr	x1, =0xfeed000000000042
 	msr	tpidr_el0, x1`;
 
-function run(body: string): { w: World; sym: (n: string) => bigint } {
+function run(body: string, layoutText = LAYOUT): { w: World; sym: (n: string) => bigint } {
   const image = assemble(`.text
 .global _start
 _start:
@@ -60,7 +61,7 @@ vcpu:	.quad	3, 0x1111, 0x5555555500000007, 0
   const sym = (n: string) => image.symbols.find((s) => s.name === n)!.value;
   const w = new World(m.pes).attach();
   w.checking = true;
-  const layout = parseLayout(LAYOUT);
+  const layout = parseLayout(layoutText);
   w.bind(
     layout,
     bindLayout(layout, { symbol: (n) => m.symbol(n), phys: Number, pointer: () => 0n, peOffset: () => 0n }),
@@ -144,5 +145,30 @@ put2:
 	str	xzr, [x20, #24]`);
     expect(w.recent.loadPut.toArray().map((r) => r.pc)).toEqual([sym('load1'), sym('put1'), sym('load2'), sym('put2')]);
     expect(hazards(w)).toEqual([['partial-put', 'TPIDR_EL0', sym('put2'), 0x42n, 0x99n]]);
+  });
+
+  it('a flag changes with the bit its mask selects, stored with the whole word or a byte of it', () => {
+    // LOADED is bit 8 of a 4-byte word: storing other bits changes nothing.
+    const layout = JSON.stringify({
+      ...JSON.parse(LAYOUT),
+      flags: { LOADED: { offset: 24, width: 4, mask: '0x100', governs: ['CSSELR_EL1'] } },
+    });
+    const { w, sym } = run(
+      `${load('other_bit')}
+	mov	w1, #1
+byte_store:
+	strb	w1, [x20, #25]
+	mov	w1, #0x101
+	str	w1, [x20, #24]
+	mov	w1, #0x1
+word_store:
+	str	w1, [x20, #24]`,
+      layout,
+    );
+    expect(w.recent.loadPut.toArray().map((r) => [r.type, r.pc])).toEqual([
+      ['load', sym('byte_store')],
+      ['put', sym('word_store')],
+    ]);
+    expect(hazards(w)).toEqual([]);
   });
 });
