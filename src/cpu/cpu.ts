@@ -11,7 +11,7 @@ import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
 import { CodeCache, type CodePage, type CodeUser } from './code.js';
-import { onPath, type Trace } from './trace.js';
+import { inPath, type Trace } from './trace.js';
 import { ExclusiveMonitor } from './monitor.js';
 import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
@@ -41,7 +41,7 @@ export type StopReason =
 /** A PE's run also ends when it gives up its quantum (asleep, YIELD, a barrier) for the scheduler. */
 export type PeStop = StopReason | { kind: 'switch' };
 const SWITCH: PeStop = { kind: 'switch' };
-/** Not a stop: asks the run loop to look for a pending interrupt after this instruction. */
+/** Not a stop: asks the run loop to look again after this instruction (for a pending interrupt, at code hooks). */
 const ATTEND: PeStop = { kind: 'switch' };
 
 /** What a PE waits for after WFI or WFE (or a PSCI CPU_SUSPEND standby, which waits as WFI does). */
@@ -126,17 +126,16 @@ export class Cpu implements CodeUser {
   exceptionEntries = 0;
   /**
    * Called before the instruction at an address runs, without stopping (the world layer's
-   * function-entry hooks; set them with `setCodeHook`). A compiled block never runs past one.
+   * function-entry hooks; set them with `setCodeHook`). A compiled trace never runs past one.
    */
   private readonly codeHooks = new Map<bigint, () => void>();
-  /** The hooked addresses as int32 halves (low, high, …), so the run loop tests them without BigInt. */
-  private hookHalves = new Int32Array(0);
-  /** Bit (in-page instruction index & 31) of each hooked address: most addresses are ruled out by one test. */
-  private hookBloom = 0;
-  /** The last two traces, with their pages' VA halves, found to have no hook on their path (the hooks as they are). */
-  private hookFree0: Trace | null = null;
-  private hookFree1: Trace | null = null;
-  private readonly hookFreeVa = new Int32Array(4);
+  /**
+   * The VA pages holding hooks, as int32 halves (low, high, …), and each one's hooked
+   * instructions as a bitmap laid out as a trace's path (a new array whenever they change). The
+   * run loop looks a page up when it enters it: elsewhere, instructions and traces test nothing.
+   */
+  private hookPageHalves = new Int32Array(0);
+  private hookPageBits: Uint8Array[] = [];
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
    * `physWatchPages` counts ranges per RAM page and `physWatchBytes` per byte of those pages, so a
@@ -622,49 +621,47 @@ export class Cpu implements CodeUser {
     return null;
   }
 
-  /** Calls `fn` (or no longer, with null) each time the instruction at `pc` is about to run. */
+  /**
+   * Calls `fn` (or no longer, with null) each time the instruction at `pc` is about to run; from
+   * anywhere, a hook's own call included (the run loop looks again after the current instruction).
+   */
   setCodeHook(pc: bigint, fn: (() => void) | null): void {
     if (fn) this.codeHooks.set(pc, fn);
-    else this.codeHooks.delete(pc);
-    this.hookHalves = new Int32Array(BigUint64Array.from(this.codeHooks.keys()).buffer);
-    this.hookBloom = 0;
-    for (let i = 0; i < this.hookHalves.length; i += 2) this.hookBloom |= 1 << ((this.hookHalves[i]! >>> 2) & 31);
-    this.hookFree0 = this.hookFree1 = null;
+    else if (!this.codeHooks.delete(pc)) return;
+    const pages = new Map<bigint, Uint8Array>();
+    for (const hook of this.codeHooks.keys()) {
+      const va = hook & ~BigInt(PAGE_SIZE - 1);
+      let bits = pages.get(va);
+      if (bits === undefined) pages.set(va, (bits = new Uint8Array(PAGE_SIZE / 32)));
+      const idx = Number(hook - va) >>> 2;
+      bits[idx >>> 3]! |= 1 << (idx & 7);
+    }
+    this.hookPageHalves = new Int32Array(BigUint64Array.from(pages.keys()).buffer);
+    this.hookPageBits = [...pages.values()];
+    this.requestStop(ATTEND);
   }
 
   codeHook(pc: bigint): (() => void) | undefined {
     return this.codeHooks.get(pc);
   }
 
-  /** Whether a hook is at the VA whose int32 halves are `lo`, `hi`. */
-  private hookAt(lo: number, hi: number): boolean {
-    if (((this.hookBloom >>> ((lo >>> 2) & 31)) & 1) === 0) return false;
-    const h = this.hookHalves;
-    for (let i = 0; i < h.length; i += 2) if (h[i] === lo && h[i + 1] === hi) return true;
-    return false;
+  /** The hooked instructions of the VA page whose int32 halves are `lo` (page-aligned), `hi`; null when none. */
+  private hooksOfPage(lo: number, hi: number): Uint8Array | null {
+    const h = this.hookPageHalves;
+    for (let i = 0; i < h.length; i += 2) if (h[i] === lo && h[i + 1] === hi) return this.hookPageBits[i >>> 1]!;
+    return null;
   }
 
   /**
-   * Whether a hook lies on the path of trace `t` of the page whose VA halves are `lo` (page-aligned)
-   * and `hi`: the trace would run past it (or, at its head, loop back past it), so it does not run.
+   * Whether trace `t` would run past (or, at its head, loop back past) one of its page's hooked
+   * instructions `hooks`: it does not run then. A trace found clear remembers `hooks`, which are
+   * replaced when they change.
    */
-  private hookOnPath(t: Trace, lo: number, hi: number): boolean {
-    const va = this.hookFreeVa;
-    if (
-      (t === this.hookFree0 && lo === va[0] && hi === va[1]) ||
-      (t === this.hookFree1 && lo === va[2] && hi === va[3])
-    )
-      return false;
-    const h = this.hookHalves;
-    for (let i = 0; i < h.length; i += 2)
-      if (h[i + 1] === hi && (h[i]! & ~(PAGE_SIZE - 1)) === lo && onPath(t, (h[i]! & (PAGE_SIZE - 1)) >>> 2))
-        return true;
-    this.hookFree1 = this.hookFree0;
-    va[2] = va[0]!;
-    va[3] = va[1]!;
-    this.hookFree0 = t;
-    va[0] = lo;
-    va[1] = hi;
+  private hookOnPath(t: Trace, hooks: Uint8Array): boolean {
+    if (t.hookFree === hooks) return false;
+    const path = t.path;
+    for (let i = 0; i < hooks.length; i++) if ((hooks[i]! & path[i]!) !== 0) return true;
+    t.hookFree = hooks;
     return false;
   }
 
@@ -725,6 +722,8 @@ export class Cpu implements CodeUser {
     // instruction showed in the Linux boot's profile); again at every branch, page change and
     // trace exit. Heat therefore gathers at branch targets, where traces start.
     let look = true;
+    /** The hooked instructions of the page the PC is in (pageLo, pageHi once it is set up), or null. */
+    let hooks: Uint8Array | null = null;
     for (;;) {
       try {
         while (this.icount < end) {
@@ -732,7 +731,13 @@ export class Cpu implements CodeUser {
             return { kind: 'breakpoint', pc: pcs[0]! };
           }
           first = false;
-          if (this.hookHalves.length !== 0 && this.hookAt(p32[0]!, p32[1]!)) this.codeHooks.get(pcs[0]!)?.();
+          if (page === null)
+            hooks = this.hookPageHalves.length === 0 ? null : this.hooksOfPage(p32[0]! & ~PAGE_MASK, p32[1]!);
+          if (hooks !== null && inPath(hooks, (p32[0]! & PAGE_MASK) >>> 2)) {
+            this.codeHooks.get(pcs[0]!)?.();
+            // It may have set or removed hooks (this page's are then a new array, or none).
+            hooks = this.hooksOfPage(p32[0]! & ~PAGE_MASK, p32[1]!);
+          }
           if (page === null) {
             const pc = pcs[0]!;
             pcs[1] = pc;
@@ -768,7 +773,7 @@ export class Cpu implements CodeUser {
             t = null;
             look = false;
           }
-          if (t !== undefined && t !== null && (this.hookHalves.length === 0 || !this.hookOnPath(t, pageLo, pageHi))) {
+          if (t !== undefined && t !== null && (hooks === null || !this.hookOnPath(t, hooks))) {
             // A compiled trace: it leaves with the PC and icount set, at most `end`.
             let next = t.fn(this, this.x, this.ps, pageLo, pageHi, end);
             // Chained: while the next trace fits the budget and nothing the checks above look at can
@@ -785,10 +790,11 @@ export class Cpu implements CodeUser {
                 next = (pa & PAGE_MASK) >>> 2;
                 pageLo = p32[0]! & ~PAGE_MASK;
                 pageHi = p32[1]!;
+                hooks = this.hookPageHalves.length === 0 ? null : this.hooksOfPage(pageLo, pageHi);
               }
               const u = page.traces[next];
               if (u === undefined || u === null || this.icount + u.len > end) break;
-              if (this.hookHalves.length !== 0 && this.hookOnPath(u, pageLo, pageHi)) break;
+              if (hooks !== null && this.hookOnPath(u, hooks)) break;
               next = u.fn(this, this.x, this.ps, pageLo, pageHi, end);
             }
             if (this.stopRequest !== null) {
@@ -826,7 +832,13 @@ export class Cpu implements CodeUser {
             } else if (gen !== mmu.generation || this.selfDebug || p32[1] !== pageHi) page = null;
             else if (p32[0] === nextLo && idx !== LAST) {
               idx++;
-              if (!look && this.icount < end && bps.size === 0 && this.hookHalves.length === 0 && stepping < 0)
+              if (
+                !look &&
+                this.icount < end &&
+                bps.size === 0 &&
+                stepping < 0 &&
+                (hooks === null || !inPath(hooks, idx))
+              )
                 continue;
             } else if ((p32[0]! & ~PAGE_MASK) === pageLo && (p32[0]! & 3) === 0) {
               // A branch within the page: its translation and decoded records stand (same generation).

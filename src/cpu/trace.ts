@@ -43,15 +43,17 @@ export interface Trace {
   readonly insns: number;
   /** The in-page indices of those instructions, as a bitmap (a code hook on one keeps the trace from running). */
   readonly path: Uint8Array;
+  /** The hooked instructions (Cpu's, per VA page) it was last found clear of: not tested again while they stand. */
+  hookFree: Uint8Array | null;
   /** Forward branches compiled as blends (both sides run, no branch on data). */
   readonly blends: number;
   /** Inner loops it runs as JS loops of their own. */
   readonly inners: number;
 }
 
-/** Whether instruction `idx` of its page is on the trace's path. */
-export function onPath(t: Trace, idx: number): boolean {
-  return ((t.path[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
+/** Whether instruction `idx` of a page is in `bits`, a set of the page's instructions laid out as a trace's path. */
+export function inPath(bits: Uint8Array, idx: number): boolean {
+  return ((bits[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
 }
 
 /** HYPSTEP_TRACE_DUMP=1: every compiled trace's source goes to stderr (to read what the generators emit). */
@@ -873,6 +875,7 @@ export function compileTrace(
     len: t.len,
     insns: t.path.size,
     path,
+    hookFree: null,
     blends: t.b.blends,
     inners: t.b.inners,
   };
