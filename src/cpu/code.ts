@@ -77,6 +77,11 @@ export class CodePage {
   readonly heat = new Int32Array(PAGE_SIZE / 4);
   /** Where a trace was found not to loop, and waits for the late threshold. */
   readonly waiting = new Uint8Array(PAGE_SIZE / 4);
+  /**
+   * The hooked instructions (a PE's, of the VA page it last entered this page through) whose
+   * records call the PE's code hook before executing: see Cpu.markHooks. Null when none.
+   */
+  hookMarks: Uint8Array | null = null;
 }
 
 /** What a PE does when a page of code it may hold a reference to is dropped. */

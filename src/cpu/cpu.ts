@@ -10,8 +10,8 @@ import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
 import { Mmu, AccessType, FSC } from '../mmu/mmu.js';
-import { CodeCache, type CodePage, type CodeUser } from './code.js';
-import { inPath, type Trace } from './trace.js';
+import { CodeCache, Insn, type CodePage, type CodeUser } from './code.js';
+import type { Trace } from './trace.js';
 import { ExclusiveMonitor } from './monitor.js';
 import { DebugPort, WatchStop, type WatchHit } from './debug-port.js';
 import { MachineSysregs } from '../sysregs/machine.js';
@@ -645,6 +645,39 @@ export class Cpu implements CodeUser {
     return this.codeHooks.get(pc);
   }
 
+  /**
+   * Marks `page`, entered through a VA page whose hooked instructions are `hooks`: their records
+   * are wrapped in ones whose executor calls the hook first (hookedExec), so that the run loop
+   * tests nothing per instruction. The page is shared by the PEs and VA aliases: each marks it
+   * again with its own hooks when it enters it, and the wrapper calls only this PE's hook at the
+   * VA it runs at.
+   */
+  private markHooks(page: CodePage, hooks: Uint8Array | null): void {
+    const insns = page.insns;
+    forEachMarked(page.hookMarks, (i) => {
+      const w = insns[i];
+      if (w !== undefined && w.exec === hookedExec) insns[i] = w.ops as Insn;
+    });
+    forEachMarked(hooks, (i) => {
+      insns[i] = new Insn(hookedExec, insns[i] ?? this.code.decodeInto(page, i));
+    });
+    page.hookMarks = hooks;
+  }
+
+  /**
+   * A hooked record's executor calls this before its instruction: the hook at its VA (pcs[1]),
+   * if this PE has one there. The hook sees the PC at that instruction.
+   */
+  codeHookReached(): void {
+    const pc = this.pcs[1]!;
+    const hook = this.codeHooks.get(pc);
+    if (hook === undefined) return;
+    const next = this.pcs[0]!;
+    this.pcs[0] = pc;
+    hook();
+    this.pcs[0] = next;
+  }
+
   /** The hooked instructions of the VA page whose int32 halves are `lo` (page-aligned), `hi`; null when none. */
   private hooksOfPage(lo: number, hi: number): Uint8Array | null {
     const h = this.hookPageHalves;
@@ -731,13 +764,6 @@ export class Cpu implements CodeUser {
             return { kind: 'breakpoint', pc: pcs[0]! };
           }
           first = false;
-          if (page === null)
-            hooks = this.hookPageHalves.length === 0 ? null : this.hooksOfPage(p32[0]! & ~PAGE_MASK, p32[1]!);
-          if (hooks !== null && inPath(hooks, (p32[0]! & PAGE_MASK) >>> 2)) {
-            this.codeHooks.get(pcs[0]!)?.();
-            // It may have set or removed hooks (this page's are then a new array, or none).
-            hooks = this.hooksOfPage(p32[0]! & ~PAGE_MASK, p32[1]!);
-          }
           if (page === null) {
             const pc = pcs[0]!;
             pcs[1] = pc;
@@ -758,6 +784,8 @@ export class Cpu implements CodeUser {
             idx = (pa & PAGE_MASK) >>> 2;
             pageLo = p32[0]! & ~PAGE_MASK;
             pageHi = p32[1]!;
+            hooks = this.hookPageHalves.length === 0 ? null : this.hooksOfPage(pageLo, pageHi);
+            if (page.hookMarks !== hooks) this.markHooks(page, hooks);
             look = true;
           }
           // Traces run (and are compiled) only where no breakpoint, guest debug event or code hook has to be seen.
@@ -791,6 +819,7 @@ export class Cpu implements CodeUser {
                 pageLo = p32[0]! & ~PAGE_MASK;
                 pageHi = p32[1]!;
                 hooks = this.hookPageHalves.length === 0 ? null : this.hooksOfPage(pageLo, pageHi);
+                if (page.hookMarks !== hooks) this.markHooks(page, hooks);
               }
               const u = page.traces[next];
               if (u === undefined || u === null || this.icount + u.len > end) break;
@@ -832,14 +861,7 @@ export class Cpu implements CodeUser {
             } else if (gen !== mmu.generation || this.selfDebug || p32[1] !== pageHi) page = null;
             else if (p32[0] === nextLo && idx !== LAST) {
               idx++;
-              if (
-                !look &&
-                this.icount < end &&
-                bps.size === 0 &&
-                stepping < 0 &&
-                (hooks === null || !inPath(hooks, idx))
-              )
-                continue;
+              if (!look && this.icount < end && bps.size === 0 && stepping < 0) continue;
             } else if ((p32[0]! & ~PAGE_MASK) === pageLo && (p32[0]! & 3) === 0) {
               // A branch within the page: its translation and decoded records stand (same generation).
               idx = (p32[0]! & PAGE_MASK) >>> 2;
@@ -881,6 +903,18 @@ export class Cpu implements CodeUser {
       }
     }
   }
+}
+
+/** The executor of a hooked instruction's record (markHooks): the PE's code hook, then the instruction. */
+function hookedExec(cpu: Cpu, insn: Insn): void {
+  cpu.codeHookReached();
+  insn.exec(cpu, insn.ops as never);
+}
+
+/** Calls `fn` with each instruction index set in `bits` (laid out as a trace's path). */
+function forEachMarked(bits: Uint8Array | null, fn: (idx: number) => void): void {
+  if (bits === null) return;
+  for (let i = 0; i < bits.length; i++) for (let b = bits[i]!; b !== 0; b &= b - 1) fn(i * 8 + 31 - Math.clz32(b & -b));
 }
 
 /** MPIDR_EL1 of a PE alone: affinity 0.0.0, bit 31 RES1, U = 0 as QEMU's virt reports it. */

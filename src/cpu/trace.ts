@@ -51,9 +51,9 @@ export interface Trace {
   readonly inners: number;
 }
 
-/** Whether instruction `idx` of a page is in `bits`, a set of the page's instructions laid out as a trace's path. */
-export function inPath(bits: Uint8Array, idx: number): boolean {
-  return ((bits[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
+/** Whether instruction `idx` of its page is on the trace's path. */
+export function onPath(t: Trace, idx: number): boolean {
+  return ((t.path[idx >>> 3]! >>> (idx & 7)) & 1) !== 0;
 }
 
 /** HYPSTEP_TRACE_DUMP=1: every compiled trace's source goes to stderr (to read what the generators emit). */

@@ -8,7 +8,7 @@ import { assemble, program } from '../helpers/asm.js';
 import { Machine } from '../../src/board/machine.js';
 import { AUTO_LOOP_THRESHOLD, AUTO_THRESHOLD } from '../../src/cpu/code.js';
 import type { Cpu, PeStop } from '../../src/cpu/cpu.js';
-import { inPath } from '../../src/cpu/trace.js';
+import { onPath } from '../../src/cpu/trace.js';
 import type { Image } from '../../src/loader/elf.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { rng } from '../helpers/xorshift.js';
@@ -229,7 +229,7 @@ buf:	.fill 3002, 8, 0`;
       const head = Number(whole.cpu.x[12]!);
       const t = whole.cpu.code.page(head).traces[(head & 4095) >>> 2];
       expect(t).toBeTruthy();
-      expect([1, 4].map((i) => inPath(t!.path, ((head & 4095) >>> 2) + i))).toEqual([true, true]);
+      expect([1, 4].map((i) => onPath(t!, ((head & 4095) >>> 2) + i))).toEqual([true, true]);
       // The first if/else only computes registers (SP among them): a blend, without a branch.
       expect(t!.blends).toBeGreaterThanOrEqual(1);
     }
