@@ -5,7 +5,7 @@ import { StuckDetector } from './stuck.js';
 import { PState } from '../pe/pstate.js';
 import { takeSync, takePendingInterrupt } from './exceptions.js';
 import { ArchException, MachineStop, EC, defaultTargetEL, wakeupPending } from '../pe/exception.js';
-import type { CpuObserver } from './events.js';
+import { AccessEvent, type CpuObserver } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
@@ -138,16 +138,16 @@ export class Cpu implements CodeUser {
   private hookPageBits: Uint8Array[] = [];
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
-   * `physWatchPages` counts ranges per RAM page and `physWatchBytes` per byte of those pages, so a
-   * check is an array read per byte (the last page asked is at hand); nothing is tested while
-   * `physWatchCount` is 0.
+   * For each RAM page holding watched bytes, `physWatchMasks` has a byte per 8-byte granule with a
+   * bit per watched byte, so an aligned access's check is one load, and `physWatchCounts` how
+   * many ranges cover each byte (they may overlap); nothing is tested while `physWatchCount` is 0.
    */
   private physWatchCount = 0;
-  private physWatchPages: Uint16Array;
-  private readonly physWatchBytes = new Map<number, Uint16Array>();
-  private lastWatchPage = -1;
-  private lastWatchBytes: Uint16Array | undefined = undefined;
+  private readonly physWatchMasks: (Uint8Array | undefined)[];
+  private readonly physWatchCounts = new Map<number, Uint16Array>();
   private physWatches: { pa: number; size: number }[] = [];
+  /** The watched-memory event, filled in for each access (events.ts). */
+  private readonly accessed = new AccessEvent(this);
   /** What the run loop does after the current instruction (compiled traces test it after executors). */
   stopRequest: PeStop | null = null;
   /** Whether this run takes interrupts (a debugger's single step may mask them). */
@@ -170,7 +170,7 @@ export class Cpu implements CodeUser {
     this.monitor = o.monitor ?? new ExclusiveMonitor(1);
     this.sysregs = o.sysregs ?? new MachineSysregs();
     this.code.attach(this);
-    this.physWatchPages = new Uint16Array(bus.codePages.length);
+    this.physWatchMasks = new Array<Uint8Array | undefined>(bus.codePages.length).fill(undefined);
     this.mmu = new Mmu(this);
     this.stuck = new StuckDetector(bus);
     this.reset(0n);
@@ -425,7 +425,7 @@ export class Cpu implements CodeUser {
         if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
         throw e;
       }
-      if (watched) this.physAccessed(va, pa, size, true, BigInt.asUintN(size * 8, value), before);
+      if (watched) this.physAccessed(va, pa, size, true, value, before);
       return;
     }
     // Crossing a page: translate the second page before writing anything (QEMU does; the ARM ARM leaves the bytes
@@ -502,7 +502,7 @@ export class Cpu implements CodeUser {
     const page = off >>> PAGE_SHIFT;
     // A vcpu context shares its page with state every entry and exit saves (KVM's struct kvm_vcpu):
     // accesses to its unwatched bytes stay compiled.
-    this.pageWatched = this.physWatchCount !== 0 && this.physWatchPages[page] !== 0;
+    this.pageWatched = this.physWatchCount !== 0 && this.physWatchMasks[page] !== undefined;
     if (this.pageWatched && this.physWatched(pa, size)) return -1;
     const store = this.bus.codePages[page] === 0 && this.monitor.open === 0;
     if (type === AccessType.Write) return store ? off : -1;
@@ -540,32 +540,49 @@ export class Cpu implements CodeUser {
 
   private forWatchPages(pa: number, size: number, delta: number): void {
     const off = pa - this.bus.ramBase;
-    for (let p = off >>> PAGE_SHIFT; p <= (off + size - 1) >>> PAGE_SHIFT; p++) this.physWatchPages[p]! += delta;
     for (let b = off; b < off + size; b++) {
       const page = b >>> PAGE_SHIFT;
-      let bytes = this.physWatchBytes.get(page);
-      if (bytes === undefined) this.physWatchBytes.set(page, (bytes = new Uint16Array(PAGE_SIZE)));
-      bytes[b & (PAGE_SIZE - 1)]! += delta;
+      const i = b & (PAGE_SIZE - 1);
+      let counts = this.physWatchCounts.get(page);
+      if (counts === undefined) {
+        this.physWatchCounts.set(page, (counts = new Uint16Array(PAGE_SIZE)));
+        this.physWatchMasks[page] = new Uint8Array(PAGE_SIZE / 8);
+      }
+      counts[i]! += delta;
+      const masks = this.physWatchMasks[page]!;
+      masks[i >>> 3] = counts[i] !== 0 ? masks[i >>> 3]! | (1 << (i & 7)) : masks[i >>> 3]! & ~(1 << (i & 7));
+    }
+    for (let page = off >>> PAGE_SHIFT; page <= (off + size - 1) >>> PAGE_SHIFT; page++) {
+      if (this.physWatchMasks[page]!.some((m) => m !== 0)) continue;
+      this.physWatchCounts.delete(page);
+      this.physWatchMasks[page] = undefined;
     }
   }
 
+  /** Whether any of the `size` bytes at `pa` is watched (they are within one page: page-crossing accesses are split). */
   private physWatched(pa: number, size: number): boolean {
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize) return false;
-    const page = off >>> PAGE_SHIFT;
-    if (this.physWatchPages[page] === 0) return false;
-    // Accesses reaching here stay within one page (page-crossing ones are split into bytes).
-    if (page !== this.lastWatchPage) {
-      this.lastWatchPage = page;
-      this.lastWatchBytes = this.physWatchBytes.get(page);
-    }
-    const bytes = this.lastWatchBytes!;
-    for (let b = off & (PAGE_SIZE - 1), end = b + size; b < end; b++) if (bytes[b] !== 0) return true;
+    const masks = this.physWatchMasks[off >>> PAGE_SHIFT];
+    if (masks === undefined) return false;
+    const o = off & (PAGE_SIZE - 1);
+    // Within one granule (every aligned access of up to 8 bytes): one test.
+    if ((o & 7) + size <= 8) return ((masks[o >>> 3]! >>> (o & 7)) & ((1 << size) - 1)) !== 0;
+    for (let b = o; b < o + size; b++) if (((masks[b >>> 3]! >>> (b & 7)) & 1) !== 0) return true;
     return false;
   }
 
+  /** Raises `memoryAccessed` (`value` is as stored: the event keeps its `size` bytes). */
   private physAccessed(va: bigint, pa: number, size: number, write: boolean, value: bigint, before: bigint): void {
-    this.observer?.memoryAccessed?.({ pa, va, size, write, value, before, pc: this.pcs[1]! });
+    const e = this.accessed;
+    e.pa = pa;
+    e.size = size;
+    e.write = write;
+    const w = e.words;
+    w[0] = va;
+    w[1] = value;
+    w[2] = before;
+    this.observer?.memoryAccessed?.(e);
   }
 
   // --- exclusive monitor ---------------------------------------------------------

@@ -1,7 +1,8 @@
 // The architectural events the core raises to observers (the world layer, the debugger).
 // The core only checks `cpu.observer !== null`; with nobody listening that is the whole cost.
-// An exception's or an MRS/MSR's event object is the core's, filled in again for the next one
-// (these are on every world switch): an observer reads it during its call and copies what it keeps.
+// An exception's, an MRS/MSR's or a watched access's event object is the core's, filled in again
+// for the next one (these are on every world switch): an observer reads it during its call and
+// copies what it keeps.
 // Their BigInt fields are read from the PE when an observer asks for them (the world layer
 // mostly does not), so raising one stores no BigInt and makes none.
 import type { SysregSpec } from '../sysregs/registry.js';
@@ -43,6 +44,31 @@ export interface MemoryAccessed {
   readonly value: bigint;
   readonly before: bigint;
   readonly pc: bigint;
+}
+
+/**
+ * The core's watched-memory event, one per PE: VA, value and old value are kept as 64-bit words
+ * (storing them makes no BigInt) and read as BigInts when asked; the value as its `size` bytes.
+ */
+export class AccessEvent implements MemoryAccessed {
+  pa = 0;
+  size = 0;
+  write = false;
+  /** VA, value, old value. */
+  readonly words = new BigUint64Array(3);
+  constructor(private readonly cpu: Cpu) {}
+  get va(): bigint {
+    return this.words[0]!;
+  }
+  get value(): bigint {
+    return this.size === 8 ? this.words[1]! : BigInt.asUintN(this.size * 8, this.words[1]!);
+  }
+  get before(): bigint {
+    return this.words[2]!;
+  }
+  get pc(): bigint {
+    return this.cpu.pcs[1]!;
+  }
 }
 
 /** The core's exception-entry event: ELR and the vector are read from the PE (as the entry left them). */

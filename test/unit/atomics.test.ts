@@ -16,6 +16,7 @@ import { Machine } from '../../src/board/machine.js';
 import { assemble, assembleElf, program } from '../helpers/asm.js';
 import { runSourceOnBoth } from '../helpers/both.js';
 import { stage2Setup, vcpuWorld, S2_TABLE, VCPU } from '../world/snippets.js';
+import { copyAccess } from '../helpers/events.js';
 
 const OPS = ['add', 'clr', 'eor', 'set', 'smax', 'smin', 'umax', 'umin'];
 const ORDERS = ['', 'a', 'l', 'al'];
@@ -114,7 +115,7 @@ cell:	.quad 0, 0
       1_000_000,
       (m, sym) => {
         m.cpu.watchPhys(Number(sym('cell')), 16);
-        m.cpu.observer = { memoryAccessed: (e) => events.push(e) };
+        m.cpu.observer = { memoryAccessed: (e) => events.push(copyAccess(e)) };
       },
     );
     const cell = Number(run.sym('cell'));

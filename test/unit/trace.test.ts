@@ -12,6 +12,7 @@ import { onPath } from '../../src/cpu/trace.js';
 import type { Image } from '../../src/loader/elf.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { rng } from '../helpers/xorshift.js';
+import { copyAccess } from '../helpers/events.js';
 
 function machine(image: Image): Machine {
   const m = new Machine({ memory: 16 << 20, uartOut: () => {} });
@@ -423,7 +424,7 @@ f:	add x2, x2, #3
       const pa = Number(m.cpu.x[9]);
       m.cpu.watchPhys(pa + 8 * 100, 16); // x0 = 100 and 101 store there; every load reads buf + 16
       m.cpu.watchPhys(pa + 16, 8);
-      m.cpu.observer = { memoryAccessed: (e) => seen.push(e) };
+      m.cpu.observer = { memoryAccessed: (e) => seen.push(copyAccess(e)) };
       expect(go(m.cpu).kind).toBe('exit');
       return seen;
     };
@@ -444,7 +445,7 @@ f:	add x2, x2, #3
     const pa = Number(m.cpu.x[9]);
     m.cpu.watchPhys(pa + 8 * 100, 16);
     const seen: MemoryAccessed[] = [];
-    m.cpu.observer = { memoryAccessed: (e) => seen.push(e) };
+    m.cpu.observer = { memoryAccessed: (e) => seen.push(copyAccess(e)) };
     let compiled = 0;
     const ramOffset = m.cpu.ramOffset.bind(m.cpu);
     m.cpu.ramOffset = (lo, hi, type, unprivileged, size) => {
