@@ -335,12 +335,12 @@ export class Cpu implements CodeUser {
 
   /**
    * The physical address of an aligned access of `size` bytes at `base` + `offset` that hits the
-   * TLB in RAM, when neither the debugger nor the guest's debug events watch data accesses and
-   * none of its bytes is watched, else -1: the common case of read and write, without their full
-   * path's calls (RAM is then read and written through its typed arrays, in the host's byte
-   * order, which must be the guest's). The address is added on the base's int32 halves (a BigInt sum would be allocated
-   * for every load and store). Watched bytes are tested, not pages: a world layer's vcpu context
-   * shares its page with state every entry and exit saves.
+   * TLB in RAM, when neither the debugger nor the guest's debug events watch data accesses, else
+   * -1: the common case of read and write, without their full path's calls (RAM is then read and
+   * written through its typed arrays, in the host's byte order, which must be the guest's). The
+   * address is added on the base's int32 halves (a BigInt sum would be allocated for every load
+   * and store). The caller tests watched bytes (a world layer's vcpu context shares its page
+   * with state every entry and exit saves).
    */
   private plainAddress(base: bigint, offset: number, size: number, flags: number, type: AccessType): number {
     if (this.debug.watching || this.selfDebug || !LITTLE_ENDIAN_HOST) return -1;
@@ -350,8 +350,7 @@ export class Cpu implements CodeUser {
     const hi = (this.vaSplit32[1]! + (sum >= 0x1_0000_0000 ? 1 : sum < 0 ? -1 : 0)) | 0;
     const pa = this.mmu.hit(sum | 0, hi, type, (flags & ACC_UNPRIV) !== 0);
     const off = pa - this.bus.ramBase;
-    if (pa < 0 || off < 0 || off >= this.bus.ramSize) return -1;
-    return this.physWatchCount !== 0 && this.physWatched(pa, size) ? -1 : pa;
+    return pa < 0 || off < 0 || off >= this.bus.ramSize ? -1 : pa;
   }
 
   /** A data read of 1, 2, 4 or 8 bytes at `va`. */
@@ -366,11 +365,17 @@ export class Cpu implements CodeUser {
       // Aligned and within RAM: one element of the typed array of its size.
       const bus = this.bus;
       const off = plain - bus.ramBase;
-      if (size === 8) return bus.ram64[off >>> 3]!;
-      const v32 = this.vaSplit32;
-      v32[0] = size === 4 ? bus.ram32[off >>> 2]! : size === 2 ? bus.ram16[off >>> 1]! : bus.ram[off]!;
-      v32[1] = 0;
-      return this.vaSplit64[0]!;
+      let v: bigint;
+      if (size === 8) v = bus.ram64[off >>> 3]!;
+      else {
+        const v32 = this.vaSplit32;
+        v32[0] = size === 4 ? bus.ram32[off >>> 2]! : size === 2 ? bus.ram16[off >>> 1]! : bus.ram[off]!;
+        v32[1] = 0;
+        v = this.vaSplit64[0]!;
+      }
+      if (this.physWatchCount !== 0 && this.physWatched(plain, size))
+        this.physAccessed(base, offset, plain, size, false, v, v);
+      return v;
     }
     const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
     if (this.debug.watching) this.watchTest(va, size, false);
@@ -378,7 +383,7 @@ export class Cpu implements CodeUser {
     if (this.selfDebug) checkWatchpoint(this, va, size, false, (flags & ACC_UNPRIV) !== 0);
     if ((pa & (PAGE_SIZE - 1)) + size <= PAGE_SIZE) {
       const v = this.physRead(va, pa, size, AccessType.Read);
-      if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
+      if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, 0, pa, size, false, v, v);
       return v;
     }
     // Crossing a page: Mem[] reads the bytes from the lowest address up, so a fault names the first byte that faults.
@@ -398,6 +403,9 @@ export class Cpu implements CodeUser {
       if (this.monitor.open !== 0) this.monitor.stored(this.index, plain, size);
       const bus = this.bus;
       const off = plain - bus.ramBase;
+      // Watched ranges are RAM only, so reading the old value has no side effect.
+      const watched = this.physWatchCount !== 0 && this.physWatched(plain, size);
+      const before = watched ? bus.read(plain, size) : 0n;
       // Aligned and within RAM, so within one page: a page of cached code is dropped by the bus's write.
       if (bus.codePages[off >>> PAGE_SHIFT] !== 0) bus.write(plain, size, value);
       else if (size === 8) bus.ram64[off >>> 3] = value;
@@ -408,6 +416,7 @@ export class Cpu implements CodeUser {
         else if (size === 2) bus.ram16[off >>> 1] = lo;
         else bus.ram[off] = lo;
       }
+      if (watched) this.physAccessed(base, offset, plain, size, true, value, before);
       return;
     }
     const va = offset === 0 ? base : BigInt.asUintN(64, base + BigInt(offset));
@@ -425,7 +434,7 @@ export class Cpu implements CodeUser {
         if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
         throw e;
       }
-      if (watched) this.physAccessed(va, pa, size, true, value, before);
+      if (watched) this.physAccessed(va, 0, pa, size, true, value, before);
       return;
     }
     // Crossing a page: translate the second page before writing anything (QEMU does; the ARM ARM leaves the bytes
@@ -467,7 +476,7 @@ export class Cpu implements CodeUser {
   /** The read of an atomic at `pa` (from `atomicAccess`; 1 to 8 bytes). */
   atomicRead(va: bigint, pa: number, size: number): bigint {
     const v = this.physRead(va, pa, size, AccessType.Read);
-    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, false, v, v);
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, 0, pa, size, false, v, v);
     return v;
   }
 
@@ -479,7 +488,8 @@ export class Cpu implements CodeUser {
       if (e instanceof BusError) throw this.mmu.abort(va, AccessType.Write, FSC.SYNC_EXTERNAL);
       throw e;
     }
-    if (this.physWatchCount !== 0 && this.physWatched(pa, size)) this.physAccessed(va, pa, size, true, value, before);
+    if (this.physWatchCount !== 0 && this.physWatched(pa, size))
+      this.physAccessed(va, 0, pa, size, true, value, before);
   }
 
   /**
@@ -572,14 +582,26 @@ export class Cpu implements CodeUser {
     return false;
   }
 
-  /** Raises `memoryAccessed` (`value` is as stored: the event keeps its `size` bytes). */
-  private physAccessed(va: bigint, pa: number, size: number, write: boolean, value: bigint, before: bigint): void {
+  /**
+   * Raises `memoryAccessed` for an access at VA `base` + `offset` (summed if the observer asks);
+   * `value` is as stored (the event keeps its `size` bytes).
+   */
+  private physAccessed(
+    base: bigint,
+    offset: number,
+    pa: number,
+    size: number,
+    write: boolean,
+    value: bigint,
+    before: bigint,
+  ): void {
     const e = this.accessed;
     e.pa = pa;
     e.size = size;
     e.write = write;
+    e.offset = offset;
     const w = e.words;
-    w[0] = va;
+    w[0] = base;
     w[1] = value;
     w[2] = before;
     this.observer?.memoryAccessed?.(e);

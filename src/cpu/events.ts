@@ -47,18 +47,21 @@ export interface MemoryAccessed {
 }
 
 /**
- * The core's watched-memory event, one per PE: VA, value and old value are kept as 64-bit words
- * (storing them makes no BigInt) and read as BigInts when asked; the value as its `size` bytes.
+ * The core's watched-memory event, one per PE: the VA (as a base and an offset), value and old
+ * value are kept as 64-bit words (storing them makes no BigInt) and read as BigInts when asked;
+ * the value as its `size` bytes.
  */
 export class AccessEvent implements MemoryAccessed {
   pa = 0;
   size = 0;
   write = false;
-  /** VA, value, old value. */
+  /** Added to the VA's base (words[0]). */
+  offset = 0;
+  /** The VA's base, the value, the old value. */
   readonly words = new BigUint64Array(3);
   constructor(private readonly cpu: Cpu) {}
   get va(): bigint {
-    return this.words[0]!;
+    return this.offset === 0 ? this.words[0]! : BigInt.asUintN(64, this.words[0]! + BigInt(this.offset));
   }
   get value(): bigint {
     return this.size === 8 ? this.words[1]! : BigInt.asUintN(this.size * 8, this.words[1]!);
