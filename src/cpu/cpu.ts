@@ -569,7 +569,7 @@ export class Cpu implements CodeUser {
     }
   }
 
-  /** Whether any of the `size` bytes at `pa` is watched (they are within one page: page-crossing accesses are split). */
+  /** Whether any of the `size` bytes at `pa` is watched (within one page: page-crossing accesses are split). */
   private physWatched(pa: number, size: number): boolean {
     const off = pa - this.bus.ramBase;
     if (off < 0 || off >= this.bus.ramSize) return false;

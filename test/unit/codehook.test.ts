@@ -158,7 +158,7 @@ l2_table:
     expect(n).toEqual({ middle: 1000, unrun: 1000, func: 10, returned: 10, alias: 5, lower: 101, back: 40 });
     expect([cpu.x[3], cpu.x[6], cpu.x[9], cpu.x[12], cpu.x[21]]).toEqual([3000n, 15n, 0n, 3000n, 101n]);
     if (m.code.hot === 1) {
-      // Compiled: the loop on a page without hooks, and the hooked one (whose count above shows it never ran past the hook).
+      // Compiled: the loop on a page without hooks, and the hooked one (its count above shows it never ran past the hook).
       const head = (name: string, skip: number) => {
         const pa = Number(at(name)) + skip;
         return m.code.page(pa).traces[(pa & 4095) >>> 2];
