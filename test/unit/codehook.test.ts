@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/board/machine.js';
 import { assemble, program } from '../helpers/asm.js';
-import { EL2_MMU_ON } from './loadstore-harness.js';
+import { EL2_MMU_ON, el2Tables } from './loadstore-harness.js';
 
 describe('code hooks', () => {
   it('fire on every execution, by branch and by fall-through inside a hot straight-line run', () => {
@@ -114,19 +114,7 @@ far:
 	b.ne	3b
 	ret
 
-	.data
-	.balign 4096
-l1_table:
-	.quad 0x00000401
-	.quad l2_table + 3
-	.fill 510, 8, 0
-l2_table:
-	.quad 0x40000705
-	.quad 0x40200705
-	.quad 0x40400705
-	.quad 0x40000705			// ALIAS: the first block again
-	.fill 508, 8, 0
-`),
+${el2Tables(['0x40000705', '0x40200705', '0x40400705', '0x40000705 // ALIAS: the first block again'])}`),
     );
 
   it('fire once per arrival: in a hot loop, at branch targets, after an exception and its return, per VA', () => {
@@ -158,7 +146,7 @@ l2_table:
     expect(n).toEqual({ middle: 1000, unrun: 1000, func: 10, returned: 10, alias: 5, lower: 101, back: 40 });
     expect([cpu.x[3], cpu.x[6], cpu.x[9], cpu.x[12], cpu.x[21]]).toEqual([3000n, 15n, 0n, 3000n, 101n]);
     if (m.code.hot === 1) {
-      // Compiled: the loop on a page without hooks, and the hooked one (its count above shows it never ran past the hook).
+      // Compiled: the loop on a page without hooks, and the hooked one (its count shows it never ran past the hook).
       const head = (name: string, skip: number) => {
         const pa = Number(at(name)) + skip;
         return m.code.page(pa).traces[(pa & 4095) >>> 2];

@@ -189,6 +189,23 @@ export const EL2_MMU_ON = `	adr x0, vectors
 	isb
 	ldr x24, =UART_BASE`;
 
+/**
+ * The tables EL2_MMU_ON walks (in .data): the UART's gigabyte, then RAM's in 2 MiB blocks whose
+ * descriptors are `blocks` (0x40000705: Normal memory at 0x4000_0000, AF), the rest unmapped.
+ */
+export function el2Tables(blocks: string[]): string {
+  return `	.data
+	.balign 4096
+l1_table:
+	.quad 0x00000401
+	.quad l2_table + 3
+	.fill 510, 8, 0
+l2_table:
+${blocks.map((b) => `\t.quad ${b}`).join('\n')}
+	.fill ${512 - blocks.length}, 8, 0
+`;
+}
+
 /** Prints the quads from `from` up to `to` (assembler expressions), one a line; uses x19, x25. */
 export function printQuads(from: string, to: string): string {
   return `	ldr x19, =${from}

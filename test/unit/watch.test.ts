@@ -7,7 +7,7 @@ import { Machine } from '../../src/board/machine.js';
 import type { MemoryAccessed } from '../../src/cpu/events.js';
 import { assemble, program } from '../helpers/asm.js';
 import { copyAccess } from '../helpers/events.js';
-import { EL2_MMU_ON } from './loadstore-harness.js';
+import { EL2_MMU_ON, el2Tables } from './loadstore-harness.js';
 
 const X1 = 0x8877_6655_4433_2211n;
 const X2 = 0xffee_ddcc_bbaa_9988n;
@@ -35,17 +35,7 @@ a_cross_ld: ldr	x8, [x10, #-4]
 vectors:
 	.fill	512, 4, 0xd4200000
 
-	.data
-	.balign 4096
-l1_table:
-	.quad 0x00000401
-	.quad l2_table + 3
-	.fill 510, 8, 0
-l2_table:
-	.quad 0x40000705
-	.quad 0x40200705
-	.fill 510, 8, 0
-	.balign 4096
+${el2Tables(['0x40000705', '0x40200705'])}	.balign 4096
 buf:	.fill 2 * 4096, 1, 0
 `);
 
