@@ -17,6 +17,17 @@ export function sextNum(v: number, width: number): number {
   return (v << shift) >> shift;
 }
 
+/** Scratch through which a 64-bit value is joined from int32 halves. */
+const WORD = new BigUint64Array(1);
+const HALVES = new Int32Array(WORD.buffer);
+
+/** The 64-bit value whose int32 halves are `lo` and `hi` (no BigInt arithmetic). */
+export function joined(lo: number, hi: number): bigint {
+  HALVES[0] = lo;
+  HALVES[1] = hi;
+  return WORD[0]!;
+}
+
 export function hex(v: bigint | number, width = 0): string {
   return '0x' + v.toString(16).padStart(width, '0');
 }

@@ -143,8 +143,11 @@ export class Mmu {
   private regime: Regime = Regime.EL2;
   private s2on = false;
   private nextId = 1;
-  /** Bumped by translation-register writes, TLB maintenance and flushes: invalidates elCache. */
-  private epoch = 0;
+  /**
+   * Bumped by translation-register writes (any EL's, the debugger's too), TLB maintenance and
+   * flushes: invalidates elCache, and tells the world layer its EL2 regime may have changed.
+   */
+  epoch = 0;
   private readonly elCache: ElContext[] = [0, 1, 2].map(() => ({
     epoch: -1,
     hcr: 0,

@@ -10,6 +10,13 @@ export class MachineSysregs {
   /** Behaviour by register id: special.ts's for the table's rows, the device's for its own. */
   readonly access: (SpecialAccess | undefined)[] = SYSREGS.map((s) => SPECIAL[s.name]);
   private readonly added = new Map<number, SysregSpec>();
+  /** Every register by id: the table's, then the devices' (ids follow on). */
+  private readonly byIds: SysregSpec[] = [...SYSREGS];
+
+  /** The register whose `id` is `id`. */
+  byId(id: number): SysregSpec {
+    return this.byIds[id]!;
+  }
 
   /** The register an MRS/MSR encoding (bits [20:5]) names on this machine. */
   byKey(key: number): SysregSpec | undefined {
@@ -50,6 +57,7 @@ export class MachineSysregs {
       throw new Error(`sysreg ${row.name}: a device row needs a handler for each access it allows`);
     this.access.push(access);
     this.added.set(spec.key, spec);
+    this.byIds.push(spec);
     return spec;
   }
 }

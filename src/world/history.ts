@@ -2,13 +2,16 @@
 // run: ring buffers of the most recent exits, loads, puts and hazards. The statistics come from
 // the layer's running sums; whoever needs every record (the report, the trace) listens to the
 // events and writes them out.
-import type { Hazard, LoadPutRecord } from './world.js';
-import type { Exit } from './pe.js';
+import type { SysregSpec } from '../sysregs/registry.js';
+import { joined } from '../cpu/bits.js';
+import { syndromeReason, type ExitReason } from './reason.js';
+import { countedByName, type PeWorld } from './pe.js';
+import type { ExitRecord, Hazard, LoadPutRecord } from './world.js';
 
 /** The last `capacity` items pushed, oldest first. */
 export class Ring<T> {
-  protected readonly items: T[] = [];
-  protected next = 0;
+  private readonly items: T[] = [];
+  private next = 0;
   /** How many were ever pushed. */
   total = 0;
 
@@ -17,18 +20,8 @@ export class Ring<T> {
   push(x: T): void {
     if (this.items.length < this.capacity) this.items.push(x);
     else this.items[this.next] = x;
-    this.moveOn();
-  }
-
-  /** The next push goes to the following slot. */
-  protected moveOn(): void {
     this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
     this.total++;
-  }
-
-  /** The item the next push replaces (undefined until the ring is full). */
-  get oldest(): T | undefined {
-    return this.items.length < this.capacity ? undefined : this.items[this.next];
   }
 
   toArray(): T[] {
@@ -42,43 +35,126 @@ export class Ring<T> {
 export const RECENT = { exits: 1024, loadPut: 256, hazards: 256 } as const;
 
 /**
- * Exits, whose records the layer fills in again once they leave the ring unseen: those handed
- * out are kept. Whether each slot's record was handed out is kept beside the ring, so that the
- * exit path finds the record it may reuse without reading it (it is the ring's coldest memory).
+ * The most recent exits. Each slot holds an exit's record, filled in again for a later exit once
+ * it leaves the log unseen; a record someone holds (a listener, `toArray`, a PE's last exit)
+ * keeps its own object, and its slot gets a new one. The exit path therefore writes plain
+ * numbers into an object it already has.
  */
-export class ExitRing extends Ring<Exit> {
-  private readonly seen = new Uint8Array(this.capacity);
+export class ExitLog {
+  readonly capacity = RECENT.exits;
+  /** How many exits were ever logged. */
+  total = 0;
+  /** The PEs, whose register logs hold the windows' MSR/MRS (set by the world once they exist). */
+  pes: readonly PeWorld[] = [];
+  private next = 0;
+  private readonly slots: Exit[] = [];
+  /** Vcpu names, by the index a record holds. */
+  private readonly names: string[] = [];
+  private readonly nameIds = new Map<string, number>();
 
-  override push(x: Exit): void {
-    const i = this.next;
-    x.slot = i;
-    this.seen[i] = x.escaped ? 1 : 0;
-    // A record filled in again goes back into its own slot: the ring only moves on.
-    if (this.items[i] === x) this.moveOn();
-    else super.push(x);
+  /** The index a record holds for vcpu `name`. */
+  nameId(name: string): number {
+    let id = this.nameIds.get(name);
+    if (id === undefined) this.nameIds.set(name, (id = this.names.push(name) - 1));
+    return id;
   }
 
-  /** The record the next push replaces, unless it was handed out (or the ring is not full). */
-  reusable(): Exit | undefined {
-    return this.seen[this.next] === 0 ? this.oldest : undefined;
+  /** The name of vcpu `id` (`nameId`; -1: none). */
+  name(id: number): string | null {
+    return id < 0 ? null : this.names[id]!;
   }
 
-  /** `x` is handed out: it is never filled in again. */
-  escape(x: Exit): void {
-    x.escaped = true;
-    if (x.slot >= 0 && this.items[x.slot] === x) this.seen[x.slot] = 1;
+  /** The record the next exit fills in: the oldest, unless someone holds it or it is its PE's last. */
+  take(): Exit {
+    const s = this.next;
+    this.next = s + 1 === this.capacity ? 0 : s + 1;
+    this.total++;
+    let r = this.slots[s];
+    if (r === undefined || r.held === true || r.last === true) this.slots[s] = r = new Exit(this);
+    return r;
   }
 
-  override toArray(): Exit[] {
-    const xs = super.toArray();
-    for (const x of xs) this.escape(x);
-    return xs;
+  /** The records in the log, oldest first (each held from now on). */
+  toArray(): Exit[] {
+    const n = Math.min(this.total, this.capacity);
+    const first = this.total <= this.capacity ? 0 : this.next;
+    const out: Exit[] = [];
+    for (let k = 0; k < n; k++) out.push(this.slots[(first + k) % this.capacity]!.hold());
+    return out;
+  }
+}
+
+/**
+ * An exit's record. Its costs are final once `closed` (by the next entry on its PE); until then
+ * they are 0, and its registers are those its window has accessed so far.
+ */
+export class Exit implements ExitRecord {
+  n = 0;
+  pe = 0;
+  vmid = 0;
+  /** The vcpu's name as the log's `nameId` (-1: none). */
+  vcpuId = -1;
+  kind = 0;
+  esr = 0;
+  elrLo = 0;
+  elrHi = 0;
+  // Doubles from the start (a count may outgrow a small integer): one field representation for good.
+  icount = 0.5;
+  /** Where its window's MSR/MRS start in its PE's register log. */
+  regStart = 0.5;
+  closed = false;
+  el2Insns = 0.5;
+  hostInsns = 0.5;
+  /** Its window's MSR/MRS, counted when it closed. */
+  regCount = 0;
+  /** Someone holds this record: it is not filled in again. */
+  held = false;
+  /** Its PE's last exit: not filled in again while it is. */
+  last = false;
+  /** The reason, when decoded at the exit (its text names FAR's address or the interrupt) or since. */
+  decoded: ExitReason | null = null;
+
+  constructor(private readonly log: ExitLog) {}
+
+  /** `this`, held from now on: never filled in again. */
+  hold(): this {
+    this.held = true;
+    return this;
+  }
+
+  get vcpu(): string | null {
+    return this.log.name(this.vcpuId);
+  }
+
+  get reason(): ExitReason {
+    return (this.decoded ??= syndromeReason(this.kind, this.esr));
+  }
+
+  /** The instruction that exited: an HVC's preferred return is the next one. */
+  get pc(): bigint {
+    const elr = joined(this.elrLo, this.elrHi);
+    return this.reason.category === 'hvc' ? BigInt.asUintN(64, elr - 4n) : elr;
+  }
+
+  /** The MSR/MRS registers of its window in order: at its close, or (still open) so far. */
+  get regs(): SysregSpec[] {
+    const pe = this.log.pes[this.pe]!;
+    return pe.loggedRegs(this.regStart, this.closed ? this.regCount : pe.regPos - this.regStart);
+  }
+
+  get sysregTotal(): number {
+    return this.closed ? this.regCount : this.regs.length;
+  }
+
+  /** MSR/MRS by register. */
+  get sysregs(): Record<string, number> {
+    return countedByName(this.regs);
   }
 }
 
 /** The recent records, oldest first; `total` counts them all. */
 export class Recent {
-  readonly exits = new ExitRing(RECENT.exits);
+  readonly exits = new ExitLog();
   readonly loadPut = new Ring<LoadPutRecord>(RECENT.loadPut);
   readonly hazards = new Ring<Hazard>(RECENT.hazards);
 }

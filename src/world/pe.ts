@@ -5,130 +5,49 @@
 import type { Cpu } from '../cpu/cpu.js';
 import type { CpuObserver, ExceptionReturned, ExceptionTaken, MemoryAccessed, SysregAccessed } from '../cpu/events.js';
 import { HCR, SR, type SysregSpec } from '../sysregs/registry.js';
-import { hex } from '../cpu/bits.js';
-import { exitReason, vmidOf, type ExitCategory, type ExitReason } from './reason.js';
+import { hex, joined } from '../cpu/bits.js';
+import { CATEGORIES, ExitClass, decodeExit, decodedAtExit, exitClass, vmidOf, type ExitCategory } from './reason.js';
+import type { Exit } from './history.js';
 import type { CostSums, EntryRecord, ExitRecord, LoadPutRecord, VcpuState, World } from './world.js';
 
-/**
- * What the hypervisor did between two points: instructions and MSR/MRS outside the guest. The
- * registers are kept as accessed and counted by name only when someone asks (the exit path
- * stays free of string-keyed objects).
- */
-export class Costs {
+/** What the hypervisor did between two points, as the records show it. */
+export interface CostFigures {
+  /** Instructions retired at EL2. */
+  readonly el2Insns: number;
+  /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
+  readonly hostInsns: number;
+  readonly sysregTotal: number;
+  /** The MSR/MRS registers in order (after VHE redirection). */
+  readonly regs: SysregSpec[];
+  /** MSR/MRS by register. */
+  readonly sysregs: Record<string, number>;
+}
+
+/** MSR/MRS by register name, from the registers in order. */
+export function countedByName(regs: readonly SysregSpec[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of regs) out[r.name] = (out[r.name] ?? 0) + 1;
+  return out;
+}
+
+/** What the hypervisor did between two points: instructions and MSR/MRS outside the guest. */
+export class Costs implements CostFigures {
   /** Instructions retired at EL2. */
   el2Insns = 0;
   /** Instructions retired outside the guest, at any EL (the host kernel of a split-mode hypervisor included). */
   hostInsns = 0;
-  sysregTotal = 0;
-  /**
-   * The register of each MSR/MRS, in order (after VHE redirection), in its first `sysregTotal`
-   * places: the first two in the record itself, the rest in a list that outlives a reset of the
-   * costs (the exit path reuses records; most windows have a register or two, and a reused
-   * record's own fields are the only memory such an exit touches).
-   */
-  private r0: SysregSpec | null = null;
-  private r1: SysregSpec | null = null;
-  private more: SysregSpec[] | null = null;
+  /** The register of each MSR/MRS, in order (after VHE redirection). */
+  readonly regs: SysregSpec[] = [];
 
-  private reg(i: number): SysregSpec {
-    return i === 0 ? this.r0! : i === 1 ? this.r1! : this.more![i - 2]!;
-  }
-
-  /** The MSR/MRS registers in order. */
-  get regs(): SysregSpec[] {
-    const out: SysregSpec[] = [];
-    for (let i = 0; i < this.sysregTotal; i++) out.push(this.reg(i));
-    return out;
+  get sysregTotal(): number {
+    return this.regs.length;
   }
 
   /** MSR/MRS by register. */
   get sysregs(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (let i = 0; i < this.sysregTotal; i++) out[this.reg(i).name] = (out[this.reg(i).name] ?? 0) + 1;
-    return out;
-  }
-
-  count(reg: SysregSpec): void {
-    const i = this.sysregTotal++;
-    if (i === 0) this.r0 = reg;
-    else if (i === 1) this.r1 = reg;
-    else (this.more ??= [])[i - 2] = reg;
-  }
-
-  /** `counts` plus this one's registers (`n` = -1: minus them). */
-  addRegsTo(counts: { add(reg: SysregSpec, n: number): void }, n = 1): void {
-    for (let i = 0; i < this.sysregTotal; i++) counts.add(this.reg(i), n);
-  }
-
-  /** This one's registers, in order, counted again into `c` (which had none). */
-  copyRegsTo(c: Costs): void {
-    for (let i = 0; i < this.sysregTotal; i++) c.count(this.reg(i));
+    return countedByName(this.regs);
   }
 }
-
-/**
- * An exit; the costs of its window grow until the next entry on its PE closes it. The layer
- * keeps the most recent ones in a ring; one that leaves the ring unseen (no listener, no PE's
- * last exit, no copy of the ring handed out) is filled in again for a later exit, so that the
- * exit path allocates nothing once the ring is full.
- */
-export class Exit extends Costs implements ExitRecord {
-  closed = false;
-  /** Handed out (to a listener or a caller of the ring): never filled in again. */
-  escaped = false;
-  /** Its slot in the ring of recent exits (-1 before it is put there). */
-  slot = -1;
-  n = 0;
-  pe = 0;
-  vmid = 0;
-  vcpu: string | null = null;
-  /**
-   * The preferred return address (ELR_EL2) as int32 halves: no BigInt in the record (nor a typed
-   * array, which would be a cold line more at each reuse).
-   */
-  private elrLo = 0;
-  private elrHi = 0;
-  reason!: ExitReason;
-  icount = 0;
-
-  /** The record made for an exit, new or filled in again (its register list reused). */
-  refill(
-    n: number,
-    pe: number,
-    vmid: number,
-    vcpu: string | null,
-    elrLo: number,
-    elrHi: number,
-    reason: ExitReason,
-    icount: number,
-  ): this {
-    this.n = n;
-    this.pe = pe;
-    this.vmid = vmid;
-    this.vcpu = vcpu;
-    this.elrLo = elrLo;
-    this.elrHi = elrHi;
-    this.reason = reason;
-    this.icount = icount;
-    this.closed = false;
-    this.el2Insns = 0;
-    this.hostInsns = 0;
-    this.sysregTotal = 0;
-    return this;
-  }
-
-  /** The instruction that exited: an HVC's preferred return is the next one. */
-  get pc(): bigint {
-    HALVES[0] = this.elrLo;
-    HALVES[1] = this.elrHi;
-    const elr = WORD[0]!;
-    return this.reason.category === 'hvc' ? BigInt.asUintN(64, elr - 4n) : elr;
-  }
-}
-
-/** Scratch through which a 64-bit address is joined from int32 halves. */
-const WORD = new BigUint64Array(1);
-const HALVES = new Int32Array(WORD.buffer);
 
 class LoadPut extends Costs implements LoadPutRecord {
   constructor(
@@ -195,17 +114,28 @@ class PeCounts implements PeSums {
   loads = 0;
   puts = 0;
   hazards = 0;
-  constructor(private readonly byReason: ReadonlyMap<ExitCategory, CostSums>) {}
+  constructor(private readonly pe: PeWorld) {}
   get exits(): CostSums {
     const s = newSums();
-    for (const c of this.byReason.values()) addSums(s, c);
+    for (const c of this.pe.byReason.values()) addSums(s, c);
     return s;
   }
   get exitCount(): number {
     let n = 0;
-    for (const c of this.byReason.values()) n += c.count;
+    for (const c of this.pe.byReason.values()) n += c.count;
     return n;
   }
+}
+
+// Numbers the exit path uses, as literals in the built code (a module's constant is a load and a check).
+const enum K {
+  /**
+   * An exit category's running sums in `PeWorld.catSums`: exits whose window never closed (a
+   * reset), closed ones, el2Insns, hostInsns, sysregs. (The count adds the open one.)
+   */
+  SUMS = 5,
+  /** How many of its latest MSR/MRS a PE's register log keeps (the windows of the exits in the log). */
+  REG_LOG = 1 << 16,
 }
 
 export class PeWorld implements CpuObserver {
@@ -213,7 +143,6 @@ export class PeWorld implements CpuObserver {
   /** The VMID of the guest last entered on this PE. */
   vmid = 0;
   entries = 0;
-  lastExit: Exit | null = null;
   /** The vcpu this PE runs (entered last; null in the host before the first entry, or unknown). */
   running: VcpuState | null = null;
   /** The vcpu the layout's discovery function was last entered with on this PE: the one its per-PE flags speak for. */
@@ -226,21 +155,30 @@ export class PeWorld implements CpuObserver {
   inPut = false;
   /** Whether the host ran below EL2 since this PE's last exit (a split-mode host kernel, or a VHE host's EL0). */
   leftEl2 = false;
-  /** This PE's exits by category: the one set of running sums the exit path adds to. */
-  readonly byReason = new Map<ExitCategory, CostSums>();
-  readonly sums: PeSums = new PeCounts(this.byReason);
-  /** The sums of the category asked last (a run's exits are mostly of a kind). */
-  private lastCategory: ExitCategory | null = null;
-  private lastCategorySums: CostSums = newSums();
+  /** This PE's exits by category (`exitClass`), K.SUMS numbers each: the running sums the exit path adds to. */
+  private readonly catSums = new Float64Array(CATEGORIES.length * K.SUMS);
+  readonly sums: PeSums = new PeCounts(this);
+  /**
+   * The MSR/MRS of this PE's windows, in order, in a ring of REG_LOG (the records of the exits in
+   * the log read theirs here); `regPos` counts them all.
+   */
+  private readonly regLog = new Int32Array(K.REG_LOG);
+  regPos = 0;
+  /** The MMU's epoch when the world last tried to place its layout at an exit here. */
+  placeEpoch = -1;
+  /** This PE's last exit (null before the first). */
+  private last: Exit | null = null;
+  /** Whether that exit's window is open (no entry since), and its category. */
+  private open = false;
+  private openCat = 0;
 
   private el: number;
   private mark: number;
   private el2Total = 0;
-  /** Costs of the current window (the open exit, since its exit) and segment (since the last world event). */
-  private window: Costs | null = null;
   /** The EL2 instruction total when the current window opened. */
   private windowEl2 = 0;
-  private readonly segment = new Costs();
+  /** Where the segment's MSR/MRS start in the register log. */
+  private segmentRegs = 0;
   private segmentStart: number;
   private el2AtSegment = 0;
   private segmentProvisional = true;
@@ -248,12 +186,19 @@ export class PeWorld implements CpuObserver {
   private inHypCall = false;
   /** The PE's system registers as 32-bit words (VTTBR_EL2's VMID is read at every entry). */
   readonly sr32: Uint32Array;
+  // Where the exit and entry read in `sr32`, as fields of this object (each is then one load).
+  private readonly vttbrHi = VTTBR_HI;
+  private readonly vtcrLo = VTCR_LO;
+  private readonly elrLo = ELR_EL2_LO;
   /** The last entry's figures; its record is made when someone asks for it. */
   private entryN = 0;
-  private entryVcpu: string | null = null;
-  /** The ERET's address (written as int32 halves: no BigInt made at each entry) and the entry's PC. */
-  private readonly eret64 = new BigUint64Array(2);
-  private readonly eret32 = new Int32Array(this.eret64.buffer);
+  /** The entry's vcpu, as the exit log names it (-1: none). */
+  private entryVcpu = -1;
+  /** The ERET's address and the entry's PC as int32 halves (no BigInt made at each entry). */
+  private eretLo = 0;
+  private eretHi = 0;
+  private pcLo = 0;
+  private pcHi = 0;
   private entryIcount = 0;
   private entryRecord: EntryRecord | null = null;
 
@@ -281,9 +226,9 @@ export class PeWorld implements CpuObserver {
         n: this.entryN,
         pe: this.index,
         vmid: this.vmid,
-        vcpu: this.entryVcpu,
-        pc: this.eret64[1]!,
-        eretPc: this.eret64[0]!,
+        vcpu: this.world.recent.exits.name(this.entryVcpu),
+        pc: joined(this.pcLo, this.pcHi),
+        eretPc: joined(this.eretLo, this.eretHi),
         icount: this.entryIcount,
       };
     return this.entryRecord;
@@ -296,21 +241,54 @@ export class PeWorld implements CpuObserver {
 
   /** VTTBR_EL2.VMID: bits [63:48] with VTCR_EL2.VS (bit 19), else [55:48] (as `vmidOf`). */
   currentVmid(): number {
-    const hi = this.sr32[VTTBR_HI]! >>> 16;
-    return (this.sr32[VTCR_LO]! >>> 19) & 1 ? hi : hi & 0xff;
+    const hi = this.sr32[this.vttbrHi]! >>> 16;
+    return (this.sr32[this.vtcrLo]! >>> 19) & 1 ? hi : hi & 0xff;
+  }
+
+  /** The last exit on this PE (null before the first). */
+  get lastExit(): ExitRecord | null {
+    return this.last;
+  }
+
+  /** The sums of this PE's exits of category `cat` (undefined when it had none). */
+  sumsOf(cat: ExitCategory): CostSums | undefined {
+    const k = CATEGORIES.indexOf(cat);
+    const t = this.catSums,
+      at = k * K.SUMS;
+    const count = t[at]! + t[at + 1]! + (this.open && this.openCat === k ? 1 : 0);
+    if (count === 0) return undefined;
+    return { count, closed: t[at + 1]!, el2Insns: t[at + 2]!, hostInsns: t[at + 3]!, sysregs: t[at + 4]! };
+  }
+
+  /** This PE's exits by category, in the order the world first saw the categories. */
+  get byReason(): Map<ExitCategory, CostSums> {
+    const m = new Map<ExitCategory, CostSums>();
+    for (const cat of this.world.categories) {
+      const s = this.sumsOf(cat);
+      if (s !== undefined) m.set(cat, s);
+    }
+    return m;
+  }
+
+  /** `count` registers of this PE's windows from the `start`th on (those the log still holds). */
+  loggedRegs(start: number, count: number): SysregSpec[] {
+    const out: SysregSpec[] = [];
+    for (let k = Math.max(start, this.regPos - K.REG_LOG); k < start + count; k++)
+      out.push(this.cpu.sysregs.byId(this.regLog[k & (K.REG_LOG - 1)]!));
+    return out;
   }
 
   /** The costs of the window still open (since this PE's last exit), for `monitor world`. */
   openWindow(): Costs | null {
-    const x = this.lastExit;
-    if (this.inGuest || x === null || x.closed || this.window === null) return null;
+    const x = this.last;
+    if (this.inGuest || !this.open || x === null) return null;
     this.advance();
     const c = new Costs();
-    this.window.copyRegsTo(c);
+    c.regs.push(...x.regs);
     this.closeCosts(c, x.icount, this.windowEl2);
     // The instruction that exited synchronously retires after the event (the window's count
     // includes it and leaves out the closing ERET, which evens out once the window closes).
-    const cat = x.reason.category;
+    const cat = CATEGORIES[this.openCat];
     if (cat !== 'irq' && cat !== 'fiq' && cat !== 'serror') {
       c.el2Insns--;
       c.hostInsns--;
@@ -338,32 +316,44 @@ export class PeWorld implements CpuObserver {
     this.inGuest = false;
     this.leftEl2 = false;
     const w = this.world;
-    if (w.exitWork === true) w.exitTaken(this);
-    const kind = e.kind;
-    const irq = kind === 1 || kind === 2 ? w.interruptSource?.(this.index, kind) : undefined;
-    const reason = exitReason(kind, e.esr, this.cpu.sr, irq);
-    // The record is the window: its costs grow until the next entry closes it.
-    const exit = (w.reusableExit() ?? new Exit()).refill(
-      ++w.exits,
-      this.index,
-      this.vmid,
-      this.running?.bound.name ?? null,
-      this.sr32[ELR_EL2_LO]! | 0,
-      this.sr32[ELR_EL2_LO + 1]! | 0,
-      reason,
-      this.cpu.icount,
-    );
-    this.window = exit;
-    this.windowEl2 = this.el2Total;
-    this.lastExit = w.lastExit = exit;
-    this.sumsOf(reason.category).count++;
-    w.recent.exits.push(exit);
-    this.startSegment();
-    if (w.wanted.exit !== 0) {
-      w.recent.exits.escape(exit);
-      w.emit({ type: 'exit', exit });
+    if (w.anySwitched === true) w.switchedAtExit(this);
+    if (w.placing === true && this.cpu.mmu.epoch !== this.placeEpoch) w.placeAgain(this);
+    const kind = e.kind,
+      esr = e.esr;
+    const x = w.recent.exits.take();
+    const v = this.running;
+    x.n = ++w.exits;
+    x.pe = this.index;
+    x.vmid = this.vmid;
+    x.vcpuId = v === null ? -1 : v.nameId;
+    x.kind = kind;
+    x.esr = esr;
+    x.elrLo = this.sr32[this.elrLo]! | 0;
+    x.elrHi = this.sr32[this.elrLo + 1]! | 0;
+    x.icount = this.cpu.icount;
+    x.regStart = this.regPos;
+    x.closed = false;
+    // The reason is decoded from these numbers when read, unless its text needs more.
+    if (x.decoded !== null) x.decoded = null;
+    const c = exitClass(kind, esr);
+    if (kind === 1 || kind === 2 ? w.interruptSource !== null : (c & ExitClass.NAMES_ADDRESS) !== 0) {
+      const irq = kind === 0 ? undefined : w.interruptSource!(this.index, kind);
+      const sr = this.cpu.sr;
+      if (decodedAtExit(kind, esr, irq)) x.decoded = decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, irq);
     }
-    if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(exit), this);
+    const prev = this.last;
+    if (prev !== null) prev.last = false;
+    x.last = true;
+    this.last = x;
+    const cat = c & ExitClass.CATEGORY;
+    this.open = true;
+    this.openCat = cat;
+    this.windowEl2 = this.el2Total;
+    w.lastExitPe = this.index;
+    if (w.categorySeen[cat] === 0) w.sawCategory(cat);
+    this.startSegment();
+    if (w.wanted.exit !== 0) w.emit({ type: 'exit', exit: x.hold() });
+    if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(x), this);
   }
 
   exceptionReturned(e: ExceptionReturned): void {
@@ -380,32 +370,38 @@ export class PeWorld implements CpuObserver {
     this.inGuest = true;
     this.vmid = this.currentVmid();
     const w = this.world;
-    const x = this.lastExit;
-    const closed = x !== null && x.closed === false ? x : null;
+    const closed = this.open === true ? this.last : null;
     if (closed !== null) {
-      this.closeCosts(closed, closed.icount, this.windowEl2);
+      const el2Insns = this.el2Total - this.windowEl2,
+        hostInsns = cpu.icount - closed.icount,
+        regs = this.regPos - closed.regStart;
       closed.closed = true;
-      this.window = null;
-      addCosts(this.sumsOf(closed.reason.category), closed.el2Insns, closed.hostInsns, closed.sysregTotal);
+      closed.el2Insns = el2Insns;
+      closed.hostInsns = hostInsns;
+      closed.regCount = regs;
+      const t = this.catSums,
+        at = this.openCat * K.SUMS;
+      t[at + 1]! += 1;
+      t[at + 2]! += el2Insns;
+      t[at + 3]! += hostInsns;
+      t[at + 4]! += regs;
+      this.open = false;
     }
     if (w.vcpus.length > 0) w.entered(this);
     this.entryN = ++w.entries;
-    this.entryVcpu = this.running?.bound.name ?? null;
+    this.entryVcpu = this.running === null ? -1 : this.running.nameId;
     // The ERET's address and the return address (the event's PC) as the PE's PC halves hold them.
     const pcs32 = cpu.pcs32;
-    this.eret32[0] = pcs32[2]!;
-    this.eret32[1] = pcs32[3]!;
-    this.eret32[2] = pcs32[0]!;
-    this.eret32[3] = pcs32[1]!;
+    this.eretLo = pcs32[2]! | 0;
+    this.eretHi = pcs32[3]! | 0;
+    this.pcLo = pcs32[0]! | 0;
+    this.pcHi = pcs32[1]! | 0;
     this.entryIcount = cpu.icount;
     this.entryRecord = null;
     this.entries++;
-    w.lastEntered = this;
+    w.lastEntryPe = this.index;
     this.startSegment();
-    if (w.wanted.entry !== 0) {
-      if (closed !== null) w.recent.exits.escape(closed);
-      w.emit({ type: 'entry', entry: this.lastEntry!, closed });
-    }
+    if (w.wanted.entry !== 0) w.emit({ type: 'entry', entry: this.lastEntry!, closed: closed?.hold() ?? null });
     if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(this.lastEntry!), this);
   }
 
@@ -418,31 +414,14 @@ export class PeWorld implements CpuObserver {
     if (w.anyGoverned === true) {
       // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
       if (this.el === 2 && w.governs(reg)) this.governedAccess();
-      // Loads and puts, charged with the segment, need a layout with flags.
-      this.segment.count(reg);
     }
-    const window = this.window;
-    if (window !== null) {
-      window.count(reg);
-      w.windowRegs.add(reg);
-    }
+    this.regLog[this.regPos++ & (K.REG_LOG - 1)] = reg.id;
+    if (this.open === true) w.windowRegs.add(reg);
   }
 
   /** `counts` plus the registers of this PE's open window (`n` = -1: minus them). */
   openRegsTo(counts: { add(reg: SysregSpec, n: number): void }, n: number): void {
-    this.window?.addRegsTo(counts, n);
-  }
-
-  /** The sums of this PE's exits of category `cat`. */
-  private sumsOf(cat: ExitCategory): CostSums {
-    if (cat === this.lastCategory) return this.lastCategorySums;
-    let sums = this.byReason.get(cat);
-    if (sums === undefined) {
-      this.byReason.set(cat, (sums = newSums()));
-      if (!this.world.categories.includes(cat)) this.world.categories.push(cat);
-    }
-    this.lastCategory = cat;
-    return (this.lastCategorySums = sums);
+    if (this.open) for (const r of this.last!.regs) counts.add(r, n);
   }
 
   memoryAccessed(e: MemoryAccessed): void {
@@ -473,9 +452,8 @@ export class PeWorld implements CpuObserver {
   /** Closes the span a load or put is charged with into `record` and starts the next one. */
   closeLoadPut(type: 'load' | 'put', vcpu: string, flag: string, pc: bigint): LoadPutRecord {
     this.advance();
-    const s = this.segment;
     const record = new LoadPut(type, this.index, vcpu, flag, pc, this.cpu.icount);
-    s.copyRegsTo(record);
+    record.regs.push(...this.loggedRegs(this.segmentRegs, this.regPos - this.segmentRegs));
     this.closeCosts(record, this.segmentStart, this.el2AtSegment);
     if (type === 'load') this.sums.loads++;
     else this.sums.puts++;
@@ -502,10 +480,17 @@ export class PeWorld implements CpuObserver {
     this.running = null;
     this.current = null;
     this.world.peRestarted(this);
-    if (this.lastExit) this.lastExit.closed = true;
-    // Its open window never closes: its registers leave the counts of closed windows' ones.
-    this.openRegsTo(this.world.windowRegs, -1);
-    this.window = null;
+    const x = this.last;
+    if (this.open && x !== null) {
+      // Its open window never closes: its record keeps its registers without costs, which leave
+      // the counts of closed windows' ones.
+      this.openRegsTo(this.world.windowRegs, -1);
+      x.closed = true;
+      x.el2Insns = x.hostInsns = 0;
+      x.regCount = this.regPos - x.regStart;
+      this.catSums[this.openCat * K.SUMS]! += 1;
+      this.open = false;
+    }
     this.startSegment();
   }
 
@@ -524,8 +509,7 @@ export class PeWorld implements CpuObserver {
    */
   private startSegment(provisional = true): void {
     if (!provisional) this.advance();
-    const s = this.segment;
-    s.sysregTotal = 0;
+    this.segmentRegs = this.regPos;
     this.segmentStart = this.cpu.icount;
     this.el2AtSegment = this.el2Total;
     this.segmentProvisional = provisional;

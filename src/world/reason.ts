@@ -3,7 +3,6 @@
 // the architectural syndrome registers.
 import { hex } from '../cpu/bits.js';
 import { EC } from '../pe/exception.js';
-import { SR } from '../sysregs/registry.js';
 import { describeEsr, describeFsc } from '../cpu/syndrome.js';
 
 export type ExitCategory =
@@ -78,19 +77,58 @@ export function decodeExit(kind: number, esr: number, far: bigint, hpfar: bigint
   }
 }
 
-/** Exits whose text depends on the syndrome alone, decoded once per syndrome (a run repeats a few). */
+/** The categories in a fixed order: per-category tables are indexed by `exitClass`'s low bits. */
+export const CATEGORIES: readonly ExitCategory[] = [
+  'hvc',
+  'smc',
+  'sysreg',
+  'dabort',
+  'iabort',
+  'wfi',
+  'wfe',
+  'fp',
+  'irq',
+  'fiq',
+  'serror',
+  'other',
+];
+
+/** `exitClass`'s bits: the category's index in CATEGORIES, and whether the text names the faulting address. */
+export const enum ExitClass {
+  CATEGORY = 15,
+  /** A stage-2 abort: its text names the address from FAR and HPFAR, so it is decoded at the exit. */
+  NAMES_ADDRESS = 16,
+}
+
+// `exitClass` by vector kind and syndrome: [EC, ESR bit 0] for synchronous exits (bit 0 tells
+// WFE from WFI), then IRQ, FIQ and SError; as `decodeExit` classes them.
+const EXIT_CLASS = Int8Array.from({ length: 132 }, (_, i) => {
+  const kind = i < 128 ? 0 : i - 128;
+  const esr = kind === 0 ? (((i >>> 1) << 26) | (i & 1)) >>> 0 : 0;
+  const ec = esr >>> 26;
+  const address = kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER);
+  return CATEGORIES.indexOf(decodeExit(kind, esr, 0n, 0n).category) | (address ? ExitClass.NAMES_ADDRESS : 0);
+});
+
+/** An exit's category and whether its text names an address (`ExitClass`): one table read, no decoding. */
+export function exitClass(kind: number, esr: number): number {
+  return EXIT_CLASS[kind === 0 ? ((esr >>> 25) & 0x7e) | (esr & 1) : 128 + kind]!;
+}
+
+/** Whether an exit's reason must be decoded when it happens: its text names FAR/HPFAR's address or the interrupt. */
+export function decodedAtExit(kind: number, esr: number, interrupt: string | undefined): boolean {
+  return interrupt !== undefined || (exitClass(kind, esr) & ExitClass.NAMES_ADDRESS) !== 0;
+}
+
+/** Reasons decoded once per syndrome (a run repeats a few). */
 const byEsr = new Map<number, ExitReason>();
 const BY_ESR_MAX = 4096;
 
 /**
- * `decodeExit` for the exit path: the same reasons, without formatting text again for a
- * syndrome already seen (aborts, whose text names the address, are decoded each time).
+ * `decodeExit` of an exit whose text depends on the syndrome alone (not `decodedAtExit`): the
+ * same reason, without formatting its text again for a syndrome already seen.
  */
-export function exitReason(kind: number, esr: number, sr: BigUint64Array, interrupt?: string): ExitReason {
-  const ec = esr >>> 26;
-  // An IRQ or FIQ that names its INTID, and an abort (its text names the address), are not cached.
-  if (interrupt !== undefined || (kind === 0 && (ec === EC.DABORT_LOWER || ec === EC.IABORT_LOWER)))
-    return decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, interrupt);
+export function syndromeReason(kind: number, esr: number): ExitReason {
   const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
   if (key === last.key) return last.reason!;
   let r = byEsr.get(key);

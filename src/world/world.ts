@@ -13,7 +13,7 @@ import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/ev
 import { heldSysreg, keptBits, knownFromSaved, readSysreg } from '../sysregs/access.js';
 import { cptrTrapsFP } from '../pe/fp.js';
 import { SR, type SysregSpec } from '../sysregs/registry.js';
-import type { ExitCategory, ExitReason } from './reason.js';
+import { CATEGORIES, type ExitCategory, type ExitReason } from './reason.js';
 import {
   LayoutError,
   canonicalName,
@@ -24,11 +24,20 @@ import {
 } from './layout.js';
 import type { Locate } from '../loader/locate.js';
 import { Recent } from './history.js';
-import { PeWorld, addCosts, addSums, newSums, type Costs, type Exit } from './pe.js';
+import { PeWorld, addCosts, addSums, newSums, type CostFigures, type Costs } from './pe.js';
 
-export { PeWorld, guestRunningOn, vmidOn, newSums, describeExit, describeEntry, type Costs } from './pe.js';
+export {
+  PeWorld,
+  guestRunningOn,
+  vmidOn,
+  newSums,
+  describeExit,
+  describeEntry,
+  type Costs,
+  type CostFigures,
+} from './pe.js';
 
-export interface ExitRecord extends Costs {
+export interface ExitRecord extends CostFigures {
   readonly n: number;
   /** The PE that exited. */
   readonly pe: number;
@@ -40,7 +49,7 @@ export interface ExitRecord extends Costs {
   /** The exiting PE's instruction count. */
   readonly icount: number;
   /** False until the next entry on its PE closes the window the costs cover. */
-  closed: boolean;
+  readonly closed: boolean;
 }
 
 export interface EntryRecord {
@@ -159,6 +168,8 @@ export interface VcpuState {
   readonly atExit: Map<string, bigint>;
   /** Its flags "between" two functions that are set. */
   readonly windows: Set<string>;
+  /** Its name as the exit log holds it. */
+  readonly nameId: number;
 }
 
 /** A discovered vcpu's VM (the hypervisor's pointer to it) and its id there, when the layout says where they are. */
@@ -325,9 +336,9 @@ export class World {
   /** Exits and entries over all PEs (records are numbered by these). */
   exits = 0;
   entries = 0;
-  /** The latest exit of any PE, and the PE that entered a guest last. */
-  lastExit: ExitRecord | null = null;
-  lastEntered: PeWorld | null = null;
+  /** The PE that exited last, and the PE that entered a guest last (-1: none yet). */
+  lastExitPe = -1;
+  lastEntryPe = -1;
   /**
    * The most recent exits, loads, puts and hazards (bounded however long the run; the report and
    * the trace take every record from the events). The costs of open windows are still growing.
@@ -340,6 +351,8 @@ export class World {
   readonly windowRegs = new SysregCounts();
   /** Exit categories in order of first sight on any PE (the PEs keep the sums by category). */
   readonly categories: ExitCategory[] = [];
+  /** 1 for each category (`exitClass`) in `categories`. */
+  readonly categorySeen = new Uint8Array(CATEGORIES.length);
   private readonly loadPutSums = { load: newSums(), put: newSums() };
   /** Hazards grouped by kind, vcpu, register and instruction, in order of first sight. */
   readonly hazardGroups = new Map<string, HazardGroup>();
@@ -377,8 +390,8 @@ export class World {
    */
   anySwitched = false;
   anyGoverned = false;
-  /** Whether `exitTaken` has anything to do: switched registers to note, or a placement to retry. */
-  exitWork = false;
+  /** Whether the layout waits for a placement (`replace`), tried again at exits (see `placeAgain`). */
+  placing = false;
   /**
    * By PE: the EL2 translation regime's registers (SCTLR_EL2, TCR_EL2, TTBR0_EL2 as int32 halves)
    * when a placement was last tried there and failed; it is tried again only once they differ.
@@ -415,6 +428,7 @@ export class World {
 
   constructor(cpus: readonly Cpu[]) {
     this.pes = cpus.map((c, i) => new PeWorld(this, c, i));
+    this.recent.exits.pes = this.pes;
   }
 
   /** Starts observing: each PE's view becomes (or joins) its CPU's observer. */
@@ -479,20 +493,20 @@ export class World {
     for (const l of this.listeners) if (l.types === null || l.types.has(e.type)) l.fn(e);
   }
 
-  /** The latest entry of any PE. */
-  get lastEntry(): EntryRecord | null {
-    return this.lastEntered?.lastEntry ?? null;
+  /** The latest exit of any PE. */
+  get lastExit(): ExitRecord | null {
+    return this.lastExitPe < 0 ? null : this.pes[this.lastExitPe]!.lastExit;
   }
 
-  /**
-   * The record the next exit may fill in again: the one it pushes out of the ring of recent
-   * exits, unless someone has seen it (a listener, a copy of the ring) or it is a PE's last exit.
-   */
-  reusableExit(): Exit | undefined {
-    const x = this.recent.exits.reusable();
-    if (x === undefined) return undefined;
-    for (const p of this.pes) if (p.lastExit === x) return undefined;
-    return x;
+  /** Category `cat` (`exitClass`) seen for the first time. */
+  sawCategory(cat: number): void {
+    this.categorySeen[cat] = 1;
+    this.categories.push(CATEGORIES[cat]!);
+  }
+
+  /** The latest entry of any PE. */
+  get lastEntry(): EntryRecord | null {
+    return this.lastEntryPe < 0 ? null : this.pes[this.lastEntryPe]!.lastEntry;
   }
 
   /** The view of PE `index` (0 when out of range, as a machine of one PE has). */
@@ -520,6 +534,7 @@ export class World {
     this.changes++;
     this.replace = replace;
     this.placeTried = this.pes.map(() => new Uint32Array(6).fill(-1));
+    for (const p of this.pes) p.placeEpoch = -1;
     this.layout = layout;
     this.governed.clear();
     this.governedIds.fill(0);
@@ -530,7 +545,7 @@ export class World {
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     this.anySwitched = this.switchedRegs.size !== 0;
     this.anyGoverned = this.governed.size !== 0;
-    this.exitWork = this.anySwitched || replace !== null;
+    this.placing = replace !== null;
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
       // Placed again: the state that memory does not hold carries over.
@@ -595,6 +610,7 @@ export class World {
       vmid: null,
       atExit: new Map(),
       windows: new Set(),
+      nameId: this.recent.exits.nameId(bound.name),
     };
     this.vcpus.push(v);
     this.vcpusVersion++;
@@ -728,7 +744,7 @@ export class World {
     this.governedIds.fill(0);
     this.switchedRegs.clear();
     this.anySwitched = this.anyGoverned = false;
-    this.exitWork = false;
+    this.placing = false;
     this.vcpus = [];
     this.vcpusVersion++;
     this.changes++;
@@ -920,10 +936,10 @@ export class World {
     return p.identifiedVmid === vmid && p.identifiedVersion === this.vcpusVersion ? p.identifiedVcpu : null;
   }
 
-  /** An exit on `p` is being recorded: a layout bound with the MMU off may now be placed for real. */
-  exitTaken(p: PeWorld): void {
+  /** An exit on `p` is being recorded: the switched registers its vcpu left on the CPU. */
+  switchedAtExit(p: PeWorld): void {
     const v = p.running;
-    if (v !== null && this.anySwitched)
+    if (v !== null)
       for (const s of v.switchedSlots) {
         // A slot not in use held none of the guest's state: nothing of it is to be saved, and until
         // the next entry its memory is what the hypervisor fills (KVM's next flush of vgic_lr[]).
@@ -936,7 +952,16 @@ export class World {
         const cpu = this.cpuValue(p, s);
         if (cpu !== null) v.atExit.set(s.name, cpu);
       }
-    if (this.replace === null) return;
+  }
+
+  /**
+   * An exit on `p` after a translation register changed (the MMU's epoch moved since `p` last
+   * asked): a layout bound with the MMU off may now be placed for real.
+   */
+  placeAgain(p: PeWorld): void {
+    p.placeEpoch = p.cpu.mmu.epoch;
+    const replace = this.replace;
+    if (replace === null) return;
     // Placing reads the hypervisor's EL2 tables: what it could not place under the same regime
     // registers it cannot place now.
     const sr32 = p.sr32;
@@ -950,7 +975,7 @@ export class World {
       tried[5] === sr32[TTBR0_EL2_LO + 1]
     )
       return;
-    const placed = this.replace(p);
+    const placed = replace(p);
     if (placed !== null) this.bind(this.layout!, placed);
     else tried.set([SCTLR_EL2_LO, TCR_EL2_LO, TTBR0_EL2_LO].flatMap((i) => [sr32[i]!, sr32[i + 1]!]));
   }
@@ -964,7 +989,7 @@ export class World {
     for (const cat of this.categories) {
       const s = newSums();
       for (const p of this.pes) {
-        const c = p.byReason.get(cat);
+        const c = p.sumsOf(cat);
         if (c !== undefined) addSums(s, c);
       }
       byReason.set(cat, s);
@@ -994,6 +1019,18 @@ export class World {
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
   entered(p: PeWorld): void {
     const v = this.lastIdentified(p, p.vmid) ?? this.identify(p);
+    // The vcpu this PE ran, entered again with its registers still here, under the entry check's
+    // clean verdict: nothing below would change.
+    if (
+      v !== null &&
+      v === p.running &&
+      v.pe === p &&
+      v.switched === true &&
+      v.vmid === p.vmid &&
+      v.switchedSlots.length === 0 &&
+      (this.checking === false || this.cleanFor(p, v))
+    )
+      return;
     // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
     // a lazy FP load): the switched registers it did not save never left the CPU.
     const stayed = v !== null && v.switched === true && v.pe === p && p.leftEl2 === false;
@@ -1008,12 +1045,14 @@ export class World {
     v.pe = p;
     v.vmid = p.vmid;
     v.switched = true;
-    if (this.checking === true) {
-      const c = this.cleanEntry;
-      if (c.v !== v || c.pe !== p || c.changes !== this.changes || c.pokes !== p.cpu.bus.pokes)
-        this.checkEntry(p, v, stayed);
-    }
+    if (this.checking === true && !this.cleanFor(p, v)) this.checkEntry(p, v, stayed);
     if (v.switchedSlots.length !== 0 && v.savedSwitched.size !== 0) v.savedSwitched.clear();
+  }
+
+  /** Whether the entry check's last clean verdict holds for an entry into `v` on `p`. */
+  private cleanFor(p: PeWorld, v: VcpuState): boolean {
+    const c = this.cleanEntry;
+    return c.v === v && c.pe === p && c.changes === this.changes && c.pokes === p.cpu.bus.pokes;
   }
 
   /** At an entry into `v` on `p`: every flag set (or lazily loadable) and every switched register restored. */
