@@ -164,6 +164,15 @@ export class PeWorld implements CpuObserver {
    */
   private readonly regLog = new Int32Array(K.REG_LOG);
   regPos = 0;
+  /**
+   * The last entry here that left a clean verdict and nothing switched to track: its VMID (-1:
+   * none), and the world's `changes` and `moves` and the bus's `pokes` then. While all four are
+   * the same, an entry here is the same entry (`World.entered`).
+   */
+  steadyVmid = -1;
+  steadyChanges = 0;
+  steadyMoves = 0;
+  steadyPokes = 0;
   /** The MMU's epoch when the world last tried to place its layout at an exit here. */
   placeEpoch = -1;
   /** This PE's last exit (null before the first). */

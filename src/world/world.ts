@@ -409,6 +409,8 @@ export class World {
     changes: -1,
     pokes: -1,
   };
+  /** Entries that took `entered`'s whole path (each may move a vcpu between PEs: see PeWorld.steadyVmid). */
+  private moves = 0;
   /** Counts what the entry check's verdict reads from besides the CPU (see `cleanEntry`). */
   private changes = 0;
   /** Function-entry hooks this layer put on the PEs. */
@@ -1018,19 +1020,17 @@ export class World {
 
   /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
   entered(p: PeWorld): void {
-    const v = this.lastIdentified(p, p.vmid) ?? this.identify(p);
-    // The vcpu this PE ran, entered again with its registers still here, under the entry check's
-    // clean verdict: nothing below would change.
+    // The same entry as this PE's last clean one (the same VMID, vcpus, bindings, watched memory,
+    // and no entry elsewhere since that moved a vcpu): nothing below would change.
     if (
-      v !== null &&
-      v === p.running &&
-      v.pe === p &&
-      v.switched === true &&
-      v.vmid === p.vmid &&
-      v.switchedSlots.length === 0 &&
-      (this.checking === false || this.cleanFor(p, v))
+      p.steadyVmid === p.vmid &&
+      p.steadyChanges === this.changes &&
+      p.steadyMoves === this.moves &&
+      p.steadyPokes === p.cpu.bus.pokes
     )
       return;
+    this.moves++;
+    const v = this.lastIdentified(p, p.vmid) ?? this.identify(p);
     // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
     // a lazy FP load): the switched registers it did not save never left the CPU.
     const stayed = v !== null && v.switched === true && v.pe === p && p.leftEl2 === false;
@@ -1046,7 +1046,14 @@ export class World {
     v.vmid = p.vmid;
     v.switched = true;
     if (this.checking === true && !this.cleanFor(p, v)) this.checkEntry(p, v, stayed);
-    if (v.switchedSlots.length !== 0 && v.savedSwitched.size !== 0) v.savedSwitched.clear();
+    if (v.switchedSlots.length !== 0) {
+      if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
+    } else if (this.checking === true && this.cleanFor(p, v)) {
+      p.steadyVmid = p.vmid;
+      p.steadyChanges = this.changes;
+      p.steadyMoves = this.moves;
+      p.steadyPokes = p.cpu.bus.pokes;
+    }
   }
 
   /** Whether the entry check's last clean verdict holds for an entry into `v` on `p`. */

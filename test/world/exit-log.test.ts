@@ -6,12 +6,14 @@ import { PhysBus } from '../../src/board/bus.js';
 import { SR, HCR, specOf } from '../../src/sysregs/registry.js';
 import { writeSysreg } from '../../src/sysregs/access.js';
 import { World, type ExitRecord, type PeWorld } from '../../src/world/world.js';
-import { parseLayout } from '../../src/world/layout.js';
+import { bindLayout, parseLayout, type BindEnv } from '../../src/world/layout.js';
 import { RECENT } from '../../src/world/history.js';
 
 const RAM = 0x4000_0000;
 const HVC = 0x5a00_0000;
 const ESR_EL2 = specOf('ESR_EL2');
+/** Binding with the hypervisor's MMU off and no symbols: addresses are physical. */
+const PHYS: BindEnv = { symbol: () => undefined, phys: Number, pointer: () => 0n, peOffset: () => 0n };
 
 function pes(n: number): { cpus: Cpu[]; w: World } {
   const bus = new PhysBus(RAM, 1 << 20);
@@ -145,5 +147,37 @@ describe('a layout waiting for placement', () => {
     writeSysreg(c0, specOf('SCTLR_EL2'), 1n);
     trip();
     expect(tries).toBe(3);
+  });
+});
+
+describe('entries', () => {
+  it('an entry on one PE of a vcpu another PE ran since is never taken for a repeat of its last', () => {
+    const { cpus, w } = pes(2);
+    const [c0, c1] = cpus as [Cpu, Cpu];
+    const [p0, p1] = w.pes as [PeWorld, PeWorld];
+    w.checking = true;
+    w.stop = () => {};
+    const layout = parseLayout(
+      JSON.stringify({
+        format: 'hypstep-vcpu-layout',
+        version: 1,
+        vcpus: [{ name: 'v0', address: '0x40010000', vmid: 3 }],
+        sysregs: { TPIDR_EL1: { offset: 0 } },
+        flags: { LOADED: { offset: 8, bit: 0, governs: ['TPIDR_EL1'] } },
+      }),
+    );
+    w.bind(layout, bindLayout(layout, PHYS));
+    c0.ps.el = 2;
+    c0.write(0x4001_0008n, 8, 1n, 0); // loaded, from EL2 (no stage 2 there)
+    c0.ps.el = 1;
+    const home = () => w.residency(w.vcpu('v0')!)[0]!.pe;
+    roundTrip(c0, p0, 0x4000_1000n);
+    roundTrip(c0, p0, 0x4000_1000n);
+    expect(home()).toBe(0);
+    roundTrip(c1, p1, 0x4000_1000n);
+    expect(home()).toBe(1);
+    roundTrip(c0, p0, 0x4000_1000n);
+    expect(home()).toBe(0);
+    expect(w.recent.hazards.total).toBe(0);
   });
 });
