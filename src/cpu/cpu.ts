@@ -139,12 +139,14 @@ export class Cpu implements CodeUser {
   /**
    * Physical RAM ranges whose accesses raise `memoryAccessed` (after the access, with the values).
    * For each RAM page holding watched bytes, `physWatchMasks` has a byte per 8-byte granule with a
-   * bit per watched byte, so an aligned access's check is one load, and `physWatchCounts` how
-   * many ranges cover each byte (they may overlap); nothing is tested while `physWatchCount` is 0.
+   * bit per watched byte, so an aligned access's check is one load; `physWatchPages` keeps, per
+   * page ever watched, how many ranges reach it and cover each byte (they may overlap), and its
+   * masks for when it is watched again (the world layer watches and unwatches at vcpu switches).
+   * Nothing is tested while `physWatchCount` is 0.
    */
   private physWatchCount = 0;
   private readonly physWatchMasks: (Uint8Array | undefined)[];
-  private readonly physWatchCounts = new Map<number, Uint16Array>();
+  private readonly physWatchPages = new Map<number, { ranges: number; counts: Uint16Array; masks: Uint8Array }>();
   private physWatches: { pa: number; size: number }[] = [];
   /** The watched-memory event, filled in for each access (events.ts). */
   private readonly accessed = new AccessEvent(this);
@@ -373,7 +375,7 @@ export class Cpu implements CodeUser {
         v32[1] = 0;
         v = this.vaSplit64[0]!;
       }
-      if (this.physWatchCount !== 0 && this.physWatched(plain, size))
+      if (this.physWatchCount !== 0 && this.watchedAt(off, size))
         this.physAccessed(base, offset, plain, size, false, v, v);
       return v;
     }
@@ -404,7 +406,7 @@ export class Cpu implements CodeUser {
       const bus = this.bus;
       const off = plain - bus.ramBase;
       // Watched ranges are RAM only, so reading the old value has no side effect.
-      const watched = this.physWatchCount !== 0 && this.physWatched(plain, size);
+      const watched = this.physWatchCount !== 0 && this.watchedAt(off, size);
       const before = watched ? bus.read(plain, size) : 0n;
       // Aligned and within RAM, so within one page: a page of cached code is dropped by the bus's write.
       if (bus.codePages[off >>> PAGE_SHIFT] !== 0) bus.write(plain, size, value);
@@ -513,7 +515,7 @@ export class Cpu implements CodeUser {
     // A vcpu context shares its page with state every entry and exit saves (KVM's struct kvm_vcpu):
     // accesses to its unwatched bytes stay compiled.
     this.pageWatched = this.physWatchCount !== 0 && this.physWatchMasks[page] !== undefined;
-    if (this.pageWatched && this.physWatched(pa, size)) return -1;
+    if (this.pageWatched && this.watchedAt(off, size)) return -1;
     const store = this.bus.codePages[page] === 0 && this.monitor.open === 0;
     if (type === AccessType.Write) return store ? off : -1;
     // The same TLB entry answers for a write: a page read and then written costs one lookup.
@@ -550,29 +552,31 @@ export class Cpu implements CodeUser {
 
   private forWatchPages(pa: number, size: number, delta: number): void {
     const off = pa - this.bus.ramBase;
-    for (let b = off; b < off + size; b++) {
-      const page = b >>> PAGE_SHIFT;
-      const i = b & (PAGE_SIZE - 1);
-      let counts = this.physWatchCounts.get(page);
-      if (counts === undefined) {
-        this.physWatchCounts.set(page, (counts = new Uint16Array(PAGE_SIZE)));
-        this.physWatchMasks[page] = new Uint8Array(PAGE_SIZE / 8);
-      }
-      counts[i]! += delta;
-      const masks = this.physWatchMasks[page]!;
-      masks[i >>> 3] = counts[i] !== 0 ? masks[i >>> 3]! | (1 << (i & 7)) : masks[i >>> 3]! & ~(1 << (i & 7));
-    }
     for (let page = off >>> PAGE_SHIFT; page <= (off + size - 1) >>> PAGE_SHIFT; page++) {
-      if (this.physWatchMasks[page]!.some((m) => m !== 0)) continue;
-      this.physWatchCounts.delete(page);
-      this.physWatchMasks[page] = undefined;
+      let w = this.physWatchPages.get(page);
+      if (w === undefined) {
+        w = { ranges: 0, counts: new Uint16Array(PAGE_SIZE), masks: new Uint8Array(PAGE_SIZE / 8) };
+        this.physWatchPages.set(page, w);
+      }
+      w.ranges += delta;
+      this.physWatchMasks[page] = w.ranges !== 0 ? w.masks : undefined;
+      const { counts, masks } = w;
+      const base = page * PAGE_SIZE;
+      for (let i = Math.max(off, base) - base, end = Math.min(off + size, base + PAGE_SIZE) - base; i < end; i++) {
+        counts[i]! += delta;
+        masks[i >>> 3] = counts[i] !== 0 ? masks[i >>> 3]! | (1 << (i & 7)) : masks[i >>> 3]! & ~(1 << (i & 7));
+      }
     }
   }
 
   /** Whether any of the `size` bytes at `pa` is watched (within one page: page-crossing accesses are split). */
   private physWatched(pa: number, size: number): boolean {
     const off = pa - this.bus.ramBase;
-    if (off < 0 || off >= this.bus.ramSize) return false;
+    return off >= 0 && off < this.bus.ramSize && this.watchedAt(off, size);
+  }
+
+  /** physWatched for RAM offset `off`. */
+  private watchedAt(off: number, size: number): boolean {
     const masks = this.physWatchMasks[off >>> PAGE_SHIFT];
     if (masks === undefined) return false;
     const o = off & (PAGE_SIZE - 1);

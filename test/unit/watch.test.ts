@@ -28,6 +28,7 @@ a_ldp:	ldp	x6, x7, [x9, #32]
 a_cross_st: str	x2, [x10, #-4]			// across the page boundary
 a_cross_ld: ldr	x8, [x10, #-4]
 	str	x1, [x9, #96]			// watched once, no longer
+	str	x1, [x10, #64]			// likewise, on a page watched again since
 	POWER_OFF
 	.ltorg
 
@@ -52,6 +53,8 @@ describe('watched memory', () => {
     cpu.unwatchPhys(buf + 12, 2);
     cpu.watchPhys(buf + 22, 2);
     cpu.watchPhys(buf + 40, 8);
+    cpu.watchPhys(buf + 4096 + 64, 8); // the second page's only range, gone before the next comes
+    cpu.unwatchPhys(buf + 4096 + 64, 8);
     cpu.watchPhys(buf + 4094, 4);
     cpu.watchPhys(buf + 100, 4);
     cpu.unwatchPhys(buf + 100, 4);
