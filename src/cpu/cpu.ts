@@ -5,7 +5,7 @@ import { StuckDetector } from './stuck.js';
 import { PState } from '../pe/pstate.js';
 import { takeSync, takePendingInterrupt } from './exceptions.js';
 import { ArchException, MachineStop, EC, defaultTargetEL, wakeupPending } from '../pe/exception.js';
-import { AccessEvent, type CpuObserver } from './events.js';
+import { AccessEvent, type CpuObserver, type SysregLog } from './events.js';
 import { SYSREGS, SYSREG_SLOTS, SR, HCR } from '../sysregs/registry.js';
 import { resetValue } from '../sysregs/special.js';
 import { PhysBus, BusError, PAGE_SHIFT, PAGE_SIZE, LITTLE_ENDIAN_HOST } from '../board/bus.js';
@@ -90,6 +90,8 @@ export class Cpu implements CodeUser {
 
   readonly mmu: Mmu;
   observer: CpuObserver | null = null;
+  /** Where MRS/MSR are logged instead of raised to the observer (see `SysregLog`). */
+  sysregLog: SysregLog | null = null;
   /** The board's semihosting service (HLT #0xF000), and the emulator-resident firmware (PSCI over SMC). */
   semihost: ((cpu: Cpu) => void) | null = null;
   firmwareCall: ((cpu: Cpu) => boolean) | null = null;

@@ -123,6 +123,22 @@ export class SysregEvent implements SysregAccessed {
   }
 }
 
+/**
+ * Where a PE's MRS/MSR are logged instead of raised as events. An observer that mostly counts
+ * registers (the world layer, alone on its PE) gives the core one (`Cpu.sysregLog`): an access
+ * then costs a store of its register's id. The registers it must see at once (`eventFor`) still
+ * raise the event (the observer logs those itself); while `paused`, nothing is logged or raised.
+ */
+export class SysregLog {
+  /** Register ids in order, `pos` of them ever: a ring of the latest `ids.length`. */
+  readonly ids = new Int32Array(1 << 16);
+  pos = 0;
+  /** Set while the PE runs a guest (its accesses are not the hypervisor's). */
+  paused = false;
+  /** 1 for a register whose accesses raise the event, by id (ids past its end raise it too). */
+  eventFor = new Uint8Array(0);
+}
+
 export interface CpuObserver {
   exceptionTaken?(e: ExceptionTaken): void;
   exceptionReturned?(e: ExceptionReturned): void;
@@ -159,7 +175,12 @@ export class ObserverSet implements CpuObserver {
 }
 
 /** Adds `o` to the observers of `holder` (a PE), turning a single observer into a set; returns the set. */
-export function joinObservers(holder: { observer: CpuObserver | null }, o: CpuObserver): ObserverSet {
+export function joinObservers(
+  holder: { observer: CpuObserver | null; sysregLog: SysregLog | null },
+  o: CpuObserver,
+): ObserverSet {
+  // An observer of MRS/MSR sees them all: none is logged in its place any more.
+  if (o.sysregAccessed !== undefined) holder.sysregLog = null;
   const cur = holder.observer;
   let set: ObserverSet;
   if (cur instanceof ObserverSet) set = cur;

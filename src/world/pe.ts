@@ -3,7 +3,14 @@
 // these per PE of the machine; each is that PE's observer, and hands residency questions
 // (which the vcpus of every PE share) to the World.
 import type { Cpu } from '../cpu/cpu.js';
-import type { CpuObserver, ExceptionReturned, ExceptionTaken, MemoryAccessed, SysregAccessed } from '../cpu/events.js';
+import {
+  SysregLog,
+  type CpuObserver,
+  type ExceptionReturned,
+  type ExceptionTaken,
+  type MemoryAccessed,
+  type SysregAccessed,
+} from '../cpu/events.js';
 import { HCR, SR, type SysregSpec } from '../sysregs/registry.js';
 import { hex, joined } from '../cpu/bits.js';
 import { CATEGORIES, ExitClass, decodeExit, decodedAtExit, exitClass, vmidOf, type ExitCategory } from './reason.js';
@@ -134,12 +141,9 @@ const enum K {
    * reset), closed ones, el2Insns, hostInsns, sysregs. (The count adds the open one.)
    */
   SUMS = 5,
-  /** How many of its latest MSR/MRS a PE's register log keeps (the windows of the exits in the log). */
-  REG_LOG = 1 << 16,
 }
 
 export class PeWorld implements CpuObserver {
-  inGuest = false;
   /** The VMID of the guest last entered on this PE. */
   vmid = 0;
   entries = 0;
@@ -159,11 +163,11 @@ export class PeWorld implements CpuObserver {
   private readonly catSums = new Float64Array(CATEGORIES.length * K.SUMS);
   readonly sums: PeSums = new PeCounts(this);
   /**
-   * The MSR/MRS of this PE's windows, in order, in a ring of REG_LOG (the records of the exits in
-   * the log read theirs here); `regPos` counts them all.
+   * The MSR/MRS outside a guest, in order: a window's or a segment's registers are a range of it
+   * (the records of the exits in the log read theirs here). The core logs those no check needs
+   * at once itself (`Cpu.sysregLog`, while this view is its PE's only observer).
    */
-  private readonly regLog = new Int32Array(K.REG_LOG);
-  regPos = 0;
+  readonly log = new SysregLog();
   /**
    * The last entry here that left a clean verdict and nothing switched to track: its VMID (-1:
    * none), and the world's `changes` and `moves` and the bus's `pokes` then. While all four are
@@ -279,11 +283,25 @@ export class PeWorld implements CpuObserver {
     return m;
   }
 
-  /** `count` registers of this PE's windows from the `start`th on (those the log still holds). */
+  /** Whether this PE runs a guest (the log then pauses: its MSR/MRS are not the hypervisor's). */
+  get inGuest(): boolean {
+    return this.log.paused;
+  }
+  set inGuest(v: boolean) {
+    this.log.paused = v;
+  }
+
+  /** How many MSR/MRS outside a guest were logged. */
+  get regPos(): number {
+    return this.log.pos;
+  }
+
+  /** `count` registers logged from the `start`th on (those the log still holds). */
   loggedRegs(start: number, count: number): SysregSpec[] {
+    const ids = this.log.ids;
     const out: SysregSpec[] = [];
-    for (let k = Math.max(start, this.regPos - K.REG_LOG); k < start + count; k++)
-      out.push(this.cpu.sysregs.byId(this.regLog[k & (K.REG_LOG - 1)]!));
+    for (let k = Math.max(start, this.regPos - ids.length); k < start + count; k++)
+      out.push(this.cpu.sysregs.byId(ids[k & (ids.length - 1)]!));
     return out;
   }
 
@@ -384,6 +402,7 @@ export class PeWorld implements CpuObserver {
       const el2Insns = this.el2Total - this.windowEl2,
         hostInsns = cpu.icount - closed.icount,
         regs = this.regPos - closed.regStart;
+      if (regs !== 0) this.countRegs(closed.regStart);
       closed.closed = true;
       closed.el2Insns = el2Insns;
       closed.hostInsns = hostInsns;
@@ -424,13 +443,16 @@ export class PeWorld implements CpuObserver {
       // At EL2 only: a split-mode host kernel's EL1 accesses are its own registers, not a vcpu's.
       if (this.el === 2 && w.governs(reg)) this.governedAccess();
     }
-    this.regLog[this.regPos++ & (K.REG_LOG - 1)] = reg.id;
-    if (this.open === true) w.windowRegs.add(reg);
+    const log = this.log;
+    log.ids[log.pos++ & (log.ids.length - 1)] = reg.id;
   }
 
-  /** `counts` plus the registers of this PE's open window (`n` = -1: minus them). */
-  openRegsTo(counts: { add(reg: SysregSpec, n: number): void }, n: number): void {
-    if (this.open) for (const r of this.last!.regs) counts.add(r, n);
+  /** A window closed: its registers, from the `start`th logged on, join the closed windows' counts. */
+  private countRegs(start: number): void {
+    const counts = this.world.windowRegs;
+    const { ids, pos } = this.log;
+    const sysregs = this.cpu.sysregs;
+    for (let k = Math.max(start, pos - ids.length); k < pos; k++) counts.add(sysregs.byId(ids[k & (ids.length - 1)]!));
   }
 
   memoryAccessed(e: MemoryAccessed): void {
@@ -491,9 +513,8 @@ export class PeWorld implements CpuObserver {
     this.world.peRestarted(this);
     const x = this.last;
     if (this.open && x !== null) {
-      // Its open window never closes: its record keeps its registers without costs, which leave
-      // the counts of closed windows' ones.
-      this.openRegsTo(this.world.windowRegs, -1);
+      // Its open window never closes: its record keeps its registers without costs (not counted
+      // with the closed windows' ones).
       x.closed = true;
       x.el2Insns = x.hostInsns = 0;
       x.regCount = this.regPos - x.regStart;

@@ -270,33 +270,24 @@ export interface WorldSums {
 /** MSR/MRS counted by register, indexed by the register's id (no string keys on the exit path). */
 export class SysregCounts {
   private counts = new Float64Array(256);
+  /** The registers counted, in order of first sight. */
   private readonly specs: SysregSpec[] = [];
-  /** 1 for each register id in `specs` (a count back from zero finds its register listed without a search). */
-  private listed = new Int8Array(256);
 
-  /** Counts `r` once more (`n` = -1: once less, for a window dropped unclosed). */
-  add(r: SysregSpec, n = 1): void {
-    if (r.id >= this.counts.length) {
-      this.counts = grown(this.counts, r.id);
-      this.listed = grown(this.listed, r.id);
-    }
-    if (this.listed[r.id] === 0) {
-      this.listed[r.id] = 1;
-      this.specs.push(r);
-    }
-    this.counts[r.id]! += n;
+  /** Counts `r` once more. */
+  add(r: SysregSpec): void {
+    if (r.id >= this.counts.length) this.counts = grown(this.counts, r.id);
+    if (this.counts[r.id] === 0) this.specs.push(r);
+    this.counts[r.id]! += 1;
   }
 
-  /** [register name, count], in order of first sight (registers counted and taken back again left out). */
+  /** [register name, count], in order of first sight. */
   entries(): [string, number][] {
-    return this.specs.filter((r) => this.counts[r.id] !== 0).map((r) => [r.name, this.counts[r.id]!]);
+    return this.specs.map((r) => [r.name, this.counts[r.id]!]);
   }
 
-  /** A copy to take open windows' registers from. */
   copy(): SysregCounts {
     const c = new SysregCounts();
     c.counts = this.counts.slice();
-    c.listed = this.listed.slice();
     c.specs.push(...this.specs);
     return c;
   }
@@ -441,6 +432,8 @@ export class World {
       // Alone, the view is the observer itself (no fan-out on the exit path).
       if (cur === null) {
         cpu.observer = p;
+        // It alone hears MRS/MSR: the core logs the accesses no check needs at once.
+        cpu.sysregLog = p.log;
         this.attachedTo.push({ cpu, set: null });
         continue;
       }
@@ -454,7 +447,20 @@ export class World {
       set.add(p);
       this.attachedTo.push({ cpu, set });
     }
+    this.eventsFor();
     return this;
+  }
+
+  /**
+   * The registers whose MRS/MSR the PEs' views must hear at once (the core logs the others): those
+   * a flag governs, and those switched on entry and exit.
+   */
+  private eventsFor(): void {
+    const sysregs = this.pes[0]!.cpu.sysregs;
+    const t = new Uint8Array(sysregs.access.length);
+    for (let id = 0; id < t.length; id++)
+      t[id] = this.switchedRegs.has(id) || (this.anyGoverned && this.governs(sysregs.byId(id))) ? 1 : 0;
+    for (const p of this.pes) p.log.eventFor = t;
   }
 
   detach(): void {
@@ -462,6 +468,7 @@ export class World {
       const p = this.pes[i]!;
       if (set === null) {
         if (cpu.observer === p) cpu.observer = null;
+        if (cpu.sysregLog === p.log) cpu.sysregLog = null;
         continue;
       }
       set.remove(p);
@@ -547,6 +554,7 @@ export class World {
     this.perPeFlags = layout.flags.some((f) => f.place.base.kind === 'perPE');
     this.anySwitched = this.switchedRegs.size !== 0;
     this.anyGoverned = this.governed.size !== 0;
+    this.eventsFor();
     this.placing = replace !== null;
     for (const bound of [...vcpus, ...this.discovered]) this.watchVcpu(bound);
     if (before.size > 0) {
@@ -746,6 +754,7 @@ export class World {
     this.governedIds.fill(0);
     this.switchedRegs.clear();
     this.anySwitched = this.anyGoverned = false;
+    this.eventsFor();
     this.placing = false;
     this.vcpus = [];
     this.vcpusVersion++;
@@ -1000,7 +1009,6 @@ export class World {
     for (const c of byReason.values()) addSums(exits, c);
     const hvc = byReason.get('hvc') ?? newSums();
     const sysregsClosed = this.windowRegs.copy();
-    for (const p of this.pes) p.openRegsTo(sysregsClosed, -1);
     return {
       exits,
       byReason,

@@ -29,8 +29,19 @@ function sysregName(raw: number): string {
 /** The MRS/MSR event, filled in for each access (as the exception events are: events.ts). */
 const ACCESSED = new SysregEvent();
 
-/** `rt` is the transfer register, or -1 for an MRS to XZR that read `discarded`. */
+/**
+ * The observer learns of an MRS/MSR: in its log, or by the event (`rt` is the transfer register,
+ * or -1 for an MRS to XZR that read `discarded`).
+ */
 function sysregAccessed(cpu: Cpu, reg: SysregSpec, write: boolean, rt: number, discarded: bigint): void {
+  const log = cpu.sysregLog;
+  if (log !== null) {
+    if (log.paused === true) return;
+    if (log.eventFor[reg.id] === 0) {
+      log.ids[log.pos++ & (log.ids.length - 1)] = reg.id;
+      return;
+    }
+  }
   const e = ACCESSED;
   e.cpu = cpu;
   e.reg = reg;
