@@ -34,11 +34,19 @@ export class Ring<T> {
 /** How many of the most recent records the layer keeps (for `monitor world`, tests and scripts). */
 export const RECENT = { exits: 1024, loadPut: 256, hazards: 256 } as const;
 
+// Why a slot's record is kept (`ExitLog.keep`): someone holds it, or it is its PE's last exit.
+const enum Keep {
+  HELD = 1,
+  LAST = 2,
+}
+
 /**
  * The most recent exits. Each slot holds an exit's record, filled in again for a later exit once
  * it leaves the log unseen; a record someone holds (a listener, `toArray`, a PE's last exit)
  * keeps its own object, and its slot gets a new one. The exit path therefore writes plain
- * numbers into an object it already has.
+ * numbers into an object it already has. Whether a slot's record is kept is a byte beside the
+ * log: the record was last touched a thousand exits ago, and reading it to ask would wait for
+ * memory at every exit.
  */
 export class ExitLog {
   readonly capacity = RECENT.exits;
@@ -48,6 +56,7 @@ export class ExitLog {
   pes: readonly PeWorld[] = [];
   private next = 0;
   private readonly slots: Exit[] = [];
+  private readonly keep = new Uint8Array(this.capacity);
   /** Vcpu names, by the index a record holds. */
   private readonly names: string[] = [];
   private readonly nameIds = new Map<string, number>();
@@ -70,8 +79,23 @@ export class ExitLog {
     this.next = s + 1 === this.capacity ? 0 : s + 1;
     this.total++;
     let r = this.slots[s];
-    if (r === undefined || r.held === true || r.last === true) this.slots[s] = r = new Exit(this);
+    if (r === undefined || this.keep[s] !== 0) {
+      this.slots[s] = r = new Exit(this, s);
+      this.keep[s] = 0;
+    }
     return r;
+  }
+
+  /** `r` is held from now on: never filled in again. */
+  hold(r: Exit): Exit {
+    if (this.slots[r.slot] === r) this.keep[r.slot]! |= Keep.HELD;
+    return r;
+  }
+
+  /** `x` is its PE's last exit, no longer `prev`: kept while it is. */
+  last(prev: Exit | null, x: Exit): void {
+    if (prev !== null && this.slots[prev.slot] === prev) this.keep[prev.slot]! &= ~Keep.LAST;
+    this.keep[x.slot]! |= Keep.LAST;
   }
 
   /** The records in the log, oldest first (each held from now on). */
@@ -79,7 +103,7 @@ export class ExitLog {
     const n = Math.min(this.total, this.capacity);
     const first = this.total <= this.capacity ? 0 : this.next;
     const out: Exit[] = [];
-    for (let k = 0; k < n; k++) out.push(this.slots[(first + k) % this.capacity]!.hold());
+    for (let k = 0; k < n; k++) out.push(this.hold(this.slots[(first + k) % this.capacity]!));
     return out;
   }
 }
@@ -107,20 +131,14 @@ export class Exit implements ExitRecord {
   hostInsns = 0.5;
   /** Its window's MSR/MRS, counted when it closed. */
   regCount = 0;
-  /** Someone holds this record: it is not filled in again. */
-  held = false;
-  /** Its PE's last exit: not filled in again while it is. */
-  last = false;
   /** The reason, when decoded at the exit (its text names FAR's address or the interrupt) or since. */
   decoded: ExitReason | null = null;
 
-  constructor(private readonly log: ExitLog) {}
-
-  /** `this`, held from now on: never filled in again. */
-  hold(): this {
-    this.held = true;
-    return this;
-  }
+  constructor(
+    private readonly log: ExitLog,
+    /** Its slot in the log. */
+    readonly slot: number,
+  ) {}
 
   get vcpu(): string | null {
     return this.log.name(this.vcpuId);

@@ -347,7 +347,8 @@ export class PeWorld implements CpuObserver {
     if (w.placing === true && this.cpu.mmu.epoch !== this.placeEpoch) w.placeAgain(this);
     const kind = e.kind,
       esr = e.esr;
-    const x = w.recent.exits.take();
+    const exits = w.recent.exits;
+    const x = exits.take();
     const v = this.running;
     x.n = ++w.exits;
     x.pe = this.index;
@@ -361,16 +362,14 @@ export class PeWorld implements CpuObserver {
     x.regStart = this.regPos;
     x.closed = false;
     // The reason is decoded from these numbers when read, unless its text needs more.
-    if (x.decoded !== null) x.decoded = null;
+    x.decoded = null;
     const c = exitClass(kind, esr);
     if (kind === 1 || kind === 2 ? w.interruptSource !== null : (c & ExitClass.NAMES_ADDRESS) !== 0) {
       const irq = kind === 0 ? undefined : w.interruptSource!(this.index, kind);
       const sr = this.cpu.sr;
       if (decodedAtExit(kind, esr, irq)) x.decoded = decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, irq);
     }
-    const prev = this.last;
-    if (prev !== null) prev.last = false;
-    x.last = true;
+    exits.last(this.last, x);
     this.last = x;
     const cat = c & ExitClass.CATEGORY;
     this.open = true;
@@ -379,7 +378,7 @@ export class PeWorld implements CpuObserver {
     w.lastExitPe = this.index;
     if (w.categorySeen[cat] === 0) w.sawCategory(cat);
     this.startSegment();
-    if (w.wanted.exit !== 0) w.emit({ type: 'exit', exit: x.hold() });
+    if (w.wanted.exit !== 0) w.emit({ type: 'exit', exit: exits.hold(x) });
     if (w.catches.size !== 0 && w.catches.has('exit')) w.stop(describeExit(x), this);
   }
 
@@ -429,7 +428,8 @@ export class PeWorld implements CpuObserver {
     this.entries++;
     w.lastEntryPe = this.index;
     this.startSegment();
-    if (w.wanted.entry !== 0) w.emit({ type: 'entry', entry: this.lastEntry!, closed: closed?.hold() ?? null });
+    if (w.wanted.entry !== 0)
+      w.emit({ type: 'entry', entry: this.lastEntry!, closed: closed === null ? null : w.recent.exits.hold(closed) });
     if (w.catches.size !== 0 && w.catches.has('entry')) w.stop(describeEntry(this.lastEntry!), this);
   }
 
