@@ -5,27 +5,13 @@
 //   vmid=N      the VMID; a load, put or hazard has its vcpu's VMID from the layout
 //   reason=CAT  exits of that category (hvc, smc, sysreg, dabort, …), and the entries that end them;
 //               loads, puts and hazards have no reason and are not filtered by it
-import type { ExitCategory } from './reason.js';
+import { CATEGORIES, type ExitCategory } from './reason.js';
 import type { World, WorldEvent } from './world.js';
 
 export class TraceFilterError extends Error {}
 
 type EventType = WorldEvent['type'];
 const EVENTS: readonly EventType[] = ['entry', 'exit', 'load', 'put', 'hazard'];
-const CATEGORIES: readonly ExitCategory[] = [
-  'hvc',
-  'smc',
-  'sysreg',
-  'dabort',
-  'iabort',
-  'wfi',
-  'wfe',
-  'fp',
-  'irq',
-  'fiq',
-  'serror',
-  'other',
-];
 
 export interface WorldTraceFilter {
   readonly events: ReadonlySet<EventType>;
