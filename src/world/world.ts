@@ -1235,10 +1235,12 @@ export class World {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i]!;
       if (slot.flag?.name !== f.name || !this.inUse(slot)) continue;
+      // Saved since the load: a put may have handed the register back to the host already.
+      if (!set && v.saved[i] === 1) continue;
       if (words.plain(i) && words.same(i, p.sr32, ram32)) continue;
       const cpu = this.cpuValue(p, slot);
       const memory = this.peek(slot.pa, slot.width);
-      if (cpu === null || this.same(slot, cpu, memory) || (!set && v.saved[i] === 1)) continue;
+      if (cpu === null || this.same(slot, cpu, memory)) continue;
       this.hazard(p, {
         kind: set ? 'partial-load' : 'partial-put',
         vcpu: v.bound.name,
