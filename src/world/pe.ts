@@ -13,7 +13,7 @@ import {
 } from '../cpu/events.js';
 import { HCR, SR, type SysregSpec } from '../sysregs/registry.js';
 import { hex, joined } from '../cpu/bits.js';
-import { CATEGORIES, ExitClass, decodeExit, decodedAtExit, exitClass, vmidOf, type ExitCategory } from './reason.js';
+import { CATEGORIES, ExitClass, decodeExit, exitClass, vmidOf, type ExitCategory } from './reason.js';
 import type { Exit } from './history.js';
 import type { CostSums, EntryRecord, ExitRecord, LoadPutRecord, VcpuState, World } from './world.js';
 
@@ -298,11 +298,20 @@ export class PeWorld implements CpuObserver {
 
   /** `count` registers logged from the `start`th on (those the log still holds). */
   loggedRegs(start: number, count: number): SysregSpec[] {
-    const ids = this.log.ids;
     const out: SysregSpec[] = [];
-    for (let k = Math.max(start, this.regPos - ids.length); k < start + count; k++)
-      out.push(this.cpu.sysregs.byId(ids[k & (ids.length - 1)]!));
+    for (let k = this.heldFrom(start); k < start + count; k++) out.push(this.loggedReg(k));
     return out;
+  }
+
+  /** The first of the registers logged from the `start`th on that the log (a ring) still holds. */
+  private heldFrom(start: number): number {
+    return Math.max(start, this.log.pos - this.log.ids.length);
+  }
+
+  /** The `k`th register logged (one the log still holds). */
+  private loggedReg(k: number): SysregSpec {
+    const ids = this.log.ids;
+    return this.cpu.sysregs.byId(ids[k & (ids.length - 1)]!);
   }
 
   /** The costs of the window still open (since this PE's last exit), for `monitor world`. */
@@ -367,7 +376,7 @@ export class PeWorld implements CpuObserver {
     if (kind === 1 || kind === 2 ? w.interruptSource !== null : (c & ExitClass.NAMES_ADDRESS) !== 0) {
       const irq = kind === 0 ? undefined : w.interruptSource!(this.index, kind);
       const sr = this.cpu.sr;
-      if (decodedAtExit(kind, esr, irq)) x.decoded = decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, irq);
+      if (kind === 0 || irq !== undefined) x.decoded = decodeExit(kind, esr, sr[SR.FAR_EL2!]!, sr[SR.HPFAR_EL2!]!, irq);
     }
     exits.last(this.last, x);
     this.last = x;
@@ -450,9 +459,7 @@ export class PeWorld implements CpuObserver {
   /** A window closed: its registers, from the `start`th logged on, join the closed windows' counts. */
   private countRegs(start: number): void {
     const counts = this.world.windowRegs;
-    const { ids, pos } = this.log;
-    const sysregs = this.cpu.sysregs;
-    for (let k = Math.max(start, pos - ids.length); k < pos; k++) counts.add(sysregs.byId(ids[k & (ids.length - 1)]!));
+    for (let k = this.heldFrom(start), end = this.log.pos; k < end; k++) counts.add(this.loggedReg(k));
   }
 
   memoryAccessed(e: MemoryAccessed): void {

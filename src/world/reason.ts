@@ -115,18 +115,14 @@ export function exitClass(kind: number, esr: number): number {
   return EXIT_CLASS[kind === 0 ? ((esr >>> 25) & 0x7e) | (esr & 1) : 128 + kind]!;
 }
 
-/** Whether an exit's reason must be decoded when it happens: its text names FAR/HPFAR's address or the interrupt. */
-export function decodedAtExit(kind: number, esr: number, interrupt: string | undefined): boolean {
-  return interrupt !== undefined || (exitClass(kind, esr) & ExitClass.NAMES_ADDRESS) !== 0;
-}
-
 /** Reasons decoded once per syndrome (a run repeats a few). */
 const byEsr = new Map<number, ExitReason>();
 const BY_ESR_MAX = 4096;
 
 /**
- * `decodeExit` of an exit whose text depends on the syndrome alone (not `decodedAtExit`): the
- * same reason, without formatting its text again for a syndrome already seen.
+ * `decodeExit` of an exit whose text depends on the syndrome alone (not a stage-2 abort, nor an
+ * IRQ or FIQ the machine names): the same reason, without formatting its text again for a
+ * syndrome already seen.
  */
 export function syndromeReason(kind: number, esr: number): ExitReason {
   const key = kind === 0 ? esr : -kind - (kind === 3 ? esr * 4 : 0);
