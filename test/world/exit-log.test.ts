@@ -1,15 +1,15 @@
 // The world layer's log of recent exits (records filled in again unless someone holds them), the
 // registers of each exit's window, and when a layout waiting for placement is tried again.
+import { RAM, guestCpu } from './guest-cpu.js';
 import { describe, expect, it } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { PhysBus } from '../../src/board/bus.js';
-import { SR, HCR, specOf } from '../../src/sysregs/registry.js';
+import { SR, specOf } from '../../src/sysregs/registry.js';
 import { writeSysreg } from '../../src/sysregs/access.js';
 import { World, type ExitRecord, type PeWorld } from '../../src/world/world.js';
 import { bindLayout, parseLayout, type BindEnv } from '../../src/world/layout.js';
 import { RECENT } from '../../src/world/history.js';
 
-const RAM = 0x4000_0000;
 const HVC = 0x5a00_0000;
 const ESR_EL2 = specOf('ESR_EL2');
 /** Binding with the hypervisor's MMU off and no symbols: addresses are physical. */
@@ -18,9 +18,7 @@ const PHYS: BindEnv = { symbol: () => undefined, phys: Number, pointer: () => 0n
 function pes(n: number): { cpus: Cpu[]; w: World } {
   const bus = new PhysBus(RAM, 1 << 20);
   const cpus = Array.from({ length: n }, (_, index) => {
-    const c = new Cpu(bus, { index });
-    writeSysreg(c, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
-    c.sr[SR.VTTBR_EL2!] = 3n << 48n;
+    const c = guestCpu(bus, index);
     c.ps.el = 1;
     return c;
   });

@@ -2,6 +2,7 @@
 // governed by a flag of their own that a lazy FP switch sets on the guest's first FP trap. Driven
 // as world.test.ts drives the layer: a real Cpu, stores and loads through its memory path, and the
 // observer's exit/entry events.
+import { guestCpu } from './guest-cpu.js';
 import { describe, expect, it } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { PhysBus } from '../../src/board/bus.js';
@@ -37,9 +38,7 @@ const layoutJson = (lazy: boolean) =>
   });
 
 function machine(lazy = true): { cpu: Cpu; w: World } {
-  const cpu = new Cpu(new PhysBus(0x4000_0000, 1 << 20));
-  writeSysreg(cpu, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
-  cpu.sr[SR.VTTBR_EL2!] = 3n << 48n;
+  const cpu = guestCpu();
   cpu.ps.el = 2;
   const w = new World([cpu]).attach();
   w.checking = true;

@@ -1,5 +1,6 @@
 // The world layer against small synthetic event streams on a real Cpu (no guest code needed):
 // exit decoding, entry/exit detection, cost windows, residency and the hazard checker.
+import { RAM, guestCpu } from './guest-cpu.js';
 import { describe, expect, it } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { PhysBus } from '../../src/board/bus.js';
@@ -12,13 +13,8 @@ import { parseLayout, bindLayout, bindVcpu, LayoutError, type BindEnv } from '..
 /** Binding with the hypervisor's MMU off and no symbols: addresses are physical. */
 const PHYS: BindEnv = { symbol: () => undefined, phys: Number, pointer: () => 0n, peOffset: () => 0n };
 
-const RAM = 0x4000_0000;
-
 function machine(): Cpu {
-  const cpu = new Cpu(new PhysBus(RAM, 1 << 20));
-  writeSysreg(cpu, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
-  cpu.sr[SR.VTTBR_EL2!] = 3n << 48n;
-  return cpu;
+  return guestCpu();
 }
 
 /** Drives the observer as the core would: an exit from EL1, `n` EL2 instructions, an entry. */
@@ -296,9 +292,7 @@ describe('several PEs', () => {
   function twoPes() {
     const bus = new PhysBus(RAM, 1 << 20);
     const pes = [0, 1].map((index) => {
-      const c = new Cpu(bus, { index });
-      writeSysreg(c, specOf('HCR_EL2'), (1n << BigInt(HCR.VM)) | (1n << BigInt(HCR.RW)));
-      c.sr[SR.VTTBR_EL2!] = 3n << 48n;
+      const c = guestCpu(bus, index);
       c.ps.el = 2;
       return c;
     });
