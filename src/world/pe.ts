@@ -170,12 +170,11 @@ export class PeWorld implements CpuObserver {
   readonly log = new SysregLog();
   /**
    * The last entry here that left a clean verdict and nothing switched to track: its VMID (-1:
-   * none), and the world's `changes` and `moves` and the bus's `pokes` then. While all four are
-   * the same, an entry here is the same entry (`World.entered`).
+   * none), and the world's `version` and the bus's `pokes` then. While all three are the same,
+   * an entry here is the same entry, and the world's entry check (`World.entered`) is skipped.
    */
   steadyVmid = -1;
-  steadyChanges = 0;
-  steadyMoves = 0;
+  steadyVersion = 0;
   steadyPokes = 0;
   /** The MMU's epoch when the world last tried to place its layout at an exit here. */
   placeEpoch = -1;
@@ -310,8 +309,13 @@ export class PeWorld implements CpuObserver {
 
   /** The `k`th register logged (one the log still holds). */
   private loggedReg(k: number): SysregSpec {
+    return this.cpu.sysregs.byId(this.loggedId(k));
+  }
+
+  /** The id of the `k`th register logged. */
+  private loggedId(k: number): number {
     const ids = this.log.ids;
-    return this.cpu.sysregs.byId(ids[k & (ids.length - 1)]!);
+    return ids[k & (ids.length - 1)]!;
   }
 
   /** The costs of the window still open (since this PE's last exit), for `monitor world`. */
@@ -423,7 +427,8 @@ export class PeWorld implements CpuObserver {
       t[at + 4]! += regs;
       this.open = false;
     }
-    if (w.vcpus.length > 0) w.entered(this);
+    if (this.steadyVmid !== this.vmid || this.steadyVersion !== w.version || this.steadyPokes !== cpu.bus.pokes)
+      w.entered(this);
     this.entryN = ++w.entries;
     this.entryVcpu = this.running === null ? -1 : this.running.nameId;
     // The ERET's address and the return address (the event's PC) as the PE's PC halves hold them.
@@ -459,7 +464,8 @@ export class PeWorld implements CpuObserver {
   /** A window closed: its registers, from the `start`th logged on, join the closed windows' counts. */
   private countRegs(start: number): void {
     const counts = this.world.windowRegs;
-    for (let k = this.heldFrom(start), end = this.log.pos; k < end; k++) counts.add(this.loggedReg(k));
+    const sysregs = this.cpu.sysregs;
+    for (let k = this.heldFrom(start), end = this.log.pos; k < end; k++) counts.addId(this.loggedId(k), sysregs);
   }
 
   memoryAccessed(e: MemoryAccessed): void {

@@ -11,6 +11,7 @@ import { hex } from '../cpu/bits.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { ObserverSet, type MemoryAccessed, type SysregAccessed } from '../cpu/events.js';
 import { heldSysreg, keptBits, knownFromSaved, readSysreg } from '../sysregs/access.js';
+import type { MachineSysregs } from '../sysregs/machine.js';
 import { cptrTrapsFP } from '../pe/fp.js';
 import { SR, type SysregSpec } from '../sysregs/registry.js';
 import { CATEGORIES, type ExitCategory, type ExitReason } from './reason.js';
@@ -273,11 +274,11 @@ export class SysregCounts {
   /** The registers counted, in order of first sight. */
   private readonly specs: SysregSpec[] = [];
 
-  /** Counts `r` once more. */
-  add(r: SysregSpec): void {
-    if (r.id >= this.counts.length) this.counts = grown(this.counts, r.id);
-    if (this.counts[r.id] === 0) this.specs.push(r);
-    this.counts[r.id]! += 1;
+  /** Counts register `id` of `sysregs` once more. */
+  addId(id: number, sysregs: MachineSysregs): void {
+    if (id >= this.counts.length) this.counts = grown(this.counts, id);
+    if (this.counts[id] === 0) this.specs.push(sysregs.byId(id));
+    this.counts[id]! += 1;
   }
 
   /** [register name, count], in order of first sight. */
@@ -400,10 +401,13 @@ export class World {
     changes: -1,
     pokes: -1,
   };
-  /** Entries that took `entered`'s whole path (each may move a vcpu between PEs: see PeWorld.steadyVmid). */
-  private moves = 0;
   /** Counts what the entry check's verdict reads from besides the CPU (see `cleanEntry`). */
   private changes = 0;
+  /**
+   * Counts `changes` and the entries that took `entered`'s whole path (each may move a vcpu
+   * between PEs): a PE's last clean entry stands for its next one while this stays (PeWorld.steadyVmid).
+   */
+  version = 0;
   /** Function-entry hooks this layer put on the PEs. */
   private readonly hookPcs: bigint[] = [];
   /** Return hooks waiting to fire, with the hook each replaced. */
@@ -540,7 +544,7 @@ export class World {
     this.unwatch();
     this.vcpus = [];
     this.vcpusVersion++;
-    this.changes++;
+    this.changed();
     this.replace = replace;
     this.placeTried = this.pes.map(() => new Uint32Array(6).fill(-1));
     for (const p of this.pes) p.placeEpoch = -1;
@@ -647,7 +651,7 @@ export class World {
     this.checkRam(bound);
     this.discovered.push(bound);
     this.watchVcpu(bound).identity = identity;
-    this.changes++;
+    this.changed();
   }
 
   /**
@@ -660,7 +664,7 @@ export class World {
     this.discovered = this.discovered.filter((b) => b.va !== va);
     this.vcpus = this.vcpus.filter((x) => x !== v);
     this.vcpusVersion++;
-    this.changes++;
+    this.changed();
     for (const p of this.pes) {
       if (p.current === v) p.current = null;
       if (p.running === v) p.running = null;
@@ -687,7 +691,7 @@ export class World {
   vcpuEntered(p: PeWorld, va: bigint, place: () => BoundVcpu): void {
     const v = this.vcpus.find((x) => x.bound.va === va) ?? null;
     p.current = v;
-    this.changes++;
+    this.changed();
     if (v === null) return;
     if (this.perPeFlags && v.placedOn !== null && v.placedOn !== p) {
       v.bound = place();
@@ -758,7 +762,7 @@ export class World {
     this.placing = false;
     this.vcpus = [];
     this.vcpusVersion++;
-    this.changes++;
+    this.changed();
     this.discovered = [];
     this.perPeFlags = false;
     for (const p of this.pes) {
@@ -1023,21 +1027,17 @@ export class World {
   /** PE `p` restarted: the registers it held are gone. */
   peRestarted(p: PeWorld): void {
     for (const v of this.vcpus) if (v.pe === p) v.switched = false;
-    this.changes++;
+    this.changed();
   }
 
-  /** An entry on `p`: which vcpu it runs, its switched registers now on `p`, and the missing-load check. */
+  /**
+   * An entry on `p` that is not the same as its last clean one (PeWorld.steadyVmid: the same
+   * VMID, vcpus, bindings, watched memory, and no entry elsewhere since that moved a vcpu): which
+   * vcpu it runs, its switched registers now on `p`, and the missing-load check.
+   */
   entered(p: PeWorld): void {
-    // The same entry as this PE's last clean one (the same VMID, vcpus, bindings, watched memory,
-    // and no entry elsewhere since that moved a vcpu): nothing below would change.
-    if (
-      p.steadyVmid === p.vmid &&
-      p.steadyChanges === this.changes &&
-      p.steadyMoves === this.moves &&
-      p.steadyPokes === p.cpu.bus.pokes
-    )
-      return;
-    this.moves++;
+    if (this.vcpus.length === 0) return;
+    this.version++;
     const v = this.lastIdentified(p, p.vmid) ?? this.identify(p);
     // Re-entered from EL2 without the host running below it since the exit (KVM's fixup_guest_exit,
     // a lazy FP load): the switched registers it did not save never left the CPU.
@@ -1058,10 +1058,15 @@ export class World {
       if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
     } else if (this.checking === true && this.cleanFor(p, v)) {
       p.steadyVmid = p.vmid;
-      p.steadyChanges = this.changes;
-      p.steadyMoves = this.moves;
+      p.steadyVersion = this.version;
       p.steadyPokes = p.cpu.bus.pokes;
     }
+  }
+
+  /** What the entry check's verdict reads besides the CPU changed. */
+  private changed(): void {
+    this.changes++;
+    this.version++;
   }
 
   /** Whether the entry check's last clean verdict holds for an entry into `v` on `p`. */
@@ -1142,7 +1147,7 @@ export class World {
   }
 
   memoryAccessed(p: PeWorld, e: MemoryAccessed): void {
-    if (e.write) this.changes++;
+    if (e.write) this.changed();
     // The exact-address lookup serves an access no wider than what starts there; a wider one
     // (an 8-byte store over two 4-byte slots) may reach a neighbour, so it takes the full scan.
     let hits = this.watched.get(e.pa);
@@ -1202,7 +1207,7 @@ export class World {
     if (v === undefined || f === undefined || v.windows.has(flag) === set) return;
     if (set) v.windows.add(flag);
     else v.windows.delete(flag);
-    this.changes++;
+    this.changed();
     this.flagChanged(p, v, f, set, pc);
   }
 
