@@ -45,6 +45,8 @@ const ROWS = [
   'scalar FP loop (',
   'SIMD loop (',
   'HVC round trips: CPU time per round trip, checker on vs world layer off',
+  'HVC round trips: CPU time per round trip, layout bound, checker off vs world layer off',
+  'minihyp vhe-deferred: layout bound, checker off, time vs world layer off',
   'minihyp vhe-deferred: layout bound, checker on, time vs world layer off',
 ];
 

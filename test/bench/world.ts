@@ -1,6 +1,6 @@
 // What observing world switches costs: minihyp's vhe-deferred run with the world layer off,
-// with accounting on (no catches, no layout), and with the layout bound and the residency
-// checker on. Reported as ratios to the run with the layer off (QEMU has no such layer).
+// with accounting on (no catches, no layout), with the layout bound, and with the layout bound
+// and the residency checker on. Reported as ratios to the run with the layer off (QEMU has no such layer).
 import { performance } from 'node:perf_hooks';
 import { runMode, type RunModeOptions } from '../../src/world/demo.js';
 import type { BenchRow } from './bench.js';
@@ -22,15 +22,18 @@ export function benchWorld(rounds = 5): BenchRow[] {
   const configs: [string, RunModeOptions][] = [
     ['off', { bare: true }],
     ['accounting', { noLayout: true }],
+    ['layout', {}],
     ['checker', { check: true }],
   ];
   const times = new Map<string, number[]>(configs.map(([n]) => [n, []]));
   let icount = 0;
   // One unmeasured round warms the JIT for every configuration; then interleaved rounds, so
-  // drift in machine load spreads over all three.
+  // drift in machine load spreads over all; each round starts with another configuration, so
+  // that none always pays for the garbage of the same one before it.
   for (const [, o] of configs) timeRun(o);
   for (let i = 0; i < rounds; i++) {
-    for (const [name, o] of configs) {
+    for (let k = 0; k < configs.length; k++) {
+      const [name, o] = configs[(i + k) % configs.length]!;
       const r = timeRun(o);
       if (r.stop !== 'exit')
         throw new Error(`minihyp ${MODE} did not run to its end (${r.stop}): the bench needs the complete CPU`);
@@ -44,6 +47,12 @@ export function benchWorld(rounds = 5): BenchRow[] {
     {
       name: `minihyp ${MODE}: accounting on, catching off, time vs world layer off`,
       hypstep: median(times.get('accounting')!) / off,
+      qemu: null,
+      unit: '×',
+    },
+    {
+      name: `minihyp ${MODE}: layout bound, checker off, time vs world layer off`,
+      hypstep: median(times.get('layout')!) / off,
       qemu: null,
       unit: '×',
     },
