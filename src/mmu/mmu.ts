@@ -408,9 +408,13 @@ export class Mmu {
     this.epoch++;
   }
 
-  /** A system register was written: translation registers change the context. */
-  controlWritten(s: SysregSpec): void {
-    if (CONTEXT_REG[s.id] !== 0) this.registersChanged();
+  /**
+   * A system register was written (`changed`: to another value): translation registers change
+   * the context. Writing one its own value changes nothing (a hypervisor loads VTTBR_EL2 at every
+   * entry, mostly with the value it holds).
+   */
+  controlWritten(s: SysregSpec, changed: boolean): void {
+    if (CONTEXT_REG[s.id] !== 0 && changed) this.registersChanged();
   }
 
   /** Drops every cached translation. */

@@ -144,7 +144,7 @@ export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void
   const sp = cpu.sysregs.access[s.id];
   if (sp?.write) {
     sp.write(cpu, v);
-    cpu.mmu.controlWritten(s);
+    cpu.mmu.controlWritten(s, true);
     return;
   }
   if (sp?.read) return; // a computed read-only value: writes are ignored
@@ -153,6 +153,7 @@ export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void
     writeSysreg(cpu, a, v);
     return;
   }
+  const was = cpu.sr[s.slot]!;
   cpu.sr[s.slot] = v;
-  cpu.mmu.controlWritten(s);
+  cpu.mmu.controlWritten(s, was !== v);
 }
