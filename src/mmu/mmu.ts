@@ -51,18 +51,19 @@ const ISS_INSN_SYNDROME = 0x01ff_c000;
 /** ISS.CM, bit 8: the abort came from a cache maintenance or address translation instruction. */
 export const ISS_CM = 1 << 8;
 
-/** HCR_EL2 bits that select the regime or change walks: VM, PTW, DC, TGE (E2H is kept apart). */
+/**
+ * HCR_EL2 bits that select the regime or change walks: VM, PTW, DC, TGE (E2H is kept apart).
+ * They play no part in the EL2 and EL2&0 regimes' walks, nor in which one EL2 uses.
+ */
 const HCR_CONTEXT_BITS = 0x0800_1005;
 
-/** What refreshContext computed for one EL, valid while `epoch` and the HCR bits hold. */
+/** What refreshContext computed for one EL, valid while its regime's epoch and the HCR bits hold. */
 interface ElContext {
   epoch: number;
   hcr: number;
   e2h: boolean;
   regime: Regime;
   s2on: boolean;
-  privShift: number;
-  unprivShift: number;
   panApplies: boolean;
   ctx: Context | null;
   gctx: Context | null;
@@ -103,21 +104,19 @@ export interface TlbEntry {
   readonly current: boolean;
 }
 
-/** Registers whose writes change the translation context, by SysregSpec.id: one array load per MSR. */
+const EL10_ONLY = 1 << Regime.EL10;
+const EL2_REGIMES = (1 << Regime.EL2) | (1 << Regime.EL20);
+const ALL_REGIMES = EL10_ONLY | EL2_REGIMES;
+
+/**
+ * Registers whose writes change the translation context, by SysregSpec.id (one array load per
+ * MSR): the regimes whose walks read them, as bits by Regime. A world switch rewrites the EL1
+ * registers and VTTBR_EL2; the hypervisor's own context at EL2 stays.
+ */
 const CONTEXT_REG = new Uint8Array(SYSREGS.length);
-for (const name of [
-  'SCTLR_EL1',
-  'SCTLR_EL2',
-  'TCR_EL1',
-  'TCR_EL2',
-  'TTBR0_EL1',
-  'TTBR1_EL1',
-  'TTBR0_EL2',
-  'TTBR1_EL2',
-  'VTCR_EL2',
-  'VTTBR_EL2',
-])
-  CONTEXT_REG[specOf(name).id] = 1;
+for (const name of ['SCTLR_EL1', 'TCR_EL1', 'TTBR0_EL1', 'TTBR1_EL1', 'VTCR_EL2', 'VTTBR_EL2'])
+  CONTEXT_REG[specOf(name).id] = EL10_ONLY;
+for (const name of ['SCTLR_EL2', 'TCR_EL2', 'TTBR0_EL2', 'TTBR1_EL2']) CONTEXT_REG[specOf(name).id] = EL2_REGIMES;
 
 /** A PE with its MMU: what address translation instructions and the debugger's views use. */
 export interface MmuOwner extends MmuPe {
@@ -148,14 +147,14 @@ export class Mmu {
    * flushes: invalidates elCache, and tells the world layer its EL2 regime may have changed.
    */
   epoch = 0;
+  /** Like `epoch`, for the changes each regime's walks see (by Regime): what elCache's entries check. */
+  private readonly regimeEpochs = new Int32Array(3);
   private readonly elCache: ElContext[] = [0, 1, 2].map(() => ({
     epoch: -1,
     hcr: 0,
     e2h: false,
     regime: Regime.EL2,
     s2on: false,
-    privShift: 0,
-    unprivShift: 0,
     panApplies: false,
     ctx: null,
     gctx: null,
@@ -281,26 +280,29 @@ export class Mmu {
     // Exception entry and return flip between a few ELs with the registers unchanged:
     // reuse what this EL last computed unless a register write, TLBI or HCR_EL2 change
     // happened since.
-    const hcrBits = cpu.hcr & HCR_CONTEXT_BITS;
+    const hcrBits = el === 2 ? 0 : cpu.hcr & HCR_CONTEXT_BITS;
     const cached = this.elCache[el]!;
-    if (cached.epoch === this.epoch && cached.hcr === hcrBits && cached.e2h === cpu.e2h) {
+    // LDTR/STTR (ACC_UNPRIV) check EL0 permissions at EL1 and in a VHE host's EL2 (E2H=1,
+    // TGE=1); at EL0 and otherwise at EL2 they are ordinary accesses. Neither FEAT_UAO nor
+    // FEAT_NV is implemented, so PSTATE.UAO and HCR_EL2.NV play no part. (Not cached: a VHE
+    // hypervisor flips TGE at every entry and exit, and nothing else of EL2's context changes.)
+    const privShift = el === 0 ? PERM_SHIFT_EL0 : PERM_SHIFT_PRIV;
+    this.privShift = privShift;
+    this.unprivShift = el === 1 || (el === 2 && cpu.e2h && cpu.tge) ? PERM_SHIFT_EL0 : privShift;
+    if (cached.epoch === this.regimeEpochs[cached.regime] && cached.hcr === hcrBits && cached.e2h === cpu.e2h) {
       this.regime = cached.regime;
       this.s2on = cached.s2on;
-      this.privShift = cached.privShift;
-      this.unprivShift = cached.unprivShift;
       this.panApplies = cached.panApplies;
       this.setContext(cached.ctx!, cached.gctx!);
       return;
     }
     this.computeContext(el);
     Object.assign(cached, {
-      epoch: this.epoch,
+      epoch: this.regimeEpochs[this.regime],
       hcr: hcrBits,
       e2h: cpu.e2h,
       regime: this.regime,
       s2on: this.s2on,
-      privShift: this.privShift,
-      unprivShift: this.unprivShift,
       panApplies: this.panApplies,
       ctx: this.cur,
       gctx: this.curGlobal,
@@ -319,22 +321,16 @@ export class Mmu {
     const cpu = this.cpu;
     // Start over before, not while, making the (at most two) new contexts.
     if (this.contexts.size >= MAX_CONTEXTS - 2) this.flushAll();
-    const host = cpu.e2h && cpu.tge;
     const regime = translationRegime(cpu, el);
     this.regime = regime;
     this.s2on = regime === Regime.EL10 && stage2Enabled(cpu);
-    this.privShift = el === 0 ? PERM_SHIFT_EL0 : PERM_SHIFT_PRIV;
-    // LDTR/STTR (ACC_UNPRIV) check EL0 permissions at EL1 and in a VHE host's EL2 (E2H=1,
-    // TGE=1); at EL0 and otherwise at EL2 they are ordinary accesses. Neither FEAT_UAO nor
-    // FEAT_NV is implemented, so PSTATE.UAO and HCR_EL2.NV play no part.
-    this.unprivShift = el === 1 || (el === 2 && host) ? PERM_SHIFT_EL0 : this.privShift;
     this.panApplies = el === 1 || (el === 2 && cpu.e2h);
     const sr = cpu.sr;
     const el2 = regime !== Regime.EL10;
     const vmid = regime === Regime.EL10 ? currentVmid(cpu) : -1;
     const parts = [
       regime,
-      cpu.hcr & HCR_CONTEXT_BITS,
+      regime === Regime.EL10 ? cpu.hcr & HCR_CONTEXT_BITS : 0,
       cpu.e2h ? 1 : 0,
       sr[el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & 0x8_0001n, // M, WXN
       sr[el2 ? SR.TCR_EL2! : SR.TCR_EL1!]!,
@@ -403,9 +399,10 @@ export class Mmu {
   }
 
   /** The registers or the TLB changed: recompute the context, also for the ELs elCache remembers. */
-  private registersChanged(): void {
+  private registersChanged(regimes = ALL_REGIMES): void {
     this.contextChanged();
     this.epoch++;
+    for (let r = 0; r < 3; r++) if (((regimes >>> r) & 1) !== 0) this.regimeEpochs[r]!++;
   }
 
   /**
@@ -414,7 +411,8 @@ export class Mmu {
    * entry, mostly with the value it holds).
    */
   controlWritten(s: SysregSpec, changed: boolean): void {
-    if (CONTEXT_REG[s.id] !== 0 && changed) this.registersChanged();
+    const regimes = CONTEXT_REG[s.id]!;
+    if (regimes !== 0 && changed) this.registersChanged(regimes);
   }
 
   /** Drops every cached translation. */
