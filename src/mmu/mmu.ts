@@ -170,6 +170,8 @@ export class Mmu {
 
   /** Counters for the curious (and the bench): walks done. */
   walks = 0;
+  /** Contexts computed from the registers (what a world switch's register writes can cost). */
+  computes = 0;
   /**
    * Bumped whenever any cached translation may have changed; the run loop keeps the
    * current code page across straight-line execution only while this stays the same.
@@ -319,6 +321,7 @@ export class Mmu {
 
   private computeContext(el: number): void {
     const cpu = this.cpu;
+    this.computes++;
     // Start over before, not while, making the (at most two) new contexts.
     if (this.contexts.size >= MAX_CONTEXTS - 2) this.flushAll();
     const regime = translationRegime(cpu, el);
