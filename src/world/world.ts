@@ -349,10 +349,19 @@ export class World {
   /** Hazards grouped by kind, vcpu, register and instruction, in order of first sight. */
   readonly hazardGroups = new Map<string, HazardGroup>();
   readonly catches = new Set<CatchKind>();
-  /** Hazard checking (`monitor check residency on`); residency is tracked whenever a layout is bound. */
-  checking = false;
+  private checks = false;
   /** Strict checking: also every access to a governed slot while its flag is set. */
   strict = false;
+
+  /** Hazard checking (`monitor check residency on`); residency is tracked whenever a layout is bound. */
+  get checking(): boolean {
+    return this.checks;
+  }
+  set checking(on: boolean) {
+    // Turned on, the next entry is checked in full (an entry steady while off was never compared).
+    if (on !== this.checks) this.changed();
+    this.checks = on;
+  }
   /** Formats code addresses for messages (symbols and lines when the image has them). */
   locate: Locate = hex;
   layout: VcpuLayout | null = null;
@@ -1056,7 +1065,9 @@ export class World {
     if (this.checking === true && !this.cleanFor(p, v)) this.checkEntry(p, v, stayed);
     if (v.switchedSlots.length !== 0) {
       if (v.savedSwitched.size !== 0) v.savedSwitched.clear();
-    } else if (this.checking === true && this.cleanFor(p, v)) {
+    } else if (this.checking === false || this.cleanFor(p, v)) {
+      // Nothing to compare at this entry (no switched registers; checked clean, or not checking):
+      // the next one with nothing changed is the same.
       p.steadyVmid = p.vmid;
       p.steadyVersion = this.version;
       p.steadyPokes = p.cpu.bus.pokes;

@@ -1,7 +1,7 @@
 // The world layer against small synthetic event streams on a real Cpu (no guest code needed):
 // exit decoding, entry/exit detection, cost windows, residency and the hazard checker.
 import { RAM, guestCpu } from './guest-cpu.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Cpu } from '../../src/cpu/cpu.js';
 import { PhysBus } from '../../src/board/bus.js';
 import { SR, HCR, specOf } from '../../src/sysregs/registry.js';
@@ -258,6 +258,22 @@ describe('residency and the hazard checker', () => {
     expect(w.recent.hazards.total).toBe(0);
     // gdb's `set var`: the stub's memory write pokes the bus (src/debug/target.ts).
     expect(cpu.bus.poke(Number(VCPU) + 32, new Uint8Array(8))).toBe(true);
+    entry(cpu, w);
+    expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
+  });
+
+  it('with the checker off an entry is steady at once; turned on, the next entry is checked in full', () => {
+    const { cpu, w } = loadedWithoutSwitched();
+    w.checking = false;
+    cpu.write(VCPU + 32n, 1, 0n, 0); // put
+    const entered = vi.spyOn(w, 'entered');
+    for (let i = 0; i < 3; i++) {
+      entry(cpu, w);
+      exit(cpu, w, 0x5a00_0000);
+    }
+    expect(entered).toHaveBeenCalledTimes(1);
+    expect(w.recent.hazards.total).toBe(0);
+    w.checking = true;
     entry(cpu, w);
     expect(w.recent.hazards.toArray().map((h) => [h.kind, h.reg])).toEqual([['missing-load', 'LOADED']]);
   });
