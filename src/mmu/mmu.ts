@@ -27,7 +27,7 @@
 // combine both stages, so the IPA is not kept).
 import { ArchException, EC, defaultTargetEL } from '../pe/exception.js';
 import { SR, SYSREGS, specOf, type SysregSpec } from '../sysregs/registry.js';
-import { Regime, type MmuPe, translationRegime, stage2Enabled, currentVmid, s1Params } from './regime.js';
+import { Regime, type MmuPe, translationRegime, stage2Enabled, currentVmid, regimeAsid } from './regime.js';
 import { BlockLeaves, TLB_ENTRIES, TLB_SIZE, TlbArrays, tlbIndex, tlbSalt } from './tlb.js';
 import { ANY_ASID, type TlbiScope } from './tlbi.js';
 import {
@@ -167,6 +167,8 @@ export class Mmu {
   /** One 64-bit slot seen as two int32 halves (little-endian: [0] = VA[31:0]). */
   private readonly vaSplit64 = new BigUint64Array(1);
   private readonly vaSplit32 = new Int32Array(this.vaSplit64.buffer);
+  /** The PE's system registers as 32-bit halves (a context's key is made of them, no BigInt made). */
+  private readonly sr32: Uint32Array;
 
   /** Counters for the curious (and the bench): walks done. */
   walks = 0;
@@ -179,6 +181,7 @@ export class Mmu {
   generation = 0;
 
   constructor(private readonly cpu: MmuPe) {
+    this.sr32 = new Uint32Array(cpu.sr.buffer, cpu.sr.byteOffset, cpu.sr.length * 2);
     this.translator = new Translator(cpu, false);
     this.prober = new Translator(cpu, true);
   }
@@ -328,25 +331,57 @@ export class Mmu {
     this.regime = regime;
     this.s2on = regime === Regime.EL10 && stage2Enabled(cpu);
     this.panApplies = el === 1 || (el === 2 && cpu.e2h);
-    const sr = cpu.sr;
-    const el2 = regime !== Regime.EL10;
     const vmid = regime === Regime.EL10 ? currentVmid(cpu) : -1;
-    const parts = [
-      regime,
-      regime === Regime.EL10 ? cpu.hcr & HCR_CONTEXT_BITS : 0,
-      cpu.e2h ? 1 : 0,
-      sr[el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!]! & 0x8_0001n, // M, WXN
-      sr[el2 ? SR.TCR_EL2! : SR.TCR_EL1!]!,
-      sr[el2 ? SR.TTBR0_EL2! : SR.TTBR0_EL1!]! & 0xffff_ffff_ffffn,
-      regime === Regime.EL2 ? 0n : sr[el2 ? SR.TTBR1_EL2! : SR.TTBR1_EL1!]! & 0xffff_ffff_ffffn,
-      this.s2on ? sr[SR.VTCR_EL2!]! : 0n,
-      this.s2on ? sr[SR.VTTBR_EL2!]! & 0xffff_ffff_ffffn : 0n,
-      vmid,
-    ];
-    const gkey = parts.join(':');
-    const asid = regime === Regime.EL2 ? -1 : s1Params(cpu, regime, 0n).p.asid;
+    const gkey = this.contextKey(regime, vmid);
+    const asid = regimeAsid(cpu, regime);
     const g = this.context(gkey, regime, vmid, -1);
-    this.setContext(asid < 0 ? g : this.context(`${gkey}:${asid}`, regime, vmid, asid), g);
+    this.setContext(asid < 0 ? g : this.context(gkey + String.fromCharCode(asid), regime, vmid, asid), g);
+  }
+
+  /**
+   * What tells `regime`'s translations apart, as a string of 16-bit units: the HCR_EL2 bits and
+   * E2H, SCTLR.M and WXN, TCR, the TTBRs' BADDR and CnP (not their ASIDs: the ASID context adds
+   * its own), and under stage 2 VTCR_EL2 and VTTBR_EL2's BADDR; then the VMID.
+   */
+  private contextKey(regime: Regime, vmid: number): string {
+    const cpu = this.cpu;
+    const w = this.sr32;
+    const el2 = regime !== Regime.EL10;
+    const hcr = regime === Regime.EL10 ? cpu.hcr & HCR_CONTEXT_BITS : 0;
+    const sctlr = w[2 * (el2 ? SR.SCTLR_EL2! : SR.SCTLR_EL1!)]! & 0x8_0001; // M, WXN
+    const tcr = 2 * (el2 ? SR.TCR_EL2! : SR.TCR_EL1!);
+    const ttbr0 = 2 * (el2 ? SR.TTBR0_EL2! : SR.TTBR0_EL1!);
+    const ttbr1 = regime === Regime.EL2 ? -1 : 2 * (el2 ? SR.TTBR1_EL2! : SR.TTBR1_EL1!);
+    const vtcr = this.s2on ? 2 * SR.VTCR_EL2! : -1;
+    const vttbr = this.s2on ? 2 * SR.VTTBR_EL2! : -1;
+    // Bits [16k+15:16k] of the register at word `i` (-1: one left out, zeros).
+    const u = (i: number, k: number): number => (i < 0 ? 0 : (w[i + (k >>> 1)]! >>> (16 * (k & 1))) & 0xffff);
+    return String.fromCharCode(
+      regime,
+      hcr & 0xffff,
+      hcr >>> 16,
+      cpu.e2h ? 1 : 0,
+      sctlr & 0xffff,
+      sctlr >>> 16,
+      u(tcr, 0),
+      u(tcr, 1),
+      u(tcr, 2),
+      u(tcr, 3),
+      u(ttbr0, 0),
+      u(ttbr0, 1),
+      u(ttbr0, 2),
+      u(ttbr1, 0),
+      u(ttbr1, 1),
+      u(ttbr1, 2),
+      u(vtcr, 0),
+      u(vtcr, 1),
+      u(vtcr, 2),
+      u(vtcr, 3),
+      u(vttbr, 0),
+      u(vttbr, 1),
+      u(vttbr, 2),
+      vmid & 0xffff,
+    );
   }
 
   private context(key: string, regime: Regime, vmid: number, asid: number): Context {

@@ -113,6 +113,24 @@ const MASK48 = (1n << 48n) - 1n;
 const TOP55 = (1n << 56n) - 1n;
 const ALL64 = (1n << 64n) - 1n;
 
+/** The ASID of a two-range regime: TCR.A1 picks the TTBR holding it, TCR.AS its width. */
+function asidOf(tcrLo: number, tcrHi: number, ttbr0: bigint, ttbr1: bigint): number {
+  const a1 = ((tcrLo >>> 22) & 1) === 1;
+  const as16 = ((tcrHi >>> 4) & 1) === 1; // TCR.AS, bit 36
+  return Number((a1 ? ttbr1 : ttbr0) >> 48n) & (as16 ? 0xffff : 0xff);
+}
+
+/** The ASID tagging `regime`'s non-global translations (-1 for EL2, which has none). */
+export function regimeAsid(cpu: MmuPe, regime: Regime): number {
+  if (regime === Regime.EL2) return -1;
+  const sr = cpu.sr;
+  const el2 = regime !== Regime.EL10;
+  const tcr = sr[el2 ? SR.TCR_EL2! : SR.TCR_EL1!]!;
+  const ttbr0 = sr[el2 ? SR.TTBR0_EL2! : SR.TTBR0_EL1!]!;
+  const ttbr1 = sr[el2 ? SR.TTBR1_EL2! : SR.TTBR1_EL1!]!;
+  return asidOf(Number(tcr & 0xffff_ffffn), Number(tcr >> 32n), ttbr0, ttbr1);
+}
+
 /**
  * The stage-1 walk parameters for `va` in `regime`, selecting TTBR0/TTBR1 by VA bit 55
  * in the two-range regimes. Also returns the input address the walk resolves and the
@@ -156,9 +174,7 @@ export function s1Params(cpu: MmuPe, regime: Regime, va: bigint): { p: StagePara
     const ttbr0 = sr[el2 ? SR.TTBR0_EL2! : SR.TTBR0_EL1!]!;
     const ttbr1 = sr[el2 ? SR.TTBR1_EL2! : SR.TTBR1_EL1!]!;
     ttbr = upper ? ttbr1 : ttbr0;
-    const a1 = ((tcrLo >>> 22) & 1) === 1;
-    const as16 = ((tcrHi >>> 4) & 1) === 1; // TCR.AS, bit 36
-    asid = Number((a1 ? ttbr1 : ttbr0) >> 48n) & (as16 ? 0xffff : 0xff);
+    asid = asidOf(tcrLo, tcrHi, ttbr0, ttbr1);
   }
   const inputSize = 64 - clampTxSZ(txsz);
   const startLevel = s1StartLevel(inputSize, g);
