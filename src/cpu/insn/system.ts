@@ -366,7 +366,7 @@ function sys(cpu: Cpu, d: { raw: number; op1: number; CRn: number; CRm: number; 
 function dcZva(cpu: Cpu, va: bigint): void {
   if (dcZvaProhibited(cpu)) throw undefinedInstruction(cpu); // unreachable: DZE/TDZ trapped above
   const base = va & ~BigInt(DCZ_BLOCK_BYTES - 1);
-  for (let off = 0; off < DCZ_BLOCK_BYTES; off += 8) cpu.write(base + BigInt(off), 8, 0n, 0);
+  for (let off = 0; off < DCZ_BLOCK_BYTES; off += 8) cpu.writeAt(base, off, 8, 0n, 0);
 }
 
 // --- the table --------------------------------------------------------------------------
