@@ -143,8 +143,8 @@ export class Mmu {
   private s2on = false;
   private nextId = 1;
   /**
-   * Bumped by translation-register writes (any EL's, the debugger's too), TLB maintenance and
-   * flushes: invalidates elCache, and tells the world layer its EL2 regime may have changed.
+   * Bumped by translation-register writes that change a value (any EL's, the debugger's too),
+   * TLB maintenance and flushes: tells the world layer its EL2 regime may have changed.
    */
   epoch = 0;
   /** Like `epoch`, for the changes each regime's walks see (by Regime): what elCache's entries check. */
