@@ -444,13 +444,14 @@ export class Mmu {
   }
 
   /**
-   * A system register was written (`changed`: to another value): translation registers change
-   * the context. Writing one its own value changes nothing (a hypervisor loads VTTBR_EL2 at every
-   * entry, mostly with the value it holds).
+   * A system register is written: translation registers change the context. `v`: the value a
+   * plain register is about to hold (writing one its own value changes nothing: a hypervisor
+   * loads VTTBR_EL2 at every entry, mostly with the value it holds); null once a register with
+   * behaviour of its own was written.
    */
-  controlWritten(s: SysregSpec, changed: boolean): void {
+  controlWritten(s: SysregSpec, v: bigint | null): void {
     const regimes = CONTEXT_REG[s.id]!;
-    if (regimes !== 0 && changed) this.registersChanged(regimes);
+    if (regimes !== 0 && (v === null || this.cpu.sr[s.slot] !== v)) this.registersChanged(regimes);
   }
 
   /** Drops every cached translation. */

@@ -144,7 +144,7 @@ export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void
   const sp = cpu.sysregs.access[s.id];
   if (sp?.write) {
     sp.write(cpu, v);
-    cpu.mmu.controlWritten(s, true);
+    cpu.mmu.controlWritten(s, null);
     return;
   }
   if (sp?.read) return; // a computed read-only value: writes are ignored
@@ -153,7 +153,6 @@ export function writeSysreg(cpu: SysregAccessor, s: SysregSpec, v: bigint): void
     writeSysreg(cpu, a, v);
     return;
   }
-  const was = cpu.sr[s.slot]!;
+  cpu.mmu.controlWritten(s, v);
   cpu.sr[s.slot] = v;
-  cpu.mmu.controlWritten(s, was !== v);
 }
