@@ -56,12 +56,14 @@ export const ISS_CM = 1 << 8;
  * They play no part in the EL2 and EL2&0 regimes' walks, nor in which one EL2 uses.
  */
 const HCR_CONTEXT_BITS = 0x0800_1005;
+/** HCR_EL2.E2H (bit 34, beyond `hcr`'s 32) in an elCache entry's `bits`: a bit HCR_CONTEXT_BITS leaves out. */
+const E2H_BIT = 1 << 1;
 
 /** What refreshContext computed for one EL, valid while its regime's epoch and the HCR bits hold. */
 interface ElContext {
   epoch: number;
-  hcr: number;
-  e2h: boolean;
+  /** The HCR_EL2 bits it depends on, E2H as E2H_BIT (one integer compare). */
+  bits: number;
   regime: Regime;
   s2on: boolean;
   panApplies: boolean;
@@ -151,8 +153,7 @@ export class Mmu {
   private readonly regimeEpochs = new Int32Array(3);
   private readonly elCache: ElContext[] = [0, 1, 2].map(() => ({
     epoch: -1,
-    hcr: 0,
-    e2h: false,
+    bits: 0,
     regime: Regime.EL2,
     s2on: false,
     panApplies: false,
@@ -285,7 +286,7 @@ export class Mmu {
     // Exception entry and return flip between a few ELs with the registers unchanged:
     // reuse what this EL last computed unless a register write, TLBI or HCR_EL2 change
     // happened since.
-    const hcrBits = el === 2 ? 0 : cpu.hcr & HCR_CONTEXT_BITS;
+    const bits = (el === 2 ? 0 : cpu.hcr & HCR_CONTEXT_BITS) | (cpu.e2h ? E2H_BIT : 0);
     const cached = this.elCache[el]!;
     // LDTR/STTR (ACC_UNPRIV) check EL0 permissions at EL1 and in a VHE host's EL2 (E2H=1,
     // TGE=1); at EL0 and otherwise at EL2 they are ordinary accesses. Neither FEAT_UAO nor
@@ -294,7 +295,7 @@ export class Mmu {
     const privShift = el === 0 ? PERM_SHIFT_EL0 : PERM_SHIFT_PRIV;
     this.privShift = privShift;
     this.unprivShift = el === 1 || (el === 2 && cpu.e2h && cpu.tge) ? PERM_SHIFT_EL0 : privShift;
-    if (cached.epoch === this.regimeEpochs[cached.regime] && cached.hcr === hcrBits && cached.e2h === cpu.e2h) {
+    if (cached.epoch === this.regimeEpochs[cached.regime] && cached.bits === bits) {
       this.regime = cached.regime;
       this.s2on = cached.s2on;
       this.panApplies = cached.panApplies;
@@ -304,8 +305,7 @@ export class Mmu {
     this.computeContext(el);
     Object.assign(cached, {
       epoch: this.regimeEpochs[this.regime],
-      hcr: hcrBits,
-      e2h: cpu.e2h,
+      bits,
       regime: this.regime,
       s2on: this.s2on,
       panApplies: this.panApplies,
