@@ -4,17 +4,18 @@
 // and a write of the value a register already holds recomputes nothing. The translations
 // themselves must follow the registers exactly (fixtures/mmu and minihyp check them against QEMU).
 import { describe, it, expect } from 'vitest';
-import { Tables, newMachine, setReg, setEL, AF } from './tables.js';
+import { Tables, newMachine, setReg, setEL, AF, S2_R, S2_W } from './tables.js';
 import { AccessType } from '../../src/mmu/mmu.js';
+import { HCR } from '../../src/sysregs/registry.js';
 import type { Cpu } from '../../src/cpu/cpu.js';
 
 const POOL = 0x4100_0000;
 const read = (cpu: Cpu, va: number): number => cpu.mmu.translate(BigInt(va), AccessType.Read, 0, false);
-const S2_RW = (3n << 6n) | AF; // S2AP read/write
-const HCR_RW = 1n << 31n;
-const HCR_VM = 1n;
-const HCR_TGE = 1n << 27n;
-const HCR_E2H = 1n << 34n;
+const S2_RW = S2_R | S2_W | AF;
+const HCR_RW = 1n << BigInt(HCR.RW);
+const HCR_VM = 1n << BigInt(HCR.VM);
+const HCR_TGE = 1n << BigInt(HCR.TGE);
+const HCR_E2H = 1n << BigInt(HCR.E2H);
 
 /** What `fn` costs: contexts computed and walks. */
 function cost(cpu: Cpu, fn: () => void): { computes: number; walks: number } {
